@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import express from 'express';
+import { bearerToken, TokenError, TokenService, type Viewer } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { createContext, type Context, type Services } from './context.js';
+import { createDb, type Db } from './db/knex.js';
+import { migrateLatest } from './db/migrate.js';
+import { seedDemoIfEmpty } from './db/seeds/demo.js';
+import { unauthenticated } from './errors.js';
+import { formatError, unexpectedErrorLogging } from './http/errors.js';
+import { livez, readyz } from './http/health.js';
+import { OperationLimits, validationRules } from './http/limits.js';
+import { subscriptionsNeedWebSocket } from './http/plugins.js';
+import { createLogger, type Logger } from './logger.js';
+import { buildSchema } from './schema.js';
+
+export interface App {
+  services: Services;
+  httpServer: Server;
+  /** `http://host:port` once listening. */
+  url: string;
+  /** Stops taking requests, lets running ones finish, closes the database. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Use this database instead of opening one from the config (tests). It is not closed by `stop()`. */
+  db?: Db;
+  log?: Logger;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** Verifies the bearer token of a request or connection: none gives an anonymous viewer, a bad one UNAUTHENTICATED. */
+export async function authenticate(tokens: TokenService, authorization: string | undefined | null): Promise<Viewer | null> {
+  try {
+    const token = bearerToken(authorization);
+    return token ? await tokens.verify(token) : null;
+  } catch (err) {
+    if (err instanceof TokenError) throw unauthenticated(err.message);
+    throw err;
+  }
+}
+
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
+  const applied = await migrateLatest(db);
+  if (applied.length) log.info({ migrations: applied }, 'database migrated');
+  if (config.seedDemo && (await seedDemoIfEmpty(db))) log.info('demo clinics loaded');
+
+  const services: Services = {
+    config,
+    db,
+    log,
+    tokens: new TokenService(config.jwtSecret, config.jwtTtlSeconds),
+    onEventsCommitted: [],
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  let draining = false;
+
+  const apollo = new ApolloServer<Context>({
+    schema: buildSchema(),
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: config.env === 'development',
+    validationRules,
+    formatError,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), subscriptionsNeedWebSocket(), unexpectedErrorLogging()],
+    logger: log,
+  });
+  await apollo.start();
+
+  app.get('/livez', livez);
+  app.get('/readyz', readyz(db, () => draining));
+  app.use(
+    '/graphql',
+    cors<cors.CorsRequest>({ origin: config.corsOrigins, maxAge: 600 }),
+    express.json({ limit: '256kb' }),
+    (req, res, next) => {
+      const query = (req.body as { query?: unknown } | undefined)?.query;
+      if (typeof query === 'string' && query.length > OperationLimits.maxDocumentLength) {
+        res.status(413).json({
+          errors: [{ message: `The document is longer than ${OperationLimits.maxDocumentLength} characters`, extensions: { code: 'BAD_REQUEST' } }],
+        });
+        return;
+      }
+      next();
+    },
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const given = req.header('x-request-id');
+        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', requestId);
+        const viewer = await authenticate(services.tokens, req.header('authorization'));
+        return createContext(services, viewer, requestId);
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  log.info({ url: `${url}/graphql` }, 'derm-realtime listening');
+
+  return {
+    services,
+    httpServer,
+    url,
+    async stop() {
+      draining = true;
+      await apollo.stop();
+      if (!options.db) await db.destroy();
+    },
+  };
+}

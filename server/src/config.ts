@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Every setting the server reads from its environment, parsed and defaulted in this one place. */
+export interface Config {
+  /** `development`, `test` or `production` (`NODE_ENV`). @default 'development' */
+  env: 'development' | 'test' | 'production';
+  /** TCP port (`PORT`); 0 picks a free one. @default 4000 */
+  port: number;
+  /** Interface to listen on (`HOST`). @default '0.0.0.0' */
+  host: string;
+  /** PostgreSQL connection string (`DATABASE_URL`); unset means the embedded database under `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Redis connection string (`REDIS_URL`); unset means an in-process pub/sub. */
+  redisUrl: string | undefined;
+  /** Where the embedded database and the development JWT secret live (`DATA_DIR`). @default './data' */
+  dataDir: string;
+  /** HS256 signing key for access tokens (`JWT_SECRET`, at least 32 characters). */
+  jwtSecret: string;
+  /** Access token lifetime in seconds (`JWT_TTL`, e.g. `3600`, `45m`, `8h`). @default 8h */
+  jwtTtlSeconds: number;
+  /** pino log level (`LOG_LEVEL`). @default 'info' ('silent' under test) */
+  logLevel: string;
+  /** Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated, or `FRONTEND_URL`). @default ['http://localhost:5173'] */
+  corsOrigins: string[];
+  /** Load the demo clinics when the database is empty (`SEED_DEMO`). @default true outside production */
+  seedDemo: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parsePort(env: Env): number {
+  const raw = env.PORT ?? '4000';
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
+  return port;
+}
+
+/** Accepts plain seconds or a number with s, m, h or d. */
+export function parseDuration(name: string, raw: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 } as const;
+  const seconds = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 60 || seconds > 30 * 86400) {
+    throw new ConfigError(`${name} must be a duration from 60s to 30d such as "3600", "45m" or "8h", got "${raw}"`);
+  }
+  return seconds;
+}
+
+function parseUrl(name: string, raw: string | undefined, protocols: string[]): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw;
+}
+
+function parseOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS ?? env.FRONTEND_URL ?? 'http://localhost:5173';
+  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`${env.CORS_ORIGINS ? 'CORS_ORIGINS' : 'FRONTEND_URL'} must list origins like https://app.example.com, got "${origin}"`);
+    }
+  }
+  return origins.map((o) => o.replace(/\/$/, ''));
+}
+
+/** In development a missing JWT_SECRET is generated once and kept under the data folder, so restarts keep sessions. */
+function resolveJwtSecret(env: Env, nodeEnv: Config['env'], dataDir: string): string {
+  const given = env.JWT_SECRET;
+  if (given !== undefined && given !== '') {
+    if (given.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters long');
+    return given;
+  }
+  if (nodeEnv === 'production') throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+  if (nodeEnv === 'test') return randomBytes(32).toString('base64url');
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dataDir, { recursive: true });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, secret + '\n', { mode: 0o600 });
+    return secret;
+  }
+}
+
+function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
+    throw new ConfigError(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
+  }
+  const logLevel = env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const dataDir = path.resolve(env.DATA_DIR ?? './data');
+  return {
+    env: nodeEnv,
+    port: parsePort(env),
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
+    redisUrl: parseUrl('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    dataDir,
+    jwtSecret: resolveJwtSecret(env, nodeEnv, dataDir),
+    jwtTtlSeconds: parseDuration('JWT_TTL', env.JWT_TTL ?? '8h'),
+    logLevel,
+    corsOrigins: parseOrigins(env),
+    seedDemo: parseBoolean('SEED_DEMO', env.SEED_DEMO, nodeEnv !== 'production'),
+  };
+}

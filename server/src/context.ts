@@ -1,0 +1,68 @@
+import type { Viewer } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { Db } from './db/knex.js';
+import type { EventRow } from './db/rows.js';
+import { unauthenticated } from './errors.js';
+import type { Logger } from './logger.js';
+import { createLoaders, type Loaders } from './loaders.js';
+import type { TokenService } from './auth/tokens.js';
+
+/** Long-lived pieces shared by every request and connection of one server. */
+export interface Services {
+  config: Config;
+  db: Db;
+  log: Logger;
+  tokens: TokenService;
+  /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
+  onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
+}
+
+/** The context of one GraphQL operation, over HTTP or WebSocket alike. */
+export interface Context {
+  services: Services;
+  db: Db;
+  log: Logger;
+  requestId: string;
+  /** Who is calling, from a verified token; null for anonymous calls (only `login` accepts those). */
+  viewer: Viewer | null;
+  /** Per-operation batch loaders bound to the viewer's tenant; reading them anonymously is UNAUTHENTICATED. */
+  readonly loaders: Loaders;
+  /** After `login` succeeds, the rest of that operation (its selection of the payload) runs as the new user. */
+  signIn(viewer: Viewer): void;
+}
+
+/**
+ * A class, not an object literal: Apollo Server copies the context of each operation with
+ * `Object.assign(Object.create(prototype), context)`, which would run an own getter once at copy time; a getter on
+ * the prototype survives the copy and stays lazy.
+ */
+class OperationContext implements Context {
+  readonly db: Db;
+  log: Logger;
+  private loadersOfOperation: Loaders | undefined;
+
+  constructor(
+    readonly services: Services,
+    public viewer: Viewer | null,
+    readonly requestId: string,
+  ) {
+    this.db = services.db;
+    this.log = services.log.child({ requestId, ...(viewer ? { userId: viewer.userId, tenantId: viewer.tenantId } : {}) });
+  }
+
+  signIn(viewer: Viewer): void {
+    if (this.viewer) throw new Error('signIn on an operation that already has a viewer');
+    this.viewer = viewer;
+    this.log = this.log.child({ userId: viewer.userId, tenantId: viewer.tenantId });
+  }
+
+  get loaders(): Loaders {
+    if (!this.viewer) throw unauthenticated();
+    this.loadersOfOperation ??= createLoaders(this.db, this.viewer);
+    return this.loadersOfOperation;
+  }
+}
+
+export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
+  return new OperationContext(services, viewer, requestId);
+}

@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import knexPkg, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import pg from 'pg';
+
+export type Db = Knex;
+export type Trx = Knex.Transaction;
+
+// One SQL dialect everywhere: PostgreSQL in production, PGlite (PostgreSQL compiled to WebAssembly) embedded.
+const PG_INT8 = 20;
+const PG_DATE = 1082;
+
+// bigint columns (event and message sequences, counts) stay far below 2^53: read them as numbers.
+pg.types.setTypeParser(PG_INT8, (v: string) => Number(v));
+// A DATE is a calendar day, not an instant: keep 'YYYY-MM-DD' instead of a local-midnight Date.
+pg.types.setTypeParser(PG_DATE, (v: string) => v);
+
+const toSnake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const toCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function camelizeRow(row: unknown): unknown {
+  if (row === null || typeof row !== 'object' || row instanceof Date || Array.isArray(row)) return row;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[toCamel(key)] = value;
+  return out;
+}
+
+/** Code speaks camelCase, the database snake_case; knex translates identifiers both ways. */
+const caseMapping: Pick<Knex.Config, 'wrapIdentifier' | 'postProcessResponse'> = {
+  wrapIdentifier: (value, origImpl) => origImpl(value === '*' ? value : toSnake(value)),
+  postProcessResponse: (result) => {
+    if (Array.isArray(result)) return result.map(camelizeRow);
+    if (result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)) {
+      return { ...result, rows: (result as { rows: unknown[] }).rows.map(camelizeRow) };
+    }
+    return camelizeRow(result);
+  },
+};
+
+export interface DbOptions {
+  /** A `postgres://` URL; without it the embedded PGlite database is used. */
+  databaseUrl?: string;
+  /** Folder of the embedded database; `memory` keeps it in memory (tests). */
+  embeddedDir?: string;
+}
+
+export function createDb({ databaseUrl, embeddedDir }: DbOptions): Db {
+  if (databaseUrl) {
+    return knexPkg.knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, ...caseMapping });
+  }
+  let dir: string | undefined;
+  if (embeddedDir && embeddedDir !== 'memory') {
+    dir = path.resolve(embeddedDir);
+    mkdirSync(path.dirname(dir), { recursive: true });
+  }
+  const pglite = new PGlite(dir, { parsers: { [PG_DATE]: (v: string) => v } });
+  return knexPkg.knex({
+    client: ClientPgLite,
+    dialect: 'postgres',
+    // knex-pglite takes an existing instance through a connection function (its README: "provide own PGLite instance").
+    connection: (() => ({ pglite })) as unknown as Knex.StaticConnectionConfig,
+    ...caseMapping,
+  });
+}
+
+/** Which engine a knex instance talks to, for health output and logs. */
+export function engineName(db: Db): 'postgresql' | 'pglite' {
+  return db.client.config.client === 'pg' ? 'postgresql' : 'pglite';
+}
+
+/** PostgreSQL error codes the data layer turns into domain errors. */
+export const PgError = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  invalidTextRepresentation: '22P02',
+} as const;
+
+export function isPgError(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,138 @@
+import { requirePermission } from '../../auth/roles.js';
+import type { Context } from '../../context.js';
+import type { Trx } from '../../db/knex.js';
+import type { AppointmentRow } from '../../db/rows.js';
+import { commitChange } from '../../db/transaction.js';
+import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
+import { badInput, conflict, notFound } from '../../errors.js';
+import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
+import { patientsByIds } from '../patients/data.js';
+import { BLOCKING_STATUSES, findOverlap, insertAppointment, lockAppointment, lockProvider, updateAppointmentRow } from './data.js';
+
+const MAX_LENGTH_MS = 12 * 3600 * 1000;
+
+function checkTimes(startsAt: Date, endsAt: Date): void {
+  timeRange(startsAt, endsAt, ['startsAt', 'endsAt'], MAX_LENGTH_MS, 'appointment');
+}
+
+async function requireProviderFree(
+  trx: Trx,
+  tenantId: string,
+  providerId: string,
+  startsAt: Date,
+  endsAt: Date,
+  exceptId?: string,
+): Promise<void> {
+  const provider = isUuid(providerId) ? await lockProvider(trx, tenantId, providerId) : undefined;
+  if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
+  const overlap = await findOverlap(trx, tenantId, providerId, startsAt, endsAt, exceptId);
+  if (overlap) {
+    throw conflict(
+      `${provider.name} is already booked from ${overlap.startsAt.toISOString()} to ${overlap.endsAt.toISOString()}`,
+      'PROVIDER_DOUBLE_BOOKED',
+    );
+  }
+}
+
+/** Locks the appointment for the rest of the transaction; a cancelled one cannot change any more. */
+async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<AppointmentRow> {
+  const current = isUuid(id) ? await lockAppointment(trx, tenantId, id) : undefined;
+  if (!current) throw notFound('Appointment');
+  if (current.status === 'CANCELLED') throw conflict('A cancelled appointment cannot be changed', 'APPOINTMENT_CANCELLED');
+  return current;
+}
+
+export async function createAppointment(ctx: Context, input: CreateAppointmentInput): Promise<AppointmentRow> {
+  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  const { startsAt, endsAt } = input;
+  checkTimes(startsAt, endsAt);
+  const room = optionalText(input.room, 'room', 40);
+  const reason = optionalText(input.reason, 'reason', 500);
+  const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
+  if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
+
+  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
+    const row = await insertAppointment(trx, viewer.tenantId, {
+      providerId: input.providerId,
+      patientId: patient.id,
+      startsAt,
+      endsAt,
+      room,
+      reason,
+    });
+    await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }]);
+    return row;
+  });
+}
+
+export async function updateAppointment(ctx: Context, id: string, input: UpdateAppointmentInput): Promise<AppointmentRow> {
+  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  if (input.status === 'CANCELLED') throw badInput('use cancelAppointment to cancel, with a reason', 'status');
+  if (input.status === 'CHECKED_IN') throw badInput('use checkInAppointment to check a patient in', 'status');
+  const changes: Partial<AppointmentRow> = {};
+  if (input.room !== undefined) changes.room = optionalText(input.room, 'room', 40);
+  if (input.reason !== undefined) changes.reason = optionalText(input.reason, 'reason', 500);
+  if (input.status) changes.status = input.status;
+  else if (input.status === null) throw badInput('status cannot be null; leave it out to keep it', 'status');
+
+  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    const current = await lockChangeable(trx, viewer.tenantId, id);
+    const providerId = input.providerId ?? current.providerId;
+    const startsAt = input.startsAt ?? current.startsAt;
+    const endsAt = input.endsAt ?? current.endsAt;
+    const moved =
+      providerId !== current.providerId ||
+      startsAt.getTime() !== current.startsAt.getTime() ||
+      endsAt.getTime() !== current.endsAt.getTime();
+    const holdsTime = (status: string) => (BLOCKING_STATUSES as readonly string[]).includes(status);
+    const claimsTime = holdsTime(changes.status ?? current.status) && (moved || !holdsTime(current.status));
+    if (moved) checkTimes(startsAt, endsAt);
+    // A move, or a no-show put back on the schedule, must find the provider free.
+    if (claimsTime) await requireProviderFree(trx, viewer.tenantId, providerId, startsAt, endsAt, current.id);
+    else if (providerId !== current.providerId && !(isUuid(providerId) && (await lockProvider(trx, viewer.tenantId, providerId)))) {
+      throw badInput('providerId does not name a provider of your clinic', 'providerId');
+    }
+    if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
+    if (Object.keys(changes).length === 0) return current;
+    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes);
+    await record([
+      {
+        topic: 'appointment',
+        kind: 'UPDATED',
+        entityId: row.id,
+        providerId: row.providerId,
+        data: moved && providerId !== current.providerId ? { previousProviderId: current.providerId } : {},
+      },
+    ]);
+    return row;
+  });
+}
+
+export async function cancelAppointment(ctx: Context, id: string, reasonInput: string): Promise<AppointmentRow> {
+  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  const reason = requiredText(reasonInput, 'reason', { max: 500 });
+  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    const current = await lockChangeable(trx, viewer.tenantId, id);
+    if (current.status === 'COMPLETED') throw conflict('A completed appointment cannot be cancelled', 'APPOINTMENT_COMPLETED');
+    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, { status: 'CANCELLED', cancellationReason: reason });
+    await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }]);
+    return row;
+  });
+}
+
+export async function checkInAppointment(ctx: Context, id: string): Promise<AppointmentRow> {
+  const viewer = requirePermission(ctx.viewer, 'checkIn');
+  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    const current = await lockChangeable(trx, viewer.tenantId, id);
+    if (current.status !== 'SCHEDULED') {
+      throw conflict(`Only a scheduled appointment can be checked in; this one is ${current.status}`, 'NOT_SCHEDULED');
+    }
+    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
+      status: 'CHECKED_IN',
+      checkedInAt: trx.fn.now() as unknown as Date,
+    });
+    await record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }]);
+    return row;
+  });
+}

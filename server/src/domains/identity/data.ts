@@ -1,0 +1,33 @@
+import type { Db } from '../../db/knex.js';
+import type { Role, TenantRow, UserRow } from '../../db/rows.js';
+
+export async function tenantBySlug(db: Db, slug: string): Promise<TenantRow | undefined> {
+  return db<TenantRow>('tenants').where({ slug }).first();
+}
+
+export async function tenantsByIds(db: Db, ids: string[]): Promise<TenantRow[]> {
+  return ids.length ? db<TenantRow>('tenants').whereIn('id', ids) : [];
+}
+
+export async function userByEmail(db: Db, tenantId: string, email: string): Promise<UserRow | undefined> {
+  return db<UserRow>('users').where({ tenantId, email: email.toLowerCase() }).first();
+}
+
+export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promise<UserRow[]> {
+  return db<UserRow>('users').where({ tenantId }).whereIn('id', ids);
+}
+
+export async function listStaff(db: Db, tenantId: string, role?: Role | null): Promise<UserRow[]> {
+  const query = db<UserRow>('users').where({ tenantId }).orderBy([{ column: 'name' }, { column: 'id' }]);
+  if (role) query.andWhere({ role });
+  return query;
+}
+
+export async function insertUser(
+  db: Db,
+  tenantId: string,
+  user: Pick<UserRow, 'email' | 'name' | 'role' | 'passwordHash'>,
+): Promise<UserRow> {
+  const [row] = await db<UserRow>('users').insert({ ...user, tenantId }).returning('*');
+  return row as UserRow;
+}

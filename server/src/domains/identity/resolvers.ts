@@ -1,0 +1,59 @@
+import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/passwords.js';
+import { requirePermission, requireViewer } from '../../auth/roles.js';
+import { isPgError, PgError } from '../../db/knex.js';
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { badInput, conflict, unauthenticated } from '../../errors.js';
+import { requiredEmail, requiredText } from '../../validation.js';
+import { mustLoad } from '../../loaders.js';
+import { insertUser, listStaff, tenantBySlug, userByEmail } from './data.js';
+
+export const identityResolvers: Resolvers = {
+  Query: {
+    me: async (_parent, _args, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      const user = await ctx.loaders.user.load(viewer.userId);
+      // A token outliving its user (account removed) is no longer a valid identity.
+      if (!user) throw unauthenticated('The signed-in user no longer exists');
+      return user;
+    },
+    staff: (_parent, { role }, ctx) => listStaff(ctx.db, requireViewer(ctx.viewer).tenantId, role),
+    user: (_parent, { id }, ctx) => {
+      requireViewer(ctx.viewer);
+      return ctx.loaders.user.load(id);
+    },
+  },
+  Mutation: {
+    login: async (_parent, { tenant: slug, email, password }, ctx) => {
+      const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
+      const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
+      // Always spend one password hash, so timing does not tell which clinics and emails exist.
+      const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+      if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
+      const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
+      const { token, expiresAt } = await ctx.services.tokens.sign(identity);
+      if (!ctx.viewer) ctx.signIn({ ...identity, expiresAt: Math.floor(expiresAt.getTime() / 1000) });
+      ctx.log.info('user signed in');
+      return { token, expiresAt, user };
+    },
+    createUser: async (_parent, { input }, ctx) => {
+      const viewer = requirePermission(ctx.viewer, 'manageStaff');
+      if (input.password.length < 10) throw badInput('password must be at least 10 characters long', 'password');
+      const email = requiredEmail(input.email, 'email');
+      const name = requiredText(input.name, 'name', { max: 120 });
+      try {
+        return await insertUser(ctx.db, viewer.tenantId, {
+          email,
+          name,
+          role: input.role,
+          passwordHash: await hashPassword(input.password),
+        });
+      } catch (err) {
+        if (isPgError(err, PgError.uniqueViolation)) throw conflict(`A user with email ${email} already exists`, 'EMAIL_TAKEN');
+        throw err;
+      }
+    },
+  },
+  User: {
+    tenant: (user, _args, ctx) => mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant'),
+  },
+};

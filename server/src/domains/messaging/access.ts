@@ -1,0 +1,22 @@
+import { requireViewer } from '../../auth/roles.js';
+import type { Context } from '../../context.js';
+import type { ThreadRow } from '../../db/rows.js';
+import { forbidden, notFound } from '../../errors.js';
+
+/** Whether the signed-in user takes part in the thread (batched through the read-state loader). */
+export async function viewerTakesPart(ctx: Context, threadId: string): Promise<boolean> {
+  const viewer = requireViewer(ctx.viewer);
+  const states = await ctx.loaders.readStates.load(threadId);
+  return states.some((s) => s.userId === viewer.userId);
+}
+
+/**
+ * Only participants read or write a thread (messages are PHI). Another clinic's thread, or none, is NOT_FOUND;
+ * a thread of one's own clinic that one is not in is FORBIDDEN.
+ */
+export async function requireThreadAccess(ctx: Context, threadId: string): Promise<ThreadRow> {
+  const thread = await ctx.loaders.thread.load(threadId);
+  if (!thread) throw notFound('Thread');
+  if (!(await viewerTakesPart(ctx, thread.id))) throw forbidden('You do not take part in this thread');
+  return thread;
+}

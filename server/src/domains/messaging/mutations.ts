@@ -1,0 +1,91 @@
+import { requireViewer } from '../../auth/roles.js';
+import type { Context } from '../../context.js';
+import type { MessageRow, ThreadRow } from '../../db/rows.js';
+import { commitChange, type RecordEvents } from '../../db/transaction.js';
+import type { Trx } from '../../db/knex.js';
+import type { CreateThreadInput } from '../../__generated__/resolvers-types.js';
+import { badInput } from '../../errors.js';
+import { isUuid, optionalText, requiredText } from '../../validation.js';
+import { usersByIds } from '../identity/data.js';
+import { createNotifications } from '../notifications/data.js';
+import { patientsByIds } from '../patients/data.js';
+import { requireThreadAccess } from './access.js';
+import { advanceReadState, insertMessage, insertThread, messageInThread, newestMessage, participantIds } from './data.js';
+
+const MAX_BODY = 5000;
+
+/** Stores a message and tells the other participants, without ever putting the body in an event or notification. */
+async function postMessage(
+  ctx: Context,
+  trx: Trx,
+  record: RecordEvents,
+  thread: ThreadRow,
+  senderName: string,
+  message: Pick<MessageRow, 'senderId' | 'body'>,
+): Promise<MessageRow> {
+  const row = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
+  await record([{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }]);
+  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter((id) => id !== message.senderId);
+  await createNotifications(
+    trx,
+    record,
+    thread.tenantId,
+    others.map((userId) => ({ userId, kind: 'NEW_MESSAGE', priority: 'NORMAL', title: `New message from ${senderName}`, threadId: thread.id })),
+  );
+  return row;
+}
+
+export async function createThread(ctx: Context, input: CreateThreadInput): Promise<ThreadRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const subject = requiredText(input.subject, 'subject', { max: 200 });
+  const body = optionalText(input.body, 'body', MAX_BODY);
+  const others = [...new Set(input.participantIds)].filter((id) => id !== viewer.userId);
+  if (others.length < 1 || others.length > 50) throw badInput('participantIds must name 1 to 50 other staff members', 'participantIds');
+  const found = others.every(isUuid) ? await usersByIds(ctx.db, viewer.tenantId, others) : [];
+  if (found.length !== others.length) throw badInput('participantIds must all name users of your clinic', 'participantIds');
+  if (input.patientId) {
+    const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
+    if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
+  }
+  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    const thread = await insertThread(
+      trx,
+      viewer.tenantId,
+      { subject, patientId: input.patientId ?? null, createdBy: viewer.userId },
+      [viewer.userId, ...others],
+    );
+    if (body) await postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body });
+    return thread;
+  });
+}
+
+export async function sendMessage(ctx: Context, threadId: string, bodyInput: string): Promise<MessageRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const body = requiredText(bodyInput, 'body', { max: MAX_BODY });
+  const thread = await requireThreadAccess(ctx, threadId);
+  return commitChange(ctx, viewer.tenantId, (trx, record) =>
+    postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }),
+  );
+}
+
+export async function markThreadRead(ctx: Context, threadId: string, messageId: string | null | undefined): Promise<ThreadRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const thread = await requireThreadAccess(ctx, threadId);
+  await commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    let target: MessageRow | undefined;
+    if (messageId) {
+      target = isUuid(messageId) ? await messageInThread(trx, viewer.tenantId, thread.id, messageId) : undefined;
+      if (!target) throw badInput('messageId does not name a message of this thread', 'messageId');
+    } else {
+      target = await newestMessage(trx, viewer.tenantId, thread.id);
+    }
+    if (!target) return;
+    const advanced = await advanceReadState(trx, viewer.tenantId, thread.id, viewer.userId, target);
+    if (advanced) {
+      await record([
+        { topic: 'readReceipt', kind: 'READ', entityId: target.id, threadId: thread.id, userId: viewer.userId, data: { seq: target.seq } },
+      ]);
+    }
+  });
+  return thread;
+}

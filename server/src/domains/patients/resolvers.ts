@@ -1,0 +1,72 @@
+import { requirePermission, requireViewer } from '../../auth/roles.js';
+import { isPgError, PgError } from '../../db/knex.js';
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { badInput, conflict } from '../../errors.js';
+import { decodeCursor, encodeCursor, optionalEmail, optionalText, pageSize, requiredText, timeRange } from '../../validation.js';
+import { appointmentsOfPatient } from '../appointments/data.js';
+import { insertPatient, recordPatientAccess, searchPatients } from './data.js';
+
+const YEAR_MS = 366 * 24 * 3600 * 1000;
+
+export const patientResolvers: Resolvers = {
+  Query: {
+    patients: async (_parent, { search, first, after }, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      const size = pageSize(first, 'first', 25);
+      const position = after ? decodeCursor(after, 'after', 3) : null;
+      if (position && !position.every((v) => typeof v === 'string')) throw badInput('after is not a cursor this API gave out', 'after');
+      const term = search?.trim() || null;
+      if (term && term.length > 100) throw badInput('search must be at most 100 characters long', 'search');
+      const rows = await searchPatients(ctx.db, viewer.tenantId, {
+        search: term,
+        limit: size + 1,
+        after: position as [string, string, string] | null,
+      });
+      const page = rows.slice(0, size);
+      const edges = page.map((node) => ({ node, cursor: encodeCursor([node.lastName, node.firstName, node.id]) }));
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: rows.length > size,
+          hasPreviousPage: position !== null,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    },
+    patient: async (_parent, { id }, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      const patient = await ctx.loaders.patient.load(id);
+      if (patient) await recordPatientAccess(ctx.db, viewer.tenantId, patient.id, viewer.userId, 'VIEW');
+      return patient;
+    },
+  },
+  Mutation: {
+    createPatient: async (_parent, { input }, ctx) => {
+      const viewer = requirePermission(ctx.viewer, 'createPatient');
+      const dateOfBirth = input.dateOfBirth;
+      if (dateOfBirth > new Date().toISOString().slice(0, 10)) throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
+      const patient = {
+        mrn: requiredText(input.mrn, 'mrn', { max: 40 }),
+        firstName: requiredText(input.firstName, 'firstName', { max: 100 }),
+        lastName: requiredText(input.lastName, 'lastName', { max: 100 }),
+        dateOfBirth,
+        phone: optionalText(input.phone, 'phone', 40),
+        email: optionalEmail(input.email, 'email'),
+      };
+      try {
+        return await insertPatient(ctx.db, viewer.tenantId, patient);
+      } catch (err) {
+        if (isPgError(err, PgError.uniqueViolation)) throw conflict(`MRN ${patient.mrn} is already in use`, 'MRN_TAKEN');
+        throw err;
+      }
+    },
+  },
+  Patient: {
+    displayName: (p) => `${p.firstName} ${p.lastName}`,
+    appointments: (p, { from, to }, ctx) => {
+      timeRange(from, to, ['from', 'to'], YEAR_MS);
+      return appointmentsOfPatient(ctx.db, p.tenantId, p.id, from, to);
+    },
+  },
+};

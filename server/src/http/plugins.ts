@@ -1,0 +1,25 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context.js';
+import { ErrorCode } from '../errors.js';
+
+/**
+ * Subscriptions are served over WebSocket only. Over plain HTTP, Apollo would run them as a query-like request and
+ * answer with a silent null or an opaque error, so refuse them up front and say where to go.
+ */
+export function subscriptionsNeedWebSocket(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, request }) {
+          if (operation?.operation !== 'subscription') return;
+          const url = request.http?.headers.get('host');
+          throw new GraphQLError(
+            `Subscriptions are served over WebSocket, not HTTP: connect with the graphql-transport-ws protocol (for example the graphql-ws client) to ws://${url ?? 'HOST'}/graphql`,
+            { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
+          );
+        },
+      };
+    },
+  };
+}
