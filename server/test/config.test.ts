@@ -1,0 +1,67 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const secret = 'x'.repeat(40);
+
+describe('configuration', () => {
+  it('starts on the embedded defaults with nothing set', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-config-'));
+    const config = loadConfig({ DATA_DIR: dataDir });
+    expect(config).toMatchObject({ env: 'development', port: 4000, databaseUrl: undefined, redisUrl: undefined, jwtTtlSeconds: 8 * 3600, seedDemo: true });
+    expect(config.corsOrigins).toEqual(['http://localhost:5173']);
+  });
+
+  it('keeps a generated development JWT secret under the data folder so restarts keep sessions', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-config-'));
+    const first = loadConfig({ DATA_DIR: dataDir }).jwtSecret;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(path.join(dataDir, 'jwt-secret'), 'utf8').trim()).toBe(first);
+    expect(loadConfig({ DATA_DIR: dataDir }).jwtSecret).toBe(first);
+  });
+
+  it('refuses to start in production without JWT_SECRET', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
+    [{ DATABASE_URL: 'not a url' }, /DATABASE_URL/],
+    [{ REDIS_URL: 'http://localhost' }, /REDIS_URL/],
+    [{ JWT_SECRET: 'short' }, /JWT_SECRET/],
+    [{ JWT_TTL: '10' }, /JWT_TTL/],
+    [{ JWT_TTL: 'forever' }, /JWT_TTL/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ CORS_ORIGINS: 'localhost:3000' }, /CORS_ORIGINS/],
+    [{ FRONTEND_URL: 'https://app.example.com/path' }, /FRONTEND_URL/],
+    [{ NODE_ENV: 'staging' }, /NODE_ENV/],
+    [{ SEED_DEMO: 'maybe' }, /SEED_DEMO/],
+  ])('stops on an invalid value and names the variable: %o', (env, name) => {
+    expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);
+  });
+
+  it('reads durations, origins and URLs', () => {
+    const config = loadConfig({
+      JWT_SECRET: secret,
+      JWT_TTL: '45m',
+      CORS_ORIGINS: 'https://a.example.com, https://b.example.com/',
+      DATABASE_URL: 'postgres://u@db:5432/derm',
+      REDIS_URL: 'redis://cache:6379',
+      PORT: '8080',
+      NODE_ENV: 'production',
+    });
+    expect(config).toMatchObject({
+      jwtTtlSeconds: 2700,
+      corsOrigins: ['https://a.example.com', 'https://b.example.com'],
+      databaseUrl: 'postgres://u@db:5432/derm',
+      redisUrl: 'redis://cache:6379',
+      port: 8080,
+      seedDemo: false,
+    });
+  });
+});

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import knexPkg from 'knex';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDb, type Db } from '../../src/db/knex.js';
+import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
+import { ADMIN_DATABASE_URL } from './services.js';
+
+export type Engine = 'pglite' | 'postgres';
+export const ENGINE: Engine = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }[];
+  headers: Headers;
+}
+
+/** A throwaway database on the engine under test; `drop()` removes it. */
+export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop(): Promise<void> }> {
+  if (ENGINE === 'pglite') {
+    const db = createDb({ embeddedDir: 'memory' });
+    return { db, drop: () => db.destroy() };
+  }
+  const name = `derm_test_${randomBytes(6).toString('hex')}`;
+  const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const db = createDb({ databaseUrl: url.toString() });
+  return {
+    db,
+    url: url.toString(),
+    async drop() {
+      await db.destroy();
+      await admin.raw(`drop database if exists ${name} with (force)`);
+      await admin.destroy();
+    },
+  };
+}
+
+export type DemoClinicSlug = 'sunrise-derm' | 'lakeside-skin';
+export type StaffKey = 'admin' | 'lee' | 'patel' | 'nurse' | 'frontdesk' | 'chen' | 'okafor';
+
+export interface TestServer {
+  app: App;
+  config: Config;
+  db: Db;
+  url: string;
+  /** POSTs a GraphQL operation to /graphql. */
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string | null, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** Signs in a demo user and returns the token. */
+  login(tenant: DemoClinicSlug, key: StaffKey): Promise<string>;
+  /** Ids of the demo users and patients of a clinic, read from the database. */
+  ids(tenant: DemoClinicSlug): Promise<{ tenantId: string; users: Record<string, string>; patients: string[] }>;
+  stop(): Promise<void>;
+}
+
+/** A real server on an ephemeral port, with both demo clinics loaded into a fresh database. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config: Config = {
+    ...loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1' }),
+    seedDemo: true,
+    ...overrides,
+  };
+  const app = await startApp(config, { db: database.db });
+  const url = app.url;
+
+  const gql: TestServer['gql'] = async (query, variables, token, headers = {}) => {
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: any; errors?: GraphQLResponse['errors'] };
+    return { status: res.status, data: body.data, errors: body.errors, headers: res.headers };
+  };
+
+  const tokens = new Map<string, string>();
+  return {
+    app,
+    config,
+    db: database.db,
+    url,
+    gql,
+    async login(tenant, key) {
+      const cacheKey = `${tenant}/${key}`;
+      const cached = tokens.get(cacheKey);
+      if (cached) return cached;
+      const clinic = DEMO_CLINICS.find((c) => c.slug === tenant)!;
+      const res = await gql<{ login: { token: string } }>(
+        'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
+        { t: tenant, e: demoEmail(clinic, key), p: DEMO_PASSWORD },
+      );
+      if (!res.data?.login) throw new Error(`demo login failed for ${cacheKey}: ${JSON.stringify(res.errors)}`);
+      tokens.set(cacheKey, res.data.login.token);
+      return res.data.login.token;
+    },
+    async ids(tenant) {
+      const clinic = DEMO_CLINICS.find((c) => c.slug === tenant)!;
+      const row = await database.db('tenants').where({ slug: tenant }).first('id');
+      const users = await database.db('users').where({ tenantId: row.id }).select('id', 'email');
+      const patients = await database.db('patients').where({ tenantId: row.id }).orderBy('mrn').pluck('id');
+      const byKey: Record<string, string> = {};
+      for (const s of clinic.staff) byKey[s.key] = users.find((u: { email: string }) => u.email === demoEmail(clinic, s.key))!.id;
+      return { tenantId: row.id, users: byKey, patients };
+    },
+    async stop() {
+      await app.stop();
+      await database.drop();
+    },
+  };
+}
+
+/** The `extensions.code` of the first error, for terse assertions. */
+export function errorCode(res: GraphQLResponse): string | undefined {
+  return res.errors?.[0]?.extensions?.code;
+}

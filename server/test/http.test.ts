@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCode, startTestServer, type TestServer } from './helpers/testServer.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.stop());
+
+describe('health', () => {
+  it('answers /livez while the process runs', async () => {
+    const res = await fetch(`${server.url}/livez`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers /readyz with the database engine when the database answers', async () => {
+    const res = await fetch(`${server.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', database: server.db.client.config.client === 'pg' ? 'postgresql' : 'pglite' });
+  });
+});
+
+describe('CSRF prevention', () => {
+  it('refuses a GET query without a CSRF-safe header', async () => {
+    const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ me { id } }')}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/CSRF/i);
+  });
+
+  it('refuses a simple form POST', async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('CORS', () => {
+  it('allows the configured front-end origin and not others', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      });
+    const allowed = await preflight('http://localhost:5173');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    const other = await preflight('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('operation limits', () => {
+  it('refuses a document nested deeper than allowed', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    const deep = '{ threads { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { id } } } } } } } } } } }';
+    const res = await server.gql(deep, {}, token);
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.errors![0].message).toMatch(/nested 11 levels deep; at most 10/);
+  });
+
+  it('refuses a document with too many aliases', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    const aliases = Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ');
+    const res = await server.gql(`{ ${aliases} }`, {}, token);
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses an oversized document with 413 before parsing it', async () => {
+    const res = await server.gql(`{ me { id } } # ${'x'.repeat(25_000)}`);
+    expect(res.status).toBe(413);
+    expect(errorCode(res)).toBe('BAD_REQUEST');
+  });
+
+  it('answers a syntax error with GRAPHQL_PARSE_FAILED', async () => {
+    const res = await server.gql('{ me { id }');
+    expect(errorCode(res)).toBe('GRAPHQL_PARSE_FAILED');
+  });
+
+  it('answers a field that does not exist with GRAPHQL_VALIDATION_FAILED', async () => {
+    const res = await server.gql('{ me { ssn } }');
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('answers a variable of the wrong type with BAD_USER_INPUT', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    const res = await server.gql('query($d: LocalDate!) { schedule(date: $d) { id } }', { d: '2026-02-30' }, token);
+    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('request ids', () => {
+  it('echoes a sane x-request-id and makes one up otherwise', async () => {
+    const given = await server.gql('{ me { id } }', {}, null, { 'x-request-id': 'trace-123' });
+    expect(given.headers.get('x-request-id')).toBe('trace-123');
+    const made = await server.gql('{ me { id } }', {}, null, { 'x-request-id': 'bad id with spaces' });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('unexpected errors', () => {
+  it('are masked, carry the request id, and do not reveal SQL or stack traces', async () => {
+    const broken = await startTestServer();
+    try {
+      const token = await broken.login('sunrise-derm', 'nurse');
+      const [patientId] = (await broken.ids('sunrise-derm')).patients;
+      await broken.db.raw('alter table patient_access_log rename to patient_access_log_gone');
+      const res = await broken.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, token, { 'x-request-id': 'support-42' });
+      expect(res.errors).toEqual([
+        { message: 'Internal server error', locations: [{ line: 1, column: 19 }], path: ['patient'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'support-42' } },
+      ]);
+    } finally {
+      await broken.stop();
+    }
+  });
+});
