@@ -1,10 +1,19 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
 
 /**
  * The same suite runs twice: on the embedded database (PGlite, in memory) and on a real PostgreSQL server
  * (a throwaway database per test file). TEST_DB tells the helpers which.
  */
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships CommonJS (main) and ESM (module) builds without an exports map. Node loads the CommonJS one
+    // for our dependencies, Vite would give our sources the ESM one, and graphql refuses a schema made by the other
+    // copy ("Cannot use GraphQLSchema from another module or realm", graphql/graphql-js#2801). One copy for all.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,

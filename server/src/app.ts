@@ -6,17 +6,20 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { bearerToken, TokenError, TokenService, type Viewer } from './auth/tokens.js';
+import { authenticate } from './auth/authenticate.js';
+import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
 import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
-import { unauthenticated } from './errors.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
+import { createMetrics } from './http/metrics.js';
 import { subscriptionsNeedWebSocket } from './http/plugins.js';
+import { attachWebSocketServer } from './http/websocket.js';
+import { createRealtime } from './realtime/service.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildSchema } from './schema.js';
 
@@ -37,17 +40,6 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
-/** Verifies the bearer token of a request or connection: none gives an anonymous viewer, a bad one UNAUTHENTICATED. */
-export async function authenticate(tokens: TokenService, authorization: string | undefined | null): Promise<Viewer | null> {
-  try {
-    const token = bearerToken(authorization);
-    return token ? await tokens.verify(token) : null;
-  } catch (err) {
-    if (err instanceof TokenError) throw unauthenticated(err.message);
-    throw err;
-  }
-}
-
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
@@ -55,33 +47,45 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
   if (config.seedDemo && (await seedDemoIfEmpty(db))) log.info('demo clinics loaded');
 
+  const realtime = await createRealtime(db, config.redisUrl, log);
   const services: Services = {
     config,
     db,
     log,
     tokens: new TokenService(config.jwtSecret, config.jwtTtlSeconds),
-    onEventsCommitted: [],
+    realtime,
+    // After each commit, wake up every instance's readers of that tenant's log.
+    onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };
 
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
   let draining = false;
+  const schema = buildSchema();
+  const webSocket = attachWebSocketServer(httpServer, schema, services);
 
   const apollo = new ApolloServer<Context>({
-    schema: buildSchema(),
+    schema,
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: config.env === 'development',
     validationRules,
     formatError,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), subscriptionsNeedWebSocket(), unexpectedErrorLogging()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // On shutdown, close WebSockets with 1001 (going away) so clients reconnect to another instance.
+      { async serverWillStart() { return { async drainServer() { await webSocket.dispose(); } }; } },
+      subscriptionsNeedWebSocket(),
+      unexpectedErrorLogging(),
+    ],
     logger: log,
   });
   await apollo.start();
 
   app.get('/livez', livez);
   app.get('/readyz', readyz(db, () => draining));
+  app.get('/metrics', createMetrics(realtime, webSocket.wss));
   app.use(
     '/graphql',
     cors<cors.CorsRequest>({ origin: config.corsOrigins, maxAge: 600 }),
@@ -122,6 +126,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     async stop() {
       draining = true;
       await apollo.stop();
+      await realtime.stop();
       if (!options.db) await db.destroy();
     },
   };

@@ -4,8 +4,9 @@ import type { Db } from './db/knex.js';
 import type { EventRow } from './db/rows.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
-import { createLoaders, type Loaders } from './loaders.js';
+import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
+import type { Realtime } from './realtime/service.js';
 
 /** Long-lived pieces shared by every request and connection of one server. */
 export interface Services {
@@ -13,6 +14,8 @@ export interface Services {
   db: Db;
   log: Logger;
   tokens: TokenService;
+  /** Pub/sub, the event feed and the hooks of the WebSocket side. */
+  realtime: Realtime;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }
@@ -29,6 +32,11 @@ export interface Context {
   readonly loaders: Loaders;
   /** After `login` succeeds, the rest of that operation (its selection of the payload) runs as the new user. */
   signIn(viewer: Viewer): void;
+  /**
+   * Subscriptions: resolve the next event with the tenant loaders shared by every subscriber of that event, so a
+   * field they all select is read once per event, not once per subscriber. Viewer-specific loaders start fresh.
+   */
+  useSharedLoaders(shared: TenantLoaders): void;
 }
 
 /**
@@ -40,6 +48,7 @@ class OperationContext implements Context {
   readonly db: Db;
   log: Logger;
   private loadersOfOperation: Loaders | undefined;
+  private sharedLoaders: TenantLoaders | undefined;
 
   constructor(
     readonly services: Services,
@@ -54,6 +63,13 @@ class OperationContext implements Context {
     if (this.viewer) throw new Error('signIn on an operation that already has a viewer');
     this.viewer = viewer;
     this.log = this.log.child({ userId: viewer.userId, tenantId: viewer.tenantId });
+  }
+
+  useSharedLoaders(shared: TenantLoaders): void {
+    if (!this.viewer) throw unauthenticated();
+    if (this.sharedLoaders === shared) return;
+    this.sharedLoaders = shared;
+    this.loadersOfOperation = createLoaders(this.db, this.viewer, shared);
   }
 
   get loaders(): Loaders {

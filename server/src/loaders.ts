@@ -4,6 +4,8 @@ import type { Db } from './db/knex.js';
 import { tenantsByIds, usersByIds } from './domains/identity/data.js';
 import { lastMessagesByThreads, messagesByIds, readStatesByThreads, threadsByIds, unreadCountsByThreads } from './domains/messaging/data.js';
 import { patientsByIds } from './domains/patients/data.js';
+import { appointmentsByIds } from './domains/appointments/data.js';
+import { notificationsByIds } from './domains/notifications/data.js';
 import { tasksByIds } from './domains/tasks/data.js';
 import { isUuid } from './validation.js';
 
@@ -34,11 +36,11 @@ function groupLoader<R>(load: (ids: string[]) => Promise<R[]>, field: keyof R): 
 }
 
 /**
- * Per-operation batch loaders, bound to one tenant: the N+1 pattern never reaches SQL, and no loader can read
- * across clinics.
+ * Batch loaders bound to one tenant: the N+1 pattern never reaches SQL, and no loader can read across clinics.
+ * They read nothing that depends on who asks, so one set can serve every subscriber of a tenant that receives the
+ * same event.
  */
-export function createLoaders(db: Db, viewer: Viewer) {
-  const t = viewer.tenantId;
+export function createTenantLoaders(db: Db, t: string) {
   return {
     tenant: rowLoader((ids) => tenantsByIds(db, ids.filter((id) => id === t)), 'id'),
     user: rowLoader((ids) => usersByIds(db, t, ids), 'id'),
@@ -48,12 +50,26 @@ export function createLoaders(db: Db, viewer: Viewer) {
     task: rowLoader((ids) => tasksByIds(db, t, ids), 'id'),
     readStates: groupLoader((ids) => readStatesByThreads(db, t, ids), 'threadId'),
     lastMessage: rowLoader((ids) => lastMessagesByThreads(db, t, ids), 'threadId'),
+    appointment: rowLoader((ids) => appointmentsByIds(db, t, ids), 'id'),
+    notification: rowLoader((ids) => notificationsByIds(db, t, ids), 'id'),
+  };
+}
+export type TenantLoaders = ReturnType<typeof createTenantLoaders>;
+
+/** Loaders whose answers depend on who asks. */
+function createViewerLoaders(db: Db, viewer: Viewer) {
+  return {
     unreadCount: new DataLoader<string, number>(async (threadIds) => {
       const ids = [...new Set(threadIds.filter(isUuid))];
-      const counts = ids.length ? await unreadCountsByThreads(db, t, viewer.userId, ids) : new Map<string, number>();
+      const counts = ids.length ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids) : new Map<string, number>();
       return threadIds.map((id) => counts.get(id) ?? 0);
     }),
   };
+}
+
+/** Per-operation loaders: the tenant's (fresh, or shared by the subscribers of one event) plus the viewer's own. */
+export function createLoaders(db: Db, viewer: Viewer, shared: TenantLoaders = createTenantLoaders(db, viewer.tenantId)) {
+  return { ...shared, ...createViewerLoaders(db, viewer) };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -6,9 +6,11 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { appointmentResolvers } from './domains/appointments/resolvers.js';
+import { appointmentSubscriptions } from './domains/appointments/subscriptions.js';
 import { identityResolvers } from './domains/identity/resolvers.js';
 import { messagingResolvers } from './domains/messaging/resolvers.js';
 import { notificationResolvers } from './domains/notifications/resolvers.js';
+import { notificationSubscriptions } from './domains/notifications/subscriptions.js';
 import { patientResolvers } from './domains/patients/resolvers.js';
 import { taskResolvers } from './domains/tasks/resolvers.js';
 import { scalarResolvers } from './scalars.js';
@@ -39,6 +41,8 @@ export const resolvers: Resolvers = mergeResolvers([
   messagingResolvers,
   taskResolvers,
   notificationResolvers,
+  appointmentSubscriptions,
+  notificationSubscriptions,
 ]) as Resolvers;
 
 /** One schema object, shared by HTTP and WebSocket. */

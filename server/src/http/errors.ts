@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { Logger } from '../logger.js';
 import type { Context } from '../context.js';
 import { ErrorCode, isKnownCode } from '../errors.js';
 
@@ -18,17 +19,20 @@ export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedE
   };
 }
 
+/** Logs the unexpected ones among errors (with the logger that carries the request id). */
+export function logUnexpected(errors: readonly GraphQLError[], log: Logger): void {
+  for (const error of errors) {
+    if (isUnexpected(error.extensions?.code)) log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+  }
+}
+
 /** Logs unexpected errors with the request id, and hands that id to the client so support can find the log line. */
 export function unexpectedErrorLogging(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ errors, contextValue, operationName }) {
-          for (const error of errors) {
-            if (isUnexpected(error.extensions?.code)) {
-              contextValue.log.error({ err: error.originalError ?? error, path: error.path, operationName }, 'unexpected error');
-            }
-          }
+        async didEncounterErrors({ errors, contextValue }) {
+          logUnexpected(errors, contextValue.log);
         },
         async willSendResponse({ response, contextValue }) {
           response.http.headers.set('x-request-id', contextValue.requestId);

@@ -1,4 +1,4 @@
-import { ADMIN_DATABASE_URL, reachable } from './services.js';
+import { ADMIN_DATABASE_URL, reachable, TEST_REDIS_URL } from './services.js';
 
 /** Fails the run in its first seconds when a service the tests need is not there: never a silent skip. */
 export default async function globalSetup(): Promise<void> {
@@ -9,6 +9,15 @@ export default async function globalSetup(): Promise<void> {
       `PostgreSQL is not reachable at ${ADMIN_DATABASE_URL} (${(err as Error).message}). ` +
         `Start it (for example: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) ` +
         `or point TEST_DATABASE_URL at one.`,
+    );
+  }
+  try {
+    await reachable(TEST_REDIS_URL);
+  } catch (err) {
+    throw new Error(
+      `Redis is not reachable at ${TEST_REDIS_URL} (${(err as Error).message}). ` +
+        `Start it (for example: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no) ` +
+        `or point TEST_REDIS_URL at one.`,
     );
   }
 }

@@ -4,7 +4,7 @@ import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
-import { ADMIN_DATABASE_URL } from './services.js';
+import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './services.js';
 
 export type Engine = 'pglite' | 'postgres';
 export const ENGINE: Engine = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -62,6 +62,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   const config: Config = {
     ...loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1' }),
     seedDemo: true,
+    // The PostgreSQL runs use Redis pub/sub too; the embedded runs the in-process engine.
+    redisUrl: ENGINE === 'postgres' ? TEST_REDIS_URL : undefined,
     ...overrides,
   };
   const app = await startApp(config, { db: database.db });

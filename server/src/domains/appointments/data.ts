@@ -53,6 +53,10 @@ export async function appointmentsOfPatient(
     .orderBy(byStart);
 }
 
+export async function appointmentsByIds(db: Db, tenantId: string, ids: string[]): Promise<AppointmentRow[]> {
+  return db<AppointmentRow>('appointments').where({ tenantId }).whereIn('id', ids);
+}
+
 export async function appointmentById(db: Db | Trx, tenantId: string, id: string): Promise<AppointmentRow | undefined> {
   return db<AppointmentRow>('appointments').where({ tenantId, id }).first();
 }

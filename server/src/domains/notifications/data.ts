@@ -36,6 +36,10 @@ export async function createNotifications(
   return rows;
 }
 
+export async function notificationsByIds(db: Db, tenantId: string, ids: string[]): Promise<NotificationRow[]> {
+  return db<NotificationRow>('notifications').where({ tenantId }).whereIn('id', ids);
+}
+
 export async function listNotifications(
   db: Db,
   tenantId: string,

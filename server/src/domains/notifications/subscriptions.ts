@@ -1,0 +1,18 @@
+import type { Resolvers, SubscriptionNotificationArgs } from '../../__generated__/resolvers-types.js';
+import { durableField } from '../../events/streams.js';
+import { mustLoad } from '../../loaders.js';
+
+export const notificationSubscriptions: Resolvers = {
+  Subscription: {
+    notification: durableField(({ after }: SubscriptionNotificationArgs) => ({
+      topics: ['notification'],
+      after,
+      accept: ({ event }, viewer) => event.kind === 'CREATED' && event.userId === viewer.userId,
+    })),
+  },
+  NotificationEvent: {
+    notification: ({ event }, _args, ctx) => mustLoad(ctx.loaders.notification, event.entityId, 'notification'),
+    occurredAt: ({ event }) => event.occurredAt,
+    cursor: ({ cursor }) => cursor,
+  },
+};

@@ -1,0 +1,49 @@
+import type { Viewer } from '../auth/tokens.js';
+
+/** What travels on a tenant's channels. Durable events only wake readers up; the records stay in SQL. */
+export const ChannelKind = {
+  /** Wake-up: "the event log of this tenant has new rows up to seq N". */
+  events: 'events',
+  /** Someone started or stopped typing in a thread. */
+  typing: 'typing',
+  /** Someone came online, went offline or changed status. */
+  presence: 'presence',
+  /** The viewers of a patient's chart changed. */
+  viewing: 'viewing',
+} as const;
+export type ChannelKind = keyof typeof ChannelKind;
+
+/**
+ * The one place channel names are made. The tenant is the first part of every name, and callers pass a verified
+ * viewer (or, on the publishing side, the tenant a committed change belongs to): nobody can name another tenant's
+ * channel from a query argument.
+ */
+export function tenantChannel(scope: Pick<Viewer, 'tenantId'>, kind: ChannelKind): string {
+  return `tenant:${scope.tenantId}:${ChannelKind[kind]}`;
+}
+
+export interface EventsWakeUp {
+  tenantId: string;
+  /** The newest committed sequence number. */
+  seq: number;
+}
+
+export interface TypingSignal {
+  threadId: string;
+  userId: string;
+  isTyping: boolean;
+  /** When a `true` signal lapses unless renewed. */
+  expiresAt: string | null;
+}
+
+export interface PresenceSignal {
+  userId: string;
+  status: 'ONLINE' | 'AWAY' | 'BUSY' | 'OFFLINE';
+  lastSeenAt: string;
+}
+
+export interface ViewingSignal {
+  patientId: string;
+  /** The users viewing the chart now. */
+  userIds: string[];
+}

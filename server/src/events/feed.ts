@@ -1,0 +1,176 @@
+import type { Db } from '../db/knex.js';
+import type { EventRow } from '../db/rows.js';
+import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
+import type { Logger } from '../logger.js';
+import { tenantChannel, type EventsWakeUp } from './channels.js';
+import { eventCursor, type EventTopic } from './eventLog.js';
+import type { PubSubHandle } from './pubsub.js';
+
+/** One event of the log as subscribers receive it. */
+export interface FeedItem {
+  event: EventRow;
+  /** Opaque resume point: pass as `after` to continue after this event. */
+  cursor: string;
+  /** Tenant loaders shared by every subscriber of this batch: what they all select is read once. */
+  loaders: TenantLoaders;
+}
+
+export type FeedListener = (items: FeedItem[]) => void;
+
+const PAGE = 500;
+
+/** Committed events of a tenant after `afterSeq`, oldest first; optionally only some topics. */
+export async function readEvents(db: Db, tenantId: string, afterSeq: number, limit: number, topics?: readonly EventTopic[]): Promise<EventRow[]> {
+  const query = db<EventRow>('events').where({ tenantId }).andWhere('seq', '>', afterSeq).orderBy('seq').limit(limit);
+  if (topics) query.whereIn('topic', topics);
+  return query;
+}
+
+export async function latestSeq(db: Db, tenantId: string): Promise<number> {
+  const row = await db('events').where({ tenantId }).max('seq as seq').first();
+  return Number(row?.seq ?? 0);
+}
+
+/** Wraps log rows for delivery, with one shared loader set for the batch. */
+export function toFeedItems(db: Db, tenantId: string, rows: EventRow[]): FeedItem[] {
+  const loaders = createTenantLoaders(db, tenantId);
+  return rows.map((event) => ({ event, cursor: eventCursor(tenantId, event.seq), loaders }));
+}
+
+interface TenantTail {
+  tenantId: string;
+  listeners: Set<FeedListener>;
+  /** Everything up to here has been read and handed to the listeners. */
+  lastSeq: number;
+  ready: Promise<void>;
+  reading: boolean;
+  readAgain: boolean;
+  subscriptionId: number | null;
+  closed: boolean;
+}
+
+/**
+ * Tails the event log of each tenant that has live subscribers on this instance (DESIGN.md invariant 2).
+ *
+ * A Redis message is only a wake-up ("tenant T has events up to seq N"). On a wake-up the instance reads the new
+ * rows of that tenant once, whatever its number of subscribers, and hands them to each listener in order. Wake-ups
+ * that arrive while a read runs fold into one more read. After Redis comes back from an outage every tail reads
+ * what it missed: live delivery, backfill and a client's resume are all the same read of the log.
+ */
+export class EventFeed {
+  private readonly tails = new Map<string, TenantTail>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly pubsub: PubSubHandle,
+    private readonly log: Logger,
+  ) {
+    pubsub.onReconnect(() => {
+      for (const tail of this.tails.values()) this.read(tail);
+    });
+  }
+
+  /** Tells every instance (this one included) that a tenant's log grew. Called after the commit. */
+  announce(tenantId: string, seq: number): void {
+    const wakeUp: EventsWakeUp = { tenantId, seq };
+    this.pubsub.engine.publish(tenantChannel({ tenantId }, 'events'), wakeUp).catch((err: Error) => {
+      // Not lost: the rows are in the log, and subscribers read them on the next wake-up or after reconnecting.
+      this.log.warn({ err: { message: err.message }, tenantId }, 'could not publish event wake-up');
+    });
+  }
+
+  /**
+   * Adds a listener to a tenant's tail. Resolves once the tail is live, with the sequence number the live stream
+   * starts after: every event with a greater number reaches the listener.
+   */
+  async listen(tenantId: string, listener: FeedListener): Promise<{ since: number; stop: () => void }> {
+    let tail = this.tails.get(tenantId);
+    if (!tail) {
+      tail = this.open(tenantId);
+      this.tails.set(tenantId, tail);
+    }
+    tail.listeners.add(listener);
+    try {
+      await tail.ready;
+    } catch (err) {
+      this.remove(tail, listener);
+      throw err;
+    }
+    const since = tail.lastSeq;
+    const current = tail;
+    return { since, stop: () => this.remove(current, listener) };
+  }
+
+  /** Live listeners over all tenants, for metrics and leak checks. */
+  get listenerCount(): number {
+    let n = 0;
+    for (const tail of this.tails.values()) n += tail.listeners.size;
+    return n;
+  }
+
+  private open(tenantId: string): TenantTail {
+    const tail: TenantTail = {
+      tenantId,
+      listeners: new Set(),
+      lastSeq: 0,
+      ready: Promise.resolve(),
+      reading: false,
+      readAgain: false,
+      subscriptionId: null,
+      closed: false,
+    };
+    tail.ready = (async () => {
+      // Subscribe before reading the position: a wake-up for anything after it cannot slip between the two.
+      tail.subscriptionId = await this.pubsub.engine.subscribe(tenantChannel({ tenantId }, 'events'), (wakeUp: EventsWakeUp) => {
+        if (wakeUp.seq > tail.lastSeq) this.read(tail);
+      }, {});
+      if (tail.closed) {
+        this.pubsub.engine.unsubscribe(tail.subscriptionId);
+        return;
+      }
+      tail.lastSeq = await latestSeq(this.db, tenantId);
+    })();
+    return tail;
+  }
+
+  private remove(tail: TenantTail, listener: FeedListener): void {
+    tail.listeners.delete(listener);
+    if (tail.listeners.size > 0 || tail.closed) return;
+    tail.closed = true;
+    if (this.tails.get(tail.tenantId) === tail) this.tails.delete(tail.tenantId);
+    if (tail.subscriptionId !== null) this.pubsub.engine.unsubscribe(tail.subscriptionId);
+  }
+
+  private read(tail: TenantTail): void {
+    if (tail.closed) return;
+    if (tail.reading) {
+      tail.readAgain = true;
+      return;
+    }
+    tail.reading = true;
+    (async () => {
+      await tail.ready;
+      do {
+        tail.readAgain = false;
+        let rows: EventRow[];
+        do {
+          rows = await readEvents(this.db, tail.tenantId, tail.lastSeq, PAGE);
+          if (rows.length === 0 || tail.closed) break;
+          tail.lastSeq = rows[rows.length - 1].seq;
+          const items = toFeedItems(this.db, tail.tenantId, rows);
+          for (const listener of tail.listeners) {
+            try {
+              listener(items);
+            } catch (err) {
+              this.log.error({ err }, 'event listener failed');
+            }
+          }
+        } while (rows.length === PAGE);
+      } while (tail.readAgain && !tail.closed);
+    })()
+      .catch((err) => this.log.error({ err, tenantId: tail.tenantId }, 'reading the event log failed; retrying on the next wake-up'))
+      .finally(() => {
+        tail.reading = false;
+      });
+  }
+}

@@ -1,0 +1,128 @@
+import { GraphQLError } from 'graphql';
+import { requireViewer } from '../auth/roles.js';
+import type { Viewer } from '../auth/tokens.js';
+import type { Context } from '../context.js';
+import { badInput, ErrorCode } from '../errors.js';
+import { AsyncQueue } from './asyncQueue.js';
+import { tenantChannel, type ChannelKind } from './channels.js';
+import { parseEventCursor, type EventTopic } from './eventLog.js';
+import { latestSeq, readEvents, toFeedItems, type FeedItem } from './feed.js';
+
+const REPLAY_PAGE = 500;
+
+export interface DurableStreamOptions {
+  topics: readonly EventTopic[];
+  /** Resume after this cursor: replay what was missed, then go live. */
+  after?: string | null;
+  /** Whether this subscriber receives an event (decided in memory, with the batch's shared loaders). */
+  accept: (item: FeedItem, viewer: Viewer) => boolean | Promise<boolean>;
+}
+
+/**
+ * A subscription to a tenant's durable events, with resume.
+ *
+ * The listener is registered on the live tail first, and what it hears is held back while the log is replayed from
+ * `after`. Then the held items are delivered, skipping any the replay already delivered (sequence numbers grow in
+ * commit order, so "seq <= position" is exactly "already seen"). No gap at the seam, and no duplicate.
+ */
+export async function durableStream(ctx: Context, options: DurableStreamOptions): Promise<AsyncIterableIterator<FeedItem>> {
+  const viewer = requireViewer(ctx.viewer);
+  const { feed } = ctx.services.realtime;
+  const topics = new Set<string>(options.topics);
+  let position = options.after ? parseEventCursor(viewer.tenantId, options.after) : null;
+
+  let stop = () => {};
+  const queue = new AsyncQueue<FeedItem>(() => {
+    stop();
+    ctx.services.realtime.activeStreams--;
+  });
+  ctx.services.realtime.activeStreams++;
+
+  let replaying = true;
+  const held: FeedItem[][] = [];
+  let chain = Promise.resolve();
+  const deliver = async (items: FeedItem[]) => {
+    for (const item of items) {
+      if (queue.closed) return;
+      if (position !== null && item.event.seq <= position) continue;
+      position = item.event.seq;
+      if (topics.has(item.event.topic) && (await options.accept(item, viewer))) queue.push(item);
+    }
+  };
+  const fail = (err: unknown) => {
+    ctx.log.error({ err }, 'subscription delivery failed');
+    queue.fail(new GraphQLError('Delivery failed; subscribe again with your last cursor', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }));
+  };
+
+  try {
+    const live = await feed.listen(viewer.tenantId, (items) => {
+      if (replaying) held.push(items);
+      else chain = chain.then(() => deliver(items)).catch(fail);
+    });
+    stop = live.stop;
+    if (position === null) {
+      position = live.since;
+    } else {
+      const newest = Math.max(live.since, await latestSeq(ctx.db, viewer.tenantId));
+      if (position > newest) throw badInput('after is not an event cursor of your clinic', 'after');
+      let rows;
+      do {
+        rows = await readEvents(ctx.db, viewer.tenantId, position, REPLAY_PAGE, options.topics);
+        await deliver(toFeedItems(ctx.db, viewer.tenantId, rows));
+      } while (rows.length === REPLAY_PAGE && !queue.closed);
+    }
+    replaying = false;
+    for (const items of held.splice(0)) chain = chain.then(() => deliver(items)).catch(fail);
+  } catch (err) {
+    await queue.return();
+    throw err;
+  }
+  return queue;
+}
+
+/**
+ * A subscription to a tenant's ephemeral signals (typing, presence, viewing): straight from pub/sub, never stored.
+ * One pub/sub subscription per listener inside the process; Redis holds one channel per tenant and kind.
+ */
+export async function signalStream<S, T = S>(
+  ctx: Context,
+  kind: ChannelKind,
+  map: (signal: S, viewer: Viewer) => T | null | Promise<T | null>,
+): Promise<AsyncIterableIterator<T>> {
+  const viewer = requireViewer(ctx.viewer);
+  const { engine } = ctx.services.realtime.pubsub;
+  let subscriptionId: number | null = null;
+  let closed = false;
+  const queue = new AsyncQueue<T>(() => {
+    closed = true;
+    ctx.services.realtime.activeStreams--;
+    if (subscriptionId !== null) engine.unsubscribe(subscriptionId);
+  });
+  ctx.services.realtime.activeStreams++;
+  let chain = Promise.resolve();
+  const id = await engine.subscribe(tenantChannel(viewer, kind), (signal: S) => {
+    chain = chain
+      .then(async () => {
+        const value = await map(signal, viewer);
+        if (value !== null) queue.push(value);
+      })
+      .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
+  }, {});
+  if (closed) engine.unsubscribe(id);
+  else subscriptionId = id;
+  return queue;
+}
+
+/**
+ * The resolver object of a durable subscription field: subscribe builds the stream from the field's arguments,
+ * resolve hands each event to the selection with the loaders its batch shares.
+ */
+export function durableField<A>(options: (args: A, ctx: Context) => DurableStreamOptions | Promise<DurableStreamOptions>) {
+  return {
+    subscribe: async (_parent: unknown, args: A, ctx: Context) => durableStream(ctx, await options(args, ctx)),
+    resolve: (item: FeedItem, _args: unknown, ctx: Context) => {
+      ctx.useSharedLoaders(item.loaders);
+      return item;
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { CloseCode, type Disposable } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { authenticate } from '../auth/authenticate.js';
+import type { Viewer } from '../auth/tokens.js';
+import { createContext, type Services } from '../context.js';
+import { ErrorCode } from '../errors.js';
+import type { SocketInfo } from '../realtime/service.js';
+import { formatError, logUnexpected } from './errors.js';
+import { OperationLimits, validationRules } from './limits.js';
+
+/** Limits of one WebSocket connection. */
+export const SocketLimits = {
+  /** Largest frame accepted, in bytes (ws's own default is 100 MiB). */
+  maxPayload: 64 * 1024,
+  /** Most operations running at once on one connection. */
+  maxSubscriptions: 50,
+  /** Most messages a client may send in `floodWindowMs` before the connection is closed with 4429. */
+  maxMessages: 200,
+  floodWindowMs: 10_000,
+} as const;
+
+/** Close codes of our own, beside graphql-ws's (4400 bad request, 4403 forbidden, ...). */
+export const AppCloseCode = {
+  /** The client sent more messages than allowed. */
+  TooManyMessages: 4429,
+} as const;
+
+type SocketExtra = {
+  info?: SocketInfo;
+  expiryTimer?: NodeJS.Timeout;
+};
+
+function codedErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map((e) =>
+    e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } }),
+  );
+}
+
+/**
+ * graphql-js reports variable-coercion failures as plain errors without a path; resolver errors carry a path and
+ * an original error. Give the former their client-facing code before the masking step sees them.
+ */
+function withRequestErrorCodes(result: ExecutionResult): ExecutionResult {
+  if (!result.errors) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) => (e.extensions?.code || e.path || e.originalError ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0])),
+  };
+}
+
+/** Is the browser page that opened this socket one we serve? Non-browser clients send no Origin. */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+  if (!origin) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serves GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's `/graphql`, with the same schema, context
+ * builder, validation rules and error masking as HTTP. graphql-ws does not run Apollo's plugins, so what they do for
+ * HTTP is done here by hand.
+ */
+export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema, services: Services): { wss: WebSocketServer; dispose: Disposable['dispose'] } {
+  const { log, config, realtime } = services;
+  const wss = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: SocketLimits.maxPayload,
+    // Cross-site WebSocket hijacking: a page of another origin must not ride on a user's session.
+    verifyClient: ({ origin, req }: { origin: string; req: { headers: { host?: string } } }) =>
+      originAllowed(origin, req.headers.host, config.corsOrigins),
+  });
+
+  // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
+  wss.on('connection', (socket: WebSocket) => {
+    let windowStart = Date.now();
+    let count = 0;
+    socket.on('message', () => {
+      const now = Date.now();
+      if (now - windowStart > SocketLimits.floodWindowMs) {
+        windowStart = now;
+        count = 0;
+      }
+      if (++count > SocketLimits.maxMessages) socket.close(AppCloseCode.TooManyMessages, 'Too many messages');
+    });
+  });
+
+  const rules = [...specifiedRules, ...validationRules];
+  const server = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      schema,
+      async onConnect(ctx) {
+        let viewer: Viewer | null;
+        try {
+          const authorization = ctx.connectionParams?.authorization;
+          viewer = await authenticate(services.tokens, typeof authorization === 'string' ? authorization : null);
+        } catch {
+          viewer = null;
+        }
+        // graphql-ws closes with 4403 Forbidden.
+        if (!viewer) return false;
+        const info: SocketInfo = { id: randomUUID(), viewer };
+        ctx.extra.info = info;
+        // Enforced here, not left to the client: the socket ends when its token does.
+        const msLeft = viewer.expiresAt * 1000 - Date.now();
+        ctx.extra.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'), Math.min(msLeft, 2 ** 31 - 1));
+        for (const hook of realtime.onSocketOpen) await hook(info);
+        return true;
+      },
+      async onClose(ctx) {
+        clearTimeout(ctx.extra.expiryTimer);
+        const info = ctx.extra.info;
+        if (!info) return;
+        for (const hook of realtime.onSocketClose) {
+          try {
+            await hook(info);
+          } catch (err) {
+            log.error({ err }, 'socket close hook failed');
+          }
+        }
+      },
+      onSubscribe(ctx, id, payload) {
+        const info = ctx.extra.info!;
+        if (info.viewer.expiresAt * 1000 <= Date.now()) {
+          ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired');
+          return [new GraphQLError('The token has expired', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
+        }
+        if (Object.keys(ctx.subscriptions).length > SocketLimits.maxSubscriptions) {
+          return [
+            new GraphQLError(`At most ${SocketLimits.maxSubscriptions} operations may run at once on one connection`, {
+              extensions: { code: ErrorCode.BAD_REQUEST, reason: 'TOO_MANY_SUBSCRIPTIONS' },
+            }),
+          ];
+        }
+        if (payload.query.length > OperationLimits.maxDocumentLength) {
+          return [new GraphQLError(`The document is longer than ${OperationLimits.maxDocumentLength} characters`, { extensions: { code: ErrorCode.BAD_REQUEST } })];
+        }
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return codedErrors([err as GraphQLError], ErrorCode.GRAPHQL_PARSE_FAILED);
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED);
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: createContext(services, info.viewer, `${info.id}/${id}`),
+        };
+      },
+      onNext(_ctx, _id, _payload, args, result) {
+        if (!result.errors) return undefined;
+        const coded = withRequestErrorCodes(result);
+        logUnexpected(coded.errors ?? [], (args.contextValue as { log: typeof log }).log);
+        return { ...coded, errors: coded.errors?.map((e) => formatError(e.toJSON())) } as ExecutionResult;
+      },
+      onError(_ctx, _id, _payload, errors) {
+        logUnexpected(errors, log);
+        return errors.map((e) => formatError(e.toJSON()));
+      },
+    },
+    wss,
+    12_000,
+  );
+  return { wss, dispose: () => server.dispose() };
+}
