@@ -47,7 +47,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
   if (config.seedDemo && (await seedDemoIfEmpty(db))) log.info('demo clinics loaded');
 
-  const realtime = await createRealtime(db, config.redisUrl, log);
+  const realtime = await createRealtime(db, config, log);
   const services: Services = {
     config,
     db,

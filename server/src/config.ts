@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Redis connection string (`REDIS_URL`); unset means an in-process pub/sub. */
   redisUrl: string | undefined;
+  /** Prefix of this deployment's keys in a shared Redis (`REDIS_NAMESPACE`). @default 'derm' */
+  redisNamespace: string;
   /** Where the embedded database and the development JWT secret live (`DATA_DIR`). @default './data' */
   dataDir: string;
   /** HS256 signing key for access tokens (`JWT_SECRET`, at least 32 characters). */
@@ -105,6 +107,11 @@ function resolveJwtSecret(env: Env, nodeEnv: Config['env'], dataDir: string): st
   }
 }
 
+function parseName(name: string, raw: string): string {
+  if (!/^[\w-]{1,40}$/.test(raw)) throw new ConfigError(`${name} must be 1 to 40 letters, digits, - or _, got "${raw}"`);
+  return raw;
+}
+
 function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
   if (/^(1|true|yes)$/i.test(raw)) return true;
@@ -126,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST ?? '0.0.0.0',
     databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     redisUrl: parseUrl('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    redisNamespace: parseName('REDIS_NAMESPACE', env.REDIS_NAMESPACE ?? 'derm'),
     dataDir,
     jwtSecret: resolveJwtSecret(env, nodeEnv, dataDir),
     jwtTtlSeconds: parseDuration('JWT_TTL', env.JWT_TTL ?? '8h'),

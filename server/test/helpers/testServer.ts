@@ -64,6 +64,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     seedDemo: true,
     // The PostgreSQL runs use Redis pub/sub too; the embedded runs the in-process engine.
     redisUrl: ENGINE === 'postgres' ? TEST_REDIS_URL : undefined,
+    // Test servers share one Redis: each sweeps only its own expiring entries.
+    redisNamespace: `test-${randomBytes(4).toString('hex')}`,
     ...overrides,
   };
   const app = await startApp(config, { db: database.db });

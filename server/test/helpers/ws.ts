@@ -1,11 +1,11 @@
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export interface Collected<T = Record<string, any>> {
   /** Every result received so far, in order. */
-  results: ExecutionResult<T>[];
+  results: FormattedExecutionResult<T, unknown>[];
   /** Resolves once `count` results have arrived (or rejects after `timeoutMs`). */
-  waitFor(count: number, timeoutMs?: number): Promise<ExecutionResult<T>[]>;
+  waitFor(count: number, timeoutMs?: number): Promise<FormattedExecutionResult<T, unknown>[]>;
   /** Resolves when the server completed the operation. */
   completed: Promise<void>;
   /** Rejects with what the server sent as an `error` message. */
@@ -42,7 +42,7 @@ export function wsClient(httpUrl: string, { token, origin, onClosed, retryAttemp
 
 /** Subscribes and collects what arrives. */
 export function collect<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Collected<T> {
-  const results: ExecutionResult<T>[] = [];
+  const results: FormattedExecutionResult<T, unknown>[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   let resolveCompleted!: () => void;
   let rejectFailed!: (e: unknown) => void;

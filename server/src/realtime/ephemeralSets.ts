@@ -1,0 +1,129 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Named sets whose members expire unless renewed (DESIGN.md invariant 3): presence, chart viewers, thread viewers.
+ * Nothing here is stored in SQL; a member whose owner stops renewing it (a crashed instance, a closed laptop)
+ * disappears within its time to live, and `sweep()` reports it so that watchers can be told.
+ */
+export interface EphemeralSets {
+  /** Adds or renews a member until now + ttlMs; true when it was not a live member before. */
+  touch(key: string, member: string, ttlMs: number): Promise<boolean>;
+  /** Removes a member; true when it was a live member. */
+  remove(key: string, member: string): Promise<boolean>;
+  /** The live members of a set. */
+  members(key: string): Promise<string[]>;
+  /**
+   * Removes expired members everywhere and returns them, each reported once over all instances, so exactly one
+   * instance announces each lapse.
+   */
+  sweep(): Promise<Array<{ key: string; member: string }>>;
+}
+
+export class MemoryEphemeralSets implements EphemeralSets {
+  private readonly sets = new Map<string, Map<string, number>>();
+
+  async touch(key: string, member: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    let set = this.sets.get(key);
+    if (!set) this.sets.set(key, (set = new Map()));
+    const before = set.get(member);
+    set.set(member, now + ttlMs);
+    return before === undefined || before <= now;
+  }
+
+  async remove(key: string, member: string): Promise<boolean> {
+    const set = this.sets.get(key);
+    const expiry = set?.get(member);
+    if (!set || expiry === undefined) return false;
+    set.delete(member);
+    if (set.size === 0) this.sets.delete(key);
+    return expiry > Date.now();
+  }
+
+  async members(key: string): Promise<string[]> {
+    const now = Date.now();
+    return [...(this.sets.get(key) ?? [])].filter(([, expiry]) => expiry > now).map(([member]) => member);
+  }
+
+  async sweep(): Promise<Array<{ key: string; member: string }>> {
+    const now = Date.now();
+    const lapsed: Array<{ key: string; member: string }> = [];
+    for (const [key, set] of this.sets) {
+      for (const [member, expiry] of set) {
+        if (expiry <= now) {
+          set.delete(member);
+          lapsed.push({ key, member });
+        }
+      }
+      if (set.size === 0) this.sets.delete(key);
+    }
+    return lapsed;
+  }
+}
+
+const SEP = '\n';
+
+// Removes lapsed entries atomically: of several instances sweeping at once, only one gets each entry back.
+const SWEEP = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+local lapsed = {}
+for _, entry in ipairs(due) do
+  local sep = string.find(entry, '\\n', 1, true)
+  local key = string.sub(entry, 1, sep - 1)
+  local member = string.sub(entry, sep + 1)
+  local score = redis.call('ZSCORE', key, member)
+  redis.call('ZREM', KEYS[1], entry)
+  if score and tonumber(score) <= tonumber(ARGV[1]) then
+    redis.call('ZREM', key, member)
+    table.insert(lapsed, entry)
+  end
+end
+return lapsed`;
+
+/** Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. */
+export class RedisEphemeralSets implements EphemeralSets {
+  private readonly index: string;
+
+  /** `namespace` separates deployments (or test runs) that share one Redis: each sweeps only its own entries. */
+  constructor(
+    private readonly redis: Redis,
+    namespace: string,
+  ) {
+    this.index = `${namespace}:ephemeral:expiry`;
+  }
+
+  async touch(key: string, member: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const expiry = now + ttlMs;
+    const [[, before]] = (await this.redis
+      .multi()
+      .zscore(key, member)
+      .zadd(key, expiry, member)
+      .zadd(this.index, expiry, `${key}${SEP}${member}`)
+      .pexpire(key, ttlMs * 4)
+      .exec()) as [[Error | null, string | null], ...unknown[]];
+    return before === null || Number(before) <= now;
+  }
+
+  async remove(key: string, member: string): Promise<boolean> {
+    const [[, score]] = (await this.redis
+      .multi()
+      .zscore(key, member)
+      .zrem(key, member)
+      .zrem(this.index, `${key}${SEP}${member}`)
+      .exec()) as [[Error | null, string | null], ...unknown[]];
+    return score !== null && Number(score) > Date.now();
+  }
+
+  async members(key: string): Promise<string[]> {
+    return this.redis.zrangebyscore(key, `(${Date.now()}`, '+inf');
+  }
+
+  async sweep(): Promise<Array<{ key: string; member: string }>> {
+    const lapsed = (await this.redis.eval(SWEEP, 1, this.index, String(Date.now()))) as string[];
+    return lapsed.map((entry) => {
+      const i = entry.indexOf(SEP);
+      return { key: entry.slice(0, i), member: entry.slice(i + 1) };
+    });
+  }
+}
