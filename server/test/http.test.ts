@@ -91,6 +91,22 @@ describe('operation limits', () => {
   });
 });
 
+describe('text PostgreSQL cannot store', () => {
+  it('answers a NUL character in any text argument with BAD_USER_INPUT, and writes nothing', async () => {
+    const token = await server.login('sunrise-derm', 'frontdesk');
+    const before = await server.db('patients').count('* as n').first();
+    const search = await server.gql('query($s: String) { patients(search: $s) { edges { node { id } } } }', { s: 'ab\u0000c' }, token);
+    expect(errorCode(search)).toBe('BAD_USER_INPUT');
+    const create = await server.gql(
+      'mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }',
+      { i: { mrn: 'NUL-1', firstName: 'A\u0000', lastName: 'B', dateOfBirth: '1990-01-01' } },
+      token,
+    );
+    expect(errorCode(create)).toBe('BAD_USER_INPUT');
+    expect(await server.db('patients').count('* as n').first()).toEqual(before);
+  });
+});
+
 describe('request ids', () => {
   it('echoes a sane x-request-id and makes one up otherwise', async () => {
     const given = await server.gql('{ me { id } }', {}, null, { 'x-request-id': 'trace-123' });

@@ -55,7 +55,8 @@ export function createDb({ databaseUrl, embeddedDir }: DbOptions): Db {
     dir = path.resolve(embeddedDir);
     mkdirSync(path.dirname(dir), { recursive: true });
   }
-  const pglite = new PGlite(dir, { parsers: { [PG_DATE]: (v: string) => v } });
+  // Options go in the one-argument form: PGlite ignores them when the first argument is an undefined dataDir.
+  const pglite = new PGlite({ dataDir: dir, parsers: { [PG_DATE]: (v: string) => v } });
   return knexPkg.knex({
     client: ClientPgLite,
     dialect: 'postgres',
@@ -75,6 +76,9 @@ export const PgError = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
   invalidTextRepresentation: '22P02',
+  /** A NUL character in text: PostgreSQL cannot store it. */
+  characterNotInRepertoire: '22021',
+  untranslatableCharacter: '22P05',
 } as const;
 
 export function isPgError(err: unknown, code: string): boolean {

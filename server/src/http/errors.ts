@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isPgError, PgError } from '../db/knex.js';
 import type { Logger } from '../logger.js';
 import type { Context } from '../context.js';
 import { ErrorCode, isKnownCode } from '../errors.js';
@@ -9,8 +10,13 @@ function isUnexpected(code: unknown): boolean {
   return !isKnownCode(code) || code === ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
-export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
   if (!isUnexpected(formatted.extensions?.code)) return formatted;
+  // Text PostgreSQL cannot store (a NUL character) is the client's input, whichever argument carried it.
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isPgError(original, PgError.characterNotInRepertoire) || isPgError(original, PgError.untranslatableCharacter)) {
+    return { ...formatted, message: 'Text arguments must not contain NUL characters', extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
   return {
     message: 'Internal server error',
     locations: formatted.locations,
@@ -22,7 +28,7 @@ export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedE
 /** Logs the unexpected ones among errors (with the logger that carries the request id). */
 export function logUnexpected(errors: readonly GraphQLError[], log: Logger): void {
   for (const error of errors) {
-    if (isUnexpected(error.extensions?.code)) log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+    if (isUnexpected(formatError(error.toJSON(), error).extensions?.code)) log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
   }
 }
 

@@ -163,11 +163,11 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         if (!result.errors) return undefined;
         const coded = withRequestErrorCodes(result);
         logUnexpected(coded.errors ?? [], (args.contextValue as { log: typeof log }).log);
-        return { ...coded, errors: coded.errors?.map((e) => formatError(e.toJSON())) } as ExecutionResult;
+        return { ...coded, errors: coded.errors?.map((e) => formatError(e.toJSON(), e)) } as ExecutionResult;
       },
       onError(_ctx, _id, _payload, errors) {
         logUnexpected(errors, log);
-        return errors.map((e) => formatError(e.toJSON()));
+        return errors.map((e) => formatError(e.toJSON(), e));
       },
     },
     wss,

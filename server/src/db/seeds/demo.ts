@@ -130,6 +130,10 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
   let lastMessage: { id: string; seq: number; createdAt: Date } | undefined;
   for (const [sender, body] of lines) {
     [lastMessage] = await trx('messages').insert({ tenantId: tenant.id, threadId: thread.id, senderId: sender.id, body }).returning('*');
+    // As a live send does: the sender has read everything up to their own message.
+    await trx('threadParticipants')
+      .where({ threadId: thread.id, userId: sender.id })
+      .update({ lastReadSeq: lastMessage!.seq, lastReadMessageId: lastMessage!.id, lastReadAt: lastMessage!.createdAt });
   }
   if (lastMessage) {
     await trx('threads').where({ id: thread.id }).update({ lastActivityAt: lastMessage.createdAt });

@@ -21,7 +21,9 @@ export async function isParticipant(db: Db | Trx, tenantId: string, threadId: st
 }
 
 export async function participantIds(db: Db | Trx, tenantId: string, threadId: string): Promise<string[]> {
-  return db('threadParticipants').where({ tenantId, threadId }).pluck('userId');
+  // Not pluck('userId'): knex plucks from the raw snake_case row, before the camelCase mapping, and gets undefined.
+  const rows: { userId: string }[] = await db('threadParticipants').where({ tenantId, threadId }).select('userId');
+  return rows.map((r) => r.userId);
 }
 
 export async function messagesByIds(db: Db, tenantId: string, ids: string[]): Promise<MessageRow[]> {

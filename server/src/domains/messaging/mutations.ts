@@ -59,13 +59,26 @@ export async function createThread(ctx: Context, input: CreateThreadInput): Prom
   });
 }
 
+/**
+ * Drops what this operation's loaders cached of a thread before changing it (the access check reads the thread and
+ * its read states), so that the mutation's answer shows the thread as it is after the change.
+ */
+function forgetThread(ctx: Context, threadId: string): void {
+  ctx.loaders.thread.clear(threadId);
+  ctx.loaders.readStates.clear(threadId);
+  ctx.loaders.lastMessage.clear(threadId);
+  ctx.loaders.unreadCount.clear(threadId);
+}
+
 export async function sendMessage(ctx: Context, threadId: string, bodyInput: string): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
   const body = requiredText(bodyInput, 'body', { max: MAX_BODY });
   const thread = await requireThreadAccess(ctx, threadId);
-  return commitChange(ctx, viewer.tenantId, (trx, record) =>
+  const message = await commitChange(ctx, viewer.tenantId, (trx, record) =>
     postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }),
   );
+  forgetThread(ctx, thread.id);
+  return message;
 }
 
 export async function markThreadRead(ctx: Context, threadId: string, messageId: string | null | undefined): Promise<ThreadRow> {
@@ -87,5 +100,6 @@ export async function markThreadRead(ctx: Context, threadId: string, messageId: 
       ]);
     }
   });
+  forgetThread(ctx, thread.id);
   return thread;
 }

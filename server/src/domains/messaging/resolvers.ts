@@ -21,7 +21,8 @@ export const messagingResolvers: Resolvers = {
       const thread = await requireThreadAccess(ctx, threadId);
       const size = pageSize(last, 'last', 30);
       let beforeSeq: number | null = null;
-      if (before) {
+      // An empty string is not "left out": like any other cursor this API never gave out, it is refused.
+      if (before !== null && before !== undefined) {
         const [seq] = decodeCursor(before, 'before', 1);
         if (!Number.isSafeInteger(seq)) throw badInput('before is not a cursor this API gave out', 'before');
         beforeSeq = seq as number;

@@ -2,7 +2,7 @@ import { requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict } from '../../errors.js';
-import { decodeCursor, encodeCursor, optionalEmail, optionalText, pageSize, requiredText, timeRange } from '../../validation.js';
+import { decodeCursor, encodeCursor, isUuid, optionalEmail, optionalText, pageSize, requiredText, timeRange } from '../../validation.js';
 import { appointmentsOfPatient } from '../appointments/data.js';
 import { insertPatient, recordPatientAccess, searchPatients } from './data.js';
 
@@ -13,8 +13,11 @@ export const patientResolvers: Resolvers = {
     patients: async (_parent, { search, first, after }, ctx) => {
       const viewer = requireViewer(ctx.viewer);
       const size = pageSize(first, 'first', 25);
-      const position = after ? decodeCursor(after, 'after', 3) : null;
-      if (position && !position.every((v) => typeof v === 'string')) throw badInput('after is not a cursor this API gave out', 'after');
+      const position = after !== null && after !== undefined ? decodeCursor(after, 'after', 3) : null;
+      // The id is compared as a uuid in SQL: a forged cursor with another id would fail there as a server error.
+      if (position && !(position.every((v) => typeof v === 'string') && isUuid(position[2]))) {
+        throw badInput('after is not a cursor this API gave out', 'after');
+      }
       const term = search?.trim() || null;
       if (term && term.length > 100) throw badInput('search must be at most 100 characters long', 'search');
       const rows = await searchPatients(ctx.db, viewer.tenantId, {
