@@ -20,6 +20,8 @@ import { createMetrics } from './http/metrics.js';
 import { subscriptionsNeedWebSocket } from './http/plugins.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { createRealtime } from './realtime/service.js';
+import { PresenceService } from './domains/presence/service.js';
+import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildSchema } from './schema.js';
 
@@ -54,6 +56,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     log,
     tokens: new TokenService(config.jwtSecret, config.jwtTtlSeconds),
     realtime,
+    presence: new PresenceService(realtime, config, log),
+    viewing: new ViewingService(realtime, config),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };

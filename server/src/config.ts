@@ -28,6 +28,13 @@ export interface Config {
   corsOrigins: string[];
   /** Load the demo clinics when the database is empty (`SEED_DEMO`). @default true outside production */
   seedDemo: boolean;
+  /**
+   * Seconds a WebSocket connection counts as present without renewal (`PRESENCE_TTL`, 2 to 3600). Each instance renews
+   * its own every third of it, so a crashed instance's users go offline within this plus the sweep interval. @default 30
+   */
+  presenceTtlSeconds: number;
+  /** Seconds a `viewPatient` announcement lasts unless renewed (`VIEWING_TTL`, 2 to 3600); clients renew every 20 s. @default 30 */
+  viewingTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +119,15 @@ function parseName(name: string, raw: string): string {
   return raw;
 }
 
+function parseSeconds(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || seconds < min || seconds > max) {
+    throw new ConfigError(`${name} must be a whole number of seconds from ${min} to ${max}, got "${raw}"`);
+  }
+  return seconds;
+}
+
 function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
   if (/^(1|true|yes)$/i.test(raw)) return true;
@@ -140,5 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     corsOrigins: parseOrigins(env),
     seedDemo: parseBoolean('SEED_DEMO', env.SEED_DEMO, nodeEnv !== 'production'),
+    presenceTtlSeconds: parseSeconds('PRESENCE_TTL', env.PRESENCE_TTL, 30, 2, 3600),
+    viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
   };
 }

@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { Realtime } from './realtime/service.js';
+import type { PresenceService } from './domains/presence/service.js';
+import type { ViewingService } from './domains/patients/viewing.js';
 
 /** Long-lived pieces shared by every request and connection of one server. */
 export interface Services {
@@ -16,6 +18,10 @@ export interface Services {
   tokens: TokenService;
   /** Pub/sub, the event feed and the hooks of the WebSocket side. */
   realtime: Realtime;
+  /** Who is online, over all instances. */
+  presence: PresenceService;
+  /** Who has which patient's chart open. */
+  viewing: ViewingService;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }

@@ -9,9 +9,13 @@ import { appointmentResolvers } from './domains/appointments/resolvers.js';
 import { appointmentSubscriptions } from './domains/appointments/subscriptions.js';
 import { identityResolvers } from './domains/identity/resolvers.js';
 import { messagingResolvers } from './domains/messaging/resolvers.js';
+import { messagingSubscriptions } from './domains/messaging/subscriptions.js';
 import { notificationResolvers } from './domains/notifications/resolvers.js';
 import { notificationSubscriptions } from './domains/notifications/subscriptions.js';
 import { patientResolvers } from './domains/patients/resolvers.js';
+import { viewingResolvers } from './domains/patients/viewingResolvers.js';
+import { presenceResolvers } from './domains/presence/resolvers.js';
+import { presenceSubscriptions } from './domains/presence/subscriptions.js';
 import { taskResolvers } from './domains/tasks/resolvers.js';
 import { scalarResolvers } from './scalars.js';
 
@@ -43,6 +47,10 @@ export const resolvers: Resolvers = mergeResolvers([
   notificationResolvers,
   appointmentSubscriptions,
   notificationSubscriptions,
+  messagingSubscriptions,
+  presenceResolvers,
+  presenceSubscriptions,
+  viewingResolvers,
 ]) as Resolvers;
 
 /** One schema object, shared by HTTP and WebSocket. */

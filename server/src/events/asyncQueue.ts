@@ -10,12 +10,13 @@ import { ErrorCode } from '../errors.js';
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private readonly buffer: T[] = [];
   private readonly waiting: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> = [];
+  private readonly roomWaiters: Array<{ n: number; resolve: () => void }> = [];
   private failure: unknown = null;
   private done = false;
 
   constructor(
     private readonly cleanup: () => void,
-    private readonly maxBuffered = 1000,
+    readonly maxBuffered = 1000,
   ) {}
 
   get closed(): boolean {
@@ -30,14 +31,29 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     if (this.buffer.length >= this.maxBuffered) {
-      this.fail(
-        new GraphQLError('This subscription fell too far behind and was ended; subscribe again with your last cursor', {
-          extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER' },
-        }),
-      );
+      this.failSlowConsumer();
       return;
     }
     this.buffer.push(item);
+  }
+
+  /** Ends the stream as one whose consumer fell more than `maxBuffered` items behind. */
+  failSlowConsumer(): void {
+    this.fail(
+      new GraphQLError('This subscription fell too far behind and was ended; subscribe again with your last cursor', {
+        extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER' },
+      }),
+    );
+  }
+
+  /**
+   * Resolves once `n` more items fit in the buffer, or the queue has ended: a producer that can wait (a replay from the
+   * log) waits for the consumer instead of overflowing it.
+   */
+  whenRoomFor(n: number): Promise<void> {
+    const need = Math.min(n, this.maxBuffered);
+    if (this.done || this.buffer.length + need <= this.maxBuffered) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ n: need, resolve }));
   }
 
   /** Ends the stream with an error, delivered after what is already buffered is dropped. */
@@ -50,7 +66,11 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.buffer.length > 0) return Promise.resolve({ value: this.buffer.shift() as T, done: false });
+    if (this.buffer.length > 0) {
+      const value = this.buffer.shift() as T;
+      this.wakeProducers();
+      return Promise.resolve({ value, done: false });
+    }
     if (this.failure) {
       const failure = this.failure;
       this.failure = null;
@@ -76,9 +96,17 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
+  private wakeProducers(): void {
+    for (const w of this.roomWaiters.filter((w) => this.done || this.buffer.length + w.n <= this.maxBuffered)) {
+      this.roomWaiters.splice(this.roomWaiters.indexOf(w), 1);
+      w.resolve();
+    }
+  }
+
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    this.wakeProducers();
     this.cleanup();
   }
 }

@@ -25,7 +25,7 @@ function reviver(_key: string, value: unknown): unknown {
  * Redis pub/sub when REDIS_URL is set, so any number of instances share events; otherwise graphql-subscriptions'
  * in-process PubSub. Both implement the same `PubSubEngine` interface, and everything above it is the same code.
  */
-export async function createPubSub(redisUrl: string | undefined, log: Logger): Promise<PubSubHandle> {
+export async function createPubSub(redisUrl: string | undefined, log: Logger, namespace = 'derm'): Promise<PubSubHandle> {
   if (!redisUrl) {
     return { engine: new PubSub(), kind: 'memory', redis: null, onReconnect() {}, async close() {} };
   }
@@ -34,10 +34,11 @@ export async function createPubSub(redisUrl: string | undefined, log: Logger): P
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
-    connectionName: 'derm-realtime',
   };
-  const publisher = new Redis(redisUrl, options);
-  const subscriber = new Redis(redisUrl, options);
+  // Named by deployment and role, so that CLIENT LIST on a shared Redis tells whose connection is whose (and an
+  // operator, or a test, can drop one deployment's subscribers without touching the others').
+  const publisher = new Redis(redisUrl, { ...options, connectionName: `derm-realtime:${namespace}:publisher` });
+  const subscriber = new Redis(redisUrl, { ...options, connectionName: `derm-realtime:${namespace}:subscriber` });
   const listeners: Array<() => void> = [];
   let lostConnection = false;
   for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
@@ -49,8 +50,16 @@ export async function createPubSub(redisUrl: string | undefined, log: Logger): P
   subscriber.on('ready', () => {
     if (!lostConnection) return;
     lostConnection = false;
-    log.info('redis subscriber reconnected; backfilling from the event log');
-    for (const listener of listeners) listener();
+    // ioredis re-sends SUBSCRIBE just before 'ready' but does not wait for it. Redis answers in order, so once this PING
+    // is answered the channels are live again: a backfill read only then leaves no window in which a wake-up is
+    // published to nobody after the read and its event waits for the tenant's next one.
+    subscriber
+      .ping()
+      .catch(() => {})
+      .finally(() => {
+        log.info('redis subscriber reconnected; backfilling from the event log');
+        for (const listener of listeners) listener();
+      });
   });
   await Promise.all([publisher, subscriber].map((c) => (c.status === 'ready' ? undefined : new Promise((resolve, reject) => {
     c.once('ready', resolve);

@@ -22,24 +22,30 @@ export interface DurableStreamOptions {
  * A subscription to a tenant's durable events, with resume.
  *
  * The listener is registered on the live tail first, and what it hears is held back while the log is replayed from
- * `after`. Then the held items are delivered, skipping any the replay already delivered (sequence numbers grow in
- * commit order, so "seq <= position" is exactly "already seen"). No gap at the seam, and no duplicate.
+ * `after` (at the pace the client takes it). Then the held items are delivered, skipping any the replay already
+ * delivered (sequence numbers grow in commit order, so "seq <= position" is exactly "already seen"). No gap at the
+ * seam, and no duplicate.
  */
 export async function durableStream(ctx: Context, options: DurableStreamOptions): Promise<AsyncIterableIterator<FeedItem>> {
   const viewer = requireViewer(ctx.viewer);
   const { feed } = ctx.services.realtime;
   const topics = new Set<string>(options.topics);
-  let position = options.after ? parseEventCursor(viewer.tenantId, options.after) : null;
+  // Only null means "from now": an empty string is not a cursor, and taking it for none would silently skip what the
+  // client missed.
+  let position = options.after != null ? parseEventCursor(viewer.tenantId, options.after) : null;
 
   let stop = () => {};
+  // Counted once handed over, its listener on the live tail (what it hears follows the replay), so that a test or probe
+  // that sees the count knows the stream hears new events.
+  let counted = false;
   const queue = new AsyncQueue<FeedItem>(() => {
     stop();
-    ctx.services.realtime.activeStreams--;
+    if (counted) ctx.services.realtime.activeStreams--;
   });
-  ctx.services.realtime.activeStreams++;
 
   let replaying = true;
   const held: FeedItem[][] = [];
+  let heldCount = 0;
   let chain = Promise.resolve();
   const deliver = async (items: FeedItem[]) => {
     for (const item of items) {
@@ -56,8 +62,16 @@ export async function durableStream(ctx: Context, options: DurableStreamOptions)
 
   try {
     const live = await feed.listen(viewer.tenantId, (items) => {
-      if (replaying) held.push(items);
-      else chain = chain.then(() => deliver(items)).catch(fail);
+      if (!replaying) {
+        chain = chain.then(() => deliver(items)).catch(fail);
+        return;
+      }
+      // The replay waits for the client, so what is held meanwhile is bounded like the queue itself: a client that
+      // stops reading during its replay is ended (and resumes from its last cursor), not held in memory for ever.
+      const relevant = items.filter((item) => topics.has(item.event.topic));
+      heldCount += relevant.length;
+      if (heldCount > queue.maxBuffered) queue.failSlowConsumer();
+      else if (relevant.length > 0) held.push(relevant);
     });
     stop = live.stop;
     if (position === null) {
@@ -65,17 +79,31 @@ export async function durableStream(ctx: Context, options: DurableStreamOptions)
     } else {
       const newest = Math.max(live.since, await latestSeq(ctx.db, viewer.tenantId));
       if (position > newest) throw badInput('after is not an event cursor of your clinic', 'after');
-      let rows;
-      do {
-        rows = await readEvents(ctx.db, viewer.tenantId, position, REPLAY_PAGE, options.topics);
-        await deliver(toFeedItems(ctx.db, viewer.tenantId, rows));
-      } while (rows.length === REPLAY_PAGE && !queue.closed);
     }
-    replaying = false;
-    for (const items of held.splice(0)) chain = chain.then(() => deliver(items)).catch(fail);
   } catch (err) {
     await queue.return();
     throw err;
+  }
+  // The replay runs once the stream is handed over, a page at a time as the client takes it: replayed before, a
+  // backlog beyond the queue's bound (a client back from a long absence) overflowed it as SLOW_CONSUMER every time.
+  const replay = async () => {
+    let rows;
+    do {
+      await queue.whenRoomFor(REPLAY_PAGE);
+      if (queue.closed) return;
+      rows = await readEvents(ctx.db, viewer.tenantId, position!, REPLAY_PAGE, options.topics);
+      await deliver(toFeedItems(ctx.db, viewer.tenantId, rows));
+    } while (rows.length === REPLAY_PAGE && !queue.closed);
+  };
+  chain = (options.after != null ? replay() : Promise.resolve())
+    .then(() => {
+      replaying = false;
+      for (const items of held.splice(0)) chain = chain.then(() => deliver(items)).catch(fail);
+    })
+    .catch(fail);
+  if (!queue.closed) {
+    counted = true;
+    ctx.services.realtime.activeStreams++;
   }
   return queue;
 }
@@ -93,12 +121,12 @@ export async function signalStream<S, T = S>(
   const { engine } = ctx.services.realtime.pubsub;
   let subscriptionId: number | null = null;
   let closed = false;
+  let counted = false;
   const queue = new AsyncQueue<T>(() => {
     closed = true;
-    ctx.services.realtime.activeStreams--;
+    if (counted) ctx.services.realtime.activeStreams--;
     if (subscriptionId !== null) engine.unsubscribe(subscriptionId);
   });
-  ctx.services.realtime.activeStreams++;
   let chain = Promise.resolve();
   const id = await engine.subscribe(tenantChannel(viewer, kind), (signal: S) => {
     chain = chain
@@ -109,7 +137,12 @@ export async function signalStream<S, T = S>(
       .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
   }, {});
   if (closed) engine.unsubscribe(id);
-  else subscriptionId = id;
+  else {
+    subscriptionId = id;
+    // Counted once the channel is subscribed (with Redis, once SUBSCRIBE is acknowledged): signals sent after that arrive.
+    counted = true;
+    ctx.services.realtime.activeStreams++;
+  }
   return queue;
 }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/tokens.js';
-import { createContext, type Services } from '../context.js';
+import { createContext, type Context, type Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { formatError, logUnexpected } from './errors.js';
@@ -32,6 +32,9 @@ export const AppCloseCode = {
 type SocketExtra = {
   info?: SocketInfo;
   expiryTimer?: NodeJS.Timeout;
+  /** The open hooks, while they run: the close hooks wait for them. */
+  opening?: Promise<void>;
+  closed?: boolean;
 };
 
 function codedErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
@@ -50,6 +53,23 @@ function withRequestErrorCodes(result: ExecutionResult): ExecutionResult {
     ...result,
     errors: result.errors.map((e) => (e.extensions?.code || e.path || e.originalError ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0])),
   };
+}
+
+/** The request id of one operation on one socket: what its log lines carry. */
+function operationId(info: SocketInfo | undefined, id: string): string {
+  return `${info?.id ?? 'unauthenticated'}/${id}`;
+}
+
+/**
+ * Masks errors as over HTTP, and gives the masked ones the request id of their log line, as HTTP does (there,
+ * unexpectedErrorLogging in errors.ts): a client reporting "Internal server error" can then be found in the logs.
+ */
+function forClient(errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] {
+  return errors.map((e) => {
+    const formatted = formatError(e.toJSON(), e);
+    if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+    return { ...formatted, extensions: { ...formatted.extensions, requestId } };
+  });
 }
 
 /** Is the browser page that opened this socket one we serve? Non-browser clients send no Origin. */
@@ -74,9 +94,12 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
     server: httpServer,
     path: '/graphql',
     maxPayload: SocketLimits.maxPayload,
-    // Cross-site WebSocket hijacking: a page of another origin must not ride on a user's session.
-    verifyClient: ({ origin, req }: { origin: string; req: { headers: { host?: string } } }) =>
-      originAllowed(origin, req.headers.host, config.corsOrigins),
+    // Cross-site WebSocket hijacking: a page of another origin must not ride on a user's session. Refused with 403, not
+    // ws's default 401: no credential would help.
+    verifyClient: (
+      { origin, req }: { origin: string; req: { headers: { host?: string } } },
+      done: (allowed: boolean, code?: number, message?: string) => void,
+    ) => (originAllowed(origin, req.headers.host, config.corsOrigins) ? done(true) : done(false, 403, 'Origin not allowed')),
   });
 
   // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
@@ -107,18 +130,32 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         }
         // graphql-ws closes with 4403 Forbidden.
         if (!viewer) return false;
+        // The client may have vanished while its token was checked: onClose has run and found no info, so opening now
+        // would leave the open hooks' state (presence) and the expiry timer behind for a socket that is gone.
+        if (ctx.extra.closed) return false;
         const info: SocketInfo = { id: randomUUID(), viewer };
         ctx.extra.info = info;
-        // Enforced here, not left to the client: the socket ends when its token does.
-        const msLeft = viewer.expiresAt * 1000 - Date.now();
-        ctx.extra.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'), Math.min(msLeft, 2 ** 31 - 1));
-        for (const hook of realtime.onSocketOpen) await hook(info);
+        // Enforced here, not left to the client: the socket ends when its token does. A timer lasts at most 2^31-1 ms
+        // (24.8 days) and JWT_TTL may be 30 days, so a timer that fires early is set again for the rest.
+        const closeAtExpiry = () => {
+          const msLeft = viewer.expiresAt * 1000 - Date.now();
+          if (msLeft <= 0) ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired');
+          else ctx.extra.expiryTimer = setTimeout(closeAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
+        };
+        closeAtExpiry();
+        ctx.extra.opening = (async () => {
+          for (const hook of realtime.onSocketOpen) await hook(info);
+        })();
+        await ctx.extra.opening;
         return true;
       },
       async onClose(ctx) {
+        ctx.extra.closed = true;
         clearTimeout(ctx.extra.expiryTimer);
         const info = ctx.extra.info;
         if (!info) return;
+        // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive it).
+        await ctx.extra.opening?.catch(() => {});
         for (const hook of realtime.onSocketClose) {
           try {
             await hook(info);
@@ -156,22 +193,32 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext(services, info.viewer, `${info.id}/${id}`),
+          contextValue: createContext(services, info.viewer, operationId(info, id)),
         };
       },
       onNext(_ctx, _id, _payload, args, result) {
         if (!result.errors) return undefined;
         const coded = withRequestErrorCodes(result);
-        logUnexpected(coded.errors ?? [], (args.contextValue as { log: typeof log }).log);
-        return { ...coded, errors: coded.errors?.map((e) => formatError(e.toJSON(), e)) } as ExecutionResult;
+        const { log: operationLog, requestId } = args.contextValue as Context;
+        logUnexpected(coded.errors ?? [], operationLog);
+        return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
       },
-      onError(_ctx, _id, _payload, errors) {
-        logUnexpected(errors, log);
-        return errors.map((e) => formatError(e.toJSON(), e));
+      onError(ctx, id, _payload, errors) {
+        const requestId = operationId(ctx.extra.info, id);
+        logUnexpected(errors, log.child({ requestId }));
+        return forClient(errors, requestId);
       },
     },
     wss,
     12_000,
   );
+  // Registered after graphql-ws's handler, to replace its socket 'error' listener: it reports every error on the
+  // console as an internal one ("check your implementation"). The errors a server-side ws socket emits are the
+  // client's (a frame over maxPayload, invalid UTF-8, a bad opcode), and ws has already closed the socket with the
+  // matching code (1009, 1007, 1002). Log them as what they are; a listener must stay, or the error would be thrown.
+  wss.on('connection', (socket: WebSocket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => log.info({ err: { message: err.message } }, 'websocket closed on a protocol error'));
+  });
   return { wss, dispose: () => server.dispose() };
 }

@@ -13,10 +13,25 @@ export interface EphemeralSets {
   /** The live members of a set. */
   members(key: string): Promise<string[]>;
   /**
+   * `touch`, and the live members just after it, read in the same atomic step: of two callers racing to add the
+   * first members, exactly one sees itself alone (presence's "first connection" is decided this way).
+   */
+  touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange>;
+  /** `remove`, and the live members just after it, read in the same atomic step. */
+  removeAndList(key: string, member: string): Promise<SetChange>;
+  /**
    * Removes expired members everywhere and returns them, each reported once over all instances, so exactly one
    * instance announces each lapse.
    */
   sweep(): Promise<Array<{ key: string; member: string }>>;
+}
+
+/** What a member was just before a change, and the live members right after it. */
+export interface SetChange {
+  wasLive: boolean;
+  /** Live, or expired but not yet swept: after this change the sweep will not report it. */
+  wasStored: boolean;
+  members: string[];
 }
 
 export class MemoryEphemeralSets implements EphemeralSets {
@@ -45,6 +60,25 @@ export class MemoryEphemeralSets implements EphemeralSets {
     return [...(this.sets.get(key) ?? [])].filter(([, expiry]) => expiry > now).map(([member]) => member);
   }
 
+  // No await between the change and the read: atomic in this single-threaded process.
+  async touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange> {
+    const now = Date.now();
+    let set = this.sets.get(key);
+    if (!set) this.sets.set(key, (set = new Map()));
+    const before = set.get(member);
+    set.set(member, now + ttlMs);
+    return { wasLive: before !== undefined && before > now, wasStored: before !== undefined, members: liveMembers(set, now) };
+  }
+
+  async removeAndList(key: string, member: string): Promise<SetChange> {
+    const now = Date.now();
+    const set = this.sets.get(key) ?? new Map<string, number>();
+    const before = set.get(member);
+    set.delete(member);
+    if (set.size === 0) this.sets.delete(key);
+    return { wasLive: before !== undefined && before > now, wasStored: before !== undefined, members: liveMembers(set, now) };
+  }
+
   async sweep(): Promise<Array<{ key: string; member: string }>> {
     const now = Date.now();
     const lapsed: Array<{ key: string; member: string }> = [];
@@ -61,11 +95,18 @@ export class MemoryEphemeralSets implements EphemeralSets {
   }
 }
 
+function liveMembers(set: Map<string, number>, now: number): string[] {
+  return [...set].filter(([, expiry]) => expiry > now).map(([member]) => member);
+}
+
 const SEP = '\n';
+
+/** Most lapses one Redis sweep returns; a full page means more may be due. */
+export const SWEEP_PAGE = 500;
 
 // Removes lapsed entries atomically: of several instances sweeping at once, only one gets each entry back.
 const SWEEP = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ${SWEEP_PAGE})
 local lapsed = {}
 for _, entry in ipairs(due) do
   local sep = string.find(entry, '\\n', 1, true)
@@ -119,6 +160,37 @@ export class RedisEphemeralSets implements EphemeralSets {
     return this.redis.zrangebyscore(key, `(${Date.now()}`, '+inf');
   }
 
+  // MULTI/EXEC runs the change and the read with no other client's command in between.
+  async touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange> {
+    const now = Date.now();
+    const expiry = now + ttlMs;
+    const [before, , , , members] = execResults(
+      await this.redis
+        .multi()
+        .zscore(key, member)
+        .zadd(key, expiry, member)
+        .zadd(this.index, expiry, `${key}${SEP}${member}`)
+        .pexpire(key, ttlMs * 4)
+        .zrangebyscore(key, `(${now}`, '+inf')
+        .exec(),
+    );
+    return { wasLive: before !== null && Number(before) > now, wasStored: before !== null, members: members as string[] };
+  }
+
+  async removeAndList(key: string, member: string): Promise<SetChange> {
+    const now = Date.now();
+    const [score, , , members] = execResults(
+      await this.redis
+        .multi()
+        .zscore(key, member)
+        .zrem(key, member)
+        .zrem(this.index, `${key}${SEP}${member}`)
+        .zrangebyscore(key, `(${now}`, '+inf')
+        .exec(),
+    );
+    return { wasLive: score !== null && Number(score) > now, wasStored: score !== null, members: members as string[] };
+  }
+
   async sweep(): Promise<Array<{ key: string; member: string }>> {
     const lapsed = (await this.redis.eval(SWEEP, 1, this.index, String(Date.now()))) as string[];
     return lapsed.map((entry) => {
@@ -126,4 +198,11 @@ export class RedisEphemeralSets implements EphemeralSets {
       return { key: entry.slice(0, i), member: entry.slice(i + 1) };
     });
   }
+}
+
+/** The replies of a MULTI/EXEC, or the first command error. */
+function execResults(results: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!results) throw new Error('Redis transaction was aborted');
+  for (const [err] of results) if (err) throw err;
+  return results.map(([, value]) => value);
 }

@@ -4,7 +4,7 @@ import type { Db } from '../db/knex.js';
 import { EventFeed } from '../events/feed.js';
 import { createPubSub, type PubSubHandle } from '../events/pubsub.js';
 import type { Logger } from '../logger.js';
-import { MemoryEphemeralSets, RedisEphemeralSets, type EphemeralSets } from './ephemeralSets.js';
+import { MemoryEphemeralSets, RedisEphemeralSets, SWEEP_PAGE, type EphemeralSets } from './ephemeralSets.js';
 
 /** A WebSocket connection's identity, for presence and clean-up. */
 export interface SocketInfo {
@@ -24,13 +24,31 @@ export interface Realtime {
   /** Hooks run when an authenticated WebSocket opens or closes (presence listens here). */
   onSocketOpen: Array<(socket: SocketInfo) => void | Promise<void>>;
   onSocketClose: Array<(socket: SocketInfo) => void | Promise<void>>;
+  /**
+   * Hooks told of expiring-set members that lapsed (a crashed instance's connections, an unrenewed chart view). Every
+   * instance sweeps every `sweepIntervalMs`; each lapse is reported to one instance only.
+   */
+  onLapsed: Array<(lapsed: LapsedMember[]) => void | Promise<void>>;
+  sweepIntervalMs: number;
   /** Run at shutdown, before pub/sub closes. */
   onStop: Array<() => void | Promise<void>>;
   stop(): Promise<void>;
 }
 
-export async function createRealtime(db: Db, config: Pick<Config, 'redisUrl' | 'redisNamespace'>, log: Logger): Promise<Realtime> {
-  const pubsub = await createPubSub(config.redisUrl, log);
+export type LapsedMember = Awaited<ReturnType<EphemeralSets['sweep']>>[number];
+
+/** A sixth of the shortest time to live: a lapse is announced at most TTL + TTL/6 after the last renewal. */
+export function sweepIntervalMs(config: Pick<Config, 'presenceTtlSeconds' | 'viewingTtlSeconds'>): number {
+  return Math.round((Math.min(config.presenceTtlSeconds, config.viewingTtlSeconds) * 1000) / 6);
+}
+
+type RealtimeConfig = Pick<Config, 'redisUrl' | 'redisNamespace' | 'presenceTtlSeconds' | 'viewingTtlSeconds'>;
+
+export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger): Promise<Realtime> {
+  const pubsub = await createPubSub(config.redisUrl, log, config.redisNamespace);
+  let stopped = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> = Promise.resolve();
   const realtime: Realtime = {
     pubsub,
     feed: new EventFeed(db, pubsub, log),
@@ -38,11 +56,43 @@ export async function createRealtime(db: Db, config: Pick<Config, 'redisUrl' | '
     activeStreams: 0,
     onSocketOpen: [],
     onSocketClose: [],
+    onLapsed: [],
+    sweepIntervalMs: sweepIntervalMs(config),
     onStop: [],
     async stop() {
+      stopped = true;
+      clearTimeout(sweepTimer);
+      await sweeping;
       for (const hook of realtime.onStop) await hook();
       await pubsub.close();
     },
   };
+
+  // One sweep at a time; the next is scheduled when this one is done (a full page means more are due: go on at once).
+  const sweep = async () => {
+    let page = 0;
+    do {
+      const lapsed = await realtime.sets.sweep();
+      page = lapsed.length;
+      if (page === 0) break;
+      for (const hook of realtime.onLapsed) {
+        try {
+          await hook(lapsed);
+        } catch (err) {
+          log.error({ err }, 'lapse hook failed');
+        }
+      }
+    } while (page >= SWEEP_PAGE);
+  };
+  const schedule = () => {
+    sweepTimer = setTimeout(() => {
+      sweeping = sweep()
+        .catch((err: Error) => log.warn({ err: { message: err.message } }, 'sweep of expiring sets failed'))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, realtime.sweepIntervalMs).unref();
+  };
+  schedule();
   return realtime;
 }

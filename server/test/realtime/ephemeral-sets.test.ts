@@ -25,6 +25,26 @@ describe.each([
     expect(await sets.members(key)).toEqual(['b']);
   });
 
+  it('tells what a member was before a change, with the live members after it', async () => {
+    const sets = make();
+    const key = `test:${randomUUID()}`;
+    // Of two racing to add the first members, one sees itself alone.
+    const [a, b] = await Promise.all([sets.touchAndList(key, 'a', 10_000), sets.touchAndList(key, 'b', 10_000)]);
+    expect([a.members.length, b.members.length].sort()).toEqual([1, 2]);
+    expect(a).toMatchObject({ wasLive: false, wasStored: false });
+    expect(await sets.touchAndList(key, 'a', 10_000)).toMatchObject({ wasLive: true, wasStored: true });
+    // Expired but not yet swept: stored, not live, and no longer among the members.
+    await sets.touch(key, 'short', 100);
+    await eventually(async () => !(await sets.members(key)).includes('short'), 5000, 'lapse');
+    const removed = await sets.removeAndList(key, 'short');
+    expect(removed).toMatchObject({ wasLive: false, wasStored: true });
+    expect(removed.members.sort()).toEqual(['a', 'b']);
+    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: true, wasStored: true, members: ['b'] });
+    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: false, wasStored: false, members: ['b'] });
+    // Removed before the sweep came: the sweep does not report it.
+    expect((await sets.sweep()).filter((e) => e.key === key)).toEqual([]);
+  });
+
   it('lets an unrenewed member lapse, and the sweep reports it exactly once across sweepers', async () => {
     const [one, two] = [make(), make()];
     const key = `test:${randomUUID()}`;

@@ -11,10 +11,15 @@ import { createNotifications } from '../notifications/data.js';
 import { patientsByIds } from '../patients/data.js';
 import { requireThreadAccess } from './access.js';
 import { advanceReadState, insertMessage, insertThread, messageInThread, newestMessage, participantIds } from './data.js';
+import { threadViewerIds } from './threadViewers.js';
+import { stopTyping } from './typing.js';
 
 const MAX_BODY = 5000;
 
-/** Stores a message and tells the other participants, without ever putting the body in an event or notification. */
+/**
+ * Stores a message and tells the other participants, without ever putting the body in an event or notification.
+ * Those `viewing` the thread (see threadViewers.ts) see the message arrive and get no notification of it.
+ */
 async function postMessage(
   ctx: Context,
   trx: Trx,
@@ -22,10 +27,11 @@ async function postMessage(
   thread: ThreadRow,
   senderName: string,
   message: Pick<MessageRow, 'senderId' | 'body'>,
+  viewing: ReadonlySet<string>,
 ): Promise<MessageRow> {
   const row = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
   await record([{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }]);
-  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter((id) => id !== message.senderId);
+  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter((id) => id !== message.senderId && !viewing.has(id));
   await createNotifications(
     trx,
     record,
@@ -54,7 +60,8 @@ export async function createThread(ctx: Context, input: CreateThreadInput): Prom
       { subject, patientId: input.patientId ?? null, createdBy: viewer.userId },
       [viewer.userId, ...others],
     );
-    if (body) await postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body });
+    // Nobody can have a thread open before it exists.
+    if (body) await postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }, new Set());
     return thread;
   });
 }
@@ -74,10 +81,16 @@ export async function sendMessage(ctx: Context, threadId: string, bodyInput: str
   const viewer = requireViewer(ctx.viewer);
   const body = requiredText(bodyInput, 'body', { max: MAX_BODY });
   const thread = await requireThreadAccess(ctx, threadId);
+  // Read before the transaction, so that no Redis round trip holds the tenant's event counter locked.
+  const viewing = await threadViewerIds(ctx, viewer, thread.id).catch((err: Error) => {
+    ctx.log.warn({ err: { message: err.message } }, 'could not read who views the thread; notifying every participant');
+    return new Set<string>();
+  });
   const message = await commitChange(ctx, viewer.tenantId, (trx, record) =>
-    postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }),
+    postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }, viewing),
   );
   forgetThread(ctx, thread.id);
+  await stopTyping(ctx, thread.id);
   return message;
 }
 

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, pageSize } from '../../validation.js';
 import { requireThreadAccess, viewerTakesPart } from './access.js';
 import { messagesPage, threadsOfUser, totalUnreadCount } from './data.js';
 import { createThread, markThreadRead, sendMessage } from './mutations.js';
+import { setTyping } from './typing.js';
 
 export const messagingResolvers: Resolvers = {
   Query: {
@@ -49,6 +50,7 @@ export const messagingResolvers: Resolvers = {
     createThread: (_parent, { input }, ctx) => createThread(ctx, input),
     sendMessage: (_parent, { threadId, body }, ctx) => sendMessage(ctx, threadId, body),
     markThreadRead: (_parent, { threadId, messageId }, ctx) => markThreadRead(ctx, threadId, messageId),
+    setTyping: (_parent, { threadId, isTyping }, ctx) => setTyping(ctx, threadId, isTyping),
   },
   Thread: {
     patient: (t, _args, ctx) => (t.patientId ? ctx.loaders.patient.load(t.patientId) : null),

@@ -1,0 +1,54 @@
+/**
+ * The baseline of the fan-out benchmark: a bare `ws` server that broadcasts whatever bytes it is given, as the `ws`
+ * README's broadcast example does. No protocol, no auth, no GraphQL: the floor of what pushing one frame to N
+ * sockets costs in Node. Same `ws` version and WebSocket limits as the GraphQL server.
+ *
+ *   POST /broadcast   body = the frame; sent as a text frame to every open socket, then 204
+ *   GET  /stats       {"clients": <open sockets>}
+ *
+ * Prints `{"url":"http://127.0.0.1:<port>","msg":"raw ws listening"}` once listening. Exits on SIGTERM, or when the
+ * benchmark that started it goes away (IPC disconnect).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const httpServer = createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/broadcast') {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const frame = Buffer.concat(chunks);
+      for (const client of wss.clients) {
+        if (client.readyState === WebSocket.OPEN) client.send(frame, { binary: false });
+      }
+      res.writeHead(204).end();
+    });
+    return;
+  }
+  if (req.method === 'GET' && req.url === '/stats') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clients: wss.clients.size }));
+    return;
+  }
+  res.writeHead(404).end();
+});
+
+// The GraphQL server's limit (server/src/http/websocket.ts SocketLimits.maxPayload); compression off, as there.
+const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 64 * 1024 });
+wss.on('connection', (socket) => {
+  socket.on('error', () => socket.terminate());
+});
+
+httpServer.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
+  const { address, port } = httpServer.address() as AddressInfo;
+  console.log(JSON.stringify({ url: `http://${address}:${port}`, msg: 'raw ws listening' }));
+});
+
+const stop = () => {
+  for (const client of wss.clients) client.terminate();
+  httpServer.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('disconnect', stop);

@@ -1,0 +1,56 @@
+import type { Redis } from 'ioredis';
+import { EphemeralKey } from '../../realtime/keys.js';
+
+/** A status a user can choose; OFFLINE is not one of them (it follows from having no connection). */
+export type ChosenStatus = 'ONLINE' | 'AWAY' | 'BUSY';
+
+/**
+ * Each online user's chosen status, in Redis (one hash per tenant) or in memory, never in SQL (DESIGN.md
+ * invariant 3). No entry means ONLINE; the entry is dropped when the user goes offline, so a new session starts ONLINE.
+ */
+export interface PresenceStatusStore {
+  get(tenantId: string, userIds: string[]): Promise<Map<string, ChosenStatus>>;
+  set(tenantId: string, userId: string, status: ChosenStatus): Promise<void>;
+  clear(tenantId: string, userId: string): Promise<void>;
+}
+
+export class MemoryStatusStore implements PresenceStatusStore {
+  private readonly tenants = new Map<string, Map<string, ChosenStatus>>();
+
+  async get(tenantId: string, userIds: string[]): Promise<Map<string, ChosenStatus>> {
+    const statuses = this.tenants.get(tenantId);
+    return new Map(userIds.map((id) => [id, statuses?.get(id) ?? 'ONLINE']));
+  }
+
+  async set(tenantId: string, userId: string, status: ChosenStatus): Promise<void> {
+    if (status === 'ONLINE') return this.clear(tenantId, userId);
+    let statuses = this.tenants.get(tenantId);
+    if (!statuses) this.tenants.set(tenantId, (statuses = new Map()));
+    statuses.set(userId, status);
+  }
+
+  async clear(tenantId: string, userId: string): Promise<void> {
+    const statuses = this.tenants.get(tenantId);
+    statuses?.delete(userId);
+    if (statuses?.size === 0) this.tenants.delete(tenantId);
+  }
+}
+
+export class RedisStatusStore implements PresenceStatusStore {
+  constructor(private readonly redis: Redis) {}
+
+  async get(tenantId: string, userIds: string[]): Promise<Map<string, ChosenStatus>> {
+    if (userIds.length === 0) return new Map();
+    const values = await this.redis.hmget(EphemeralKey.presenceStatus({ tenantId }), ...userIds);
+    return new Map(userIds.map((id, i) => [id, values[i] === 'AWAY' || values[i] === 'BUSY' ? values[i] : 'ONLINE']));
+  }
+
+  async set(tenantId: string, userId: string, status: ChosenStatus): Promise<void> {
+    if (status === 'ONLINE') return this.clear(tenantId, userId);
+    await this.redis.hset(EphemeralKey.presenceStatus({ tenantId }), userId, status);
+  }
+
+  async clear(tenantId: string, userId: string): Promise<void> {
+    await this.redis.hdel(EphemeralKey.presenceStatus({ tenantId }), userId);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * A stream of `map(item)` for each item of `source`, skipping items mapped to null, that runs `onEnd` exactly once when
+ * it ends, however it ends: the client unsubscribed, the socket closed, the source finished or failed.
+ *
+ * Not an async generator: a generator suspended in `await source.next()` cannot be returned before the next item
+ * arrives, so an idle subscription would never end its source nor run its clean-up.
+ */
+export function mapStream<S, T>(
+  source: AsyncIterator<S>,
+  map: (item: S) => T | null | Promise<T | null>,
+  onEnd: () => void = () => {},
+): AsyncIterableIterator<T> {
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    try {
+      onEnd();
+    } finally {
+      await source.return?.();
+    }
+  };
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      try {
+        for (;;) {
+          const result = await source.next();
+          if (result.done || ended) {
+            await end();
+            return { value: undefined, done: true };
+          }
+          const value = await map(result.value);
+          if (value !== null) return { value, done: false };
+        }
+      } catch (err) {
+        await end();
+        throw err;
+      }
+    },
+    async return(): Promise<IteratorResult<T>> {
+      await end();
+      return { value: undefined, done: true };
+    },
+    async throw(err: unknown): Promise<IteratorResult<T>> {
+      await end();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

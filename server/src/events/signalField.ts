@@ -1,0 +1,41 @@
+import type { Viewer } from '../auth/tokens.js';
+import type { Context } from '../context.js';
+import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
+import type { ChannelKind } from './channels.js';
+import { signalStream } from './streams.js';
+
+/** A signal as one subscriber receives it, with the loaders every subscriber of that signal shares. */
+export interface SharedSignal<S> {
+  signal: S;
+  loaders: TenantLoaders;
+}
+
+/**
+ * The resolver object of a signal subscription field (presence, viewing), the ephemeral sibling of `durableField`.
+ * `start` runs before the stream starts (check arguments and permission there) and returns which signals this
+ * subscriber receives. Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are
+ * kept per signal: a user or patient that all subscribers select is read once per signal on this instance, not once
+ * per subscriber (DESIGN.md invariant 4).
+ */
+export function signalField<S extends object, A = Record<string, never>>(
+  kind: ChannelKind,
+  start: (args: A, ctx: Context) => ((signal: S, viewer: Viewer) => boolean) | Promise<(signal: S, viewer: Viewer) => boolean>,
+) {
+  const shared = new WeakMap<S, TenantLoaders>();
+  return {
+    subscribe: async (_parent: unknown, args: A, ctx: Context) => {
+      const accept = await start(args, ctx);
+      return signalStream<S, SharedSignal<S>>(ctx, kind, (signal, viewer) => {
+        if (!accept(signal, viewer)) return null;
+        let loaders = shared.get(signal);
+        // The channel is the tenant's own, so every subscriber of this signal shares the viewer's tenant.
+        if (!loaders) shared.set(signal, (loaders = createTenantLoaders(ctx.db, viewer.tenantId)));
+        return { signal, loaders };
+      });
+    },
+    resolve: ({ signal, loaders }: SharedSignal<S>, _args: unknown, ctx: Context): S => {
+      ctx.useSharedLoaders(loaders);
+      return signal;
+    },
+  };
+}

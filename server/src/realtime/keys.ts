@@ -1,0 +1,39 @@
+import type { Viewer } from '../auth/tokens.js';
+
+type Scope = Pick<Viewer, 'tenantId'>;
+
+/**
+ * The one place the keys of the expiring sets (and of presence statuses) are made, like channel names in
+ * `events/channels.ts`: the tenant is the first part of every key and comes from a verified viewer (or from a key the
+ * sweep handed back), so no argument can name another clinic's set. Ids are checked by the callers before they get here.
+ */
+export const EphemeralKey = {
+  /** Members `userId|socketId`: one per open WebSocket connection, on any instance. */
+  online: (scope: Scope) => `tenant:${scope.tenantId}:online`,
+  /** Members `userId`: the staff who have the patient's chart open. */
+  viewing: (scope: Scope, patientId: string) => `tenant:${scope.tenantId}:viewing:${patientId}`,
+  /** Members `userId|subscriptionId`: who has the thread open (a live messageAdded(threadId) subscription). */
+  threadViewers: (scope: Scope, threadId: string) => `tenant:${scope.tenantId}:thread-viewers:${threadId}`,
+  /** A hash of userId → AWAY or BUSY (no entry: ONLINE). Not an expiring set: cleared when the user goes offline. */
+  presenceStatus: (scope: Scope) => `tenant:${scope.tenantId}:presence-status`,
+} as const;
+
+/** What an expiring set's key names, for the members the sweep reports; null for keys of other features. */
+export type ParsedKey = { kind: 'online'; tenantId: string } | { kind: 'viewing'; tenantId: string; patientId: string };
+
+const ONLINE = /^tenant:([^:]+):online$/;
+const VIEWING = /^tenant:([^:]+):viewing:([^:]+)$/;
+
+export function parseEphemeralKey(key: string): ParsedKey | null {
+  let match = ONLINE.exec(key);
+  if (match) return { kind: 'online', tenantId: match[1] };
+  match = VIEWING.exec(key);
+  if (match) return { kind: 'viewing', tenantId: match[1], patientId: match[2] };
+  return null;
+}
+
+/** A member of the online set: one connection of one user. */
+export const onlineMember = (userId: string, socketId: string) => `${userId}|${socketId}`;
+
+/** The user of an online-set member. */
+export const userOfOnlineMember = (member: string) => member.slice(0, member.indexOf('|'));
