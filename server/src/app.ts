@@ -72,6 +72,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const apollo = new ApolloServer<Context>({
     schema,
     csrfPrevention: true,
+    // main.ts owns SIGTERM/SIGINT and stops everything in order; Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: config.env === 'development',
     validationRules,
