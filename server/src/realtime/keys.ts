@@ -8,8 +8,11 @@ type Scope = Pick<Viewer, 'tenantId'>;
  * sweep handed back), so no argument can name another clinic's set. Ids are checked by the callers before they get here.
  */
 export const EphemeralKey = {
-  /** Members `userId|socketId`: one per open WebSocket connection, on any instance. */
+  /** Members `userId`: the staff with at least one open connection (renewed with their connections). */
   online: (scope: Scope) => `tenant:${scope.tenantId}:online`,
+  /** Members `socketId`: one user's open WebSocket connections, on any instance. Per user, so that a join or a
+   *  leave reads only that user's connections, not the whole clinic's. */
+  connections: (scope: Scope, userId: string) => `tenant:${scope.tenantId}:connections:${userId}`,
   /** Members `userId`: the staff who have the patient's chart open. */
   viewing: (scope: Scope, patientId: string) => `tenant:${scope.tenantId}:viewing:${patientId}`,
   /** Members `userId|subscriptionId`: who has the thread open (a live messageAdded(threadId) subscription). */
@@ -19,21 +22,21 @@ export const EphemeralKey = {
 } as const;
 
 /** What an expiring set's key names, for the members the sweep reports; null for keys of other features. */
-export type ParsedKey = { kind: 'online'; tenantId: string } | { kind: 'viewing'; tenantId: string; patientId: string };
+export type ParsedKey =
+  | { kind: 'online'; tenantId: string }
+  | { kind: 'connections'; tenantId: string; userId: string }
+  | { kind: 'viewing'; tenantId: string; patientId: string };
 
 const ONLINE = /^tenant:([^:]+):online$/;
+const CONNECTIONS = /^tenant:([^:]+):connections:([^:]+)$/;
 const VIEWING = /^tenant:([^:]+):viewing:([^:]+)$/;
 
 export function parseEphemeralKey(key: string): ParsedKey | null {
   let match = ONLINE.exec(key);
   if (match) return { kind: 'online', tenantId: match[1] };
+  match = CONNECTIONS.exec(key);
+  if (match) return { kind: 'connections', tenantId: match[1], userId: match[2] };
   match = VIEWING.exec(key);
   if (match) return { kind: 'viewing', tenantId: match[1], patientId: match[2] };
   return null;
 }
-
-/** A member of the online set: one connection of one user. */
-export const onlineMember = (userId: string, socketId: string) => `${userId}|${socketId}`;
-
-/** The user of an online-set member. */
-export const userOfOnlineMember = (member: string) => member.slice(0, member.indexOf('|'));

@@ -34,6 +34,8 @@ export function wsClient(httpUrl: string, { token, origin, onClosed, retryAttemp
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     retryAttempts,
     lazy: false,
+    // Tests watch closes through `on.closed`; without this the client also prints every close to the console.
+    onNonLazyError: () => {},
     on: {
       closed: (event) => onClosed?.(event as { code: number; reason: string }),
     },

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
 import { seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
-import { EphemeralKey, userOfOnlineMember } from '../../src/realtime/keys.js';
+import { EphemeralKey } from '../../src/realtime/keys.js';
 import { sweepIntervalMs } from '../../src/realtime/service.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
@@ -71,8 +71,7 @@ describe('presence', () => {
 
   /** The open connections of a user, as the shared expiring set has them. */
   async function connections(tenantId: string, userId: string): Promise<number> {
-    const members = await server.app.services.realtime.sets.members(EphemeralKey.online({ tenantId }));
-    return members.filter((m) => userOfOnlineMember(m) === userId).length;
+    return (await server.app.services.realtime.sets.members(EphemeralKey.connections({ tenantId }, userId))).length;
   }
 
   it('makes a user online with their first connection and offline when their last one closes, announcing each once', async () => {

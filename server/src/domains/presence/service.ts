@@ -2,23 +2,23 @@ import type { Viewer } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
 import { tenantChannel, type PresenceSignal } from '../../events/channels.js';
 import type { Logger } from '../../logger.js';
-import { EphemeralKey, onlineMember, parseEphemeralKey, userOfOnlineMember } from '../../realtime/keys.js';
+import { EphemeralKey, parseEphemeralKey } from '../../realtime/keys.js';
 import type { LapsedMember, Realtime, SocketInfo } from '../../realtime/service.js';
 import { MemoryStatusStore, RedisStatusStore, type ChosenStatus, type PresenceStatusStore } from './statusStore.js';
 
 type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
 
-const connectionsOf = (members: string[], userId: string) => members.filter((m) => userOfOnlineMember(m) === userId).length;
-
 /**
  * Who is online (DESIGN.md invariant 3). A user is online while any of their WebSocket connections, on any instance,
- * is open: each connection is a member `userId|socketId` of the tenant's expiring online set, renewed by its own
- * instance every third of the time to live. The first connection of a user announces ONLINE and the last one to go
- * announces OFFLINE, whether it closed or lapsed with a crashed instance (found by the sweep of any instance).
+ * is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the clinic's
+ * online users (`online`, one member per user); each instance renews its own sockets and their users every third of
+ * the time to live. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
+ * thousand connections.
  *
- * Whether a connection is a user's first or last is read in the same atomic step as the change (`touchAndList`,
- * `removeAndList`), so two instances racing on one user's connections announce it once. On this instance the
- * changes of one user run one after the other, so a connection that opens and closes at once is announced in order.
+ * ONLINE is announced by the connection that makes the user's set non-empty, and OFFLINE by whoever takes the user
+ * out of `online`: a leave that empties the user's set, or the sweep (of any instance) reporting the lapsed member of
+ * a crashed instance. Each of those is read in the same atomic step as the change, so two instances racing on one
+ * user announce it once. On this instance the changes of one user run one after the other.
  */
 export class PresenceService {
   private readonly ttlMs: number;
@@ -47,14 +47,14 @@ export class PresenceService {
 
   /** The users of the tenant with a live connection, with their status. */
   async online(tenantId: string): Promise<PresenceSignal[]> {
-    const userIds = [...new Set((await this.realtime.sets.members(EphemeralKey.online({ tenantId }))).map(userOfOnlineMember))];
+    const userIds = await this.realtime.sets.members(EphemeralKey.online({ tenantId }));
     const statuses = await this.statuses.get(tenantId, userIds);
     const now = new Date().toISOString();
     return userIds.map((userId) => ({ userId, status: statuses.get(userId) ?? 'ONLINE', lastSeenAt: now }));
   }
 
   async isOnline(scope: Scope): Promise<boolean> {
-    return connectionsOf(await this.realtime.sets.members(EphemeralKey.online(scope)), scope.userId) > 0;
+    return (await this.realtime.sets.members(EphemeralKey.connections(scope, scope.userId))).length > 0;
   }
 
   /** Sets and announces a connected user's status. */
@@ -79,20 +79,28 @@ export class PresenceService {
     await this.serially(socket.viewer, () => this.leave(socket));
   }
 
-  /** Adds a new connection; announces ONLINE when it is the user's only one. */
+  /** Adds a connection; announces ONLINE when it is the user's only one. */
   private async join({ id, viewer }: SocketInfo): Promise<void> {
-    const change = await this.realtime.sets.touchAndList(EphemeralKey.online(viewer), onlineMember(viewer.userId, id), this.ttlMs);
-    if (connectionsOf(change.members, viewer.userId) !== 1) return;
+    const change = await this.realtime.sets.touchAndList(EphemeralKey.connections(viewer, viewer.userId), id, this.ttlMs);
+    await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
+    if (change.members.length !== 1) return;
     await this.statuses.clear(viewer.tenantId, viewer.userId);
     await this.publish(viewer.tenantId, { userId: viewer.userId, status: 'ONLINE', lastSeenAt: new Date().toISOString() });
   }
 
-  /** Removes a connection; announces OFFLINE when it was the user's last. */
+  /** Removes a connection; when it was the user's last, takes the user out of the clinic's online set. */
   private async leave({ id, viewer }: SocketInfo): Promise<void> {
-    const change = await this.realtime.sets.removeAndList(EphemeralKey.online(viewer), onlineMember(viewer.userId, id));
-    // Not stored: the sweep already reported it, and whoever got it announced the lapse.
-    if (!change.wasStored || connectionsOf(change.members, viewer.userId) > 0) return;
-    await this.offline(viewer, new Date());
+    const change = await this.realtime.sets.removeAndList(EphemeralKey.connections(viewer, viewer.userId), id);
+    if (change.members.length > 0) return;
+    await this.takeOffline(viewer, new Date());
+  }
+
+  /** Removes the user from the online set, and announces OFFLINE if this call is the one that removed them. */
+  private async takeOffline(scope: Scope, lastSeenAt: Date): Promise<void> {
+    const removed = await this.realtime.sets.removeAndList(EphemeralKey.online(scope), scope.userId);
+    // Not stored: someone else removed it (another instance's leave, or a sweep), and announced it.
+    if (!removed.wasStored) return;
+    await this.offline(scope, lastSeenAt);
   }
 
   private async offline(scope: Scope, lastSeenAt: Date): Promise<void> {
@@ -100,27 +108,38 @@ export class PresenceService {
     await this.publish(scope.tenantId, { userId: scope.userId, status: 'OFFLINE', lastSeenAt: lastSeenAt.toISOString() });
   }
 
-  /** Connections that lapsed (their instance stopped renewing them): a user left with none is offline. */
+  /**
+   * Members that lapsed (their instance stopped renewing them). A lapsed user of the online set is offline unless a
+   * connection of theirs is still live (then they are put back). A user whose last connection lapsed is taken out
+   * of the online set, announcing OFFLINE unless the sweep already took them out.
+   */
   private async lapsed(lapsed: LapsedMember[]): Promise<void> {
-    const users = new Map<string, Scope>();
-    for (const { key, member } of lapsed) {
-      const parsed = parseEphemeralKey(key);
-      if (parsed?.kind !== 'online') continue;
-      const userId = userOfOnlineMember(member);
-      users.set(`${parsed.tenantId}|${userId}`, { tenantId: parsed.tenantId, userId });
-    }
     // Its last renewal was at least one time to live ago.
     const lastSeenAt = new Date(Date.now() - this.ttlMs);
-    await Promise.all(
-      [...users.values()].map((scope) =>
-        this.serially(scope, async () => {
-          if (!(await this.isOnline(scope))) await this.offline(scope, lastSeenAt);
-        }),
-      ),
-    );
+    const tasks: Promise<void>[] = [];
+    for (const { key, member } of lapsed) {
+      const parsed = parseEphemeralKey(key);
+      if (parsed?.kind === 'online') {
+        const scope = { tenantId: parsed.tenantId, userId: member };
+        tasks.push(
+          this.serially(scope, async () => {
+            if (await this.isOnline(scope)) await this.realtime.sets.touch(EphemeralKey.online(scope), scope.userId, this.ttlMs);
+            else await this.offline(scope, lastSeenAt);
+          }),
+        );
+      } else if (parsed?.kind === 'connections') {
+        const scope = { tenantId: parsed.tenantId, userId: parsed.userId };
+        tasks.push(
+          this.serially(scope, async () => {
+            if (!(await this.isOnline(scope))) await this.takeOffline(scope, lastSeenAt);
+          }),
+        );
+      }
+    }
+    await Promise.all(tasks);
   }
 
-  /** Renews this instance's connections; one that had lapsed meanwhile (a stall, a Redis outage) is added back. */
+  /** Renews this instance's connections and their users; one that had lapsed meanwhile (a stall, an outage) is added back. */
   private async renew(): Promise<void> {
     if (this.renewing || this.stopped) return;
     this.renewing = true;
@@ -130,9 +149,10 @@ export class PresenceService {
           this.serially(socket.viewer, async () => {
             if (!this.sockets.has(socket.id)) return;
             const { viewer } = socket;
-            const revived = await this.realtime.sets.touch(EphemeralKey.online(viewer), onlineMember(viewer.userId, socket.id), this.ttlMs);
-            // Rare, so not read atomically: at worst a second ONLINE for a lapse that was never announced.
-            if (revived && connectionsOf(await this.realtime.sets.members(EphemeralKey.online(viewer)), viewer.userId) === 1) {
+            const revived = await this.realtime.sets.touch(EphemeralKey.connections(viewer, viewer.userId), socket.id, this.ttlMs);
+            const userRevived = await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
+            // Rare: a lapse was announced (OFFLINE) while this instance stalled; the user is back.
+            if (revived && userRevived) {
               const status = (await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE';
               await this.publish(viewer.tenantId, { userId: viewer.userId, status, lastSeenAt: new Date().toISOString() });
             }
