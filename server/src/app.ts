@@ -17,7 +17,7 @@ import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
 import { createMetrics } from './http/metrics.js';
-import { subscriptionsNeedWebSocket } from './http/plugins.js';
+import { complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { createRealtime } from './realtime/service.js';
 import { PresenceService } from './domains/presence/service.js';
@@ -83,6 +83,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       // On shutdown, close WebSockets with 1001 (going away) so clients reconnect to another instance.
       { async serverWillStart() { return { async drainServer() { await webSocket.dispose(); } }; } },
       subscriptionsNeedWebSocket(),
+      complexityLimit(),
       unexpectedErrorLogging(),
     ],
     logger: log,

@@ -68,6 +68,21 @@ describe('operation limits', () => {
     expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it('refuses an operation whose nested lists would cost too much, before running it', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    const from = '2026-01-01T00:00:00Z';
+    const to = '2026-01-31T00:00:00Z';
+    const nest = (depth: number): string =>
+      depth === 0 ? 'id' : `patient { appointments(from: "${from}", to: "${to}") { ${nest(depth - 1)} } }`;
+    const res = await server.gql(`{ appointments(from: "${from}", to: "${to}") { ${nest(4)} } }`, {}, token);
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.errors![0].extensions).toMatchObject({ reason: 'TOO_COMPLEX', maxCost: 20_000 });
+    expect(res.data).toBeUndefined();
+    // The everyday shape of the same data is well within the limit.
+    const everyday = await server.gql(`{ appointments(from: "${from}", to: "${to}") { ${nest(1)} } }`, {}, token);
+    expect(everyday.errors).toBeUndefined();
+  });
+
   it('refuses an oversized document with 413 before parsing it', async () => {
     const res = await server.gql(`{ me { id } } # ${'x'.repeat(25_000)}`);
     expect(res.status).toBe(413);

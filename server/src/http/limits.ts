@@ -1,4 +1,5 @@
-import { GraphQLError, Kind, type ASTNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { getNullableType, GraphQLError, isListType, Kind, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { ErrorCode } from '../errors.js';
 
 /** Limits on what one operation may ask for; the same over HTTP and WebSocket. */
@@ -58,3 +59,33 @@ export function aliasLimit(maxAliases: number = OperationLimits.maxAliases): Val
 }
 
 export const validationRules: ValidationRule[] = [depthLimit(), aliasLimit()];
+
+/**
+ * Most work one operation may ask for, estimated before it runs: each field costs 1 plus what it selects, and a list
+ * multiplies what it selects by its page size (`first`/`last`, else 10). Depth alone does not bound work: ten levels
+ * alternating `Appointment.patient` and `Patient.appointments` grow exponentially while staying shallow enough.
+ */
+export const MAX_COMPLEXITY = 20_000;
+const DEFAULT_LIST_SIZE = 10;
+
+const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  if (!isListType(getNullableType(field.type))) return 1 + childComplexity;
+  const size = [args.first, args.last].find((n): n is number => typeof n === 'number' && n > 0) ?? DEFAULT_LIST_SIZE;
+  return 1 + size * childComplexity;
+};
+
+/** Throws a GRAPHQL_VALIDATION_FAILED error when an operation would cost more than allowed. HTTP and WebSocket alike. */
+export function assertComplexity(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): void {
+  let cost: number;
+  try {
+    cost = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listAwareEstimator] });
+  } catch {
+    // Variables that do not fit the operation are reported by execution, with their own code.
+    return;
+  }
+  if (cost > MAX_COMPLEXITY) {
+    throw new GraphQLError(`The operation would cost ${cost}; at most ${MAX_COMPLEXITY} is allowed. Ask for smaller pages or fewer nested lists.`, {
+      extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, reason: 'TOO_COMPLEX', cost, maxCost: MAX_COMPLEXITY },
+    });
+  }
+}

@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { ErrorCode } from '../errors.js';
+import { assertComplexity } from './limits.js';
 
 /**
  * Subscriptions are served over WebSocket only. Over plain HTTP, Apollo would run them as a query-like request and
@@ -18,6 +19,19 @@ export function subscriptionsNeedWebSocket(): ApolloServerPlugin<Context> {
             `Subscriptions are served over WebSocket, not HTTP: connect with the graphql-transport-ws protocol (for example the graphql-ws client) to ws://${url ?? 'HOST'}/graphql`,
             { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
           );
+        },
+      };
+    },
+  };
+}
+
+/** Refuses operations that would cost too much (see `assertComplexity`), once their variables are known. */
+export function complexityLimit(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request }) {
+          assertComplexity(schema, document, request.variables, request.operationName);
         },
       };
     },

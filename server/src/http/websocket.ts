@@ -10,7 +10,7 @@ import { createContext, type Context, type Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { formatError, logUnexpected } from './errors.js';
-import { OperationLimits, validationRules } from './limits.js';
+import { assertComplexity, OperationLimits, validationRules } from './limits.js';
 
 /** Limits of one WebSocket connection. */
 export const SocketLimits = {
@@ -188,6 +188,11 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         }
         const errors = validate(schema, document, rules);
         if (errors.length > 0) return codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED);
+        try {
+          assertComplexity(schema, document, payload.variables ?? undefined, payload.operationName);
+        } catch (err) {
+          return [err as GraphQLError];
+        }
         return {
           schema,
           document,

@@ -233,7 +233,8 @@ describe('Documents', () => {
 
   it('should refuse a document nested deeper than 10 levels, or with more than 30 aliases, exactly as over HTTP', async () => {
     const c = client({ token: nurse });
-    const fine = await overSocket(c, nested(10));
+    // Ten levels through single objects: deep, but cheap.
+    const fine = await overSocket(c, '{ threads(first: 5) { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { id } } } } } } } } } }');
     expect(fine.errors).toBeUndefined();
     const aliases = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
     for (const query of [nested(11), aliases]) {
@@ -245,6 +246,14 @@ describe('Documents', () => {
     const ws = await overSocket(c, `subscription { appointmentChanged { appointment { ${chain(9, 'patient')} } } }`);
     expect(ws.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
     expect(ws.errors![0].message).toBe('The operation is nested 11 levels deep; at most 10 are allowed');
+  });
+
+  it('should refuse a shallow-enough document whose nested lists would cost too much, exactly as over HTTP', async () => {
+    const query = nested(10);
+    const ws = await overSocket(client({ token: nurse }), query);
+    const http = await server.gql(query, {}, nurse);
+    expect(http.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED', reason: 'TOO_COMPLEX' }) })]);
+    expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: http.errors![0].extensions })]);
   });
 
   it('should refuse a document longer than 20,000 characters with BAD_REQUEST, as over HTTP', async () => {
