@@ -1,7 +1,8 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
- * schema/*.graphql is the source of truth. This generates the resolver types the server is typed from.
+ * schema/*.graphql is the source of truth. This generates the resolver types the server is typed from, and the typed
+ * documents of the client's operations (the `.graphql` files that sit beside the components using them).
  * The output is never committed (.gitignore): `npm run codegen` runs before dev, build, typecheck and test,
  * so a stale copy cannot exist.
  */
@@ -41,6 +42,29 @@ const config: CodegenConfig = {
           UnreadCounts: '../domains/messaging/unreadCounts.js#UnreadCountsModel',
         },
         mapperTypeSuffix: 'Mapper',
+      },
+    },
+    // Apollo Client's advice: typescript-operations + typed-document-node rather than the client preset. Hooks infer
+    // result and variable types from the documents, and the documents stay plain `.graphql` files next to components.
+    'client/src/__generated__/graphql.ts': {
+      documents: 'client/src/**/*.graphql',
+      plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
+      config: {
+        // Only the enums, inputs and scalars the operations use, not every schema type.
+        onlyOperationTypes: true,
+        useTypeImports: true,
+        enumsAsTypes: true,
+        // Nullable result fields are `T | null`, never optional; nullable inputs may be left out.
+        avoidOptionals: { field: true, inputValue: false },
+        defaultScalarType: 'unknown',
+        // Apollo Client adds __typename to every object selection (but not to the root types).
+        nonOptionalTypename: true,
+        skipTypeNameForRoot: true,
+        scalars: {
+          DateTime: 'string',
+          LocalDate: 'string',
+          ID: 'string',
+        },
       },
     },
   },

@@ -1,11 +1,14 @@
 import { createRequire } from 'node:module';
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
 /**
- * The same suite runs twice: on the embedded database (PGlite, in memory) and on a real PostgreSQL server
- * (a throwaway database per test file). TEST_DB tells the helpers which.
+ * The same server suite runs twice: on the embedded database (PGlite, in memory) and on a real PostgreSQL server
+ * (a throwaway database per test file). TEST_DB tells the helpers which. The client's hook, cache and component tests
+ * run under jsdom against one real API server ('client'), and the browser tests drive Debian's Chromium against the
+ * real server process serving the built app ('e2e').
  */
 export default defineConfig({
   resolve: {
@@ -28,6 +31,27 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'postgres', include: ['server/test/**/*.test.ts'], env: { TEST_DB: 'postgres' } },
+      },
+      {
+        extends: true,
+        plugins: [react()],
+        test: {
+          name: 'client',
+          include: ['client/test/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          globalSetup: ['client/test/server/globalSetup.ts'],
+          setupFiles: ['client/test/setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['client/e2e/**/*.test.ts'],
+          // Builds the app, starts and restarts the server, drives three browsers: generous, but bounded.
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
       },
     ],
   },

@@ -14,6 +14,7 @@ import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
+import { mountClient } from './http/client.js';
 import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
 import { createMetrics } from './http/metrics.js';
@@ -118,6 +119,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }),
   );
 
+  // The web app at `/` (static build in production, Vite in development), after the API routes.
+  const client = await mountClient(app, config, log);
+
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
@@ -132,6 +136,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     url,
     async stop() {
       draining = true;
+      await client.close();
       await apollo.stop();
       await realtime.stop();
       if (!options.db) await db.destroy();

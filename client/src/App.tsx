@@ -1,0 +1,64 @@
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloProvider } from '@apollo/client/react';
+import { useSyncExternalStore } from 'react';
+import { Navigate, Route, Routes } from 'react-router';
+import { AppShell } from './components/AppShell';
+import { ToastProvider } from './components/notifications/Toasts';
+import { LoginPage } from './pages/LoginPage';
+import { MessagesPage } from './pages/MessagesPage';
+import { NotFoundPage } from './pages/NotFoundPage';
+import { NotificationsPage } from './pages/NotificationsPage';
+import { PatientChartPage } from './pages/PatientChartPage';
+import { PatientsPage } from './pages/PatientsPage';
+import { SchedulePage } from './pages/SchedulePage';
+import { TasksPage } from './pages/TasksPage';
+import type { AuthStore } from './session/authStore';
+import { SessionProvider } from './session/SessionContext';
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route element={<AppShell />}>
+        <Route index element={<Navigate to="/schedule" replace />} />
+        <Route path="schedule" element={<SchedulePage />} />
+        <Route path="messages" element={<MessagesPage />} />
+        <Route path="messages/:threadId" element={<MessagesPage />} />
+        <Route path="patients" element={<PatientsPage />} />
+        <Route path="patients/:patientId" element={<PatientChartPage />} />
+        <Route path="tasks" element={<TasksPage />} />
+        <Route path="notifications" element={<NotificationsPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+/**
+ * Signed out: the sign-in page, on an anonymous HTTP-only client. Signed in: the app, on that session's client
+ * (keyed by token, so a different user starts from a blank tree and cache).
+ */
+export function App({ authStore, httpUrl }: { authStore: AuthStore; httpUrl: string }) {
+  const session = useSyncExternalStore(authStore.subscribe, authStore.getSnapshot);
+  if (!session) {
+    return (
+      <ApolloProvider client={anonymousClient(httpUrl)}>
+        <LoginPage onSignedIn={authStore.signIn} />
+      </ApolloProvider>
+    );
+  }
+  return (
+    <ApolloProvider client={session.apollo.client} key={session.token}>
+      <SessionProvider session={session} signOut={authStore.signOut}>
+        <ToastProvider>
+          <AppRoutes />
+        </ToastProvider>
+      </SessionProvider>
+    </ApolloProvider>
+  );
+}
+
+let anonymous: ApolloClient | undefined;
+function anonymousClient(httpUrl: string): ApolloClient {
+  anonymous ??= new ApolloClient({ cache: new InMemoryCache(), link: new HttpLink({ uri: httpUrl }) });
+  return anonymous;
+}

@@ -1,0 +1,57 @@
+import type { ApolloCache, Reference } from '@apollo/client';
+import { NavCountsDocument } from '../../__generated__/graphql';
+import { storeFieldArgs } from './storeFieldArgs';
+
+export interface AddedNotification {
+  __typename?: 'Notification';
+  id: string;
+  kind: string;
+  readAt: string | null;
+  task: { id: string; status?: string; assignee?: { id: string } } | null;
+}
+
+/**
+ * A new notification joins the cached notification lists (newest first, once), and a task assigned to the viewer
+ * joins their cached open-task lists. The unread count is the server's (the unreadCounts subscription).
+ */
+export function addNotification(cache: ApolloCache, notification: AddedNotification, viewerId: string): void {
+  const id = cache.identify({ __typename: 'Notification', id: notification.id });
+  if (!id) return;
+  const task = notification.task;
+  const taskId = task ? cache.identify({ __typename: 'Task', id: task.id }) : undefined;
+  cache.modify<Record<string, unknown>>({
+    id: 'ROOT_QUERY',
+    fields: {
+      notifications(existing, { storeFieldName, toReference }) {
+        const list = existing as readonly Reference[];
+        if (list.some((ref) => ref.__ref === id)) return list;
+        if (storeFieldArgs(storeFieldName).unreadOnly && notification.readAt) return list;
+        return [toReference(id)!, ...list];
+      },
+      tasks(existing, { storeFieldName, toReference }) {
+        const list = existing as readonly Reference[];
+        if (!taskId || notification.kind !== 'TASK_ASSIGNED' || task?.assignee?.id !== viewerId) return list;
+        const args = storeFieldArgs(storeFieldName);
+        const forViewer = !args.assigneeId || args.assigneeId === viewerId;
+        const status = args.status ?? 'OPEN';
+        if (!forViewer || status !== (task.status ?? 'OPEN') || list.some((ref) => ref.__ref === taskId)) return list;
+        return [toReference(taskId)!, ...list];
+      },
+    },
+  });
+}
+
+/** Sets the cached unread counts (the nav badges). */
+export function writeUnreadCounts(cache: ApolloCache, counts: { messages?: number; notifications?: number }): void {
+  cache.updateQuery({ query: NavCountsDocument }, (data) => ({
+    unreadMessageCount: counts.messages ?? data?.unreadMessageCount ?? 0,
+    unreadNotificationCount: counts.notifications ?? data?.unreadNotificationCount ?? 0,
+  }));
+}
+
+/** Adjusts the cached unread notification count by `delta` (never below zero), when it is cached. */
+export function adjustUnreadNotifications(cache: ApolloCache, delta: number): void {
+  cache.updateQuery({ query: NavCountsDocument }, (data) =>
+    data ? { ...data, unreadNotificationCount: Math.max(0, data.unreadNotificationCount + delta) } : data,
+  );
+}

@@ -1,0 +1,109 @@
+import { useState } from 'react';
+import { zonedInstant } from '../../lib/time';
+import { useCreateAppointmentMutation } from '../../mutations/useCreateAppointmentMutation';
+import { useCurrentUser } from '../../session/SessionContext';
+import { Dialog } from '../ui/Dialog';
+import { errorMessage } from '../ui/errors';
+import { PatientPicker, type PickedPatient } from './PatientPicker';
+import { Field } from '../ui/Field';
+
+export const LENGTHS = [15, 30, 45, 60, 90];
+
+interface NewAppointmentDialogProps {
+  date: string;
+  providers: readonly { id: string; name: string }[];
+  onClose(): void;
+  onBooked(id: string): void;
+}
+
+export function NewAppointmentDialog({ date, providers, onClose, onBooked }: NewAppointmentDialogProps) {
+  const { tenant } = useCurrentUser();
+  const [create, { loading }] = useCreateAppointmentMutation();
+  const [patient, setPatient] = useState<PickedPatient | null>(null);
+  const [providerId, setProviderId] = useState(providers[0]?.id ?? '');
+  const [day, setDay] = useState(date);
+  const [time, setTime] = useState('15:00');
+  const [length, setLength] = useState(30);
+  const [room, setRoom] = useState('');
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async () => {
+    const provider = providers.find((p) => p.id === providerId);
+    if (!patient || !provider) return setError('Choose a patient and a provider.');
+    setError(null);
+    const startsAt = zonedInstant(day, time, tenant.timeZone);
+    const endsAt = new Date(startsAt.getTime() + length * 60_000);
+    // The card shows on the grid at once (optimistic); the dialog stays until the server answers, to show a conflict here.
+    try {
+      const result = await create(
+        { providerId, patientId: patient.id, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), room: room || null, reason: reason || null },
+        { provider, patient },
+      );
+      if (result.data) onBooked(result.data.createAppointment.id);
+      onClose();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+
+  return (
+    <Dialog
+      title="New appointment"
+      description={`Times are in the clinic's time zone (${tenant.timeZone.replace('_', ' ')}).`}
+      onClose={onClose}
+      onSubmit={submit}
+      actions={
+        <>
+          <button type="button" className="button button-ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button button-primary" disabled={loading}>
+            {loading ? 'Booking…' : 'Book appointment'}
+          </button>
+        </>
+      }
+    >
+      <PatientPicker value={patient} onChange={setPatient} />
+      <Field label="Provider">
+        <select value={providerId} onChange={(e) => setProviderId(e.target.value)} required>
+          {providers.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <div className="field-row">
+        <Field label="Date">
+          <input type="date" value={day} onChange={(e) => setDay(e.target.value)} required />
+        </Field>
+        <Field label="Start">
+          <input type="time" value={time} step={300} onChange={(e) => setTime(e.target.value)} required />
+        </Field>
+        <Field label="Length">
+          <select value={length} onChange={(e) => setLength(Number(e.target.value))}>
+            {LENGTHS.map((m) => (
+              <option key={m} value={m}>
+                {m} min
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <div className="field-row">
+        <Field label="Room">
+          <input value={room} maxLength={40} placeholder="Room 2" onChange={(e) => setRoom(e.target.value)} />
+        </Field>
+        <Field label="Reason" wide>
+          <input value={reason} maxLength={500} placeholder="Mole check" onChange={(e) => setReason(e.target.value)} />
+        </Field>
+      </div>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </Dialog>
+  );
+}

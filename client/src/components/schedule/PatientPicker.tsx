@@ -1,0 +1,51 @@
+import { useQuery } from '@apollo/client/react';
+import { useEffect, useState } from 'react';
+import { PatientPickerDocument } from '../../__generated__/graphql';
+import { Field } from '../ui/Field';
+
+export interface PickedPatient {
+  id: string;
+  displayName: string;
+  mrn: string;
+}
+
+/** A search box and the matching patients (by first name, last name or MRN). */
+export function PatientPicker({ value, onChange }: { value: PickedPatient | null; onChange(patient: PickedPatient | null): void }) {
+  const [search, setSearch] = useState('');
+  const [debounced, setDebounced] = useState('');
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(search.trim()), 200);
+    return () => clearTimeout(timer);
+  }, [search]);
+  const { data, loading } = useQuery(PatientPickerDocument, { variables: { search: debounced || null } });
+  const patients = data?.patients.edges.map((e) => e.node) ?? [];
+
+  useEffect(() => {
+    if (!patients.length) return;
+    if (!value || !patients.some((p) => p.id === value.id)) onChange(patients[0]);
+    // Only when the results change: keep the choice if it is still listed, else take the first match.
+  }, [data]);
+
+  return (
+    <div className="field-group">
+      <Field label="Find patient">
+        <input type="search" value={search} placeholder="Name or MRN" onChange={(e) => setSearch(e.target.value)} />
+      </Field>
+      <Field label="Patient">
+        <select
+          value={value?.id ?? ''}
+          onChange={(e) => onChange(patients.find((p) => p.id === e.target.value) ?? null)}
+          disabled={!patients.length}
+          required
+        >
+          {!patients.length && <option value="">{loading ? 'Searching…' : 'No patient found'}</option>}
+          {patients.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.displayName} · {p.mrn}
+            </option>
+          ))}
+        </select>
+      </Field>
+    </div>
+  );
+}

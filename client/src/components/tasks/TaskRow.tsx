@@ -1,0 +1,46 @@
+import { useState } from 'react';
+import { Link } from 'react-router';
+import type { TaskRow_TaskFragment } from '../../__generated__/graphql';
+import { formatRelative } from '../../lib/time';
+import { useCompleteTaskMutation } from '../../mutations/useCompleteTaskMutation';
+import { useCurrentUser } from '../../session/SessionContext';
+import { errorMessage } from '../ui/errors';
+
+export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
+  const { tenant } = useCurrentUser();
+  const [complete, { loading }] = useCompleteTaskMutation();
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <li className="task-row">
+      <span className={`priority-mark priority-${task.priority.toLowerCase()}`} title={`${task.priority.toLowerCase()} priority`} />
+      <div className="task-main">
+        <p className="task-title">{task.title}</p>
+        <p className="task-meta">
+          From {task.createdBy.name} · {formatRelative(task.createdAt, tenant.timeZone)}
+          {task.dueAt && <> · due {new Date(task.dueAt).toLocaleString('en-US', { timeZone: tenant.timeZone, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' })}</>}
+          {task.patient && (
+            <>
+              {' · '}
+              <Link to={`/patients/${task.patient.id}`}>{task.patient.displayName}</Link>
+            </>
+          )}
+        </p>
+        {task.details && <p className="task-details">{task.details}</p>}
+        {error && (
+          <p className="form-error" role="alert">
+            {error}
+          </p>
+        )}
+      </div>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={loading}
+        aria-label={`Complete task: ${task.title}`}
+        onClick={() => complete(task.id).catch((err: unknown) => setError(errorMessage(err)))}
+      >
+        Done
+      </button>
+    </li>
+  );
+}

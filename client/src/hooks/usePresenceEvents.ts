@@ -1,0 +1,79 @@
+import { useMutation, useQuery } from '@apollo/client/react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  OnlineUsersDocument,
+  PresenceChangedDocument,
+  SetPresenceStatusDocument,
+  type OnlineUsersQuery,
+  type PresenceStatus,
+} from '../__generated__/graphql';
+import { useLiveSubscription } from './useLiveSubscription';
+import { useOnReconnect } from './useOnReconnect';
+
+export type Presence = OnlineUsersQuery['onlineUsers'][number];
+
+/**
+ * graphql-ws does not acknowledge a subscription, so a change between the first read and the moment the server
+ * registered our stream would be lost for good (presence has no cursor). One more read, once the stream surely runs,
+ * closes that gap.
+ */
+const SETTLE_MS = 1_500;
+
+function apply(map: Map<string, Presence>, presence: Presence): Map<string, Presence> {
+  const next = new Map(map);
+  if (presence.status === 'OFFLINE') next.delete(presence.user.id);
+  else next.set(presence.user.id, presence);
+  return next;
+}
+
+/**
+ * Who is online in the clinic, kept out of the Apollo cache: read, followed live, and read again after a reconnection
+ * (presence is ephemeral; there is nothing to resume). Changes that arrive while a read is under way are applied again
+ * on top of its answer. `onChange` sees each change as it arrives.
+ */
+export function usePresenceEvents({ onChange }: { onChange?(presence: Presence): void } = {}) {
+  const { data, error, refetch } = useQuery(OnlineUsersDocument, { fetchPolicy: 'no-cache', notifyOnNetworkStatusChange: false });
+  const [byUser, setByUser] = useState<Map<string, Presence>>(() => new Map());
+  /** Changes received since the last read was sent. */
+  const sinceRead = useRef<Presence[]>([]);
+
+  useEffect(() => {
+    if (!data) return;
+    let map = new Map(data.onlineUsers.map((p) => [p.user.id, p]));
+    for (const change of sinceRead.current) map = apply(map, change);
+    sinceRead.current = [];
+    setByUser(map);
+  }, [data]);
+
+  const reread = useCallback(() => {
+    sinceRead.current = [];
+    void refetch().catch(() => {});
+  }, [refetch]);
+
+  useLiveSubscription(PresenceChangedDocument, {
+    fetchPolicy: 'no-cache',
+    onData: ({ presence }) => {
+      sinceRead.current.push(presence);
+      setByUser((current) => apply(current, presence));
+      onChange?.(presence);
+    },
+  });
+  useEffect(() => {
+    const timer = setTimeout(reread, SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [reread]);
+  useOnReconnect(reread);
+
+  const [mutate] = useMutation(SetPresenceStatusDocument, { fetchPolicy: 'no-cache' });
+  const setStatus = useCallback(
+    async (status: PresenceStatus) => {
+      const result = await mutate({ variables: { status } });
+      const presence = result.data?.setPresenceStatus;
+      if (presence) setByUser((current) => apply(current, presence));
+    },
+    [mutate],
+  );
+
+  const online = useMemo(() => [...byUser.values()].sort((a, b) => a.user.name.localeCompare(b.user.name)), [byUser]);
+  return { online, byUser, setStatus, error };
+}

@@ -1,0 +1,101 @@
+import { useMutation } from '@apollo/client/react';
+import { useState } from 'react';
+import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
+import { errorMessage } from '../components/ui/errors';
+import { Field } from '../components/ui/Field';
+
+/** The demo accounts of README (password `derm-demo-2026`); listed in development builds only. */
+const DEMO_USERS = [
+  { tenant: 'sunrise-derm', email: 'frontdesk@sunrise.example', name: 'Jordan Kim', role: 'Front desk' },
+  { tenant: 'sunrise-derm', email: 'lee@sunrise.example', name: 'Dr. Maya Lee', role: 'Provider' },
+  { tenant: 'sunrise-derm', email: 'nurse@sunrise.example', name: 'Sam Rivera', role: 'Nurse' },
+  { tenant: 'sunrise-derm', email: 'admin@sunrise.example', name: 'Alex Morgan', role: 'Admin' },
+  { tenant: 'lakeside-skin', email: 'frontdesk@lakeside.example', name: 'Taylor Brooks', role: 'Front desk' },
+  { tenant: 'lakeside-skin', email: 'chen@lakeside.example', name: 'Dr. Wei Chen', role: 'Provider' },
+];
+const DEMO_PASSWORD = 'derm-demo-2026';
+const LAST_CLINIC = 'derm-realtime.clinic';
+
+export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['login']): void }) {
+  const [login, { loading }] = useMutation(LoginDocument);
+  const [tenant, setTenant] = useState(() => localStorage.getItem(LAST_CLINIC) ?? '');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+
+  const signIn = async (credentials: { tenant: string; email: string; password: string }) => {
+    setError(null);
+    try {
+      const { data } = await login({ variables: credentials });
+      if (!data) return;
+      localStorage.setItem(LAST_CLINIC, credentials.tenant);
+      onSignedIn(data.login);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+
+  return (
+    <div className="login">
+      <div className="login-card">
+        <div className="login-brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <span>Derm Realtime</span>
+        </div>
+        <h1>Sign in to your clinic</h1>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void signIn({ tenant: tenant.trim(), email: email.trim(), password });
+          }}
+        >
+          <Field label="Clinic">
+            <input value={tenant} onChange={(e) => setTenant(e.target.value)} placeholder="sunrise-derm" autoComplete="organization" required />
+          </Field>
+          <Field label="Email">
+            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="username" required />
+          </Field>
+          <Field label="Password">
+            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+          </Field>
+          {error && (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          )}
+          <button type="submit" className="button button-primary button-block" disabled={loading}>
+            {loading ? 'Signing in…' : 'Sign in'}
+          </button>
+        </form>
+        {import.meta.env.DEV && (
+          <section className="demo-users" aria-labelledby="demo-heading">
+            <h2 id="demo-heading">Demo accounts</h2>
+            <p>Development only. Password: <code>{DEMO_PASSWORD}</code></p>
+            <ul>
+              {DEMO_USERS.map((u) => (
+                <li key={u.email}>
+                  <button
+                    type="button"
+                    className="demo-user"
+                    aria-label={`Sign in as ${u.name}, ${u.role}, ${u.tenant}`}
+                    onClick={() => {
+                      setTenant(u.tenant);
+                      setEmail(u.email);
+                      setPassword(DEMO_PASSWORD);
+                      void signIn({ tenant: u.tenant, email: u.email, password: DEMO_PASSWORD });
+                    }}
+                  >
+                    <span className="demo-name">{u.name}</span>
+                    <span className="demo-role">
+                      {u.role} · {u.tenant}
+                    </span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,25 @@
+import { createContext, useContext, useMemo, type ReactNode } from 'react';
+import type { Session } from './authStore';
+
+interface SessionContextValue {
+  session: Session;
+  signOut(): void;
+}
+
+const SessionContext = createContext<SessionContextValue | null>(null);
+
+export function SessionProvider({ session, signOut, children }: { session: Session; signOut(): void; children: ReactNode }) {
+  const value = useMemo(() => ({ session, signOut }), [session, signOut]);
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): SessionContextValue {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession must be used inside <SessionProvider>');
+  return value;
+}
+
+/** The signed-in user. */
+export function useCurrentUser() {
+  return useSession().session.user;
+}

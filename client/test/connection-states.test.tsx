@@ -1,0 +1,100 @@
+import { act, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionStore } from '../src/apollo/connectionState';
+import { createRetryPolicy } from '../src/apollo/retryPolicy';
+import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
+import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
+import type { Session } from '../src/session/authStore';
+import { SessionProvider } from '../src/session/SessionContext';
+
+/**
+ * The connection store and retry policy on their own, driven as graphql-ws drives them, with the components that
+ * show them. (The same path against a server that really goes away: connection.test.tsx.)
+ */
+describe('Connection states', () => {
+  afterEach(() => vi.useRealTimers());
+
+  function setup(maxAttempts = 10, waitMs = 5_000) {
+    const store = new ConnectionStore(maxAttempts);
+    const policy = createRetryPolicy(store, { maxAttempts, waitMs });
+    const reconnect = vi.fn(() => policy.reconnectNow());
+    // Only what the two components read of a session.
+    const session = { apollo: { connection: store, reconnect } } as unknown as Session;
+    render(
+      <SessionProvider session={session} signOut={() => {}}>
+        <ConnectionStatusBadge />
+        <ConnectionStatusIndicator />
+      </SessionProvider>,
+    );
+    return { store, policy, reconnect, badge: () => screen.getByTestId('connection-badge').textContent };
+  }
+
+  it('should say connecting, then live', () => {
+    const { store, badge } = setup();
+    expect(badge()).toBe('Connecting…');
+    act(() => store.connected(false));
+    expect(badge()).toBe('Live');
+    expect(screen.queryByText(/Live updates/)).toBeNull();
+  });
+
+  it('should count attempts five seconds apart up to ten, then say offline until a manual reconnect', async () => {
+    vi.useFakeTimers();
+    const { store, policy, reconnect, badge } = setup();
+    act(() => store.connected(false));
+    act(() => store.closed(1006));
+    expect(badge()).toBe('Reconnecting (attempt 1 of 10)');
+
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      let waited = false;
+      act(() => void policy.retryWait().then(() => (waited = true)));
+      expect(badge()).toBe(`Reconnecting (attempt ${attempt} of 10)`);
+      await act(() => vi.advanceTimersByTimeAsync(4_999));
+      expect(waited).toBe(false);
+      await act(() => vi.advanceTimersByTimeAsync(1));
+      expect(waited).toBe(true);
+      // graphql-ws now tries; the socket fails again.
+      act(() => store.closed(1006));
+    }
+
+    let resumed = false;
+    act(() => void policy.retryWait().then(() => (resumed = true)));
+    expect(badge()).toBe('Offline');
+    expect(screen.getByText(/Live updates are off\./).parentElement?.textContent).toContain('after 10 attempts');
+    await act(() => vi.advanceTimersByTimeAsync(60_000));
+    expect(resumed).toBe(false);
+
+    act(() => screen.getByRole('button', { name: 'Reconnect' }).click());
+    expect(reconnect).toHaveBeenCalledOnce();
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    expect(resumed).toBe(true);
+    expect(badge()).toBe('Reconnecting (attempt 1 of 10)');
+
+    act(() => store.connected(true));
+    expect(badge()).toBe('Live');
+    expect(screen.getByText(/Back online\./)).toBeTruthy();
+    expect(store.getSnapshot().reconnections).toBe(1);
+  });
+
+  it('should try at once when asked to, without waiting out the pause', async () => {
+    vi.useFakeTimers();
+    const { store, policy } = setup();
+    act(() => store.connected(false));
+    act(() => store.closed(1001));
+    let waited = false;
+    act(() => void policy.retryWait().then(() => (waited = true)));
+    act(() => screen.getByRole('button', { name: 'Reconnect now' }).click());
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    expect(waited).toBe(true);
+  });
+
+  it('should tell listeners each time the link comes back, not on the first connection', () => {
+    const { store } = setup();
+    const back = vi.fn();
+    store.onReconnected(back);
+    act(() => store.connected(false));
+    expect(back).not.toHaveBeenCalled();
+    act(() => store.closed(1006));
+    act(() => store.connected(true));
+    expect(back).toHaveBeenCalledOnce();
+  });
+});

@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
+import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
+import { usePatientViewing } from '../src/hooks/usePatientViewing';
+import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
+import { zonedInstant } from '../src/lib/time';
+import { SchedulePage } from '../src/pages/SchedulePage';
+import { clinicIds, freshDay, gql, login, openSession, renderWithSession, type TestSession } from './helpers';
+
+const TZ = 'America/New_York';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+/**
+ * The server goes away and comes back on the same address (a deploy, a crash, Wi-Fi): a real server process, stopped
+ * and started again over the same embedded database.
+ */
+describe('Connection status and resume', () => {
+  let dataDir: string;
+  let base: string;
+  let env: Record<string, string>;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'derm-client-'));
+    const port = await freePort();
+    env = { PORT: String(port), DATA_DIR: dataDir };
+    server = await spawnServer(env);
+    base = server.url;
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const book = async (token: string, date: string, time: string, patient: number) => {
+    const ids = await clinicIds(token, base);
+    const startsAt = zonedInstant(date, time, TZ);
+    const input = {
+      providerId: ids.byKey('patel').id,
+      patientId: ids.patients[patient].id,
+      startsAt: startsAt.toISOString(),
+      endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
+      reason: 'Booked while away',
+    };
+    return (await gql(token, 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }', { input }, base)).createAppointment
+      .id as string;
+  };
+
+  function Ephemeral({ patientId }: { patientId: string }) {
+    usePresenceEvents();
+    usePatientViewing(patientId);
+    return null;
+  }
+
+  function Screen({ patientId }: { patientId?: string }) {
+    return (
+      <>
+        <ConnectionStatusBadge />
+        <ConnectionStatusIndicator />
+        <SchedulePage />
+        {patientId && <Ephemeral patientId={patientId} />}
+      </>
+    );
+  }
+
+  const badge = () => screen.getByTestId('connection-badge').textContent;
+
+  it('should count the attempts, give up after the last, reconnect on demand and replay what was missed from the cursor', async () => {
+    const me: TestSession = await openSession('sunrise-derm', 'frontdesk', { base, retry: { maxAttempts: 3, waitMs: 300 } });
+    const colleague = await login('sunrise-derm', 'nurse', base);
+    const day = freshDay();
+    const patientId = (await clinicIds(me.token, base)).patients[0].id;
+    renderWithSession(<Screen patientId={patientId} />, me, { route: `/schedule?date=${day}` });
+    await waitFor(() => expect(badge()).toBe('Live'));
+    await screen.findByText(/0 appointments/);
+
+    // One event before the outage: the stream has a cursor.
+    const first = await book(colleague.token, day, '09:00', 1);
+    await screen.findByText(/1 appointments/);
+    const cursor = me.apollo.cursors.entries().find(([key]) => key.startsWith('AppointmentChanged'))?.[1];
+    expect(cursor).toBeTruthy();
+
+    await server.stop();
+    await waitFor(() => expect(badge()).toMatch(/^Reconnecting \(attempt [123] of 3\)$/));
+    expect(screen.getByRole('button', { name: 'Reconnect now' })).toBeTruthy();
+    await waitFor(() => expect(badge()).toBe('Offline'), { timeout: 10_000 });
+    expect(screen.getByText(/Live updates are off\./)).toBeTruthy();
+
+    server = await spawnServer(env);
+    // Made while this client is still offline.
+    const second = await book(colleague.token, day, '10:00', 2);
+    const httpBefore = me.http.length;
+    const subscribesBefore = me.sent.length;
+
+    await userEvent.click(screen.getByRole('button', { name: 'Reconnect' }));
+    await waitFor(() => expect(badge()).toBe('Live'), { timeout: 10_000 });
+    await screen.findByText(/2 appointments/);
+    const cached = me.apollo.client.cache.extract() as Record<string, unknown>;
+    expect(cached[`Appointment:${second}`]).toBeTruthy();
+    expect(cached[`Appointment:${first}`]).toBeTruthy();
+    // It was replayed from the cursor on the resubscription, not re-read over HTTP.
+    const resubscribe = me.sent.slice(subscribesBefore).find((f) => f.type === 'subscribe' && f.payload?.operationName === 'AppointmentChanged');
+    expect(resubscribe?.payload?.variables?.after).toBe(cursor);
+    expect(me.http.slice(httpBefore)).not.toContain('SchedulePage');
+    // Ephemeral state has no cursor: it is read (and the open chart announced) again.
+    await waitFor(() => expect(me.http.slice(httpBefore)).toEqual(expect.arrayContaining(['OnlineUsers', 'ViewPatient'])));
+    await screen.findByText(/Back online/);
+    await me.apollo.dispose();
+  });
+
+  it('should re-read what a stream feeds when it had no cursor yet to resume from', async () => {
+    const me = await openSession('sunrise-derm', 'frontdesk', { base, retry: { maxAttempts: 30, waitMs: 500 } });
+    const colleague = await login('sunrise-derm', 'nurse', base);
+    const day = freshDay();
+    renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });
+    await waitFor(() => expect(badge()).toBe('Live'));
+    await screen.findByText(/0 appointments/);
+
+    await server.stop();
+    await waitFor(() => expect(badge()).toMatch(/^Reconnecting/));
+    server = await spawnServer(env);
+    await book(colleague.token, day, '11:00', 3);
+
+    await waitFor(() => expect(badge()).toBe('Live'), { timeout: 20_000 });
+    await screen.findByText(/1 appointments/);
+    expect(me.http).toContain('SchedulePage');
+    await me.apollo.dispose();
+  });
+});

@@ -1,0 +1,155 @@
+import { ApolloProvider } from '@apollo/client/react';
+import { render, waitFor } from '@testing-library/react';
+import { print, type DocumentNode } from 'graphql';
+import { StrictMode, type ReactNode } from 'react';
+import { MemoryRouter } from 'react-router';
+import { inject } from 'vitest';
+import './provided';
+import WebSocket from 'ws';
+import { LoginDocument } from '../src/__generated__/graphql';
+import { createApolloSession, type ApolloSessionOptions } from '../src/apollo/createApolloSession';
+import { ToastProvider } from '../src/components/notifications/Toasts';
+import type { Session } from '../src/session/authStore';
+import { SessionProvider } from '../src/session/SessionContext';
+
+export const DEMO_PASSWORD = 'derm-demo-2026';
+
+/** The API server of this project (client/test/server/globalSetup.ts), or another one. */
+export function apiUrl(): string {
+  return inject('apiUrl');
+}
+
+/** POSTs an operation over HTTP, as another client (a colleague's browser) would. */
+export async function gql<T = any>(token: string | null, document: DocumentNode | string, variables: Record<string, unknown> = {}, base = apiUrl()): Promise<T> {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`);
+  return body.data as T;
+}
+
+export interface Frame {
+  id?: string;
+  type: string;
+  payload?: { operationName?: string; variables?: Record<string, unknown> };
+}
+
+/** A `ws` WebSocket that records the graphql-transport-ws frames the client sends. */
+export function recordingWebSocket() {
+  const sent: Frame[] = [];
+  class RecordingWebSocket extends WebSocket {
+    override send(data: any, ...rest: any[]): void {
+      try {
+        sent.push(JSON.parse(String(data)) as Frame);
+      } catch {
+        // not JSON: not ours
+      }
+      (super.send as (...args: any[]) => void)(data, ...rest);
+    }
+  }
+  /** Subscriptions started and not completed by the client, by operation name. */
+  const open = (operationName?: string) => {
+    const started = new Map<string, string | undefined>();
+    for (const f of sent) {
+      if (f.type === 'subscribe' && f.id) started.set(f.id, f.payload?.operationName);
+      if (f.type === 'complete' && f.id) started.delete(f.id);
+    }
+    return [...started.values()].filter((name) => !operationName || name === operationName).length;
+  };
+  return { impl: RecordingWebSocket, sent, open };
+}
+
+export interface TestSession extends Session {
+  sent: Frame[];
+  /** Operation names sent over HTTP, in order. */
+  http: string[];
+  /** Subscriptions this client has open (subscribed, not completed), optionally of one operation. */
+  openSubscriptions(operationName?: string): number;
+  signedOut: boolean;
+}
+
+const EMAIL_DOMAIN = { 'sunrise-derm': 'sunrise.example', 'lakeside-skin': 'lakeside.example' } as const;
+export type Clinic = keyof typeof EMAIL_DOMAIN;
+
+export async function login(tenant: Clinic, key: string, base = apiUrl()) {
+  const data = await gql(null, LoginDocument, { tenant, email: `${key}@${EMAIL_DOMAIN[tenant]}`, password: DEMO_PASSWORD }, base);
+  return data.login as { token: string; expiresAt: string; user: Session['user'] };
+}
+
+/** Signs a demo user in and builds the real Apollo session the app would (ws for Node 20, which has no WebSocket). */
+export async function openSession(tenant: Clinic, key: string, options: Partial<ApolloSessionOptions> & { base?: string } = {}): Promise<TestSession> {
+  const base = options.base ?? apiUrl();
+  const { token, expiresAt, user } = await login(tenant, key, base);
+  const recorder = recordingWebSocket();
+  const http: string[] = [];
+  const countingFetch: typeof fetch = (input, init) => {
+    try {
+      http.push((JSON.parse(String(init?.body)) as { operationName?: string }).operationName ?? '');
+    } catch {
+      http.push('');
+    }
+    return fetch(input, init);
+  };
+  const session: TestSession = {
+    token,
+    expiresAt,
+    user,
+    sent: recorder.sent,
+    http,
+    openSubscriptions: recorder.open,
+    signedOut: false,
+    apollo: createApolloSession({
+      token,
+      httpUrl: `${base}/graphql`,
+      wsUrl: `${base.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: recorder.impl,
+      fetch: countingFetch,
+      onUnauthenticated: () => (session.signedOut = true),
+      ...options,
+    }),
+  };
+  return session;
+}
+
+/** Renders inside the providers the app uses (session, Apollo, toasts, a router), under StrictMode by default. */
+export function renderWithSession(ui: ReactNode, session: Session, { strict = true, route = '/' }: { strict?: boolean; route?: string } = {}) {
+  const tree = (
+    <ApolloProvider client={session.apollo.client}>
+      <SessionProvider session={session} signOut={() => {}}>
+        <MemoryRouter initialEntries={[route]}>
+          <ToastProvider>{ui}</ToastProvider>
+        </MemoryRouter>
+      </SessionProvider>
+    </ApolloProvider>
+  );
+  return render(strict ? <StrictMode>{tree}</StrictMode> : tree);
+}
+
+/** Resolves when the session's socket is connected. */
+export function connected(session: Session, timeout = 10_000): Promise<void> {
+  return waitFor(
+    () => {
+      if (session.apollo.connection.getSnapshot().status !== 'connected') throw new Error(`still ${session.apollo.connection.getSnapshot().status}`);
+    },
+    { timeout },
+  );
+}
+
+/** Staff and patient ids of a clinic, read through the API. */
+export async function clinicIds(token: string, base = apiUrl()) {
+  const data = await gql(token, '{ staff { id name role email } patients(first: 50) { edges { node { id displayName mrn } } } }', {}, base);
+  const staff = data.staff as { id: string; name: string; role: string; email: string }[];
+  const byKey = (key: string) => staff.find((s) => s.email.startsWith(`${key}@`))!;
+  return { staff, byKey, patients: (data.patients.edges as { node: { id: string; displayName: string; mrn: string } }[]).map((e) => e.node) };
+}
+
+let dayCounter = 0;
+/** A day of its own for a test (far from the seeded days), so bookings never clash across tests. */
+export function freshDay(): string {
+  dayCounter += 1;
+  const base = Date.UTC(2031, 0, 1) + (Math.floor(Math.random() * 300) * 7 + dayCounter) * 86_400_000;
+  return new Date(base).toISOString().slice(0, 10);
+}

@@ -1,0 +1,103 @@
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { MemoryRouter } from 'react-router';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { NavCountsDocument, NotificationsPageDocument, TasksPageDocument } from '../src/__generated__/graphql';
+import { AppRoutes } from '../src/App';
+import { ToastProvider, useToasts, type Toast } from '../src/components/notifications/Toasts';
+import { clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
+
+const ASSIGN = `mutation($input: AssignTaskInput!) { assignTask(input: $input) { id } }`;
+
+describe('Notifications, live', () => {
+  let lee: TestSession;
+  let nurse: TestSession;
+  beforeAll(async () => {
+    lee = await openSession('sunrise-derm', 'lee');
+    nurse = await openSession('sunrise-derm', 'nurse');
+  });
+  afterAll(async () => {
+    await lee.apollo.dispose();
+    await nurse.apollo.dispose();
+  });
+
+  it('should pop a toast for a task assigned to me, add it to my tasks and notifications, and raise the badge', async () => {
+    const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
+    renderWithSession(<AppRoutes />, nurse, { route: '/tasks' });
+    await connected(nurse);
+    await screen.findByRole('heading', { name: 'Tasks' });
+    await waitFor(() => expect(nurse.apollo.client.readQuery({ query: TasksPageDocument })).not.toBeNull());
+    // The notification list is cached too (as if the page had been visited), to see the new one join it.
+    await nurse.apollo.client.query({ query: NotificationsPageDocument });
+    const badge = () => nurse.apollo.client.readQuery({ query: NavCountsDocument })?.unreadNotificationCount ?? 0;
+    await waitFor(() => expect(nurse.apollo.client.readQuery({ query: NavCountsDocument })).not.toBeNull());
+    const before = badge();
+
+    const title = `Call Olivia Bennett back ${Date.now()}`;
+    const { assignTask } = await gql(lee.token, ASSIGN, { input: { title, assigneeId: nurseId, priority: 'HIGH' } });
+
+    const toast = await screen.findByRole('alert');
+    expect(within(toast).getByText(`New task: ${title}`)).toBeTruthy();
+    expect(within(toast).getByText('High priority')).toBeTruthy();
+    await within(screen.getByRole('list', { name: 'Open tasks' })).findByText(title);
+    await waitFor(() => expect(badge()).toBe(before + 1));
+    const cached = nurse.apollo.client.readQuery({ query: NotificationsPageDocument })!.notifications;
+    expect(cached[0].title).toBe(`New task: ${title}`);
+    expect(cached[0].task?.id).toBe(assignTask.id);
+    expect(cached.filter((n) => n.title === `New task: ${title}`)).toHaveLength(1);
+
+    await userEvent.click(within(toast).getByRole('button', { name: `Dismiss notification: New task: ${title}` }));
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+});
+
+describe('Toasts', () => {
+  afterEach(() => vi.useRealTimers());
+
+  function Pusher({ toast }: { toast: Toast }) {
+    const { push } = useToasts();
+    return (
+      <button type="button" onClick={() => push(toast)}>
+        push {toast.id}
+      </button>
+    );
+  }
+  const renderToasts = (...toasts: Toast[]) =>
+    render(
+      <MemoryRouter>
+        <ToastProvider>
+          {toasts.map((t) => (
+            <Pusher key={t.id} toast={t} />
+          ))}
+        </ToastProvider>
+      </MemoryRouter>,
+    );
+
+  it('should keep an urgent toast until it is dismissed, and let a normal one go by itself', () => {
+    vi.useFakeTimers();
+    renderToasts({ id: 'u', title: 'Biopsy result: call now', priority: 'URGENT' }, { id: 'n', title: 'Room 2 is free', priority: 'NORMAL' });
+    act(() => screen.getByText('push u').click());
+    act(() => screen.getByText('push n').click());
+    expect(screen.getByRole('alert').textContent).toContain('Biopsy result: call now');
+    expect(screen.getByRole('status').textContent).toContain('Room 2 is free');
+
+    act(() => vi.advanceTimersByTime(60_000));
+    expect(screen.queryByText('Room 2 is free')).toBeNull();
+    expect(screen.getByRole('alert').textContent).toContain('Biopsy result: call now');
+
+    act(() => screen.getByRole('button', { name: 'Dismiss notification: Biopsy result: call now' }).click());
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('should not let a toast go while the pointer is on it', () => {
+    vi.useFakeTimers();
+    renderToasts({ id: 'l', title: 'Lab result ready', priority: 'LOW' });
+    act(() => screen.getByText('push l').click());
+    const toast = screen.getByRole('status');
+    act(() => {
+      toast.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+    });
+    act(() => vi.advanceTimersByTime(30_000));
+    expect(screen.getByText('Lab result ready')).toBeTruthy();
+  });
+});
