@@ -40,6 +40,7 @@ const config: CodegenConfig = {
           Presence: '../events/channels.js#PresenceSignal',
           PatientViewersEvent: '../events/channels.js#ViewingSignal',
           UnreadCounts: '../domains/messaging/unreadCounts.js#UnreadCountsModel',
+          IntegrationClient: '../db/rows.js#IntegrationClientRow',
         },
         mapperTypeSuffix: 'Mapper',
       },

@@ -53,6 +53,16 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          // The offline GraphQL explorer (explorer/), built and driven in Chromium against the real server process.
+          name: 'explorer',
+          include: ['explorer/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

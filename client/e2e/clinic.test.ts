@@ -124,7 +124,9 @@ describe('Clinic app in the browser', () => {
   it('should show the chart banner when a colleague has the same patient open', async () => {
     for (const { page } of [frontDesk, lee]) {
       await page.getByRole('link', { name: 'Patients' }).click();
-      await page.getByRole('link', { name: 'Olivia Bennett' }).click();
+      // Wait for the list: the page left behind may still show a link named after the patient (a thread's "Patient: …").
+      await page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
+      await page.getByRole('link', { name: 'Olivia Bennett', exact: true }).click();
       await page.getByRole('heading', { name: 'Olivia Bennett' }).waitFor();
     }
     await frontDesk.page.getByText('Dr. Maya Lee is also viewing this chart').waitFor({ timeout: LIVE });

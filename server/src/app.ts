@@ -6,7 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { authenticate } from './auth/authenticate.js';
+import { authenticateCaller } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
@@ -15,12 +15,17 @@ import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { mountClient } from './http/client.js';
+import { bodyErrors, httpStatusCodes, negotiateMediaType } from './http/conformance.js';
+import { mountExplorer, mountSchemaFile, sandboxWithExplorerLink } from './http/explorer.js';
 import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
 import { createMetrics } from './http/metrics.js';
-import { complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
+import { tokenEndpoint } from './http/oauth.js';
+import { accessControl, complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
+import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { createRealtime } from './realtime/service.js';
+import { IntegrationService } from './domains/integrations/service.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
@@ -55,10 +60,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     config,
     db,
     log,
-    tokens: new TokenService(config.jwtSecret, config.jwtTtlSeconds),
+    tokens: new TokenService(config.jwtSecret, config.jwtTtlSeconds, config.oauthTokenTtlSeconds),
     realtime,
     presence: new PresenceService(realtime, config, log),
     viewing: new ViewingService(realtime, config),
+    integrations: new IntegrationService(db, realtime, log),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };
@@ -69,6 +75,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let draining = false;
   const schema = buildSchema();
   const webSocket = attachWebSocketServer(httpServer, schema, services);
+  const eventStream = eventStreamRouter(schema, services);
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -81,11 +88,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      // On shutdown, close WebSockets with 1001 (going away) so clients reconnect to another instance.
-      { async serverWillStart() { return { async drainServer() { await webSocket.dispose(); } }; } },
+      // On shutdown, close WebSockets with 1001 (going away) and end event streams, so clients reconnect elsewhere.
+      { async serverWillStart() { return { async drainServer() { eventStream.dispose(); await webSocket.dispose(); } }; } },
       subscriptionsNeedWebSocket(),
       complexityLimit(),
+      accessControl(),
+      httpStatusCodes(),
       unexpectedErrorLogging(),
+      ...(config.env === 'production' ? [] : [sandboxWithExplorerLink(config)]),
     ],
     logger: log,
   });
@@ -94,6 +104,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.get('/livez', livez);
   app.get('/readyz', readyz(db, () => draining));
   app.get('/metrics', createMetrics(realtime, webSocket.wss));
+  // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
+  app.use(tokenEndpoint(services));
+  app.use(eventStream.router);
+  mountSchemaFile(app);
+  app.use('/graphql', negotiateMediaType);
   app.use(
     '/graphql',
     cors<cors.CorsRequest>({ origin: config.corsOrigins, maxAge: 600 }),
@@ -113,11 +128,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const given = req.header('x-request-id');
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
-        const viewer = await authenticate(services.tokens, req.header('authorization'));
+        const viewer = await authenticateCaller(services, req.header('authorization'));
         return createContext(services, viewer, requestId);
       },
     }),
   );
+  app.use('/graphql', bodyErrors);
+
+  // The offline explorer at /explorer, before the web app (whose fallback would answer it).
+  const explorer = await mountExplorer(app, config, log);
 
   // The web app at `/` (static build in production, Vite in development), after the API routes.
   const client = await mountClient(app, config, log);
@@ -137,6 +156,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     async stop() {
       draining = true;
       await client.close();
+      await explorer.close();
       await apollo.stop();
       await realtime.stop();
       if (!options.db) await db.destroy();

@@ -35,6 +35,13 @@ export interface Config {
   presenceTtlSeconds: number;
   /** Seconds a `viewPatient` announcement lasts unless renewed (`VIEWING_TTL`, 2 to 3600); clients renew every 20 s. @default 30 */
   viewingTtlSeconds: number;
+  /**
+   * Lifetime of the tokens `POST /oauth/token` gives integration clients (`OAUTH_TOKEN_TTL`, 60 s to 1 h): short, so a
+   * stolen token is worth little; clients simply ask again. @default 15m
+   */
+  oauthTokenTtlSeconds: number;
+  /** Serve the offline GraphQL explorer at /explorer (`EXPLORER_ENABLED`). @default true outside production */
+  explorerEnabled: boolean;
 }
 
 export class ConfigError extends Error {
@@ -135,6 +142,12 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+function parseOAuthTokenTtl(raw: string): number {
+  const seconds = parseDuration('OAUTH_TOKEN_TTL', raw);
+  if (seconds > 3600) throw new ConfigError(`OAUTH_TOKEN_TTL must be at most 1h: integration tokens are short-lived, got "${raw}"`);
+  return seconds;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
@@ -158,5 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: parseBoolean('SEED_DEMO', env.SEED_DEMO, nodeEnv !== 'production'),
     presenceTtlSeconds: parseSeconds('PRESENCE_TTL', env.PRESENCE_TTL, 30, 2, 3600),
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
+    oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
+    explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
   };
 }

@@ -6,6 +6,7 @@ import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
+import type { IntegrationService } from './domains/integrations/service.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
@@ -22,6 +23,8 @@ export interface Services {
   presence: PresenceService;
   /** Who has which patient's chart open. */
   viewing: ViewingService;
+  /** Integration clients: revocation, and closing a revoked client's connections. */
+  integrations: IntegrationService;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }
@@ -32,7 +35,7 @@ export interface Context {
   db: Db;
   log: Logger;
   requestId: string;
-  /** Who is calling, from a verified token; null for anonymous calls (only `login` accepts those). */
+  /** Who is calling (staff or integration client), from a verified token; null for anonymous calls (only `login` accepts those). */
   viewer: Viewer | null;
   /** Per-operation batch loaders bound to the viewer's tenant; reading them anonymously is UNAUTHENTICATED. */
   readonly loaders: Loaders;
@@ -62,13 +65,13 @@ class OperationContext implements Context {
     readonly requestId: string,
   ) {
     this.db = services.db;
-    this.log = services.log.child({ requestId, ...(viewer ? { userId: viewer.userId, tenantId: viewer.tenantId } : {}) });
+    this.log = services.log.child({ requestId, ...(viewer ? logFields(viewer) : {}) });
   }
 
   signIn(viewer: Viewer): void {
     if (this.viewer) throw new Error('signIn on an operation that already has a viewer');
     this.viewer = viewer;
-    this.log = this.log.child({ userId: viewer.userId, tenantId: viewer.tenantId });
+    this.log = this.log.child(logFields(viewer));
   }
 
   useSharedLoaders(shared: TenantLoaders): void {
@@ -83,6 +86,11 @@ class OperationContext implements Context {
     this.loadersOfOperation ??= createLoaders(this.db, this.viewer);
     return this.loadersOfOperation;
   }
+}
+
+/** Who a log line is about: ids only, never names. */
+function logFields(viewer: Viewer): Record<string, string> {
+  return viewer.kind === 'user' ? { userId: viewer.userId, tenantId: viewer.tenantId } : { clientId: viewer.clientId, tenantId: viewer.tenantId };
 }
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {

@@ -61,7 +61,8 @@ function createViewerLoaders(db: Db, viewer: Viewer) {
   return {
     unreadCount: new DataLoader<string, number>(async (threadIds) => {
       const ids = [...new Set(threadIds.filter(isUuid))];
-      const counts = ids.length ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids) : new Map<string, number>();
+      // Unread counts are a staff member's own (`Thread.unreadCount` is @staffOnly).
+      const counts = ids.length && viewer.kind === 'user' ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids) : new Map<string, number>();
       return threadIds.map((id) => counts.get(id) ?? 0);
     }),
   };

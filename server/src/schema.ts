@@ -8,6 +8,7 @@ import type { Resolvers } from './__generated__/resolvers-types.js';
 import { appointmentResolvers } from './domains/appointments/resolvers.js';
 import { appointmentSubscriptions } from './domains/appointments/subscriptions.js';
 import { identityResolvers } from './domains/identity/resolvers.js';
+import { integrationResolvers } from './domains/integrations/resolvers.js';
 import { messagingResolvers } from './domains/messaging/resolvers.js';
 import { messagingSubscriptions } from './domains/messaging/subscriptions.js';
 import { notificationResolvers } from './domains/notifications/resolvers.js';
@@ -51,6 +52,7 @@ export const resolvers: Resolvers = mergeResolvers([
   presenceResolvers,
   presenceSubscriptions,
   viewingResolvers,
+  integrationResolvers,
 ]) as Resolvers;
 
 /** One schema object, shared by HTTP and WebSocket. */

@@ -1,3 +1,4 @@
+import type { Services } from '../context.js';
 import { unauthenticated } from '../errors.js';
 import { bearerToken, TokenError, type TokenService, type Viewer } from './tokens.js';
 
@@ -10,4 +11,16 @@ export async function authenticate(tokens: TokenService, authorization: string |
     if (err instanceof TokenError) throw unauthenticated(err.message);
     throw err;
   }
+}
+
+/**
+ * `authenticate`, then what a signature cannot tell: an integration client's token is refused once the client is
+ * revoked (its tokens are short-lived, but a revocation takes effect at once).
+ */
+export async function authenticateCaller(services: Pick<Services, 'tokens' | 'integrations'>, authorization: string | undefined | null): Promise<Viewer | null> {
+  const viewer = await authenticate(services.tokens, authorization);
+  if (viewer?.kind === 'integration' && !(await services.integrations.isActive(viewer))) {
+    throw unauthenticated('This integration client has been revoked');
+  }
+  return viewer;
 }

@@ -1,8 +1,10 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Role } from '../db/rows.js';
+import { isScope, type Scope } from './scopes.js';
 
-/** Who is calling: read only from a verified token, never from arguments. */
-export interface Viewer {
+/** A signed-in staff member, read only from a verified token, never from arguments. */
+export interface UserViewer {
+  kind: 'user';
   userId: string;
   tenantId: string;
   role: Role;
@@ -10,6 +12,24 @@ export interface Viewer {
   /** When the token stops being accepted (seconds since the epoch). */
   expiresAt: number;
 }
+
+/** An integration client of one clinic (OAuth 2.0 client credentials), read only from a verified token. */
+export interface IntegrationViewer {
+  kind: 'integration';
+  clientId: string;
+  tenantId: string;
+  /** The client's name, for logs. */
+  name: string;
+  /** What this token may do: the scopes asked for at the token endpoint, within those granted to the client. */
+  scopes: readonly Scope[];
+  expiresAt: number;
+}
+
+/**
+ * Who is calling. Staff hold every scope their role allows (`scopesOf`); an integration holds the scopes of its token.
+ * The tenant of either comes only from the verified token.
+ */
+export type Viewer = UserViewer | IntegrationViewer;
 
 const ISSUER = 'derm-realtime';
 const AUDIENCE = 'derm-realtime';
@@ -32,25 +52,44 @@ export class TokenError extends Error {
 export class TokenService {
   private readonly key: Uint8Array;
 
+  /**
+   * @param ttlSeconds lifetime of staff tokens (`JWT_TTL`)
+   * @param integrationTtlSeconds lifetime of integration tokens (`OAUTH_TOKEN_TTL`): short, since a client asks again
+   */
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
+    readonly integrationTtlSeconds: number = 900,
   ) {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(user: Omit<Viewer, 'expiresAt'>): Promise<{ token: string; expiresAt: Date }> {
+  private jwt(claims: Record<string, unknown>, subject: string, ttlSeconds: number) {
     const now = Math.floor(Date.now() / 1000);
-    const exp = now + this.ttlSeconds;
-    const token = await new SignJWT({ tid: user.tenantId, role: user.role, name: user.name })
-      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
-      .setSubject(user.userId)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(this.key);
-    return { token, expiresAt: new Date(exp * 1000) };
+    const exp = now + ttlSeconds;
+    return {
+      exp,
+      signed: new SignJWT(claims)
+        .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+        .setSubject(subject)
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .sign(this.key),
+    };
+  }
+
+  async sign(user: Omit<UserViewer, 'expiresAt' | 'kind'>): Promise<{ token: string; expiresAt: Date }> {
+    const { exp, signed } = this.jwt({ tid: user.tenantId, role: user.role, name: user.name }, user.userId, this.ttlSeconds);
+    return { token: await signed, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** An access token of an integration client (claims after RFC 9068: `client_id`, space-separated `scope`). */
+  async signIntegration(client: Omit<IntegrationViewer, 'expiresAt' | 'kind'>): Promise<{ token: string; expiresAt: Date }> {
+    const claims = { tid: client.tenantId, client_id: client.clientId, scope: client.scopes.join(' '), name: client.name };
+    const { exp, signed } = this.jwt(claims, client.clientId, this.integrationTtlSeconds);
+    return { token: await signed, expiresAt: new Date(exp * 1000) };
   }
 
   /** Verifies signature (HS256 only: `alg: none` and any other algorithm are refused), issuer, audience and expiry. */
@@ -63,17 +102,18 @@ export class TokenService {
         audience: AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat'],
       });
-      const { sub, tid, role, name, exp } = payload;
-      if (
-        typeof sub !== 'string' ||
-        typeof tid !== 'string' ||
-        typeof name !== 'string' ||
-        typeof exp !== 'number' ||
-        !ROLES.includes(role as Role)
-      ) {
+      const { sub, tid, role, name, exp, client_id: clientId, scope } = payload;
+      if (typeof sub !== 'string' || typeof tid !== 'string' || typeof name !== 'string' || typeof exp !== 'number') {
         throw new TokenError('invalid');
       }
-      return { userId: sub, tenantId: tid, role: role as Role, name, expiresAt: exp };
+      if (clientId !== undefined) {
+        // An integration token: no role, and only scopes this server knows.
+        const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
+        if (clientId !== sub || role !== undefined || typeof scope !== 'string' || !scopes.every(isScope)) throw new TokenError('invalid');
+        return { kind: 'integration', clientId, tenantId: tid, name, scopes: scopes as Scope[], expiresAt: exp };
+      }
+      if (!ROLES.includes(role as Role) || scope !== undefined) throw new TokenError('invalid');
+      return { kind: 'user', userId: sub, tenantId: tid, role: role as Role, name, expiresAt: exp };
     } catch (err) {
       if (err instanceof TokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new TokenError('expired');

@@ -132,3 +132,21 @@ export interface EventRow {
   data: Record<string, unknown>;
   occurredAt: Date;
 }
+
+/** An integration client of a clinic (OAuth 2.0 client credentials). The secret is never stored, only its hash. */
+export interface IntegrationClientRow {
+  /** The OAuth `client_id`. */
+  id: string;
+  tenantId: string;
+  name: string;
+  /** Granted scopes (see server/src/auth/scopes.ts). */
+  scopes: string[];
+  /** SHA-256 of the secret, hex. */
+  secretHash: string;
+  /** The admin who created it; null when an operator created it with `npm run integrations`. */
+  createdBy: string | null;
+  createdAt: Date;
+  /** When it last obtained a token. */
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}

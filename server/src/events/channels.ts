@@ -10,6 +10,8 @@ export const ChannelKind = {
   presence: 'presence',
   /** The viewers of a patient's chart changed. */
   viewing: 'viewing',
+  /** An integration client was revoked: every instance closes its connections. */
+  integrations: 'integrations',
 } as const;
 export type ChannelKind = keyof typeof ChannelKind;
 
@@ -46,4 +48,8 @@ export interface ViewingSignal {
   patientId: string;
   /** The users viewing the chart now. */
   userIds: string[];
+}
+
+export interface IntegrationRevokedSignal {
+  clientId: string;
 }

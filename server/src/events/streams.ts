@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { requireViewer } from '../auth/roles.js';
+import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
 import { badInput, ErrorCode } from '../errors.js';
@@ -27,7 +27,7 @@ export interface DurableStreamOptions {
  * seam, and no duplicate.
  */
 export async function durableStream(ctx: Context, options: DurableStreamOptions): Promise<AsyncIterableIterator<FeedItem>> {
-  const viewer = requireViewer(ctx.viewer);
+  const viewer = requireCaller(ctx.viewer);
   const { feed } = ctx.services.realtime;
   const topics = new Set<string>(options.topics);
   // Only null means "from now": an empty string is not a cursor, and taking it for none would silently skip what the
@@ -117,7 +117,7 @@ export async function signalStream<S, T = S>(
   kind: ChannelKind,
   map: (signal: S, viewer: Viewer) => T | null | Promise<T | null>,
 ): Promise<AsyncIterableIterator<T>> {
-  const viewer = requireViewer(ctx.viewer);
+  const viewer = requireCaller(ctx.viewer);
   const { engine } = ctx.services.realtime.pubsub;
   let subscriptionId: number | null = null;
   let closed = false;

@@ -22,7 +22,10 @@ export function depthLimit(maxDepth: number = OperationLimits.maxDepth): Validat
     const fragments = new Map(context.getDocument().definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])));
     const depthOf = (node: ASTNode, depth: number, seen: Set<string>): number => {
       if (node.kind === Kind.FIELD) {
-        if (!node.selectionSet) return depth;
+        // Introspection (`__schema`, `__type`) reads the schema, not the data: GraphiQL's and Apollo Sandbox's own
+        // introspection query nests 15 levels, and refusing it left them without a schema. graphql-js bounds nested
+        // introspection itself (MaxIntrospectionDepthRule, part of specifiedRules since 16.9).
+        if (!node.selectionSet || node.name.value.startsWith('__')) return depth;
         return Math.max(depth, ...node.selectionSet.selections.map((s) => depthOf(s, depth + 1, seen)));
       }
       if (node.kind === Kind.INLINE_FRAGMENT) {
@@ -69,6 +72,9 @@ export const MAX_COMPLEXITY = 20_000;
 const DEFAULT_LIST_SIZE = 10;
 
 const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  // Introspection reads the schema, whose size is ours, not the caller's (see depthLimit): the standard introspection
+  // query alone would be estimated at ~50,000.
+  if (field.name.startsWith('__')) return 0;
   if (!isListType(getNullableType(field.type))) return 1 + childComplexity;
   const size = [args.first, args.last].find((n): n is number => typeof n === 'number' && n > 0) ?? DEFAULT_LIST_SIZE;
   return 1 + size * childComplexity;

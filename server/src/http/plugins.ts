@@ -1,8 +1,9 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import { assertComplexity } from './limits.js';
+import { accessRulesOf, forClient } from './operation.js';
 
 /**
  * Subscriptions are served over WebSocket only. Over plain HTTP, Apollo would run them as a query-like request and
@@ -16,7 +17,7 @@ export function subscriptionsNeedWebSocket(): ApolloServerPlugin<Context> {
           if (operation?.operation !== 'subscription') return;
           const url = request.http?.headers.get('host');
           throw new GraphQLError(
-            `Subscriptions are served over WebSocket, not HTTP: connect with the graphql-transport-ws protocol (for example the graphql-ws client) to ws://${url ?? 'HOST'}/graphql`,
+            `Subscriptions are served over WebSocket, not HTTP: connect with the graphql-transport-ws protocol (for example the graphql-ws client) to ws://${url ?? 'HOST'}/graphql, or POST the operation to http://${url ?? 'HOST'}/graphql/stream with Accept: text/event-stream (Server-Sent Events)`,
             { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } },
           );
         },
@@ -32,6 +33,28 @@ export function complexityLimit(): ApolloServerPlugin<Context> {
       return {
         async didResolveOperation({ schema, document, request }) {
           assertComplexity(schema, document, request.variables, request.operationName);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Who may select what (the schema's `@public`, `@staffOnly` and `@requiresScope`), checked before the operation runs:
+ * the same rules WebSocket and SSE apply in `prepareOperation`. Every refused field is named, in one response.
+ */
+export function accessControl(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async responseForOperation({ schema, document, request, contextValue }) {
+          const refused = accessRulesOf(schema).check(document, request.operationName, contextValue.viewer);
+          if (refused.length === 0) return null;
+          const status = refused[0].extensions.code === ErrorCode.UNAUTHENTICATED ? 401 : 403;
+          return {
+            http: { status, headers: new HeaderMap() },
+            body: { kind: 'single', singleResult: { errors: forClient(refused, contextValue.requestId) } },
+          };
         },
       };
     },

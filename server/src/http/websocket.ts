@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { authenticate } from '../auth/authenticate.js';
+import { authenticateCaller } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/tokens.js';
-import { createContext, type Context, type Services } from '../context.js';
+import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
-import { formatError, logUnexpected } from './errors.js';
-import { assertComplexity, OperationLimits, validationRules } from './limits.js';
+import { logUnexpected } from './errors.js';
+import { forClient, prepareOperation, withRequestErrorCodes } from './operation.js';
 
 /** Limits of one WebSocket connection. */
 export const SocketLimits = {
@@ -29,47 +29,31 @@ export const AppCloseCode = {
   TooManyMessages: 4429,
 } as const;
 
+/** Close reasons sent with 4403 (graphql-ws `CloseCode.Forbidden`): a client tells them apart by these. */
+export const ForbiddenReason = {
+  /** Get a new token (sign in again, or ask the token endpoint) and reconnect. */
+  tokenExpired: 'Token expired',
+  /** The integration client was revoked: no new token will be issued. */
+  clientRevoked: 'Client revoked',
+} as const;
+
 type SocketExtra = {
+  /** Unique over all instances; the first part of the request id of the socket's operations. */
+  id?: string;
+  viewer?: Viewer;
+  /** Staff sockets only: what the open and close hooks (presence) are told. */
   info?: SocketInfo;
   expiryTimer?: NodeJS.Timeout;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening?: Promise<void>;
+  /** Integration sockets: stops watching for the client's revocation. */
+  untrack?: () => void;
   closed?: boolean;
 };
 
-function codedErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
-  return errors.map((e) =>
-    e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } }),
-  );
-}
-
-/**
- * graphql-js reports variable-coercion failures as plain errors without a path; resolver errors carry a path and
- * an original error. Give the former their client-facing code before the masking step sees them.
- */
-function withRequestErrorCodes(result: ExecutionResult): ExecutionResult {
-  if (!result.errors) return result;
-  return {
-    ...result,
-    errors: result.errors.map((e) => (e.extensions?.code || e.path || e.originalError ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0])),
-  };
-}
-
 /** The request id of one operation on one socket: what its log lines carry. */
-function operationId(info: SocketInfo | undefined, id: string): string {
-  return `${info?.id ?? 'unauthenticated'}/${id}`;
-}
-
-/**
- * Masks errors as over HTTP, and gives the masked ones the request id of their log line, as HTTP does (there,
- * unexpectedErrorLogging in errors.ts): a client reporting "Internal server error" can then be found in the logs.
- */
-function forClient(errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] {
-  return errors.map((e) => {
-    const formatted = formatError(e.toJSON(), e);
-    if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
-    return { ...formatted, extensions: { ...formatted.extensions, requestId } };
-  });
+function operationId(socketId: string | undefined, id: string): string {
+  return `${socketId ?? 'unauthenticated'}/${id}`;
 }
 
 /** Is the browser page that opened this socket one we serve? Non-browser clients send no Origin. */
@@ -116,7 +100,6 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
     });
   });
 
-  const rules = [...specifiedRules, ...validationRules];
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
@@ -124,7 +107,8 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         let viewer: Viewer | null;
         try {
           const authorization = ctx.connectionParams?.authorization;
-          viewer = await authenticate(services.tokens, typeof authorization === 'string' ? authorization : null);
+          // A revoked integration client's token is refused here like an invalid one.
+          viewer = await authenticateCaller(services, typeof authorization === 'string' ? authorization : null);
         } catch {
           viewer = null;
         }
@@ -133,16 +117,25 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         // The client may have vanished while its token was checked: onClose has run and found no info, so opening now
         // would leave the open hooks' state (presence) and the expiry timer behind for a socket that is gone.
         if (ctx.extra.closed) return false;
-        const info: SocketInfo = { id: randomUUID(), viewer };
-        ctx.extra.info = info;
+        ctx.extra.id = randomUUID();
+        ctx.extra.viewer = viewer;
         // Enforced here, not left to the client: the socket ends when its token does. A timer lasts at most 2^31-1 ms
         // (24.8 days) and JWT_TTL may be 30 days, so a timer that fires early is set again for the rest.
         const closeAtExpiry = () => {
           const msLeft = viewer.expiresAt * 1000 - Date.now();
-          if (msLeft <= 0) ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired');
+          if (msLeft <= 0) ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
           else ctx.extra.expiryTimer = setTimeout(closeAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
         };
         closeAtExpiry();
+        if (viewer.kind === 'integration') {
+          // Integration clients are not staff: no presence. Their sockets close when the client is revoked.
+          const untrack = await services.integrations.track(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked));
+          if (ctx.extra.closed) untrack();
+          else ctx.extra.untrack = untrack;
+          return !ctx.extra.closed;
+        }
+        const info: SocketInfo = { id: ctx.extra.id, viewer };
+        ctx.extra.info = info;
         ctx.extra.opening = (async () => {
           for (const hook of realtime.onSocketOpen) await hook(info);
         })();
@@ -152,6 +145,7 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
       async onClose(ctx) {
         ctx.extra.closed = true;
         clearTimeout(ctx.extra.expiryTimer);
+        ctx.extra.untrack?.();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive it).
@@ -165,9 +159,9 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         }
       },
       onSubscribe(ctx, id, payload) {
-        const info = ctx.extra.info!;
-        if (info.viewer.expiresAt * 1000 <= Date.now()) {
-          ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired');
+        const viewer = ctx.extra.viewer!;
+        if (viewer.expiresAt * 1000 <= Date.now()) {
+          ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
           return [new GraphQLError('The token has expired', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
         }
         if (Object.keys(ctx.subscriptions).length > SocketLimits.maxSubscriptions) {
@@ -177,29 +171,7 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
             }),
           ];
         }
-        if (payload.query.length > OperationLimits.maxDocumentLength) {
-          return [new GraphQLError(`The document is longer than ${OperationLimits.maxDocumentLength} characters`, { extensions: { code: ErrorCode.BAD_REQUEST } })];
-        }
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return codedErrors([err as GraphQLError], ErrorCode.GRAPHQL_PARSE_FAILED);
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) return codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED);
-        try {
-          assertComplexity(schema, document, payload.variables ?? undefined, payload.operationName);
-        } catch (err) {
-          return [err as GraphQLError];
-        }
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: createContext(services, info.viewer, operationId(info, id)),
-        };
+        return prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
       },
       onNext(_ctx, _id, _payload, args, result) {
         if (!result.errors) return undefined;
@@ -209,7 +181,7 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
       },
       onError(ctx, id, _payload, errors) {
-        const requestId = operationId(ctx.extra.info, id);
+        const requestId = operationId(ctx.extra.id, id);
         logUnexpected(errors, log.child({ requestId }));
         return forClient(errors, requestId);
       },

@@ -1,4 +1,4 @@
-import type { Viewer } from '../auth/tokens.js';
+import type { UserViewer } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/knex.js';
 import { EventFeed } from '../events/feed.js';
@@ -6,11 +6,11 @@ import { createPubSub, type PubSubHandle } from '../events/pubsub.js';
 import type { Logger } from '../logger.js';
 import { MemoryEphemeralSets, RedisEphemeralSets, SWEEP_PAGE, type EphemeralSets } from './ephemeralSets.js';
 
-/** A WebSocket connection's identity, for presence and clean-up. */
+/** A staff member's WebSocket connection, for presence and clean-up (integration clients are not "online"). */
 export interface SocketInfo {
   /** Unique over all instances. */
   id: string;
-  viewer: Viewer;
+  viewer: UserViewer;
 }
 
 /** The real-time pieces of one server instance. */

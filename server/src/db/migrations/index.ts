@@ -10,6 +10,8 @@ import * as createTasks from './20261126H-create-tasks.js';
 import * as createNotifications from './20261126I-create-notifications.js';
 import * as createEventLog from './20261126J-create-event-log.js';
 import * as createPatientAccessLog from './20261126K-create-patient-access-log.js';
+import * as createIntegrationClients from './20261127A-create-integration-clients.js';
+import * as patientAccessByIntegrations from './20261127B-patient-access-by-integrations.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +31,8 @@ const migrations: Record<string, Migration> = {
   '20261126I-create-notifications': createNotifications,
   '20261126J-create-event-log': createEventLog,
   '20261126K-create-patient-access-log': createPatientAccessLog,
+  '20261127A-create-integration-clients': createIntegrationClients,
+  '20261127B-patient-access-by-integrations': patientAccessByIntegrations,
 };
 
 /** Statically imported migrations: the same list runs from TypeScript sources and from the compiled build. */

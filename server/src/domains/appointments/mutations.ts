@@ -1,4 +1,4 @@
-import { requirePermission } from '../../auth/roles.js';
+import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
 import type { AppointmentRow } from '../../db/rows.js';
@@ -43,7 +43,7 @@ async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<A
 }
 
 export async function createAppointment(ctx: Context, input: CreateAppointmentInput): Promise<AppointmentRow> {
-  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   const { startsAt, endsAt } = input;
   checkTimes(startsAt, endsAt);
   const room = optionalText(input.room, 'room', 40);
@@ -67,7 +67,7 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
 }
 
 export async function updateAppointment(ctx: Context, id: string, input: UpdateAppointmentInput): Promise<AppointmentRow> {
-  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   if (input.status === 'CANCELLED') throw badInput('use cancelAppointment to cancel, with a reason', 'status');
   if (input.status === 'CHECKED_IN') throw badInput('use checkInAppointment to check a patient in', 'status');
   const changes: Partial<AppointmentRow> = {};
@@ -110,7 +110,7 @@ export async function updateAppointment(ctx: Context, id: string, input: UpdateA
 }
 
 export async function cancelAppointment(ctx: Context, id: string, reasonInput: string): Promise<AppointmentRow> {
-  const viewer = requirePermission(ctx.viewer, 'bookAppointment');
+  const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   const reason = requiredText(reasonInput, 'reason', { max: 500 });
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const current = await lockChangeable(trx, viewer.tenantId, id);
@@ -122,7 +122,7 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
 }
 
 export async function checkInAppointment(ctx: Context, id: string): Promise<AppointmentRow> {
-  const viewer = requirePermission(ctx.viewer, 'checkIn');
+  const viewer = requireGrant(ctx.viewer, 'checkIn');
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const current = await lockChangeable(trx, viewer.tenantId, id);
     if (current.status !== 'SCHEDULED') {

@@ -1,4 +1,4 @@
-import { requireViewer } from '../../auth/roles.js';
+import { requireCaller } from '../../auth/roles.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { mustLoad } from '../../loaders.js';
 import { appointmentById, appointmentsInRange, appointmentsOnDay } from './data.js';
@@ -10,19 +10,19 @@ const MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
 export const appointmentResolvers: Resolvers = {
   Query: {
     appointments: (_parent, { from, to, providerId }, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       timeRange(from, to, ['from', 'to'], MAX_RANGE_MS);
       if (providerId && !isUuid(providerId)) return [];
       return appointmentsInRange(ctx.db, viewer.tenantId, from, to, providerId);
     },
     schedule: async (_parent, { date, providerId }, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       if (providerId && !isUuid(providerId)) return [];
       const tenant = await ctx.loaders.tenant.load(viewer.tenantId);
       return appointmentsOnDay(ctx.db, viewer.tenantId, date, tenant?.timeZone ?? 'UTC', providerId);
     },
     appointment: async (_parent, { id }, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       if (!isUuid(id)) return null;
       return (await appointmentById(ctx.db, viewer.tenantId, id)) ?? null;
     },

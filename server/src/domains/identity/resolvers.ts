@@ -1,5 +1,5 @@
 import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/passwords.js';
-import { requirePermission, requireViewer } from '../../auth/roles.js';
+import { requireCaller, requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, unauthenticated } from '../../errors.js';
@@ -16,9 +16,9 @@ export const identityResolvers: Resolvers = {
       if (!user) throw unauthenticated('The signed-in user no longer exists');
       return user;
     },
-    staff: (_parent, { role }, ctx) => listStaff(ctx.db, requireViewer(ctx.viewer).tenantId, role),
+    staff: (_parent, { role }, ctx) => listStaff(ctx.db, requireCaller(ctx.viewer).tenantId, role),
     user: (_parent, { id }, ctx) => {
-      requireViewer(ctx.viewer);
+      requireCaller(ctx.viewer);
       return ctx.loaders.user.load(id);
     },
   },
@@ -31,7 +31,7 @@ export const identityResolvers: Resolvers = {
       if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt } = await ctx.services.tokens.sign(identity);
-      if (!ctx.viewer) ctx.signIn({ ...identity, expiresAt: Math.floor(expiresAt.getTime() / 1000) });
+      if (!ctx.viewer) ctx.signIn({ kind: 'user', ...identity, expiresAt: Math.floor(expiresAt.getTime() / 1000) });
       ctx.log.info('user signed in');
       return { token, expiresAt, user };
     },

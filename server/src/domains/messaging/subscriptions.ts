@@ -17,10 +17,12 @@ import type { UnreadCountsModel } from './unreadCounts.js';
 
 /**
  * Whether the subscriber takes part in the event's thread: read with the loaders the whole batch shares, so the
- * participants of a thread are read once per event and instance, whatever the number of subscribers.
+ * participants of a thread are read once per event and instance, whatever the number of subscribers. An integration
+ * client granted messages (the schema checked the scope) follows every thread of the clinic.
  */
 async function inThread({ event, loaders }: FeedItem, viewer: Viewer): Promise<boolean> {
   if (!event.threadId) return false;
+  if (viewer.kind === 'integration') return true;
   const states = await loaders.readStates.load(event.threadId);
   return states.some((s) => s.userId === viewer.userId);
 }
@@ -57,6 +59,7 @@ function withSharedLoaders(item: FeedItem, _args: unknown, ctx: Context): FeedIt
 
 function countsMayChange(item: FeedItem, viewer: Viewer): boolean | Promise<boolean> {
   const { event } = item;
+  if (viewer.kind !== 'user') return false;
   switch (event.topic) {
     case 'message':
       return event.data.senderId !== viewer.userId && inThread(item, viewer);
@@ -73,7 +76,7 @@ export const messagingSubscriptions: Resolvers = {
     messageAdded: {
       // A subscription to one thread is what "having the thread open" means: its user gets no NEW_MESSAGE notification.
       subscribe: (_parent: unknown, { threadId, after }: SubscriptionMessageAddedArgs, ctx: Context) =>
-        threadEvents(ctx, 'message', { threadId, after, whileOpen: (id) => enterThread(ctx, id) }),
+        threadEvents(ctx, 'message', { threadId, after, whileOpen: ctx.viewer?.kind === 'user' ? (id) => enterThread(ctx, id) : undefined }),
       resolve: withSharedLoaders,
     },
     readReceipt: {
@@ -81,8 +84,9 @@ export const messagingSubscriptions: Resolvers = {
       resolve: withSharedLoaders,
     },
     typing: signalField<TypingSignal, SubscriptionTypingArgs>('typing', async ({ threadId }, ctx) => {
+      const me = requireViewer(ctx.viewer);
       const thread = await requireThreadAccess(ctx, threadId);
-      return (signal, viewer) => signal.threadId === thread.id && signal.userId !== viewer.userId;
+      return (signal) => signal.threadId === thread.id && signal.userId !== me.userId;
     }),
     unreadCounts: {
       subscribe: async (_parent: unknown, _args: unknown, ctx: Context) => {

@@ -1,5 +1,6 @@
 import { requireViewer } from '../../auth/roles.js';
-import type { Viewer } from '../../auth/tokens.js';
+// Presence, chart viewing and typing concern signed-in staff only.
+import type { UserViewer as Viewer } from '../../auth/tokens.js';
 import type { Context } from '../../context.js';
 import { badInput } from '../../errors.js';
 import { tenantChannel, type TypingSignal } from '../../events/channels.js';

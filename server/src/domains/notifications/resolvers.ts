@@ -3,6 +3,7 @@ import { commitChange } from '../../db/transaction.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, notFound } from '../../errors.js';
 import { isUuid, pageSize, requiredText } from '../../validation.js';
+import { mustLoad } from '../../loaders.js';
 import { patientsByIds } from '../patients/data.js';
 import { createNotifications, listNotifications, lockNotification, markNotificationsRead, unreadNotificationCount } from './data.js';
 
@@ -59,5 +60,6 @@ export const notificationResolvers: Resolvers = {
     task: (n, _args, ctx) => (n.taskId ? ctx.loaders.task.load(n.taskId) : null),
     thread: (n, _args, ctx) => (n.threadId ? ctx.loaders.thread.load(n.threadId) : null),
     patient: (n, _args, ctx) => (n.patientId ? ctx.loaders.patient.load(n.patientId) : null),
+    recipient: (n, _args, ctx) => mustLoad(ctx.loaders.user, n.userId, 'recipient'),
   },
 };

@@ -7,7 +7,8 @@ export const notificationSubscriptions: Resolvers = {
     notification: durableField(({ after }: SubscriptionNotificationArgs) => ({
       topics: ['notification'],
       after,
-      accept: ({ event }, viewer) => event.kind === 'CREATED' && event.userId === viewer.userId,
+      // Staff get their own; an integration client holding notifications:read gets everyone's.
+      accept: ({ event }, viewer) => event.kind === 'CREATED' && (viewer.kind === 'integration' || event.userId === viewer.userId),
     })),
   },
   NotificationEvent: {

@@ -1,3 +1,4 @@
+import type { Viewer } from '../../auth/tokens.js';
 import type { Db } from '../../db/knex.js';
 import type { PatientRow } from '../../db/rows.js';
 
@@ -43,6 +44,8 @@ export async function insertPatient(
 }
 
 /** Records that a user opened a patient's record (DESIGN.md invariant 6). */
-export async function recordPatientAccess(db: Db, tenantId: string, patientId: string, userId: string, action: string) {
-  await db('patientAccessLog').insert({ tenantId, patientId, userId, action });
+/** Audits a read of a patient's record, by a staff member or an integration client. */
+export async function recordPatientAccess(db: Db, tenantId: string, patientId: string, reader: Viewer, action: string) {
+  const who = reader.kind === 'user' ? { userId: reader.userId } : { integrationClientId: reader.clientId };
+  await db('patientAccessLog').insert({ tenantId, patientId, ...who, action });
 }

@@ -1,4 +1,4 @@
-import { requirePermission, requireViewer } from '../../auth/roles.js';
+import { requireCaller, requireGrant } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict } from '../../errors.js';
@@ -11,7 +11,7 @@ const YEAR_MS = 366 * 24 * 3600 * 1000;
 export const patientResolvers: Resolvers = {
   Query: {
     patients: async (_parent, { search, first, after }, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       const size = pageSize(first, 'first', 25);
       const position = after !== null && after !== undefined ? decodeCursor(after, 'after', 3) : null;
       // The id is compared as a uuid in SQL: a forged cursor with another id would fail there as a server error.
@@ -38,15 +38,15 @@ export const patientResolvers: Resolvers = {
       };
     },
     patient: async (_parent, { id }, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       const patient = await ctx.loaders.patient.load(id);
-      if (patient) await recordPatientAccess(ctx.db, viewer.tenantId, patient.id, viewer.userId, 'VIEW');
+      if (patient) await recordPatientAccess(ctx.db, viewer.tenantId, patient.id, viewer, 'VIEW');
       return patient;
     },
   },
   Mutation: {
     createPatient: async (_parent, { input }, ctx) => {
-      const viewer = requirePermission(ctx.viewer, 'createPatient');
+      const viewer = requireGrant(ctx.viewer, 'createPatient');
       const dateOfBirth = input.dateOfBirth;
       if (dateOfBirth > new Date().toISOString().slice(0, 10)) throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
       const patient = {

@@ -1,4 +1,5 @@
-import type { Viewer } from '../../auth/tokens.js';
+// Presence, chart viewing and typing concern signed-in staff only.
+import type { UserViewer as Viewer } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
 import { tenantChannel, type ViewingSignal } from '../../events/channels.js';
 import { EphemeralKey, parseEphemeralKey } from '../../realtime/keys.js';

@@ -1,4 +1,4 @@
-import { requireViewer } from '../../auth/roles.js';
+import { requireCaller, requireViewer } from '../../auth/roles.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict } from '../../errors.js';
 import { mustLoad } from '../../loaders.js';
@@ -6,7 +6,7 @@ import { mustLoad } from '../../loaders.js';
 export const presenceResolvers: Resolvers = {
   Query: {
     onlineUsers: async (_parent, _args, ctx) => {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireCaller(ctx.viewer);
       const online = await ctx.services.presence.online(viewer.tenantId);
       const users = await ctx.loaders.user.loadMany(online.map((p) => p.userId));
       return online

@@ -1,4 +1,5 @@
-import type { Viewer } from '../../auth/tokens.js';
+// Presence, chart viewing and typing concern signed-in staff only.
+import type { UserViewer as Viewer } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
 import { tenantChannel, type PresenceSignal } from '../../events/channels.js';
 import type { Logger } from '../../logger.js';

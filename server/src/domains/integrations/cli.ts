@@ -1,0 +1,144 @@
+import { parseArgs } from 'node:util';
+import { GraphQLError } from 'graphql';
+import { ALL_SCOPES } from '../../auth/scopes.js';
+import { loadConfig } from '../../config.js';
+import { createDb, type Db } from '../../db/knex.js';
+import { migrateLatest } from '../../db/migrate.js';
+import type { IntegrationClientRow } from '../../db/rows.js';
+import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
+import { createPubSub } from '../../events/pubsub.js';
+import { createLogger } from '../../logger.js';
+import { createIntegrationClient } from './clients.js';
+import { integrationClientsOfTenant, revokeIntegrationClientRow } from './data.js';
+
+const USAGE = `Integration clients, for operators (admins can do the same in the API: createIntegrationClient, ...).
+
+  npm run integrations -- create --tenant <clinic-slug> --name <name> --scopes <scope,scope,...> [--json]
+  npm run integrations -- list   --tenant <clinic-slug> [--all] [--json]
+  npm run integrations -- revoke --tenant <clinic-slug> <client-id> [--json]
+
+Scopes: ${ALL_SCOPES.join(', ')}
+Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: the embedded database has one
+process at a time). With REDIS_URL, a revocation closes the client's live connections at once; without it, each server
+closes them at its next check (within 5 seconds).`;
+
+class UsageError extends Error {}
+
+/** Whether a server answers on this port here: two processes must not open the embedded database at once. */
+async function serverAnswers(port: number): Promise<boolean> {
+  if (port === 0) return false;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(1000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function tenantIdOf(db: Db, slug: string | undefined): Promise<string> {
+  if (!slug) throw new UsageError('--tenant <clinic-slug> is required');
+  const tenant = await db('tenants').where({ slug: slug.trim().toLowerCase() }).first('id');
+  if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
+  return tenant.id as string;
+}
+
+function describe(c: IntegrationClientRow): string {
+  const state = c.revokedAt ? `revoked ${c.revokedAt.toISOString()}` : c.lastUsedAt ? `last token ${c.lastUsedAt.toISOString()}` : 'never used';
+  return `${c.id}  ${c.name}  [${c.scopes.join(' ')}]  created ${c.createdAt.toISOString()}  ${state}`;
+}
+
+const publicFields = (c: IntegrationClientRow) => ({
+  clientId: c.id,
+  name: c.name,
+  scopes: c.scopes,
+  createdAt: c.createdAt,
+  lastUsedAt: c.lastUsedAt,
+  revokedAt: c.revokedAt,
+});
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        tenant: { type: 'string' },
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  if (!['create', 'list', 'revoke'].includes(command)) throw new UsageError(`Unknown command "${command}"`);
+  if (!values.tenant) throw new UsageError('--tenant <clinic-slug> is required');
+  if (command === 'create' && !values.name) throw new UsageError('--name is required');
+  if (command === 'create' && !values.scopes) throw new UsageError('--scopes is required');
+  if (command === 'revoke' && !rest[0]) throw new UsageError('revoke needs the client id');
+  const config = loadConfig();
+  if (!config.databaseUrl && (await serverAnswers(config.port))) {
+    throw new UsageError(
+      `A server is running on port ${config.port} with the embedded database, which has one process at a time. Stop it first, ` +
+        'or use the API as a clinic admin (createIntegrationClient, integrationClients, revokeIntegrationClient).',
+    );
+  }
+  const db = createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
+  try {
+    await migrateLatest(db);
+    const tenantId = await tenantIdOf(db, values.tenant);
+    if (command === 'create') {
+      const { client, secret } = await createIntegrationClient(db, tenantId, { name: values.name!, scopes: values.scopes!.split(/[\s,]+/), createdBy: null });
+      if (values.json) console.log(JSON.stringify({ ...publicFields(client), clientSecret: secret }));
+      else {
+        console.log(`created ${describe(client)}`);
+        console.log(`client_id:     ${client.id}`);
+        console.log(`client_secret: ${secret}`);
+        console.log('Store the secret now: it is not shown again (only its hash is kept).');
+      }
+    } else if (command === 'list') {
+      const clients = await integrationClientsOfTenant(db, tenantId, values.all);
+      if (values.json) console.log(JSON.stringify(clients.map(publicFields)));
+      else if (clients.length === 0) console.log(values.all ? 'no integration clients' : 'no active integration clients (--all lists revoked ones too)');
+      else for (const c of clients) console.log(describe(c));
+    } else {
+      const id = rest[0];
+      const client = await revokeIntegrationClientRow(db, tenantId, id);
+      if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
+      let announced = false;
+      if (config.redisUrl) {
+        const pubsub = await createPubSub(config.redisUrl, createLogger('warn'), config.redisNamespace);
+        const signal: IntegrationRevokedSignal = { clientId: client.id };
+        await pubsub.engine.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+        await pubsub.close();
+        announced = true;
+      }
+      if (values.json) console.log(JSON.stringify({ ...publicFields(client), announced }));
+      else {
+        console.log(`revoked ${describe(client)}`);
+        console.log(announced ? 'Its live connections were told to close.' : 'Servers close its live connections at their next check (within 5 seconds).');
+      }
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err) => {
+  if (err instanceof UsageError || err instanceof GraphQLError) {
+    console.error(`error: ${err.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else {
+    console.error(err);
+    process.exitCode = 1;
+  }
+});

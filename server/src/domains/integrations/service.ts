@@ -1,0 +1,99 @@
+import type { IntegrationViewer } from '../../auth/tokens.js';
+import type { Db } from '../../db/knex.js';
+import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
+import type { Logger } from '../../logger.js';
+import type { Realtime } from '../../realtime/service.js';
+import { inactiveClientIds, integrationClientById } from './data.js';
+
+/** A live connection of an integration client on this instance (a WebSocket or an SSE stream). */
+interface LiveConnection {
+  viewer: IntegrationViewer;
+  close(): void;
+}
+
+export interface IntegrationServiceOptions {
+  /**
+   * How often this instance re-reads, in one query, whether the clients of its live connections are still active: the
+   * backstop for a revocation signal that never came (pub/sub outage, a revocation by the operators' script without
+   * Redis). @default 5000
+   */
+  recheckIntervalMs?: number;
+}
+
+/**
+ * Revocation of integration clients, on every instance: a revoked client's tokens are refused on new requests and
+ * connections (`isActive`), and its live connections close within seconds. The instance that revokes publishes a
+ * signal on the tenant's channel and each instance closes its matching connections; a periodic re-check catches what
+ * a lost signal would leave open.
+ */
+export class IntegrationService {
+  private readonly live = new Set<LiveConnection>();
+  private readonly timer: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly realtime: Realtime,
+    private readonly log: Logger,
+    { recheckIntervalMs = 5000 }: IntegrationServiceOptions = {},
+  ) {
+    this.timer = setInterval(() => void this.recheck(), recheckIntervalMs).unref();
+    realtime.onStop.push(() => clearInterval(this.timer));
+  }
+
+  /** Whether the token's client still exists in its tenant and is not revoked. One indexed read. */
+  async isActive(viewer: IntegrationViewer): Promise<boolean> {
+    const client = await integrationClientById(this.db, viewer.clientId);
+    return client !== undefined && client.tenantId === viewer.tenantId && client.revokedAt === null;
+  }
+
+  /**
+   * Closes `close` when the client is revoked, from now on. Returns the function that stops watching (call it when
+   * the connection ends). Checks the client once more after listening, so a revocation between the token check and
+   * now is not missed.
+   */
+  async track(viewer: IntegrationViewer, close: () => void): Promise<() => void> {
+    const connection: LiveConnection = { viewer, close };
+    const { engine } = this.realtime.pubsub;
+    const subscriptionId = await engine.subscribe(
+      tenantChannel(viewer, 'integrations'),
+      (signal: IntegrationRevokedSignal) => {
+        if (signal.clientId === viewer.clientId) this.end(connection, 'revocation signal');
+      },
+      {},
+    );
+    this.live.add(connection);
+    const stop = () => {
+      this.live.delete(connection);
+      engine.unsubscribe(subscriptionId);
+    };
+    if (!(await this.isActive(viewer))) this.end(connection, 'revoked before tracking');
+    return stop;
+  }
+
+  /** Tells every instance that a client was revoked. */
+  async announceRevocation(tenantId: string, clientId: string): Promise<void> {
+    const signal: IntegrationRevokedSignal = { clientId };
+    await this.realtime.pubsub.engine.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+  }
+
+  private end(connection: LiveConnection, why: string): void {
+    if (!this.live.delete(connection)) return;
+    this.log.info({ clientId: connection.viewer.clientId, tenantId: connection.viewer.tenantId, why }, 'closing a revoked integration client connection');
+    connection.close();
+  }
+
+  private async recheck(): Promise<void> {
+    if (this.checking || this.live.size === 0) return;
+    this.checking = true;
+    try {
+      const ids = [...new Set([...this.live].map((c) => c.viewer.clientId))];
+      const inactive = await inactiveClientIds(this.db, ids);
+      for (const connection of [...this.live]) if (inactive.has(connection.viewer.clientId)) this.end(connection, 'periodic check');
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message } }, 'integration client re-check failed');
+    } finally {
+      this.checking = false;
+    }
+  }
+}

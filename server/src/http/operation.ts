@@ -1,0 +1,94 @@
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { AccessRules } from '../auth/access.js';
+import type { Viewer } from '../auth/tokens.js';
+import { createContext, type Context, type Services } from '../context.js';
+import { ErrorCode } from '../errors.js';
+import { formatError } from './errors.js';
+import { assertComplexity, OperationLimits, validationRules } from './limits.js';
+
+/** What a client sends to run one operation, over any transport. */
+export interface OperationPayload {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+export type PreparedOperation = ExecutionArgs & { contextValue: Context };
+
+const rules = [...specifiedRules, ...validationRules];
+const accessRules = new WeakMap<GraphQLSchema, AccessRules>();
+
+/** The access rules of a schema, read once from its directives: the same object for HTTP, WebSocket and SSE. */
+export function accessRulesOf(schema: GraphQLSchema): AccessRules {
+  let rules = accessRules.get(schema);
+  if (!rules) accessRules.set(schema, (rules = new AccessRules(schema)));
+  return rules;
+}
+
+export function codedErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map((e) =>
+    e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } }),
+  );
+}
+
+/**
+ * What Apollo's request pipeline and our plugins do for HTTP, for the transports Apollo does not serve (WebSocket and
+ * SSE): the document length limit, parsing, the same validation rules, the cost limit, and who may select what (the
+ * schema's scope directives). Returns the execution arguments, with the operation's context, or the errors that
+ * refuse it.
+ */
+export function prepareOperation(schema: GraphQLSchema, services: Services, viewer: Viewer | null, requestId: string, payload: OperationPayload): PreparedOperation | GraphQLError[] {
+  if (payload.query.length > OperationLimits.maxDocumentLength) {
+    return [new GraphQLError(`The document is longer than ${OperationLimits.maxDocumentLength} characters`, { extensions: { code: ErrorCode.BAD_REQUEST } })];
+  }
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query);
+  } catch (err) {
+    return codedErrors([err as GraphQLError], ErrorCode.GRAPHQL_PARSE_FAILED);
+  }
+  const errors = validate(schema, document, rules);
+  if (errors.length > 0) return codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED);
+  try {
+    assertComplexity(schema, document, payload.variables ?? undefined, payload.operationName);
+  } catch (err) {
+    return [err as GraphQLError];
+  }
+  const refused = accessRulesOf(schema).check(document, payload.operationName, viewer);
+  if (refused.length > 0) return refused;
+  return {
+    schema,
+    document,
+    operationName: payload.operationName,
+    variableValues: payload.variables,
+    contextValue: createContext(services, viewer, requestId),
+  };
+}
+
+/**
+ * graphql-js reports variable-coercion failures as errors without a path (their original error, if any, is the
+ * scalar's own GraphQLError); resolver errors carry a path and what the resolver threw. Give the former their
+ * client-facing code before the masking step sees them, or they would be masked as internal errors.
+ */
+export function withRequestErrorCodes(result: ExecutionResult): ExecutionResult {
+  if (!result.errors) return result;
+  const isRequestError = (e: GraphQLError) => !e.path && (!e.originalError || e.originalError instanceof GraphQLError);
+  return {
+    ...result,
+    errors: result.errors.map((e) => (e.extensions?.code || !isRequestError(e) ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0])),
+  };
+}
+
+/**
+ * Masks errors as over HTTP, and gives the masked ones the request id of their log line, as HTTP does (there,
+ * unexpectedErrorLogging in errors.ts): a client reporting "Internal server error" can then be found in the logs.
+ * Transport hints (`extensions.http`) stay on the server.
+ */
+export function forClient(errors: readonly GraphQLError[], requestId: string): GraphQLFormattedError[] {
+  return errors.map((e) => {
+    const { http: _http, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+    const formatted = formatError({ ...e.toJSON(), extensions }, e);
+    if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+    return { ...formatted, extensions: { ...formatted.extensions, requestId } };
+  });
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { type Request, type Response, type Router } from 'express';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { createHandler } from 'graphql-sse';
+import { authenticateCaller } from '../auth/authenticate.js';
+import type { Viewer } from '../auth/tokens.js';
+import type { Context, Services } from '../context.js';
+import { ErrorCode } from '../errors.js';
+import { logUnexpected } from './errors.js';
+import { OperationLimits } from './limits.js';
+import { forClient, prepareOperation, withRequestErrorCodes } from './operation.js';
+import { SocketLimits } from './websocket.js';
+
+/** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
+export const EVENT_STREAM_PATH = '/graphql/stream';
+
+/** Why the server ended a stream early: the last `next` event carries it as `extensions.reason`. */
+export const StreamEndReason = {
+  /** Get a new token and subscribe again with your last cursor. */
+  tokenExpired: 'TOKEN_EXPIRED',
+  /** The integration client was revoked: no new token will be issued. */
+  clientRevoked: 'CLIENT_REVOKED',
+} as const;
+
+interface StreamRequestContext {
+  viewer: Viewer;
+  requestId: string;
+}
+
+interface LiveStream {
+  /** Ends the stream: with a last error event (expiry, revocation), or silently (shutdown: the client reconnects). */
+  end(final: { message: string; reason: string } | null): void;
+}
+
+const MEDIA_TYPE = 'application/graphql-response+json; charset=utf-8';
+
+function sendErrors(res: Response, status: number, errors: readonly GraphQLError[], requestId: string): void {
+  res.status(status).setHeader('content-type', MEDIA_TYPE);
+  res.setHeader('x-request-id', requestId);
+  res.end(JSON.stringify({ errors: forClient(errors, requestId) }));
+}
+
+function statusOf(errors: readonly GraphQLError[]): number {
+  const code = errors[0]?.extensions?.code;
+  if (code === ErrorCode.UNAUTHENTICATED) return 401;
+  if (code === ErrorCode.FORBIDDEN) return 403;
+  return 400;
+}
+
+const frame = (event: 'next' | 'complete', data: unknown) => `event: ${event}\ndata:${data === null ? '' : ` ${JSON.stringify(data)}`}\n\n`;
+
+/** One caller's streams on this instance: staff member or integration client. */
+const callerKey = (viewer: Viewer) => (viewer.kind === 'user' ? `user:${viewer.userId}` : `client:${viewer.clientId}`);
+
+/**
+ * GraphQL over Server-Sent Events at `/graphql/stream`, for integrators behind proxies that do not pass WebSockets:
+ * POST the operation (JSON, as to `/graphql`) with `Accept: text/event-stream` and the bearer token; each result is a
+ * `next` event, and `complete` ends the stream. The same schema, token check (revoked clients refused), validation
+ * rules, cost and scope checks, and error masking as HTTP and WebSocket (`prepareOperation`); the stream ends when the
+ * token expires or the client is revoked, with a last `next` event saying why. graphql-sse's "single connection mode"
+ * is off: each operation is its own request, which is what `curl -N` and proxies handle best.
+ */
+export function eventStreamRouter(schema: GraphQLSchema, services: Services): { router: Router; dispose(): void } {
+  const { log, config } = services;
+  const live = new Set<LiveStream>();
+  const perCaller = new Map<string, number>();
+
+  // graphql-sse types the context as a record; ours is the Context class, handed over in onSubscribe.
+  const handler = createHandler<Request, StreamRequestContext, Record<PropertyKey, unknown>>({
+    schema,
+    // Distinct connections only (no reservation token): see above.
+    authenticate: () => null,
+    // prepareOperation has validated the document with our rules; graphql-sse would validate it again with its own.
+    validate: () => [],
+    onSubscribe: (req, params) => {
+      const { viewer, requestId } = req.context;
+      const prepared = prepareOperation(schema, services, viewer, requestId, params);
+      if (!Array.isArray(prepared)) return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
+      return [JSON.stringify({ errors: forClient(prepared, requestId) }), { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } }];
+    },
+    onNext: (ctx, _req, result) => {
+      if (!result.errors) return undefined;
+      const { log: operationLog, requestId } = ctx as unknown as Context;
+      const coded = withRequestErrorCodes(result as Parameters<typeof withRequestErrorCodes>[0]);
+      logUnexpected(coded.errors ?? [], operationLog);
+      return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as typeof result;
+    },
+  });
+
+  const router = express.Router();
+  router.use(EVENT_STREAM_PATH, cors<cors.CorsRequest>({ origin: config.corsOrigins, maxAge: 600 }));
+  router.all(EVENT_STREAM_PATH, (req, res, next) => {
+    if (req.method === 'POST') return next();
+    res.status(405).setHeader('allow', 'POST').json({
+      errors: [{ message: `POST the operation to ${EVENT_STREAM_PATH} with Accept: text/event-stream`, extensions: { code: ErrorCode.BAD_REQUEST } }],
+    });
+  });
+  router.post(EVENT_STREAM_PATH, express.json({ limit: '256kb' }), async (req: Request, res: Response) => {
+    const given = req.header('x-request-id');
+    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
+      res.status(status).setHeader('x-request-id', requestId).json({ errors: [{ message, extensions: { code, ...extra } }] });
+
+    if (!req.accepts('text/event-stream') || !/text\/event-stream/i.test(req.header('accept') ?? '')) {
+      return refuse(406, ErrorCode.BAD_REQUEST, `Ask for Accept: text/event-stream here; queries and mutations are also served as JSON at /graphql`);
+    }
+    const query = (req.body as { query?: unknown } | undefined)?.query;
+    if (typeof query === 'string' && query.length > OperationLimits.maxDocumentLength) {
+      return refuse(413, ErrorCode.BAD_REQUEST, `The document is longer than ${OperationLimits.maxDocumentLength} characters`);
+    }
+    let viewer: Viewer | null;
+    try {
+      viewer = await authenticateCaller(services, req.header('authorization'));
+    } catch (err) {
+      return sendErrors(res, 401, [err as GraphQLError], requestId);
+    }
+    if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
+    const key = callerKey(viewer);
+    const open = perCaller.get(key) ?? 0;
+    if (open >= SocketLimits.maxSubscriptions) {
+      return refuse(429, ErrorCode.BAD_REQUEST, `At most ${SocketLimits.maxSubscriptions} streams may be open at once per caller on one server`, {
+        reason: 'TOO_MANY_SUBSCRIPTIONS',
+      });
+    }
+
+    perCaller.set(key, open + 1);
+    let expiry: NodeJS.Timeout | undefined;
+    let untrack = () => {};
+    let stream: LiveStream | undefined;
+    try {
+      const [body, init] = await handler({
+        method: req.method,
+        url: req.url,
+        // graphql-sse matches the Accept header exactly; we have checked it above.
+        headers: { get: (name: string) => (name.toLowerCase() === 'accept' ? 'text/event-stream' : (req.header(name) ?? null)) },
+        body: (req.body ?? null) as Record<string, unknown> | null,
+        raw: req,
+        context: { viewer, requestId },
+      });
+      res.setHeader('x-request-id', requestId);
+      if (!body || typeof body === 'string') {
+        res.writeHead(init.status, init.statusText, init.headers);
+        res.end(body ?? undefined);
+        return;
+      }
+      // Proxies (nginx) buffer responses unless told not to: an event must reach the client when it happens.
+      res.writeHead(init.status, init.statusText, { ...init.headers, 'x-accel-buffering': 'no' });
+
+      let final: string | null = null;
+      let ended = false;
+      stream = {
+        end(last) {
+          if (ended) return;
+          ended = true;
+          final = last ? frame('next', { errors: [{ message: last.message, extensions: { code: ErrorCode.UNAUTHENTICATED, reason: last.reason } }] }) + frame('complete', null) : '';
+          void body.return(undefined);
+        },
+      };
+      live.add(stream);
+      res.once('close', () => void body.return(undefined));
+      const s = stream;
+      // The stream ends when its token does (a timer lasts at most 2^31-1 ms; JWT_TTL may be longer: set it again).
+      const endAtExpiry = () => {
+        const msLeft = viewer.expiresAt * 1000 - Date.now();
+        if (msLeft <= 0) s.end({ message: 'The token has expired: get a new one and subscribe again with your last cursor', reason: StreamEndReason.tokenExpired });
+        else expiry = setTimeout(endAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
+      };
+      endAtExpiry();
+      if (viewer.kind === 'integration') {
+        untrack = await services.integrations.track(viewer, () => s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }));
+      }
+
+      for await (const chunk of body) {
+        if (final !== null || !res.writable) break;
+        await new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(err) : resolve())));
+      }
+      if (final && res.writable) res.write(final);
+      res.end();
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message }, requestId }, 'event stream failed');
+      if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
+      else res.end();
+    } finally {
+      clearTimeout(expiry);
+      untrack();
+      if (stream) live.delete(stream);
+      const left = (perCaller.get(key) ?? 1) - 1;
+      if (left > 0) perCaller.set(key, left);
+      else perCaller.delete(key);
+    }
+  });
+  // A body that is not JSON, too large, or not UTF-8: answered, never a stack trace.
+  router.use(EVENT_STREAM_PATH, (err: { status?: number; type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
+    const status = err.status === 413 || err.status === 415 ? err.status : 400;
+    res.status(status).json({ errors: [{ message: status === 413 ? 'The body is too large' : 'The body is not valid JSON', extensions: { code: ErrorCode.BAD_REQUEST } }] });
+  });
+
+  return {
+    router,
+    // At shutdown: end every stream without a last event, so clients reconnect (to another instance) with their cursor.
+    dispose() {
+      for (const stream of [...live]) stream.end(null);
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestToken, type IntegrationCredentials } from '../helpers/integrations.js';
+import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { metric } from '../helpers/realtime.js';
+import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
+import { eventually } from '../helpers/ws.js';
+
+/**
+ * The examples of docs/integrators.md, run as an integrator runs them, against the real server process: so the
+ * docs cannot rot. The server restarts in the middle, as a deploy would.
+ */
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const DOCS = readFileSync(path.join(ROOT, 'docs/integrators.md'), 'utf8');
+const run = promisify(execFile);
+
+/** The command lines the docs show, character for character. */
+const TOKEN_CURL = 'curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials http://localhost:4000/oauth/token';
+const INTEGRATOR = 'DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node examples/node-integrator/integrator.mjs';
+const SSE = 'TOKEN=$TOKEN sh examples/sse.sh';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  lines: string[];
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts a command and collects its stdout lines (and everything for a failing test's message). */
+function start(command: string, args: string[], env: Record<string, string>): Running {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let all = '';
+  let partial = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    all += chunk.toString();
+    partial += chunk.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts.filter(Boolean));
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (all += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    lines,
+    log: () => all,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+let database: Awaited<ReturnType<typeof createTestDatabase>> | null = null;
+let dataDir: string;
+let env: Record<string, string>;
+let server: ServerProcess;
+let base: string;
+let frontDesk: string;
+let credentials: IntegrationCredentials;
+let ids: { providerId: string; patientId: string };
+const running: Running[] = [];
+
+async function gql(query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+let slot = 0;
+async function book(): Promise<string> {
+  const start = Date.UTC(2034, 0, 1) + slot++ * 30 * 60_000;
+  const i = { ...ids, startsAt: new Date(start).toISOString(), endsAt: new Date(start + 30 * 60_000).toISOString() };
+  return (await gql('mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }', { i }, frontDesk)).createAppointment.id;
+}
+
+async function streams(): Promise<number> {
+  return metric(base, 'derm_subscription_streams');
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'derm-examples-'));
+  if (ENGINE === 'postgres') database = await createTestDatabase();
+  const port = await freePort();
+  env = { PORT: String(port), ...(database ? { DATABASE_URL: database.url! } : { DATA_DIR: dataDir }) };
+  server = await spawnServer(env);
+  base = server.url;
+  const login = async (email: string) => (await gql(`mutation { login(tenant: "sunrise-derm", email: "${email}", password: "derm-demo-2026") { token } }`)).login.token as string;
+  const admin = await login('admin@sunrise.example');
+  frontDesk = await login('frontdesk@sunrise.example');
+  const created = await gql(
+    'mutation { createIntegrationClient(input: { name: "Reminder service", scopes: ["appointments:read"] }) { clientSecret client { id } } }',
+    {},
+    admin,
+  );
+  credentials = { id: created.createIntegrationClient.client.id, secret: created.createIntegrationClient.clientSecret };
+  const staff = await gql('{ staff(role: PROVIDER) { id } patients(first: 1) { edges { node { id } } } }', {}, frontDesk);
+  ids = { providerId: staff.staff[0].id, patientId: staff.patients.edges[0].node.id };
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((r) => r.stop()));
+  await server?.stop();
+  await database?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('docs/integrators.md', () => {
+  it('should show the very command lines these tests run', () => {
+    for (const line of [TOKEN_CURL, INTEGRATOR, SSE]) expect(DOCS).toContain(line);
+  });
+});
+
+describe('Getting a token with curl', () => {
+  it('should answer the documented curl line with a bearer token', async () => {
+    const command = TOKEN_CURL.replace('http://localhost:4000', base);
+    const { stdout } = await run('sh', ['-c', command], { env: { ...process.env, CLIENT_ID: credentials.id, CLIENT_SECRET: credentials.secret } });
+    expect(JSON.parse(stdout)).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'appointments:read' });
+  });
+});
+
+describe('The Node integrator (examples/node-integrator)', () => {
+  it('should print each change, store its cursor, and after a restart resume exactly after it, also across a server restart', async () => {
+    const cursorFile = path.join(dataDir, 'cursor.txt');
+    const integratorEnv = { DERM_URL: base, CLIENT_ID: credentials.id, CLIENT_SECRET: credentials.secret, CURSOR_FILE: cursorFile };
+    const launch = () => {
+      const r = start(process.execPath, ['examples/node-integrator/integrator.mjs'], integratorEnv);
+      running.push(r);
+      return r;
+    };
+    const printed = (r: Running) => r.lines.map((l) => JSON.parse(l) as { kind: string; appointmentId: string; cursor: string });
+
+    // 1. It follows changes as they happen.
+    let integrator = launch();
+    await eventually(async () => (await streams()) === 1, 20_000, `the integrator subscribed:\n${integrator.log()}`);
+    const first = [await book(), await book()];
+    await eventually(() => integrator.lines.length === 2, 10_000, `two changes printed:\n${integrator.log()}`);
+    expect(printed(integrator).map((e) => [e.kind, e.appointmentId])).toEqual(first.map((id) => ['CREATED', id]));
+    expect(readFileSync(cursorFile, 'utf8')).toBe(printed(integrator)[1].cursor);
+
+    // 2. Stopped, it misses nothing: what happened meanwhile comes first after a restart, then live changes.
+    await integrator.stop();
+    await eventually(async () => (await streams()) === 0, 10_000, 'the stream released');
+    const whileAway = [await book(), await book()];
+    integrator = launch();
+    await eventually(() => integrator.lines.length === 2, 20_000, `the missed changes replayed:\n${integrator.log()}`);
+    await eventually(async () => (await streams()) === 1, 10_000, 'subscribed again');
+    const live = await book();
+    await eventually(() => integrator.lines.length === 3, 10_000, `the live change printed:\n${integrator.log()}`);
+    expect(printed(integrator).map((e) => e.appointmentId)).toEqual([...whileAway, live]);
+
+    // 3. The server restarts (a deploy): the integrator reconnects with a new token and resumes after its cursor.
+    await server.stop();
+    server = await spawnServer(env);
+    await eventually(async () => (await streams()) === 1, 30_000, `reconnected after the server restart:\n${integrator.log()}`);
+    const afterDeploy = await book();
+    await eventually(() => integrator.lines.length === 4, 10_000, `the change after the restart printed:\n${integrator.log()}`);
+    expect(printed(integrator)[3].appointmentId).toBe(afterDeploy);
+    expect(integrator.log()).toContain('subscribing after cursor');
+    await integrator.stop();
+  });
+
+  it('should give up with exit code 1 and say why when the client is revoked', async () => {
+    const admin = (await gql('mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }')).login.token;
+    const created = await gql('mutation { createIntegrationClient(input: { name: "Doomed", scopes: ["appointments:read"] }) { clientSecret client { id } } }', {}, admin);
+    const integrator = start(process.execPath, ['examples/node-integrator/integrator.mjs'], {
+      DERM_URL: base,
+      CLIENT_ID: created.createIntegrationClient.client.id,
+      CLIENT_SECRET: created.createIntegrationClient.clientSecret,
+      CURSOR_FILE: path.join(dataDir, 'doomed-cursor.txt'),
+    });
+    running.push(integrator);
+    await eventually(() => integrator.log().includes('connected'), 20_000, `connected:\n${integrator.log()}`);
+    await gql('mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }', { id: created.createIntegrationClient.client.id }, admin);
+    const code = await new Promise<number | null>((resolve) => integrator.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(integrator.log()).toContain('giving up: Client revoked');
+  });
+});
+
+describe('GraphQL over SSE with curl (examples/sse.sh)', () => {
+  it('should stream changes as `event: next` blocks, and replay after a cursor', async () => {
+    const token = (await requestToken(base, { grant_type: 'client_credentials' }, { basic: credentials })).body.access_token as string;
+    const before = await streams();
+    const curl = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base });
+    running.push(curl);
+    await eventually(async () => (await streams()) === before + 1, 10_000, `curl subscribed:\n${curl.log()}`);
+    const [a, b] = [await book(), await book()];
+    const data = () => curl.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged);
+    await eventually(() => data().length === 2, 10_000, `two events:\n${curl.log()}`);
+    expect(curl.lines.filter((l) => l.startsWith('event: '))).toEqual(['event: next', 'event: next']);
+    expect(data().map((e) => e.appointment.id)).toEqual([a, b]);
+    await curl.stop();
+
+    const resumed = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base, AFTER: data()[0].cursor });
+    running.push(resumed);
+    await eventually(() => resumed.lines.some((l) => l.startsWith('data: ')), 10_000, `replayed:\n${resumed.log()}`);
+    const replayed = resumed.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged.appointment.id);
+    expect(replayed).toEqual([b]);
+    await resumed.stop();
+  });
+});

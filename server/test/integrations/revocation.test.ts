@@ -1,0 +1,215 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APPOINTMENT_CHANGED, waitForStreams } from '../helpers/realtime.js';
+import { createIntegrationClient, integrationToken, requestToken, REVOKE_CLIENT } from '../helpers/integrations.js';
+import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { TEST_REDIS_URL } from '../helpers/services.js';
+import { createTestDatabase, ENGINE, startTestServer, type TestServer } from '../helpers/testServer.js';
+import { collect, eventually, wsClient } from '../helpers/ws.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+/** `npm run integrations -- <args>`, as an operator runs it (the same script, without npm's banner). */
+async function integrationsCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args], {
+      cwd: ROOT,
+      // PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Opens an integration client's socket with one live subscription, and records how it closes. */
+async function liveSocket(server: { url: string }, token: string) {
+  let closed: { code: number; reason: string; at: number } | undefined;
+  const socket = wsClient(server.url, { token, onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }) });
+  const sub = collect(socket, APPOINTMENT_CHANGED);
+  const whenClosed = (timeoutMs: number) => eventually(() => closed, timeoutMs, 'the socket closed').then((c) => c!);
+  return { socket, sub, closed: () => closed, whenClosed };
+}
+
+describe('Revocation closes live connections', () => {
+  let server: TestServer;
+  let admin: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    admin = await server.login('sunrise-derm', 'admin');
+  });
+  afterAll(() => server?.stop());
+
+  it("should close a revoked client's WebSocket within seconds with 4403 Client revoked, and refuse it from then on", async () => {
+    const client = await createIntegrationClient(server, ['appointments:read']);
+    const token = await integrationToken(server.url, client);
+    const live = await liveSocket(server, token);
+    await waitForStreams(server, 1);
+
+    const revokedAt = Date.now();
+    const res = await server.gql(REVOKE_CLIENT, { id: client.id }, admin);
+    expect(res.data!.revokeIntegrationClient.revokedAt).toBeTruthy();
+    const closed = await live.whenClosed(5000);
+    expect(closed).toMatchObject({ code: 4403, reason: 'Client revoked' });
+    expect(closed.at - revokedAt).toBeLessThan(2000);
+    await waitForStreams(server, 0);
+
+    // A new connection with the same (unexpired) token is refused, as are new requests.
+    const again = await liveSocket(server, token);
+    expect(await again.whenClosed(5000)).toMatchObject({ code: 4403 });
+    expect((await server.gql('{ schedule(date: "2030-01-01") { id } }', {}, token)).status).toBe(401);
+    await Promise.all([live.socket.dispose(), again.socket.dispose()]);
+  });
+
+  it('should leave the sockets of other clients and of staff open', async () => {
+    const [doomed, kept] = await Promise.all([createIntegrationClient(server, ['appointments:read']), createIntegrationClient(server, ['appointments:read'])]);
+    const a = await liveSocket(server, await integrationToken(server.url, doomed));
+    const b = await liveSocket(server, await integrationToken(server.url, kept));
+    const staff = await liveSocket(server, await server.login('sunrise-derm', 'frontdesk'));
+    await waitForStreams(server, 3);
+    await server.gql(REVOKE_CLIENT, { id: doomed.id }, admin);
+    await a.whenClosed(5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([b.closed(), staff.closed()]).toEqual([undefined, undefined]);
+    await Promise.all([a, b, staff].map((s) => s.socket.dispose()));
+  });
+
+  it('should close the socket within seconds even when no revocation signal comes (a revocation straight in the database)', async () => {
+    const client = await createIntegrationClient(server, ['appointments:read']);
+    const live = await liveSocket(server, await integrationToken(server.url, client));
+    await waitForStreams(server, 1);
+    // What an operator's script does without Redis: no signal reaches this server, its periodic check does.
+    const revokedAt = Date.now();
+    await server.db('integrationClients').where({ id: client.id }).update({ revokedAt: new Date() });
+    const closed = await live.whenClosed(10_000);
+    expect(closed).toMatchObject({ code: 4403, reason: 'Client revoked' });
+    expect(closed.at - revokedAt).toBeLessThan(7000);
+    await live.socket.dispose();
+  });
+});
+
+describe('The operators\' script (npm run integrations)', () => {
+  it('should create, list and revoke clients, and print the secret once', async () => {
+    // The embedded database has one process at a time: the script runs while no server holds it.
+    const database = ENGINE === 'postgres' ? await createTestDatabase() : null;
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-cli-'));
+    const env: Record<string, string> = database ? { DATABASE_URL: database.url! } : { DATA_DIR: dataDir };
+    let server: ServerProcess | undefined;
+    try {
+      // A fresh database has no clinic: the script says so.
+      const none = await integrationsCli(['list', '--tenant', 'sunrise-derm'], env);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('No clinic with the slug "sunrise-derm"');
+
+      server = await spawnServer(env);
+      if (!database) {
+        // Two processes must not open the embedded database at once: the script refuses while its server runs.
+        const busy = await integrationsCli(['list', '--tenant', 'sunrise-derm'], { ...env, PORT: new URL(server.url).port });
+        expect(busy.code).toBe(2);
+        expect(busy.stderr).toContain('with the embedded database, which has one process at a time. Stop it first');
+        await server.stop();
+      }
+      const created = await integrationsCli(['create', '--tenant', 'sunrise-derm', '--name', 'Lab bridge', '--scopes', 'appointments:read,patients:read', '--json'], env);
+      expect(created.code).toBe(0);
+      const client = JSON.parse(created.stdout) as { clientId: string; clientSecret: string; scopes: string[] };
+      expect(client.scopes).toEqual(['appointments:read', 'patients:read']);
+      expect(client.clientSecret).toMatch(/^dcs_[\w-]{43}$/);
+
+      const listed = await integrationsCli(['list', '--tenant', 'sunrise-derm'], env);
+      expect(listed.stdout).toContain(`${client.clientId}  Lab bridge  [appointments:read patients:read]`);
+      expect(listed.stdout).not.toContain(client.clientSecret);
+
+      if (!database) server = await spawnServer(env);
+      const token = await requestToken(server!.url, { grant_type: 'client_credentials' }, { basic: { id: client.clientId, secret: client.clientSecret } });
+      expect(token.status).toBe(200);
+      if (!database) await server!.stop();
+
+      const revoked = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', client.clientId], env);
+      expect(revoked.code).toBe(0);
+      expect(revoked.stdout).toContain(`revoked ${client.clientId}`);
+      const all = JSON.parse((await integrationsCli(['list', '--tenant', 'sunrise-derm', '--all', '--json'], env)).stdout);
+      expect(all).toEqual([expect.objectContaining({ clientId: client.clientId, revokedAt: expect.any(String) })]);
+    } finally {
+      await server?.stop();
+      await database?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['no command', [], 'npm run integrations -- create'],
+    ['an unknown command', ['rotate', '--tenant', 'sunrise-derm'], 'Unknown command "rotate"'],
+    ['create without scopes', ['create', '--tenant', 'sunrise-derm', '--name', 'x'], '--scopes is required'],
+    ['an unknown option', ['list', '--tenant', 'sunrise-derm', '--everything'], "Unknown option '--everything'"],
+  ])('should refuse %s with exit code 2 and the usage', async (_case, args, message) => {
+    const res = await integrationsCli(args, { DATA_DIR: mkdtempSync(path.join(tmpdir(), 'derm-cli-')) });
+    expect(res.code).toBe(2);
+    expect(res.stdout + res.stderr).toContain(message);
+  });
+});
+
+// Several instances share revocations through Redis; the embedded project has one process's pub/sub by design.
+describe.runIf(ENGINE === 'postgres')('Revocation across instances', () => {
+  it('should close the client\'s socket on another instance at once, whether an admin or the operators\' script revokes', async () => {
+    const database = await createTestDatabase();
+    const env = { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL, REDIS_NAMESPACE: `test-${Date.now()}` };
+    const a = await spawnServer(env);
+    const b = await spawnServer(env);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const login = async (url: string) =>
+        (await (await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }' }),
+        })).json()) as { data: { login: { token: string } } };
+      const admin = (await login(a.url)).data.login.token;
+      const create = async () => {
+        const res = (await (await fetch(`${a.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+          body: JSON.stringify({ query: 'mutation { createIntegrationClient(input: { name: "Bridge", scopes: ["appointments:read"] }) { clientSecret client { id } } }' }),
+        })).json()) as { data: { createIntegrationClient: { clientSecret: string; client: { id: string } } } };
+        return { id: res.data.createIntegrationClient.client.id, secret: res.data.createIntegrationClient.clientSecret };
+      };
+
+      // Revoked by an admin on instance A, connected to instance B.
+      const first = await create();
+      const onB = await liveSocket(b, await integrationToken(b.url, first));
+      await new Promise((r) => setTimeout(r, 500));
+      let revokedAt = Date.now();
+      await fetch(`${a.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query: 'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }', variables: { id: first.id } }),
+      });
+      let closed = await onB.whenClosed(10_000);
+      expect(closed).toMatchObject({ code: 4403, reason: 'Client revoked' });
+      // Sooner than B's own periodic check (every 5 s) could have: the signal did it.
+      expect(closed.at - revokedAt).toBeLessThan(2500);
+
+      // Revoked by the operators' script, which publishes the same signal through Redis.
+      const second = await create();
+      const alsoOnB = await liveSocket(b, await integrationToken(b.url, second));
+      await new Promise((r) => setTimeout(r, 500));
+      revokedAt = Date.now();
+      const res = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', second.id], env);
+      expect(res.stdout).toContain('Its live connections were told to close.');
+      closed = await alsoOnB.whenClosed(10_000);
+      expect(closed.at - revokedAt).toBeLessThan(4000);
+      await Promise.all([onB.socket.dispose(), alsoOnB.socket.dispose()]);
+    } finally {
+      redis.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+      await database.drop();
+    }
+  });
+});
