@@ -5,9 +5,9 @@ import { useCurrentUser } from '../../session/SessionContext';
 import { Dialog } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { PatientPicker, type PickedPatient } from './PatientPicker';
+import { TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
 
-export const LENGTHS = [15, 30, 45, 60, 90];
 
 interface NewAppointmentDialogProps {
   date: string;
@@ -74,23 +74,7 @@ export function NewAppointmentDialog({ date, providers, onClose, onBooked }: New
           ))}
         </select>
       </Field>
-      <div className="field-row">
-        <Field label="Date">
-          <input type="date" value={day} onChange={(e) => setDay(e.target.value)} required />
-        </Field>
-        <Field label="Start">
-          <input type="time" value={time} step={300} onChange={(e) => setTime(e.target.value)} required />
-        </Field>
-        <Field label="Length">
-          <select value={length} onChange={(e) => setLength(Number(e.target.value))}>
-            {LENGTHS.map((m) => (
-              <option key={m} value={m}>
-                {m} min
-              </option>
-            ))}
-          </select>
-        </Field>
-      </div>
+      <TimeSlotFields day={day} time={time} length={length} onDay={setDay} onTime={setTime} onLength={setLength} />
       <div className="field-row">
         <Field label="Room">
           <input value={room} maxLength={40} placeholder="Room 2" onChange={(e) => setRoom(e.target.value)} />

@@ -5,7 +5,7 @@ import { useRescheduleAppointmentMutation } from '../../mutations/useRescheduleA
 import { useCurrentUser } from '../../session/SessionContext';
 import { Dialog } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
-import { LENGTHS } from './NewAppointmentDialog';
+import { LENGTHS, TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
 
 interface RescheduleDialogProps {
@@ -55,23 +55,7 @@ export function RescheduleDialog({ appointment, providers, onClose }: Reschedule
         </>
       }
     >
-      <div className="field-row">
-        <Field label="Date">
-          <input type="date" value={day} onChange={(e) => setDay(e.target.value)} required />
-        </Field>
-        <Field label="Start">
-          <input type="time" value={time} step={300} onChange={(e) => setTime(e.target.value)} required />
-        </Field>
-        <Field label="Length">
-          <select value={length} onChange={(e) => setLength(Number(e.target.value))}>
-            {lengths.map((m) => (
-              <option key={m} value={m}>
-                {m} min
-              </option>
-            ))}
-          </select>
-        </Field>
-      </div>
+      <TimeSlotFields day={day} time={time} length={length} lengths={lengths} onDay={setDay} onTime={setTime} onLength={setLength} />
       <div className="field-row">
         <Field label="Provider" wide>
           <select value={providerId} onChange={(e) => setProviderId(e.target.value)}>
