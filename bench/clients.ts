@@ -38,7 +38,14 @@ function onFrame(target: Target, group: Group, index: number, data: RawData, kee
   group.last[index] = at;
   if (keepSample) group.sample[index] = data.toString();
   if (n === group.sockets.length) {
-    send({ type: 'event', target, index, first: group.first[index], last: group.last[index], sample: group.sample[index] });
+    send({
+      type: 'event',
+      target,
+      index,
+      first: group.first[index],
+      last: group.last[index],
+      sample: group.sample[index],
+    });
   }
 }
 
@@ -48,7 +55,9 @@ function open(command: Extract<WorkerCommand, { type: 'connect' }>, ordinal: num
   const group = groups[target];
   return new Promise((resolve, reject) => {
     const socket =
-      target === 'graphql' ? new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false }) : new WebSocket(url, { perMessageDeflate: false });
+      target === 'graphql'
+        ? new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false })
+        : new WebSocket(url, { perMessageDeflate: false });
     let ready = false;
     let frames = 0;
     // The first socket of the worker keeps the text of what it receives, for the orchestrator to check and replay.
@@ -70,7 +79,8 @@ function open(command: Extract<WorkerCommand, { type: 'connect' }>, ordinal: num
     socket.on('message', (data, isBinary) => {
       if (ready) {
         // Every frame after the handshake is an event: anything else (error, complete) is a failure of the run.
-        if (isBinary || !(data as Buffer).includes('"type":"next"')) fail(`${target} socket received an unexpected frame: ${data.toString().slice(0, 300)}`);
+        if (isBinary || !(data as Buffer).includes('"type":"next"'))
+          fail(`${target} socket received an unexpected frame: ${data.toString().slice(0, 300)}`);
         onFrame(target, group, frames++, data, keepSample);
         return;
       }
@@ -102,7 +112,9 @@ async function connect(command: Extract<WorkerCommand, { type: 'connect' }>): Pr
 
 process.on('message', (command: WorkerCommand) => {
   if (command.type === 'connect') {
-    connect(command).catch((err: Error) => fail(`connecting ${command.count} ${command.target} sockets to ${command.url} failed: ${err.message}`));
+    connect(command).catch((err: Error) =>
+      fail(`connecting ${command.count} ${command.target} sockets to ${command.url} failed: ${err.message}`),
+    );
   } else if (command.type === 'close') {
     closing = true;
     for (const group of Object.values(groups)) for (const socket of group.sockets) socket.terminate();

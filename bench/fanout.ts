@@ -13,7 +13,8 @@
  *   npm run bench -- --sizes=1000,5000 --events=30 --workers=2
  *
  * Options (flag or environment variable): --sizes / BENCH_SIZES, --events / BENCH_EVENTS, --warmup / BENCH_WARMUP,
- * --workers / BENCH_WORKERS (client processes), --gap-ms / BENCH_GAP_MS (pause after each event), --timeout / BENCH_TIMEOUT
+ * --workers / BENCH_WORKERS (client processes), --gap-ms / BENCH_GAP_MS (pause after each event), --timeout /
+ * BENCH_TIMEOUT
  * (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL (an admin connection; default
  * postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir>
  * (run the GraphQL server under --cpu-prof and leave its profiles there).
@@ -46,7 +47,8 @@ import {
 // ---------------------------------------------------------------------------------------------------------------------
 // Options
 
-const USAGE = 'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--workers=2] [--gap-ms=100] [--timeout=1800]';
+const USAGE =
+  'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--workers=2] [--gap-ms=100] [--timeout=1800]';
 
 /** A bad option ends the run before anything is started. */
 function badOption(message: string): never {
@@ -77,11 +79,19 @@ if (flags.help) {
   process.exit(0);
 }
 
-function intOption(name: string, flag: string | undefined, env: string | undefined, fallback: number, min: number, max: number): number {
+function intOption(
+  name: string,
+  flag: string | undefined,
+  env: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = flag ?? env;
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) badOption(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    badOption(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 
@@ -311,11 +321,27 @@ function watched<T>(promise: Promise<T>): Promise<T> {
 }
 
 /** Opens `count` sockets to a server, split over the workers; resolves when every worker has opened its share. */
-async function connectClients(list: Worker[], target: Target, url: string, count: number, tokens: string[]): Promise<void> {
-  const done = new Promise<void>((resolve) => connectedWaiters.set(target, { count: 0, expected: list.length, done: resolve }));
+async function connectClients(
+  list: Worker[],
+  target: Target,
+  url: string,
+  count: number,
+  tokens: string[],
+): Promise<void> {
+  const done = new Promise<void>((resolve) =>
+    connectedWaiters.set(target, { count: 0, expected: list.length, done: resolve }),
+  );
   list.forEach((worker, i) => {
     const share = Math.floor(count / list.length) + (i < count % list.length ? 1 : 0);
-    worker.send({ type: 'connect', target, url: `${url.replace(/^http/, 'ws')}/graphql`, count: share, tokens, query: SUBSCRIPTION, concurrency: CONNECT_CONCURRENCY });
+    worker.send({
+      type: 'connect',
+      target,
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      count: share,
+      tokens,
+      query: SUBSCRIPTION,
+      concurrency: CONNECT_CONCURRENCY,
+    });
   });
   await watched(withTimeout(done, 120_000 + count * 20, `connecting ${count} ${target} sockets`));
   connectedWaiters.delete(target);
@@ -344,7 +370,13 @@ function eventReports(target: Target, index: number): Promise<Extract<WorkerRepo
     if (entry.got.length === activeWorkers) finish();
     else entry.done = finish;
   });
-  return watched(withTimeout(all, EVENT_TIMEOUT_MS, `${target} event ${index} (${entry.got.length}/${activeWorkers} workers complete)`));
+  return watched(
+    withTimeout(
+      all,
+      EVENT_TIMEOUT_MS,
+      `${target} event ${index} (${entry.got.length}/${activeWorkers} workers complete)`,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -357,7 +389,8 @@ async function graphql<T>(url: string, query: string, variables: Record<string, 
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (!body.data || body.errors) throw new Error(`GraphQL request failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
+  if (!body.data || body.errors)
+    throw new Error(`GraphQL request failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
   return body.data;
 }
 
@@ -397,14 +430,20 @@ async function startGraphQLServer(): Promise<Spawned> {
 }
 
 async function startRawServer(): Promise<Spawned> {
-  const server = await spawnListening('raw ws server', 'bench/raw-ws-server.ts', { PORT: '0', HOST: '127.0.0.1' }, { ipc: true });
+  const server = await spawnListening(
+    'raw ws server',
+    'bench/raw-ws-server.ts',
+    { PORT: '0', HOST: '127.0.0.1' },
+    { ipc: true },
+  );
   servers.add(server);
   return server;
 }
 
 /**
  * SIGTERM, then SIGKILL after a short grace: what is measured is over by then, and the server's graceful stop currently
- * runs into its own 15 s force-exit timer even when idle. Under --cpu-prof, wait for that exit, which writes the profile.
+ * runs into its own 15 s force-exit timer even when idle. Under --cpu-prof, wait for that exit, which writes the
+ * profile.
  */
 async function stopServer(server: Spawned): Promise<void> {
   await server.stop(CPU_PROF_DIR ? 20_000 : 3_000);
@@ -419,25 +458,30 @@ interface Clinic {
 }
 
 async function signIn(url: string): Promise<Clinic> {
-  const login = 'mutation Login($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }';
+  const login =
+    'mutation Login($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }';
   const tokens: string[] = [];
-  for (const email of STAFF) tokens.push((await graphql<{ login: { token: string } }>(url, login, { t: TENANT, e: email, p: PASSWORD })).login.token);
+  for (const email of STAFF)
+    tokens.push(
+      (await graphql<{ login: { token: string } }>(url, login, { t: TENANT, e: email, p: PASSWORD })).login.token,
+    );
   const frontDesk = tokens[STAFF.indexOf('frontdesk@sunrise.example')];
-  const ids = await graphql<{ staff: { id: string; email: string }[]; patients: { edges: { node: { id: string } }[] } }>(
-    url,
-    '{ staff(role: PROVIDER) { id email } patients(first: 12) { edges { node { id } } } }',
-    {},
-    frontDesk,
-  );
+  const ids = await graphql<{
+    staff: { id: string; email: string }[];
+    patients: { edges: { node: { id: string } }[] };
+  }>(url, '{ staff(role: PROVIDER) { id email } patients(first: 12) { edges { node { id } } } }', {}, frontDesk);
   const provider = ids.staff.find((s) => s.email === 'lee@sunrise.example');
-  if (!provider || ids.patients.edges.length === 0) throw new Error('the demo clinic is not as expected (no Dr. Lee or no patients)');
+  if (!provider || ids.patients.edges.length === 0)
+    throw new Error('the demo clinic is not as expected (no Dr. Lee or no patients)');
   return { tokens, frontDesk, providerId: provider.id, patientIds: ids.patients.edges.map((e) => e.node.id) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Events
 
-/** Appointments are booked into consecutive 30-minute slots from a far-future date: one slot per even event of the run. */
+/**
+ * Appointments are booked into consecutive 30-minute slots from a far-future date: one slot per even event of the run.
+ */
 const SLOT_BASE = Date.UTC(2031, 0, 6, 0, 0);
 let eventCounter = 0;
 let lastAppointmentId = '';
@@ -509,12 +553,25 @@ async function runEvent(
   await sleep(GAP_MS);
   const frame = got.find((r) => r.sample !== undefined)?.sample;
   if (frame === undefined) throw new Error(`no sample frame for ${target} event ${index}`);
-  return { sample: { first, last, answered, serverCpuNs: procCpuNs(server.pid) - cpu0, clientCpuNs: sumCpu(clientPids) - clients0 }, frame };
+  return {
+    sample: {
+      first,
+      last,
+      answered,
+      serverCpuNs: procCpuNs(server.pid) - cpu0,
+      clientCpuNs: sumCpu(clientPids) - clients0,
+    },
+    frame,
+  };
 }
 
 /** Checks that a GraphQL frame is a clean `next` with the event in it, and nothing else. */
 function checkFrame(frame: string): void {
-  const message = JSON.parse(frame) as { type?: string; id?: string; payload?: { data?: { appointmentChanged?: { kind?: string } }; errors?: unknown } };
+  const message = JSON.parse(frame) as {
+    type?: string;
+    id?: string;
+    payload?: { data?: { appointmentChanged?: { kind?: string } }; errors?: unknown };
+  };
   if (message.type !== 'next' || message.payload?.errors || !message.payload?.data?.appointmentChanged?.kind) {
     throw new Error(`unexpected subscription frame: ${frame.slice(0, 500)}`);
   }
@@ -546,9 +603,12 @@ async function runSize(n: number): Promise<SizeResult> {
   const perWorker = Math.ceil(n / WORKERS) * 2;
   const limit = openFileLimit();
   if (perWorker + 200 > limit) {
-    throw new Error(`${perWorker} sockets per client worker exceed the open-file limit (${limit}); raise it (ulimit -n) or use more --workers`);
+    throw new Error(
+      `${perWorker} sockets per client worker exceed the open-file limit (${limit}); raise it (ulimit -n) or use more --workers`,
+    );
   }
-  if (n + 200 > limit) throw new Error(`${n} connections exceed the servers' open-file limit (${limit}); raise it with ulimit -n`);
+  if (n + 200 > limit)
+    throw new Error(`${n} connections exceed the servers' open-file limit (${limit}); raise it with ulimit -n`);
 
   log(`\n== N = ${n.toLocaleString('en-US')}: starting both servers`);
   const gqlServer = await startGraphQLServer();
@@ -559,9 +619,18 @@ async function runSize(n: number): Promise<SizeResult> {
   const warm = await startWorkers(1);
   await connectClients(warm, 'raw', rawServer.url, WARM_CONNECTIONS, []);
   await connectClients(warm, 'graphql', gqlServer.url, WARM_CONNECTIONS, clinic.tokens);
-  await until(async () => (await metric(gqlServer.url, 'derm_subscription_streams')) >= WARM_CONNECTIONS, 30_000, () => 'warm-up subscriptions');
+  await until(
+    async () => (await metric(gqlServer.url, 'derm_subscription_streams')) >= WARM_CONNECTIONS,
+    30_000,
+    () => 'warm-up subscriptions',
+  );
   await stopWorkers(warm);
-  await until(async () => (await metric(gqlServer.url, 'derm_subscription_streams')) === 0 && (await rawClients(rawServer.url)) === 0, 30_000, () => 'warm-up sockets to close');
+  await until(
+    async () =>
+      (await metric(gqlServer.url, 'derm_subscription_streams')) === 0 && (await rawClients(rawServer.url)) === 0,
+    30_000,
+    () => 'warm-up sockets to close',
+  );
   await sleep(SETTLE_MS);
 
   const list = await startWorkers(WORKERS);
@@ -570,7 +639,11 @@ async function runSize(n: number): Promise<SizeResult> {
 
   const t = Date.now();
   await connectClients(list, 'raw', rawServer.url, n, []);
-  await until(async () => (await rawClients(rawServer.url)) === n, 60_000, () => `${n} raw sockets`);
+  await until(
+    async () => (await rawClients(rawServer.url)) === n,
+    60_000,
+    () => `${n} raw sockets`,
+  );
   await sleep(SETTLE_MS);
   const rawConnectMs = Date.now() - t - SETTLE_MS;
   const rawConnected = procRssBytes(rawServer.pid);
@@ -595,7 +668,15 @@ async function runSize(n: number): Promise<SizeResult> {
   await sleep(REST_MS);
   const restSeconds = (nowMs(epoch) - rest0.at) / 1000;
 
-  const side = (): Side => ({ samples: [], statCpuNs: 0, rssBefore: 0, rssConnected: 0, rssEnd: 0, restCpuNsPerS: 0, connectMs: 0 });
+  const side = (): Side => ({
+    samples: [],
+    statCpuNs: 0,
+    rssBefore: 0,
+    rssConnected: 0,
+    rssEnd: 0,
+    restCpuNsPerS: 0,
+    connectMs: 0,
+  });
   const result: SizeResult = { n, graphql: side(), raw: side(), frameBytes: 0 };
   result.graphql.rssBefore = rssBefore.graphql;
   result.graphql.rssConnected = gqlConnected;
@@ -629,7 +710,9 @@ async function runSize(n: number): Promise<SizeResult> {
     await pair(true);
     if ((i + 1) % 10 === 0 || i + 1 === EVENTS) {
       const g = result.graphql.samples;
-      log(`   ${i + 1}/${EVENTS} events; last: graphql ${g[g.length - 1].last.toFixed(1)} ms, raw ${result.raw.samples[result.raw.samples.length - 1].last.toFixed(1)} ms`);
+      log(
+        `   ${i + 1}/${EVENTS} events; last: graphql ${g[g.length - 1].last.toFixed(1)} ms, raw ${result.raw.samples[result.raw.samples.length - 1].last.toFixed(1)} ms`,
+      );
     }
   }
   result.graphql.statCpuNs = procStatCpuNs(gqlServer.pid) - stat0.graphql;
@@ -670,7 +753,10 @@ function figures(side: Side, n: number): Figures {
     cpuMeanUs: side.samples.reduce((sum, s) => sum + s.serverCpuNs, 0) / deliveries / 1000,
     cpuStatUs: side.statCpuNs / deliveries / 1000,
     p50: median(side.samples.map((s) => s.last)),
-    p99: percentile(side.samples.map((s) => s.last), 99),
+    p99: percentile(
+      side.samples.map((s) => s.last),
+      99,
+    ),
     firstP50: median(side.samples.map((s) => s.first)),
     answeredP50: median(side.samples.map((s) => s.answered)),
     rssKiB: (side.rssConnected - side.rssBefore) / n / 1024,
@@ -686,7 +772,8 @@ const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${(a
 /** A Markdown table, numbers right-aligned: paste-able into the README as is. */
 function markdown(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const line = (row: string[]) => `| ${row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
+  const line = (row: string[]) =>
+    `| ${row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
   const rule = `|${widths.map((w, c) => (c >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
 }
@@ -701,9 +788,21 @@ function table(results: SizeResult[]): string {
     const w = figures(r.raw, r.n);
     const n = r.n.toLocaleString('en-US');
     rows.push(
-      [n, 'server CPU per delivered event (µs, median of events)', fmt(g.cpuUs, 1), fmt(w.cpuUs, 2), ratio(g.cpuUs, w.cpuUs)],
+      [
+        n,
+        'server CPU per delivered event (µs, median of events)',
+        fmt(g.cpuUs, 1),
+        fmt(w.cpuUs, 2),
+        ratio(g.cpuUs, w.cpuUs),
+      ],
       [n, 'fan-out latency p50 (ms, sent → last subscriber)', fmt(g.p50, 1), fmt(w.p50, 1), ratio(g.p50, w.p50)],
-      [n, `fan-out latency p99 (ms, of ${r.graphql.samples.length} events)`, fmt(g.p99, 1), fmt(w.p99, 1), ratio(g.p99, w.p99)],
+      [
+        n,
+        `fan-out latency p99 (ms, of ${r.graphql.samples.length} events)`,
+        fmt(g.p99, 1),
+        fmt(w.p99, 1),
+        ratio(g.p99, w.p99),
+      ],
       [n, 'server RSS per connection (KiB)', fmt(g.rssKiB, 1), fmt(w.rssKiB, 1), ratio(g.rssKiB, w.rssKiB)],
     );
   }
@@ -718,14 +817,56 @@ function details(results: SizeResult[]): string {
     const w = figures(r.raw, r.n);
     const n = r.n.toLocaleString('en-US');
     rows.push(
-      [n, 'trigger answered p50 (ms: mutation / broadcast POST)', fmt(g.answeredP50, 1), fmt(w.answeredP50, 1), ratio(g.answeredP50, w.answeredP50)],
+      [
+        n,
+        'trigger answered p50 (ms: mutation / broadcast POST)',
+        fmt(g.answeredP50, 1),
+        fmt(w.answeredP50, 1),
+        ratio(g.answeredP50, w.answeredP50),
+      ],
       [n, 'first subscriber received p50 (ms)', fmt(g.firstP50, 1), fmt(w.firstP50, 1), ratio(g.firstP50, w.firstP50)],
-      [n, 'server CPU per delivery, mean of events (µs)', fmt(g.cpuMeanUs, 1), fmt(w.cpuMeanUs, 2), ratio(g.cpuMeanUs, w.cpuMeanUs)],
-      [n, 'same, from utime+stime over the whole span (µs)', fmt(g.cpuStatUs, 1), fmt(w.cpuStatUs, 2), ratio(g.cpuStatUs, w.cpuStatUs)],
-      [n, 'server RSS per connection after the events (KiB)', fmt(g.rssEndKiB, 1), fmt(w.rssEndKiB, 1), ratio(g.rssEndKiB, w.rssEndKiB)],
-      [n, 'time to connect the N clients (s; graphql: until subscribed)', fmt(r.graphql.connectMs / 1000, 1), fmt(r.raw.connectMs / 1000, 1), ratio(r.graphql.connectMs, r.raw.connectMs)],
-      [n, 'server CPU at rest with the N connections open (ms/s)', fmt(g.restMsPerS, 1), fmt(w.restMsPerS, 1), w.restMsPerS >= 1 ? ratio(g.restMsPerS, w.restMsPerS) : '—'],
-      [n, 'load generator CPU per received frame (µs)', fmt(g.clientCpuUs, 1), fmt(w.clientCpuUs, 1), ratio(g.clientCpuUs, w.clientCpuUs)],
+      [
+        n,
+        'server CPU per delivery, mean of events (µs)',
+        fmt(g.cpuMeanUs, 1),
+        fmt(w.cpuMeanUs, 2),
+        ratio(g.cpuMeanUs, w.cpuMeanUs),
+      ],
+      [
+        n,
+        'same, from utime+stime over the whole span (µs)',
+        fmt(g.cpuStatUs, 1),
+        fmt(w.cpuStatUs, 2),
+        ratio(g.cpuStatUs, w.cpuStatUs),
+      ],
+      [
+        n,
+        'server RSS per connection after the events (KiB)',
+        fmt(g.rssEndKiB, 1),
+        fmt(w.rssEndKiB, 1),
+        ratio(g.rssEndKiB, w.rssEndKiB),
+      ],
+      [
+        n,
+        'time to connect the N clients (s; graphql: until subscribed)',
+        fmt(r.graphql.connectMs / 1000, 1),
+        fmt(r.raw.connectMs / 1000, 1),
+        ratio(r.graphql.connectMs, r.raw.connectMs),
+      ],
+      [
+        n,
+        'server CPU at rest with the N connections open (ms/s)',
+        fmt(g.restMsPerS, 1),
+        fmt(w.restMsPerS, 1),
+        w.restMsPerS >= 1 ? ratio(g.restMsPerS, w.restMsPerS) : '—',
+      ],
+      [
+        n,
+        'load generator CPU per received frame (µs)',
+        fmt(g.clientCpuUs, 1),
+        fmt(w.clientCpuUs, 1),
+        ratio(g.clientCpuUs, w.clientCpuUs),
+      ],
     );
   }
   return `${markdown(rows)}\nframe: ${results.map((r) => `${r.frameBytes} B`).join(', ')} (the same bytes to both servers' subscribers)`;
@@ -759,7 +900,7 @@ async function main(): Promise<void> {
   log('\nSupporting figures:\n' + details(results));
   log(
     `\nCPU: per event, summed over the server's threads (/proc/<pid>/task/*/schedstat) from the trigger to ${GAP_MS} ms after the ` +
-      'last delivery, divided by N; the median over events. derm-realtime\'s figure includes the mutation itself (HTTP, transaction, ' +
+      "last delivery, divided by N; the median over events. derm-realtime's figure includes the mutation itself (HTTP, transaction, " +
       'Redis wake-up, log read), the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS after ' +
       `connecting minus before, over N. ${cpus().length} cores shared with ${WORKERS} client process(es): read ratios, not absolutes.`,
   );

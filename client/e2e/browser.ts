@@ -35,10 +35,21 @@ export function launchChromium(): Promise<Browser> {
 /** `npm run build`'s client half, into client/dist (what the production server serves at `/`). */
 export function buildClient(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'client/vite.config.ts', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--config',
+        'client/vite.config.ts',
+        '--logLevel',
+        'warn',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -63,7 +74,13 @@ export interface Staff {
 }
 
 /** A browser context of its own (its own storage: a separate person), signed in through the sign-in form. */
-export async function signIn(browser: Browser, base: string, tenant: string, email: string, name: string): Promise<Staff> {
+export async function signIn(
+  browser: Browser,
+  base: string,
+  tenant: string,
+  email: string,
+  name: string,
+): Promise<Staff> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base });
   const page = await context.newPage();
   await page.goto('/');

@@ -11,7 +11,8 @@ const LIVE = 15_000;
 
 /**
  * The clinic app in a real browser, against the real server process serving the production build: two people of
- * Sunrise Dermatology (the front desk and Dr. Lee) and one of Lakeside Skin Clinic, each in a browser context of their own.
+ * Sunrise Dermatology (the front desk and Dr. Lee) and one of Lakeside Skin Clinic, each in a browser context of their
+ * own.
  */
 describe('Clinic app in the browser', () => {
   let dataDir: string;
@@ -64,9 +65,14 @@ describe('Clinic app in the browser', () => {
     await dialog.getByRole('button', { name: 'Book appointment' }).click();
     await dialog.waitFor({ state: 'detached' });
 
-    const card = lee.page.getByRole('button', { name: /^4:00 PM Noah Carter, Follow-up visit, with Dr\. Maya Lee, Scheduled$/ });
+    const card = lee.page.getByRole('button', {
+      name: /^4:00 PM Noah Carter, Follow-up visit, with Dr\. Maya Lee, Scheduled$/,
+    });
     await card.waitFor({ timeout: LIVE });
-    await lee.page.getByRole('region', { name: 'Live activity' }).getByText('Noah Carter with Dr. Maya Lee, 4:00 PM').waitFor();
+    await lee.page
+      .getByRole('region', { name: 'Live activity' })
+      .getByText('Noah Carter with Dr. Maya Lee, 4:00 PM')
+      .waitFor();
     expect(reloads.count).toBe(0);
     // Who is online is per clinic too.
     await lee.page.getByRole('list', { name: 'Colleagues online' }).getByText('Jordan Kim').waitFor({ timeout: LIVE });
@@ -96,13 +102,16 @@ describe('Clinic app in the browser', () => {
     await frontDesk.page.screenshot({ path: path.join(RESULTS, 'chat-typing.png') });
 
     await composer.press('Enter');
-    await frontDesk.page.getByRole('list', { name: 'Messages' }).getByText('Olivia can come Thursday at 9, please book her').waitFor({ timeout: LIVE });
+    await frontDesk.page
+      .getByRole('list', { name: 'Messages' })
+      .getByText('Olivia can come Thursday at 9, please book her')
+      .waitFor({ timeout: LIVE });
     await typing.getByText('Dr. Maya Lee is typing…').waitFor({ state: 'detached', timeout: LIVE });
     // The front desk has the conversation open: it is read, and Dr. Lee sees so under her message.
     await lee.page.getByText('Seen by Jordan Kim').waitFor({ timeout: LIVE });
   });
 
-  it("should pop a toast at the front desk when Dr. Lee assigns her a task, and only there", async () => {
+  it('should pop a toast at the front desk when Dr. Lee assigns her a task, and only there', async () => {
     await lee.page.getByRole('link', { name: 'Tasks' }).click();
     await lee.page.getByRole('button', { name: 'Assign a task' }).click();
     const dialog = lee.page.getByRole('dialog', { name: 'Assign a task' });
@@ -112,7 +121,9 @@ describe('Clinic app in the browser', () => {
     await dialog.getByRole('button', { name: 'Assign task' }).click();
     await dialog.waitFor({ state: 'detached' });
 
-    const toast = frontDesk.page.getByRole('alert').filter({ hasText: 'New task: Book Olivia Bennett for Thursday 9:00' });
+    const toast = frontDesk.page
+      .getByRole('alert')
+      .filter({ hasText: 'New task: Book Olivia Bennett for Thursday 9:00' });
     await toast.waitFor({ timeout: LIVE });
     await frontDesk.page.getByRole('link', { name: /^Notifications\s*\d+ unread$/ }).waitFor({ timeout: LIVE });
     expect(await lakeside.page.getByRole('alert').count()).toBe(0);
@@ -124,7 +135,8 @@ describe('Clinic app in the browser', () => {
   it('should show the chart banner when a colleague has the same patient open', async () => {
     for (const { page } of [frontDesk, lee]) {
       await page.getByRole('link', { name: 'Patients' }).click();
-      // Wait for the list: the page left behind may still show a link named after the patient (a thread's "Patient: …").
+      // Wait for the list: the page left behind may still show a link named after the patient (a thread's "Patient:
+      // …").
       await page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
       await page.getByRole('link', { name: 'Olivia Bennett', exact: true }).click();
       await page.getByRole('heading', { name: 'Olivia Bennett' }).waitFor();
@@ -132,7 +144,9 @@ describe('Clinic app in the browser', () => {
     await frontDesk.page.getByText('Dr. Maya Lee is also viewing this chart').waitFor({ timeout: LIVE });
     await lee.page.getByText('Jordan Kim is also viewing this chart').waitFor({ timeout: LIVE });
     await lee.page.getByRole('link', { name: 'Schedule' }).click();
-    await frontDesk.page.getByText('Dr. Maya Lee is also viewing this chart').waitFor({ state: 'detached', timeout: LIVE });
+    await frontDesk.page
+      .getByText('Dr. Maya Lee is also viewing this chart')
+      .waitFor({ state: 'detached', timeout: LIVE });
   });
 
   it('should say reconnecting while the server is down, and connected again once it is back, with what happened meanwhile', async () => {
@@ -140,7 +154,10 @@ describe('Clinic app in the browser', () => {
     await lee.page.getByRole('heading', { name: 'Schedule' }).waitFor();
     await server.stop();
     for (const { page } of [frontDesk, lee]) {
-      await page.getByTestId('connection-badge').filter({ hasText: /^Reconnecting \(attempt \d+ of 10\)$/ }).waitFor({ timeout: LIVE });
+      await page
+        .getByTestId('connection-badge')
+        .filter({ hasText: /^Reconnecting \(attempt \d+ of 10\)$/ })
+        .waitFor({ timeout: LIVE });
     }
     await lee.page.getByText(/Live updates paused\./).waitFor();
     await lee.page.getByRole('button', { name: 'Reconnect now' }).waitFor();
@@ -159,14 +176,24 @@ describe('Clinic app in the browser', () => {
     await dialog.getByLabel('Reason').fill('Booked during the outage');
     await dialog.getByRole('button', { name: 'Book appointment' }).click();
     await dialog.waitFor({ state: 'detached' });
-    await frontDesk.page.getByTestId('connection-badge').filter({ hasText: /^Live$/ }).waitFor({ timeout: 30_000 });
+    await frontDesk.page
+      .getByTestId('connection-badge')
+      .filter({ hasText: /^Live$/ })
+      .waitFor({ timeout: 30_000 });
 
-    expect(await lee.page.getByTestId('connection-badge').textContent()).toMatch(/^Reconnecting \(attempt \d+ of 10\)$/);
+    expect(await lee.page.getByTestId('connection-badge').textContent()).toMatch(
+      /^Reconnecting \(attempt \d+ of 10\)$/,
+    );
     // Back online: the browser's `online` event makes the app try at once rather than wait for its next attempt.
     await lee.context.setOffline(false);
-    await lee.page.getByTestId('connection-badge').filter({ hasText: /^Live$/ }).waitFor({ timeout: 30_000 });
+    await lee.page
+      .getByTestId('connection-badge')
+      .filter({ hasText: /^Live$/ })
+      .waitFor({ timeout: 30_000 });
     // Replayed from her stream's cursor on resubscription: the booking made while she was away is on her day.
-    await lee.page.getByRole('button', { name: /^5:00 PM Liam Evans, Booked during the outage, with Dr\. Maya Lee, Scheduled$/ }).waitFor({ timeout: LIVE });
+    await lee.page
+      .getByRole('button', { name: /^5:00 PM Liam Evans, Booked during the outage, with Dr\. Maya Lee, Scheduled$/ })
+      .waitFor({ timeout: LIVE });
     await lee.page.getByText(/Back online\./).waitFor();
   });
 });

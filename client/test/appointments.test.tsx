@@ -42,7 +42,8 @@ describe('Schedule cache, live', () => {
     return data.createAppointment.id as string;
   };
   const cachedDay = (session: TestSession, date: string) =>
-    session.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date } })?.schedule.map((a) => a.id) ?? [];
+    session.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date } })?.schedule.map((a) => a.id) ??
+    [];
 
   it("should add a colleague's booking to the open day once, in start order, without a refetch", async () => {
     const day = freshDay();
@@ -56,7 +57,11 @@ describe('Schedule cache, live', () => {
 
     await waitFor(() => expect(cachedDay(viewer, day)).toEqual([early, late]));
     const column = screen.getByRole('list', { name: "Dr. Maya Lee's appointments" });
-    expect(within(column).getAllByRole('button').map((b) => b.getAttribute('data-appointment-id'))).toEqual([early, late]);
+    expect(
+      within(column)
+        .getAllByRole('button')
+        .map((b) => b.getAttribute('data-appointment-id')),
+    ).toEqual([early, late]);
     expect(screen.getByText(/2 appointments/)).toBeTruthy();
     // Updated in place from the events: nothing was read again over HTTP.
     expect(viewer.http.slice(httpBefore)).toEqual([]);
@@ -75,11 +80,17 @@ describe('Schedule cache, live', () => {
     expect(cachedDay(viewer, day)).toEqual([]);
 
     const here = zonedInstant(day, '14:00', TZ);
-    await gql(colleague.token, UPDATE, { id, input: { startsAt: here.toISOString(), endsAt: new Date(here.getTime() + 30 * 60_000).toISOString() } });
+    await gql(colleague.token, UPDATE, {
+      id,
+      input: { startsAt: here.toISOString(), endsAt: new Date(here.getTime() + 30 * 60_000).toISOString() },
+    });
     await waitFor(() => expect(cachedDay(viewer, day)).toEqual([id]));
 
     const away = zonedInstant(other, '15:00', TZ);
-    await gql(colleague.token, UPDATE, { id, input: { startsAt: away.toISOString(), endsAt: new Date(away.getTime() + 30 * 60_000).toISOString() } });
+    await gql(colleague.token, UPDATE, {
+      id,
+      input: { startsAt: away.toISOString(), endsAt: new Date(away.getTime() + 30 * 60_000).toISOString() },
+    });
     await waitFor(() => expect(cachedDay(viewer, day)).toEqual([]));
   });
 
@@ -117,7 +128,12 @@ describe('Our own booking', () => {
       const patient = ids.patients[4];
       book = () =>
         create(
-          { providerId: provider.id, patientId: patient.id, startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString() },
+          {
+            providerId: provider.id,
+            patientId: patient.id,
+            startsAt: startsAt.toISOString(),
+            endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
+          },
           { provider: { id: provider.id, name: provider.name }, patient },
         );
       return null;
@@ -135,16 +151,24 @@ describe('Our own booking', () => {
 
     const result = book();
     // Optimistic: the appointment is in the day (and on screen) before the server has answered.
-    expect(me.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date: day }, optimistic: true })?.schedule.map((a) => a.id)).toEqual([
-      expect.stringMatching(/^optimistic-/),
-    ]);
+    expect(
+      me.apollo.client
+        .readQuery({ query: SchedulePageDocument, variables: { date: day }, optimistic: true })
+        ?.schedule.map((a) => a.id),
+    ).toEqual([expect.stringMatching(/^optimistic-/)]);
     await screen.findByRole('button', { name: /4:00 PM Ava Foster/ });
     const { data } = (await result) as { data: { createAppointment: { id: string } } };
     const id = data.createAppointment.id;
     await waitFor(() => expect(echoes).toContain(id));
 
-    expect(me.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date: day } })?.schedule.map((a) => a.id)).toEqual([id]);
+    expect(
+      me.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date: day } })?.schedule.map((a) => a.id),
+    ).toEqual([id]);
     const column = screen.getByRole('list', { name: "Dr. Arjun Patel's appointments" });
-    expect(within(column).getAllByRole('button', { name: /Ava Foster/ }).map((b) => b.getAttribute('data-appointment-id'))).toEqual([id]);
+    expect(
+      within(column)
+        .getAllByRole('button', { name: /Ava Foster/ })
+        .map((b) => b.getAttribute('data-appointment-id')),
+    ).toEqual([id]);
   });
 });

@@ -58,8 +58,14 @@ describe('Connection status and resume', () => {
       endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
       reason: 'Booked while away',
     };
-    return (await gql(token, 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }', { input }, base)).createAppointment
-      .id as string;
+    return (
+      await gql(
+        token,
+        'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }',
+        { input },
+        base,
+      )
+    ).createAppointment.id as string;
   };
 
   function Ephemeral({ patientId }: { patientId: string }) {
@@ -82,7 +88,10 @@ describe('Connection status and resume', () => {
   const badge = () => screen.getByTestId('connection-badge').textContent;
 
   it('should count the attempts, give up after the last, reconnect on demand and replay what was missed from the cursor', async () => {
-    const me: TestSession = await openSession('sunrise-derm', 'frontdesk', { base, retry: { maxAttempts: 3, waitMs: 300 } });
+    const me: TestSession = await openSession('sunrise-derm', 'frontdesk', {
+      base,
+      retry: { maxAttempts: 3, waitMs: 300 },
+    });
     const colleague = await login('sunrise-derm', 'nurse', base);
     const day = freshDay();
     const patientId = (await clinicIds(me.token, base)).patients[0].id;
@@ -115,11 +124,15 @@ describe('Connection status and resume', () => {
     expect(cached[`Appointment:${second}`]).toBeTruthy();
     expect(cached[`Appointment:${first}`]).toBeTruthy();
     // It was replayed from the cursor on the resubscription, not re-read over HTTP.
-    const resubscribe = me.sent.slice(subscribesBefore).find((f) => f.type === 'subscribe' && f.payload?.operationName === 'AppointmentChanged');
+    const resubscribe = me.sent
+      .slice(subscribesBefore)
+      .find((f) => f.type === 'subscribe' && f.payload?.operationName === 'AppointmentChanged');
     expect(resubscribe?.payload?.variables?.after).toBe(cursor);
     expect(me.http.slice(httpBefore)).not.toContain('SchedulePage');
     // Ephemeral state has no cursor: it is read (and the open chart announced) again.
-    await waitFor(() => expect(me.http.slice(httpBefore)).toEqual(expect.arrayContaining(['OnlineUsers', 'ViewPatient'])));
+    await waitFor(() =>
+      expect(me.http.slice(httpBefore)).toEqual(expect.arrayContaining(['OnlineUsers', 'ViewPatient'])),
+    );
     await screen.findByText(/Back online/);
     await me.apollo.dispose();
   });

@@ -20,7 +20,12 @@ export function apiUrl(): string {
 }
 
 /** POSTs an operation over HTTP, as another client (a colleague's browser) would. */
-export async function gql<T = any>(token: string | null, document: DocumentNode | string, variables: Record<string, unknown> = {}, base = apiUrl()): Promise<T> {
+export async function gql<T = any>(
+  token: string | null,
+  document: DocumentNode | string,
+  variables: Record<string, unknown> = {},
+  base = apiUrl(),
+): Promise<T> {
   const res = await fetch(`${base}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -75,12 +80,21 @@ const EMAIL_DOMAIN = { 'sunrise-derm': 'sunrise.example', 'lakeside-skin': 'lake
 export type Clinic = keyof typeof EMAIL_DOMAIN;
 
 export async function login(tenant: Clinic, key: string, base = apiUrl()) {
-  const data = await gql(null, LoginDocument, { tenant, email: `${key}@${EMAIL_DOMAIN[tenant]}`, password: DEMO_PASSWORD }, base);
+  const data = await gql(
+    null,
+    LoginDocument,
+    { tenant, email: `${key}@${EMAIL_DOMAIN[tenant]}`, password: DEMO_PASSWORD },
+    base,
+  );
   return data.login as { token: string; expiresAt: string; user: Session['user'] };
 }
 
 /** Signs a demo user in and builds the real Apollo session the app would (ws for Node 20, which has no WebSocket). */
-export async function openSession(tenant: Clinic, key: string, options: Partial<ApolloSessionOptions> & { base?: string } = {}): Promise<TestSession> {
+export async function openSession(
+  tenant: Clinic,
+  key: string,
+  options: Partial<ApolloSessionOptions> & { base?: string } = {},
+): Promise<TestSession> {
   const base = options.base ?? apiUrl();
   const { token, expiresAt, user } = await login(tenant, key, base);
   const recorder = recordingWebSocket();
@@ -115,7 +129,11 @@ export async function openSession(tenant: Clinic, key: string, options: Partial<
 }
 
 /** Renders inside the providers the app uses (session, Apollo, toasts, a router), under StrictMode by default. */
-export function renderWithSession(ui: ReactNode, session: Session, { strict = true, route = '/' }: { strict?: boolean; route?: string } = {}) {
+export function renderWithSession(
+  ui: ReactNode,
+  session: Session,
+  { strict = true, route = '/' }: { strict?: boolean; route?: string } = {},
+) {
   const tree = (
     <ApolloProvider client={session.apollo.client}>
       <SessionProvider session={session} signOut={() => {}}>
@@ -132,7 +150,8 @@ export function renderWithSession(ui: ReactNode, session: Session, { strict = tr
 export function connected(session: Session, timeout = 10_000): Promise<void> {
   return waitFor(
     () => {
-      if (session.apollo.connection.getSnapshot().status !== 'connected') throw new Error(`still ${session.apollo.connection.getSnapshot().status}`);
+      if (session.apollo.connection.getSnapshot().status !== 'connected')
+        throw new Error(`still ${session.apollo.connection.getSnapshot().status}`);
     },
     { timeout },
   );
@@ -140,10 +159,19 @@ export function connected(session: Session, timeout = 10_000): Promise<void> {
 
 /** Staff and patient ids of a clinic, read through the API. */
 export async function clinicIds(token: string, base = apiUrl()) {
-  const data = await gql(token, '{ staff { id name role email } patients(first: 50) { edges { node { id displayName mrn } } } }', {}, base);
+  const data = await gql(
+    token,
+    '{ staff { id name role email } patients(first: 50) { edges { node { id displayName mrn } } } }',
+    {},
+    base,
+  );
   const staff = data.staff as { id: string; name: string; role: string; email: string }[];
   const byKey = (key: string) => staff.find((s) => s.email.startsWith(`${key}@`))!;
-  return { staff, byKey, patients: (data.patients.edges as { node: { id: string; displayName: string; mrn: string } }[]).map((e) => e.node) };
+  return {
+    staff,
+    byKey,
+    patients: (data.patients.edges as { node: { id: string; displayName: string; mrn: string } }[]).map((e) => e.node),
+  };
 }
 
 let dayCounter = 0;

@@ -8,7 +8,15 @@ import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
 import { useTypingIndicator } from '../src/hooks/useTypingIndicator';
 import { apiUrl, clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
 
-const STREAMS = ['AppointmentChanged', 'MessageAdded', 'ReadReceiptAdded', 'TypingChanged', 'NotificationAdded', 'PresenceChanged', 'PatientViewersChanged'];
+const STREAMS = [
+  'AppointmentChanged',
+  'MessageAdded',
+  'ReadReceiptAdded',
+  'TypingChanged',
+  'NotificationAdded',
+  'PresenceChanged',
+  'PatientViewersChanged',
+];
 
 /** Live subscription streams of the test server (its own metric). */
 async function serverStreams(): Promise<number> {
@@ -48,7 +56,11 @@ describe('Live hooks', () => {
     const baseline = await serverStreams();
     const view = renderWithSession(<EveryHook />, lee, { strict: true });
 
-    await waitFor(() => expect(Object.fromEntries(STREAMS.map((s) => [s, lee.openSubscriptions(s)]))).toEqual(Object.fromEntries(STREAMS.map((s) => [s, 1]))));
+    await waitFor(() =>
+      expect(Object.fromEntries(STREAMS.map((s) => [s, lee.openSubscriptions(s)]))).toEqual(
+        Object.fromEntries(STREAMS.map((s) => [s, 1])),
+      ),
+    );
     // StrictMode mounted every effect twice; the first subscriptions were completed (or never sent), not left behind.
     await waitFor(async () => expect(await serverStreams()).toBe(baseline + STREAMS.length));
 
@@ -63,7 +75,10 @@ describe('Live hooks', () => {
       othersSeen[who] = usePatientViewing(patientId).others.map((v) => v.name);
       return null;
     }
-    const viewers = async () => (await gql(nurse.token, 'query($p: ID!) { patientViewers(patientId: $p) { name } }', { p: patientId })).patientViewers.map((v: { name: string }) => v.name);
+    const viewers = async () =>
+      (
+        await gql(nurse.token, 'query($p: ID!) { patientViewers(patientId: $p) { name } }', { p: patientId })
+      ).patientViewers.map((v: { name: string }) => v.name);
 
     const leeView = renderWithSession(<Chart who="lee" />, lee);
     await waitFor(async () => expect(await viewers()).toEqual(['Dr. Maya Lee']));
@@ -106,7 +121,12 @@ describe('Live hooks', () => {
     const ids = await clinicIds(lee.token);
     const startsAt = new Date(Date.UTC(2032, 5, 1, 15));
     await gql(lee.token, 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }', {
-      input: { providerId: ids.byKey('patel').id, patientId: ids.patients[5].id, startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + 900_000).toISOString() },
+      input: {
+        providerId: ids.byKey('patel').id,
+        patientId: ids.patients[5].id,
+        startsAt: startsAt.toISOString(),
+        endsAt: new Date(startsAt.getTime() + 900_000).toISOString(),
+      },
     });
     await waitFor(() => expect(received).toBe(1));
     expect(lee.apollo.cursors.entries()).toContainEqual(['AppointmentChanged:[]', expect.any(String)]);

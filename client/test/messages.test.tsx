@@ -24,8 +24,10 @@ describe('Messages, live', () => {
   });
 
   const startThread = async (subject: string, body?: string) =>
-    (await gql(lee.token, CREATE_THREAD, { input: { subject, participantIds: [frontDeskId], body } })).createThread.id as string;
-  const navCount = (session: TestSession) => session.apollo.client.readQuery({ query: NavCountsDocument })?.unreadMessageCount ?? 0;
+    (await gql(lee.token, CREATE_THREAD, { input: { subject, participantIds: [frontDeskId], body } })).createThread
+      .id as string;
+  const navCount = (session: TestSession) =>
+    session.apollo.client.readQuery({ query: NavCountsDocument })?.unreadMessageCount ?? 0;
 
   it('should put a new conversation at the top with its unread badge, count it in the nav, and clear both once read', async () => {
     renderWithSession(<AppRoutes />, frontDesk, { route: '/messages' });
@@ -52,9 +54,19 @@ describe('Messages, live', () => {
     // With the conversation open, a new message shows once and is read at once.
     await gql(lee.token, SEND, { threadId, body: 'Thanks!' });
     await screen.findByText('Thanks!');
-    await waitFor(() => expect(frontDesk.apollo.client.readQuery({ query: ThreadsDocument })?.threads.find((t) => t.id === threadId)?.unreadCount).toBe(0));
-    const edges = frontDesk.apollo.client.readQuery({ query: ThreadViewDocument, variables: { threadId } })!.messages.edges;
-    expect(edges.map((e) => e.node.body)).toEqual(['Can you call the lab about the pathology report?', 'It is about the biopsy from Tuesday.', 'Thanks!']);
+    await waitFor(() =>
+      expect(
+        frontDesk.apollo.client.readQuery({ query: ThreadsDocument })?.threads.find((t) => t.id === threadId)
+          ?.unreadCount,
+      ).toBe(0),
+    );
+    const edges = frontDesk.apollo.client.readQuery({ query: ThreadViewDocument, variables: { threadId } })!.messages
+      .edges;
+    expect(edges.map((e) => e.node.body)).toEqual([
+      'Can you call the lab about the pathology report?',
+      'It is about the biopsy from Tuesday.',
+      'Thanks!',
+    ]);
   });
 
   it('should show a sent message at once and once, and the read receipt when the colleague reads it', async () => {

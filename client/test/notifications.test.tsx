@@ -75,7 +75,10 @@ describe('Toasts', () => {
 
   it('should keep an urgent toast until it is dismissed, and let a normal one go by itself', () => {
     vi.useFakeTimers();
-    renderToasts({ id: 'u', title: 'Biopsy result: call now', priority: 'URGENT' }, { id: 'n', title: 'Room 2 is free', priority: 'NORMAL' });
+    renderToasts(
+      { id: 'u', title: 'Biopsy result: call now', priority: 'URGENT' },
+      { id: 'n', title: 'Room 2 is free', priority: 'NORMAL' },
+    );
     act(() => screen.getByText('push u').click());
     act(() => screen.getByText('push n').click());
     expect(screen.getByRole('alert').textContent).toContain('Biopsy result: call now');

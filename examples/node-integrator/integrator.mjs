@@ -44,7 +44,10 @@ async function accessToken() {
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'appointments:read' }),
   });
   const body = await res.json();
-  if (!res.ok) throw Object.assign(new Error(`token endpoint: ${body.error}: ${body.error_description}`), { fatal: body.error === 'invalid_client' });
+  if (!res.ok)
+    throw Object.assign(new Error(`token endpoint: ${body.error}: ${body.error_description}`), {
+      fatal: body.error === 'invalid_client',
+    });
   return body.access_token;
 }
 
@@ -66,7 +69,16 @@ function saveCursor(cursor) {
 /** Your work goes here. It must be idempotent: after a crash between handling and saving, an event comes again. */
 function handle(event) {
   const { kind, cursor, occurredAt, appointment } = event;
-  console.log(JSON.stringify({ kind, appointmentId: appointment.id, status: appointment.status, startsAt: appointment.startsAt, occurredAt, cursor }));
+  console.log(
+    JSON.stringify({
+      kind,
+      appointmentId: appointment.id,
+      status: appointment.status,
+      startsAt: appointment.startsAt,
+      occurredAt,
+      cursor,
+    }),
+  );
 }
 
 const client = createClient({
@@ -96,7 +108,10 @@ while (!stopping) {
   log(after ? `subscribing after cursor ${after}` : 'subscribing from now on (no cursor stored yet)');
   try {
     for await (const result of client.iterate({ query: CHANGES, variables: { after } })) {
-      if (result.errors) throw Object.assign(new Error(result.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')), { errors: result.errors });
+      if (result.errors)
+        throw Object.assign(new Error(result.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')), {
+          errors: result.errors,
+        });
       handle(result.data.appointmentChanged);
       saveCursor(result.data.appointmentChanged.cursor);
       delayMs = 1000;

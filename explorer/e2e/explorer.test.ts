@@ -13,10 +13,21 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** `npm run build`'s explorer half: the static files the server serves at /explorer. */
 function buildExplorer(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'explorer/vite.config.ts', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--config',
+        'explorer/vite.config.ts',
+        '--logLevel',
+        'warn',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -37,7 +48,16 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -73,12 +93,18 @@ const response = async (page: Page) => (await page.locator('.graphiql-response')
 /** Ids of today's appointments still to check in, read through the API as the front desk. */
 async function scheduledToday(date: string): Promise<string[]> {
   const post = async (query: string, token?: string) =>
-    (await (await fetch(`${server.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query }),
-    })).json()) as { data: any };
-  const token = (await post('mutation { login(tenant: "sunrise-derm", email: "frontdesk@sunrise.example", password: "derm-demo-2026") { token } }')).data.login.token;
+    (await (
+      await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query }),
+      })
+    ).json()) as { data: any };
+  const token = (
+    await post(
+      'mutation { login(tenant: "sunrise-derm", email: "frontdesk@sunrise.example", password: "derm-demo-2026") { token } }',
+    )
+  ).data.login.token;
   const { schedule } = (await post(`{ schedule(date: "${date}") { id status } }`, token)).data;
   const ids = (schedule as { id: string; status: string }[]).filter((a) => a.status === 'SCHEDULED').map((a) => a.id);
   expect(ids.length).toBeGreaterThan(0);
@@ -88,7 +114,9 @@ async function scheduledToday(date: string): Promise<string[]> {
 describe('The offline explorer (/explorer) in Chromium', () => {
   it('should load with no request leaving this server, run a query, and show the event a mutation caused to a subscription', async () => {
     const today = new Date().toISOString().slice(0, 10);
-    const query = await openExplorer(`?query=${encodeURIComponent(`query Schedule { schedule(date: "${today}") { id status provider { name } } }`)}`);
+    const query = await openExplorer(
+      `?query=${encodeURIComponent(`query Schedule { schedule(date: "${today}") { id status provider { name } } }`)}`,
+    );
     await signIn(query.page);
     // The token went where the API expects it, for a developer to see.
     await expect.poll(() => query.page.locator('.graphiql-editor-tool').innerText()).toMatch(/Authorization.*Bearer/s);
@@ -98,14 +126,26 @@ describe('The offline explorer (/explorer) in Chromium', () => {
     const scheduled = await scheduledToday(today);
 
     // A subscription in one window...
-    const watcher = await openExplorer(`?query=${encodeURIComponent('subscription Changes { appointmentChanged { kind appointment { id status } } }')}`);
+    const watcher = await openExplorer(
+      `?query=${encodeURIComponent('subscription Changes { appointmentChanged { kind appointment { id status } } }')}`,
+    );
     await signIn(watcher.page);
     await run(watcher.page);
-    await expect.poll(() => fetch(`${server.url}/metrics`).then((r) => r.text()).then((m) => /derm_subscription_streams 1\b/.test(m)), { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          fetch(`${server.url}/metrics`)
+            .then((r) => r.text())
+            .then((m) => /derm_subscription_streams 1\b/.test(m)),
+        { timeout: 15_000 },
+      )
+      .toBe(true);
 
     // ...shows the event a mutation run in another causes.
     const variables = JSON.stringify({ id: scheduled[0] });
-    const actor = await openExplorer(`?query=${encodeURIComponent('mutation CheckIn($id: ID!) { checkInAppointment(id: $id) { id status } }')}&variables=${encodeURIComponent(variables)}`);
+    const actor = await openExplorer(
+      `?query=${encodeURIComponent('mutation CheckIn($id: ID!) { checkInAppointment(id: $id) { id status } }')}&variables=${encodeURIComponent(variables)}`,
+    );
     await signIn(actor.page);
     await run(actor.page);
     await expect.poll(() => response(actor.page), { timeout: 15_000 }).toContain('"status": "CHECKED_IN"');
@@ -126,18 +166,31 @@ describe('The offline explorer (/explorer) in Chromium', () => {
 
 describe('The explorer in production', () => {
   it('should be off unless EXPLORER_ENABLED, and then offer no demo sign-in', async () => {
-    const prod = await spawnServer({ NODE_ENV: 'production', DATA_DIR: dataDir, SEED_DEMO: 'false', HOST: '127.0.0.1' });
+    const prod = await spawnServer({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      SEED_DEMO: 'false',
+      HOST: '127.0.0.1',
+    });
     try {
       expect((await fetch(`${prod.url}/explorer/`)).status).toBe(404);
     } finally {
       await prod.stop();
     }
-    const enabled = await spawnServer({ NODE_ENV: 'production', DATA_DIR: dataDir, SEED_DEMO: 'false', EXPLORER_ENABLED: 'true' });
+    const enabled = await spawnServer({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      SEED_DEMO: 'false',
+      EXPLORER_ENABLED: 'true',
+    });
     try {
       const page = await fetch(`${enabled.url}/explorer/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="explorer">');
-      expect(await (await fetch(`${enabled.url}/explorer/config.json`)).json()).toEqual({ demo: null, eventStreamPath: '/graphql/stream' });
+      expect(await (await fetch(`${enabled.url}/explorer/config.json`)).json()).toEqual({
+        demo: null,
+        eventStreamPath: '/graphql/stream',
+      });
     } finally {
       await enabled.stop();
     }

@@ -13,7 +13,8 @@ export interface DemoSignInConfig {
   accounts: DemoAccount[];
 }
 
-const LOGIN = 'mutation DemoSignIn($tenant: String!, $email: String!, $password: String!) { login(tenant: $tenant, email: $email, password: $password) { token } }';
+const LOGIN =
+  'mutation DemoSignIn($tenant: String!, $email: String!, $password: String!) { login(tenant: $tenant, email: $email, password: $password) { token } }';
 
 /**
  * Development only (the server sends demo accounts only outside production, with the demo clinics loaded): one click
@@ -33,7 +34,10 @@ export function DemoSignIn({ demo }: { demo: DemoSignInConfig }) {
       const res = await fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-        body: JSON.stringify({ query: LOGIN, variables: { tenant: account.tenant, email: account.email, password: demo.password } }),
+        body: JSON.stringify({
+          query: LOGIN,
+          variables: { tenant: account.tenant, email: account.email, password: demo.password },
+        }),
       });
       const body = (await res.json()) as { data?: { login: { token: string } }; errors?: { message: string }[] };
       if (!body.data?.login) throw new Error(body.errors?.[0]?.message ?? `HTTP ${res.status}`);

@@ -21,7 +21,12 @@ export function createExplorerFetcher(): Fetcher {
     const authorization = authorizationOf(opts?.headers);
     if (!current || current.authorization !== authorization) {
       void current?.client.dispose();
-      const client = createClient({ url: wsUrl, lazy: true, connectionParams: authorization ? { authorization } : {}, retryAttempts: 0 });
+      const client = createClient({
+        url: wsUrl,
+        lazy: true,
+        connectionParams: authorization ? { authorization } : {},
+        retryAttempts: 0,
+      });
       current = { authorization, client, fetcher: createGraphiQLFetcher({ url, wsClient: client }) };
     }
     return current.fetcher(params, opts);

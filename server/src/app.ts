@@ -89,7 +89,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // On shutdown, close WebSockets with 1001 (going away) and end event streams, so clients reconnect elsewhere.
-      { async serverWillStart() { return { async drainServer() { eventStream.dispose(); await webSocket.dispose(); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              eventStream.dispose();
+              await webSocket.dispose();
+            },
+          };
+        },
+      },
       subscriptionsNeedWebSocket(),
       complexityLimit(),
       accessControl(),
@@ -102,7 +111,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await apollo.start();
 
   app.get('/livez', livez);
-  app.get('/readyz', readyz(db, () => draining));
+  app.get(
+    '/readyz',
+    readyz(db, () => draining),
+  );
   app.get('/metrics', createMetrics(realtime, webSocket.wss));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
@@ -117,7 +129,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       const query = (req.body as { query?: unknown } | undefined)?.query;
       if (typeof query === 'string' && query.length > OperationLimits.maxDocumentLength) {
         res.status(413).json({
-          errors: [{ message: `The document is longer than ${OperationLimits.maxDocumentLength} characters`, extensions: { code: 'BAD_REQUEST' } }],
+          errors: [
+            {
+              message: `The document is longer than ${OperationLimits.maxDocumentLength} characters`,
+              extensions: { code: 'BAD_REQUEST' },
+            },
+          ],
         });
         return;
       }

@@ -24,16 +24,23 @@ export interface Config {
   jwtTtlSeconds: number;
   /** pino log level (`LOG_LEVEL`). @default 'info' ('silent' under test) */
   logLevel: string;
-  /** Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated, or `FRONTEND_URL`). @default ['http://localhost:5173'] */
+  /**
+   * Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated, or `FRONTEND_URL`). @default
+   * ['http://localhost:5173']
+   */
   corsOrigins: string[];
   /** Load the demo clinics when the database is empty (`SEED_DEMO`). @default true outside production */
   seedDemo: boolean;
   /**
    * Seconds a WebSocket connection counts as present without renewal (`PRESENCE_TTL`, 2 to 3600). Each instance renews
-   * its own every third of it, so a crashed instance's users go offline within this plus the sweep interval. @default 30
+   * its own every third of it, so a crashed instance's users go offline within this plus the sweep interval. @default
+   * 30
    */
   presenceTtlSeconds: number;
-  /** Seconds a `viewPatient` announcement lasts unless renewed (`VIEWING_TTL`, 2 to 3600); clients renew every 20 s. @default 30 */
+  /**
+   * Seconds a `viewPatient` announcement lasts unless renewed (`VIEWING_TTL`, 2 to 3600); clients renew every 20 s.
+   * @default 30
+   */
   viewingTtlSeconds: number;
   /**
    * Lifetime of the tokens `POST /oauth/token` gives integration clients (`OAUTH_TOKEN_TTL`, 60 s to 1 h): short, so a
@@ -55,7 +62,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 function parsePort(env: Env): number {
   const raw = env.PORT ?? '4000';
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
   return port;
 }
 
@@ -86,7 +94,10 @@ function parseUrl(name: string, raw: string | undefined, protocols: string[]): s
 
 function parseOrigins(env: Env): string[] {
   const raw = env.CORS_ORIGINS ?? env.FRONTEND_URL ?? 'http://localhost:5173';
-  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let url: URL | undefined;
     try {
@@ -95,7 +106,9 @@ function parseOrigins(env: Env): string[] {
       url = undefined;
     }
     if (!url || url.origin !== origin.replace(/\/$/, '')) {
-      throw new ConfigError(`${env.CORS_ORIGINS ? 'CORS_ORIGINS' : 'FRONTEND_URL'} must list origins like https://app.example.com, got "${origin}"`);
+      throw new ConfigError(
+        `${env.CORS_ORIGINS ? 'CORS_ORIGINS' : 'FRONTEND_URL'} must list origins like https://app.example.com, got "${origin}"`,
+      );
     }
   }
   return origins.map((o) => o.replace(/\/$/, ''));
@@ -122,7 +135,8 @@ function resolveJwtSecret(env: Env, nodeEnv: Config['env'], dataDir: string): st
 }
 
 function parseName(name: string, raw: string): string {
-  if (!/^[\w-]{1,40}$/.test(raw)) throw new ConfigError(`${name} must be 1 to 40 letters, digits, - or _, got "${raw}"`);
+  if (!/^[\w-]{1,40}$/.test(raw))
+    throw new ConfigError(`${name} must be 1 to 40 letters, digits, - or _, got "${raw}"`);
   return raw;
 }
 
@@ -144,7 +158,8 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
 
 function parseOAuthTokenTtl(raw: string): number {
   const seconds = parseDuration('OAUTH_TOKEN_TTL', raw);
-  if (seconds > 3600) throw new ConfigError(`OAUTH_TOKEN_TTL must be at most 1h: integration tokens are short-lived, got "${raw}"`);
+  if (seconds > 3600)
+    throw new ConfigError(`OAUTH_TOKEN_TTL must be at most 1h: integration tokens are short-lived, got "${raw}"`);
   return seconds;
 }
 
@@ -154,7 +169,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
   }
   const logLevel = env.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info');
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const dataDir = path.resolve(env.DATA_DIR ?? './data');
   return {
     env: nodeEnv,

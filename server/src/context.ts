@@ -35,7 +35,10 @@ export interface Context {
   db: Db;
   log: Logger;
   requestId: string;
-  /** Who is calling (staff or integration client), from a verified token; null for anonymous calls (only `login` accepts those). */
+  /**
+   * Who is calling (staff or integration client), from a verified token; null for anonymous calls (only `login` accepts
+   * those).
+   */
   viewer: Viewer | null;
   /** Per-operation batch loaders bound to the viewer's tenant; reading them anonymously is UNAUTHENTICATED. */
   readonly loaders: Loaders;
@@ -90,7 +93,9 @@ class OperationContext implements Context {
 
 /** Who a log line is about: ids only, never names. */
 function logFields(viewer: Viewer): Record<string, string> {
-  return viewer.kind === 'user' ? { userId: viewer.userId, tenantId: viewer.tenantId } : { clientId: viewer.clientId, tenantId: viewer.tenantId };
+  return viewer.kind === 'user'
+    ? { userId: viewer.userId, tenantId: viewer.tenantId }
+    : { clientId: viewer.clientId, tenantId: viewer.tenantId };
 }
 
 export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {

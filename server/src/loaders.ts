@@ -2,7 +2,13 @@ import DataLoader from 'dataloader';
 import type { Viewer } from './auth/tokens.js';
 import type { Db } from './db/knex.js';
 import { tenantsByIds, usersByIds } from './domains/identity/data.js';
-import { lastMessagesByThreads, messagesByIds, readStatesByThreads, threadsByIds, unreadCountsByThreads } from './domains/messaging/data.js';
+import {
+  lastMessagesByThreads,
+  messagesByIds,
+  readStatesByThreads,
+  threadsByIds,
+  unreadCountsByThreads,
+} from './domains/messaging/data.js';
 import { patientsByIds } from './domains/patients/data.js';
 import { appointmentsByIds } from './domains/appointments/data.js';
 import { notificationsByIds } from './domains/notifications/data.js';
@@ -42,7 +48,14 @@ function groupLoader<R>(load: (ids: string[]) => Promise<R[]>, field: keyof R): 
  */
 export function createTenantLoaders(db: Db, t: string) {
   return {
-    tenant: rowLoader((ids) => tenantsByIds(db, ids.filter((id) => id === t)), 'id'),
+    tenant: rowLoader(
+      (ids) =>
+        tenantsByIds(
+          db,
+          ids.filter((id) => id === t),
+        ),
+      'id',
+    ),
     user: rowLoader((ids) => usersByIds(db, t, ids), 'id'),
     patient: rowLoader((ids) => patientsByIds(db, t, ids), 'id'),
     thread: rowLoader((ids) => threadsByIds(db, t, ids), 'id'),
@@ -62,14 +75,21 @@ function createViewerLoaders(db: Db, viewer: Viewer) {
     unreadCount: new DataLoader<string, number>(async (threadIds) => {
       const ids = [...new Set(threadIds.filter(isUuid))];
       // Unread counts are a staff member's own (`Thread.unreadCount` is @staffOnly).
-      const counts = ids.length && viewer.kind === 'user' ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids) : new Map<string, number>();
+      const counts =
+        ids.length && viewer.kind === 'user'
+          ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids)
+          : new Map<string, number>();
       return threadIds.map((id) => counts.get(id) ?? 0);
     }),
   };
 }
 
 /** Per-operation loaders: the tenant's (fresh, or shared by the subscribers of one event) plus the viewer's own. */
-export function createLoaders(db: Db, viewer: Viewer, shared: TenantLoaders = createTenantLoaders(db, viewer.tenantId)) {
+export function createLoaders(
+  db: Db,
+  viewer: Viewer,
+  shared: TenantLoaders = createTenantLoaders(db, viewer.tenantId),
+) {
   return { ...shared, ...createViewerLoaders(db, viewer) };
 }
 

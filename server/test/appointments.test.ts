@@ -30,7 +30,8 @@ const token = {} as Record<'frontdesk' | 'admin' | 'nurse' | 'lee' | 'lakeside',
 beforeAll(async () => {
   server = await startTestServer();
   [sunrise, lakeside] = await Promise.all([server.ids('sunrise-derm'), server.ids('lakeside-skin')]);
-  for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const) token[key] = await server.login('sunrise-derm', key);
+  for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const)
+    token[key] = await server.login('sunrise-derm', key);
   token.lakeside = await server.login('lakeside-skin', 'frontdesk');
 });
 afterAll(() => server?.stop());
@@ -68,7 +69,13 @@ function input({ day, start, minutes = 30, provider = 'lee', patient = 0, room, 
 async function book(slot: Slot, as = token.frontdesk) {
   const res = await server.gql(CREATE, { i: input(slot) }, as);
   expect(res.errors).toBeUndefined();
-  return res.data!.createAppointment as { id: string; startsAt: string; endsAt: string; status: string; provider: { id: string } };
+  return res.data!.createAppointment as {
+    id: string;
+    startsAt: string;
+    endsAt: string;
+    status: string;
+    provider: { id: string };
+  };
 }
 
 const appointmentRow = (id: string) => server.db('appointments').where({ id }).first();
@@ -138,7 +145,11 @@ describe('createAppointment', () => {
       entityId: appointment.id,
       providerId: sunrise.users.lee,
     });
-    const read = await server.gql('query($id: ID!) { appointment(id: $id) { id status } }', { id: appointment.id }, token.nurse);
+    const read = await server.gql(
+      'query($id: ID!) { appointment(id: $id) { id status } }',
+      { id: appointment.id },
+      token.nurse,
+    );
     expect(read.data!.appointment).toEqual({ id: appointment.id, status: 'SCHEDULED' });
   });
 
@@ -178,7 +189,11 @@ describe('createAppointment', () => {
   });
 
   it('accepts a room name of exactly 40 characters', async () => {
-    const res = await server.gql(CREATE, { i: input({ day: DAY, start: '10:00', room: 'R'.repeat(40) }) }, token.frontdesk);
+    const res = await server.gql(
+      CREATE,
+      { i: input({ day: DAY, start: '10:00', room: 'R'.repeat(40) }) },
+      token.frontdesk,
+    );
     expect(res.data!.createAppointment.room).toBe('R'.repeat(40));
   });
 
@@ -199,7 +214,9 @@ describe('createAppointment', () => {
       ['a slot enclosing it', '12:45', 90],
       ['a slot inside it', '13:15', 15],
     ])('answers CONFLICT PROVIDER_DOUBLE_BOOKED for %s and writes nothing', async (_case, start, minutes) => {
-      const res = await withoutWrites(() => server.gql(CREATE, { i: input({ day: DAY, start, minutes, patient: 5 }) }, token.frontdesk));
+      const res = await withoutWrites(() =>
+        server.gql(CREATE, { i: input({ day: DAY, start, minutes, patient: 5 }) }, token.frontdesk),
+      );
       expectConflict(res, 'PROVIDER_DOUBLE_BOOKED');
       expect(res.errors![0].message).toContain('Dr. Maya Lee');
     });
@@ -210,7 +227,10 @@ describe('createAppointment', () => {
 
     it("frees a cancelled appointment's slot for a new booking", async () => {
       const first = await book({ day: DAY, start: '15:00', provider: 'lee', patient: 6 });
-      expectConflict(await server.gql(CREATE, { i: input({ day: DAY, start: '15:00', patient: 7 }) }, token.frontdesk), 'PROVIDER_DOUBLE_BOOKED');
+      expectConflict(
+        await server.gql(CREATE, { i: input({ day: DAY, start: '15:00', patient: 7 }) }, token.frontdesk),
+        'PROVIDER_DOUBLE_BOOKED',
+      );
       const cancelled = await server.gql(CANCEL, { id: first.id, r: 'Patient called to cancel' }, token.frontdesk);
       expect(cancelled.data!.cancelAppointment.status).toBe('CANCELLED');
       const second = await book({ day: DAY, start: '15:00', patient: 7 });
@@ -232,7 +252,10 @@ describe('concurrent booking', () => {
 
   it.each([
     ['the very same slot', (n: number) => ({ start: '10:00', patient: n })],
-    ['slots that all overlap one another', (n: number) => ({ start: `11:${String(n * 5).padStart(2, '0')}`, patient: n })],
+    [
+      'slots that all overlap one another',
+      (n: number) => ({ start: `11:${String(n * 5).padStart(2, '0')}`, patient: n }),
+    ],
   ])('lets exactly one of 6 simultaneous bookings for %s succeed; the rest get CONFLICT', async (_case, slot) => {
     const eventsBefore = await countRows('events', { tenantId: sunrise.tenantId });
     const inputs = Array.from({ length: ATTEMPTS }, (_, n) => input({ day: DAY, provider: 'patel', ...slot(n) }));
@@ -246,7 +269,11 @@ describe('concurrent booking', () => {
 
     const from = inputs[0].startsAt;
     const to = plus(inputs.at(-1)!.endsAt, MINUTE);
-    const stored = await server.db('appointments').where({ providerId: sunrise.users.patel }).andWhere('startsAt', '>=', from).andWhere('startsAt', '<', to);
+    const stored = await server
+      .db('appointments')
+      .where({ providerId: sunrise.users.patel })
+      .andWhere('startsAt', '>=', from)
+      .andWhere('startsAt', '<', to);
     expect(stored.map((a: { id: string }) => a.id)).toEqual([winners[0].data!.createAppointment.id]);
     const events = await server.db('events').where({ tenantId: sunrise.tenantId }).andWhere('seq', '>', eventsBefore);
     expect(events).toHaveLength(1);
@@ -293,7 +320,9 @@ describe('appointments(from, to, providerId)', () => {
   it('narrows to one provider', async () => {
     const res = await range(at(DAY, '00:00'), at(DAY + 1, '00:00'), sunrise.users.lee);
     expect(res.data!.appointments.map((a: { id: string }) => a.id)).toEqual([lee9, lee10]);
-    expect(res.data!.appointments.every((a: { provider: { id: string } }) => a.provider.id === sunrise.users.lee)).toBe(true);
+    expect(res.data!.appointments.every((a: { provider: { id: string } }) => a.provider.id === sunrise.users.lee)).toBe(
+      true,
+    );
   });
 
   it('leaves out an appointment that started before `from`, even if it is still running', async () => {
@@ -304,7 +333,9 @@ describe('appointments(from, to, providerId)', () => {
   it('accepts a range of exactly 31 days', async () => {
     const res = await range(at(DAY, '00:00'), plus(at(DAY, '00:00'), 31 * 24 * HOUR));
     expect(res.errors).toBeUndefined();
-    expect(res.data!.appointments.map((a: { id: string }) => a.id)).toEqual(expect.arrayContaining([lee9, patel930, lee10]));
+    expect(res.data!.appointments.map((a: { id: string }) => a.id)).toEqual(
+      expect.arrayContaining([lee9, patel930, lee10]),
+    );
   });
 
   it.each([
@@ -362,19 +393,33 @@ describe('schedule(date)', () => {
 
   it('counts a 23-hour daylight-saving day by its wall clock (New York, 11 March 2035)', async () => {
     // Clocks jump from 02:00 EST to 03:00 EDT; the day runs from 05:00Z to 04:00Z the next day.
-    const slots = ['2035-03-11T00:30:00-05:00', '2035-03-11T23:30:00-04:00', '2035-03-12T00:15:00-04:00', '2035-03-10T23:45:00-05:00'];
+    const slots = [
+      '2035-03-11T00:30:00-05:00',
+      '2035-03-11T23:30:00-04:00',
+      '2035-03-12T00:15:00-04:00',
+      '2035-03-10T23:45:00-05:00',
+    ];
     const booked: string[] = [];
     for (const startsAt of slots) {
       const res = await server.gql(
         CREATE,
-        { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], startsAt, endsAt: plus(startsAt, 10 * MINUTE) } },
+        {
+          i: {
+            providerId: sunrise.users.lee,
+            patientId: sunrise.patients[0],
+            startsAt,
+            endsAt: plus(startsAt, 10 * MINUTE),
+          },
+        },
         token.frontdesk,
       );
       expect(res.errors).toBeUndefined();
       booked.push(res.data!.createAppointment.id);
     }
     const res = await server.gql(SCHEDULE, { d: '2035-03-11', p: sunrise.users.lee }, token.frontdesk);
-    expect(res.data!.schedule.map((a: { id: string }) => a.id).filter((id: string) => booked.includes(id))).toEqual(booked.slice(0, 2));
+    expect(res.data!.schedule.map((a: { id: string }) => a.id).filter((id: string) => booked.includes(id))).toEqual(
+      booked.slice(0, 2),
+    );
   });
 
   it('returns nothing for a provider id that is not a UUID, and refuses a date that does not exist', async () => {
@@ -391,23 +436,49 @@ describe('updateAppointment', () => {
   it('reschedules to a free slot and records one UPDATED event', async () => {
     const appointment = await book({ day: DAY, start: '08:00' });
     const i = { startsAt: at(DAY, '17:00').toISOString(), endsAt: at(DAY, '17:45').toISOString() };
-    const { res, event } = await withOneEvent(sunrise.tenantId, () => server.gql(UPDATE, { id: appointment.id, i }, token.frontdesk));
+    const { res, event } = await withOneEvent(sunrise.tenantId, () =>
+      server.gql(UPDATE, { id: appointment.id, i }, token.frontdesk),
+    );
     expect(res.data!.updateAppointment).toMatchObject({ id: appointment.id, status: 'SCHEDULED', ...i });
-    expect(event).toMatchObject({ topic: 'appointment', kind: 'UPDATED', entityId: appointment.id, providerId: sunrise.users.lee });
+    expect(event).toMatchObject({
+      topic: 'appointment',
+      kind: 'UPDATED',
+      entityId: appointment.id,
+      providerId: sunrise.users.lee,
+    });
   });
 
   it('moves a visit to another provider and notes who had it before', async () => {
     const appointment = await book({ day: DAY, start: '08:00', provider: 'patel' });
     const { res, event } = await withOneEvent(sunrise.tenantId, () =>
-      server.gql(UPDATE, { id: appointment.id, i: { providerId: sunrise.users.lee, startsAt: at(DAY, '18:00').toISOString(), endsAt: at(DAY, '18:30').toISOString() } }, token.frontdesk),
+      server.gql(
+        UPDATE,
+        {
+          id: appointment.id,
+          i: {
+            providerId: sunrise.users.lee,
+            startsAt: at(DAY, '18:00').toISOString(),
+            endsAt: at(DAY, '18:30').toISOString(),
+          },
+        },
+        token.frontdesk,
+      ),
     );
     expect(res.data!.updateAppointment.provider.id).toBe(sunrise.users.lee);
-    expect(event).toMatchObject({ kind: 'UPDATED', providerId: sunrise.users.lee, data: { previousProviderId: sunrise.users.patel } });
+    expect(event).toMatchObject({
+      kind: 'UPDATED',
+      providerId: sunrise.users.lee,
+      data: { previousProviderId: sunrise.users.patel },
+    });
   });
 
   it('lets a visit shift within its own time without colliding with itself', async () => {
     const appointment = await book({ day: DAY, start: '09:00', minutes: 60 });
-    const res = await server.gql(UPDATE, { id: appointment.id, i: { startsAt: at(DAY, '09:15').toISOString(), endsAt: at(DAY, '10:15').toISOString() } }, token.frontdesk);
+    const res = await server.gql(
+      UPDATE,
+      { id: appointment.id, i: { startsAt: at(DAY, '09:15').toISOString(), endsAt: at(DAY, '10:15').toISOString() } },
+      token.frontdesk,
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.updateAppointment.startsAt).toBe(at(DAY, '09:15').toISOString());
   });
@@ -429,7 +500,9 @@ describe('updateAppointment', () => {
     });
 
     it('answers CONFLICT PROVIDER_DOUBLE_BOOKED to a move onto a busy provider, and changes nothing', async () => {
-      const res = await withoutWrites(() => server.gql(UPDATE, { id: mover, i: { providerId: sunrise.users.lee } }, token.frontdesk));
+      const res = await withoutWrites(() =>
+        server.gql(UPDATE, { id: mover, i: { providerId: sunrise.users.lee } }, token.frontdesk),
+      );
       expectConflict(res, 'PROVIDER_DOUBLE_BOOKED');
     });
 
@@ -451,7 +524,9 @@ describe('updateAppointment', () => {
       const noShow = (await book({ day: DAY, start: '16:00', provider: 'patel', patient: 4 })).id;
       await server.gql(UPDATE, { id: noShow, i: { status: 'NO_SHOW' } }, token.frontdesk);
       await book({ day: DAY, start: '16:00', provider: 'patel', patient: 5 });
-      const res = await withoutWrites(() => server.gql(UPDATE, { id: noShow, i: { status: 'SCHEDULED' } }, token.frontdesk));
+      const res = await withoutWrites(() =>
+        server.gql(UPDATE, { id: noShow, i: { status: 'SCHEDULED' } }, token.frontdesk),
+      );
       expectConflict(res, 'PROVIDER_DOUBLE_BOOKED');
     });
   });
@@ -463,7 +538,11 @@ describe('updateAppointment', () => {
     });
 
     it.each([
-      ['an end before the start', () => ({ startsAt: at(DAY, '20:00').toISOString(), endsAt: at(DAY, '19:00').toISOString() }), 'endsAt'],
+      [
+        'an end before the start',
+        () => ({ startsAt: at(DAY, '20:00').toISOString(), endsAt: at(DAY, '19:00').toISOString() }),
+        'endsAt',
+      ],
       ['a new start after the current end', () => ({ startsAt: at(DAY, '20:45').toISOString() }), 'endsAt'],
       ['a visit longer than 12 hours', () => ({ endsAt: plus(at(DAY, '20:00'), 12 * HOUR + MINUTE) }), 'endsAt'],
       ['a staff member who is not a provider', () => ({ providerId: sunrise.users.nurse }), 'providerId'],
@@ -494,7 +573,10 @@ describe('cancelAppointment', () => {
     const { res, event } = await withOneEvent(sunrise.tenantId, () =>
       server.gql(CANCEL, { id: appointment.id, r: '  Patient has the flu  ' }, token.frontdesk),
     );
-    expect(res.data!.cancelAppointment).toMatchObject({ status: 'CANCELLED', cancellationReason: 'Patient has the flu' });
+    expect(res.data!.cancelAppointment).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'Patient has the flu',
+    });
     expect(event).toMatchObject({ topic: 'appointment', kind: 'CANCELLED', entityId: appointment.id });
   });
 
@@ -517,7 +599,10 @@ describe('cancelAppointment', () => {
     });
 
     it('cannot be cancelled twice (CONFLICT)', async () => {
-      expectConflict(await withoutWrites(() => server.gql(CANCEL, { id, r: 'Again' }, token.frontdesk)), 'APPOINTMENT_CANCELLED');
+      expectConflict(
+        await withoutWrites(() => server.gql(CANCEL, { id, r: 'Again' }, token.frontdesk)),
+        'APPOINTMENT_CANCELLED',
+      );
     });
 
     it.each([
@@ -525,7 +610,10 @@ describe('cancelAppointment', () => {
       ['given a room', { room: 'Room 4' }],
       ['put back on the schedule', { status: 'SCHEDULED' }],
     ])('cannot be %s (CONFLICT)', async (_case, i) => {
-      expectConflict(await withoutWrites(() => server.gql(UPDATE, { id, i }, token.frontdesk)), 'APPOINTMENT_CANCELLED');
+      expectConflict(
+        await withoutWrites(() => server.gql(UPDATE, { id, i }, token.frontdesk)),
+        'APPOINTMENT_CANCELLED',
+      );
     });
 
     it('cannot be checked in (CONFLICT)', async () => {
@@ -547,7 +635,9 @@ describe('checkInAppointment', () => {
   it('checks a scheduled patient in, stamps the time and records one CHECKED_IN event', async () => {
     const appointment = await book({ day: DAY, start: '09:00' });
     const before = Date.now();
-    const { res, event } = await withOneEvent(sunrise.tenantId, () => server.gql(CHECK_IN, { id: appointment.id }, token.frontdesk));
+    const { res, event } = await withOneEvent(sunrise.tenantId, () =>
+      server.gql(CHECK_IN, { id: appointment.id }, token.frontdesk),
+    );
     const checkedIn = res.data!.checkInAppointment;
     expect(checkedIn.status).toBe('CHECKED_IN');
     // Clock of the database, not of this process: allow a little skew.
@@ -580,7 +670,9 @@ describe('checkInAppointment', () => {
   );
 
   it('answers NOT_FOUND for an unknown appointment', async () => {
-    expect(errorCode(await withoutWrites(() => server.gql(CHECK_IN, { id: randomUUID() }, token.frontdesk)))).toBe('NOT_FOUND');
+    expect(errorCode(await withoutWrites(() => server.gql(CHECK_IN, { id: randomUUID() }, token.frontdesk)))).toBe(
+      'NOT_FOUND',
+    );
   });
 });
 
@@ -595,8 +687,14 @@ describe('event log', () => {
     const second = await book({ day: DAY, start: '10:00' });
     await server.gql(CANCEL, { id: second.id, r: 'Double entry' }, token.frontdesk);
 
-    const events = await server.db('events').where({ tenantId: sunrise.tenantId }).andWhere('seq', '>', seqBefore).orderBy('seq');
-    expect(events.map((e: { seq: number; kind: string; entityId: string }) => [Number(e.seq), e.kind, e.entityId])).toEqual([
+    const events = await server
+      .db('events')
+      .where({ tenantId: sunrise.tenantId })
+      .andWhere('seq', '>', seqBefore)
+      .orderBy('seq');
+    expect(
+      events.map((e: { seq: number; kind: string; entityId: string }) => [Number(e.seq), e.kind, e.entityId]),
+    ).toEqual([
       [seqBefore + 1, 'CREATED', appointment.id],
       [seqBefore + 2, 'UPDATED', appointment.id],
       [seqBefore + 3, 'CHECKED_IN', appointment.id],
@@ -609,7 +707,9 @@ describe('event log', () => {
   it('rolls the change back when its event cannot be written (transactional outbox)', async () => {
     const appointment = await book({ day: DAY, start: '11:00' });
     // Make the database itself refuse this appointment's next event, after the change has been made in the transaction.
-    await server.db.raw(`alter table events add constraint test_refuse_event check (entity_id <> '${appointment.id}') not valid`);
+    await server.db.raw(
+      `alter table events add constraint test_refuse_event check (entity_id <> '${appointment.id}') not valid`,
+    );
     try {
       const res = await withoutWrites(() => server.gql(CANCEL, { id: appointment.id, r: 'Storm' }, token.frontdesk));
       expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
@@ -625,11 +725,29 @@ describe('event log', () => {
     const existing = await book({ day: DAY, start: '14:00', provider: 'patel' });
     const lakesideInput = (n: number) => {
       const startsAt = wallClock(CHICAGO, dayInZone(CHICAGO, DAY), `${String(8 + n).padStart(2, '0')}:00`);
-      return { providerId: lakeside.users[n % 2 ? 'chen' : 'okafor'], patientId: lakeside.patients[n % 8], startsAt: startsAt.toISOString(), endsAt: plus(startsAt, 30 * MINUTE) };
+      return {
+        providerId: lakeside.users[n % 2 ? 'chen' : 'okafor'],
+        patientId: lakeside.patients[n % 8],
+        startsAt: startsAt.toISOString(),
+        endsAt: plus(startsAt, 30 * MINUTE),
+      };
     };
     const requests: Promise<GraphQLResponse>[] = [
       // Sunrise: distinct slots, a collision pair, and changes to one appointment.
-      ...Array.from({ length: 8 }, (_, n) => server.gql(CREATE, { i: input({ day: DAY, start: `${String(12 + (n % 4)).padStart(2, '0')}:${n < 4 ? '00' : '30'}`, provider: 'lee', patient: n }) }, token.frontdesk)),
+      ...Array.from({ length: 8 }, (_, n) =>
+        server.gql(
+          CREATE,
+          {
+            i: input({
+              day: DAY,
+              start: `${String(12 + (n % 4)).padStart(2, '0')}:${n < 4 ? '00' : '30'}`,
+              provider: 'lee',
+              patient: n,
+            }),
+          },
+          token.frontdesk,
+        ),
+      ),
       server.gql(CREATE, { i: input({ day: DAY, start: '17:00', provider: 'patel' }) }, token.frontdesk),
       server.gql(CREATE, { i: input({ day: DAY, start: '17:00', provider: 'patel', patient: 1 }) }, token.nurse),
       server.gql(UPDATE, { id: existing.id, i: { room: 'Room 7' } }, token.nurse),
@@ -643,7 +761,9 @@ describe('event log', () => {
     expect(succeeded).toBe(8 + 1 + 2 + 6);
 
     for (const clinic of [sunrise, lakeside]) {
-      const seqs = (await server.db('events').where({ tenantId: clinic.tenantId }).orderBy('seq').pluck('seq')).map(Number);
+      const seqs = (await server.db('events').where({ tenantId: clinic.tenantId }).orderBy('seq').pluck('seq')).map(
+        Number,
+      );
       expect(seqs.length).toBeGreaterThan(0);
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     }

@@ -9,7 +9,8 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const LOGIN = 'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token expiresAt user { name role tenant { slug } } } }';
+const LOGIN =
+  'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token expiresAt user { name role tenant { slug } } } }';
 const ME = '{ me { id name role email tenant { slug name } } }';
 
 function claims(ids: { tenantId: string; userId: string }) {
@@ -27,7 +28,11 @@ describe('login', () => {
     expect(res.data!.login.user).toEqual({ name: 'Dr. Maya Lee', role: 'PROVIDER', tenant: { slug: 'sunrise-derm' } });
     expect(new Date(res.data!.login.expiresAt).getTime()).toBeGreaterThan(Date.now());
     const me = await server.gql(ME, {}, res.data!.login.token);
-    expect(me.data!.me).toMatchObject({ name: 'Dr. Maya Lee', email: 'lee@sunrise.example', tenant: { slug: 'sunrise-derm' } });
+    expect(me.data!.me).toMatchObject({
+      name: 'Dr. Maya Lee',
+      email: 'lee@sunrise.example',
+      tenant: { slug: 'sunrise-derm' },
+    });
   });
 
   it('accepts the email in any case and the clinic slug with surrounding spaces', async () => {

@@ -10,7 +10,14 @@ describe('configuration', () => {
   it('starts on the embedded defaults with nothing set', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-config-'));
     const config = loadConfig({ DATA_DIR: dataDir });
-    expect(config).toMatchObject({ env: 'development', port: 4000, databaseUrl: undefined, redisUrl: undefined, jwtTtlSeconds: 8 * 3600, seedDemo: true });
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 4000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      jwtTtlSeconds: 8 * 3600,
+      seedDemo: true,
+    });
     expect(config.corsOrigins).toEqual(['http://localhost:5173']);
   });
 

@@ -17,7 +17,10 @@ describe('health', () => {
   it('answers /readyz with the database engine when the database answers', async () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', database: server.db.client.config.client === 'pg' ? 'postgresql' : 'pglite' });
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      database: server.db.client.config.client === 'pg' ? 'postgresql' : 'pglite',
+    });
   });
 });
 
@@ -43,7 +46,11 @@ describe('CORS', () => {
     const preflight = (origin: string) =>
       fetch(`${server.url}/graphql`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,authorization',
+        },
       });
     const allowed = await preflight('http://localhost:5173');
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
@@ -55,7 +62,8 @@ describe('CORS', () => {
 describe('operation limits', () => {
   it('refuses a document nested deeper than allowed', async () => {
     const token = await server.login('sunrise-derm', 'nurse');
-    const deep = '{ threads { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { id } } } } } } } } } } }';
+    const deep =
+      '{ threads { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { id } } } } } } } } } } }';
     const res = await server.gql(deep, {}, token);
     expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(res.errors![0].message).toMatch(/nested 11 levels deep; at most 10/);
@@ -110,7 +118,11 @@ describe('text PostgreSQL cannot store', () => {
   it('answers a NUL character in any text argument with BAD_USER_INPUT, and writes nothing', async () => {
     const token = await server.login('sunrise-derm', 'frontdesk');
     const before = await server.db('patients').count('* as n').first();
-    const search = await server.gql('query($s: String) { patients(search: $s) { edges { node { id } } } }', { s: 'ab\u0000c' }, token);
+    const search = await server.gql(
+      'query($s: String) { patients(search: $s) { edges { node { id } } } }',
+      { s: 'ab\u0000c' },
+      token,
+    );
     expect(errorCode(search)).toBe('BAD_USER_INPUT');
     const create = await server.gql(
       'mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }',
@@ -138,9 +150,16 @@ describe('unexpected errors', () => {
       const token = await broken.login('sunrise-derm', 'nurse');
       const [patientId] = (await broken.ids('sunrise-derm')).patients;
       await broken.db.raw('alter table patient_access_log rename to patient_access_log_gone');
-      const res = await broken.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, token, { 'x-request-id': 'support-42' });
+      const res = await broken.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, token, {
+        'x-request-id': 'support-42',
+      });
       expect(res.errors).toEqual([
-        { message: 'Internal server error', locations: [{ line: 1, column: 19 }], path: ['patient'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'support-42' } },
+        {
+          message: 'Internal server error',
+          locations: [{ line: 1, column: 19 }],
+          path: ['patient'],
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'support-42' },
+        },
       ]);
     } finally {
       await broken.stop();

@@ -14,7 +14,8 @@ beforeAll(async () => {
   server = await startTestServer();
   sunrise = await server.ids('sunrise-derm');
   lakeside = await server.ids('lakeside-skin');
-  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const) token[key] = await server.login('sunrise-derm', key);
+  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
+    token[key] = await server.login('sunrise-derm', key);
   seedThreadId = (await server.db('threads').where({ tenantId: sunrise.tenantId }).first('id')).id;
 });
 afterAll(() => server?.stop());
@@ -61,7 +62,10 @@ async function threadAs(user: keyof typeof token, id: string) {
 }
 
 /** How far one participant has read, as the thread's `readStates` tell it. */
-function readStateOf(thread: { readStates: { user: { id: string }; lastReadMessage: { id: string } | null; lastReadAt: string | null }[] }, userId: string) {
+function readStateOf(
+  thread: { readStates: { user: { id: string }; lastReadMessage: { id: string } | null; lastReadAt: string | null }[] },
+  userId: string,
+) {
   const state = thread.readStates.find((s) => s.user.id === userId);
   expect(state, `read state of ${userId}`).toBeDefined();
   return { lastReadMessage: state!.lastReadMessage, lastReadAt: state!.lastReadAt };
@@ -87,12 +91,27 @@ describe('createThread', () => {
   });
 
   it('starts a thread with its creator among the participants, ordered by name, and no message without a body', async () => {
-    const thread = await createThread('lee', { subject: '  Rash photos  ', participantIds: [sunrise.users.nurse, sunrise.users.patel] });
+    const thread = await createThread('lee', {
+      subject: '  Rash photos  ',
+      participantIds: [sunrise.users.nurse, sunrise.users.patel],
+    });
     expect(thread.subject).toBe('Rash photos');
-    expect(thread.participants.map((p: { name: string }) => p.name)).toEqual(['Dr. Arjun Patel', 'Dr. Maya Lee', 'Sam Rivera']);
-    expect(thread).toMatchObject({ patient: null, lastMessage: null, unreadCount: 0, lastActivityAt: thread.createdAt });
+    expect(thread.participants.map((p: { name: string }) => p.name)).toEqual([
+      'Dr. Arjun Patel',
+      'Dr. Maya Lee',
+      'Sam Rivera',
+    ]);
+    expect(thread).toMatchObject({
+      patient: null,
+      lastMessage: null,
+      unreadCount: 0,
+      lastActivityAt: thread.createdAt,
+    });
     const messages = dataOf(await server.gql(MESSAGES, { t: thread.id }, token.lee)).messages;
-    expect(messages).toEqual({ edges: [], pageInfo: { hasPreviousPage: false, hasNextPage: false, startCursor: null, endCursor: null } });
+    expect(messages).toEqual({
+      edges: [],
+      pageInfo: { hasPreviousPage: false, hasNextPage: false, startCursor: null, endCursor: null },
+    });
     expect(await server.db('messages').where({ threadId: thread.id })).toEqual([]);
     expect(await server.db('notifications').where({ threadId: thread.id })).toEqual([]);
     // Every participant can open it.
@@ -121,7 +140,9 @@ describe('createThread', () => {
       subject: 'Self listed',
       participantIds: [sunrise.users.lee, sunrise.users.patel, sunrise.users.patel],
     });
-    expect(thread.participants.map((p: { id: string }) => p.id).sort()).toEqual([sunrise.users.lee, sunrise.users.patel].sort());
+    expect(thread.participants.map((p: { id: string }) => p.id).sort()).toEqual(
+      [sunrise.users.lee, sunrise.users.patel].sort(),
+    );
   });
 
   it('accepts 50 other participants', async () => {
@@ -136,12 +157,24 @@ describe('createThread', () => {
     ['no other participant', () => ({ participantIds: [] }), 'participantIds'],
     ['only the creator as participant', () => ({ participantIds: [sunrise.users.lee] }), 'participantIds'],
     ['more than 50 other participants', () => ({ participantIds: extraStaff }), 'participantIds'],
-    ['a participant id that names nobody', () => ({ participantIds: [sunrise.users.patel, randomUUID()] }), 'participantIds'],
-    ['a participant id that is not a UUID', () => ({ participantIds: [sunrise.users.patel, 'not-a-uuid'] }), 'participantIds'],
-    ["a participant of another clinic", () => ({ participantIds: [sunrise.users.patel, lakeside.users.chen] }), 'participantIds'],
+    [
+      'a participant id that names nobody',
+      () => ({ participantIds: [sunrise.users.patel, randomUUID()] }),
+      'participantIds',
+    ],
+    [
+      'a participant id that is not a UUID',
+      () => ({ participantIds: [sunrise.users.patel, 'not-a-uuid'] }),
+      'participantIds',
+    ],
+    [
+      'a participant of another clinic',
+      () => ({ participantIds: [sunrise.users.patel, lakeside.users.chen] }),
+      'participantIds',
+    ],
     ['a patientId that names nobody', () => ({ patientId: randomUUID() }), 'patientId'],
     ['a patientId that is not a UUID', () => ({ patientId: 'patient-1' }), 'patientId'],
-    ["a patient of another clinic", () => ({ patientId: lakeside.patients[0] }), 'patientId'],
+    ['a patient of another clinic', () => ({ patientId: lakeside.patients[0] }), 'patientId'],
   ])('refuses %s with BAD_USER_INPUT naming the field, and writes nothing', async (_case, change, field) => {
     const before = await snapshotRows(server.db);
     const input = { subject: 'Refused', participantIds: [sunrise.users.patel], body: 'hello', ...change() };
@@ -158,7 +191,8 @@ describe('threads', () => {
     const older = await createThread('patel', { subject: 'Older', participantIds: [sunrise.users.nurse] });
     const newer = await createThread('patel', { subject: 'Newer', participantIds: [sunrise.users.nurse] });
 
-    const order = async () => dataOf(await server.gql(THREADS, {}, token.patel)).threads as { id: string; lastActivityAt: string }[];
+    const order = async () =>
+      dataOf(await server.gql(THREADS, {}, token.patel)).threads as { id: string; lastActivityAt: string }[];
     let threads = await order();
     expect(threads.slice(0, 2).map((t) => t.id)).toEqual([newer.id, older.id]);
     const times = threads.map((t) => Date.parse(t.lastActivityAt));
@@ -194,10 +228,17 @@ describe('sendMessage', () => {
   it('stores the message, returns it with its sender, and makes it the thread’s last message', async () => {
     const thread = await createThread('lee', { subject: 'Send', participantIds: [sunrise.users.nurse] });
     const message = await send('nurse', thread.id, '  Patient is in room 2  ');
-    expect(message).toMatchObject({ body: 'Patient is in room 2', sender: { id: sunrise.users.nurse, name: 'Sam Rivera' } });
+    expect(message).toMatchObject({
+      body: 'Patient is in room 2',
+      sender: { id: sunrise.users.nurse, name: 'Sam Rivera' },
+    });
     expect(message.thread.id).toBe(thread.id);
     const after = await threadAs('lee', thread.id);
-    expect(after.lastMessage).toEqual({ id: message.id, body: 'Patient is in room 2', sender: { id: sunrise.users.nurse } });
+    expect(after.lastMessage).toEqual({
+      id: message.id,
+      body: 'Patient is in room 2',
+      sender: { id: sunrise.users.nurse },
+    });
     expect(after.lastActivityAt).toBe(message.createdAt);
   });
 
@@ -235,7 +276,10 @@ describe('sendMessage', () => {
   });
 
   it('logs one message event and one notification event per recipient, in the message’s own transaction, without the body', async () => {
-    const thread = await createThread('lee', { subject: 'Events', participantIds: [sunrise.users.patel, sunrise.users.nurse] });
+    const thread = await createThread('lee', {
+      subject: 'Events',
+      participantIds: [sunrise.users.patel, sunrise.users.nurse],
+    });
     const body = `Confidential body ${randomUUID()}`;
     const seq = await lastEventSeq(server.db, sunrise.tenantId);
     const message = await send('lee', thread.id, body);
@@ -257,7 +301,10 @@ describe('sendMessage', () => {
   });
 
   it('notifies the other participants with NEW_MESSAGE, never the sender, and never with the body', async () => {
-    const thread = await createThread('patel', { subject: 'Notify', participantIds: [sunrise.users.lee, sunrise.users.frontdesk] });
+    const thread = await createThread('patel', {
+      subject: 'Notify',
+      participantIds: [sunrise.users.lee, sunrise.users.frontdesk],
+    });
     const body = `Secret detail ${randomUUID()}`;
     await send('patel', thread.id, body);
 
@@ -265,7 +312,14 @@ describe('sendMessage', () => {
       const notes = dataOf(await server.gql(NOTIFICATIONS, {}, token[recipient])).notifications as any[];
       const about = notes.filter((n) => n.thread?.id === thread.id);
       expect(about).toEqual([
-        { id: expect.any(String), kind: 'NEW_MESSAGE', title: 'New message from Dr. Arjun Patel', priority: 'NORMAL', thread: { id: thread.id }, readAt: null },
+        {
+          id: expect.any(String),
+          kind: 'NEW_MESSAGE',
+          title: 'New message from Dr. Arjun Patel',
+          priority: 'NORMAL',
+          thread: { id: thread.id },
+          readAt: null,
+        },
       ]);
     }
     const senderNotes = dataOf(await server.gql(NOTIFICATIONS, {}, token.patel)).notifications as any[];
@@ -321,7 +375,9 @@ describe('messages', () => {
 
   it('gives an empty page before the oldest message', async () => {
     const all = dataOf(await server.gql(MESSAGES, { t: threadId }, token.lee)).messages;
-    const page = dataOf(await server.gql(MESSAGES, { t: threadId, before: all.pageInfo.startCursor }, token.lee)).messages;
+    const page = dataOf(
+      await server.gql(MESSAGES, { t: threadId, before: all.pageInfo.startCursor }, token.lee),
+    ).messages;
     expect(page.edges).toEqual([]);
     expect(page.pageInfo.hasPreviousPage).toBe(false);
   });
@@ -348,8 +404,15 @@ describe('messages', () => {
 
 describe('unread counts and read state', () => {
   it('counts messages from others per thread and overall, never the sender’s own, and returns to 0 after markThreadRead', async () => {
-    const thread = await createThread('lee', { subject: 'Unread', participantIds: [sunrise.users.patel, sunrise.users.nurse] });
-    const base = { lee: await unreadTotal('lee'), patel: await unreadTotal('patel'), nurse: await unreadTotal('nurse') };
+    const thread = await createThread('lee', {
+      subject: 'Unread',
+      participantIds: [sunrise.users.patel, sunrise.users.nurse],
+    });
+    const base = {
+      lee: await unreadTotal('lee'),
+      patel: await unreadTotal('patel'),
+      nurse: await unreadTotal('nurse'),
+    };
 
     await send('lee', thread.id, 'one');
     await send('lee', thread.id, 'two');
@@ -380,12 +443,17 @@ describe('unread counts and read state', () => {
     expect((await threadAs('patel', thread.id)).unreadCount).toBe(2);
     const reply = await send('patel', thread.id, 'answer');
     expect((await threadAs('patel', thread.id)).unreadCount).toBe(0);
-    expect(readStateOf(await threadAs('lee', thread.id), sunrise.users.patel).lastReadMessage).toEqual({ id: reply.id });
+    expect(readStateOf(await threadAs('lee', thread.id), sunrise.users.patel).lastReadMessage).toEqual({
+      id: reply.id,
+    });
     expect((await threadAs('lee', thread.id)).unreadCount).toBe(1);
   });
 
   it('shows in readStates who has read up to which message', async () => {
-    const thread = await createThread('lee', { subject: 'Receipts', participantIds: [sunrise.users.patel, sunrise.users.nurse] });
+    const thread = await createThread('lee', {
+      subject: 'Receipts',
+      participantIds: [sunrise.users.patel, sunrise.users.nurse],
+    });
     const first = await send('lee', thread.id, 'first');
     const second = await send('lee', thread.id, 'second');
     await server.gql(MARK_READ, { t: thread.id, m: first.id }, token.patel);
@@ -393,7 +461,10 @@ describe('unread counts and read state', () => {
     const view = await threadAs('nurse', thread.id);
     expect(view.readStates).toHaveLength(3);
     expect(readStateOf(view, sunrise.users.lee).lastReadMessage).toEqual({ id: second.id });
-    expect(readStateOf(view, sunrise.users.patel)).toEqual({ lastReadMessage: { id: first.id }, lastReadAt: expect.any(String) });
+    expect(readStateOf(view, sunrise.users.patel)).toEqual({
+      lastReadMessage: { id: first.id },
+      lastReadAt: expect.any(String),
+    });
     expect(readStateOf(view, sunrise.users.nurse)).toEqual({ lastReadMessage: null, lastReadAt: null });
     expect((await threadAs('patel', thread.id)).unreadCount).toBe(1);
   });
@@ -402,7 +473,10 @@ describe('unread counts and read state', () => {
     const thread = await createThread('lee', { subject: 'Fresh receipts', participantIds: [sunrise.users.patel] });
     const message = await send('lee', thread.id, 'read me');
     const marked = dataOf(await server.gql(MARK_READ, { t: thread.id }, token.patel)).markThreadRead;
-    expect(readStateOf(marked, sunrise.users.patel)).toEqual({ lastReadMessage: { id: message.id }, lastReadAt: expect.any(String) });
+    expect(readStateOf(marked, sunrise.users.patel)).toEqual({
+      lastReadMessage: { id: message.id },
+      lastReadAt: expect.any(String),
+    });
   });
 
   it('only moves read state forward: marking an older message read changes nothing and logs nothing', async () => {
@@ -429,7 +503,13 @@ describe('unread counts and read state', () => {
     dataOf(await server.gql(MARK_READ, { t: thread.id }, token.nurse));
     const events = await eventsAfter(server.db, sunrise.tenantId, seq);
     expect(events).toEqual([
-      expect.objectContaining({ topic: 'readReceipt', kind: 'READ', entityId: message.id, threadId: thread.id, userId: sunrise.users.nurse }),
+      expect.objectContaining({
+        topic: 'readReceipt',
+        kind: 'READ',
+        entityId: message.id,
+        threadId: thread.id,
+        userId: sunrise.users.nurse,
+      }),
     ]);
     // Marking again advances nothing and logs nothing.
     dataOf(await server.gql(MARK_READ, { t: thread.id }, token.nurse));
@@ -445,7 +525,10 @@ describe('unread counts and read state', () => {
   });
 
   it.each<[string, () => Promise<string>]>([
-    ['a message of another thread', async () => (await server.db('messages').where({ threadId: seedThreadId }).first('id')).id],
+    [
+      'a message of another thread',
+      async () => (await server.db('messages').where({ threadId: seedThreadId }).first('id')).id,
+    ],
     ['an id that names no message', async () => randomUUID()],
     ['an id that is not a UUID', async () => 'message-1'],
   ])('refuses markThreadRead with %s as BAD_USER_INPUT and changes nothing', async (_case, messageId) => {

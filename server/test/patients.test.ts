@@ -15,7 +15,10 @@ const SEARCH = `query($s: String, $first: Int, $after: String) {
 
 type Ids = Awaited<ReturnType<TestServer['ids']>>;
 interface Page {
-  edges: { cursor: string; node: { id: string; mrn: string; firstName: string; lastName: string; displayName: string } }[];
+  edges: {
+    cursor: string;
+    node: { id: string; mrn: string; firstName: string; lastName: string; displayName: string };
+  }[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
@@ -27,12 +30,16 @@ const token = {} as Record<'frontdesk' | 'admin' | 'nurse' | 'lee' | 'lakeside',
 beforeAll(async () => {
   server = await startTestServer();
   [sunrise, lakeside] = await Promise.all([server.ids('sunrise-derm'), server.ids('lakeside-skin')]);
-  for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const) token[key] = await server.login('sunrise-derm', key);
+  for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const)
+    token[key] = await server.login('sunrise-derm', key);
   token.lakeside = await server.login('lakeside-skin', 'frontdesk');
 });
 afterAll(() => server?.stop());
 
-async function search(variables: { s?: string | null; first?: number | null; after?: string | null }, as = token.frontdesk) {
+async function search(
+  variables: { s?: string | null; first?: number | null; after?: string | null },
+  as = token.frontdesk,
+) {
   return server.gql<{ patients: Page }>(SEARCH, variables, as);
 }
 
@@ -145,7 +152,11 @@ describe('patients(first, after): cursor pagination', () => {
   }
 
   it('walks every patient of the clinic five at a time, in last-name, first-name order, without duplicates or gaps', async () => {
-    const expected = await server.db('patients').where({ tenantId: sunrise.tenantId }).orderBy(['lastName', 'firstName', 'id']).pluck('id');
+    const expected = await server
+      .db('patients')
+      .where({ tenantId: sunrise.tenantId })
+      .orderBy(['lastName', 'firstName', 'id'])
+      .pluck('id');
     expect(expected.length).toBe(12 + extra.length);
 
     const { pages, ids } = await walk(null, 5);
@@ -157,7 +168,12 @@ describe('patients(first, after): cursor pagination', () => {
     expect(nodes[0]).toMatchObject({ lastName: 'Abbott', firstName: 'Zoe' });
     expect(nodes.at(-1)).toMatchObject({ lastName: 'Zeller', firstName: 'Yusuf' });
     expect(nodes.filter((p) => p.lastName === 'Diaz').map((p) => p.firstName)).toEqual(['Emma', 'Ines']);
-    expect(nodes.filter((p) => p.lastName === 'Walker').map((p) => p.firstName)).toEqual(['Aaron', 'Quinn', 'Quinn', 'Quinn']);
+    expect(nodes.filter((p) => p.lastName === 'Walker').map((p) => p.firstName)).toEqual([
+      'Aaron',
+      'Quinn',
+      'Quinn',
+      'Quinn',
+    ]);
   });
 
   it('pages through namesakes one at a time within a search', async () => {
@@ -202,7 +218,14 @@ describe('patients(first, after): cursor pagination', () => {
 });
 
 describe('createPatient', () => {
-  const input = { mrn: 'NEW-1', firstName: 'Grace', lastName: 'Hopper', dateOfBirth: '1990-12-09', phone: '555-0199', email: 'grace@example.com' };
+  const input = {
+    mrn: 'NEW-1',
+    firstName: 'Grace',
+    lastName: 'Hopper',
+    dateOfBirth: '1990-12-09',
+    phone: '555-0199',
+    email: 'grace@example.com',
+  };
 
   it('registers a patient, trimming names and lower-casing the email, who can then be found and read', async () => {
     const res = await server.gql(
@@ -213,7 +236,10 @@ describe('createPatient', () => {
     expect(res.errors).toBeUndefined();
     const patient = res.data!.createPatient;
     expect(patient).toEqual({ id: expect.any(String), ...input, displayName: 'Grace Hopper' });
-    expect(await server.db('patients').where({ id: patient.id }).first()).toMatchObject({ tenantId: sunrise.tenantId, mrn: 'NEW-1' });
+    expect(await server.db('patients').where({ id: patient.id }).first()).toMatchObject({
+      tenantId: sunrise.tenantId,
+      mrn: 'NEW-1',
+    });
     expect(await names('hop')).toEqual(['Grace Hopper']);
     const read = await server.gql(READ, { id: patient.id }, token.nurse);
     expect(read.data!.patient).toEqual(patient);
@@ -225,7 +251,11 @@ describe('createPatient', () => {
   });
 
   it('leaves out the phone and email when they are not given', async () => {
-    const res = await server.gql(CREATE, { i: { mrn: 'NEW-2', firstName: 'Ada', lastName: 'Lovelace', dateOfBirth: '1985-12-10' } }, token.frontdesk);
+    const res = await server.gql(
+      CREATE,
+      { i: { mrn: 'NEW-2', firstName: 'Ada', lastName: 'Lovelace', dateOfBirth: '1985-12-10' } },
+      token.frontdesk,
+    );
     expect(res.data!.createPatient).toMatchObject({ phone: null, email: null });
   });
 
@@ -252,13 +282,17 @@ describe('createPatient', () => {
     ['an email that is not an address', { email: 'grace-at-example' }, 'email'],
     ['a phone number longer than 40 characters', { phone: '5'.repeat(41) }, 'phone'],
   ])('refuses %s with BAD_USER_INPUT naming the field, and registers nobody', async (_case, change, field) => {
-    const res = await withoutWrites(() => server.gql(CREATE, { i: { ...input, mrn: 'BAD-1', ...change } }, token.frontdesk));
+    const res = await withoutWrites(() =>
+      server.gql(CREATE, { i: { ...input, mrn: 'BAD-1', ...change } }, token.frontdesk),
+    );
     expect(errorCode(res)).toBe('BAD_USER_INPUT');
     expect(res.errors![0].extensions!.field).toBe(field);
   });
 
   it('refuses a date of birth that is not a real day with BAD_USER_INPUT', async () => {
-    const res = await withoutWrites(() => server.gql(CREATE, { i: { ...input, mrn: 'BAD-2', dateOfBirth: '1990-02-30' } }, token.frontdesk));
+    const res = await withoutWrites(() =>
+      server.gql(CREATE, { i: { ...input, mrn: 'BAD-2', dateOfBirth: '1990-02-30' } }, token.frontdesk),
+    );
     expect(errorCode(res)).toBe('BAD_USER_INPUT');
   });
 
@@ -270,11 +304,13 @@ describe('createPatient', () => {
     }
   });
 
-  it("accepts an MRN that only another clinic uses: MRNs are unique per clinic", async () => {
+  it('accepts an MRN that only another clinic uses: MRNs are unique per clinic', async () => {
     const res = await server.gql(CREATE, { i: { ...input, mrn: 'SUN-1002' } }, token.lakeside);
     expect(res.errors).toBeUndefined();
     const owners = await server.db('patients').where({ mrn: 'SUN-1002' }).select('tenantId');
-    expect(owners.map((row: { tenantId: string }) => row.tenantId).sort()).toEqual([sunrise.tenantId, lakeside.tenantId].sort());
+    expect(owners.map((row: { tenantId: string }) => row.tenantId).sort()).toEqual(
+      [sunrise.tenantId, lakeside.tenantId].sort(),
+    );
   });
 });
 
@@ -285,10 +321,20 @@ describe('patient(id)', () => {
     const patientId = sunrise.patients[0];
     const before = await accessLog({ patientId });
     const res = await server.gql(READ, { id: patientId }, token.nurse);
-    expect(res.data!.patient).toMatchObject({ id: patientId, mrn: 'SUN-1001', displayName: 'Olivia Bennett', dateOfBirth: '1984-03-12' });
+    expect(res.data!.patient).toMatchObject({
+      id: patientId,
+      mrn: 'SUN-1001',
+      displayName: 'Olivia Bennett',
+      dateOfBirth: '1984-03-12',
+    });
     const after = await accessLog({ patientId });
     expect(after).toHaveLength(before.length + 1);
-    expect(after.at(-1)).toMatchObject({ tenantId: sunrise.tenantId, patientId, userId: sunrise.users.nurse, action: 'VIEW' });
+    expect(after.at(-1)).toMatchObject({
+      tenantId: sunrise.tenantId,
+      patientId,
+      userId: sunrise.users.nurse,
+      action: 'VIEW',
+    });
   });
 
   it('records every read, by whoever reads', async () => {
@@ -318,13 +364,24 @@ describe('patient(id)', () => {
     const patientId = sunrise.patients[0];
     const from = new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString();
     const to = new Date(Date.now() + 3 * 24 * 3600 * 1000).toISOString();
-    const query = 'query($id: ID!, $from: DateTime!, $to: DateTime!) { patient(id: $id) { appointments(from: $from, to: $to) { id startsAt patient { id } } } }';
+    const query =
+      'query($id: ID!, $from: DateTime!, $to: DateTime!) { patient(id: $id) { appointments(from: $from, to: $to) { id startsAt patient { id } } } }';
     const res = await server.gql(query, { id: patientId, from, to }, token.nurse);
-    const expected = await server.db('appointments').where({ patientId }).andWhere('startsAt', '>=', from).andWhere('startsAt', '<', to).orderBy('startsAt').pluck('id');
+    const expected = await server
+      .db('appointments')
+      .where({ patientId })
+      .andWhere('startsAt', '>=', from)
+      .andWhere('startsAt', '<', to)
+      .orderBy('startsAt')
+      .pluck('id');
     expect(expected.length).toBeGreaterThan(0);
     expect(res.data!.patient.appointments.map((a: { id: string }) => a.id)).toEqual(expected);
 
-    const tooLong = await server.gql(query, { id: patientId, from, to: new Date(Date.parse(from) + 367 * 24 * 3600 * 1000).toISOString() }, token.nurse);
+    const tooLong = await server.gql(
+      query,
+      { id: patientId, from, to: new Date(Date.parse(from) + 367 * 24 * 3600 * 1000).toISOString() },
+      token.nurse,
+    );
     expect(errorCode(tooLong)).toBe('BAD_USER_INPUT');
   });
 });

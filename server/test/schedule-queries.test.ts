@@ -35,7 +35,14 @@ async function fillDay(date: string, count: number, patients: { id: string; name
     const patient = patients[n];
     const res = await server.gql(
       'mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }',
-      { i: { providerId, patientId: patient.id, startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + 20 * MINUTE).toISOString() } },
+      {
+        i: {
+          providerId,
+          patientId: patient.id,
+          startsAt: startsAt.toISOString(),
+          endsAt: new Date(startsAt.getTime() + 20 * MINUTE).toISOString(),
+        },
+      },
       frontDesk,
     );
     expect(res.errors).toBeUndefined();
@@ -77,7 +84,9 @@ afterAll(() => server?.stop());
 
 describe('schedule(date) with providers and patients', () => {
   async function readDay(date: string) {
-    const { result: res, sql } = await sqlDuring(() => server.gql<{ schedule: Visit[] }>(SCHEDULE, { d: date }, frontDesk));
+    const { result: res, sql } = await sqlDuring(() =>
+      server.gql<{ schedule: Visit[] }>(SCHEDULE, { d: date }, frontDesk),
+    );
     expect(res.errors).toBeUndefined();
     return { visits: res.data!.schedule, sql };
   }

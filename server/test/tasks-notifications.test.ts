@@ -14,11 +14,13 @@ beforeAll(async () => {
   server = await startTestServer();
   sunrise = await server.ids('sunrise-derm');
   lakeside = await server.ids('lakeside-skin');
-  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const) token[key] = await server.login('sunrise-derm', key);
+  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
+    token[key] = await server.login('sunrise-derm', key);
 });
 afterAll(() => server?.stop());
 
-const TASK_FIELDS = 'id title details priority status dueAt patient { id } assignee { id } createdBy { id } createdAt completedAt';
+const TASK_FIELDS =
+  'id title details priority status dueAt patient { id } assignee { id } createdBy { id } createdAt completedAt';
 const ASSIGN = `mutation($i: AssignTaskInput!) { assignTask(input: $i) { ${TASK_FIELDS} } }`;
 const COMPLETE = `mutation($id: ID!) { completeTask(id: $id) { ${TASK_FIELDS} } }`;
 const TASKS = `query($a: ID, $s: TaskStatus) { tasks(assigneeId: $a, status: $s) { ${TASK_FIELDS} } }`;
@@ -102,17 +104,36 @@ describe('assignTask', () => {
     const events = await eventsAfter(server.db, sunrise.tenantId, seq);
     const notification = await server.db('notifications').where({ taskId: task.id }).first();
     expect(events).toEqual([
-      expect.objectContaining({ seq: seq + 1, topic: 'task', kind: 'ASSIGNED', entityId: task.id, userId: sunrise.users.nurse }),
-      expect.objectContaining({ seq: seq + 2, topic: 'notification', kind: 'CREATED', entityId: notification.id, userId: sunrise.users.nurse }),
+      expect.objectContaining({
+        seq: seq + 1,
+        topic: 'task',
+        kind: 'ASSIGNED',
+        entityId: task.id,
+        userId: sunrise.users.nurse,
+      }),
+      expect.objectContaining({
+        seq: seq + 2,
+        topic: 'notification',
+        kind: 'CREATED',
+        entityId: notification.id,
+        userId: sunrise.users.nurse,
+      }),
     ]);
     const row = await server.db('tasks').where({ id: task.id }).first();
     // PostgreSQL's now() is the transaction's start: one value for the task, its notification and both events.
-    for (const at of [notification.createdAt, ...events.map((e) => e.occurredAt)]) expect(at.getTime()).toBe(row.createdAt.getTime());
+    for (const at of [notification.createdAt, ...events.map((e) => e.occurredAt)])
+      expect(at.getTime()).toBe(row.createdAt.getTime());
   });
 
   it('defaults the priority to NORMAL, and lets the front desk assign too', async () => {
     const task = await assign('frontdesk', { title: 'Confirm insurance', assigneeId: sunrise.users.patel });
-    expect(task).toMatchObject({ priority: 'NORMAL', details: null, dueAt: null, patient: null, createdBy: { id: sunrise.users.frontdesk } });
+    expect(task).toMatchObject({
+      priority: 'NORMAL',
+      details: null,
+      dueAt: null,
+      patient: null,
+      createdBy: { id: sunrise.users.frontdesk },
+    });
     const [newest] = await notificationsOf('patel');
     expect(newest).toMatchObject({ kind: 'TASK_ASSIGNED', priority: 'NORMAL', task: { id: task.id } });
   });
@@ -129,7 +150,11 @@ describe('assignTask', () => {
     ['a patient of another clinic', () => ({ patientId: lakeside.patients[0] }), 'patientId'],
   ])('refuses %s with BAD_USER_INPUT naming the field, and writes nothing', async (_case, change, field) => {
     const before = await snapshotRows(server.db);
-    const res = await server.gql(ASSIGN, { i: { title: 'Refused', assigneeId: sunrise.users.nurse, ...change() } }, token.lee);
+    const res = await server.gql(
+      ASSIGN,
+      { i: { title: 'Refused', assigneeId: sunrise.users.nurse, ...change() } },
+      token.lee,
+    );
     expect(errorCode(res)).toBe('BAD_USER_INPUT');
     expect(res.errors![0].extensions!.field).toBe(field);
     expect(res.data).toBeNull();
@@ -217,7 +242,10 @@ describe('tasks', () => {
   });
 
   it('includes the demo task assigned to the nurse', async () => {
-    const seeded = await server.db('tasks').where({ tenantId: sunrise.tenantId, title: 'Call patient with biopsy results' }).first('id');
+    const seeded = await server
+      .db('tasks')
+      .where({ tenantId: sunrise.tenantId, title: 'Call patient with biopsy results' })
+      .first('id');
     expect((await tasksOf('nurse')).map((t) => t.id)).toContain(seeded.id);
   });
 
@@ -235,7 +263,13 @@ describe('sendAlert', () => {
     const unreadBefore = await unreadCount('nurse');
     const seq = await lastEventSeq(server.db, sunrise.tenantId);
     const patientId = sunrise.patients[3];
-    const sent = await alert('lee', { userId: sunrise.users.nurse, kind: 'ALERT', priority: 'URGENT', title: 'Room 4 needs a scribe', patientId });
+    const sent = await alert('lee', {
+      userId: sunrise.users.nurse,
+      kind: 'ALERT',
+      priority: 'URGENT',
+      title: 'Room 4 needs a scribe',
+      patientId,
+    });
     expect(sent).toEqual({
       id: expect.any(String),
       kind: 'ALERT',
@@ -250,7 +284,12 @@ describe('sendAlert', () => {
     expect(await unreadCount('nurse')).toBe(unreadBefore + 1);
     expect((await notificationsOf('nurse'))[0]).toEqual(sent);
     expect(await eventsAfter(server.db, sunrise.tenantId, seq)).toEqual([
-      expect.objectContaining({ topic: 'notification', kind: 'CREATED', entityId: sent.id, userId: sunrise.users.nurse }),
+      expect.objectContaining({
+        topic: 'notification',
+        kind: 'CREATED',
+        entityId: sent.id,
+        userId: sunrise.users.nurse,
+      }),
     ]);
   });
 
@@ -283,7 +322,11 @@ describe('sendAlert', () => {
 
   it('answers FORBIDDEN to the front desk, and writes nothing', async () => {
     const before = await snapshotRows(server.db);
-    const res = await server.gql(SEND_ALERT, { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'From the desk' } }, token.frontdesk);
+    const res = await server.gql(
+      SEND_ALERT,
+      { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'From the desk' } },
+      token.frontdesk,
+    );
     expect(errorCode(res)).toBe('FORBIDDEN');
     expect(res.data).toBeNull();
     expect(await snapshotRows(server.db)).toEqual(before);
@@ -322,7 +365,11 @@ describe('notifications', () => {
   });
 
   it('seeds one notification for the nurse about her task', async () => {
-    const seeded = await server.db('notifications').where({ tenantId: sunrise.tenantId, userId: sunrise.users.nurse }).orderBy('createdAt').first();
+    const seeded = await server
+      .db('notifications')
+      .where({ tenantId: sunrise.tenantId, userId: sunrise.users.nurse })
+      .orderBy('createdAt')
+      .first();
     expect((await notificationsOf('nurse')).map((n) => n.id)).toContain(seeded.id);
   });
 });
@@ -381,7 +428,9 @@ describe('markAllNotificationsRead', () => {
     expect((await notificationsOf('admin')).every((n) => n.readAt !== null)).toBe(true);
     const events = await eventsAfter(server.db, sunrise.tenantId, seq);
     expect(events).toHaveLength(unread);
-    expect(events.every((e) => e.topic === 'notification' && e.kind === 'READ' && e.userId === sunrise.users.admin)).toBe(true);
+    expect(
+      events.every((e) => e.topic === 'notification' && e.kind === 'READ' && e.userId === sunrise.users.admin),
+    ).toBe(true);
     // Nobody else's notifications change.
     expect(await unreadCount('patel')).toBe(othersUnread);
 

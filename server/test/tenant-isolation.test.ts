@@ -38,7 +38,8 @@ beforeAll(async () => {
   server = await startTestServer();
   sunrise = await server.ids('sunrise-derm');
   lakeside = await server.ids('lakeside-skin');
-  for (const key of ['admin', 'chen', 'okafor', 'nurse', 'frontdesk'] as const) token[key] = await server.login('lakeside-skin', key);
+  for (const key of ['admin', 'chen', 'okafor', 'nurse', 'frontdesk'] as const)
+    token[key] = await server.login('lakeside-skin', key);
 
   const db = server.db;
   const tenantId = sunrise.tenantId;
@@ -91,7 +92,9 @@ interface Probe {
   kind: Kind;
   query: string;
   variables: (id: string) => Record<string, unknown>;
-  /** The answer for both ids: `null`, an empty list, or an error code (so a typo in the document cannot pass unseen). */
+  /**
+   * The answer for both ids: `null`, an empty list, or an error code (so a typo in the document cannot pass unseen).
+   */
   answers: null | [] | 'NOT_FOUND' | 'BAD_USER_INPUT';
   /** Who of Lakeside tries it (default: the admin and the nurse). */
   as?: LakesideStaff[];
@@ -160,7 +163,11 @@ const probes: Probe[] = [
     answers: [],
     kind: 'provider',
     query: `query($id: ID!, $f: DateTime!, $t: DateTime!) { appointments(from: $f, to: $t, providerId: $id) { ${APPOINTMENT} } }`,
-    variables: (id) => ({ id, f: new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString(), t: new Date(Date.now() + 3 * 24 * 3600 * 1000).toISOString() }),
+    variables: (id) => ({
+      id,
+      f: new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString(),
+      t: new Date(Date.now() + 3 * 24 * 3600 * 1000).toISOString(),
+    }),
   },
   {
     name: 'updateAppointment',
@@ -231,21 +238,27 @@ const probes: Probe[] = [
     answers: 'BAD_USER_INPUT',
     kind: 'provider',
     query: `mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { ${APPOINTMENT} } }`,
-    variables: (id) => ({ i: { providerId: id, patientId: lakeside.patients[0], startsAt: inFortyDays(15), endsAt: inFortyDays(16) } }),
+    variables: (id) => ({
+      i: { providerId: id, patientId: lakeside.patients[0], startsAt: inFortyDays(15), endsAt: inFortyDays(16) },
+    }),
   },
   {
     name: 'createAppointment with their patient',
     answers: 'BAD_USER_INPUT',
     kind: 'patient',
     query: `mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { ${APPOINTMENT} } }`,
-    variables: (id) => ({ i: { providerId: lakeside.users.chen, patientId: id, startsAt: inFortyDays(16), endsAt: inFortyDays(17) } }),
+    variables: (id) => ({
+      i: { providerId: lakeside.users.chen, patientId: id, startsAt: inFortyDays(16), endsAt: inFortyDays(17) },
+    }),
   },
   {
     name: 'createThread with their user as participant',
     answers: 'BAD_USER_INPUT',
     kind: 'user',
     query: 'mutation($i: CreateThreadInput!) { createThread(input: $i) { id participants { id } } }',
-    variables: (id) => ({ i: { subject: 'Hello neighbours', participantIds: [lakeside.users.okafor, id], body: 'Hi!' } }),
+    variables: (id) => ({
+      i: { subject: 'Hello neighbours', participantIds: [lakeside.users.okafor, id], body: 'Hi!' },
+    }),
   },
   {
     name: 'createThread about their patient',
@@ -286,27 +299,32 @@ const probes: Probe[] = [
 
 describe("another clinic's ids", () => {
   // The admin may do everything; the nurse takes part in Lakeside's thread and holds its task and notification.
-  const cases = probes.flatMap((probe) => (probe.as ?? ['admin', 'nurse']).map((as) => [probe.name, as, probe] as const));
+  const cases = probes.flatMap((probe) =>
+    (probe.as ?? ['admin', 'nurse']).map((as) => [probe.name, as, probe] as const),
+  );
 
-  it.each(cases)('%s answers the %s of Lakeside exactly as for an id that exists nowhere, and changes nothing', async (_name, as, probe) => {
-    const real = A[probe.kind];
-    const nowhere = randomUUID();
-    const before = await snapshotRows(server.db);
+  it.each(cases)(
+    '%s answers the %s of Lakeside exactly as for an id that exists nowhere, and changes nothing',
+    async (_name, as, probe) => {
+      const real = A[probe.kind];
+      const nowhere = randomUUID();
+      const before = await snapshotRows(server.db);
 
-    const forReal = await server.gql(probe.query, probe.variables(real), token[as]);
-    const forNowhere = await server.gql(probe.query, probe.variables(nowhere), token[as]);
+      const forReal = await server.gql(probe.query, probe.variables(real), token[as]);
+      const forNowhere = await server.gql(probe.query, probe.variables(nowhere), token[as]);
 
-    expect(answer(forReal, real)).toEqual(answer(forNowhere, nowhere));
-    if (typeof probe.answers === 'string') {
-      expect(errorCode(forReal)).toBe(probe.answers);
-      expect(forReal.data).toBeNull();
-    } else {
-      expect(forReal.errors).toBeUndefined();
-      expect(Object.values(forReal.data!)).toEqual([probe.answers]);
-    }
-    expect(uuidsIn(forReal).filter((id) => A.allIds.has(id) && id !== real)).toEqual([]);
-    expect(await snapshotRows(server.db)).toEqual(before);
-  });
+      expect(answer(forReal, real)).toEqual(answer(forNowhere, nowhere));
+      if (typeof probe.answers === 'string') {
+        expect(errorCode(forReal)).toBe(probe.answers);
+        expect(forReal.data).toBeNull();
+      } else {
+        expect(forReal.errors).toBeUndefined();
+        expect(Object.values(forReal.data!)).toEqual([probe.answers]);
+      }
+      expect(uuidsIn(forReal).filter((id) => A.allIds.has(id) && id !== real)).toEqual([]);
+      expect(await snapshotRows(server.db)).toEqual(before);
+    },
+  );
 
   it('leaves every Sunrise row as it was after all the probes', async () => {
     // Belt and braces over the per-probe snapshots: Sunrise's own view of its objects is unchanged.
@@ -316,7 +334,13 @@ describe("another clinic's ids", () => {
       { a: A.appointment },
       lee,
     );
-    expect(res.data!.appointment).toEqual({ status: 'SCHEDULED', room: expect.any(String), reason: expect.any(String), cancellationReason: null, checkedInAt: null });
+    expect(res.data!.appointment).toEqual({
+      status: 'SCHEDULED',
+      room: expect.any(String),
+      reason: expect.any(String),
+      cancellationReason: null,
+      checkedInAt: null,
+    });
     expect(await server.db('tasks').where({ id: A.task }).first('status')).toEqual({ status: 'OPEN' });
     expect(await server.db('notifications').where({ id: A.notification }).first('readAt')).toEqual({ readAt: null });
     expect(await server.db('messages').where({ tenantId: sunrise.tenantId })).toHaveLength(3);
@@ -325,17 +349,32 @@ describe("another clinic's ids", () => {
 
 describe("the clinic's own lists", () => {
   const lists: [string, string, (as: LakesideStaff) => Record<string, unknown>][] = [
-    ["today's schedule", `query($d: LocalDate!) { schedule(date: $d) { ${APPOINTMENT} } }`, () => ({ d: dayIn('America/Chicago') })],
-    ["yesterday's schedule", `query($d: LocalDate!) { schedule(date: $d) { ${APPOINTMENT} } }`, () => ({ d: dayIn('America/Chicago', -1) })],
+    [
+      "today's schedule",
+      `query($d: LocalDate!) { schedule(date: $d) { ${APPOINTMENT} } }`,
+      () => ({ d: dayIn('America/Chicago') }),
+    ],
+    [
+      "yesterday's schedule",
+      `query($d: LocalDate!) { schedule(date: $d) { ${APPOINTMENT} } }`,
+      () => ({ d: dayIn('America/Chicago', -1) }),
+    ],
     [
       'appointments of the coming and past days',
       `query($f: DateTime!, $t: DateTime!) { appointments(from: $f, to: $t) { ${APPOINTMENT} } }`,
-      () => ({ f: new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString(), t: new Date(Date.now() + 3 * 24 * 3600 * 1000).toISOString() }),
+      () => ({
+        f: new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString(),
+        t: new Date(Date.now() + 3 * 24 * 3600 * 1000).toISOString(),
+      }),
     ],
     ['patients', '{ patients(first: 100) { edges { cursor node { id mrn } } } }', () => ({})],
     ['staff', '{ staff { id name tenant { id } } }', () => ({})],
     ['providers', '{ staff(role: PROVIDER) { id name } }', () => ({})],
-    ['threads', '{ threads { id participants { id } lastMessage { id sender { id } } readStates { user { id } lastReadMessage { id } } } }', () => ({})],
+    [
+      'threads',
+      '{ threads { id participants { id } lastMessage { id sender { id } } readStates { user { id } lastReadMessage { id } } } }',
+      () => ({}),
+    ],
     ['notifications', '{ notifications { id task { id } thread { id } patient { id } } }', () => ({})],
     ['own tasks', '{ tasks { id assignee { id } createdBy { id } patient { id } } }', () => ({})],
     ['me', '{ me { id tenant { id } } }', () => ({})],
@@ -358,7 +397,8 @@ describe("the clinic's own lists", () => {
     ['a Sunrise MRN prefix', 'SUN-'],
     ['a full Sunrise MRN', 'SUN-1001'],
   ])('finds no patient when searching for %s, exactly as for a name nobody has', async (_case, search) => {
-    const query = 'query($s: String) { patients(search: $s) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }';
+    const query =
+      'query($s: String) { patients(search: $s) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }';
     const res = await server.gql(query, { s: search }, token.frontdesk);
     const none = await server.gql(query, { s: 'Zzyzx' }, token.frontdesk);
     expect(res.errors).toBeUndefined();

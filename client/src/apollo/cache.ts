@@ -2,21 +2,38 @@ import { InMemoryCache, type Reference } from '@apollo/client';
 import type { FieldFunctionOptions } from '@apollo/client/cache';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
-type Connection = { __typename?: string; edges: Edge[]; pageInfo: { hasPreviousPage: boolean; startCursor: string | null } & Record<string, unknown> };
+type Connection = {
+  __typename?: string;
+  edges: Edge[];
+  pageInfo: { hasPreviousPage: boolean; startCursor: string | null } & Record<string, unknown>;
+};
 
 /**
  * A thread's messages are one list per thread, whatever page was read: pages and live messages are merged into it,
  * deduplicated by message and ordered by time. A live message has no page cursor of its own, but only the oldest
  * page's `startCursor` is used to read further back.
  */
-export function mergeMessageConnections(existing: Connection | undefined, incoming: Connection, { args, readField }: FieldFunctionOptions): Connection {
+export function mergeMessageConnections(
+  existing: Connection | undefined,
+  incoming: Connection,
+  { args, readField }: FieldFunctionOptions,
+): Connection {
   if (!existing) return incoming;
   const byRef = new Map<string, Edge>();
   for (const edge of [...existing.edges, ...incoming.edges]) byRef.set(edge.node.__ref, edge);
   const at = (edge: Edge) => readField<string>('createdAt', edge.node) ?? '';
-  const edges = [...byRef.values()].sort((a, b) => at(a).localeCompare(at(b)) || a.node.__ref.localeCompare(b.node.__ref));
-  // A page read further back moves the start; a fresh read of the newest page keeps what was already known about older ones.
-  const pageInfo = args?.before ? { ...existing.pageInfo, hasPreviousPage: incoming.pageInfo.hasPreviousPage, startCursor: incoming.pageInfo.startCursor } : existing.pageInfo;
+  const edges = [...byRef.values()].sort(
+    (a, b) => at(a).localeCompare(at(b)) || a.node.__ref.localeCompare(b.node.__ref),
+  );
+  // A page read further back moves the start; a fresh read of the newest page keeps what was already known about older
+  // ones.
+  const pageInfo = args?.before
+    ? {
+        ...existing.pageInfo,
+        hasPreviousPage: incoming.pageInfo.hasPreviousPage,
+        startCursor: incoming.pageInfo.startCursor,
+      }
+    : existing.pageInfo;
   return { ...incoming, edges, pageInfo };
 }
 

@@ -28,7 +28,15 @@ export class ConnectionStore {
   private readonly reconnectedListeners = new Set<Listener>();
 
   constructor(maxAttempts: number) {
-    this.state = { status: 'connecting', attempt: 0, maxAttempts, nextAttemptAt: null, lostAt: null, reconnections: 0, lastCloseCode: null };
+    this.state = {
+      status: 'connecting',
+      attempt: 0,
+      maxAttempts,
+      nextAttemptAt: null,
+      lostAt: null,
+      reconnections: 0,
+      lastCloseCode: null,
+    };
   }
 
   /** For `useSyncExternalStore`: the same object until something changes. */

@@ -42,12 +42,16 @@ export interface ApolloSession {
   dispose(): Promise<void>;
 }
 
-/** The WebSocket close code graphql-ws uses when `onConnect` refuses the connection (our server: bad or expired token). */
+/**
+ * The WebSocket close code graphql-ws uses when `onConnect` refuses the connection (our server: bad or expired token).
+ */
 const FORBIDDEN = 4403;
 /** Our own close code for a socket whose pong did not come back in time. */
 const PONG_TIMEOUT = 4408;
 
-/** Counts have no durable stream to resume: re-read them after a reconnection (hooks re-read their own ephemeral state). */
+/**
+ * Counts have no durable stream to resume: re-read them after a reconnection (hooks re-read their own ephemeral state).
+ */
 const REREAD_ON_RECONNECT = ['NavCounts'];
 
 /**
@@ -143,12 +147,19 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     cache: createCache(),
     link: ApolloLink.from([
       errorLink,
-      ApolloLink.split(isSubscription, ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]), httpLink),
+      ApolloLink.split(
+        isSubscription,
+        ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]),
+        httpLink,
+      ),
     ]),
   });
 
   const offReconnected = connection.onReconnected(() => {
-    const wanted = new Set([...REREAD_ON_RECONNECT, ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? [])]);
+    const wanted = new Set([
+      ...REREAD_ON_RECONNECT,
+      ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? []),
+    ]);
     const active = new Set([...client.getObservableQueries('active')].map((q) => q.queryName));
     const include = [...wanted].filter((name) => active.has(name));
     if (include.length) void client.refetchQueries({ include }).catch(() => {});

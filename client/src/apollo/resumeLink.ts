@@ -45,7 +45,11 @@ export class CursorStore {
    * lost, so a resubscription cannot say where to resume, and what they feed must be read again.
    */
   withoutCursor(): string[] {
-    return [...new Set([...this.live].filter(([key]) => !this.cursors.has(key)).map(([, { operationName }]) => operationName))];
+    return [
+      ...new Set(
+        [...this.live].filter(([key]) => !this.cursors.has(key)).map(([, { operationName }]) => operationName),
+      ),
+    ];
   }
 }
 
@@ -80,7 +84,11 @@ function rootResponseKey(definition: OperationDefinitionNode): string | undefine
 export function createResumeLink(cursors: CursorStore): ApolloLink {
   return new ApolloLink((operation, forward) => {
     const definition = getMainDefinition(operation.query);
-    if (definition.kind !== Kind.OPERATION_DEFINITION || definition.operation !== 'subscription' || !declaresAfter(definition)) {
+    if (
+      definition.kind !== Kind.OPERATION_DEFINITION ||
+      definition.operation !== 'subscription' ||
+      !declaresAfter(definition)
+    ) {
       return forward(operation);
     }
     const key = streamKey(operation.operationName, operation.variables);
@@ -96,7 +104,9 @@ export function createResumeLink(cursors: CursorStore): ApolloLink {
       const subscription = forward(operation)
         .pipe(
           map((result) => {
-            const payload = responseKey ? (result.data as Record<string, { cursor?: unknown } | null> | null | undefined)?.[responseKey] : undefined;
+            const payload = responseKey
+              ? (result.data as Record<string, { cursor?: unknown } | null> | null | undefined)?.[responseKey]
+              : undefined;
             if (payload && typeof payload.cursor === 'string') cursors.set(key, payload.cursor);
             return result;
           }),

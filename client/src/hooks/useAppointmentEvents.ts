@@ -1,7 +1,4 @@
-import {
-  AppointmentChangedDocument,
-  type AppointmentChangedSubscription,
-} from '../__generated__/graphql';
+import { AppointmentChangedDocument, type AppointmentChangedSubscription } from '../__generated__/graphql';
 import { placeAppointment } from '../apollo/updates/appointments';
 import { useCurrentUser } from '../session/SessionContext';
 import { useLiveSubscription } from './useLiveSubscription';
@@ -22,7 +19,10 @@ export interface AppointmentEventHandlers {
  * after a reconnection. Each event is applied to the cache first (see `placeAppointment`), then handed to the handler
  * of its kind.
  */
-export function useAppointmentEvents(handlers: AppointmentEventHandlers = {}, { providerId, skip }: { providerId?: string; skip?: boolean } = {}): void {
+export function useAppointmentEvents(
+  handlers: AppointmentEventHandlers = {},
+  { providerId, skip }: { providerId?: string; skip?: boolean } = {},
+): void {
   const { tenant } = useCurrentUser();
   useLiveSubscription(AppointmentChangedDocument, {
     variables: providerId ? { providerId } : {},

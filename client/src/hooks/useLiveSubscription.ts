@@ -34,7 +34,11 @@ export function useLiveSubscription<TData, TVariables extends OperationVariables
   useEffect(() => {
     if (skip) return;
     const subscription = client
-      .subscribe({ query, variables: JSON.parse(variablesKey) as TVariables, fetchPolicy } as ApolloClient.SubscribeOptions<TData, TVariables>)
+      .subscribe({
+        query,
+        variables: JSON.parse(variablesKey) as TVariables,
+        fetchPolicy,
+      } as ApolloClient.SubscribeOptions<TData, TVariables>)
       .subscribe({
         next: (result) => {
           if (result.data) handleData(result.data as TData, client);

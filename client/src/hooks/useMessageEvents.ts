@@ -30,7 +30,13 @@ export interface MessageEventHandlers {
  * read states in place. Subscribing to one thread is what tells the server the thread is open, so its messages raise
  * no notification for this user.
  */
-export function useMessageEvents({ threadId, onNewMessage, onMessageRead, onTyping, skip = false }: MessageEventHandlers = {}): void {
+export function useMessageEvents({
+  threadId,
+  onNewMessage,
+  onMessageRead,
+  onTyping,
+  skip = false,
+}: MessageEventHandlers = {}): void {
   const variables = threadId ? { threadId } : {};
   useLiveSubscription(MessageAddedDocument, {
     variables,

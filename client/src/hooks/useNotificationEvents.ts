@@ -11,7 +11,10 @@ export type LiveNotification = NotificationEvent['notification'];
  * open), resumed without a gap after a reconnection. Each joins the cached notification list (and a task assigned to
  * the user joins their task list) before `handler` sees it.
  */
-export function useNotificationEvents(handler?: (notification: LiveNotification, event: NotificationEvent) => void, { skip }: { skip?: boolean } = {}): void {
+export function useNotificationEvents(
+  handler?: (notification: LiveNotification, event: NotificationEvent) => void,
+  { skip }: { skip?: boolean } = {},
+): void {
   const me = useCurrentUser();
   useLiveSubscription(NotificationAddedDocument, {
     skip,

@@ -1,10 +1,9 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useEffectEvent } from 'react';
 import { useSession } from '../session/SessionContext';
 
 /** Runs `callback` each time the live link comes back after being lost (to re-read ephemeral state). */
 export function useOnReconnect(callback: () => void): void {
   const { connection } = useSession().session.apollo;
-  const latest = useRef(callback);
-  latest.current = callback;
-  useEffect(() => connection.onReconnected(() => latest.current()), [connection]);
+  const onReconnected = useEffectEvent(callback);
+  useEffect(() => connection.onReconnected(() => onReconnected()), [connection]);
 }

@@ -20,7 +20,10 @@ export interface Viewer {
 const queues = new WeakMap<ApolloClient, Promise<unknown>>();
 function inOrder<T>(client: ApolloClient, task: () => Promise<T>): Promise<T> {
   const run = (queues.get(client) ?? Promise.resolve()).then(task, task);
-  queues.set(client, run.catch(() => {}));
+  queues.set(
+    client,
+    run.catch(() => {}),
+  );
   return run;
 }
 
@@ -33,13 +36,19 @@ export function usePatientViewing(patientId: string | undefined): { viewers: Vie
   const client = useApolloClient();
   const { session } = useSession();
   const [viewers, setViewers] = useState<Viewer[]>([]);
+  const [viewersOf, setViewersOf] = useState(patientId);
+  if (viewersOf !== patientId) {
+    setViewersOf(patientId);
+    setViewers([]);
+  }
 
   useEffect(() => {
     if (!patientId) return;
     let active = true;
-    setViewers([]);
     const announce = () => {
-      inOrder(client, () => client.mutate({ mutation: ViewPatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' })).then(
+      inOrder(client, () =>
+        client.mutate({ mutation: ViewPatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' }),
+      ).then(
         ({ data }) => {
           if (active && data) setViewers(data.viewPatient.map(({ id, name }) => ({ id, name })));
         },
@@ -53,7 +62,9 @@ export function usePatientViewing(patientId: string | undefined): { viewers: Vie
       active = false;
       clearInterval(renew);
       offReconnected();
-      void inOrder(client, () => client.mutate({ mutation: LeavePatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' })).catch(() => {});
+      void inOrder(client, () =>
+        client.mutate({ mutation: LeavePatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' }),
+      ).catch(() => {});
     };
   }, [client, patientId, session.apollo.connection]);
 
@@ -61,7 +72,8 @@ export function usePatientViewing(patientId: string | undefined): { viewers: Vie
     variables: { patientId: patientId ?? '' },
     skip: !patientId,
     fetchPolicy: 'no-cache',
-    onData: ({ patientViewersChanged }) => setViewers(patientViewersChanged.viewers.map(({ id, name }) => ({ id, name }))),
+    onData: ({ patientViewersChanged }) =>
+      setViewers(patientViewersChanged.viewers.map(({ id, name }) => ({ id, name }))),
   });
 
   const others = useMemo(() => viewers.filter((v) => v.id !== session.user.id), [viewers, session.user.id]);

@@ -1,4 +1,4 @@
-import { useMutation, useQuery } from '@apollo/client/react';
+import { useApolloClient, useMutation } from '@apollo/client/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   OnlineUsersDocument,
@@ -32,23 +32,30 @@ function apply(map: Map<string, Presence>, presence: Presence): Map<string, Pres
  * on top of its answer. `onChange` sees each change as it arrives.
  */
 export function usePresenceEvents({ onChange }: { onChange?(presence: Presence): void } = {}) {
-  const { data, error, refetch } = useQuery(OnlineUsersDocument, { fetchPolicy: 'no-cache', notifyOnNetworkStatusChange: false });
+  const client = useApolloClient();
   const [byUser, setByUser] = useState<Map<string, Presence>>(() => new Map());
-  /** Changes received since the last read was sent. */
+  const [error, setError] = useState<unknown>(null);
+  /** Changes received since the newest read was sent, and which read that is (an older answer is dropped). */
   const sinceRead = useRef<Presence[]>([]);
-
-  useEffect(() => {
-    if (!data) return;
-    let map = new Map(data.onlineUsers.map((p) => [p.user.id, p]));
-    for (const change of sinceRead.current) map = apply(map, change);
-    sinceRead.current = [];
-    setByUser(map);
-  }, [data]);
+  const reads = useRef(0);
 
   const reread = useCallback(() => {
+    const read = ++reads.current;
     sinceRead.current = [];
-    void refetch().catch(() => {});
-  }, [refetch]);
+    client.query({ query: OnlineUsersDocument, fetchPolicy: 'no-cache' }).then(
+      ({ data }) => {
+        if (read !== reads.current || !data) return;
+        let map = new Map(data.onlineUsers.map((p) => [p.user.id, p]));
+        for (const change of sinceRead.current) map = apply(map, change);
+        sinceRead.current = [];
+        setByUser(map);
+        setError(null);
+      },
+      (err: unknown) => {
+        if (read === reads.current) setError(err);
+      },
+    );
+  }, [client]);
 
   useLiveSubscription(PresenceChangedDocument, {
     fetchPolicy: 'no-cache',
@@ -59,6 +66,7 @@ export function usePresenceEvents({ onChange }: { onChange?(presence: Presence):
     },
   });
   useEffect(() => {
+    reread();
     const timer = setTimeout(reread, SETTLE_MS);
     return () => clearTimeout(timer);
   }, [reread]);

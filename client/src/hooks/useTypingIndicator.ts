@@ -39,7 +39,11 @@ export function useTypingIndicator(threadId: string | undefined) {
   const [typists, setTypists] = useState<Map<string, Typist & { until: number }>>(() => new Map());
 
   // --- others ---
-  useEffect(() => setTypists(new Map()), [threadId]);
+  const [typistsOf, setTypistsOf] = useState(threadId);
+  if (typistsOf !== threadId) {
+    setTypistsOf(threadId);
+    setTypists(new Map());
+  }
   const forget = useCallback((userId: string) => {
     setTypists((current) => {
       if (!current.has(userId)) return current;
@@ -64,10 +68,13 @@ export function useTypingIndicator(threadId: string | undefined) {
   useEffect(() => {
     if (typists.size === 0) return;
     const next = Math.min(...[...typists.values()].map((t) => t.until));
-    const timer = setTimeout(() => {
-      const now = Date.now();
-      setTypists((current) => new Map([...current].filter(([, t]) => t.until > now)));
-    }, Math.max(0, next - Date.now()) + 50);
+    const timer = setTimeout(
+      () => {
+        const now = Date.now();
+        setTypists((current) => new Map([...current].filter(([, t]) => t.until > now)));
+      },
+      Math.max(0, next - Date.now()) + 50,
+    );
     return () => clearTimeout(timer);
   }, [typists]);
 

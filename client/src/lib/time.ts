@@ -19,9 +19,13 @@ function partsFormatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-function zonedParts(instant: Date, timeZone: string): Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second', number> {
+function zonedParts(
+  instant: Date,
+  timeZone: string,
+): Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second', number> {
   const out: Record<string, number> = {};
-  for (const p of partsFormatter(timeZone).formatToParts(instant)) if (p.type !== 'literal') out[p.type] = Number(p.value);
+  for (const p of partsFormatter(timeZone).formatToParts(instant))
+    if (p.type !== 'literal') out[p.type] = Number(p.value);
   return out as Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second', number>;
 }
 
@@ -77,14 +81,20 @@ export function formatTime(instant: string | Date, timeZone: string): string {
 
 export function formatDay(date: string): string {
   const [y, m, d] = date.split('-').map(Number);
-  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' }).format(
-    new Date(Date.UTC(y, m - 1, d)),
-  );
+  return new Intl.DateTimeFormat('en-US', {
+    timeZone: 'UTC',
+    weekday: 'long',
+    month: 'long',
+    day: 'numeric',
+    year: 'numeric',
+  }).format(new Date(Date.UTC(y, m - 1, d)));
 }
 
 export function formatDate(date: string): string {
   const [y, m, d] = date.split('-').map(Number);
-  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', month: 'short', day: 'numeric', year: 'numeric' }).format(new Date(Date.UTC(y, m - 1, d)));
+  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', month: 'short', day: 'numeric', year: 'numeric' }).format(
+    new Date(Date.UTC(y, m - 1, d)),
+  );
 }
 
 /** "just now", "5 min ago", "2:14 PM", "Nov 24" — compact times for lists. */

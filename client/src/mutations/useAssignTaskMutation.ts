@@ -5,7 +5,9 @@ import { AssignTaskDocument, type AssignTaskInput } from '../__generated__/graph
 import { storeFieldArgs } from '../apollo/updates/storeFieldArgs';
 import { useCurrentUser } from '../session/SessionContext';
 
-/** Assigns a task; a task assigned to oneself joins one's cached open tasks (others learn of theirs by notification). */
+/**
+ * Assigns a task; a task assigned to oneself joins one's cached open tasks (others learn of theirs by notification).
+ */
 export function useAssignTaskMutation() {
   const me = useCurrentUser();
   const [mutate, result] = useMutation(AssignTaskDocument, {
@@ -20,7 +22,13 @@ export function useAssignTaskMutation() {
             const list = existing as readonly Reference[];
             const args = storeFieldArgs(storeFieldName);
             const assignee = (args.assigneeId as string | undefined) ?? me.id;
-            if (!id || assignee !== task.assignee.id || (args.status ?? 'OPEN') !== 'OPEN' || list.some((r) => r.__ref === id)) return list;
+            if (
+              !id ||
+              assignee !== task.assignee.id ||
+              (args.status ?? 'OPEN') !== 'OPEN' ||
+              list.some((r) => r.__ref === id)
+            )
+              return list;
             return [toReference(id)!, ...list];
           },
         },

@@ -10,7 +10,12 @@ export function useCancelAppointmentMutation() {
       mutate({
         variables: { id: appointment.id, reason },
         optimisticResponse: {
-          cancelAppointment: { ...appointment, status: 'CANCELLED', cancellationReason: reason, updatedAt: new Date().toISOString() },
+          cancelAppointment: {
+            ...appointment,
+            status: 'CANCELLED',
+            cancellationReason: reason,
+            updatedAt: new Date().toISOString(),
+          },
         },
       }),
     [mutate],

@@ -10,7 +10,9 @@ export function useCheckInAppointmentMutation() {
       const now = new Date().toISOString();
       return mutate({
         variables: { id: appointment.id },
-        optimisticResponse: { checkInAppointment: { ...appointment, status: 'CHECKED_IN', checkedInAt: now, updatedAt: now } },
+        optimisticResponse: {
+          checkInAppointment: { ...appointment, status: 'CHECKED_IN', checkedInAt: now, updatedAt: now },
+        },
       });
     },
     [mutate],

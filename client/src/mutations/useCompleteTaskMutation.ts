@@ -26,7 +26,9 @@ export function useCompleteTaskMutation() {
     (taskId: string) =>
       mutate({
         variables: { id: taskId },
-        optimisticResponse: { completeTask: { __typename: 'Task', id: taskId, status: 'COMPLETED', completedAt: new Date().toISOString() } },
+        optimisticResponse: {
+          completeTask: { __typename: 'Task', id: taskId, status: 'COMPLETED', completedAt: new Date().toISOString() },
+        },
       }),
     [mutate],
   );

@@ -1,6 +1,10 @@
 import { useMutation } from '@apollo/client/react';
 import { useCallback } from 'react';
-import { MarkAllNotificationsReadDocument, MarkNotificationReadDocument, NotificationsPageDocument } from '../__generated__/graphql';
+import {
+  MarkAllNotificationsReadDocument,
+  MarkNotificationReadDocument,
+  NotificationsPageDocument,
+} from '../__generated__/graphql';
 import { adjustUnreadNotifications, writeUnreadCounts } from '../apollo/updates/notifications';
 
 /** Marks one notification read; it and the badge change at once. */
@@ -11,7 +15,9 @@ export function useMarkNotificationReadMutation() {
       if (notification.readAt) return Promise.resolve(undefined);
       return mutate({
         variables: { id: notification.id },
-        optimisticResponse: { markNotificationRead: { __typename: 'Notification', id: notification.id, readAt: new Date().toISOString() } },
+        optimisticResponse: {
+          markNotificationRead: { __typename: 'Notification', id: notification.id, readAt: new Date().toISOString() },
+        },
         update(cache, { data }) {
           // Runs for the optimistic result and again for the real one; the optimistic layer's change is discarded.
           if (data) adjustUnreadNotifications(cache, -1);

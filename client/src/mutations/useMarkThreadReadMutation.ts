@@ -7,9 +7,15 @@ export function useMarkThreadReadMutation() {
   const [mutate, result] = useMutation(MarkThreadReadDocument, {
     update(cache, { data }) {
       if (!data) return;
-      cache.modify({ id: cache.identify({ __typename: 'Thread', id: data.markThreadRead.id }), fields: { unreadCount: () => data.markThreadRead.unreadCount } });
+      cache.modify({
+        id: cache.identify({ __typename: 'Thread', id: data.markThreadRead.id }),
+        fields: { unreadCount: () => data.markThreadRead.unreadCount },
+      });
     },
   });
-  const markRead = useCallback((threadId: string, messageId?: string) => mutate({ variables: { threadId, messageId } }), [mutate]);
+  const markRead = useCallback(
+    (threadId: string, messageId?: string) => mutate({ variables: { threadId, messageId } }),
+    [mutate],
+  );
   return [markRead, result] as const;
 }

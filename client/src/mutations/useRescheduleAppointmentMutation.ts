@@ -24,7 +24,12 @@ export function useRescheduleAppointmentMutation() {
       mutate({
         variables: {
           id: appointment.id,
-          input: { startsAt: change.startsAt, endsAt: change.endsAt, providerId: change.provider.id, ...(change.room !== undefined ? { room: change.room ?? '' } : {}) },
+          input: {
+            startsAt: change.startsAt,
+            endsAt: change.endsAt,
+            providerId: change.provider.id,
+            ...(change.room !== undefined ? { room: change.room ?? '' } : {}),
+          },
         },
         optimisticResponse: {
           updateAppointment: {

@@ -50,13 +50,31 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
           }}
         >
           <Field label="Clinic">
-            <input value={tenant} onChange={(e) => setTenant(e.target.value)} placeholder="sunrise-derm" autoComplete="organization" required />
+            <input
+              value={tenant}
+              onChange={(e) => setTenant(e.target.value)}
+              placeholder="sunrise-derm"
+              autoComplete="organization"
+              required
+            />
           </Field>
           <Field label="Email">
-            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="username" required />
+            <input
+              type="email"
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+              autoComplete="username"
+              required
+            />
           </Field>
           <Field label="Password">
-            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+            <input
+              type="password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              autoComplete="current-password"
+              required
+            />
           </Field>
           {error && (
             <p className="form-error" role="alert">
@@ -70,7 +88,9 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
         {import.meta.env.DEV && (
           <section className="demo-users" aria-labelledby="demo-heading">
             <h2 id="demo-heading">Demo accounts</h2>
-            <p>Development only. Password: <code>{DEMO_PASSWORD}</code></p>
+            <p>
+              Development only. Password: <code>{DEMO_PASSWORD}</code>
+            </p>
             <ul>
               {DEMO_USERS.map((u) => (
                 <li key={u.email}>

@@ -1,5 +1,5 @@
 import { useQuery } from '@apollo/client/react';
-import { useMemo, useState } from 'react';
+import { useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import { PatientChartDocument, StaffPickerDocument } from '../__generated__/graphql';
 import { NewThreadDialog } from '../components/messages/NewThreadDialog';
@@ -22,8 +22,14 @@ export function PatientChartPage() {
   const navigate = useNavigate();
   const toasts = useToasts();
   // Six months either side of today (the API allows a year), fixed for the page's life so the variables stay put.
-  const range = useMemo(() => ({ from: new Date(Date.now() - 182 * DAY).toISOString(), to: new Date(Date.now() + 182 * DAY).toISOString() }), []);
-  const { data, loading, error } = useQuery(PatientChartDocument, { variables: { id: patientId, ...range }, fetchPolicy: 'cache-and-network' });
+  const [range] = useState(() => {
+    const now = Date.now();
+    return { from: new Date(now - 182 * DAY).toISOString(), to: new Date(now + 182 * DAY).toISOString() };
+  });
+  const { data, loading, error } = useQuery(PatientChartDocument, {
+    variables: { id: patientId, ...range },
+    fetchPolicy: 'cache-and-network',
+  });
   const staff = useQuery(StaffPickerDocument).data?.staff ?? [];
   const { others } = usePatientViewing(patientId);
   const [dialog, setDialog] = useState<'message' | 'task' | null>(null);
@@ -68,14 +74,20 @@ export function PatientChartPage() {
         <div>
           <h1>{patient.displayName}</h1>
           <p className="page-sub">
-            <span className="mono">{patient.mrn}</span> · born {formatDate(patient.dateOfBirth)} ({ageOn(patient.dateOfBirth, now)} years)
+            <span className="mono">{patient.mrn}</span> · born {formatDate(patient.dateOfBirth)} (
+            {ageOn(patient.dateOfBirth, now)} years)
           </p>
         </div>
         <div className="toolbar">
           <button type="button" className="button" onClick={() => setDialog('message')}>
             Message about patient
           </button>
-          <button type="button" className="button button-primary" onClick={() => setDialog('task')} disabled={!staff.length}>
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => setDialog('task')}
+            disabled={!staff.length}
+          >
             Assign a task
           </button>
         </div>
@@ -100,17 +112,29 @@ export function PatientChartPage() {
           <header className="panel-header">
             <h2 id="upcoming-heading">Upcoming visits</h2>
           </header>
-          {upcoming.length ? <ul className="visit-list">{upcoming.map(visit)}</ul> : <p className="panel-muted">None booked.</p>}
+          {upcoming.length ? (
+            <ul className="visit-list">{upcoming.map(visit)}</ul>
+          ) : (
+            <p className="panel-muted">None booked.</p>
+          )}
         </section>
         <section className="panel" aria-labelledby="past-heading">
           <header className="panel-header">
             <h2 id="past-heading">Past visits</h2>
           </header>
-          {past.length ? <ul className="visit-list">{past.map(visit)}</ul> : <p className="panel-muted">No earlier visits.</p>}
+          {past.length ? (
+            <ul className="visit-list">{past.map(visit)}</ul>
+          ) : (
+            <p className="panel-muted">No earlier visits.</p>
+          )}
         </section>
       </div>
       {dialog === 'message' && (
-        <NewThreadDialog patient={patient} onClose={() => setDialog(null)} onCreated={(id) => navigate(`/messages/${id}`)} />
+        <NewThreadDialog
+          patient={patient}
+          onClose={() => setDialog(null)}
+          onCreated={(id) => navigate(`/messages/${id}`)}
+        />
       )}
       {dialog === 'task' && (
         <AssignTaskDialog

@@ -25,7 +25,14 @@ export function PatientsPage() {
           <h1>Patients</h1>
           <p className="page-sub">Opening a chart is recorded in the clinic's access log.</p>
         </div>
-        <input className="search-input" type="search" aria-label="Search patients" placeholder="Search by name or MRN" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <input
+          className="search-input"
+          type="search"
+          aria-label="Search patients"
+          placeholder="Search by name or MRN"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
       </header>
       {error && <ErrorNotice>{errorMessage(error)}</ErrorNotice>}
       {loading && !data ? (

@@ -1,5 +1,5 @@
 import { useQuery } from '@apollo/client/react';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { SchedulePageDocument } from '../__generated__/graphql';
 import { AppointmentDetails } from '../components/schedule/AppointmentDetails';
@@ -26,7 +26,10 @@ export function SchedulePage() {
   const date = params.get('date') ?? today(tz);
   const setDate = (next: string) => setParams(next === today(tz) ? {} : { date: next });
 
-  const { data, loading, error } = useQuery(SchedulePageDocument, { variables: { date }, fetchPolicy: 'cache-and-network' });
+  const { data, loading, error } = useQuery(SchedulePageDocument, {
+    variables: { date },
+    fetchPolicy: 'cache-and-network',
+  });
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [dialog, setDialog] = useState<DialogState>(null);
   const [activity, setActivity] = useState<Activity[]>([]);
@@ -48,16 +51,28 @@ export function SchedulePage() {
   const record = (appointment: LiveAppointment, event: AppointmentEvent) => {
     const who = `${appointment.patient.displayName} with ${appointment.provider.name}`;
     const when = `${formatTime(appointment.startsAt, tz)}${localDate(appointment.startsAt, tz) !== date ? ` on ${localDate(appointment.startsAt, tz)}` : ''}`;
-    const text = event.kind === 'CHECKED_IN' ? `${appointment.patient.displayName} arrived for ${formatTime(appointment.startsAt, tz)}` : `${who}, ${when}`;
-    setActivity((list) => [{ key: event.cursor, appointmentId: appointment.id, text, kind: event.kind, at: event.occurredAt }, ...list.filter((a) => a.key !== event.cursor)].slice(0, 30));
+    const text =
+      event.kind === 'CHECKED_IN'
+        ? `${appointment.patient.displayName} arrived for ${formatTime(appointment.startsAt, tz)}`
+        : `${who}, ${when}`;
+    setActivity((list) =>
+      [
+        { key: event.cursor, appointmentId: appointment.id, text, kind: event.kind, at: event.occurredAt },
+        ...list.filter((a) => a.key !== event.cursor),
+      ].slice(0, 30),
+    );
     if (localDate(appointment.startsAt, tz) === date) highlight(appointment.id);
   };
   useAppointmentEvents({ onCreated: record, onUpdated: record, onCancelled: record, onCheckIn: record });
 
   // A new day starts with nothing selected.
-  useEffect(() => setSelectedId(null), [date]);
+  const [selectionDate, setSelectionDate] = useState(date);
+  if (selectionDate !== date) {
+    setSelectionDate(date);
+    setSelectedId(null);
+  }
 
-  const appointments = data?.schedule ?? [];
+  const appointments = useMemo(() => data?.schedule ?? [], [data]);
   const providers = data?.providers ?? [];
   const selected = appointments.find((a) => a.id === selectedId) ?? null;
   const dialogAppointment = dialog && dialog.kind !== 'new' ? appointments.find((a) => a.id === dialog.id) : undefined;
@@ -77,12 +92,18 @@ export function SchedulePage() {
           <h1>Schedule</h1>
           <p className="page-sub">
             {formatDay(date)}
-            {data && ` · ${counts.total} appointments · ${counts.arrived} arrived${counts.cancelled ? ` · ${counts.cancelled} cancelled` : ''}`}
+            {data &&
+              ` · ${counts.total} appointments · ${counts.arrived} arrived${counts.cancelled ? ` · ${counts.cancelled} cancelled` : ''}`}
           </p>
         </div>
         <div className="toolbar">
           <div className="segmented" role="group" aria-label="Day">
-            <button type="button" className="button" aria-label="Previous day" onClick={() => setDate(addDays(date, -1))}>
+            <button
+              type="button"
+              className="button"
+              aria-label="Previous day"
+              onClick={() => setDate(addDays(date, -1))}
+            >
               ‹
             </button>
             <button type="button" className="button" onClick={() => setDate(today(tz))} disabled={date === today(tz)}>
@@ -95,8 +116,19 @@ export function SchedulePage() {
           <label className="visually-hidden" htmlFor="schedule-date">
             Date
           </label>
-          <input id="schedule-date" className="date-input" type="date" value={date} onChange={(e) => e.target.value && setDate(e.target.value)} />
-          <button type="button" className="button button-primary" onClick={() => setDialog({ kind: 'new' })} disabled={!providers.length}>
+          <input
+            id="schedule-date"
+            className="date-input"
+            type="date"
+            value={date}
+            onChange={(e) => e.target.value && setDate(e.target.value)}
+          />
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => setDialog({ kind: 'new' })}
+            disabled={!providers.length}
+          >
             New appointment
           </button>
         </div>
@@ -132,11 +164,20 @@ export function SchedulePage() {
         </aside>
       </div>
 
-      {dialog?.kind === 'new' && <NewAppointmentDialog date={date} providers={providers} onClose={() => setDialog(null)} onBooked={setSelectedId} />}
+      {dialog?.kind === 'new' && (
+        <NewAppointmentDialog
+          date={date}
+          providers={providers}
+          onClose={() => setDialog(null)}
+          onBooked={setSelectedId}
+        />
+      )}
       {dialog?.kind === 'reschedule' && dialogAppointment && (
         <RescheduleDialog appointment={dialogAppointment} providers={providers} onClose={() => setDialog(null)} />
       )}
-      {dialog?.kind === 'cancel' && dialogAppointment && <CancelAppointmentDialog appointment={dialogAppointment} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'cancel' && dialogAppointment && (
+        <CancelAppointmentDialog appointment={dialogAppointment} onClose={() => setDialog(null)} />
+      )}
     </div>
   );
 }

@@ -8,7 +8,15 @@ interface SessionContextValue {
 
 const SessionContext = createContext<SessionContextValue | null>(null);
 
-export function SessionProvider({ session, signOut, children }: { session: Session; signOut(): void; children: ReactNode }) {
+export function SessionProvider({
+  session,
+  signOut,
+  children,
+}: {
+  session: Session;
+  signOut(): void;
+  children: ReactNode;
+}) {
   const value = useMemo(() => ({ session, signOut }), [session, signOut]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

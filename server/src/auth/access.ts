@@ -44,7 +44,8 @@ function fromDirectives(directives: readonly ConstDirectiveNode[] | undefined, w
     else if (name === 'requiresScope') {
       const arg = directive.arguments?.find((a) => a.name.value === 'scope');
       const scope = arg?.value.kind === Kind.STRING ? arg.value.value : undefined;
-      if (!isScope(scope)) throw new Error(`${where}: @requiresScope names an unknown scope "${scope}" (see server/src/auth/scopes.ts)`);
+      if (!isScope(scope))
+        throw new Error(`${where}: @requiresScope names an unknown scope "${scope}" (see server/src/auth/scopes.ts)`);
       found.push({ kind: 'scope', scope });
     }
   }
@@ -63,14 +64,19 @@ export class AccessRules {
   constructor(private readonly schema: GraphQLSchema) {
     for (const type of Object.values(schema.getTypeMap())) {
       if (!isObjectType(type) || type.name.startsWith('__')) continue;
-      const ofType = fromDirectives([type.astNode, ...type.extensionASTNodes].flatMap((n) => n?.directives ?? []), type.name);
+      const ofType = fromDirectives(
+        [type.astNode, ...type.extensionASTNodes].flatMap((n) => n?.directives ?? []),
+        type.name,
+      );
       const fields = new Map<string, Requirement>();
       for (const field of Object.values(type.getFields())) {
         const where = `${type.name}.${field.name}`;
         const own = fromDirectives(field.astNode?.directives, where);
         const requirement = own ?? ofType;
         if (!requirement && (ROOT_TYPES as readonly string[]).includes(type.name)) {
-          throw new Error(`${where} says nothing about who may use it: give it @public, @staffOnly or @requiresScope(scope: ...)`);
+          throw new Error(
+            `${where} says nothing about who may use it: give it @public, @staffOnly or @requiresScope(scope: ...)`,
+          );
         }
         if (requirement) fields.set(field.name, requirement);
       }
@@ -88,7 +94,11 @@ export class AccessRules {
     return ROOT_TYPES.flatMap((name) => {
       const type = this.schema.getType(name);
       if (!isObjectType(type)) return [];
-      return Object.values(type.getFields()).map((field) => ({ coordinate: `${name}.${field.name}`, field, requirement: this.requirementOf(type, field.name)! }));
+      return Object.values(type.getFields()).map((field) => ({
+        coordinate: `${name}.${field.name}`,
+        field,
+        requirement: this.requirementOf(type, field.name)!,
+      }));
     });
   }
 
@@ -124,7 +134,10 @@ export class AccessRules {
             if (requirement && !needs.has(coordinate)) needs.set(coordinate, { coordinate, requirement });
             walk(getNamedType(field.type), selection.selectionSet);
           } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-            walk(selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : type, selection.selectionSet);
+            walk(
+              selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : type,
+              selection.selectionSet,
+            );
           } else {
             const fragment = fragments.get(selection.name.value);
             const visit = `${type.name}/${selection.name.value}`;
@@ -155,7 +168,13 @@ export class AccessRules {
       if (requirement.kind === 'staff') {
         errors.push(refused(`${coordinate} is for signed-in staff; integration clients cannot use it`, coordinate));
       } else if (requirement.kind === 'scope' && !held.has(requirement.scope)) {
-        errors.push(refused(`${coordinate} needs the scope ${requirement.scope}, which this token does not carry`, coordinate, requirement.scope));
+        errors.push(
+          refused(
+            `${coordinate} needs the scope ${requirement.scope}, which this token does not carry`,
+            coordinate,
+            requirement.scope,
+          ),
+        );
       }
     }
     return errors;

@@ -8,11 +8,15 @@ import type { Viewer } from './tokens.js';
 export const Scopes = {
   'appointments:read': 'Appointments and the schedule, and the `appointmentChanged` subscription.',
   'appointments:write': 'Book, reschedule, cancel and check in appointments. Includes `appointments:read`.',
-  'patients:read': "Patients' demographics and their appointments. Every read of one patient is audited under the client.",
+  'patients:read':
+    "Patients' demographics and their appointments. Every read of one patient is audited under the client.",
   'patients:write': 'Register patients. Includes `patients:read`.',
-  'messages:metadata': 'Threads and messages of the whole clinic without their text: who wrote in which thread and when, read receipts.',
-  'messages:read': 'Message bodies and thread subjects as well (protected health information). Includes `messages:metadata`.',
-  'notifications:read': "Every staff member's new notifications (the `notification` subscription), with their recipient.",
+  'messages:metadata':
+    'Threads and messages of the whole clinic without their text: who wrote in which thread and when, read receipts.',
+  'messages:read':
+    'Message bodies and thread subjects as well (protected health information). Includes `messages:metadata`.',
+  'notifications:read':
+    "Every staff member's new notifications (the `notification` subscription), with their recipient.",
   'presence:read': 'Which staff members are online, and their status changes.',
   'staff:read': 'The staff directory: names, roles and email addresses.',
 } as const;

@@ -81,13 +81,24 @@ export class TokenService {
   }
 
   async sign(user: Omit<UserViewer, 'expiresAt' | 'kind'>): Promise<{ token: string; expiresAt: Date }> {
-    const { exp, signed } = this.jwt({ tid: user.tenantId, role: user.role, name: user.name }, user.userId, this.ttlSeconds);
+    const { exp, signed } = this.jwt(
+      { tid: user.tenantId, role: user.role, name: user.name },
+      user.userId,
+      this.ttlSeconds,
+    );
     return { token: await signed, expiresAt: new Date(exp * 1000) };
   }
 
   /** An access token of an integration client (claims after RFC 9068: `client_id`, space-separated `scope`). */
-  async signIntegration(client: Omit<IntegrationViewer, 'expiresAt' | 'kind'>): Promise<{ token: string; expiresAt: Date }> {
-    const claims = { tid: client.tenantId, client_id: client.clientId, scope: client.scopes.join(' '), name: client.name };
+  async signIntegration(
+    client: Omit<IntegrationViewer, 'expiresAt' | 'kind'>,
+  ): Promise<{ token: string; expiresAt: Date }> {
+    const claims = {
+      tid: client.tenantId,
+      client_id: client.clientId,
+      scope: client.scopes.join(' '),
+      name: client.name,
+    };
     const { exp, signed } = this.jwt(claims, client.clientId, this.integrationTtlSeconds);
     return { token: await signed, expiresAt: new Date(exp * 1000) };
   }
@@ -109,7 +120,8 @@ export class TokenService {
       if (clientId !== undefined) {
         // An integration token: no role, and only scopes this server knows.
         const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
-        if (clientId !== sub || role !== undefined || typeof scope !== 'string' || !scopes.every(isScope)) throw new TokenError('invalid');
+        if (clientId !== sub || role !== undefined || typeof scope !== 'string' || !scopes.every(isScope))
+          throw new TokenError('invalid');
         return { kind: 'integration', clientId, tenantId: tid, name, scopes: scopes as Scope[], expiresAt: exp };
       }
       if (!ROLES.includes(role as Role) || scope !== undefined) throw new TokenError('invalid');

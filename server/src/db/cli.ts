@@ -8,7 +8,8 @@ const command = process.argv[2];
 const config = loadConfig();
 const db = createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
 try {
-  if (command === 'migrate') console.log('applied:', (await migrateLatest(db)).join(', ') || 'nothing, already up to date');
+  if (command === 'migrate')
+    console.log('applied:', (await migrateLatest(db)).join(', ') || 'nothing, already up to date');
   else if (command === 'rollback') console.log('reverted:', (await migrateRollback(db)).join(', ') || 'nothing');
   else if (command === 'seed') {
     await migrateLatest(db);

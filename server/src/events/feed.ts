@@ -20,7 +20,13 @@ export type FeedListener = (items: FeedItem[]) => void;
 const PAGE = 500;
 
 /** Committed events of a tenant after `afterSeq`, oldest first; optionally only some topics. */
-export async function readEvents(db: Db, tenantId: string, afterSeq: number, limit: number, topics?: readonly EventTopic[]): Promise<EventRow[]> {
+export async function readEvents(
+  db: Db,
+  tenantId: string,
+  afterSeq: number,
+  limit: number,
+  topics?: readonly EventTopic[],
+): Promise<EventRow[]> {
   const query = db<EventRow>('events').where({ tenantId }).andWhere('seq', '>', afterSeq).orderBy('seq').limit(limit);
   if (topics) query.whereIn('topic', topics);
   return query;
@@ -121,9 +127,13 @@ export class EventFeed {
     };
     tail.ready = (async () => {
       // Subscribe before reading the position: a wake-up for anything after it cannot slip between the two.
-      tail.subscriptionId = await this.pubsub.engine.subscribe(tenantChannel({ tenantId }, 'events'), (wakeUp: EventsWakeUp) => {
-        if (wakeUp.seq > tail.lastSeq) this.read(tail);
-      }, {});
+      tail.subscriptionId = await this.pubsub.engine.subscribe(
+        tenantChannel({ tenantId }, 'events'),
+        (wakeUp: EventsWakeUp) => {
+          if (wakeUp.seq > tail.lastSeq) this.read(tail);
+        },
+        {},
+      );
       if (tail.closed) {
         this.pubsub.engine.unsubscribe(tail.subscriptionId);
         return;
@@ -168,7 +178,9 @@ export class EventFeed {
         } while (rows.length === PAGE);
       } while (tail.readAgain && !tail.closed);
     })()
-      .catch((err) => this.log.error({ err, tenantId: tail.tenantId }, 'reading the event log failed; retrying on the next wake-up'))
+      .catch((err) =>
+        this.log.error({ err, tenantId: tail.tenantId }, 'reading the event log failed; retrying on the next wake-up'),
+      )
       .finally(() => {
         tail.reading = false;
       });

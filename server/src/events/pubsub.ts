@@ -25,7 +25,11 @@ function reviver(_key: string, value: unknown): unknown {
  * Redis pub/sub when REDIS_URL is set, so any number of instances share events; otherwise graphql-subscriptions'
  * in-process PubSub. Both implement the same `PubSubEngine` interface, and everything above it is the same code.
  */
-export async function createPubSub(redisUrl: string | undefined, log: Logger, namespace = 'derm'): Promise<PubSubHandle> {
+export async function createPubSub(
+  redisUrl: string | undefined,
+  log: Logger,
+  namespace = 'derm',
+): Promise<PubSubHandle> {
   if (!redisUrl) {
     return { engine: new PubSub(), kind: 'memory', redis: null, onReconnect() {}, async close() {} };
   }
@@ -41,7 +45,10 @@ export async function createPubSub(redisUrl: string | undefined, log: Logger, na
   const subscriber = new Redis(redisUrl, { ...options, connectionName: `derm-realtime:${namespace}:subscriber` });
   const listeners: Array<() => void> = [];
   let lostConnection = false;
-  for (const [role, client] of [['publisher', publisher], ['subscriber', subscriber]] as const) {
+  for (const [role, client] of [
+    ['publisher', publisher],
+    ['subscriber', subscriber],
+  ] as const) {
     client.on('error', (err) => log.warn({ err: { message: err.message }, role }, 'redis error'));
   }
   subscriber.on('close', () => {
@@ -50,7 +57,8 @@ export async function createPubSub(redisUrl: string | undefined, log: Logger, na
   subscriber.on('ready', () => {
     if (!lostConnection) return;
     lostConnection = false;
-    // ioredis re-sends SUBSCRIBE just before 'ready' but does not wait for it. Redis answers in order, so once this PING
+    // ioredis re-sends SUBSCRIBE just before 'ready' but does not wait for it. Redis answers in order, so once this
+    // PING
     // is answered the channels are live again: a backfill read only then leaves no window in which a wake-up is
     // published to nobody after the read and its event waits for the tenant's next one.
     subscriber
@@ -61,11 +69,20 @@ export async function createPubSub(redisUrl: string | undefined, log: Logger, na
         for (const listener of listeners) listener();
       });
   });
-  await Promise.all([publisher, subscriber].map((c) => (c.status === 'ready' ? undefined : new Promise((resolve, reject) => {
-    c.once('ready', resolve);
-    c.once('end', () => reject(new Error(`could not connect to Redis at ${new URL(redisUrl).host}`)));
-    setTimeout(() => reject(new Error(`Redis at ${new URL(redisUrl).host} did not answer within 10 s`)), 10_000).unref();
-  }))));
+  await Promise.all(
+    [publisher, subscriber].map((c) =>
+      c.status === 'ready'
+        ? undefined
+        : new Promise((resolve, reject) => {
+            c.once('ready', resolve);
+            c.once('end', () => reject(new Error(`could not connect to Redis at ${new URL(redisUrl).host}`)));
+            setTimeout(
+              () => reject(new Error(`Redis at ${new URL(redisUrl).host} did not answer within 10 s`)),
+              10_000,
+            ).unref();
+          }),
+    ),
+  );
   const engine = new RedisPubSub({ publisher, subscriber, reviver });
   return {
     engine,

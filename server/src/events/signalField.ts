@@ -19,7 +19,10 @@ export interface SharedSignal<S> {
  */
 export function signalField<S extends object, A = Record<string, never>>(
   kind: ChannelKind,
-  start: (args: A, ctx: Context) => ((signal: S, viewer: Viewer) => boolean) | Promise<(signal: S, viewer: Viewer) => boolean>,
+  start: (
+    args: A,
+    ctx: Context,
+  ) => ((signal: S, viewer: Viewer) => boolean) | Promise<(signal: S, viewer: Viewer) => boolean>,
 ) {
   const shared = new WeakMap<S, TenantLoaders>();
   return {

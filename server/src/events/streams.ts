@@ -26,7 +26,10 @@ export interface DurableStreamOptions {
  * delivered (sequence numbers grow in commit order, so "seq <= position" is exactly "already seen"). No gap at the
  * seam, and no duplicate.
  */
-export async function durableStream(ctx: Context, options: DurableStreamOptions): Promise<AsyncIterableIterator<FeedItem>> {
+export async function durableStream(
+  ctx: Context,
+  options: DurableStreamOptions,
+): Promise<AsyncIterableIterator<FeedItem>> {
   const viewer = requireCaller(ctx.viewer);
   const { feed } = ctx.services.realtime;
   const topics = new Set<string>(options.topics);
@@ -57,7 +60,11 @@ export async function durableStream(ctx: Context, options: DurableStreamOptions)
   };
   const fail = (err: unknown) => {
     ctx.log.error({ err }, 'subscription delivery failed');
-    queue.fail(new GraphQLError('Delivery failed; subscribe again with your last cursor', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }));
+    queue.fail(
+      new GraphQLError('Delivery failed; subscribe again with your last cursor', {
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+      }),
+    );
   };
 
   try {
@@ -128,18 +135,23 @@ export async function signalStream<S, T = S>(
     if (subscriptionId !== null) engine.unsubscribe(subscriptionId);
   });
   let chain = Promise.resolve();
-  const id = await engine.subscribe(tenantChannel(viewer, kind), (signal: S) => {
-    chain = chain
-      .then(async () => {
-        const value = await map(signal, viewer);
-        if (value !== null) queue.push(value);
-      })
-      .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
-  }, {});
+  const id = await engine.subscribe(
+    tenantChannel(viewer, kind),
+    (signal: S) => {
+      chain = chain
+        .then(async () => {
+          const value = await map(signal, viewer);
+          if (value !== null) queue.push(value);
+        })
+        .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
+    },
+    {},
+  );
   if (closed) engine.unsubscribe(id);
   else {
     subscriptionId = id;
-    // Counted once the channel is subscribed (with Redis, once SUBSCRIBE is acknowledged): signals sent after that arrive.
+    // Counted once the channel is subscribed (with Redis, once SUBSCRIBE is acknowledged): signals sent after that
+    // arrive.
     counted = true;
     ctx.services.realtime.activeStreams++;
   }
@@ -150,7 +162,9 @@ export async function signalStream<S, T = S>(
  * The resolver object of a durable subscription field: subscribe builds the stream from the field's arguments,
  * resolve hands each event to the selection with the loaders its batch shares.
  */
-export function durableField<A>(options: (args: A, ctx: Context) => DurableStreamOptions | Promise<DurableStreamOptions>) {
+export function durableField<A>(
+  options: (args: A, ctx: Context) => DurableStreamOptions | Promise<DurableStreamOptions>,
+) {
   return {
     subscribe: async (_parent: unknown, args: A, ctx: Context) => durableStream(ctx, await options(args, ctx)),
     resolve: (item: FeedItem, _args: unknown, ctx: Context) => {

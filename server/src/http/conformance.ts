@@ -60,12 +60,22 @@ export function httpStatusCodes(): ApolloServerPlugin<Context> {
           // Automatic persisted queries: Apollo's own protocol answers "not found" with 200, and clients expect it.
           if (codes.some((c) => c.startsWith('PERSISTED_QUERY'))) return;
           if (legacy) {
-            response.http.status = codes.includes(ErrorCode.UNAUTHENTICATED) ? 401 : codes.includes(ErrorCode.INTERNAL_SERVER_ERROR) ? 500 : 200;
+            response.http.status = codes.includes(ErrorCode.UNAUTHENTICATED)
+              ? 401
+              : codes.includes(ErrorCode.INTERNAL_SERVER_ERROR)
+                ? 500
+                : 200;
             return;
           }
           const statuses = codes.map((c) => REQUEST_ERROR_STATUS[c] ?? 400);
           // The most telling one: authentication before permission before the rest.
-          response.http.status = statuses.includes(500) ? 500 : statuses.includes(401) ? 401 : statuses.includes(403) ? 403 : Math.max(400, ...statuses.filter((s) => s < 500));
+          response.http.status = statuses.includes(500)
+            ? 500
+            : statuses.includes(401)
+              ? 401
+              : statuses.includes(403)
+                ? 403
+                : Math.max(400, ...statuses.filter((s) => s < 500));
         },
       };
     },
@@ -78,7 +88,11 @@ export function bodyErrors(err: unknown, req: Request, res: Response, next: Next
   if (res.headersSent || typeof parseError?.status !== 'number' || parseError.status >= 500) return next(err);
   const status = parseError.status === 413 || parseError.status === 415 ? parseError.status : 400;
   const message =
-    status === 413 ? 'The body is too large' : status === 415 ? 'The body must be UTF-8 JSON' : 'The body is not valid JSON: send {"query": "...", "variables": {...}}';
+    status === 413
+      ? 'The body is too large'
+      : status === 415
+        ? 'The body must be UTF-8 JSON'
+        : 'The body is not valid JSON: send {"query": "...", "variables": {...}}';
   const type = req.headers.accept === MediaType.json ? MediaType.json : MediaType.graphqlResponse;
   res.status(status).setHeader('content-type', `${type}; charset=utf-8`);
   res.end(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_REQUEST } }] }));

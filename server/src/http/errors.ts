@@ -15,7 +15,11 @@ export function formatError(formatted: GraphQLFormattedError, error?: unknown): 
   // Text PostgreSQL cannot store (a NUL character) is the client's input, whichever argument carried it.
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (isPgError(original, PgError.characterNotInRepertoire) || isPgError(original, PgError.untranslatableCharacter)) {
-    return { ...formatted, message: 'Text arguments must not contain NUL characters', extensions: { code: ErrorCode.BAD_USER_INPUT } };
+    return {
+      ...formatted,
+      message: 'Text arguments must not contain NUL characters',
+      extensions: { code: ErrorCode.BAD_USER_INPUT },
+    };
   }
   return {
     message: 'Internal server error',
@@ -28,7 +32,8 @@ export function formatError(formatted: GraphQLFormattedError, error?: unknown): 
 /** Logs the unexpected ones among errors (with the logger that carries the request id). */
 export function logUnexpected(errors: readonly GraphQLError[], log: Logger): void {
   for (const error of errors) {
-    if (isUnexpected(formatError(error.toJSON(), error).extensions?.code)) log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
+    if (isUnexpected(formatError(error.toJSON(), error).extensions?.code))
+      log.error({ err: error.originalError ?? error, path: error.path }, 'unexpected error');
   }
 }
 

@@ -32,7 +32,12 @@ function explorerConfig(config: Config) {
       ? {
           password: DEMO_PASSWORD,
           accounts: DEMO_CLINICS.flatMap((clinic) =>
-            clinic.staff.map((s) => ({ tenant: clinic.slug, email: demoEmail(clinic, s.key), name: s.name, role: s.role })),
+            clinic.staff.map((s) => ({
+              tenant: clinic.slug,
+              email: demoEmail(clinic, s.key),
+              name: s.name,
+              role: s.role,
+            })),
           ),
         }
       : null;
@@ -67,7 +72,8 @@ export async function mountExplorer(app: Express, config: Config, log: Logger): 
     res.setHeader('cache-control', 'no-store');
     res.json(settings);
   });
-  // Without the trailing slash the page's relative URLs would resolve against / (Express matches both: look at the URL).
+  // Without the trailing slash the page's relative URLs would resolve against / (Express matches both: look at the
+  // URL).
   app.get(EXPLORER_PATH, (req, res, next) => {
     const url = new URL(req.originalUrl, 'http://localhost');
     if (url.pathname !== EXPLORER_PATH) return next();
@@ -97,7 +103,10 @@ export async function mountExplorer(app: Express, config: Config, log: Logger): 
     });
     return none;
   }
-  app.use(`${EXPLORER_PATH}/assets`, express.static(path.join(dist, 'assets'), { immutable: true, maxAge: '1y', fallthrough: false }));
+  app.use(
+    `${EXPLORER_PATH}/assets`,
+    express.static(path.join(dist, 'assets'), { immutable: true, maxAge: '1y', fallthrough: false }),
+  );
   app.get(`${EXPLORER_PATH}/`, (_req, res) => {
     res.setHeader('cache-control', 'no-cache');
     res.sendFile(index);

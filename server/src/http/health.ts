@@ -17,7 +17,9 @@ export function readyz(db: Db, isDraining: () => boolean) {
     try {
       await Promise.race([
         db.raw('select 1'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('database did not answer within 2s')), 2000).unref()),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('database did not answer within 2s')), 2000).unref(),
+        ),
       ]);
       res.json({ status: 'ok', database: engineName(db) });
     } catch (err) {

@@ -1,4 +1,14 @@
-import { getNullableType, GraphQLError, isListType, Kind, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  getNullableType,
+  GraphQLError,
+  isListType,
+  Kind,
+  type ASTNode,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { ErrorCode } from '../errors.js';
 
@@ -13,13 +23,20 @@ export const OperationLimits = {
 } as const;
 
 function tooMuch(message: string, node?: ASTNode): GraphQLError {
-  return new GraphQLError(message, { nodes: node ? [node] : undefined, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } });
+  return new GraphQLError(message, {
+    nodes: node ? [node] : undefined,
+    extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED },
+  });
 }
 
 /** Refuses documents nested deeper than `maxDepth`, following fragment spreads (cycles are another rule's job). */
 export function depthLimit(maxDepth: number = OperationLimits.maxDepth): ValidationRule {
   return (context: ValidationContext) => {
-    const fragments = new Map(context.getDocument().definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])));
+    const fragments = new Map(
+      context
+        .getDocument()
+        .definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])),
+    );
     const depthOf = (node: ASTNode, depth: number, seen: Set<string>): number => {
       if (node.kind === Kind.FIELD) {
         // Introspection (`__schema`, `__type`) reads the schema, not the data: GraphiQL's and Apollo Sandbox's own
@@ -42,7 +59,10 @@ export function depthLimit(maxDepth: number = OperationLimits.maxDepth): Validat
     return {
       OperationDefinition(operation) {
         const depth = Math.max(0, ...operation.selectionSet.selections.map((s) => depthOf(s, 1, new Set())));
-        if (depth > maxDepth) context.reportError(tooMuch(`The operation is nested ${depth} levels deep; at most ${maxDepth} are allowed`, operation));
+        if (depth > maxDepth)
+          context.reportError(
+            tooMuch(`The operation is nested ${depth} levels deep; at most ${maxDepth} are allowed`, operation),
+          );
       },
     };
   };
@@ -80,18 +100,34 @@ const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity 
   return 1 + size * childComplexity;
 };
 
-/** Throws a GRAPHQL_VALIDATION_FAILED error when an operation would cost more than allowed. HTTP and WebSocket alike. */
-export function assertComplexity(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): void {
+/**
+ * Throws a GRAPHQL_VALIDATION_FAILED error when an operation would cost more than allowed. HTTP and WebSocket alike.
+ */
+export function assertComplexity(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): void {
   let cost: number;
   try {
-    cost = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listAwareEstimator] });
+    cost = getComplexity({
+      schema,
+      query: document,
+      variables: variables ?? {},
+      operationName: operationName ?? undefined,
+      estimators: [listAwareEstimator],
+    });
   } catch {
     // Variables that do not fit the operation are reported by execution, with their own code.
     return;
   }
   if (cost > MAX_COMPLEXITY) {
-    throw new GraphQLError(`The operation would cost ${cost}; at most ${MAX_COMPLEXITY} is allowed. Ask for smaller pages or fewer nested lists.`, {
-      extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, reason: 'TOO_COMPLEX', cost, maxCost: MAX_COMPLEXITY },
-    });
+    throw new GraphQLError(
+      `The operation would cost ${cost}; at most ${MAX_COMPLEXITY} is allowed. Ask for smaller pages or fewer nested lists.`,
+      {
+        extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, reason: 'TOO_COMPLEX', cost, maxCost: MAX_COMPLEXITY },
+      },
+    );
   }
 }

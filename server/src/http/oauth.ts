@@ -64,30 +64,45 @@ export function tokenEndpoint(services: Services): Router {
       if (!req.is('application/x-www-form-urlencoded')) {
         return fail(res, 'invalid_request', 'Send the parameters as application/x-www-form-urlencoded');
       }
-      form(req, res, (err?: unknown) => (err ? fail(res, 'invalid_request', 'The body could not be read as a form (too large, or not UTF-8)') : next()));
+      form(req, res, (err?: unknown) =>
+        err ? fail(res, 'invalid_request', 'The body could not be read as a form (too large, or not UTF-8)') : next(),
+      );
     },
     async (req: Request, res: Response) => {
       const body = (req.body ?? {}) as Record<string, string | string[]>;
       // §3.2: a parameter appears at most once; §3.1: an empty one counts as left out.
       const repeated = Object.keys(body).find((k) => Array.isArray(body[k]));
       if (repeated) return fail(res, 'invalid_request', `The parameter ${repeated} appears more than once`);
-      const param = (name: string) => (typeof body[name] === 'string' && body[name] !== '' ? (body[name] as string) : undefined);
+      const param = (name: string) =>
+        typeof body[name] === 'string' && body[name] !== '' ? (body[name] as string) : undefined;
 
       const grantType = param('grant_type');
       if (!grantType) return fail(res, 'invalid_request', 'grant_type is missing; send grant_type=client_credentials');
-      if (grantType !== 'client_credentials') return fail(res, 'unsupported_grant_type', 'Only the client_credentials grant is supported');
+      if (grantType !== 'client_credentials')
+        return fail(res, 'unsupported_grant_type', 'Only the client_credentials grant is supported');
 
       const header = req.header('authorization');
       const inBody = param('client_id') !== undefined || param('client_secret') !== undefined;
-      if (header && inBody) return fail(res, 'invalid_request', 'Authenticate in one way only: the Authorization header or the body, not both');
+      if (header && inBody)
+        return fail(
+          res,
+          'invalid_request',
+          'Authenticate in one way only: the Authorization header or the body, not both',
+        );
       let credentials: { id: string; secret: string } | null;
       if (header) {
         credentials = basicCredentials(header);
-        if (!credentials) return fail(res, 'invalid_client', 'The Authorization header must be Basic base64(client_id:client_secret)');
+        if (!credentials)
+          return fail(res, 'invalid_client', 'The Authorization header must be Basic base64(client_id:client_secret)');
       } else {
         const id = param('client_id');
         const secret = param('client_secret');
-        if (!id || !secret) return fail(res, 'invalid_client', 'Authenticate with HTTP Basic (client_id:client_secret), or send client_id and client_secret');
+        if (!id || !secret)
+          return fail(
+            res,
+            'invalid_client',
+            'Authenticate with HTTP Basic (client_id:client_secret), or send client_id and client_secret',
+          );
         credentials = { id, secret };
       }
 
@@ -95,7 +110,10 @@ export function tokenEndpoint(services: Services): Router {
       // An unknown client costs the same comparison as a wrong secret, and gets the same answer as a revoked one.
       const matches = secretMatches(credentials.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
       if (!client || !matches || client.revokedAt !== null) {
-        services.log.info({ clientId: client?.id, reason: !client ? 'unknown' : !matches ? 'wrong secret' : 'revoked' }, 'token request refused');
+        services.log.info(
+          { clientId: client?.id, reason: !client ? 'unknown' : !matches ? 'wrong secret' : 'revoked' },
+          'token request refused',
+        );
         return fail(res, 'invalid_client', 'Unknown client, wrong secret, or the client was revoked');
       }
 
@@ -110,12 +128,20 @@ export function tokenEndpoint(services: Services): Router {
         if (unknown.length > 0) return fail(res, 'invalid_scope', `Unknown scope ${unknown.join(', ')}`);
         const missing = known.filter((s) => !granted.has(s));
         if (missing.length > 0) return fail(res, 'invalid_scope', `This client was not granted ${missing.join(', ')}`);
-        if (known.length === 0) return fail(res, 'invalid_scope', 'Ask for at least one scope, or leave scope out for all of them');
+        if (known.length === 0)
+          return fail(res, 'invalid_scope', 'Ask for at least one scope, or leave scope out for all of them');
         scopes = known;
       }
 
-      const { token } = await services.tokens.signIntegration({ clientId: client.id, tenantId: client.tenantId, name: client.name, scopes });
-      touchIntegrationClient(services.db, client.id).catch((err: Error) => services.log.warn({ err: { message: err.message } }, 'could not record the client\'s last use'));
+      const { token } = await services.tokens.signIntegration({
+        clientId: client.id,
+        tenantId: client.tenantId,
+        name: client.name,
+        scopes,
+      });
+      touchIntegrationClient(services.db, client.id).catch((err: Error) =>
+        services.log.warn({ err: { message: err.message } }, "could not record the client's last use"),
+      );
       services.log.info({ clientId: client.id, tenantId: client.tenantId, scopes }, 'integration token issued');
       noStore(res);
       res.json({

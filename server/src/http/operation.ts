@@ -1,4 +1,14 @@
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
@@ -27,7 +37,14 @@ export function accessRulesOf(schema: GraphQLSchema): AccessRules {
 
 export function codedErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
   return errors.map((e) =>
-    e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } }),
+    e.extensions?.code
+      ? e
+      : new GraphQLError(e.message, {
+          nodes: e.nodes,
+          source: e.source,
+          positions: e.positions,
+          extensions: { ...e.extensions, code },
+        }),
   );
 }
 
@@ -37,9 +54,19 @@ export function codedErrors(errors: readonly GraphQLError[], code: string): Grap
  * schema's scope directives). Returns the execution arguments, with the operation's context, or the errors that
  * refuse it.
  */
-export function prepareOperation(schema: GraphQLSchema, services: Services, viewer: Viewer | null, requestId: string, payload: OperationPayload): PreparedOperation | GraphQLError[] {
+export function prepareOperation(
+  schema: GraphQLSchema,
+  services: Services,
+  viewer: Viewer | null,
+  requestId: string,
+  payload: OperationPayload,
+): PreparedOperation | GraphQLError[] {
   if (payload.query.length > OperationLimits.maxDocumentLength) {
-    return [new GraphQLError(`The document is longer than ${OperationLimits.maxDocumentLength} characters`, { extensions: { code: ErrorCode.BAD_REQUEST } })];
+    return [
+      new GraphQLError(`The document is longer than ${OperationLimits.maxDocumentLength} characters`, {
+        extensions: { code: ErrorCode.BAD_REQUEST },
+      }),
+    ];
   }
   let document: DocumentNode;
   try {
@@ -75,7 +102,9 @@ export function withRequestErrorCodes(result: ExecutionResult): ExecutionResult 
   const isRequestError = (e: GraphQLError) => !e.path && (!e.originalError || e.originalError instanceof GraphQLError);
   return {
     ...result,
-    errors: result.errors.map((e) => (e.extensions?.code || !isRequestError(e) ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0])),
+    errors: result.errors.map((e) =>
+      e.extensions?.code || !isRequestError(e) ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0],
+    ),
   };
 }
 

@@ -48,7 +48,8 @@ function statusOf(errors: readonly GraphQLError[]): number {
   return 400;
 }
 
-const frame = (event: 'next' | 'complete', data: unknown) => `event: ${event}\ndata:${data === null ? '' : ` ${JSON.stringify(data)}`}\n\n`;
+const frame = (event: 'next' | 'complete', data: unknown) =>
+  `event: ${event}\ndata:${data === null ? '' : ` ${JSON.stringify(data)}`}\n\n`;
 
 /** One caller's streams on this instance: staff member or integration client. */
 const callerKey = (viewer: Viewer) => (viewer.kind === 'user' ? `user:${viewer.userId}` : `client:${viewer.clientId}`);
@@ -77,7 +78,10 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       const { viewer, requestId } = req.context;
       const prepared = prepareOperation(schema, services, viewer, requestId, params);
       if (!Array.isArray(prepared)) return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
-      return [JSON.stringify({ errors: forClient(prepared, requestId) }), { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } }];
+      return [
+        JSON.stringify({ errors: forClient(prepared, requestId) }),
+        { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
+      ];
     },
     onNext: (ctx, _req, result) => {
       if (!result.errors) return undefined;
@@ -92,22 +96,41 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
   router.use(EVENT_STREAM_PATH, cors<cors.CorsRequest>({ origin: config.corsOrigins, maxAge: 600 }));
   router.all(EVENT_STREAM_PATH, (req, res, next) => {
     if (req.method === 'POST') return next();
-    res.status(405).setHeader('allow', 'POST').json({
-      errors: [{ message: `POST the operation to ${EVENT_STREAM_PATH} with Accept: text/event-stream`, extensions: { code: ErrorCode.BAD_REQUEST } }],
-    });
+    res
+      .status(405)
+      .setHeader('allow', 'POST')
+      .json({
+        errors: [
+          {
+            message: `POST the operation to ${EVENT_STREAM_PATH} with Accept: text/event-stream`,
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          },
+        ],
+      });
   });
   router.post(EVENT_STREAM_PATH, express.json({ limit: '256kb' }), async (req: Request, res: Response) => {
     const given = req.header('x-request-id');
     const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
     const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
-      res.status(status).setHeader('x-request-id', requestId).json({ errors: [{ message, extensions: { code, ...extra } }] });
+      res
+        .status(status)
+        .setHeader('x-request-id', requestId)
+        .json({ errors: [{ message, extensions: { code, ...extra } }] });
 
     if (!req.accepts('text/event-stream') || !/text\/event-stream/i.test(req.header('accept') ?? '')) {
-      return refuse(406, ErrorCode.BAD_REQUEST, `Ask for Accept: text/event-stream here; queries and mutations are also served as JSON at /graphql`);
+      return refuse(
+        406,
+        ErrorCode.BAD_REQUEST,
+        `Ask for Accept: text/event-stream here; queries and mutations are also served as JSON at /graphql`,
+      );
     }
     const query = (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query === 'string' && query.length > OperationLimits.maxDocumentLength) {
-      return refuse(413, ErrorCode.BAD_REQUEST, `The document is longer than ${OperationLimits.maxDocumentLength} characters`);
+      return refuse(
+        413,
+        ErrorCode.BAD_REQUEST,
+        `The document is longer than ${OperationLimits.maxDocumentLength} characters`,
+      );
     }
     let viewer: Viewer | null;
     try {
@@ -119,9 +142,14 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     const key = callerKey(viewer);
     const open = perCaller.get(key) ?? 0;
     if (open >= SocketLimits.maxSubscriptions) {
-      return refuse(429, ErrorCode.BAD_REQUEST, `At most ${SocketLimits.maxSubscriptions} streams may be open at once per caller on one server`, {
-        reason: 'TOO_MANY_SUBSCRIPTIONS',
-      });
+      return refuse(
+        429,
+        ErrorCode.BAD_REQUEST,
+        `At most ${SocketLimits.maxSubscriptions} streams may be open at once per caller on one server`,
+        {
+          reason: 'TOO_MANY_SUBSCRIPTIONS',
+        },
+      );
     }
 
     perCaller.set(key, open + 1);
@@ -133,7 +161,9 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         method: req.method,
         url: req.url,
         // graphql-sse matches the Accept header exactly; we have checked it above.
-        headers: { get: (name: string) => (name.toLowerCase() === 'accept' ? 'text/event-stream' : (req.header(name) ?? null)) },
+        headers: {
+          get: (name: string) => (name.toLowerCase() === 'accept' ? 'text/event-stream' : (req.header(name) ?? null)),
+        },
         body: (req.body ?? null) as Record<string, unknown> | null,
         raw: req,
         context: { viewer, requestId },
@@ -153,7 +183,13 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         end(last) {
           if (ended) return;
           ended = true;
-          final = last ? frame('next', { errors: [{ message: last.message, extensions: { code: ErrorCode.UNAUTHENTICATED, reason: last.reason } }] }) + frame('complete', null) : '';
+          final = last
+            ? frame('next', {
+                errors: [
+                  { message: last.message, extensions: { code: ErrorCode.UNAUTHENTICATED, reason: last.reason } },
+                ],
+              }) + frame('complete', null)
+            : '';
           void body.return(undefined);
         },
       };
@@ -163,12 +199,18 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       // The stream ends when its token does (a timer lasts at most 2^31-1 ms; JWT_TTL may be longer: set it again).
       const endAtExpiry = () => {
         const msLeft = viewer.expiresAt * 1000 - Date.now();
-        if (msLeft <= 0) s.end({ message: 'The token has expired: get a new one and subscribe again with your last cursor', reason: StreamEndReason.tokenExpired });
+        if (msLeft <= 0)
+          s.end({
+            message: 'The token has expired: get a new one and subscribe again with your last cursor',
+            reason: StreamEndReason.tokenExpired,
+          });
         else expiry = setTimeout(endAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
       };
       endAtExpiry();
       if (viewer.kind === 'integration') {
-        untrack = await services.integrations.track(viewer, () => s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }));
+        untrack = await services.integrations.track(viewer, () =>
+          s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
+        );
       }
 
       for await (const chunk of body) {
@@ -191,10 +233,20 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     }
   });
   // A body that is not JSON, too large, or not UTF-8: answered, never a stack trace.
-  router.use(EVENT_STREAM_PATH, (err: { status?: number; type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
-    const status = err.status === 413 || err.status === 415 ? err.status : 400;
-    res.status(status).json({ errors: [{ message: status === 413 ? 'The body is too large' : 'The body is not valid JSON', extensions: { code: ErrorCode.BAD_REQUEST } }] });
-  });
+  router.use(
+    EVENT_STREAM_PATH,
+    (err: { status?: number; type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
+      const status = err.status === 413 || err.status === 415 ? err.status : 400;
+      res.status(status).json({
+        errors: [
+          {
+            message: status === 413 ? 'The body is too large' : 'The body is not valid JSON',
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          },
+        ],
+      });
+    },
+  );
 
   return {
     router,

@@ -57,7 +57,11 @@ function operationId(socketId: string | undefined, id: string): string {
 }
 
 /** Is the browser page that opened this socket one we serve? Non-browser clients send no Origin. */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: readonly string[],
+): boolean {
   if (!origin) return true;
   if (allowed.includes(origin)) return true;
   try {
@@ -72,7 +76,11 @@ export function originAllowed(origin: string | undefined, host: string | undefin
  * builder, validation rules and error masking as HTTP. graphql-ws does not run Apollo's plugins, so what they do for
  * HTTP is done here by hand.
  */
-export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema, services: Services): { wss: WebSocketServer; dispose: Disposable['dispose'] } {
+export function attachWebSocketServer(
+  httpServer: Server,
+  schema: GraphQLSchema,
+  services: Services,
+): { wss: WebSocketServer; dispose: Disposable['dispose'] } {
   const { log, config, realtime } = services;
   const wss = new WebSocketServer({
     server: httpServer,
@@ -83,7 +91,8 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
     verifyClient: (
       { origin, req }: { origin: string; req: { headers: { host?: string } } },
       done: (allowed: boolean, code?: number, message?: string) => void,
-    ) => (originAllowed(origin, req.headers.host, config.corsOrigins) ? done(true) : done(false, 403, 'Origin not allowed')),
+    ) =>
+      originAllowed(origin, req.headers.host, config.corsOrigins) ? done(true) : done(false, 403, 'Origin not allowed'),
   });
 
   // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
@@ -129,7 +138,9 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         closeAtExpiry();
         if (viewer.kind === 'integration') {
           // Integration clients are not staff: no presence. Their sockets close when the client is revoked.
-          const untrack = await services.integrations.track(viewer, () => ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked));
+          const untrack = await services.integrations.track(viewer, () =>
+            ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked),
+          );
           if (ctx.extra.closed) untrack();
           else ctx.extra.untrack = untrack;
           return !ctx.extra.closed;
@@ -148,7 +159,8 @@ export function attachWebSocketServer(httpServer: Server, schema: GraphQLSchema,
         ctx.extra.untrack?.();
         const info = ctx.extra.info;
         if (!info) return;
-        // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive it).
+        // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
+        // it).
         await ctx.extra.opening?.catch(() => {});
         for (const hook of realtime.onSocketClose) {
           try {

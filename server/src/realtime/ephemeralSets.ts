@@ -67,7 +67,11 @@ export class MemoryEphemeralSets implements EphemeralSets {
     if (!set) this.sets.set(key, (set = new Map()));
     const before = set.get(member);
     set.set(member, now + ttlMs);
-    return { wasLive: before !== undefined && before > now, wasStored: before !== undefined, members: liveMembers(set, now) };
+    return {
+      wasLive: before !== undefined && before > now,
+      wasStored: before !== undefined,
+      members: liveMembers(set, now),
+    };
   }
 
   async removeAndList(key: string, member: string): Promise<SetChange> {
@@ -76,7 +80,11 @@ export class MemoryEphemeralSets implements EphemeralSets {
     const before = set.get(member);
     set.delete(member);
     if (set.size === 0) this.sets.delete(key);
-    return { wasLive: before !== undefined && before > now, wasStored: before !== undefined, members: liveMembers(set, now) };
+    return {
+      wasLive: before !== undefined && before > now,
+      wasStored: before !== undefined,
+      members: liveMembers(set, now),
+    };
   }
 
   async sweep(): Promise<Array<{ key: string; member: string }>> {
@@ -174,7 +182,11 @@ export class RedisEphemeralSets implements EphemeralSets {
         .zrangebyscore(key, `(${now}`, '+inf')
         .exec(),
     );
-    return { wasLive: before !== null && Number(before) > now, wasStored: before !== null, members: members as string[] };
+    return {
+      wasLive: before !== null && Number(before) > now,
+      wasStored: before !== null,
+      members: members as string[],
+    };
   }
 
   async removeAndList(key: string, member: string): Promise<SetChange> {

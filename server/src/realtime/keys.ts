@@ -5,7 +5,8 @@ type Scope = Pick<Viewer, 'tenantId'>;
 /**
  * The one place the keys of the expiring sets (and of presence statuses) are made, like channel names in
  * `events/channels.ts`: the tenant is the first part of every key and comes from a verified viewer (or from a key the
- * sweep handed back), so no argument can name another clinic's set. Ids are checked by the callers before they get here.
+ * sweep handed back), so no argument can name another clinic's set. Ids are checked by the callers before they get
+ * here.
  */
 export const EphemeralKey = {
   /** Members `userId`: the staff with at least one open connection (renewed with their connections). */

@@ -70,7 +70,7 @@ export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger
 
   // One sweep at a time; the next is scheduled when this one is done (a full page means more are due: go on at once).
   const sweep = async () => {
-    let page = 0;
+    let page: number;
     do {
       const lapsed = await realtime.sets.sweep();
       page = lapsed.length;

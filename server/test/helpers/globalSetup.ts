@@ -9,6 +9,7 @@ export default async function globalSetup(): Promise<void> {
       `PostgreSQL is not reachable at ${ADMIN_DATABASE_URL} (${(err as Error).message}). ` +
         `Start it (for example: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) ` +
         `or point TEST_DATABASE_URL at one.`,
+      { cause: err },
     );
   }
   try {
@@ -18,6 +19,7 @@ export default async function globalSetup(): Promise<void> {
       `Redis is not reachable at ${TEST_REDIS_URL} (${(err as Error).message}). ` +
         `Start it (for example: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no) ` +
         `or point TEST_REDIS_URL at one.`,
+      { cause: err },
     );
   }
 }

@@ -34,7 +34,10 @@ function wsUrl(httpUrl: string): string {
 }
 
 /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
-export function openSocket(httpUrl: string, { origin, protocol = 'graphql-transport-ws' }: RawSocketOptions = {}): Promise<RawSocket> {
+export function openSocket(
+  httpUrl: string,
+  { origin, protocol = 'graphql-transport-ws' }: RawSocketOptions = {},
+): Promise<RawSocket> {
   const ws = new WebSocket(wsUrl(httpUrl), protocol === null ? [] : protocol, origin ? { headers: { origin } } : {});
   const messages: WireMessage[] = [];
   const waiters: Array<{ match: (m: WireMessage) => boolean; resolve: (m: WireMessage) => void }> = [];
@@ -46,7 +49,9 @@ export function openSocket(httpUrl: string, { origin, protocol = 'graphql-transp
       w.resolve(message);
     }
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   const socket: RawSocket = {
     ws,
     messages,
@@ -58,7 +63,10 @@ export function openSocket(httpUrl: string, { origin, protocol = 'graphql-transp
       const seen = messages.find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`)),
+          timeoutMs,
+        );
         waiters.push({
           match,
           resolve: (m) => {
@@ -80,7 +88,11 @@ export function openSocket(httpUrl: string, { origin, protocol = 'graphql-transp
 }
 
 /** Opens a socket and completes `connection_init` with the token. */
-export async function openAcknowledged(httpUrl: string, token: string, options: RawSocketOptions = {}): Promise<RawSocket> {
+export async function openAcknowledged(
+  httpUrl: string,
+  token: string,
+  options: RawSocketOptions = {},
+): Promise<RawSocket> {
   const socket = await openSocket(httpUrl, options);
   socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
   await socket.waitFor((m) => m.type === 'connection_ack');

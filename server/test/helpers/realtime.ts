@@ -27,7 +27,11 @@ export function freeSlot(): { startsAt: string; endsAt: string } {
  * mutation made after this reaches it.
  */
 export function waitForStreams(server: TestServer, n: number, timeoutMs = 10_000): Promise<unknown> {
-  return eventually(() => server.app.services.realtime.activeStreams === n, timeoutMs, `${n} live streams (have ${server.app.services.realtime.activeStreams})`);
+  return eventually(
+    () => server.app.services.realtime.activeStreams === n,
+    timeoutMs,
+    `${n} live streams (have ${server.app.services.realtime.activeStreams})`,
+  );
 }
 
 /** Reads one gauge from GET /metrics. */

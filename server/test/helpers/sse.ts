@@ -34,7 +34,12 @@ export async function openEventStream(
   const controller = new AbortController();
   const res = await fetch(`${url}/graphql/stream`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
     signal: controller.signal,
   });
@@ -57,7 +62,10 @@ export async function openEventStream(
     waitFor(count, timeoutMs = 10_000) {
       if (results().length >= count) return Promise.resolve(results().slice(0, count));
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`expected ${count} events within ${timeoutMs} ms, got ${JSON.stringify(events)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`expected ${count} events within ${timeoutMs} ms, got ${JSON.stringify(events)}`)),
+          timeoutMs,
+        );
         waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(results().slice(0, count))) });
       });
     },
@@ -82,9 +90,15 @@ export async function openEventStream(
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const lines = block.split('\n').filter((l) => !l.startsWith(':'));
-          const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim();
+          const event = lines
+            .find((l) => l.startsWith('event:'))
+            ?.slice(6)
+            .trim();
           if (!event) continue;
-          const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          const data = lines
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim())
+            .join('\n');
           events.push({ event, data: data ? JSON.parse(data) : null });
           notify();
         }

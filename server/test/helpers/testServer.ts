@@ -48,7 +48,12 @@ export interface TestServer {
   db: Db;
   url: string;
   /** POSTs a GraphQL operation to /graphql. */
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string | null, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string | null,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
   /** Signs in a demo user and returns the token. */
   login(tenant: DemoClinicSlug, key: StaffKey): Promise<string>;
   /** Ids of the demo users and patients of a clinic, read from the database. */
@@ -111,7 +116,8 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
       const users = await database.db('users').where({ tenantId: row.id }).select('id', 'email');
       const patients = await database.db('patients').where({ tenantId: row.id }).orderBy('mrn').pluck('id');
       const byKey: Record<string, string> = {};
-      for (const s of clinic.staff) byKey[s.key] = users.find((u: { email: string }) => u.email === demoEmail(clinic, s.key))!.id;
+      for (const s of clinic.staff)
+        byKey[s.key] = users.find((u: { email: string }) => u.email === demoEmail(clinic, s.key))!.id;
       return { tenantId: row.id, users: byKey, patients };
     },
     async stop() {

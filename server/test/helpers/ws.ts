@@ -43,7 +43,11 @@ export function wsClient(httpUrl: string, { token, origin, onClosed, retryAttemp
 }
 
 /** Subscribes and collects what arrives. */
-export function collect<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Collected<T> {
+export function collect<T = Record<string, any>>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Collected<T> {
   const results: FormattedExecutionResult<T, unknown>[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   let resolveCompleted!: () => void;
@@ -74,7 +78,12 @@ export function collect<T = Record<string, any>>(client: Client, query: string, 
       if (results.length >= count) return Promise.resolve(results.slice(0, count));
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`expected ${count} results within ${timeoutMs} ms, got ${results.length}: ${JSON.stringify(results)}`)),
+          () =>
+            reject(
+              new Error(
+                `expected ${count} results within ${timeoutMs} ms, got ${results.length}: ${JSON.stringify(results)}`,
+              ),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -101,7 +110,10 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what} not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }

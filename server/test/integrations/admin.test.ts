@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_CLIENT, createIntegrationClient, integrationToken, LIST_CLIENTS, REVOKE_CLIENT } from '../helpers/integrations.js';
+import {
+  CREATE_CLIENT,
+  createIntegrationClient,
+  integrationToken,
+  LIST_CLIENTS,
+  REVOKE_CLIENT,
+} from '../helpers/integrations.js';
 import { errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
 
 let server: TestServer;
@@ -14,10 +20,19 @@ afterAll(() => server?.stop());
 
 describe('Creating integration clients', () => {
   it('should show the secret once and keep only its SHA-256', async () => {
-    const res = await server.gql(CREATE_CLIENT, { i: { name: '  Lab interface (Quest)  ', scopes: ['patients:read', 'appointments:read', 'patients:read'] } }, admin);
+    const res = await server.gql(
+      CREATE_CLIENT,
+      { i: { name: '  Lab interface (Quest)  ', scopes: ['patients:read', 'appointments:read', 'patients:read'] } },
+      admin,
+    );
     expect(res.errors).toBeUndefined();
     const { client, clientSecret } = res.data!.createIntegrationClient;
-    expect(client).toMatchObject({ name: 'Lab interface (Quest)', scopes: ['appointments:read', 'patients:read'], revokedAt: null, createdBy: { email: 'admin@sunrise.example' } });
+    expect(client).toMatchObject({
+      name: 'Lab interface (Quest)',
+      scopes: ['appointments:read', 'patients:read'],
+      revokedAt: null,
+      createdBy: { email: 'admin@sunrise.example' },
+    });
     expect(clientSecret).toMatch(/^dcs_[\w-]{43}$/);
     const row = await server.db('integrationClients').where({ id: client.id }).first();
     expect(row.secretHash).toBe(createHash('sha256').update(clientSecret).digest('hex'));
@@ -28,29 +43,57 @@ describe('Creating integration clients', () => {
   });
 
   it.each([
-    ['an unknown scope', { name: 'x', scopes: ['appointments:read', 'everything'] }, 'scopes', /Unknown scope "everything"; the scopes are appointments:read, /],
+    [
+      'an unknown scope',
+      { name: 'x', scopes: ['appointments:read', 'everything'] },
+      'scopes',
+      /Unknown scope "everything"; the scopes are appointments:read, /,
+    ],
     ['no scope', { name: 'x', scopes: [] }, 'scopes', /Grant at least one scope/],
     ['an empty name', { name: '   ', scopes: ['presence:read'] }, 'name', /name must be 1 to 120 characters long/],
     ['a name too long', { name: 'x'.repeat(121), scopes: ['presence:read'] }, 'name', /name must be 1 to 120/],
-  ])('should refuse %s with BAD_USER_INPUT naming the field, and create nothing', async (_case, input, field, message) => {
-    const before = await server.db('integrationClients').count('* as n').first();
-    const res = await server.gql(CREATE_CLIENT, { i: input }, admin);
-    expect(res.errors?.[0]).toMatchObject({ message: expect.stringMatching(message), extensions: { code: 'BAD_USER_INPUT', field } });
-    expect(await server.db('integrationClients').count('* as n').first()).toEqual(before);
-  });
+  ])(
+    'should refuse %s with BAD_USER_INPUT naming the field, and create nothing',
+    async (_case, input, field, message) => {
+      const before = await server.db('integrationClients').count('* as n').first();
+      const res = await server.gql(CREATE_CLIENT, { i: input }, admin);
+      expect(res.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(message),
+        extensions: { code: 'BAD_USER_INPUT', field },
+      });
+      expect(await server.db('integrationClients').count('* as n').first()).toEqual(before);
+    },
+  );
 
   it.each([
     ['a provider', 'lee'],
     ['a nurse', 'nurse'],
   ] as const)('should refuse %s: admins only', async (_case, key) => {
-    const res = await server.gql(CREATE_CLIENT, { i: { name: 'x', scopes: ['presence:read'] } }, await server.login('sunrise-derm', key));
+    const res = await server.gql(
+      CREATE_CLIENT,
+      { i: { name: 'x', scopes: ['presence:read'] } },
+      await server.login('sunrise-derm', key),
+    );
     expect(errorCode(res)).toBe('FORBIDDEN');
-    expect((await server.gql(LIST_CLIENTS, {}, await server.login('sunrise-derm', key))).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect(
+      (await server.gql(LIST_CLIENTS, {}, await server.login('sunrise-derm', key))).errors?.[0].extensions?.code,
+    ).toBe('FORBIDDEN');
   });
 
   it('should refuse an integration client managing clients, whatever its scopes', async () => {
-    const client = await createIntegrationClient(server, ['appointments:write', 'patients:write', 'messages:read', 'notifications:read', 'presence:read', 'staff:read']);
-    const res = await server.gql(CREATE_CLIENT, { i: { name: 'x', scopes: ['presence:read'] } }, await integrationToken(server.url, client));
+    const client = await createIntegrationClient(server, [
+      'appointments:write',
+      'patients:write',
+      'messages:read',
+      'notifications:read',
+      'presence:read',
+      'staff:read',
+    ]);
+    const res = await server.gql(
+      CREATE_CLIENT,
+      { i: { name: 'x', scopes: ['presence:read'] } },
+      await integrationToken(server.url, client),
+    );
     expect(res.status).toBe(403);
     expect(res.errors?.[0].extensions).toEqual({ code: 'FORBIDDEN', field: 'Mutation.createIntegrationClient' });
   });
@@ -62,7 +105,10 @@ describe('Listing and revoking', () => {
     const theirs = await createIntegrationClient(server, ['presence:read'], 'lakeside-skin', 'Lakeside bridge');
     await server.gql(REVOKE_CLIENT, { id: mine.id }, admin);
     const active = (await server.gql(LIST_CLIENTS, { all: false }, admin)).data!.integrationClients as { id: string }[];
-    const all = (await server.gql(LIST_CLIENTS, { all: true }, admin)).data!.integrationClients as { id: string; revokedAt: string | null }[];
+    const all = (await server.gql(LIST_CLIENTS, { all: true }, admin)).data!.integrationClients as {
+      id: string;
+      revokedAt: string | null;
+    }[];
     expect(active.map((c) => c.id)).not.toContain(mine.id);
     expect(all.find((c) => c.id === mine.id)?.revokedAt).toBeTruthy();
     expect(all.map((c) => c.id)).not.toContain(theirs.id);

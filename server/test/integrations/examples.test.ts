@@ -20,8 +20,10 @@ const DOCS = readFileSync(path.join(ROOT, 'docs/integrators.md'), 'utf8');
 const run = promisify(execFile);
 
 /** The command lines the docs show, character for character. */
-const TOKEN_CURL = 'curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials http://localhost:4000/oauth/token';
-const INTEGRATOR = 'DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node examples/node-integrator/integrator.mjs';
+const TOKEN_CURL =
+  'curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials http://localhost:4000/oauth/token';
+const INTEGRATOR =
+  'DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node examples/node-integrator/integrator.mjs';
 const SSE = 'TOKEN=$TOKEN sh examples/sse.sh';
 
 function freePort(): Promise<number> {
@@ -92,7 +94,8 @@ let slot = 0;
 async function book(): Promise<string> {
   const start = Date.UTC(2034, 0, 1) + slot++ * 30 * 60_000;
   const i = { ...ids, startsAt: new Date(start).toISOString(), endsAt: new Date(start + 30 * 60_000).toISOString() };
-  return (await gql('mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }', { i }, frontDesk)).createAppointment.id;
+  return (await gql('mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }', { i }, frontDesk))
+    .createAppointment.id;
 }
 
 async function streams(): Promise<number> {
@@ -106,7 +109,9 @@ beforeAll(async () => {
   env = { PORT: String(port), ...(database ? { DATABASE_URL: database.url! } : { DATA_DIR: dataDir }) };
   server = await spawnServer(env);
   base = server.url;
-  const login = async (email: string) => (await gql(`mutation { login(tenant: "sunrise-derm", email: "${email}", password: "derm-demo-2026") { token } }`)).login.token as string;
+  const login = async (email: string) =>
+    (await gql(`mutation { login(tenant: "sunrise-derm", email: "${email}", password: "derm-demo-2026") { token } }`))
+      .login.token as string;
   const admin = await login('admin@sunrise.example');
   frontDesk = await login('frontdesk@sunrise.example');
   const created = await gql(
@@ -115,7 +120,11 @@ beforeAll(async () => {
     admin,
   );
   credentials = { id: created.createIntegrationClient.client.id, secret: created.createIntegrationClient.clientSecret };
-  const staff = await gql('{ staff(role: PROVIDER) { id } patients(first: 1) { edges { node { id } } } }', {}, frontDesk);
+  const staff = await gql(
+    '{ staff(role: PROVIDER) { id } patients(first: 1) { edges { node { id } } } }',
+    {},
+    frontDesk,
+  );
   ids = { providerId: staff.staff[0].id, patientId: staff.patients.edges[0].node.id };
 });
 
@@ -135,7 +144,9 @@ describe('docs/integrators.md', () => {
 describe('Getting a token with curl', () => {
   it('should answer the documented curl line with a bearer token', async () => {
     const command = TOKEN_CURL.replace('http://localhost:4000', base);
-    const { stdout } = await run('sh', ['-c', command], { env: { ...process.env, CLIENT_ID: credentials.id, CLIENT_SECRET: credentials.secret } });
+    const { stdout } = await run('sh', ['-c', command], {
+      env: { ...process.env, CLIENT_ID: credentials.id, CLIENT_SECRET: credentials.secret },
+    });
     expect(JSON.parse(stdout)).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'appointments:read' });
   });
 });
@@ -143,13 +154,19 @@ describe('Getting a token with curl', () => {
 describe('The Node integrator (examples/node-integrator)', () => {
   it('should print each change, store its cursor, and after a restart resume exactly after it, also across a server restart', async () => {
     const cursorFile = path.join(dataDir, 'cursor.txt');
-    const integratorEnv = { DERM_URL: base, CLIENT_ID: credentials.id, CLIENT_SECRET: credentials.secret, CURSOR_FILE: cursorFile };
+    const integratorEnv = {
+      DERM_URL: base,
+      CLIENT_ID: credentials.id,
+      CLIENT_SECRET: credentials.secret,
+      CURSOR_FILE: cursorFile,
+    };
     const launch = () => {
       const r = start(process.execPath, ['examples/node-integrator/integrator.mjs'], integratorEnv);
       running.push(r);
       return r;
     };
-    const printed = (r: Running) => r.lines.map((l) => JSON.parse(l) as { kind: string; appointmentId: string; cursor: string });
+    const printed = (r: Running) =>
+      r.lines.map((l) => JSON.parse(l) as { kind: string; appointmentId: string; cursor: string });
 
     // 1. It follows changes as they happen.
     let integrator = launch();
@@ -173,17 +190,33 @@ describe('The Node integrator (examples/node-integrator)', () => {
     // 3. The server restarts (a deploy): the integrator reconnects with a new token and resumes after its cursor.
     await server.stop();
     server = await spawnServer(env);
-    await eventually(async () => (await streams()) === 1, 30_000, `reconnected after the server restart:\n${integrator.log()}`);
+    await eventually(
+      async () => (await streams()) === 1,
+      30_000,
+      `reconnected after the server restart:\n${integrator.log()}`,
+    );
     const afterDeploy = await book();
-    await eventually(() => integrator.lines.length === 4, 10_000, `the change after the restart printed:\n${integrator.log()}`);
+    await eventually(
+      () => integrator.lines.length === 4,
+      10_000,
+      `the change after the restart printed:\n${integrator.log()}`,
+    );
     expect(printed(integrator)[3].appointmentId).toBe(afterDeploy);
     expect(integrator.log()).toContain('subscribing after cursor');
     await integrator.stop();
   });
 
   it('should give up with exit code 1 and say why when the client is revoked', async () => {
-    const admin = (await gql('mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }')).login.token;
-    const created = await gql('mutation { createIntegrationClient(input: { name: "Doomed", scopes: ["appointments:read"] }) { clientSecret client { id } } }', {}, admin);
+    const admin = (
+      await gql(
+        'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }',
+      )
+    ).login.token;
+    const created = await gql(
+      'mutation { createIntegrationClient(input: { name: "Doomed", scopes: ["appointments:read"] }) { clientSecret client { id } } }',
+      {},
+      admin,
+    );
     const integrator = start(process.execPath, ['examples/node-integrator/integrator.mjs'], {
       DERM_URL: base,
       CLIENT_ID: created.createIntegrationClient.client.id,
@@ -192,7 +225,11 @@ describe('The Node integrator (examples/node-integrator)', () => {
     });
     running.push(integrator);
     await eventually(() => integrator.log().includes('connected'), 20_000, `connected:\n${integrator.log()}`);
-    await gql('mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }', { id: created.createIntegrationClient.client.id }, admin);
+    await gql(
+      'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }',
+      { id: created.createIntegrationClient.client.id },
+      admin,
+    );
     const code = await new Promise<number | null>((resolve) => integrator.child.once('exit', resolve));
     expect(code).toBe(1);
     expect(integrator.log()).toContain('giving up: Client revoked');
@@ -201,13 +238,15 @@ describe('The Node integrator (examples/node-integrator)', () => {
 
 describe('GraphQL over SSE with curl (examples/sse.sh)', () => {
   it('should stream changes as `event: next` blocks, and replay after a cursor', async () => {
-    const token = (await requestToken(base, { grant_type: 'client_credentials' }, { basic: credentials })).body.access_token as string;
+    const token = (await requestToken(base, { grant_type: 'client_credentials' }, { basic: credentials })).body
+      .access_token as string;
     const before = await streams();
     const curl = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base });
     running.push(curl);
     await eventually(async () => (await streams()) === before + 1, 10_000, `curl subscribed:\n${curl.log()}`);
     const [a, b] = [await book(), await book()];
-    const data = () => curl.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged);
+    const data = () =>
+      curl.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged);
     await eventually(() => data().length === 2, 10_000, `two events:\n${curl.log()}`);
     expect(curl.lines.filter((l) => l.startsWith('event: '))).toEqual(['event: next', 'event: next']);
     expect(data().map((e) => e.appointment.id)).toEqual([a, b]);
@@ -216,7 +255,9 @@ describe('GraphQL over SSE with curl (examples/sse.sh)', () => {
     const resumed = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base, AFTER: data()[0].cursor });
     running.push(resumed);
     await eventually(() => resumed.lines.some((l) => l.startsWith('data: ')), 10_000, `replayed:\n${resumed.log()}`);
-    const replayed = resumed.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged.appointment.id);
+    const replayed = resumed.lines
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)).data.appointmentChanged.appointment.id);
     expect(replayed).toEqual([b]);
     await resumed.stop();
   });

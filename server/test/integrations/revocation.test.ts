@@ -16,13 +16,20 @@ const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 /** `npm run integrations -- <args>`, as an operator runs it (the same script, without npm's banner). */
-async function integrationsCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function integrationsCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args], {
-      cwd: ROOT,
-      // PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args],
+      {
+        cwd: ROOT,
+        // PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
+        env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -33,7 +40,10 @@ async function integrationsCli(args: string[], env: Record<string, string>): Pro
 /** Opens an integration client's socket with one live subscription, and records how it closes. */
 async function liveSocket(server: { url: string }, token: string) {
   let closed: { code: number; reason: string; at: number } | undefined;
-  const socket = wsClient(server.url, { token, onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }) });
+  const socket = wsClient(server.url, {
+    token,
+    onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
+  });
   const sub = collect(socket, APPOINTMENT_CHANGED);
   const whenClosed = (timeoutMs: number) => eventually(() => closed, timeoutMs, 'the socket closed').then((c) => c!);
   return { socket, sub, closed: () => closed, whenClosed };
@@ -70,7 +80,10 @@ describe('Revocation closes live connections', () => {
   });
 
   it('should leave the sockets of other clients and of staff open', async () => {
-    const [doomed, kept] = await Promise.all([createIntegrationClient(server, ['appointments:read']), createIntegrationClient(server, ['appointments:read'])]);
+    const [doomed, kept] = await Promise.all([
+      createIntegrationClient(server, ['appointments:read']),
+      createIntegrationClient(server, ['appointments:read']),
+    ]);
     const a = await liveSocket(server, await integrationToken(server.url, doomed));
     const b = await liveSocket(server, await integrationToken(server.url, kept));
     const staff = await liveSocket(server, await server.login('sunrise-derm', 'frontdesk'));
@@ -96,7 +109,7 @@ describe('Revocation closes live connections', () => {
   });
 });
 
-describe('The operators\' script (npm run integrations)', () => {
+describe("The operators' script (npm run integrations)", () => {
   it('should create, list and revoke clients, and print the secret once', async () => {
     // The embedded database has one process at a time: the script runs while no server holds it.
     const database = ENGINE === 'postgres' ? await createTestDatabase() : null;
@@ -112,12 +125,27 @@ describe('The operators\' script (npm run integrations)', () => {
       server = await spawnServer(env);
       if (!database) {
         // Two processes must not open the embedded database at once: the script refuses while its server runs.
-        const busy = await integrationsCli(['list', '--tenant', 'sunrise-derm'], { ...env, PORT: new URL(server.url).port });
+        const busy = await integrationsCli(['list', '--tenant', 'sunrise-derm'], {
+          ...env,
+          PORT: new URL(server.url).port,
+        });
         expect(busy.code).toBe(2);
         expect(busy.stderr).toContain('with the embedded database, which has one process at a time. Stop it first');
         await server.stop();
       }
-      const created = await integrationsCli(['create', '--tenant', 'sunrise-derm', '--name', 'Lab bridge', '--scopes', 'appointments:read,patients:read', '--json'], env);
+      const created = await integrationsCli(
+        [
+          'create',
+          '--tenant',
+          'sunrise-derm',
+          '--name',
+          'Lab bridge',
+          '--scopes',
+          'appointments:read,patients:read',
+          '--json',
+        ],
+        env,
+      );
       expect(created.code).toBe(0);
       const client = JSON.parse(created.stdout) as { clientId: string; clientSecret: string; scopes: string[] };
       expect(client.scopes).toEqual(['appointments:read', 'patients:read']);
@@ -128,14 +156,20 @@ describe('The operators\' script (npm run integrations)', () => {
       expect(listed.stdout).not.toContain(client.clientSecret);
 
       if (!database) server = await spawnServer(env);
-      const token = await requestToken(server!.url, { grant_type: 'client_credentials' }, { basic: { id: client.clientId, secret: client.clientSecret } });
+      const token = await requestToken(
+        server!.url,
+        { grant_type: 'client_credentials' },
+        { basic: { id: client.clientId, secret: client.clientSecret } },
+      );
       expect(token.status).toBe(200);
       if (!database) await server!.stop();
 
       const revoked = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', client.clientId], env);
       expect(revoked.code).toBe(0);
       expect(revoked.stdout).toContain(`revoked ${client.clientId}`);
-      const all = JSON.parse((await integrationsCli(['list', '--tenant', 'sunrise-derm', '--all', '--json'], env)).stdout);
+      const all = JSON.parse(
+        (await integrationsCli(['list', '--tenant', 'sunrise-derm', '--all', '--json'], env)).stdout,
+      );
       expect(all).toEqual([expect.objectContaining({ clientId: client.clientId, revokedAt: expect.any(String) })]);
     } finally {
       await server?.stop();
@@ -158,7 +192,7 @@ describe('The operators\' script (npm run integrations)', () => {
 
 // Several instances share revocations through Redis; the embedded project has one process's pub/sub by design.
 describe.runIf(ENGINE === 'postgres')('Revocation across instances', () => {
-  it('should close the client\'s socket on another instance at once, whether an admin or the operators\' script revokes', async () => {
+  it("should close the client's socket on another instance at once, whether an admin or the operators' script revokes", async () => {
     const database = await createTestDatabase();
     const env = { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL, REDIS_NAMESPACE: `test-${Date.now()}` };
     const a = await spawnServer(env);
@@ -166,19 +200,32 @@ describe.runIf(ENGINE === 'postgres')('Revocation across instances', () => {
     const redis = new Redis(TEST_REDIS_URL);
     try {
       const login = async (url: string) =>
-        (await (await fetch(`${url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query: 'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }' }),
-        })).json()) as { data: { login: { token: string } } };
+        (await (
+          await fetch(`${url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              query:
+                'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }',
+            }),
+          })
+        ).json()) as { data: { login: { token: string } } };
       const admin = (await login(a.url)).data.login.token;
       const create = async () => {
-        const res = (await (await fetch(`${a.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-          body: JSON.stringify({ query: 'mutation { createIntegrationClient(input: { name: "Bridge", scopes: ["appointments:read"] }) { clientSecret client { id } } }' }),
-        })).json()) as { data: { createIntegrationClient: { clientSecret: string; client: { id: string } } } };
-        return { id: res.data.createIntegrationClient.client.id, secret: res.data.createIntegrationClient.clientSecret };
+        const res = (await (
+          await fetch(`${a.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+            body: JSON.stringify({
+              query:
+                'mutation { createIntegrationClient(input: { name: "Bridge", scopes: ["appointments:read"] }) { clientSecret client { id } } }',
+            }),
+          })
+        ).json()) as { data: { createIntegrationClient: { clientSecret: string; client: { id: string } } } };
+        return {
+          id: res.data.createIntegrationClient.client.id,
+          secret: res.data.createIntegrationClient.clientSecret,
+        };
       };
 
       // Revoked by an admin on instance A, connected to instance B.
@@ -189,7 +236,10 @@ describe.runIf(ENGINE === 'postgres')('Revocation across instances', () => {
       await fetch(`${a.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-        body: JSON.stringify({ query: 'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }', variables: { id: first.id } }),
+        body: JSON.stringify({
+          query: 'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }',
+          variables: { id: first.id },
+        }),
       });
       let closed = await onB.whenClosed(10_000);
       expect(closed).toMatchObject({ code: 4403, reason: 'Client revoked' });

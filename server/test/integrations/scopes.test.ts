@@ -40,10 +40,23 @@ function sample(type: GraphQLInputType): unknown {
   if (isListType(inner)) return [sample(inner.ofType)];
   if (isEnumType(inner)) return inner.getValues()[0].value;
   if (isInputObjectType(inner)) {
-    return Object.fromEntries(Object.values(inner.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sample(f.type)]));
+    return Object.fromEntries(
+      Object.values(inner.getFields())
+        .filter((f) => isNonNullType(f.type))
+        .map((f) => [f.name, sample(f.type)]),
+    );
   }
   if (isScalarType(inner)) {
-    return ({ ID: '00000000-0000-4000-8000-000000000000', String: 'x', Int: 1, Boolean: true, DateTime: '2030-01-01T00:00:00.000Z', LocalDate: '2000-01-01' } as Record<string, unknown>)[inner.name];
+    return (
+      {
+        ID: '00000000-0000-4000-8000-000000000000',
+        String: 'x',
+        Int: 1,
+        Boolean: true,
+        DateTime: '2030-01-01T00:00:00.000Z',
+        LocalDate: '2000-01-01',
+      } as Record<string, unknown>
+    )[inner.name];
   }
   throw new Error(`no sample for ${String(type)}`);
 }
@@ -69,7 +82,11 @@ const sockets: Client[] = [];
 function tokenWith(scopes: readonly Scope[]): Promise<string> {
   const key = [...scopes].sort().join(' ');
   let token = tokens.get(key);
-  if (!token) tokens.set(key, (token = createIntegrationClient(server, [...scopes]).then((c) => integrationToken(server.url, c))));
+  if (!token)
+    tokens.set(
+      key,
+      (token = createIntegrationClient(server, [...scopes]).then((c) => integrationToken(server.url, c))),
+    );
   return token;
 }
 
@@ -99,7 +116,8 @@ describe('Scope requirements in the schema', () => {
   });
 
   it('should refuse to start with a scope that does not exist', () => {
-    const sdl = loadTypeDefs().join('\n') + '\nextend type Query { typo: Int @requiresScope(scope: "appointment:read") }';
+    const sdl =
+      loadTypeDefs().join('\n') + '\nextend type Query { typo: Int @requiresScope(scope: "appointment:read") }';
     expect(() => new AccessRules(buildSdl(sdl))).toThrow(/unknown scope "appointment:read"/);
   });
 
@@ -123,7 +141,10 @@ describe('Scope enforcement on every root field', () => {
       expect(res.status).toBe(403);
       expect(res.data).toBeUndefined();
       expect(res.errors).toEqual([
-        { message: `${coordinate} needs the scope ${scope}, which this token does not carry`, extensions: { code: 'FORBIDDEN', field: coordinate, scope } },
+        {
+          message: `${coordinate} needs the scope ${scope}, which this token does not carry`,
+          extensions: { code: 'FORBIDDEN', field: coordinate, scope },
+        },
       ]);
       // ...and lets a token with that scope (only) past the check: whatever the field answers, it is not a scope error.
       const allowed = await server.gql(query, variables, await tokenWith([scope]));
@@ -138,7 +159,12 @@ describe('Scope enforcement on every root field', () => {
       const { query, variables } = operationFor(coordinate, field);
       const res = await server.gql(query, variables, await tokenWith(ALL_SCOPES));
       expect(res.status).toBe(403);
-      expect(res.errors).toEqual([{ message: `${coordinate} is for signed-in staff; integration clients cannot use it`, extensions: { code: 'FORBIDDEN', field: coordinate } }]);
+      expect(res.errors).toEqual([
+        {
+          message: `${coordinate} is for signed-in staff; integration clients cannot use it`,
+          extensions: { code: 'FORBIDDEN', field: coordinate },
+        },
+      ]);
     },
   );
 
@@ -153,33 +179,49 @@ describe('Scope enforcement on every root field', () => {
     },
   );
 
-  it.each(subscriptions.map((r) => [r.coordinate, r] as const))('should refuse %s over WebSocket and SSE to a token without what it needs', async (coordinate, { field, requirement }) => {
-    const scope = requirement.kind === 'scope' ? requirement.scope : null;
-    const token = await tokenWith(scope ? ALL_SCOPES.filter((s) => s !== scope && !(INCLUDES[scope] ?? []).includes(s)) : ALL_SCOPES);
-    const { query, variables } = operationFor(coordinate, field);
-    const expected = scope
-      ? { message: `${coordinate} needs the scope ${scope}, which this token does not carry`, extensions: { code: 'FORBIDDEN', field: coordinate, scope } }
-      : { message: `${coordinate} is for signed-in staff; integration clients cannot use it`, extensions: { code: 'FORBIDDEN', field: coordinate } };
+  it.each(subscriptions.map((r) => [r.coordinate, r] as const))(
+    'should refuse %s over WebSocket and SSE to a token without what it needs',
+    async (coordinate, { field, requirement }) => {
+      const scope = requirement.kind === 'scope' ? requirement.scope : null;
+      const token = await tokenWith(
+        scope ? ALL_SCOPES.filter((s) => s !== scope && !(INCLUDES[scope] ?? []).includes(s)) : ALL_SCOPES,
+      );
+      const { query, variables } = operationFor(coordinate, field);
+      const expected = scope
+        ? {
+            message: `${coordinate} needs the scope ${scope}, which this token does not carry`,
+            extensions: { code: 'FORBIDDEN', field: coordinate, scope },
+          }
+        : {
+            message: `${coordinate} is for signed-in staff; integration clients cannot use it`,
+            extensions: { code: 'FORBIDDEN', field: coordinate },
+          };
 
-    const socket = wsClient(server.url, { token });
-    sockets.push(socket);
-    const sub = collect(socket, query, variables);
-    await expect(sub.failed).rejects.toEqual([expected]);
+      const socket = wsClient(server.url, { token });
+      sockets.push(socket);
+      const sub = collect(socket, query, variables);
+      await expect(sub.failed).rejects.toEqual([expected]);
 
-    const stream = await openEventStream(server.url, token, query, variables);
-    expect(stream.status).toBe(403);
-    expect(stream.body).toEqual({ errors: [expected] });
-  });
+      const stream = await openEventStream(server.url, token, query, variables);
+      expect(stream.status).toBe(403);
+      expect(stream.body).toEqual({ errors: [expected] });
+    },
+  );
 
   it('should let staff through every field their role may use, as before', async () => {
     const nurse = await server.login('sunrise-derm', 'nurse');
-    const res = await server.gql('{ me { email } threads { subject unreadCount } notifications { id } schedule(date: "2030-01-01") { id } }', {}, nurse);
+    const res = await server.gql(
+      '{ me { email } threads { subject unreadCount } notifications { id } schedule(date: "2030-01-01") { id } }',
+      {},
+      nurse,
+    );
     expect(res.errors).toBeUndefined();
   });
 });
 
 describe('Message bodies', () => {
-  const THREAD = 'query($id: ID!) { thread(id: $id) { id lastActivityAt participants { name } lastMessage { id createdAt sender { name } } } }';
+  const THREAD =
+    'query($id: ID!) { thread(id: $id) { id lastActivityAt participants { name } lastMessage { id createdAt sender { name } } } }';
   let threadId: string;
   beforeAll(async () => {
     threadId = (await server.db('threads').first('id')).id;
@@ -201,17 +243,27 @@ describe('Message bodies', () => {
     const errors = query.startsWith('subscription')
       ? (await openEventStream(server.url, token, query)).body.errors
       : (await server.gql(query, { id: threadId }, token)).errors;
-    expect(errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN', field: coordinate, scope: 'messages:read' } })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'FORBIDDEN', field: coordinate, scope: 'messages:read' } }),
+    ]);
   });
 
   it('should give the text with messages:read', async () => {
-    const res = await server.gql('query($id: ID!) { thread(id: $id) { subject lastMessage { body } } }', { id: threadId }, await tokenWith(['messages:read']));
+    const res = await server.gql(
+      'query($id: ID!) { thread(id: $id) { subject lastMessage { body } } }',
+      { id: threadId },
+      await tokenWith(['messages:read']),
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.thread.lastMessage.body).toBeTruthy();
   });
 
   it("should keep a staff member's own unread count from integration clients", async () => {
-    const res = await server.gql('query($id: ID!) { thread(id: $id) { unreadCount } }', { id: threadId }, await tokenWith(ALL_SCOPES));
+    const res = await server.gql(
+      'query($id: ID!) { thread(id: $id) { unreadCount } }',
+      { id: threadId },
+      await tokenWith(ALL_SCOPES),
+    );
     expect(res.errors?.[0].extensions).toEqual({ code: 'FORBIDDEN', field: 'Thread.unreadCount' });
   });
 
@@ -237,7 +289,11 @@ describe('What an integration client may do with its scopes', () => {
   });
 
   it("should refuse a patient's record behind an appointment to appointments:read alone", async () => {
-    const res = await server.gql('{ schedule(date: "2030-01-01") { id patient { displayName } } }', {}, await tokenWith(['appointments:read']));
+    const res = await server.gql(
+      '{ schedule(date: "2030-01-01") { id patient { displayName } } }',
+      {},
+      await tokenWith(['appointments:read']),
+    );
     expect(res.errors?.[0].extensions).toMatchObject({ field: 'Patient.displayName', scope: 'patients:read' });
   });
 
@@ -245,7 +301,15 @@ describe('What an integration client may do with its scopes', () => {
     const { users, patients } = await server.ids('sunrise-derm');
     const res = await server.gql(
       'mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id status provider { name } } }',
-      { i: { providerId: users.lee, patientId: patients[0], startsAt: '2031-03-03T15:00:00Z', endsAt: '2031-03-03T15:30:00Z', reason: 'Booked by a partner' } },
+      {
+        i: {
+          providerId: users.lee,
+          patientId: patients[0],
+          startsAt: '2031-03-03T15:00:00Z',
+          endsAt: '2031-03-03T15:30:00Z',
+          reason: 'Booked by a partner',
+        },
+      },
       await tokenWith(['appointments:write']),
     );
     expect(res.errors).toBeUndefined();
@@ -261,7 +325,11 @@ describe('What an integration client may do with its scopes', () => {
     const nurse = await server.login('sunrise-derm', 'nurse');
     // The subscription is live once the server counts it; then an alert to the front desk reaches the client.
     await new Promise((r) => setTimeout(r, 300));
-    await server.gql('mutation($i: SendAlertInput!) { sendAlert(input: $i) { id } }', { i: { userId: users.frontdesk, kind: 'ALERT', title: 'Room 2 ready' } }, nurse);
+    await server.gql(
+      'mutation($i: SendAlertInput!) { sendAlert(input: $i) { id } }',
+      { i: { userId: users.frontdesk, kind: 'ALERT', title: 'Room 2 ready' } },
+      nurse,
+    );
     const [event] = await sub.waitFor(1);
     expect(event.data!.notification.notification).toEqual({ title: 'Room 2 ready', recipient: { name: 'Jordan Kim' } });
   });

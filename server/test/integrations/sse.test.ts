@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, waitForStreams } from '../helpers/realtime.js';
-import { createIntegrationClient, integrationToken, REVOKE_CLIENT, type IntegrationCredentials } from '../helpers/integrations.js';
+import {
+  createIntegrationClient,
+  integrationToken,
+  REVOKE_CLIENT,
+  type IntegrationCredentials,
+} from '../helpers/integrations.js';
 import { openEventStream, type EventStream } from '../helpers/sse.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { signToken } from '../helpers/tokens.js';
@@ -24,14 +29,23 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function open(t: string | null, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+async function open(
+  t: string | null,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   const stream = await openEventStream(server.url, t, query, variables, headers);
   streams.push(stream);
   return stream;
 }
 
 async function book(): Promise<string> {
-  const res = await server.gql(CREATE_APPOINTMENT, { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } }, frontDesk);
+  const res = await server.gql(
+    CREATE_APPOINTMENT,
+    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } },
+    frontDesk,
+  );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.createAppointment.id;
 }
@@ -81,27 +95,43 @@ describe('Subscribe over SSE', () => {
   it('should answer a query as one `next` event, then `complete`, then end the response', async () => {
     const stream = await open(token, 'query { schedule(date: "2030-01-01") { id } }');
     await stream.ended;
-    expect(stream.events).toEqual([{ event: 'next', data: { data: { schedule: [] } } }, { event: 'complete', data: null }]);
+    expect(stream.events).toEqual([
+      { event: 'next', data: { data: { schedule: [] } } },
+      { event: 'complete', data: null },
+    ]);
   });
 
-  it("should answer a cursor of another clinic as an error event, like over WebSocket", async () => {
+  it('should answer a cursor of another clinic as an error event, like over WebSocket', async () => {
     const other = await createIntegrationClient(server, ['appointments:read'], 'lakeside-skin');
     const lakeside = await open(await integrationToken(server.url, other), APPOINTMENT_CHANGED);
     lakeside.close();
-    const stream = await open(token, APPOINTMENT_CHANGED, { after: Buffer.from(`e1:${(await server.ids('lakeside-skin')).tenantId}:1`).toString('base64url') });
+    const stream = await open(token, APPOINTMENT_CHANGED, {
+      after: Buffer.from(`e1:${(await server.ids('lakeside-skin')).tenantId}:1`).toString('base64url'),
+    });
     await stream.ended;
-    expect(stream.results()[0].errors).toEqual([expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } })]);
+    expect(stream.results()[0].errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } }),
+    ]);
   });
 });
 
 describe('Ending a stream', () => {
   it('should end the stream when its token expires, with a last event saying so', async () => {
-    const short = await signToken(server.config.jwtSecret, { userId: sunrise.users.frontdesk, tenantId: sunrise.tenantId, role: 'FRONT_DESK', name: 'Jordan Kim' }, 2);
+    const short = await signToken(
+      server.config.jwtSecret,
+      { userId: sunrise.users.frontdesk, tenantId: sunrise.tenantId, role: 'FRONT_DESK', name: 'Jordan Kim' },
+      2,
+    );
     const stream = await open(short, APPOINTMENT_CHANGED);
     expect(stream.status).toBe(200);
     await stream.ended;
     expect(stream.events.slice(-2)).toEqual([
-      { event: 'next', data: { errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_EXPIRED' } })] } },
+      {
+        event: 'next',
+        data: {
+          errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_EXPIRED' } })],
+        },
+      },
       { event: 'complete', data: null },
     ]);
   });
@@ -115,7 +145,12 @@ describe('Ending a stream', () => {
     await stream.ended;
     expect(Date.now() - revokedAt).toBeLessThan(3000);
     expect(stream.events.slice(-2)).toEqual([
-      { event: 'next', data: { errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED', reason: 'CLIENT_REVOKED' } })] } },
+      {
+        event: 'next',
+        data: {
+          errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED', reason: 'CLIENT_REVOKED' } })],
+        },
+      },
       { event: 'complete', data: null },
     ]);
     await waitForStreams(server, 0);
@@ -130,7 +165,10 @@ describe('Bad requests to /graphql/stream', () => {
   });
 
   it('should refuse GET with 405 and Allow: POST', async () => {
-    const res = await fetch(`${server.url}/graphql/stream?query=${encodeURIComponent('subscription { presence { status } }')}`, { headers: { accept: 'text/event-stream' } });
+    const res = await fetch(
+      `${server.url}/graphql/stream?query=${encodeURIComponent('subscription { presence { status } }')}`,
+      { headers: { accept: 'text/event-stream' } },
+    );
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
   });
@@ -156,7 +194,12 @@ describe('Bad requests to /graphql/stream', () => {
   it.each([
     ['a document that does not parse', 'subscription {', 400, 'GRAPHQL_PARSE_FAILED'],
     ['a field that does not exist', 'subscription { nope }', 400, 'GRAPHQL_VALIDATION_FAILED'],
-    ['a document nested too deep', `query { ${'appointment(id: "x") { patient { appointments(from: "2030-01-01T00:00:00Z", to: "2030-01-02T00:00:00Z") { '.repeat(4)}id${' } } }'.repeat(4)} }`, 400, 'GRAPHQL_VALIDATION_FAILED'],
+    [
+      'a document nested too deep',
+      `query { ${'appointment(id: "x") { patient { appointments(from: "2030-01-01T00:00:00Z", to: "2030-01-02T00:00:00Z") { '.repeat(4)}id${' } } }'.repeat(4)} }`,
+      400,
+      'GRAPHQL_VALIDATION_FAILED',
+    ],
   ])('should refuse %s with %i and the same code as HTTP', async (_case, query, status, code) => {
     const stream = await open(frontDesk, query);
     expect(stream.status).toBe(status);
@@ -175,7 +218,9 @@ describe('Bad requests to /graphql/stream', () => {
       body: '{"query": ',
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ errors: [{ message: 'The body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    expect(await res.json()).toEqual({
+      errors: [{ message: 'The body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }],
+    });
   });
 
   it('should refuse a body without a query with 400', async () => {
@@ -203,12 +248,18 @@ describe('Bad requests to /graphql/stream', () => {
   });
 
   it('should refuse more than 50 open streams per caller on one server with 429', async () => {
-    const many = await Promise.all(Array.from({ length: 50 }, () => open(token, 'subscription { appointmentChanged { cursor } }')));
+    const many = await Promise.all(
+      Array.from({ length: 50 }, () => open(token, 'subscription { appointmentChanged { cursor } }')),
+    );
     expect(many.every((s) => s.status === 200)).toBe(true);
     const over = await open(token, 'subscription { appointmentChanged { cursor } }');
     expect(over.status).toBe(429);
     expect(over.body.errors[0].extensions).toEqual({ code: 'BAD_REQUEST', reason: 'TOO_MANY_SUBSCRIPTIONS' });
     for (const s of many) s.close();
-    await eventually(async () => (await open(token, 'query { schedule(date: "2030-01-01") { id } }')).status === 200, 5000, 'a stream slot free again');
+    await eventually(
+      async () => (await open(token, 'query { schedule(date: "2030-01-01") { id } }')).status === 200,
+      5000,
+      'a stream slot free again',
+    );
   });
 });

@@ -1,6 +1,12 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIntegrationClient, integrationToken, requestToken, REVOKE_CLIENT, type IntegrationCredentials } from '../helpers/integrations.js';
+import {
+  createIntegrationClient,
+  integrationToken,
+  requestToken,
+  REVOKE_CLIENT,
+  type IntegrationCredentials,
+} from '../helpers/integrations.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 
 let server: TestServer;
@@ -14,7 +20,11 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 /** RFC 6749 §5.2: a JSON error with `error` and `error_description`, never cached. */
-function expectOAuthError(res: { status: number; body: Record<string, any>; headers: Headers }, status: number, error: string) {
+function expectOAuthError(
+  res: { status: number; body: Record<string, any>; headers: Headers },
+  status: number,
+  error: string,
+) {
   expect({ status: res.status, error: res.body.error }).toEqual({ status, error });
   expect(typeof res.body.error_description).toBe('string');
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -27,11 +37,21 @@ describe('Token endpoint: issuing tokens (RFC 6749 §4.4)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('pragma')).toBe('no-cache');
-    expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'appointments:read presence:read' });
+    expect(res.body).toEqual({
+      access_token: expect.any(String),
+      token_type: 'Bearer',
+      expires_in: 900,
+      scope: 'appointments:read presence:read',
+    });
     // The token carries the client, its clinic and the scopes, so every request can be checked against them.
     const claims = decodeJwt(res.body.access_token);
     const { tenantId } = await server.ids('sunrise-derm');
-    expect(claims).toMatchObject({ sub: client.id, client_id: client.id, tid: tenantId, scope: 'appointments:read presence:read' });
+    expect(claims).toMatchObject({
+      sub: client.id,
+      client_id: client.id,
+      tid: tenantId,
+      scope: 'appointments:read presence:read',
+    });
     expect(claims.role).toBeUndefined();
   });
 
@@ -83,12 +103,17 @@ describe('Token endpoint: refusing (RFC 6749 §5.2)', () => {
   it('should refuse a revoked client with invalid_client, and its tokens from then on', async () => {
     const doomed = await createIntegrationClient(server, ['appointments:read']);
     const token = await integrationToken(server.url, doomed);
-    expect((await server.gql('{ appointment(id: "00000000-0000-4000-8000-000000000000") { id } }', {}, token)).errors).toBeUndefined();
+    expect(
+      (await server.gql('{ appointment(id: "00000000-0000-4000-8000-000000000000") { id } }', {}, token)).errors,
+    ).toBeUndefined();
     await server.gql(REVOKE_CLIENT, { id: doomed.id }, await server.login('sunrise-derm', 'admin'));
     expectOAuthError(await requestToken(server.url, GRANT, { basic: doomed }), 401, 'invalid_client');
     const refused = await server.gql('{ appointment(id: "00000000-0000-4000-8000-000000000000") { id } }', {}, token);
     expect(refused.status).toBe(401);
-    expect(refused.errors?.[0]).toMatchObject({ message: 'This integration client has been revoked', extensions: { code: 'UNAUTHENTICATED' } });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'This integration client has been revoked',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
   });
 
   it('should refuse no credentials at all with invalid_client', async () => {
@@ -105,12 +130,20 @@ describe('Token endpoint: refusing (RFC 6749 §5.2)', () => {
   });
 
   it('should refuse credentials in both the header and the body (one method per request)', async () => {
-    const res = await requestToken(server.url, { ...GRANT, client_id: client.id, client_secret: client.secret }, { basic: client });
+    const res = await requestToken(
+      server.url,
+      { ...GRANT, client_id: client.id, client_secret: client.secret },
+      { basic: client },
+    );
     expectOAuthError(res, 400, 'invalid_request');
   });
 
   it('should refuse an unknown grant type with unsupported_grant_type', async () => {
-    expectOAuthError(await requestToken(server.url, { grant_type: 'password', username: 'a', password: 'b' }, { basic: client }), 400, 'unsupported_grant_type');
+    expectOAuthError(
+      await requestToken(server.url, { grant_type: 'password', username: 'a', password: 'b' }, { basic: client }),
+      400,
+      'unsupported_grant_type',
+    );
   });
 
   it('should refuse a request without grant_type with invalid_request', async () => {
@@ -118,7 +151,11 @@ describe('Token endpoint: refusing (RFC 6749 §5.2)', () => {
   });
 
   it('should refuse a scope the client was not granted with invalid_scope', async () => {
-    const res = await requestToken(server.url, { ...GRANT, scope: 'appointments:read patients:read' }, { basic: client });
+    const res = await requestToken(
+      server.url,
+      { ...GRANT, scope: 'appointments:read patients:read' },
+      { basic: client },
+    );
     expectOAuthError(res, 400, 'invalid_scope');
     expect(res.body.error_description).toContain('patients:read');
   });
@@ -135,7 +172,11 @@ describe('Token endpoint: refusing (RFC 6749 §5.2)', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: `grant_type=client_credentials&client_id=${client.id}&client_secret=${client.secret}&client_id=${client.id}`,
     });
-    expectOAuthError({ status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers }, 400, 'invalid_request');
+    expectOAuthError(
+      { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers },
+      400,
+      'invalid_request',
+    );
   });
 
   it.each([
@@ -144,8 +185,16 @@ describe('Token endpoint: refusing (RFC 6749 §5.2)', () => {
     ['no content type', '', 'grant_type=client_credentials'],
   ])('should refuse a body in %s with invalid_request: the parameters are form-encoded', async (_case, type, body) => {
     const basic = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
-    const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { ...(type ? { 'content-type': type } : {}), authorization: basic }, body });
-    expectOAuthError({ status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers }, 400, 'invalid_request');
+    const res = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { ...(type ? { 'content-type': type } : {}), authorization: basic },
+      body,
+    });
+    expectOAuthError(
+      { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers },
+      400,
+      'invalid_request',
+    );
   });
 
   it('should refuse a body larger than a token request needs', async () => {
@@ -176,20 +225,44 @@ describe('Integration tokens at the API', () => {
   }
 
   it.each([
-    ['a scope this server does not know', (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read root', name: 'x' }), () => client.id],
-    ['both a client and a staff role', (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read', role: 'ADMIN', name: 'x' }), () => client.id],
-    ['a client id other than its subject', (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read', name: 'x' }), () => '00000000-0000-4000-8000-000000000000'],
-    ['a staff token with scopes', (tid: string) => ({ tid, role: 'ADMIN', scope: 'appointments:read', name: 'x' }), () => client.id],
+    [
+      'a scope this server does not know',
+      (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read root', name: 'x' }),
+      () => client.id,
+    ],
+    [
+      'both a client and a staff role',
+      (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read', role: 'ADMIN', name: 'x' }),
+      () => client.id,
+    ],
+    [
+      'a client id other than its subject',
+      (tid: string) => ({ tid, client_id: client.id, scope: 'appointments:read', name: 'x' }),
+      () => '00000000-0000-4000-8000-000000000000',
+    ],
+    [
+      'a staff token with scopes',
+      (tid: string) => ({ tid, role: 'ADMIN', scope: 'appointments:read', name: 'x' }),
+      () => client.id,
+    ],
   ])('should refuse a token claiming %s', async (_case, claims, subject) => {
     const { tenantId } = await server.ids('sunrise-derm');
-    const res = await server.gql('{ schedule(date: "2026-11-26") { id } }', {}, await signed(claims(tenantId), subject()));
+    const res = await server.gql(
+      '{ schedule(date: "2026-11-26") { id } }',
+      {},
+      await signed(claims(tenantId), subject()),
+    );
     expect(res.status).toBe(401);
     expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
   });
 
   it("should refuse a client's token made out for another clinic", async () => {
     const { tenantId } = await server.ids('lakeside-skin');
-    const res = await server.gql('{ schedule(date: "2026-11-26") { id } }', {}, await signed({ tid: tenantId, client_id: client.id, scope: 'appointments:read', name: 'x' }, client.id));
+    const res = await server.gql(
+      '{ schedule(date: "2026-11-26") { id } }',
+      {},
+      await signed({ tid: tenantId, client_id: client.id, scope: 'appointments:read', name: 'x' }, client.id),
+    );
     expect(res.status).toBe(401);
   });
 

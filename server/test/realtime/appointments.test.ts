@@ -31,7 +31,11 @@ describe('appointmentChanged', () => {
       const [mine, theirs] = clients.map((c) => collect(c, CHANGED));
       // A subscription is live once the server holds its stream.
       await waitForStreams(server, 2);
-      const res = await server.gql(CREATE, { i: { providerId: ids.users.lee, patientId: ids.patients[0], ...slot(1, 15), reason: 'Mole check' } }, frontDesk);
+      const res = await server.gql(
+        CREATE,
+        { i: { providerId: ids.users.lee, patientId: ids.patients[0], ...slot(1, 15), reason: 'Mole check' } },
+        frontDesk,
+      );
       expect(res.errors).toBeUndefined();
       const [event] = await mine.waitFor(1);
       expect(event.data!.appointmentChanged).toMatchObject({
@@ -40,7 +44,11 @@ describe('appointmentChanged', () => {
       });
       // Another booking in the other clinic reaches its subscriber; the first never did.
       const lakeside = await server.ids('lakeside-skin');
-      await server.gql(CREATE, { i: { providerId: lakeside.users.chen, patientId: lakeside.patients[0], ...slot(1, 15) } }, otherClinic);
+      await server.gql(
+        CREATE,
+        { i: { providerId: lakeside.users.chen, patientId: lakeside.patients[0], ...slot(1, 15) } },
+        otherClinic,
+      );
       const [their] = await theirs.waitFor(1);
       expect(their.data!.appointmentChanged.appointment.provider.name).toBe('Dr. Wei Chen');
       expect(theirs.results).toHaveLength(1);
@@ -54,7 +62,8 @@ describe('appointmentChanged', () => {
 async function waitForStreams(server: TestServer, n: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (server.app.services.realtime.activeStreams < n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n} live streams, have ${server.app.services.realtime.activeStreams}`);
+    if (Date.now() > deadline)
+      throw new Error(`expected ${n} live streams, have ${server.app.services.realtime.activeStreams}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

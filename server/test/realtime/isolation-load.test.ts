@@ -58,7 +58,10 @@ const clients: Client[] = [];
 beforeAll(async () => {
   server = await startTestServer();
   const { db } = server;
-  const admins = { 'sunrise-derm': await server.login('sunrise-derm', 'admin'), 'lakeside-skin': await server.login('lakeside-skin', 'admin') };
+  const admins = {
+    'sunrise-derm': await server.login('sunrise-derm', 'admin'),
+    'lakeside-skin': await server.login('lakeside-skin', 'admin'),
+  };
   // More staff in each demo clinic, made the way an admin makes them.
   const roles: Role[] = ['PROVIDER', 'NURSE', 'FRONT_DESK', 'PROVIDER'];
   for (const [slug, token] of Object.entries(admins)) {
@@ -72,7 +75,9 @@ beforeAll(async () => {
     }
   }
   // A third clinic, written straight into the tables: nothing in the API creates clinics.
-  const [hill] = await db('tenants').insert({ slug: 'hillcrest-derm', name: 'Hillcrest Dermatology', timeZone: 'America/Denver' }).returning('id');
+  const [hill] = await db('tenants')
+    .insert({ slug: 'hillcrest-derm', name: 'Hillcrest Dermatology', timeZone: 'America/Denver' })
+    .returning('id');
   await db('users').insert(
     (['ADMIN', 'PROVIDER', 'PROVIDER', 'NURSE', 'FRONT_DESK'] as Role[]).map((role, i) => ({
       tenantId: hill.id,
@@ -83,7 +88,13 @@ beforeAll(async () => {
     })),
   );
   await db('patients').insert(
-    [1, 2, 3].map((i) => ({ tenantId: hill.id, mrn: `HC-${i}`, firstName: `Pat${i}`, lastName: 'Hill', dateOfBirth: '1980-01-0' + i })),
+    [1, 2, 3].map((i) => ({
+      tenantId: hill.id,
+      mrn: `HC-${i}`,
+      firstName: `Pat${i}`,
+      lastName: 'Hill',
+      dateOfBirth: '1980-01-0' + i,
+    })),
   );
 
   for (const tenant of await db('tenants').orderBy('slug').select('id')) {
@@ -93,7 +104,12 @@ beforeAll(async () => {
       staff: await Promise.all(
         users.map(async (u: Omit<Staff, 'token'>) => ({
           ...u,
-          token: await signToken(server.config.jwtSecret, { userId: u.id, tenantId: tenant.id, role: u.role, name: u.name }),
+          token: await signToken(server.config.jwtSecret, {
+            userId: u.id,
+            tenantId: tenant.id,
+            role: u.role,
+            name: u.name,
+          }),
         })),
       ),
       patients: await db('patients').where({ tenantId: tenant.id }).orderBy('mrn').pluck('id'),
@@ -112,12 +128,22 @@ interface Subscriber {
   what: string;
   sub: Collected;
   /** The log rows of its clinic this subscription must deliver. */
-  wants: (row: { topic: string; kind: string; userId: string | null; providerId: string | null; data: { previousProviderId?: string } }) => boolean;
+  wants: (row: {
+    topic: string;
+    kind: string;
+    userId: string | null;
+    providerId: string | null;
+    data: { previousProviderId?: string };
+  }) => boolean;
 }
 
 const providersOf = (clinic: Clinic) => clinic.staff.filter((s) => s.role === 'PROVIDER');
 const may = (role: Role, op: string) =>
-  op === 'checkIn' ? ['ADMIN', 'FRONT_DESK', 'NURSE'].includes(role) : op === 'alert' ? ['ADMIN', 'PROVIDER', 'NURSE'].includes(role) : true;
+  op === 'checkIn'
+    ? ['ADMIN', 'FRONT_DESK', 'NURSE'].includes(role)
+    : op === 'alert'
+      ? ['ADMIN', 'PROVIDER', 'NURSE'].includes(role)
+      : true;
 
 describe('tenant isolation under load', () => {
   it('should deliver every event to exactly the subscribers it is for, and none across clinics', async () => {
@@ -129,7 +155,13 @@ describe('tenant isolation under load', () => {
       const user = rnd.pick(clinic.staff);
       const c = wsClient(server.url, { token: user.token });
       clients.push(c);
-      subscribers.push({ clinic, user, what: 'appointmentChanged', sub: collect(c, APPOINTMENT_CHANGED), wants: (r) => r.topic === 'appointment' });
+      subscribers.push({
+        clinic,
+        user,
+        what: 'appointmentChanged',
+        sub: collect(c, APPOINTMENT_CHANGED),
+        wants: (r) => r.topic === 'appointment',
+      });
       subscribers.push({
         clinic,
         user,
@@ -144,17 +176,26 @@ describe('tenant isolation under load', () => {
           user,
           what: `appointmentChanged(providerId: ${provider.name})`,
           sub: collect(c, APPOINTMENT_CHANGED, { providerId: provider.id }),
-          wants: (r) => r.topic === 'appointment' && (r.providerId === provider.id || r.data.previousProviderId === provider.id),
+          wants: (r) =>
+            r.topic === 'appointment' && (r.providerId === provider.id || r.data.previousProviderId === provider.id),
         });
       }
       if (i % 10 === 1) {
         // Naming another clinic's provider narrows nothing open: the clinic's own log is the wall.
         const foreign = rnd.pick(providersOf(clinics.find((c) => c !== clinic)!));
-        subscribers.push({ clinic, user, what: 'appointmentChanged(foreign providerId)', sub: collect(c, APPOINTMENT_CHANGED, { providerId: foreign.id }), wants: () => false });
+        subscribers.push({
+          clinic,
+          user,
+          what: 'appointmentChanged(foreign providerId)',
+          sub: collect(c, APPOINTMENT_CHANGED, { providerId: foreign.id }),
+          wants: () => false,
+        });
       }
     }
     await waitForStreams(server, subscribers.length, 20_000);
-    const startSeq = new Map(await Promise.all(clinics.map(async (c) => [c.tenantId, await latestSeq(server.db, c.tenantId)] as const)));
+    const startSeq = new Map(
+      await Promise.all(clinics.map(async (c) => [c.tenantId, await latestSeq(server.db, c.tenantId)] as const)),
+    );
 
     // Random mutations from random staff, several at a time.
     const ops = ['book', 'book', 'cancel', 'checkIn', 'task', 'alert'] as const;
@@ -169,7 +210,11 @@ describe('tenant isolation under load', () => {
     const run = async ({ op, clinic, actor, pickA, pickB, pickC }: (typeof plan)[number]) => {
       let res;
       if (op === 'book' || clinic.booked.length === 0) {
-        const input = { providerId: at(providersOf(clinic), pickA).id, patientId: at(clinic.patients, pickB), ...freeSlot() };
+        const input = {
+          providerId: at(providersOf(clinic), pickA).id,
+          patientId: at(clinic.patients, pickB),
+          ...freeSlot(),
+        };
         res = await server.gql(CREATE_APPOINTMENT, { i: input }, actor.token);
         if (res.data?.createAppointment) clinic.booked.push(res.data.createAppointment.id);
       } else if (op === 'cancel') {
@@ -177,9 +222,23 @@ describe('tenant isolation under load', () => {
       } else if (op === 'checkIn') {
         res = await server.gql(CHECK_IN_APPOINTMENT, { id: at(clinic.booked, pickA) }, actor.token);
       } else if (op === 'task') {
-        res = await server.gql(ASSIGN_TASK, { i: { title: `Task ${pickC}`, assigneeId: at(clinic.staff, pickA).id } }, actor.token);
+        res = await server.gql(
+          ASSIGN_TASK,
+          { i: { title: `Task ${pickC}`, assigneeId: at(clinic.staff, pickA).id } },
+          actor.token,
+        );
       } else {
-        res = await server.gql(SEND_ALERT, { i: { userId: at(clinic.staff, pickA).id, kind: pickB < 0.5 ? 'ALERT' : 'LAB_RESULT', title: `Alert ${pickC}` } }, actor.token);
+        res = await server.gql(
+          SEND_ALERT,
+          {
+            i: {
+              userId: at(clinic.staff, pickA).id,
+              kind: pickB < 0.5 ? 'ALERT' : 'LAB_RESULT',
+              title: `Alert ${pickC}`,
+            },
+          },
+          actor.token,
+        );
       }
       // Cancelling twice, or checking in what is no longer scheduled, is refused; that is the state, not a failure.
       if (res.errors) {
@@ -188,37 +247,77 @@ describe('tenant isolation under load', () => {
       }
     };
     const queue = [...plan];
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) await run(next);
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await run(next);
+      }),
+    );
     expect(refused.length).toBeLessThan(MUTATIONS / 2);
 
     // Then one last event for every subscriber, so that anything still in flight would have shown up before it.
     for (const clinic of clinics) {
       const actor = clinic.staff.find((s) => s.role === 'NURSE')!;
-      await server.gql(CREATE_APPOINTMENT, { i: { providerId: providersOf(clinic)[0].id, patientId: clinic.patients[0], ...freeSlot() } }, actor.token);
+      await server.gql(
+        CREATE_APPOINTMENT,
+        { i: { providerId: providersOf(clinic)[0].id, patientId: clinic.patients[0], ...freeSlot() } },
+        actor.token,
+      );
       for (const user of new Set(subscribers.filter((s) => s.clinic === clinic).map((s) => s.user))) {
-        expect((await server.gql(SEND_ALERT, { i: { userId: user.id, kind: 'ALERT', title: 'last' } }, actor.token)).errors).toBeUndefined();
+        expect(
+          (await server.gql(SEND_ALERT, { i: { userId: user.id, kind: 'ALERT', title: 'last' } }, actor.token)).errors,
+        ).toBeUndefined();
       }
     }
 
     // What the log says each subscriber must get: its own clinic's rows, through its own filter.
     const rowsOf = new Map<string, any[]>();
     for (const clinic of clinics) {
-      rowsOf.set(clinic.tenantId, await server.db('events').where({ tenantId: clinic.tenantId }).andWhere('seq', '>', startSeq.get(clinic.tenantId)!).orderBy('seq'));
+      rowsOf.set(
+        clinic.tenantId,
+        await server
+          .db('events')
+          .where({ tenantId: clinic.tenantId })
+          .andWhere('seq', '>', startSeq.get(clinic.tenantId)!)
+          .orderBy('seq'),
+      );
     }
-    const expected = subscribers.map((s) => rowsOf.get(s.clinic.tenantId)!.filter(s.wants).map((r) => eventCursor(s.clinic.tenantId, Number(r.seq))));
-    const received = () => subscribers.map((s) => s.sub.results.map((r) => (r.data?.appointmentChanged ?? r.data?.notification)?.cursor ?? JSON.stringify(r)));
-    await eventually(() => subscribers.every((s, i) => s.sub.results.length >= expected[i].length), 20_000, 'every subscriber to catch up');
+    const expected = subscribers.map((s) =>
+      rowsOf
+        .get(s.clinic.tenantId)!
+        .filter(s.wants)
+        .map((r) => eventCursor(s.clinic.tenantId, Number(r.seq))),
+    );
+    const received = () =>
+      subscribers.map((s) =>
+        s.sub.results.map((r) => (r.data?.appointmentChanged ?? r.data?.notification)?.cursor ?? JSON.stringify(r)),
+      );
+    await eventually(
+      () => subscribers.every((s, i) => s.sub.results.length >= expected[i].length),
+      20_000,
+      'every subscriber to catch up',
+    );
 
-    const ownCursors = new Map(clinics.map((c) => [c.tenantId, new Set(rowsOf.get(c.tenantId)!.map((r) => eventCursor(c.tenantId, Number(r.seq))))]));
-    const crossed = subscribers.flatMap((s, i) => received()[i].filter((cursor) => !ownCursors.get(s.clinic.tenantId)!.has(cursor)).map((cursor) => `${s.what} of ${s.user.name} got ${cursor}`));
+    const ownCursors = new Map(
+      clinics.map((c) => [
+        c.tenantId,
+        new Set(rowsOf.get(c.tenantId)!.map((r) => eventCursor(c.tenantId, Number(r.seq)))),
+      ]),
+    );
+    const crossed = subscribers.flatMap((s, i) =>
+      received()
+        [i].filter((cursor) => !ownCursors.get(s.clinic.tenantId)!.has(cursor))
+        .map((cursor) => `${s.what} of ${s.user.name} got ${cursor}`),
+    );
     expect(crossed, `seed ${SEED}`).toEqual([]);
     for (const [i, s] of subscribers.entries()) {
       expect(received()[i], `${s.what} of ${s.user.name} (seed ${SEED})`).toEqual(expected[i]);
     }
     // Sanity: the load was real and reached everyone.
     expect(subscribers.filter((s) => s.what === 'notification').every((s) => s.sub.results.length > 0)).toBe(true);
-    expect(rowsOf.get(clinics[0].tenantId)!.length + rowsOf.get(clinics[1].tenantId)!.length + rowsOf.get(clinics[2].tenantId)!.length).toBeGreaterThan(MUTATIONS);
+    expect(
+      rowsOf.get(clinics[0].tenantId)!.length +
+        rowsOf.get(clinics[1].tenantId)!.length +
+        rowsOf.get(clinics[2].tenantId)!.length,
+    ).toBeGreaterThan(MUTATIONS);
   });
 });

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SocketInfo } from '../../src/realtime/service.js';
 import { openAcknowledged, openSocket, type RawSocket } from '../helpers/rawSocket.js';
-import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, metric, NOTIFICATION, SEND_ALERT, waitForStreams } from '../helpers/realtime.js';
+import {
+  APPOINTMENT_CHANGED,
+  CREATE_APPOINTMENT,
+  freeSlot,
+  metric,
+  NOTIFICATION,
+  SEND_ALERT,
+  waitForStreams,
+} from '../helpers/realtime.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { collect, eventually, wsClient } from '../helpers/ws.js';
 
@@ -12,7 +20,9 @@ let tokens: string[];
 beforeAll(async () => {
   server = await startTestServer();
   sunrise = await server.ids('sunrise-derm');
-  tokens = await Promise.all((['nurse', 'frontdesk', 'lee', 'admin'] as const).map((k) => server.login('sunrise-derm', k)));
+  tokens = await Promise.all(
+    (['nurse', 'frontdesk', 'lee', 'admin'] as const).map((k) => server.login('sunrise-derm', k)),
+  );
 });
 afterAll(() => server?.stop());
 
@@ -21,8 +31,16 @@ const CLIENTS = 24;
 /** Nothing of a client is left: no stream, no listener on an event-log tail, no socket; and /metrics says so. */
 async function expectNothingLeft(): Promise<void> {
   const { realtime } = server.app.services;
-  await eventually(() => realtime.activeStreams === 0 && realtime.feed.listenerCount === 0, 10_000, `no streams and listeners (have ${realtime.activeStreams} and ${realtime.feed.listenerCount})`);
-  await eventually(async () => (await metric(server.url, 'derm_websocket_connections')) === 0, 10_000, 'no open sockets in /metrics');
+  await eventually(
+    () => realtime.activeStreams === 0 && realtime.feed.listenerCount === 0,
+    10_000,
+    `no streams and listeners (have ${realtime.activeStreams} and ${realtime.feed.listenerCount})`,
+  );
+  await eventually(
+    async () => (await metric(server.url, 'derm_websocket_connections')) === 0,
+    10_000,
+    'no open sockets in /metrics',
+  );
   expect(await metric(server.url, 'derm_subscription_streams')).toBe(0);
   expect(await metric(server.url, 'derm_event_feed_listeners')).toBe(0);
 }
@@ -39,7 +57,11 @@ async function aCursor(): Promise<string> {
   const client = wsClient(server.url, { token: tokens[0] });
   const sub = collect(client, APPOINTMENT_CHANGED);
   await waitForStreams(server, 1);
-  await server.gql(CREATE_APPOINTMENT, { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[2], ...freeSlot() } }, tokens[1]);
+  await server.gql(
+    CREATE_APPOINTMENT,
+    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[2], ...freeSlot() } },
+    tokens[1],
+  );
   const [{ data }] = await sub.waitFor(1);
   await client.dispose();
   await expectNothingLeft();
@@ -59,11 +81,17 @@ describe('Leaks', () => {
   });
 
   it('should release everything of clients that leave gracefully', async () => {
-    const clients = Array.from({ length: CLIENTS }, (_, i) => wsClient(server.url, { token: tokens[i % tokens.length] }));
+    const clients = Array.from({ length: CLIENTS }, (_, i) =>
+      wsClient(server.url, { token: tokens[i % tokens.length] }),
+    );
     const subscriptions = clients.map((c) => [collect(c, APPOINTMENT_CHANGED), collect(c, NOTIFICATION)]);
     await waitForStreams(server, CLIENTS * 2);
     // An event on its way while they leave; half complete their operations first, then all close their sockets.
-    await server.gql(SEND_ALERT, { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'Before leaving' } }, tokens[0]);
+    await server.gql(
+      SEND_ALERT,
+      { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'Before leaving' } },
+      tokens[0],
+    );
     for (const [i, pair] of subscriptions.entries()) if (i % 2) for (const sub of pair) sub.stop();
     await Promise.all(clients.map((c) => c.dispose()));
     await expectNothingLeft();
@@ -75,14 +103,22 @@ describe('Leaks', () => {
     for (let i = 0; i < 10; i++) {
       await Promise.all(
         Array.from({ length: 10 }, (_, j) =>
-          server.gql(SEND_ALERT, { i: { userId: sunrise.users[j % 2 ? 'nurse' : 'frontdesk'], kind: 'ALERT', title: `backlog ${i}/${j}` } }, tokens[0]),
+          server.gql(
+            SEND_ALERT,
+            { i: { userId: sunrise.users[j % 2 ? 'nurse' : 'frontdesk'], kind: 'ALERT', title: `backlog ${i}/${j}` } },
+            tokens[0],
+          ),
         ),
       );
     }
     const sockets = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => subscribedSocket(i, { after: from })));
     // The nurse's and the front desk's sockets (tokens 0 and 1) while their first missed alerts are arriving, the
     // others maybe before anything came back.
-    await Promise.all(sockets.filter((_, i) => i % tokens.length < 2 && i < CLIENTS / 2).map((s) => s.waitFor((m) => m.type === 'next')));
+    await Promise.all(
+      sockets
+        .filter((_, i) => i % tokens.length < 2 && i < CLIENTS / 2)
+        .map((s) => s.waitFor((m) => m.type === 'next')),
+    );
     for (const socket of sockets) socket.ws.terminate();
     await expectNothingLeft();
   });
@@ -112,7 +148,11 @@ describe('Leaks', () => {
       socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${tokens[0]}` } });
       await started;
       socket.ws.terminate();
-      await eventually(async () => (await metric(server.url, 'derm_websocket_connections')) === 0, 10_000, 'the server to see the socket gone');
+      await eventually(
+        async () => (await metric(server.url, 'derm_websocket_connections')) === 0,
+        10_000,
+        'the server to see the socket gone',
+      );
       release();
       await eventually(() => opened === 1, 10_000, 'the open hook to finish');
       await eventually(() => open.size === 0, 10_000, 'the close hook to run after the open hook');

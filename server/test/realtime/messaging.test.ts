@@ -17,7 +17,8 @@ beforeAll(async () => {
   server = await startTestServer();
   sunrise = await server.ids('sunrise-derm');
   lakeside = await server.ids('lakeside-skin');
-  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const) token[key] = await server.login('sunrise-derm', key);
+  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
+    token[key] = await server.login('sunrise-derm', key);
   token.chen = await server.login('lakeside-skin', 'chen');
   lakesideThreadId = (await server.db('threads').where({ tenantId: lakeside.tenantId }).first('id')).id;
 });
@@ -32,7 +33,11 @@ afterEach(async () => {
   await eventually(() => server.app.services.realtime.activeStreams === 0, 10_000, 'all subscription streams closed');
 });
 
-function subscribe<T = Record<string, any>>(user: User, query: string, variables: Record<string, unknown> = {}): Collected<T> {
+function subscribe<T = Record<string, any>>(
+  user: User,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Collected<T> {
   let client = clients.get(user);
   if (!client) clients.set(user, (client = wsClient(server.url, { token: token[user] })));
   return collect<T>(client, query, variables);
@@ -54,7 +59,8 @@ const MESSAGE_ADDED = `subscription($threadId: ID, $after: String) {
 const READ_RECEIPT = `subscription($threadId: ID, $after: String) {
   readReceipt(threadId: $threadId, after: $after) { cursor occurredAt thread { id unreadCount } user { id } lastReadMessage { id } }
 }`;
-const TYPING = 'subscription($threadId: ID!) { typing(threadId: $threadId) { threadId isTyping expiresAt user { id name } } }';
+const TYPING =
+  'subscription($threadId: ID!) { typing(threadId: $threadId) { threadId isTyping expiresAt user { id name } } }';
 const UNREAD_COUNTS = 'subscription { unreadCounts { messages notifications thread { id } } }';
 const CREATE_THREAD = 'mutation($i: CreateThreadInput!) { createThread(input: $i) { id } }';
 const SEND = 'mutation($t: ID!, $b: String!) { sendMessage(threadId: $t, body: $b) { id } }';
@@ -82,7 +88,9 @@ async function counts(user: User): Promise<{ messages: number; notifications: nu
 
 async function newMessageNotifications(user: User, threadId: string): Promise<number> {
   const data = dataOf(await server.gql('{ notifications(first: 100) { kind thread { id } } }', {}, token[user]));
-  return data.notifications.filter((n: { kind: string; thread: { id: string } | null }) => n.kind === 'NEW_MESSAGE' && n.thread?.id === threadId).length;
+  return data.notifications.filter(
+    (n: { kind: string; thread: { id: string } | null }) => n.kind === 'NEW_MESSAGE' && n.thread?.id === threadId,
+  ).length;
 }
 
 const bodiesOf = (c: Collected) => c.results.map((r) => r.data!.messageAdded.message.body);
@@ -98,7 +106,12 @@ describe('messageAdded', () => {
       const [event] = await c.waitFor(1);
       expect(event.errors).toBeUndefined();
       expect(event.data!.messageAdded).toMatchObject({
-        message: { id, body: 'Biopsy results are in', thread: { id: t }, sender: { id: sunrise.users.lee, name: 'Dr. Maya Lee' } },
+        message: {
+          id,
+          body: 'Biopsy results are in',
+          thread: { id: t },
+          sender: { id: sunrise.users.lee, name: 'Dr. Maya Lee' },
+        },
         cursor: expect.any(String),
         occurredAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
       });
@@ -126,7 +139,9 @@ describe('messageAdded', () => {
   it('lets message bodies reach the thread’s participants only, whoever else listens', async () => {
     const secret = await thread('lee', ['nurse']);
     const everyone = await thread('admin', ['lee', 'patel', 'nurse', 'frontdesk']);
-    const listeners = (['admin', 'lee', 'patel', 'nurse', 'frontdesk', 'chen'] as const).map((u) => [u, subscribe(u, MESSAGE_ADDED)] as const);
+    const listeners = (['admin', 'lee', 'patel', 'nurse', 'frontdesk', 'chen'] as const).map(
+      (u) => [u, subscribe(u, MESSAGE_ADDED)] as const,
+    );
     await streamsLive(listeners.length);
     await send('lee', secret, 'Pathology: confidential');
     // A message everyone of Sunrise receives after it: once it arrived, the first one has been decided for all.
@@ -168,15 +183,18 @@ describe('Who may subscribe to a thread', () => {
     ['typing', TYPING, {}],
   ];
 
-  it.each(byThread)('%s: a staff member of the clinic who is not a participant gets FORBIDDEN, and no stream', async (field, query) => {
-    const t = await thread('lee', ['nurse']);
-    const patel = subscribe('patel', query, { threadId: t });
-    const [result] = await patel.waitFor(1);
-    expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(result.data ?? null).toBeNull();
-    await patel.completed;
-    expect(server.app.services.realtime.activeStreams, field).toBe(0);
-  });
+  it.each(byThread)(
+    '%s: a staff member of the clinic who is not a participant gets FORBIDDEN, and no stream',
+    async (field, query) => {
+      const t = await thread('lee', ['nurse']);
+      const patel = subscribe('patel', query, { threadId: t });
+      const [result] = await patel.waitFor(1);
+      expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(result.data ?? null).toBeNull();
+      await patel.completed;
+      expect(server.app.services.realtime.activeStreams, field).toBe(0);
+    },
+  );
 
   it.each(byThread)('%s: another clinic’s thread, or one that does not exist, is NOT_FOUND', async (_field, query) => {
     for (const threadId of [lakesideThreadId, randomUUID(), 'not-an-id']) {
@@ -241,14 +259,23 @@ describe('typing', () => {
     const before = Date.now();
     expect(await setTyping('lee', t)).toBe(true);
     const [started] = await nurse.waitFor(1);
-    expect(started.data!.typing).toMatchObject({ threadId: t, isTyping: true, user: { id: sunrise.users.lee, name: 'Dr. Maya Lee' } });
+    expect(started.data!.typing).toMatchObject({
+      threadId: t,
+      isTyping: true,
+      user: { id: sunrise.users.lee, name: 'Dr. Maya Lee' },
+    });
     const expiresAt = Date.parse(started.data!.typing.expiresAt);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 5_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 6_000);
 
     expect(await setTyping('lee', t, false)).toBe(true);
     const [, stopped] = await nurse.waitFor(2);
-    expect(stopped.data!.typing).toMatchObject({ threadId: t, isTyping: false, expiresAt: null, user: { id: sunrise.users.lee } });
+    expect(stopped.data!.typing).toMatchObject({
+      threadId: t,
+      isTyping: false,
+      expiresAt: null,
+      user: { id: sunrise.users.lee },
+    });
 
     // The nurse's own signal reaches Dr. Lee; Dr. Lee's two never reached Dr. Lee.
     await setTyping('nurse', t);
@@ -274,7 +301,11 @@ describe('typing', () => {
     expect(sent.filter(Boolean).length).toBeGreaterThanOrEqual(1);
     // Another participant's signal, published after the burst, arrives after everything the burst produced.
     await setTyping('nurse', t);
-    await eventually(() => frontdesk.results.some((r) => r.data!.typing.user.id === sunrise.users.nurse), 10_000, 'the nurse’s signal');
+    await eventually(
+      () => frontdesk.results.some((r) => r.data!.typing.user.id === sunrise.users.nurse),
+      10_000,
+      'the nurse’s signal',
+    );
     const fromLee = frontdesk.results.filter((r) => r.data!.typing.user.id === sunrise.users.lee);
     expect(fromLee.length).toBeGreaterThanOrEqual(1);
     expect(fromLee.length).toBeLessThanOrEqual(2);
@@ -314,11 +345,23 @@ describe('unreadCounts', () => {
     await streamsLive(1);
     await send('lee', t, 'Can you call the patient?');
     const [up] = await nurse.waitFor(1);
-    expect(up.data!.unreadCounts).toEqual({ messages: start.messages + 1, notifications: start.notifications + 1, thread: { id: t } });
+    expect(up.data!.unreadCounts).toEqual({
+      messages: start.messages + 1,
+      notifications: start.notifications + 1,
+      thread: { id: t },
+    });
 
     dataOf(await server.gql(MARK_READ, { t }, token.nurse));
-    await eventually(() => nurse.results.at(-1)!.data!.unreadCounts.messages === start.messages, 10_000, 'the count back down');
-    expect(nurse.results.at(-1)!.data!.unreadCounts).toEqual({ messages: start.messages, notifications: start.notifications + 1, thread: { id: t } });
+    await eventually(
+      () => nurse.results.at(-1)!.data!.unreadCounts.messages === start.messages,
+      10_000,
+      'the count back down',
+    );
+    expect(nurse.results.at(-1)!.data!.unreadCounts).toEqual({
+      messages: start.messages,
+      notifications: start.notifications + 1,
+      thread: { id: t },
+    });
     // The message raised two events (the message and its notification): one emission told it.
     expect(nurse.results).toHaveLength(2);
   });
@@ -331,13 +374,27 @@ describe('unreadCounts', () => {
     await send('lee', notHers, 'not for the nurse');
     dataOf(await server.gql(MARK_READ, { t: notHers }, token.patel));
     const alert = dataOf(
-      await server.gql('mutation($i: SendAlertInput!) { sendAlert(input: $i) { id } }', { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'Room 3 needs supplies' } }, token.admin),
+      await server.gql(
+        'mutation($i: SendAlertInput!) { sendAlert(input: $i) { id } }',
+        { i: { userId: sunrise.users.nurse, kind: 'ALERT', title: 'Room 3 needs supplies' } },
+        token.admin,
+      ),
     ).sendAlert;
     const [first] = await nurse.waitFor(1);
-    expect(first.data!.unreadCounts).toEqual({ messages: start.messages, notifications: start.notifications + 1, thread: null });
-    dataOf(await server.gql('mutation($id: ID!) { markNotificationRead(id: $id) { id } }', { id: alert.id }, token.nurse));
+    expect(first.data!.unreadCounts).toEqual({
+      messages: start.messages,
+      notifications: start.notifications + 1,
+      thread: null,
+    });
+    dataOf(
+      await server.gql('mutation($id: ID!) { markNotificationRead(id: $id) { id } }', { id: alert.id }, token.nurse),
+    );
     const [, second] = await nurse.waitFor(2);
-    expect(second.data!.unreadCounts).toEqual({ messages: start.messages, notifications: start.notifications, thread: null });
+    expect(second.data!.unreadCounts).toEqual({
+      messages: start.messages,
+      notifications: start.notifications,
+      thread: null,
+    });
   });
 });
 
@@ -356,7 +413,11 @@ describe('Viewing a thread', () => {
     // Closing the thread takes the nurse out of its viewers; the next message notifies her.
     open.stop();
     const key = EphemeralKey.threadViewers(sunrise, t);
-    await eventually(async () => (await server.app.services.realtime.sets.members(key)).length === 0, 10_000, 'the nurse left the thread’s viewers');
+    await eventually(
+      async () => (await server.app.services.realtime.sets.members(key)).length === 0,
+      10_000,
+      'the nurse left the thread’s viewers',
+    );
     await send('lee', t, 'second');
     expect(await newMessageNotifications('nurse', t)).toBe(1);
     expect(await newMessageNotifications('frontdesk', t)).toBe(2);
@@ -365,13 +426,20 @@ describe('Viewing a thread', () => {
   it('keeps one viewer member per open subscription, renewed while it lives', async () => {
     const t = await thread('lee', ['nurse']);
     const key = EphemeralKey.threadViewers(sunrise, t);
-    const tabs = [subscribe('nurse', MESSAGE_ADDED, { threadId: t }), subscribe('nurse', MESSAGE_ADDED, { threadId: t })];
+    const tabs = [
+      subscribe('nurse', MESSAGE_ADDED, { threadId: t }),
+      subscribe('nurse', MESSAGE_ADDED, { threadId: t }),
+    ];
     await streamsLive(2);
     const members = await server.app.services.realtime.sets.members(key);
     expect(members).toHaveLength(2);
     expect(members.every((m) => m.startsWith(`${sunrise.users.nurse}|`))).toBe(true);
     tabs[0].stop();
-    await eventually(async () => (await server.app.services.realtime.sets.members(key)).length === 1, 10_000, 'one tab left');
+    await eventually(
+      async () => (await server.app.services.realtime.sets.members(key)).length === 1,
+      10_000,
+      'one tab left',
+    );
     await send('lee', t, 'still open in one tab');
     expect(await newMessageNotifications('nurse', t)).toBe(0);
   });

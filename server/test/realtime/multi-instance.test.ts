@@ -6,7 +6,14 @@ import { DEMO_PASSWORD } from '../../src/db/seeds/demo.js';
 import { tenantChannel } from '../../src/events/channels.js';
 import { eventCursor } from '../../src/events/eventLog.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, metric, NOTIFICATION, SEND_ALERT } from '../helpers/realtime.js';
+import {
+  APPOINTMENT_CHANGED,
+  CREATE_APPOINTMENT,
+  freeSlot,
+  metric,
+  NOTIFICATION,
+  SEND_ALERT,
+} from '../helpers/realtime.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
 import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
@@ -38,9 +45,22 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
     return body.data;
   }
   const login = async (email: string) =>
-    (await gql(a.url, 'mutation($e: String!, $p: String!) { login(tenant: "sunrise-derm", email: $e, password: $p) { token } }', { e: email, p: DEMO_PASSWORD })).login.token as string;
+    (
+      await gql(
+        a.url,
+        'mutation($e: String!, $p: String!) { login(tenant: "sunrise-derm", email: $e, password: $p) { token } }',
+        { e: email, p: DEMO_PASSWORD },
+      )
+    ).login.token as string;
   const book = async (url: string) =>
-    (await gql(url, CREATE_APPOINTMENT, { i: { providerId: users.lee, patientId: patients[3], ...freeSlot() } }, frontDesk)).createAppointment.id as string;
+    (
+      await gql(
+        url,
+        CREATE_APPOINTMENT,
+        { i: { providerId: users.lee, patientId: patients[3], ...freeSlot() } },
+        frontDesk,
+      )
+    ).createAppointment.id as string;
 
   /** Subscribes on an instance and waits until that instance holds the stream (read from its /metrics). */
   async function subscribe(server: ServerProcess, token: string, query: string): Promise<Collected> {
@@ -48,7 +68,11 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
     const c = wsClient(server.url, { token });
     clients.push(c);
     const sub = collect(c, query);
-    await eventually(async () => (await metric(server.url, 'derm_subscription_streams')) === before + 1, 10_000, 'the stream to be live');
+    await eventually(
+      async () => (await metric(server.url, 'derm_subscription_streams')) === before + 1,
+      10_000,
+      'the stream to be live',
+    );
     return sub;
   }
 
@@ -106,25 +130,39 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
       expect(killed).toHaveLength(2);
       for (const id of killed) await redis.call('CLIENT', 'KILL', 'ID', id);
       const sent = [`outage ${round}.1`, `outage ${round}.2`, `outage ${round}.3`];
-      for (const title of sent) await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title } }, nurse);
-      const [, listeners] = (await redis.call('PUBSUB', 'NUMSUB', tenantChannel({ tenantId }, 'events'))) as [string, number];
+      for (const title of sent)
+        await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title } }, nurse);
+      const [, listeners] = (await redis.call('PUBSUB', 'NUMSUB', tenantChannel({ tenantId }, 'events'))) as [
+        string,
+        number,
+      ];
       if (Number(listeners) === 0) committedUnheard = sent.length;
       titles = [...titles, ...sent];
-      await eventually(async () => (await subscriberConnections()).length === 2, 10_000, 'both subscribers to reconnect');
+      await eventually(
+        async () => (await subscriberConnections()).length === 2,
+        10_000,
+        'both subscribers to reconnect',
+      );
     }
     expect(committedUnheard).toBe(3);
     // One more after the outage: had anything come twice, it would come before this one.
     await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title: 'after the outage' } }, nurse);
-    const expected = (await database.db('events').where({ tenantId, topic: 'notification', kind: 'CREATED', userId: users.nurse }).andWhere('seq', '>', seqBefore).orderBy('seq').pluck('seq')).map(
-      (seq: string) => eventCursor(tenantId, Number(seq)),
-    );
+    const expected = (
+      await database
+        .db('events')
+        .where({ tenantId, topic: 'notification', kind: 'CREATED', userId: users.nurse })
+        .andWhere('seq', '>', seqBefore)
+        .orderBy('seq')
+        .pluck('seq')
+    ).map((seq: string) => eventCursor(tenantId, Number(seq)));
     expect(expected).toHaveLength(titles.length + 1);
     for (const sub of subscribers) {
       await sub.waitFor(expected.length, 15_000);
       expect(sub.results.map((r) => r.data!.notification.cursor)).toEqual(expected);
       expect(sub.results.map((r) => r.data!.notification.notification.title)).toEqual([...titles, 'after the outage']);
     }
-    for (const server of [a, b]) expect(server.output()).toContain('redis subscriber reconnected; backfilling from the event log');
+    for (const server of [a, b])
+      expect(server.output()).toContain('redis subscriber reconnected; backfilling from the event log');
   });
 
   it('should close its clients with 1001 on SIGTERM and exit 0, while the other instance serves on', async () => {

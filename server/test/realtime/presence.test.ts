@@ -15,7 +15,8 @@ import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js'
 
 const PRESENCE = 'subscription { presence { status lastSeenAt user { id name } } }';
 const ONLINE_USERS = '{ onlineUsers { status lastSeenAt user { id name } } }';
-const SET_STATUS = 'mutation($status: PresenceStatus!) { setPresenceStatus(status: $status) { status lastSeenAt user { id } } }';
+const SET_STATUS =
+  'mutation($status: PresenceStatus!) { setPresenceStatus(status: $status) { status lastSeenAt user { id } } }';
 
 interface PresenceEvent {
   status: string;
@@ -30,7 +31,11 @@ function signalsOf(seen: Collected, userId: string): PresenceEvent[] {
 
 /** Waits for the `nth` signal with this status about this user. */
 function signal(seen: Collected, userId: string, status: string, nth = 1, timeoutMs = 10_000): Promise<PresenceEvent> {
-  return eventually(() => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1], timeoutMs, `${status} of ${userId}`);
+  return eventually(
+    () => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1],
+    timeoutMs,
+    `${status} of ${userId}`,
+  );
 }
 
 /** Resolves once the client's connection is acknowledged, by running a query over it. */
@@ -75,7 +80,10 @@ describe('presence', () => {
   }
 
   it('makes a user online with their first connection and offline when their last one closes, announcing each once', async () => {
-    const [nurse, frontDesk] = await Promise.all([server.login('sunrise-derm', 'nurse'), server.login('sunrise-derm', 'frontdesk')]);
+    const [nurse, frontDesk] = await Promise.all([
+      server.login('sunrise-derm', 'nurse'),
+      server.login('sunrise-derm', 'frontdesk'),
+    ]);
     const jordan = sunrise.users.frontdesk;
     const seen = await subscribed(server, open(nurse), PRESENCE);
 
@@ -83,21 +91,31 @@ describe('presence', () => {
     const online = await signal(seen, jordan, 'ONLINE');
     expect(online.user.name).toBe('Jordan Kim');
     const listed = await server.gql(ONLINE_USERS, {}, nurse);
-    expect(listed.data!.onlineUsers).toContainEqual(expect.objectContaining({ status: 'ONLINE', user: { id: jordan, name: 'Jordan Kim' } }));
+    expect(listed.data!.onlineUsers).toContainEqual(
+      expect.objectContaining({ status: 'ONLINE', user: { id: jordan, name: 'Jordan Kim' } }),
+    );
 
     // A second tab: still one user online, and no second ONLINE.
     const second = open(frontDesk);
     await overSocket(second);
     expect(await connections(sunrise.tenantId, jordan)).toBe(2);
     await second.dispose();
-    await eventually(async () => (await connections(sunrise.tenantId, jordan)) === 1, 10_000, 'second connection removed');
-    expect((await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id)).toContain(jordan);
+    await eventually(
+      async () => (await connections(sunrise.tenantId, jordan)) === 1,
+      10_000,
+      'second connection removed',
+    );
+    expect(
+      (await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id),
+    ).toContain(jordan);
 
     const closedAt = Date.now();
     await first.dispose();
     const offline = await signal(seen, jordan, 'OFFLINE');
     expect(new Date(offline.lastSeenAt).getTime()).toBeGreaterThanOrEqual(closedAt - 1000);
-    expect((await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id)).not.toContain(jordan);
+    expect(
+      (await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id),
+    ).not.toContain(jordan);
 
     // One instance publishes in order: once this later signal is in, any extra one about Jordan would be too.
     await server.gql(SET_STATUS, { status: 'BUSY' }, nurse);
@@ -106,7 +124,10 @@ describe('presence', () => {
   });
 
   it('announces a status set with setPresenceStatus, lists it in onlineUsers, and refuses OFFLINE', async () => {
-    const [admin, lee] = await Promise.all([server.login('sunrise-derm', 'admin'), server.login('sunrise-derm', 'lee')]);
+    const [admin, lee] = await Promise.all([
+      server.login('sunrise-derm', 'admin'),
+      server.login('sunrise-derm', 'lee'),
+    ]);
     const drLee = sunrise.users.lee;
     const seen = await subscribed(server, open(admin), PRESENCE);
     await overSocket(open(lee));
@@ -119,7 +140,9 @@ describe('presence', () => {
     await server.gql(SET_STATUS, { status: 'BUSY' }, lee);
     await signal(seen, drLee, 'BUSY');
     const listed = await server.gql(ONLINE_USERS, {}, admin);
-    expect(listed.data!.onlineUsers).toContainEqual(expect.objectContaining({ status: 'BUSY', user: { id: drLee, name: 'Dr. Maya Lee' } }));
+    expect(listed.data!.onlineUsers).toContainEqual(
+      expect.objectContaining({ status: 'BUSY', user: { id: drLee, name: 'Dr. Maya Lee' } }),
+    );
 
     const refused = await server.gql(SET_STATUS, { status: 'OFFLINE' }, lee);
     expect(errorCode(refused)).toBe('BAD_USER_INPUT');
@@ -137,7 +160,10 @@ describe('presence', () => {
   });
 
   it('starts a new session ONLINE, whatever status the previous one ended with', async () => {
-    const [admin, drPatel] = await Promise.all([server.login('sunrise-derm', 'admin'), server.login('sunrise-derm', 'patel')]);
+    const [admin, drPatel] = await Promise.all([
+      server.login('sunrise-derm', 'admin'),
+      server.login('sunrise-derm', 'patel'),
+    ]);
     const patel = sunrise.users.patel;
     const seen = await subscribed(server, open(admin), PRESENCE);
     const before = open(drPatel);
@@ -150,7 +176,9 @@ describe('presence', () => {
     await overSocket(open(drPatel));
     await signal(seen, patel, 'ONLINE', 2);
     const listed = await server.gql(ONLINE_USERS, {}, admin);
-    expect(listed.data!.onlineUsers).toContainEqual(expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: patel }) }));
+    expect(listed.data!.onlineUsers).toContainEqual(
+      expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: patel }) }),
+    );
   });
 
   it('never tells another clinic', async () => {
@@ -177,7 +205,10 @@ describe('presence', () => {
     await signal(theirs, lakeside.users.frontdesk, 'ONLINE');
     await server.gql(SET_STATUS, { status: 'BUSY' }, lakesideNurse);
     await signal(theirs, lakeside.users.nurse, 'BUSY');
-    expect(theirs.results.map((r) => r.data!.presence.user.id)).toEqual([lakeside.users.frontdesk, lakeside.users.nurse]);
+    expect(theirs.results.map((r) => r.data!.presence.user.id)).toEqual([
+      lakeside.users.frontdesk,
+      lakeside.users.nurse,
+    ]);
     expect(ours.results.map((r) => r.data!.presence.user.id)).not.toContain(lakeside.users.frontdesk);
   });
 
@@ -218,8 +249,13 @@ describe.runIf(ENGINE === 'postgres')('presence across instances', () => {
     await migrateLatest(database.db);
     await seedDemoIfEmpty(database.db);
     const tenant = await database.db('tenants').where({ slug: 'sunrise-derm' }).first('id');
-    for (const row of await database.db('users').where({ tenantId: tenant.id }).select('id', 'email')) ids[row.email] = row.id;
-    const env = { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL, REDIS_NAMESPACE: `test-${randomBytes(4).toString('hex')}` };
+    for (const row of await database.db('users').where({ tenantId: tenant.id }).select('id', 'email'))
+      ids[row.email] = row.id;
+    const env = {
+      DATABASE_URL: database.url!,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_NAMESPACE: `test-${randomBytes(4).toString('hex')}`,
+    };
     [crashing, observing, draining] = await Promise.all([
       spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
       spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
@@ -235,11 +271,15 @@ describe.runIf(ENGINE === 'postgres')('presence across instances', () => {
 
   const clinic = DEMO_CLINICS.find((c) => c.slug === 'sunrise-derm')!;
   async function login(instance: ServerProcess, key: string): Promise<string> {
-    const res = await post(instance, 'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }', {
-      t: clinic.slug,
-      e: demoEmail(clinic, key),
-      p: DEMO_PASSWORD,
-    });
+    const res = await post(
+      instance,
+      'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
+      {
+        t: clinic.slug,
+        e: demoEmail(clinic, key),
+        p: DEMO_PASSWORD,
+      },
+    );
     return res.data.login.token;
   }
   async function post(instance: ServerProcess, query: string, variables: Record<string, unknown> = {}, token?: string) {
@@ -287,12 +327,15 @@ describe.runIf(ENGINE === 'postgres')('presence across instances', () => {
     await overSocket(connectDoomed(crashing, desk));
     await signal(seen, frontdesk, 'ONLINE');
     const listed = await post(observing, ONLINE_USERS, {}, nurse);
-    expect(listed.data.onlineUsers).toContainEqual(expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: frontdesk }) }));
+    expect(listed.data.onlineUsers).toContainEqual(
+      expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: frontdesk }) }),
+    );
 
     const killedAt = Date.now();
     await crashing.stop('SIGKILL');
     // Renewed every TTL/3, lapsed after TTL, found by the next sweep (TTL/6 here): margin for a loaded machine.
-    const deadline = TTL_SECONDS * 1000 + sweepIntervalMs({ presenceTtlSeconds: TTL_SECONDS, viewingTtlSeconds: 30 }) + 3000;
+    const deadline =
+      TTL_SECONDS * 1000 + sweepIntervalMs({ presenceTtlSeconds: TTL_SECONDS, viewingTtlSeconds: 30 }) + 3000;
     const offline = await signal(seen, frontdesk, 'OFFLINE', 1, deadline);
     const elapsed = Date.now() - killedAt;
     console.info(`presence: OFFLINE ${elapsed} ms after SIGKILL (PRESENCE_TTL=${TTL_SECONDS}s)`);

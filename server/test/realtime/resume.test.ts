@@ -24,7 +24,11 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   server = await startTestServer();
-  [sunrise, frontDesk, nurse] = await Promise.all([server.ids('sunrise-derm'), server.login('sunrise-derm', 'frontdesk'), server.login('sunrise-derm', 'nurse')]);
+  [sunrise, frontDesk, nurse] = await Promise.all([
+    server.ids('sunrise-derm'),
+    server.login('sunrise-derm', 'frontdesk'),
+    server.login('sunrise-derm', 'nurse'),
+  ]);
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
@@ -37,24 +41,43 @@ function client(token: string): Client {
   return c;
 }
 
-async function ok<T = Record<string, any>>(query: string, variables: Record<string, unknown>, token: string): Promise<T> {
+async function ok<T = Record<string, any>>(
+  query: string,
+  variables: Record<string, unknown>,
+  token: string,
+): Promise<T> {
   const res = await server.gql<T>(query, variables, token);
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!;
 }
 
 const book = async (providerKey: 'lee' | 'patel' = 'lee') =>
-  (await ok(CREATE_APPOINTMENT, { i: { providerId: sunrise.users[providerKey], patientId: sunrise.patients[1], ...freeSlot() } }, frontDesk)).createAppointment.id as string;
-const alert = async (userKey: string, title: string) => ok(SEND_ALERT, { i: { userId: sunrise.users[userKey], kind: 'ALERT', title } }, nurse);
+  (
+    await ok(
+      CREATE_APPOINTMENT,
+      { i: { providerId: sunrise.users[providerKey], patientId: sunrise.patients[1], ...freeSlot() } },
+      frontDesk,
+    )
+  ).createAppointment.id as string;
+const alert = async (userKey: string, title: string) =>
+  ok(SEND_ALERT, { i: { userId: sunrise.users[userKey], kind: 'ALERT', title } }, nurse);
 
 /** The cursors of the log's events after `after` that a subscription selects, oldest first: what it must deliver. */
 async function expectedCursors(after: string, where: Record<string, string>): Promise<string[]> {
-  const afterSeq = (await server.db('events').where({ tenantId: sunrise.tenantId }).select('seq')).find((r) => eventCursor(sunrise.tenantId, Number(r.seq)) === after)!.seq;
-  const seqs = await server.db('events').where({ tenantId: sunrise.tenantId, ...where }).andWhere('seq', '>', afterSeq).orderBy('seq').pluck('seq');
+  const afterSeq = (await server.db('events').where({ tenantId: sunrise.tenantId }).select('seq')).find(
+    (r) => eventCursor(sunrise.tenantId, Number(r.seq)) === after,
+  )!.seq;
+  const seqs = await server
+    .db('events')
+    .where({ tenantId: sunrise.tenantId, ...where })
+    .andWhere('seq', '>', afterSeq)
+    .orderBy('seq')
+    .pluck('seq');
   return seqs.map((seq: string | number) => eventCursor(sunrise.tenantId, Number(seq)));
 }
 
-const cursorsOf = (sub: Collected, field: 'appointmentChanged' | 'notification') => sub.results.map((r) => r.data![field].cursor as string);
+const cursorsOf = (sub: Collected, field: 'appointmentChanged' | 'notification') =>
+  sub.results.map((r) => r.data![field].cursor as string);
 
 /** Subscribes, waits until the stream is live, and returns what it collects. */
 async function subscribe(token: string, query: string, variables: Record<string, unknown> = {}): Promise<Collected> {
@@ -138,12 +161,16 @@ describe('notification(after)', () => {
 
     const resumed = await subscribe(frontDesk, NOTIFICATION, { after: lastSeen });
     const missed = await resumed.waitFor(3);
-    expect(missed.map((r) => [r.data!.notification.notification.kind, r.data!.notification.notification.title])).toEqual([
+    expect(
+      missed.map((r) => [r.data!.notification.notification.kind, r.data!.notification.notification.title]),
+    ).toEqual([
       ['ALERT', 'Call the lab back'],
       ['TASK_ASSIGNED', 'New task: Confirm tomorrow'],
       ['ALERT', 'Printer jammed'],
     ]);
-    expect(cursorsOf(resumed, 'notification')).toEqual(await expectedCursors(lastSeen, { topic: 'notification', kind: 'CREATED', userId: sunrise.users.frontdesk }));
+    expect(cursorsOf(resumed, 'notification')).toEqual(
+      await expectedCursors(lastSeen, { topic: 'notification', kind: 'CREATED', userId: sunrise.users.frontdesk }),
+    );
 
     await alert('frontdesk', 'Live again');
     await resumed.waitFor(4);
@@ -156,13 +183,21 @@ describe('notification(after)', () => {
     await alert('frontdesk', 'marker');
     const [{ data }] = await marker.waitFor(1);
     const from = data!.notification.cursor;
-    for (let i = 0; i < 52; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `history ${i}/${j}`)));
+    for (let i = 0; i < 52; i++)
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `history ${i}/${j}`)),
+      );
 
     const streams = server.app.services.realtime.activeStreams;
     const resumed = collect(client(frontDesk), NOTIFICATION, { after: from });
-    for (let i = 0; i < 8; i++) await Promise.all(Array.from({ length: 5 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `racing ${i}/${j}`)));
+    for (let i = 0; i < 8; i++)
+      await Promise.all(Array.from({ length: 5 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `racing ${i}/${j}`)));
     await waitForStreams(server, streams + 1, 30_000);
-    const expected = await expectedCursors(from, { topic: 'notification', kind: 'CREATED', userId: sunrise.users.frontdesk });
+    const expected = await expectedCursors(from, {
+      topic: 'notification',
+      kind: 'CREATED',
+      userId: sunrise.users.frontdesk,
+    });
     await resumed.waitFor(expected.length, 30_000);
     expect(cursorsOf(resumed, 'notification')).toEqual(expected);
 
@@ -184,10 +219,19 @@ describe('notification(after)', () => {
         trx,
         (events) => appendEvents(trx, sunrise.tenantId, events),
         sunrise.tenantId,
-        Array.from({ length: 2500 }, (_, i) => ({ userId: sunrise.users.frontdesk, kind: 'LAB_RESULT' as const, priority: 'NORMAL' as const, title: `result ${i}` })),
+        Array.from({ length: 2500 }, (_, i) => ({
+          userId: sunrise.users.frontdesk,
+          kind: 'LAB_RESULT' as const,
+          priority: 'NORMAL' as const,
+          title: `result ${i}`,
+        })),
       ),
     );
-    const expected = await expectedCursors(from, { topic: 'notification', kind: 'CREATED', userId: sunrise.users.frontdesk });
+    const expected = await expectedCursors(from, {
+      topic: 'notification',
+      kind: 'CREATED',
+      userId: sunrise.users.frontdesk,
+    });
     expect(expected).toHaveLength(2500);
     const resumed = collect(client(frontDesk), NOTIFICATION, { after: from });
     await Promise.race([resumed.waitFor(2500, 30_000), resumed.failed]);

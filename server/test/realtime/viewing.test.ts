@@ -9,16 +9,23 @@ import { TEST_REDIS_URL } from '../helpers/services.js';
 import { ENGINE, errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
 import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
 
-const CHANGED = 'subscription($p: ID!) { patientViewersChanged(patientId: $p) { patient { id displayName } viewers { id name } } }';
+const CHANGED =
+  'subscription($p: ID!) { patientViewersChanged(patientId: $p) { patient { id displayName } viewers { id name } } }';
 const VIEW = 'mutation($p: ID!) { viewPatient(patientId: $p) { id name } }';
 const LEAVE = 'mutation($p: ID!) { leavePatient(patientId: $p) }';
 const VIEWERS = 'query($p: ID!) { patientViewers(patientId: $p) { id name } }';
 
 /** The viewer names of each change received so far. */
-const changes = (seen: Collected) => seen.results.map((r) => r.data!.patientViewersChanged.viewers.map((u: { name: string }) => u.name));
+const changes = (seen: Collected) =>
+  seen.results.map((r) => r.data!.patientViewersChanged.viewers.map((u: { name: string }) => u.name));
 
 /** Subscribes, and resolves once the server holds the new stream (signals published from then on arrive). */
-async function subscribed(server: TestServer, client: Client, query: string, variables: Record<string, unknown>): Promise<Collected> {
+async function subscribed(
+  server: TestServer,
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Collected> {
   const before = server.app.services.realtime.activeStreams;
   const seen = collect(client, query, variables);
   await eventually(() => server.app.services.realtime.activeStreams > before, 10_000, 'subscription live');
@@ -46,7 +53,9 @@ describe('patient chart viewing', () => {
   });
 
   it('shows two staff who open a chart to each other, and tells whoever watches that chart only', async () => {
-    const [admin, nurse, lee] = await Promise.all((['admin', 'nurse', 'lee'] as const).map((k) => server.login('sunrise-derm', k)));
+    const [admin, nurse, lee] = await Promise.all(
+      (['admin', 'nurse', 'lee'] as const).map((k) => server.login('sunrise-derm', k)),
+    );
     const [chart, otherChart] = patients;
     const seen = await subscribed(server, open(admin), CHANGED, { p: chart });
 
@@ -57,7 +66,10 @@ describe('patient chart viewing', () => {
     expect(seen.results[1].data!.patientViewersChanged.patient).toEqual({ id: chart, displayName: 'Olivia Bennett' });
     // Renewing is not a change.
     expect(names(await server.gql(VIEW, { p: chart }, nurse), 'viewPatient')).toEqual(['Dr. Maya Lee']);
-    expect(names(await server.gql(VIEWERS, { p: chart }, admin), 'patientViewers')).toEqual(['Dr. Maya Lee', 'Sam Rivera']);
+    expect(names(await server.gql(VIEWERS, { p: chart }, admin), 'patientViewers')).toEqual([
+      'Dr. Maya Lee',
+      'Sam Rivera',
+    ]);
 
     // Another chart's viewers are not this subscription's business; a later change of this chart arrives after them.
     await server.gql(VIEW, { p: otherChart }, admin);
@@ -69,7 +81,9 @@ describe('patient chart viewing', () => {
   });
 
   it('announces each leave, and answers whether the chart was open', async () => {
-    const [frontDesk, nurse, patel] = await Promise.all((['frontdesk', 'nurse', 'patel'] as const).map((k) => server.login('sunrise-derm', k)));
+    const [frontDesk, nurse, patel] = await Promise.all(
+      (['frontdesk', 'nurse', 'patel'] as const).map((k) => server.login('sunrise-derm', k)),
+    );
     const chart = patients[2];
     const seen = await subscribed(server, open(frontDesk), CHANGED, { p: chart });
     await server.gql(VIEW, { p: chart }, nurse);
@@ -139,7 +153,10 @@ describe('patient chart viewing with a short VIEWING_TTL', () => {
   });
 
   it('lets an unrenewed view lapse, and announces it', async () => {
-    const [admin, nurse] = await Promise.all([server.login('sunrise-derm', 'admin'), server.login('sunrise-derm', 'nurse')]);
+    const [admin, nurse] = await Promise.all([
+      server.login('sunrise-derm', 'admin'),
+      server.login('sunrise-derm', 'nurse'),
+    ]);
     const [chart] = (await server.ids('sunrise-derm')).patients;
     client = wsClient(server.url, { token: admin });
     const seen = await subscribed(server, client, CHANGED, { p: chart });

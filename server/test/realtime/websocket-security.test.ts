@@ -3,7 +3,13 @@ import { CloseCode, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventCursor } from '../../src/events/eventLog.js';
 import { openAcknowledged, openSocket } from '../helpers/rawSocket.js';
-import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, NOTIFICATION, waitForStreams } from '../helpers/realtime.js';
+import {
+  APPOINTMENT_CHANGED,
+  CREATE_APPOINTMENT,
+  freeSlot,
+  NOTIFICATION,
+  waitForStreams,
+} from '../helpers/realtime.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { signToken, unsignedToken, type TokenClaims } from '../helpers/tokens.js';
 import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
@@ -43,23 +49,30 @@ async function overSocket(c: Client, query: string, variables: Record<string, un
   const results: Array<{ data?: any; errors?: any[] }> = [];
   return new Promise<{ results: typeof results; errors?: any[] }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer to ${query}`)), 10_000);
-    c.subscribe({ query, variables }, {
-      next: (r) => results.push(r as (typeof results)[number]),
-      error: (errors) => {
-        clearTimeout(timer);
-        if (Array.isArray(errors)) resolve({ results, errors });
-        else reject(errors);
+    c.subscribe(
+      { query, variables },
+      {
+        next: (r) => results.push(r as (typeof results)[number]),
+        error: (errors) => {
+          clearTimeout(timer);
+          if (Array.isArray(errors)) resolve({ results, errors });
+          else reject(errors);
+        },
+        complete: () => {
+          clearTimeout(timer);
+          resolve({ results });
+        },
       },
-      complete: () => {
-        clearTimeout(timer);
-        resolve({ results });
-      },
-    });
+    );
   });
 }
 
 async function book(): Promise<string> {
-  const res = await server.gql(CREATE_APPOINTMENT, { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } }, frontDesk);
+  const res = await server.gql(
+    CREATE_APPOINTMENT,
+    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } },
+    frontDesk,
+  );
   expect(res.errors).toBeUndefined();
   return res.data!.createAppointment.id;
 }
@@ -72,7 +85,11 @@ async function bystander(): Promise<{ stillServed(): Promise<void> }> {
   return {
     async stillServed() {
       const id = await book();
-      await eventually(() => seen.results.some((r) => r.data?.appointmentChanged.appointment.id === id), 10_000, 'the bystander to get the booking');
+      await eventually(
+        () => seen.results.some((r) => r.data?.appointmentChanged.appointment.id === id),
+        10_000,
+        'the bystander to get the booking',
+      );
     },
   };
 }
@@ -91,8 +108,16 @@ describe('Connection', () => {
     ['no token', async () => ({})],
     ['a malformed token', async () => ({ authorization: 'Bearer not-a-jwt' })],
     ['something other than a bearer token', async () => ({ authorization: 'Basic bnVyc2U6cGFzcw==' })],
-    ['an expired token', async () => ({ authorization: `Bearer ${await signToken(server.config.jwtSecret, nurseClaims, 60, Math.floor(Date.now() / 1000) - 120)}` })],
-    ['a token signed with another key', async () => ({ authorization: `Bearer ${await signToken(randomBytes(32).toString('hex'), nurseClaims)}` })],
+    [
+      'an expired token',
+      async () => ({
+        authorization: `Bearer ${await signToken(server.config.jwtSecret, nurseClaims, 60, Math.floor(Date.now() / 1000) - 120)}`,
+      }),
+    ],
+    [
+      'a token signed with another key',
+      async () => ({ authorization: `Bearer ${await signToken(randomBytes(32).toString('hex'), nurseClaims)}` }),
+    ],
     ['an unsigned (alg: none) token', async () => ({ authorization: `Bearer ${unsignedToken(nurseClaims)}` })],
   ])('should close the socket with 4403 when connection_init carries %s', async (_case, params) => {
     const outcome = await connectWith(await params());
@@ -183,21 +208,36 @@ describe('Limits', () => {
 describe('Protocol', () => {
   it.each<[string, number, (socket: Awaited<ReturnType<typeof openSocket>>) => void]>([
     ['a message that is not JSON', CloseCode.BadRequest, (s) => s.send('{"type": "connection_init"')],
-    ['a message of an unknown type', CloseCode.BadRequest, (s) => s.send({ type: 'start', id: '1', payload: { query: '{ me { id } }' } })],
+    [
+      'a message of an unknown type',
+      CloseCode.BadRequest,
+      (s) => s.send({ type: 'start', id: '1', payload: { query: '{ me { id } }' } }),
+    ],
     ['a message that is JSON but not an object', CloseCode.BadRequest, (s) => s.send('42')],
-    ['a subscribe before connection_init', CloseCode.Unauthorized, (s) => s.send({ type: 'subscribe', id: '1', payload: { query: '{ me { id } }' } })],
-    ['a second connection_init', CloseCode.TooManyInitialisationRequests, (s) => {
-      s.send({ type: 'connection_init', payload: { authorization: `Bearer ${nurse}` } });
-      s.send({ type: 'connection_init', payload: { authorization: `Bearer ${nurse}` } });
-    }],
-  ])('should close the socket on %s with %i, and leave the server and other clients unaffected', async (_case, code, misbehave) => {
-    const other = await bystander();
-    const socket = await openSocket(server.url);
-    misbehave(socket);
-    expect((await socket.closed).code).toBe(code);
-    await other.stillServed();
-    expect((await fetch(`${server.url}/livez`)).status).toBe(200);
-  });
+    [
+      'a subscribe before connection_init',
+      CloseCode.Unauthorized,
+      (s) => s.send({ type: 'subscribe', id: '1', payload: { query: '{ me { id } }' } }),
+    ],
+    [
+      'a second connection_init',
+      CloseCode.TooManyInitialisationRequests,
+      (s) => {
+        s.send({ type: 'connection_init', payload: { authorization: `Bearer ${nurse}` } });
+        s.send({ type: 'connection_init', payload: { authorization: `Bearer ${nurse}` } });
+      },
+    ],
+  ])(
+    'should close the socket on %s with %i, and leave the server and other clients unaffected',
+    async (_case, code, misbehave) => {
+      const other = await bystander();
+      const socket = await openSocket(server.url);
+      misbehave(socket);
+      expect((await socket.closed).code).toBe(code);
+      await other.stillServed();
+      expect((await fetch(`${server.url}/livez`)).status).toBe(200);
+    },
+  );
 
   it('should close the socket with 4406 when the client does not ask for graphql-transport-ws', async () => {
     const socket = await openSocket(server.url, { protocol: null });
@@ -210,7 +250,9 @@ describe('Documents', () => {
   /** `levels` fields alternating Patient.appointments and Appointment.patient, `id` innermost. */
   function chain(levels: number, first: 'patient' | 'appointments'): string {
     let selection = 'id';
-    for (let i = levels - 1; i >= 1; i--) selection = (i % 2 === 1) === (first === 'patient') ? `patient { ${selection} }` : `appointments${range} { ${selection} }`;
+    for (let i = levels - 1; i >= 1; i--)
+      selection =
+        (i % 2 === 1) === (first === 'patient') ? `patient { ${selection} }` : `appointments${range} { ${selection} }`;
     return selection;
   }
   /** A query `levels` fields deep. */
@@ -220,7 +262,9 @@ describe('Documents', () => {
     const query = 'subscription { appointmentChanged { kind ';
     const ws = await overSocket(client({ token: nurse }), query);
     const http = await server.gql(query, {}, nurse);
-    expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })]);
+    expect(ws.errors).toEqual([
+      expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }),
+    ]);
   });
 
   it('should answer a document that does not fit the schema with GRAPHQL_VALIDATION_FAILED, as over HTTP', async () => {
@@ -228,20 +272,30 @@ describe('Documents', () => {
     const ws = await overSocket(client({ token: nurse }), query);
     const http = await server.gql(query, {}, nurse);
     expect(http.errors![0].extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+    expect(ws.errors).toEqual([
+      expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+    ]);
   });
 
   it('should refuse a document nested deeper than 10 levels, or with more than 30 aliases, exactly as over HTTP', async () => {
     const c = client({ token: nurse });
     // Ten levels through single objects: deep, but cheap.
-    const fine = await overSocket(c, '{ threads(first: 5) { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { id } } } } } } } } } }');
+    const fine = await overSocket(
+      c,
+      '{ threads(first: 5) { lastMessage { thread { lastMessage { thread { lastMessage { thread { lastMessage { thread { id } } } } } } } } } }',
+    );
     expect(fine.errors).toBeUndefined();
     const aliases = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
     for (const query of [nested(11), aliases]) {
       const ws = await overSocket(c, query);
       const http = await server.gql(query, {}, nurse);
       expect(http.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
-      expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+      expect(ws.errors).toEqual([
+        expect.objectContaining({
+          message: http.errors![0].message,
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        }),
+      ]);
     }
     const ws = await overSocket(c, `subscription { appointmentChanged { appointment { ${chain(9, 'patient')} } } }`);
     expect(ws.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
@@ -252,8 +306,14 @@ describe('Documents', () => {
     const query = nested(10);
     const ws = await overSocket(client({ token: nurse }), query);
     const http = await server.gql(query, {}, nurse);
-    expect(http.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED', reason: 'TOO_COMPLEX' }) })]);
-    expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: http.errors![0].extensions })]);
+    expect(http.errors).toEqual([
+      expect.objectContaining({
+        extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED', reason: 'TOO_COMPLEX' }),
+      }),
+    ]);
+    expect(ws.errors).toEqual([
+      expect.objectContaining({ message: http.errors![0].message, extensions: http.errors![0].extensions }),
+    ]);
   });
 
   it('should refuse a document longer than 20,000 characters with BAD_REQUEST, as over HTTP', async () => {
@@ -261,7 +321,9 @@ describe('Documents', () => {
     const ws = await overSocket(client({ token: nurse }), query);
     const http = await server.gql(query, {}, nurse);
     expect(http.status).toBe(413);
-    expect(ws.errors).toEqual([expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'BAD_REQUEST' } })]);
+    expect(ws.errors).toEqual([
+      expect.objectContaining({ message: http.errors![0].message, extensions: { code: 'BAD_REQUEST' } }),
+    ]);
   });
 
   it('should answer a subscription sent over HTTP POST with BAD_REQUEST naming the WebSocket endpoint', async () => {
@@ -285,7 +347,14 @@ describe('Documents', () => {
       const res = await overSocket(c, query, { after: cursor() });
       // An error while the stream is set up is a request error: no `data` at all (GraphQL spec, Subscribe).
       expect(res.results).toEqual([
-        { errors: [expect.objectContaining({ message: 'after is not an event cursor of your clinic', extensions: { code: 'BAD_USER_INPUT', field: 'after' } })] },
+        {
+          errors: [
+            expect.objectContaining({
+              message: 'after is not an event cursor of your clinic',
+              extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+            }),
+          ],
+        },
       ]);
     }
     expect(server.app.services.realtime.activeStreams).toBe(streams);
@@ -303,9 +372,21 @@ describe('Unexpected errors', () => {
       const http = await server.gql(query, variables, nurse);
       const ws = await overSocket(c, query, variables);
       expect(http.errors).toEqual([
-        { message: 'Internal server error', locations: [{ line: 1, column: 19 }], path: ['patient'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) } },
+        {
+          message: 'Internal server error',
+          locations: [{ line: 1, column: 19 }],
+          path: ['patient'],
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) },
+        },
       ]);
-      expect(ws.results).toEqual([{ data: { patient: null }, errors: [{ ...http.errors![0], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) } }] }]);
+      expect(ws.results).toEqual([
+        {
+          data: { patient: null },
+          errors: [
+            { ...http.errors![0], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) } },
+          ],
+        },
+      ]);
     } finally {
       await server.db.raw('alter table patient_access_log_gone rename to patient_access_log');
     }
@@ -321,14 +402,30 @@ describe('Unexpected errors', () => {
     expect(data!.appointmentChanged.appointment.id).toBe(first);
     // A log row no resolver can serve (the appointment was never written): a server fault, not the client's.
     await server.db.transaction(async (trx) => {
-      const [{ lastSeq }] = await trx('eventCounters').where({ tenantId: sunrise.tenantId }).increment('lastSeq', 1).returning('lastSeq');
-      await trx('events').insert({ tenantId: sunrise.tenantId, seq: lastSeq, topic: 'appointment', kind: 'EXPLODED', entityId: first, providerId: sunrise.users.lee });
+      const [{ lastSeq }] = await trx('eventCounters')
+        .where({ tenantId: sunrise.tenantId })
+        .increment('lastSeq', 1)
+        .returning('lastSeq');
+      await trx('events').insert({
+        tenantId: sunrise.tenantId,
+        seq: lastSeq,
+        topic: 'appointment',
+        kind: 'EXPLODED',
+        entityId: first,
+        providerId: sunrise.users.lee,
+      });
     });
     const next = await book();
     const [, broken, after] = await events.waitFor(3);
     expect(broken).toEqual({
       data: null,
-      errors: [expect.objectContaining({ message: 'Internal server error', path: ['appointmentChanged', 'kind'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) } })],
+      errors: [
+        expect.objectContaining({
+          message: 'Internal server error',
+          path: ['appointmentChanged', 'kind'],
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) },
+        }),
+      ],
     });
     expect(after.data!.appointmentChanged.appointment.id).toBe(next);
   });

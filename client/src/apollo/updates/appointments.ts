@@ -5,7 +5,9 @@ import { storeFieldArgs } from './storeFieldArgs';
 
 type ReadField = FieldFunctionOptions['readField'];
 
-/** What placing an appointment needs to know about it (it must already be in the cache, as any event or result puts it). */
+/**
+ * What placing an appointment needs to know about it (it must already be in the cache, as any event or result puts it).
+ */
 export interface PlacedAppointment {
   __typename?: 'Appointment';
   id: string;
@@ -14,7 +16,9 @@ export interface PlacedAppointment {
 }
 
 function byStart(refs: readonly Reference[], readField: ReadField): readonly Reference[] {
-  const sorted = [...refs].sort((a, b) => (readField<string>('startsAt', a) ?? '').localeCompare(readField<string>('startsAt', b) ?? ''));
+  const sorted = [...refs].sort((a, b) =>
+    (readField<string>('startsAt', a) ?? '').localeCompare(readField<string>('startsAt', b) ?? ''),
+  );
   return sorted.every((r, i) => r === refs[i]) ? refs : sorted;
 }
 

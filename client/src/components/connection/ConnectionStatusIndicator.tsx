@@ -19,14 +19,15 @@ function useNow(active: boolean): number {
 export function ConnectionStatusIndicator() {
   const state = useConnectionState();
   const now = useNow(state.nextAttemptAt !== null);
-  const [backOnline, setBackOnline] = useState(false);
-
+  // "Back online" shows for 4 s after each reconnection: until the timer marks that reconnection as seen.
+  const [seenReconnections, setSeenReconnections] = useState(0);
   useEffect(() => {
-    if (state.reconnections === 0) return;
-    setBackOnline(true);
-    const timer = setTimeout(() => setBackOnline(false), 4000);
+    const reconnections = state.reconnections;
+    if (reconnections === 0) return;
+    const timer = setTimeout(() => setSeenReconnections(reconnections), 4000);
     return () => clearTimeout(timer);
   }, [state.reconnections]);
+  const backOnline = state.reconnections > seenReconnections;
 
   if (state.status === 'connected' || state.status === 'connecting') {
     if (state.status === 'connected' && backOnline) {
@@ -42,7 +43,11 @@ export function ConnectionStatusIndicator() {
   const seconds = state.nextAttemptAt ? Math.max(0, Math.ceil((state.nextAttemptAt - now) / 1000)) : null;
   const disconnected = state.status === 'disconnected';
   return (
-    <div className={`connection-indicator ${disconnected ? 'connection-indicator-error' : 'connection-indicator-warn'}`} role="status" aria-live="polite">
+    <div
+      className={`connection-indicator ${disconnected ? 'connection-indicator-error' : 'connection-indicator-warn'}`}
+      role="status"
+      aria-live="polite"
+    >
       <div>
         <strong>{disconnected ? 'Live updates are off.' : 'Live updates paused.'}</strong>{' '}
         {disconnected

@@ -27,7 +27,12 @@ export function UnreadCountsSubscriber() {
 export function NotificationsSubscriber() {
   const toasts = useToasts();
   useNotificationEvents((notification) =>
-    toasts.push({ id: notification.id, title: notification.title, priority: notification.priority, href: notificationHref(notification) }),
+    toasts.push({
+      id: notification.id,
+      title: notification.title,
+      priority: notification.priority,
+      href: notificationHref(notification),
+    }),
   );
   return null;
 }

@@ -16,7 +16,11 @@ export function MessageBubble({ message, mine, continued, timeZone, seenBy }: Me
   const pending = message.id.startsWith('optimistic-');
   return (
     <li className={`message ${mine ? 'is-mine' : ''} ${continued ? 'is-continued' : ''}`} data-message-id={message.id}>
-      {!mine && <div className="message-avatar">{!continued && <Avatar id={message.sender.id} name={message.sender.name} size={28} />}</div>}
+      {!mine && (
+        <div className="message-avatar">
+          {!continued && <Avatar id={message.sender.id} name={message.sender.name} size={28} />}
+        </div>
+      )}
       <div className="message-column">
         {!continued && !mine && <span className="message-sender">{message.sender.name}</span>}
         <div className={`bubble ${pending ? 'is-pending' : ''}`}>

@@ -28,7 +28,12 @@ export function NewThreadDialog({ onClose, onCreated, patient }: NewThreadDialog
     if (!participants.length) return setError('Choose at least one colleague.');
     setError(null);
     try {
-      const result = await create({ subject, participantIds: participants, patientId: patient?.id, body: body.trim() || null });
+      const result = await create({
+        subject,
+        participantIds: participants,
+        patientId: patient?.id,
+        body: body.trim() || null,
+      });
       if (result.data) onCreated(result.data.createThread.id);
     } catch (err) {
       setError(errorMessage(err));
@@ -62,7 +67,9 @@ export function NewThreadDialog({ onClose, onCreated, patient }: NewThreadDialog
               <input
                 type="checkbox"
                 checked={participants.includes(s.id)}
-                onChange={(e) => setParticipants((list) => (e.target.checked ? [...list, s.id] : list.filter((id) => id !== s.id)))}
+                onChange={(e) =>
+                  setParticipants((list) => (e.target.checked ? [...list, s.id] : list.filter((id) => id !== s.id)))
+                }
               />
               {s.name}
             </label>

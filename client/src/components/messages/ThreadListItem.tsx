@@ -21,7 +21,9 @@ export function ThreadListItem({ thread }: { thread: ThreadListItem_ThreadFragme
         </div>
         <div className="thread-item-bottom">
           <span className="thread-preview">
-            {last ? `${last.sender.id === me.id ? 'You' : last.sender.name}: ${last.body}` : `With ${others.join(', ')}`}
+            {last
+              ? `${last.sender.id === me.id ? 'You' : last.sender.name}: ${last.body}`
+              : `With ${others.join(', ')}`}
           </span>
           {unread > 0 && (
             <span className="unread-badge" data-testid="thread-unread">

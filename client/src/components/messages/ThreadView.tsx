@@ -27,7 +27,10 @@ function useDocumentVisible(): boolean {
 /** One conversation: live messages, who is typing, who has read what; reading it marks it read. */
 export function ThreadView({ threadId }: { threadId: string }) {
   const me = useCurrentUser();
-  const { data, loading, error, fetchMore } = useQuery(ThreadViewDocument, { variables: { threadId }, fetchPolicy: 'cache-and-network' });
+  const { data, loading, error, fetchMore } = useQuery(ThreadViewDocument, {
+    variables: { threadId },
+    fetchPolicy: 'cache-and-network',
+  });
   const [send] = useSendMessageMutation();
   const [markRead] = useMarkThreadReadMutation();
   const typing = useTypingIndicator(threadId);
@@ -39,7 +42,10 @@ export function ThreadView({ threadId }: { threadId: string }) {
   const messages = useMemo(() => (edges ?? []).map((e) => e.node), [edges]);
   const thread = data?.thread;
   const newest = messages[messages.length - 1];
-  const seen = useMemo(() => (thread ? seenByMessage(thread, messages, me.id) : new Map<string, string[]>()), [thread, messages, me.id]);
+  const seen = useMemo(
+    () => (thread ? seenByMessage(thread, messages, me.id) : new Map<string, string[]>()),
+    [thread, messages, me.id],
+  );
 
   // Read what is on screen: when the newest message is someone else's and the thread still counts it unread.
   const lastMarked = useRef<string | null>(null);
@@ -62,7 +68,10 @@ export function ThreadView({ threadId }: { threadId: string }) {
 
   if (error && !data) return <ErrorNotice>{errorMessage(error)}</ErrorNotice>;
   if (loading && !data) return <Loading label="Loading the conversation…" />;
-  if (!thread) return <Empty title="This conversation is not available">It may have been removed, or you do not take part in it.</Empty>;
+  if (!thread)
+    return (
+      <Empty title="This conversation is not available">It may have been removed, or you do not take part in it.</Empty>
+    );
 
   const participants = thread.participants.filter((p) => p.id !== me.id);
   return (

@@ -12,7 +12,9 @@ export const KIND_LABEL: Record<NotificationKind, string> = {
 };
 
 /** Where a notification leads: its thread, task list or patient. */
-export function notificationHref(n: Pick<NotificationItem_NotificationFragment, 'task' | 'thread' | 'patient'>): string | undefined {
+export function notificationHref(
+  n: Pick<NotificationItem_NotificationFragment, 'task' | 'thread' | 'patient'>,
+): string | undefined {
   if (n.thread) return `/messages/${n.thread.id}`;
   if (n.task) return '/tasks';
   if (n.patient) return `/patients/${n.patient.id}`;
@@ -25,8 +27,14 @@ export function NotificationItem({ notification }: { notification: NotificationI
   const href = notificationHref(notification);
   const unread = !notification.readAt;
   return (
-    <li className={`notification-item ${unread ? 'is-unread' : ''}`} aria-label={`${unread ? 'Unread' : 'Read'}: ${notification.title}`}>
-      <span className={`priority-mark priority-${notification.priority.toLowerCase()}`} title={`${notification.priority.toLowerCase()} priority`} />
+    <li
+      className={`notification-item ${unread ? 'is-unread' : ''}`}
+      aria-label={`${unread ? 'Unread' : 'Read'}: ${notification.title}`}
+    >
+      <span
+        className={`priority-mark priority-${notification.priority.toLowerCase()}`}
+        title={`${notification.priority.toLowerCase()} priority`}
+      />
       <div className="notification-main">
         <div className="notification-meta">
           <span className="kind-chip">{KIND_LABEL[notification.kind]}</span>
@@ -45,7 +53,12 @@ export function NotificationItem({ notification }: { notification: NotificationI
         {notification.patient && <p className="notification-sub">Patient: {notification.patient.displayName}</p>}
       </div>
       {unread ? (
-        <button type="button" className="button button-ghost button-small" onClick={() => void markRead(notification)} aria-label={`Mark as read: ${notification.title}`}>
+        <button
+          type="button"
+          className="button button-ghost button-small"
+          onClick={() => void markRead(notification)}
+          aria-label={`Mark as read: ${notification.title}`}
+        >
           Mark as read
         </button>
       ) : (

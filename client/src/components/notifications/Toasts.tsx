@@ -1,4 +1,13 @@
-import { createContext, useCallback, useContext, useEffect, useEffectEvent, useMemo, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useEffectEvent,
+  useMemo,
+  useState,
+  type ReactNode,
+} from 'react';
 import { Link } from 'react-router';
 import type { Priority } from '../../__generated__/graphql';
 
@@ -43,7 +52,9 @@ function ToastCard({ toast, onDismiss }: { toast: Toast; onDismiss(): void }) {
       onBlur={() => setPaused(false)}
     >
       <div className="toast-content">
-        <span className="toast-priority">{toast.priority === 'URGENT' ? 'Urgent' : toast.priority === 'HIGH' ? 'High priority' : 'Notification'}</span>
+        <span className="toast-priority">
+          {toast.priority === 'URGENT' ? 'Urgent' : toast.priority === 'HIGH' ? 'High priority' : 'Notification'}
+        </span>
         <p className="toast-title">{toast.title}</p>
         {toast.body && <p className="toast-body">{toast.body}</p>}
         {toast.href && (
@@ -52,7 +63,12 @@ function ToastCard({ toast, onDismiss }: { toast: Toast; onDismiss(): void }) {
           </Link>
         )}
       </div>
-      <button type="button" className="icon-button" aria-label={`Dismiss notification: ${toast.title}`} onClick={onDismiss}>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label={`Dismiss notification: ${toast.title}`}
+        onClick={onDismiss}
+      >
         ×
       </button>
     </div>
@@ -63,7 +79,10 @@ function ToastCard({ toast, onDismiss }: { toast: Toast; onDismiss(): void }) {
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const dismiss = useCallback((id: string) => setToasts((list) => list.filter((t) => t.id !== id)), []);
-  const push = useCallback((toast: Toast) => setToasts((list) => [toast, ...list.filter((t) => t.id !== toast.id)].slice(0, 6)), []);
+  const push = useCallback(
+    (toast: Toast) => setToasts((list) => [toast, ...list.filter((t) => t.id !== toast.id)].slice(0, 6)),
+    [],
+  );
   const value = useMemo(() => ({ push, dismiss }), [push, dismiss]);
   return (
     <ToastContext.Provider value={value}>

@@ -3,7 +3,12 @@ import { usePresenceEvents } from '../../hooks/usePresenceEvents';
 import { useCurrentUser } from '../../session/SessionContext';
 import { Avatar } from '../ui/Avatar';
 
-const STATUS_LABEL: Record<PresenceStatus, string> = { ONLINE: 'Online', AWAY: 'Away', BUSY: 'Busy', OFFLINE: 'Offline' };
+const STATUS_LABEL: Record<PresenceStatus, string> = {
+  ONLINE: 'Online',
+  AWAY: 'Away',
+  BUSY: 'Busy',
+  OFFLINE: 'Offline',
+};
 
 /** Colleagues online now (live), and one's own status. */
 export function OnlineUsers() {
@@ -33,7 +38,11 @@ export function OnlineUsers() {
       )}
       <label className="status-select">
         <span>Your status</span>
-        <select value={mine} onChange={(e) => void setStatus(e.target.value as PresenceStatus).catch(() => {})} aria-label="Your status">
+        <select
+          value={mine}
+          onChange={(e) => void setStatus(e.target.value as PresenceStatus).catch(() => {})}
+          aria-label="Your status"
+        >
           <option value="ONLINE">Online</option>
           <option value="AWAY">Away</option>
           <option value="BUSY">Busy</option>

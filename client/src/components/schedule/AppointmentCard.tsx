@@ -25,7 +25,14 @@ interface AppointmentCardProps {
 }
 
 /** One appointment on the day grid; its fragment (AppointmentCard.graphql) is what every live event carries too. */
-export function AppointmentCard({ appointment, timeZone, selected, highlighted, style, onSelect }: AppointmentCardProps) {
+export function AppointmentCard({
+  appointment,
+  timeZone,
+  selected,
+  highlighted,
+  style,
+  onSelect,
+}: AppointmentCardProps) {
   const time = `${formatTime(appointment.startsAt, timeZone).replace(/ [AP]M$/, '')} – ${formatTime(appointment.endsAt, timeZone)}`;
   const pending = appointment.id.startsWith('optimistic-');
   const label = [

@@ -22,7 +22,8 @@ export function AppointmentDetails({ appointment, onReschedule, onCancel, onClos
   const tz = me.tenant.timeZone;
   const [checkIn, { loading }] = useCheckInAppointmentMutation();
   const [error, setError] = useState<string | null>(null);
-  const open = appointment.status !== 'CANCELLED' && appointment.status !== 'COMPLETED' && appointment.status !== 'NO_SHOW';
+  const open =
+    appointment.status !== 'CANCELLED' && appointment.status !== 'COMPLETED' && appointment.status !== 'NO_SHOW';
   const pending = appointment.id.startsWith('optimistic-');
 
   return (

@@ -9,7 +9,13 @@ import { Field } from '../ui/Field';
 
 const COMMON_REASONS = ['Patient request', 'Patient is unwell', 'Provider unavailable', 'Rescheduled by phone'];
 
-export function CancelAppointmentDialog({ appointment, onClose }: { appointment: AppointmentCard_AppointmentFragment; onClose(): void }) {
+export function CancelAppointmentDialog({
+  appointment,
+  onClose,
+}: {
+  appointment: AppointmentCard_AppointmentFragment;
+  onClose(): void;
+}) {
   const { tenant } = useCurrentUser();
   const [cancel, { loading }] = useCancelAppointmentMutation();
   const [reason, setReason] = useState('');

@@ -11,14 +11,24 @@ export interface Activity {
 const KIND_LABEL = { CREATED: 'Booked', UPDATED: 'Changed', CANCELLED: 'Cancelled', CHECKED_IN: 'Checked in' } as const;
 
 /** What changed on the schedule since the page opened, newest first (from the live stream). */
-export function LiveActivity({ items, timeZone, onSelect }: { items: readonly Activity[]; timeZone: string; onSelect(id: string): void }) {
+export function LiveActivity({
+  items,
+  timeZone,
+  onSelect,
+}: {
+  items: readonly Activity[];
+  timeZone: string;
+  onSelect(id: string): void;
+}) {
   return (
     <section className="panel activity" aria-labelledby="activity-heading">
       <header className="panel-header">
         <h2 id="activity-heading">Live activity</h2>
       </header>
       {items.length === 0 ? (
-        <p className="panel-muted">Bookings, changes, cancellations and check-ins appear here as they happen, whoever makes them.</p>
+        <p className="panel-muted">
+          Bookings, changes, cancellations and check-ins appear here as they happen, whoever makes them.
+        </p>
       ) : (
         <ol className="activity-list" aria-live="polite">
           {items.map((item) => (

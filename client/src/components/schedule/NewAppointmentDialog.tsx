@@ -8,7 +8,6 @@ import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
 
-
 interface NewAppointmentDialogProps {
   date: string;
   providers: readonly { id: string; name: string }[];
@@ -34,10 +33,18 @@ export function NewAppointmentDialog({ date, providers, onClose, onBooked }: New
     setError(null);
     const startsAt = zonedInstant(day, time, tenant.timeZone);
     const endsAt = new Date(startsAt.getTime() + length * 60_000);
-    // The card shows on the grid at once (optimistic); the dialog stays until the server answers, to show a conflict here.
+    // The card shows on the grid at once (optimistic); the dialog stays until the server answers, to show a conflict
+    // here.
     try {
       const result = await create(
-        { providerId, patientId: patient.id, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), room: room || null, reason: reason || null },
+        {
+          providerId,
+          patientId: patient.id,
+          startsAt: startsAt.toISOString(),
+          endsAt: endsAt.toISOString(),
+          room: room || null,
+          reason: reason || null,
+        },
         { provider, patient },
       );
       if (result.data) onBooked(result.data.createAppointment.id);

@@ -1,5 +1,5 @@
 import { useQuery } from '@apollo/client/react';
-import { useEffect, useState } from 'react';
+import { useEffect, useEffectEvent, useState } from 'react';
 import { PatientPickerDocument } from '../../__generated__/graphql';
 import { Field } from '../ui/Field';
 
@@ -10,7 +10,13 @@ export interface PickedPatient {
 }
 
 /** A search box and the matching patients (by first name, last name or MRN). */
-export function PatientPicker({ value, onChange }: { value: PickedPatient | null; onChange(patient: PickedPatient | null): void }) {
+export function PatientPicker({
+  value,
+  onChange,
+}: {
+  value: PickedPatient | null;
+  onChange(patient: PickedPatient | null): void;
+}) {
   const [search, setSearch] = useState('');
   const [debounced, setDebounced] = useState('');
   useEffect(() => {
@@ -20,11 +26,12 @@ export function PatientPicker({ value, onChange }: { value: PickedPatient | null
   const { data, loading } = useQuery(PatientPickerDocument, { variables: { search: debounced || null } });
   const patients = data?.patients.edges.map((e) => e.node) ?? [];
 
-  useEffect(() => {
-    if (!patients.length) return;
-    if (!value || !patients.some((p) => p.id === value.id)) onChange(patients[0]);
-    // Only when the results change: keep the choice if it is still listed, else take the first match.
-  }, [data]);
+  // Only when the results change: keep the choice if it is still listed, else take the first match.
+  const followResults = useEffectEvent((listed: PickedPatient[]) => {
+    if (!listed.length) return;
+    if (!value || !listed.some((p) => p.id === value.id)) onChange(listed[0]);
+  });
+  useEffect(() => followResults(data?.patients.edges.map((e) => e.node) ?? []), [data]);
 
   return (
     <div className="field-group">

@@ -55,7 +55,15 @@ export function RescheduleDialog({ appointment, providers, onClose }: Reschedule
         </>
       }
     >
-      <TimeSlotFields day={day} time={time} length={length} lengths={lengths} onDay={setDay} onTime={setTime} onLength={setLength} />
+      <TimeSlotFields
+        day={day}
+        time={time}
+        length={length}
+        lengths={lengths}
+        onDay={setDay}
+        onTime={setTime}
+        onLength={setLength}
+      />
       <div className="field-row">
         <Field label="Provider" wide>
           <select value={providerId} onChange={(e) => setProviderId(e.target.value)}>

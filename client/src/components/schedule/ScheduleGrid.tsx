@@ -17,7 +17,15 @@ interface ScheduleGridProps {
 }
 
 /** The day, one column per provider, appointments placed by time in the clinic's time zone. */
-export function ScheduleGrid({ date, timeZone, providers, appointments, selectedId, highlighted, onSelect }: ScheduleGridProps) {
+export function ScheduleGrid({
+  date,
+  timeZone,
+  providers,
+  appointments,
+  selectedId,
+  highlighted,
+  onSelect,
+}: ScheduleGridProps) {
   const minutes = appointments.map((a) => ({
     a,
     start: localDate(a.startsAt, timeZone) === date ? localMinutes(a.startsAt, timeZone) : 0,
@@ -33,13 +41,18 @@ export function ScheduleGrid({ date, timeZone, providers, appointments, selected
   for (const { a } of minutes) if (!columns.some((p) => p.id === a.provider.id)) columns.push(a.provider);
 
   return (
-    <div className="schedule-grid" style={{ gridTemplateColumns: `56px repeat(${Math.max(columns.length, 1)}, minmax(180px, 1fr))` }}>
+    <div
+      className="schedule-grid"
+      style={{ gridTemplateColumns: `56px repeat(${Math.max(columns.length, 1)}, minmax(180px, 1fr))` }}
+    >
       <div className="grid-corner" />
       {columns.map((p) => (
         <div key={p.id} className="grid-provider" role="columnheader">
           <Avatar id={p.id} name={p.name} size={24} />
           <span>{p.name}</span>
-          <span className="grid-provider-count">{minutes.filter((m) => m.a.provider.id === p.id && m.a.status !== 'CANCELLED').length}</span>
+          <span className="grid-provider-count">
+            {minutes.filter((m) => m.a.provider.id === p.id && m.a.status !== 'CANCELLED').length}
+          </span>
         </div>
       ))}
       <div className="grid-hours" style={{ height }} aria-hidden="true">
@@ -51,9 +64,17 @@ export function ScheduleGrid({ date, timeZone, providers, appointments, selected
       </div>
       {columns.map((p) => {
         const mine = minutes.filter((m) => m.a.provider.id === p.id);
-        const lanes = layoutLanes(mine.map((m) => ({ id: m.a.id, start: m.start, end: Math.max(m.end, m.start + 15) })));
+        const lanes = layoutLanes(
+          mine.map((m) => ({ id: m.a.id, start: m.start, end: Math.max(m.end, m.start + 15) })),
+        );
         return (
-          <div key={p.id} className="grid-column" style={{ height }} role="list" aria-label={`${p.name}'s appointments`}>
+          <div
+            key={p.id}
+            className="grid-column"
+            style={{ height }}
+            role="list"
+            aria-label={`${p.name}'s appointments`}
+          >
             {hours.map((h) => (
               <span key={h} className="grid-line" style={{ top: (h - firstHour) * 60 * PX_PER_MINUTE }} />
             ))}

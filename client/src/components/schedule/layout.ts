@@ -1,4 +1,6 @@
-/** Side-by-side lanes for overlapping appointments in one column (a cancelled visit and the booking that took its slot). */
+/**
+ * Side-by-side lanes for overlapping appointments in one column (a cancelled visit and the booking that took its slot).
+ */
 export interface Span {
   id: string;
   start: number;

@@ -48,7 +48,13 @@ export function AssignTaskDialog({ staff, patient, onClose, onAssigned }: Assign
       }
     >
       <Field label="Task">
-        <input value={title} maxLength={200} placeholder="Call patient back with results" onChange={(e) => setTitle(e.target.value)} required />
+        <input
+          value={title}
+          maxLength={200}
+          placeholder="Call patient back with results"
+          onChange={(e) => setTitle(e.target.value)}
+          required
+        />
       </Field>
       <div className="field-row">
         <Field label="Assign to" wide>

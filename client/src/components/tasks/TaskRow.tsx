@@ -12,12 +12,27 @@ export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
   const [error, setError] = useState<string | null>(null);
   return (
     <li className="task-row">
-      <span className={`priority-mark priority-${task.priority.toLowerCase()}`} title={`${task.priority.toLowerCase()} priority`} />
+      <span
+        className={`priority-mark priority-${task.priority.toLowerCase()}`}
+        title={`${task.priority.toLowerCase()} priority`}
+      />
       <div className="task-main">
         <p className="task-title">{task.title}</p>
         <p className="task-meta">
           From {task.createdBy.name} · {formatRelative(task.createdAt, tenant.timeZone)}
-          {task.dueAt && <> · due {new Date(task.dueAt).toLocaleString('en-US', { timeZone: tenant.timeZone, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' })}</>}
+          {task.dueAt && (
+            <>
+              {' '}
+              · due{' '}
+              {new Date(task.dueAt).toLocaleString('en-US', {
+                timeZone: tenant.timeZone,
+                month: 'short',
+                day: 'numeric',
+                hour: 'numeric',
+                minute: '2-digit',
+              })}
+            </>
+          )}
           {task.patient && (
             <>
               {' · '}

@@ -11,7 +11,9 @@ interface DialogProps {
   width?: number;
 }
 
-/** A modal dialog: labelled by its title, closed by Escape or the backdrop, focus moved into it and given back after. */
+/**
+ * A modal dialog: labelled by its title, closed by Escape or the backdrop, focus moved into it and given back after.
+ */
 export function Dialog({ title, description, onClose, children, actions, onSubmit, width = 480 }: DialogProps) {
   const titleId = useId();
   const descriptionId = useId();

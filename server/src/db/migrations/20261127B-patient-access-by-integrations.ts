@@ -10,7 +10,9 @@ export async function up(knex: Knex): Promise<void> {
     t.foreign(['tenantId', 'integrationClientId']).references(['tenantId', 'id']).inTable('integrationClients');
   });
   await knex.raw('alter table patient_access_log alter column user_id drop not null');
-  await knex.raw('alter table patient_access_log add constraint patient_access_log_reader_check check (num_nonnulls(user_id, integration_client_id) = 1)');
+  await knex.raw(
+    'alter table patient_access_log add constraint patient_access_log_reader_check check (num_nonnulls(user_id, integration_client_id) = 1)',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

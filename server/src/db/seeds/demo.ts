@@ -70,12 +70,31 @@ export const DEMO_CLINICS: DemoClinic[] = [
 /** `<key>@<clinic domain>`, e.g. `lee@sunrise.example`. */
 export const demoEmail = (clinic: DemoClinic, key: string) => `${key}@${clinic.domain}`;
 
-const REASONS = ['Mole check', 'Acne follow-up', 'Eczema flare', 'Full-body skin exam', 'Psoriasis follow-up', 'Biopsy results', 'Rash', 'Wart removal'];
+const REASONS = [
+  'Mole check',
+  'Acne follow-up',
+  'Eczema flare',
+  'Full-body skin exam',
+  'Psoriasis follow-up',
+  'Biopsy results',
+  'Rash',
+  'Wart removal',
+];
 
 async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): Promise<void> {
-  const [tenant] = await trx('tenants').insert({ slug: clinic.slug, name: clinic.name, timeZone: clinic.timeZone }).returning('*');
+  const [tenant] = await trx('tenants')
+    .insert({ slug: clinic.slug, name: clinic.name, timeZone: clinic.timeZone })
+    .returning('*');
   const users = await trx('users')
-    .insert(clinic.staff.map((s) => ({ tenantId: tenant.id, email: demoEmail(clinic, s.key), name: s.name, role: s.role, passwordHash })))
+    .insert(
+      clinic.staff.map((s) => ({
+        tenantId: tenant.id,
+        email: demoEmail(clinic, s.key),
+        name: s.name,
+        role: s.role,
+        passwordHash,
+      })),
+    )
     .returning('*');
   const byKey = new Map(clinic.staff.map((s, i) => [s.key, users[i]]));
   const patients = await trx('patients')
@@ -100,7 +119,12 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
       const patient = patients[(slot * providers.length + p) % patients.length];
       for (const dayOffset of [-1, 0]) {
         const at = (m: number) =>
-          trx.raw(`((now() at time zone ?)::date + ?::int + make_interval(mins => ?)) at time zone ?`, [clinic.timeZone, dayOffset, m, clinic.timeZone]);
+          trx.raw(`((now() at time zone ?)::date + ?::int + make_interval(mins => ?)) at time zone ?`, [
+            clinic.timeZone,
+            dayOffset,
+            m,
+            clinic.timeZone,
+          ]);
         appointments.push({
           tenantId: tenant.id,
           providerId: provider.id,
@@ -119,9 +143,16 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
   // A conversation between the first provider, the nurse and the front desk, about a patient.
   const [provider, nurse, frontDesk] = [providers[0], byKey.get('nurse'), byKey.get('frontdesk')];
   const [thread] = await trx('threads')
-    .insert({ tenantId: tenant.id, subject: `Biopsy follow-up: ${patients[0].firstName} ${patients[0].lastName}`, patientId: patients[0].id, createdBy: provider.id })
+    .insert({
+      tenantId: tenant.id,
+      subject: `Biopsy follow-up: ${patients[0].firstName} ${patients[0].lastName}`,
+      patientId: patients[0].id,
+      createdBy: provider.id,
+    })
     .returning('*');
-  await trx('threadParticipants').insert([provider, nurse, frontDesk].map((u) => ({ tenantId: tenant.id, threadId: thread.id, userId: u.id })));
+  await trx('threadParticipants').insert(
+    [provider, nurse, frontDesk].map((u) => ({ tenantId: tenant.id, threadId: thread.id, userId: u.id })),
+  );
   const lines: [typeof provider, string][] = [
     [provider, 'Pathology is back for this patient; please book a follow-up this week.'],
     [frontDesk, 'Will call them this afternoon.'],
@@ -129,11 +160,15 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
   ];
   let lastMessage: { id: string; seq: number; createdAt: Date } | undefined;
   for (const [sender, body] of lines) {
-    [lastMessage] = await trx('messages').insert({ tenantId: tenant.id, threadId: thread.id, senderId: sender.id, body }).returning('*');
+    [lastMessage] = await trx('messages')
+      .insert({ tenantId: tenant.id, threadId: thread.id, senderId: sender.id, body })
+      .returning('*');
     // As a live send does: the sender has read everything up to their own message.
-    await trx('threadParticipants')
-      .where({ threadId: thread.id, userId: sender.id })
-      .update({ lastReadSeq: lastMessage!.seq, lastReadMessageId: lastMessage!.id, lastReadAt: lastMessage!.createdAt });
+    await trx('threadParticipants').where({ threadId: thread.id, userId: sender.id }).update({
+      lastReadSeq: lastMessage!.seq,
+      lastReadMessageId: lastMessage!.id,
+      lastReadAt: lastMessage!.createdAt,
+    });
   }
   if (lastMessage) {
     await trx('threads').where({ id: thread.id }).update({ lastActivityAt: lastMessage.createdAt });

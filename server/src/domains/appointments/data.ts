@@ -98,7 +98,9 @@ export async function insertAppointment(
   tenantId: string,
   appointment: Pick<AppointmentRow, 'providerId' | 'patientId' | 'startsAt' | 'endsAt' | 'room' | 'reason'>,
 ): Promise<AppointmentRow> {
-  const [row] = await trx<AppointmentRow>('appointments').insert({ ...appointment, tenantId }).returning('*');
+  const [row] = await trx<AppointmentRow>('appointments')
+    .insert({ ...appointment, tenantId })
+    .returning('*');
   return row as AppointmentRow;
 }
 

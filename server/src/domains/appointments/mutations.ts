@@ -7,7 +7,14 @@ import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__gen
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
 import { patientsByIds } from '../patients/data.js';
-import { BLOCKING_STATUSES, findOverlap, insertAppointment, lockAppointment, lockProvider, updateAppointmentRow } from './data.js';
+import {
+  BLOCKING_STATUSES,
+  findOverlap,
+  insertAppointment,
+  lockAppointment,
+  lockProvider,
+  updateAppointmentRow,
+} from './data.js';
 
 const MAX_LENGTH_MS = 12 * 3600 * 1000;
 
@@ -38,7 +45,8 @@ async function requireProviderFree(
 async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<AppointmentRow> {
   const current = isUuid(id) ? await lockAppointment(trx, tenantId, id) : undefined;
   if (!current) throw notFound('Appointment');
-  if (current.status === 'CANCELLED') throw conflict('A cancelled appointment cannot be changed', 'APPOINTMENT_CANCELLED');
+  if (current.status === 'CANCELLED')
+    throw conflict('A cancelled appointment cannot be changed', 'APPOINTMENT_CANCELLED');
   return current;
 }
 
@@ -66,7 +74,11 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   });
 }
 
-export async function updateAppointment(ctx: Context, id: string, input: UpdateAppointmentInput): Promise<AppointmentRow> {
+export async function updateAppointment(
+  ctx: Context,
+  id: string,
+  input: UpdateAppointmentInput,
+): Promise<AppointmentRow> {
   const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   if (input.status === 'CANCELLED') throw badInput('use cancelAppointment to cancel, with a reason', 'status');
   if (input.status === 'CHECKED_IN') throw badInput('use checkInAppointment to check a patient in', 'status');
@@ -90,7 +102,10 @@ export async function updateAppointment(ctx: Context, id: string, input: UpdateA
     if (moved) checkTimes(startsAt, endsAt);
     // A move, or a no-show put back on the schedule, must find the provider free.
     if (claimsTime) await requireProviderFree(trx, viewer.tenantId, providerId, startsAt, endsAt, current.id);
-    else if (providerId !== current.providerId && !(isUuid(providerId) && (await lockProvider(trx, viewer.tenantId, providerId)))) {
+    else if (
+      providerId !== current.providerId &&
+      !(isUuid(providerId) && (await lockProvider(trx, viewer.tenantId, providerId)))
+    ) {
       throw badInput('providerId does not name a provider of your clinic', 'providerId');
     }
     if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
@@ -114,8 +129,12 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
   const reason = requiredText(reasonInput, 'reason', { max: 500 });
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const current = await lockChangeable(trx, viewer.tenantId, id);
-    if (current.status === 'COMPLETED') throw conflict('A completed appointment cannot be cancelled', 'APPOINTMENT_COMPLETED');
-    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, { status: 'CANCELLED', cancellationReason: reason });
+    if (current.status === 'COMPLETED')
+      throw conflict('A completed appointment cannot be cancelled', 'APPOINTMENT_COMPLETED');
+    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
+      status: 'CANCELLED',
+      cancellationReason: reason,
+    });
     await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }]);
     return row;
   });

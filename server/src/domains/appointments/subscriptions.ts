@@ -12,14 +12,16 @@ export const appointmentSubscriptions: Resolvers = {
         topics: ['appointment'],
         after,
         // The provider filter narrows the view; the tenant's channel and log are the wall.
-        accept: ({ event }) => !providerId || event.providerId === providerId || event.data.previousProviderId === providerId,
+        accept: ({ event }) =>
+          !providerId || event.providerId === providerId || event.data.previousProviderId === providerId,
       };
     }),
   },
   AppointmentEvent: {
     kind: ({ event }) => event.kind as 'CREATED' | 'UPDATED' | 'CANCELLED' | 'CHECKED_IN',
     appointment: ({ event }, _args, ctx) => mustLoad(ctx.loaders.appointment, event.entityId, 'appointment'),
-    previousProviderId: ({ event }) => (typeof event.data.previousProviderId === 'string' ? event.data.previousProviderId : null),
+    previousProviderId: ({ event }) =>
+      typeof event.data.previousProviderId === 'string' ? event.data.previousProviderId : null,
     occurredAt: ({ event }) => event.occurredAt,
     cursor: ({ cursor }) => cursor,
   },

@@ -18,7 +18,9 @@ export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promi
 }
 
 export async function listStaff(db: Db, tenantId: string, role?: Role | null): Promise<UserRow[]> {
-  const query = db<UserRow>('users').where({ tenantId }).orderBy([{ column: 'name' }, { column: 'id' }]);
+  const query = db<UserRow>('users')
+    .where({ tenantId })
+    .orderBy([{ column: 'name' }, { column: 'id' }]);
   if (role) query.andWhere({ role });
   return query;
 }
@@ -28,6 +30,8 @@ export async function insertUser(
   tenantId: string,
   user: Pick<UserRow, 'email' | 'name' | 'role' | 'passwordHash'>,
 ): Promise<UserRow> {
-  const [row] = await db<UserRow>('users').insert({ ...user, tenantId }).returning('*');
+  const [row] = await db<UserRow>('users')
+    .insert({ ...user, tenantId })
+    .returning('*');
   return row as UserRow;
 }

@@ -48,7 +48,8 @@ export const identityResolvers: Resolvers = {
           passwordHash: await hashPassword(input.password),
         });
       } catch (err) {
-        if (isPgError(err, PgError.uniqueViolation)) throw conflict(`A user with email ${email} already exists`, 'EMAIL_TAKEN');
+        if (isPgError(err, PgError.uniqueViolation))
+          throw conflict(`A user with email ${email} already exists`, 'EMAIL_TAKEN');
         throw err;
       }
     },

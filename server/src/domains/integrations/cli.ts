@@ -43,7 +43,11 @@ async function tenantIdOf(db: Db, slug: string | undefined): Promise<string> {
 }
 
 function describe(c: IntegrationClientRow): string {
-  const state = c.revokedAt ? `revoked ${c.revokedAt.toISOString()}` : c.lastUsedAt ? `last token ${c.lastUsedAt.toISOString()}` : 'never used';
+  const state = c.revokedAt
+    ? `revoked ${c.revokedAt.toISOString()}`
+    : c.lastUsedAt
+      ? `last token ${c.lastUsedAt.toISOString()}`
+      : 'never used';
   return `${c.id}  ${c.name}  [${c.scopes.join(' ')}]  created ${c.createdAt.toISOString()}  ${state}`;
 }
 
@@ -97,7 +101,11 @@ async function main(): Promise<void> {
     await migrateLatest(db);
     const tenantId = await tenantIdOf(db, values.tenant);
     if (command === 'create') {
-      const { client, secret } = await createIntegrationClient(db, tenantId, { name: values.name!, scopes: values.scopes!.split(/[\s,]+/), createdBy: null });
+      const { client, secret } = await createIntegrationClient(db, tenantId, {
+        name: values.name!,
+        scopes: values.scopes!.split(/[\s,]+/),
+        createdBy: null,
+      });
       if (values.json) console.log(JSON.stringify({ ...publicFields(client), clientSecret: secret }));
       else {
         console.log(`created ${describe(client)}`);
@@ -108,7 +116,10 @@ async function main(): Promise<void> {
     } else if (command === 'list') {
       const clients = await integrationClientsOfTenant(db, tenantId, values.all);
       if (values.json) console.log(JSON.stringify(clients.map(publicFields)));
-      else if (clients.length === 0) console.log(values.all ? 'no integration clients' : 'no active integration clients (--all lists revoked ones too)');
+      else if (clients.length === 0)
+        console.log(
+          values.all ? 'no integration clients' : 'no active integration clients (--all lists revoked ones too)',
+        );
       else for (const c of clients) console.log(describe(c));
     } else {
       const id = rest[0];
@@ -125,7 +136,11 @@ async function main(): Promise<void> {
       if (values.json) console.log(JSON.stringify({ ...publicFields(client), announced }));
       else {
         console.log(`revoked ${describe(client)}`);
-        console.log(announced ? 'Its live connections were told to close.' : 'Servers close its live connections at their next check (within 5 seconds).');
+        console.log(
+          announced
+            ? 'Its live connections were told to close.'
+            : 'Servers close its live connections at their next check (within 5 seconds).',
+        );
       }
     }
   } finally {

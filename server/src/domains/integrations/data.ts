@@ -9,8 +9,14 @@ export async function integrationClientById(db: Db, id: string): Promise<Integra
   return db<IntegrationClientRow>('integrationClients').where({ id }).first();
 }
 
-export async function integrationClientsOfTenant(db: Db, tenantId: string, includeRevoked: boolean): Promise<IntegrationClientRow[]> {
-  const query = db<IntegrationClientRow>('integrationClients').where({ tenantId }).orderBy([{ column: 'createdAt' }, { column: 'id' }]);
+export async function integrationClientsOfTenant(
+  db: Db,
+  tenantId: string,
+  includeRevoked: boolean,
+): Promise<IntegrationClientRow[]> {
+  const query = db<IntegrationClientRow>('integrationClients')
+    .where({ tenantId })
+    .orderBy([{ column: 'createdAt' }, { column: 'id' }]);
   if (!includeRevoked) query.whereNull('revokedAt');
   return query;
 }
@@ -21,13 +27,25 @@ export async function insertIntegrationClient(
   client: { name: string; scopes: readonly Scope[]; secretHash: string; createdBy: string | null },
 ): Promise<IntegrationClientRow> {
   const [row] = await db<IntegrationClientRow>('integrationClients')
-    .insert({ tenantId, name: client.name, scopes: [...client.scopes], secretHash: client.secretHash, createdBy: client.createdBy })
+    .insert({
+      tenantId,
+      name: client.name,
+      scopes: [...client.scopes],
+      secretHash: client.secretHash,
+      createdBy: client.createdBy,
+    })
     .returning('*');
   return row;
 }
 
-/** Revokes a client of the tenant; revoking twice keeps the first time. Undefined when the tenant has no such client. */
-export async function revokeIntegrationClientRow(db: Db, tenantId: string, id: string): Promise<IntegrationClientRow | undefined> {
+/**
+ * Revokes a client of the tenant; revoking twice keeps the first time. Undefined when the tenant has no such client.
+ */
+export async function revokeIntegrationClientRow(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<IntegrationClientRow | undefined> {
   if (!isUuid(id)) return undefined;
   const [row] = await db<IntegrationClientRow>('integrationClients')
     .where({ tenantId, id })

@@ -14,7 +14,10 @@ export const integrationResolvers: Resolvers = {
   Mutation: {
     createIntegrationClient: async (_parent, { input }, ctx) => {
       const viewer = requirePermission(ctx.viewer, 'manageIntegrations');
-      const { client, secret } = await createIntegrationClient(ctx.db, viewer.tenantId, { ...input, createdBy: viewer.userId });
+      const { client, secret } = await createIntegrationClient(ctx.db, viewer.tenantId, {
+        ...input,
+        createdBy: viewer.userId,
+      });
       ctx.log.info({ clientId: client.id, scopes: client.scopes }, 'integration client created');
       return { client, clientSecret: secret };
     },

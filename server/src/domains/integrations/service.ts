@@ -79,7 +79,10 @@ export class IntegrationService {
 
   private end(connection: LiveConnection, why: string): void {
     if (!this.live.delete(connection)) return;
-    this.log.info({ clientId: connection.viewer.clientId, tenantId: connection.viewer.tenantId, why }, 'closing a revoked integration client connection');
+    this.log.info(
+      { clientId: connection.viewer.clientId, tenantId: connection.viewer.tenantId, why },
+      'closing a revoked integration client connection',
+    );
     connection.close();
   }
 
@@ -89,7 +92,8 @@ export class IntegrationService {
     try {
       const ids = [...new Set([...this.live].map((c) => c.viewer.clientId))];
       const inactive = await inactiveClientIds(this.db, ids);
-      for (const connection of [...this.live]) if (inactive.has(connection.viewer.clientId)) this.end(connection, 'periodic check');
+      for (const connection of [...this.live])
+        if (inactive.has(connection.viewer.clientId)) this.end(connection, 'periodic check');
     } catch (err) {
       this.log.warn({ err: { message: (err as Error).message } }, 'integration client re-check failed');
     } finally {

@@ -10,12 +10,20 @@ export async function threadsOfUser(db: Db, tenantId: string, userId: string, li
   return db<ThreadRow>('threads')
     .join('threadParticipants as p', 'p.threadId', 'threads.id')
     .where({ 'threads.tenantId': tenantId, 'p.userId': userId })
-    .orderBy([{ column: 'threads.lastActivityAt', order: 'desc' }, { column: 'threads.id', order: 'desc' }])
+    .orderBy([
+      { column: 'threads.lastActivityAt', order: 'desc' },
+      { column: 'threads.id', order: 'desc' },
+    ])
     .limit(limit)
     .select('threads.*');
 }
 
-export async function isParticipant(db: Db | Trx, tenantId: string, threadId: string, userId: string): Promise<boolean> {
+export async function isParticipant(
+  db: Db | Trx,
+  tenantId: string,
+  threadId: string,
+  userId: string,
+): Promise<boolean> {
   const row = await db('threadParticipants').where({ tenantId, threadId, userId }).first('userId');
   return row !== undefined;
 }
@@ -84,7 +92,9 @@ export async function insertThread(
   thread: Pick<ThreadRow, 'subject' | 'patientId' | 'createdBy'>,
   participants: string[],
 ): Promise<ThreadRow> {
-  const [row] = (await trx<ThreadRow>('threads').insert({ ...thread, tenantId }).returning('*')) as ThreadRow[];
+  const [row] = (await trx<ThreadRow>('threads')
+    .insert({ ...thread, tenantId })
+    .returning('*')) as ThreadRow[];
   await trx('threadParticipants').insert(participants.map((userId) => ({ tenantId, threadId: row.id, userId })));
   return row;
 }
@@ -95,7 +105,9 @@ export async function insertMessage(
   tenantId: string,
   message: Pick<MessageRow, 'threadId' | 'senderId' | 'body'>,
 ): Promise<MessageRow> {
-  const [row] = (await trx<MessageRow>('messages').insert({ ...message, tenantId }).returning('*')) as MessageRow[];
+  const [row] = (await trx<MessageRow>('messages')
+    .insert({ ...message, tenantId })
+    .returning('*')) as MessageRow[];
   await trx('threads').where({ tenantId, id: row.threadId }).update({ lastActivityAt: row.createdAt });
   await advanceReadState(trx, tenantId, row.threadId, row.senderId, row);
   return row;
@@ -121,6 +133,11 @@ export async function newestMessage(trx: Trx, tenantId: string, threadId: string
   return trx<MessageRow>('messages').where({ tenantId, threadId }).orderBy('seq', 'desc').first();
 }
 
-export async function messageInThread(trx: Trx, tenantId: string, threadId: string, id: string): Promise<MessageRow | undefined> {
+export async function messageInThread(
+  trx: Trx,
+  tenantId: string,
+  threadId: string,
+  id: string,
+): Promise<MessageRow | undefined> {
   return trx<MessageRow>('messages').where({ tenantId, threadId, id }).first();
 }

@@ -10,7 +10,14 @@ import { usersByIds } from '../identity/data.js';
 import { createNotifications } from '../notifications/data.js';
 import { patientsByIds } from '../patients/data.js';
 import { requireThreadAccess } from './access.js';
-import { advanceReadState, insertMessage, insertThread, messageInThread, newestMessage, participantIds } from './data.js';
+import {
+  advanceReadState,
+  insertMessage,
+  insertThread,
+  messageInThread,
+  newestMessage,
+  participantIds,
+} from './data.js';
 import { threadViewerIds } from './threadViewers.js';
 import { stopTyping } from './typing.js';
 
@@ -30,13 +37,23 @@ async function postMessage(
   viewing: ReadonlySet<string>,
 ): Promise<MessageRow> {
   const row = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
-  await record([{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }]);
-  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter((id) => id !== message.senderId && !viewing.has(id));
+  await record([
+    { topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } },
+  ]);
+  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter(
+    (id) => id !== message.senderId && !viewing.has(id),
+  );
   await createNotifications(
     trx,
     record,
     thread.tenantId,
-    others.map((userId) => ({ userId, kind: 'NEW_MESSAGE', priority: 'NORMAL', title: `New message from ${senderName}`, threadId: thread.id })),
+    others.map((userId) => ({
+      userId,
+      kind: 'NEW_MESSAGE',
+      priority: 'NORMAL',
+      title: `New message from ${senderName}`,
+      threadId: thread.id,
+    })),
   );
   return row;
 }
@@ -46,9 +63,11 @@ export async function createThread(ctx: Context, input: CreateThreadInput): Prom
   const subject = requiredText(input.subject, 'subject', { max: 200 });
   const body = optionalText(input.body, 'body', MAX_BODY);
   const others = [...new Set(input.participantIds)].filter((id) => id !== viewer.userId);
-  if (others.length < 1 || others.length > 50) throw badInput('participantIds must name 1 to 50 other staff members', 'participantIds');
+  if (others.length < 1 || others.length > 50)
+    throw badInput('participantIds must name 1 to 50 other staff members', 'participantIds');
   const found = others.every(isUuid) ? await usersByIds(ctx.db, viewer.tenantId, others) : [];
-  if (found.length !== others.length) throw badInput('participantIds must all name users of your clinic', 'participantIds');
+  if (found.length !== others.length)
+    throw badInput('participantIds must all name users of your clinic', 'participantIds');
   if (input.patientId) {
     const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
     if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
@@ -94,7 +113,11 @@ export async function sendMessage(ctx: Context, threadId: string, bodyInput: str
   return message;
 }
 
-export async function markThreadRead(ctx: Context, threadId: string, messageId: string | null | undefined): Promise<ThreadRow> {
+export async function markThreadRead(
+  ctx: Context,
+  threadId: string,
+  messageId: string | null | undefined,
+): Promise<ThreadRow> {
   const viewer = requireViewer(ctx.viewer);
   const thread = await requireThreadAccess(ctx, threadId);
   await commitChange(ctx, viewer.tenantId, async (trx, record) => {
@@ -109,7 +132,14 @@ export async function markThreadRead(ctx: Context, threadId: string, messageId: 
     const advanced = await advanceReadState(trx, viewer.tenantId, thread.id, viewer.userId, target);
     if (advanced) {
       await record([
-        { topic: 'readReceipt', kind: 'READ', entityId: target.id, threadId: thread.id, userId: viewer.userId, data: { seq: target.seq } },
+        {
+          topic: 'readReceipt',
+          kind: 'READ',
+          entityId: target.id,
+          threadId: thread.id,
+          userId: viewer.userId,
+          data: { seq: target.seq },
+        },
       ]);
     }
   });

@@ -1,7 +1,12 @@
 import { requireViewer } from '../../auth/roles.js';
 import type { Viewer } from '../../auth/tokens.js';
 import type { Context } from '../../context.js';
-import type { Resolvers, SubscriptionMessageAddedArgs, SubscriptionReadReceiptArgs, SubscriptionTypingArgs } from '../../__generated__/resolvers-types.js';
+import type {
+  Resolvers,
+  SubscriptionMessageAddedArgs,
+  SubscriptionReadReceiptArgs,
+  SubscriptionTypingArgs,
+} from '../../__generated__/resolvers-types.js';
 import type { TypingSignal } from '../../events/channels.js';
 import type { EventTopic } from '../../events/eventLog.js';
 import type { FeedItem } from '../../events/feed.js';
@@ -39,11 +44,16 @@ interface ThreadEventsOptions {
  * NOT_FOUND for another clinic's thread), or of every thread the subscriber takes part in.
  */
 async function threadEvents(ctx: Context, topic: EventTopic, { threadId, after, whileOpen }: ThreadEventsOptions) {
-  if (threadId === null || threadId === undefined) return durableStream(ctx, { topics: [topic], after, accept: inThread });
+  if (threadId === null || threadId === undefined)
+    return durableStream(ctx, { topics: [topic], after, accept: inThread });
   const thread = await requireThreadAccess(ctx, threadId);
   const leave = whileOpen ? await whileOpen(thread.id) : () => {};
   try {
-    const stream = await durableStream(ctx, { topics: [topic], after, accept: ({ event }) => event.threadId === thread.id });
+    const stream = await durableStream(ctx, {
+      topics: [topic],
+      after,
+      accept: ({ event }) => event.threadId === thread.id,
+    });
     return mapStream(stream, (item) => item, leave);
   } catch (err) {
     leave();
@@ -76,11 +86,16 @@ export const messagingSubscriptions: Resolvers = {
     messageAdded: {
       // A subscription to one thread is what "having the thread open" means: its user gets no NEW_MESSAGE notification.
       subscribe: (_parent: unknown, { threadId, after }: SubscriptionMessageAddedArgs, ctx: Context) =>
-        threadEvents(ctx, 'message', { threadId, after, whileOpen: ctx.viewer?.kind === 'user' ? (id) => enterThread(ctx, id) : undefined }),
+        threadEvents(ctx, 'message', {
+          threadId,
+          after,
+          whileOpen: ctx.viewer?.kind === 'user' ? (id) => enterThread(ctx, id) : undefined,
+        }),
       resolve: withSharedLoaders,
     },
     readReceipt: {
-      subscribe: (_parent: unknown, { threadId, after }: SubscriptionReadReceiptArgs, ctx: Context) => threadEvents(ctx, 'readReceipt', { threadId, after }),
+      subscribe: (_parent: unknown, { threadId, after }: SubscriptionReadReceiptArgs, ctx: Context) =>
+        threadEvents(ctx, 'readReceipt', { threadId, after }),
       resolve: withSharedLoaders,
     },
     typing: signalField<TypingSignal, SubscriptionTypingArgs>('typing', async ({ threadId }, ctx) => {
@@ -91,7 +106,10 @@ export const messagingSubscriptions: Resolvers = {
     unreadCounts: {
       subscribe: async (_parent: unknown, _args: unknown, ctx: Context) => {
         const viewer = requireViewer(ctx.viewer);
-        const stream = await durableStream(ctx, { topics: ['message', 'readReceipt', 'notification'], accept: countsMayChange });
+        const stream = await durableStream(ctx, {
+          topics: ['message', 'readReceipt', 'notification'],
+          accept: countsMayChange,
+        });
         let last: UnreadCountsModel | null = null;
         return mapStream(stream, async (item) => {
           const [messages, notifications] = await Promise.all([
@@ -107,7 +125,11 @@ export const messagingSubscriptions: Resolvers = {
           return { counts, loaders: item.loaders };
         });
       },
-      resolve: ({ counts, loaders }: { counts: UnreadCountsModel; loaders: TenantLoaders }, _args: unknown, ctx: Context) => {
+      resolve: (
+        { counts, loaders }: { counts: UnreadCountsModel; loaders: TenantLoaders },
+        _args: unknown,
+        ctx: Context,
+      ) => {
         ctx.useSharedLoaders(loaders);
         return counts;
       },

@@ -45,7 +45,9 @@ export async function enterThread(ctx: Context, threadId: string): Promise<() =>
   const key = EphemeralKey.threadViewers(viewer, threadId);
   const member = `${viewer.userId}|${randomUUID()}`;
   const touch = () =>
-    sets.touch(key, member, ThreadViewing.ttlMs).catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not renew a thread viewer'));
+    sets
+      .touch(key, member, ThreadViewing.ttlMs)
+      .catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not renew a thread viewer'));
   await touch();
   const timers = renewalsOf(ctx.services.realtime);
   const timer = setInterval(touch, ThreadViewing.renewEveryMs);
@@ -57,12 +59,18 @@ export async function enterThread(ctx: Context, threadId: string): Promise<() =>
     left = true;
     clearInterval(timer);
     timers.delete(timer);
-    sets.remove(key, member).catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not remove a thread viewer'));
+    sets
+      .remove(key, member)
+      .catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not remove a thread viewer'));
   };
 }
 
 /** The users viewing a thread now, over all instances. */
-export async function threadViewerIds(ctx: Context, scope: Pick<Viewer, 'tenantId'>, threadId: string): Promise<Set<string>> {
+export async function threadViewerIds(
+  ctx: Context,
+  scope: Pick<Viewer, 'tenantId'>,
+  threadId: string,
+): Promise<Set<string>> {
   const members = await ctx.services.realtime.sets.members(EphemeralKey.threadViewers(scope, threadId));
   return new Set(members.map((member) => member.slice(0, member.indexOf('|'))));
 }

@@ -45,7 +45,13 @@ class TypingSignals {
     const current = this.typists.get(key);
     if (current && now - current.sentAt < Typing.throttleMs) return false;
     if (current) clearTimeout(current.timer);
-    const typist: Typist = { viewer, threadId, sentAt: now, typing: true, timer: this.timer(() => this.lapse(key, typist), Typing.ttlMs) };
+    const typist: Typist = {
+      viewer,
+      threadId,
+      sentAt: now,
+      typing: true,
+      timer: this.timer(() => this.lapse(key, typist), Typing.ttlMs),
+    };
     this.typists.set(key, typist);
     return this.publish(typist, true, new Date(now + Typing.ttlMs).toISOString());
   }
@@ -60,7 +66,10 @@ class TypingSignals {
     if (!typist?.typing) return false;
     clearTimeout(typist.timer);
     typist.typing = false;
-    typist.timer = this.timer(() => this.forget(key, typist), Math.max(0, typist.sentAt + Typing.throttleMs - Date.now()));
+    typist.timer = this.timer(
+      () => this.forget(key, typist),
+      Math.max(0, typist.sentAt + Typing.throttleMs - Date.now()),
+    );
     return this.publish(typist, false, null);
   }
 
@@ -116,7 +125,11 @@ function typingSignals(ctx: Context): TypingSignals {
 }
 
 /** `setTyping`: participants only; returns whether a signal went out. */
-export async function setTyping(ctx: Context, threadId: string, isTyping: boolean | null | undefined): Promise<boolean> {
+export async function setTyping(
+  ctx: Context,
+  threadId: string,
+  isTyping: boolean | null | undefined,
+): Promise<boolean> {
   const viewer = requireViewer(ctx.viewer);
   if (isTyping === null) throw badInput('isTyping must be true or false', 'isTyping');
   const thread = await requireThreadAccess(ctx, threadId);

@@ -49,14 +49,21 @@ export async function listNotifications(
 ): Promise<NotificationRow[]> {
   const query = db<NotificationRow>('notifications')
     .where({ tenantId, userId })
-    .orderBy([{ column: 'createdAt', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'createdAt', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(limit);
   if (unreadOnly) query.whereNull('readAt');
   return query;
 }
 
 export async function unreadNotificationCount(db: Db, tenantId: string, userId: string): Promise<number> {
-  const row = await db('notifications').where({ tenantId, userId }).whereNull('readAt').count<{ count: number }[]>('* as count').first();
+  const row = await db('notifications')
+    .where({ tenantId, userId })
+    .whereNull('readAt')
+    .count<{ count: number }[]>('* as count')
+    .first();
   return Number(row?.count ?? 0);
 }
 
@@ -65,7 +72,12 @@ export async function lockNotification(trx: Trx, tenantId: string, userId: strin
 }
 
 /** Marks unread notifications read (all of the user's, or those listed); returns the rows that changed. */
-export async function markNotificationsRead(trx: Trx, tenantId: string, userId: string, ids?: string[]): Promise<NotificationRow[]> {
+export async function markNotificationsRead(
+  trx: Trx,
+  tenantId: string,
+  userId: string,
+  ids?: string[],
+): Promise<NotificationRow[]> {
   const query = trx<NotificationRow>('notifications').where({ tenantId, userId }).whereNull('readAt');
   if (ids) query.whereIn('id', ids);
   return (await query.update({ readAt: trx.fn.now() as unknown as Date }).returning('*')) as NotificationRow[];

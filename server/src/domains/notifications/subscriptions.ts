@@ -8,7 +8,8 @@ export const notificationSubscriptions: Resolvers = {
       topics: ['notification'],
       after,
       // Staff get their own; an integration client holding notifications:read gets everyone's.
-      accept: ({ event }, viewer) => event.kind === 'CREATED' && (viewer.kind === 'integration' || event.userId === viewer.userId),
+      accept: ({ event }, viewer) =>
+        event.kind === 'CREATED' && (viewer.kind === 'integration' || event.userId === viewer.userId),
     })),
   },
   NotificationEvent: {

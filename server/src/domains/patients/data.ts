@@ -39,7 +39,9 @@ export async function insertPatient(
   tenantId: string,
   patient: Omit<PatientRow, 'id' | 'tenantId' | 'createdAt'>,
 ): Promise<PatientRow> {
-  const [row] = await db<PatientRow>('patients').insert({ ...patient, tenantId }).returning('*');
+  const [row] = await db<PatientRow>('patients')
+    .insert({ ...patient, tenantId })
+    .returning('*');
   return row as PatientRow;
 }
 

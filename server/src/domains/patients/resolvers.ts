@@ -2,7 +2,16 @@ import { requireCaller, requireGrant } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict } from '../../errors.js';
-import { decodeCursor, encodeCursor, isUuid, optionalEmail, optionalText, pageSize, requiredText, timeRange } from '../../validation.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  isUuid,
+  optionalEmail,
+  optionalText,
+  pageSize,
+  requiredText,
+  timeRange,
+} from '../../validation.js';
 import { appointmentsOfPatient } from '../appointments/data.js';
 import { insertPatient, recordPatientAccess, searchPatients } from './data.js';
 
@@ -48,7 +57,8 @@ export const patientResolvers: Resolvers = {
     createPatient: async (_parent, { input }, ctx) => {
       const viewer = requireGrant(ctx.viewer, 'createPatient');
       const dateOfBirth = input.dateOfBirth;
-      if (dateOfBirth > new Date().toISOString().slice(0, 10)) throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
+      if (dateOfBirth > new Date().toISOString().slice(0, 10))
+        throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
       const patient = {
         mrn: requiredText(input.mrn, 'mrn', { max: 40 }),
         firstName: requiredText(input.firstName, 'firstName', { max: 100 }),
@@ -60,7 +70,8 @@ export const patientResolvers: Resolvers = {
       try {
         return await insertPatient(ctx.db, viewer.tenantId, patient);
       } catch (err) {
-        if (isPgError(err, PgError.uniqueViolation)) throw conflict(`MRN ${patient.mrn} is already in use`, 'MRN_TAKEN');
+        if (isPgError(err, PgError.uniqueViolation))
+          throw conflict(`MRN ${patient.mrn} is already in use`, 'MRN_TAKEN');
         throw err;
       }
     },

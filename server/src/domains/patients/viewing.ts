@@ -25,7 +25,11 @@ export class ViewingService {
 
   /** Opens (or renews) the user's view of the chart; returns the ids of the other viewers. */
   async view(scope: Scope, patientId: string): Promise<string[]> {
-    const change = await this.realtime.sets.touchAndList(EphemeralKey.viewing(scope, patientId), scope.userId, this.ttlMs);
+    const change = await this.realtime.sets.touchAndList(
+      EphemeralKey.viewing(scope, patientId),
+      scope.userId,
+      this.ttlMs,
+    );
     if (!change.wasLive) await this.publish(scope.tenantId, { patientId, userIds: change.members });
     return change.members.filter((id) => id !== scope.userId);
   }

@@ -43,11 +43,14 @@ export const viewingResolvers: Resolvers = {
     },
   },
   Subscription: {
-    patientViewersChanged: signalField<ViewingSignal, SubscriptionPatientViewersChangedArgs>('viewing', async ({ patientId }, ctx) => {
-      // Checked before the stream starts: a chart of another clinic is NOT_FOUND here as everywhere.
-      const patient = await requirePatient(ctx, patientId);
-      return (signal) => signal.patientId === patient.id;
-    }),
+    patientViewersChanged: signalField<ViewingSignal, SubscriptionPatientViewersChangedArgs>(
+      'viewing',
+      async ({ patientId }, ctx) => {
+        // Checked before the stream starts: a chart of another clinic is NOT_FOUND here as everywhere.
+        const patient = await requirePatient(ctx, patientId);
+        return (signal) => signal.patientId === patient.id;
+      },
+    ),
   },
   PatientViewersEvent: {
     patient: ({ patientId }, _args, ctx) => mustLoad(ctx.loaders.patient, patientId, 'patient'),

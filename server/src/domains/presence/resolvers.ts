@@ -19,7 +19,8 @@ export const presenceResolvers: Resolvers = {
   Mutation: {
     setPresenceStatus: async (_parent, { status }, ctx) => {
       const viewer = requireViewer(ctx.viewer);
-      if (status === 'OFFLINE') throw badInput('OFFLINE cannot be set: a user is offline once all their connections are closed', 'status');
+      if (status === 'OFFLINE')
+        throw badInput('OFFLINE cannot be set: a user is offline once all their connections are closed', 'status');
       if (!(await ctx.services.presence.isOnline(viewer))) {
         throw conflict('A status belongs to an open connection: connect over WebSocket first', 'NOT_CONNECTED');
       }

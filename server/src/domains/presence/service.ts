@@ -70,8 +70,8 @@ export class PresenceService {
     if (this.stopped) return;
     this.sockets.set(socket.id, socket);
     // Never fails the connection: if the store is unreachable, the next heartbeat adds it.
-    await this.serially(socket.viewer, () => (this.sockets.has(socket.id) ? this.join(socket) : undefined)).catch((err) =>
-      this.log.warn({ err, socketId: socket.id }, 'could not record the connection for presence'),
+    await this.serially(socket.viewer, () => (this.sockets.has(socket.id) ? this.join(socket) : undefined)).catch(
+      (err) => this.log.warn({ err, socketId: socket.id }, 'could not record the connection for presence'),
     );
   }
 
@@ -82,11 +82,19 @@ export class PresenceService {
 
   /** Adds a connection; announces ONLINE when it is the user's only one. */
   private async join({ id, viewer }: SocketInfo): Promise<void> {
-    const change = await this.realtime.sets.touchAndList(EphemeralKey.connections(viewer, viewer.userId), id, this.ttlMs);
+    const change = await this.realtime.sets.touchAndList(
+      EphemeralKey.connections(viewer, viewer.userId),
+      id,
+      this.ttlMs,
+    );
     await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
     if (change.members.length !== 1) return;
     await this.statuses.clear(viewer.tenantId, viewer.userId);
-    await this.publish(viewer.tenantId, { userId: viewer.userId, status: 'ONLINE', lastSeenAt: new Date().toISOString() });
+    await this.publish(viewer.tenantId, {
+      userId: viewer.userId,
+      status: 'ONLINE',
+      lastSeenAt: new Date().toISOString(),
+    });
   }
 
   /** Removes a connection; when it was the user's last, takes the user out of the clinic's online set. */
@@ -106,7 +114,11 @@ export class PresenceService {
 
   private async offline(scope: Scope, lastSeenAt: Date): Promise<void> {
     await this.statuses.clear(scope.tenantId, scope.userId);
-    await this.publish(scope.tenantId, { userId: scope.userId, status: 'OFFLINE', lastSeenAt: lastSeenAt.toISOString() });
+    await this.publish(scope.tenantId, {
+      userId: scope.userId,
+      status: 'OFFLINE',
+      lastSeenAt: lastSeenAt.toISOString(),
+    });
   }
 
   /**
@@ -124,7 +136,8 @@ export class PresenceService {
         const scope = { tenantId: parsed.tenantId, userId: member };
         tasks.push(
           this.serially(scope, async () => {
-            if (await this.isOnline(scope)) await this.realtime.sets.touch(EphemeralKey.online(scope), scope.userId, this.ttlMs);
+            if (await this.isOnline(scope))
+              await this.realtime.sets.touch(EphemeralKey.online(scope), scope.userId, this.ttlMs);
             else await this.offline(scope, lastSeenAt);
           }),
         );
@@ -140,7 +153,10 @@ export class PresenceService {
     await Promise.all(tasks);
   }
 
-  /** Renews this instance's connections and their users; one that had lapsed meanwhile (a stall, an outage) is added back. */
+  /**
+   * Renews this instance's connections and their users; one that had lapsed meanwhile (a stall, an outage) is added
+   * back.
+   */
   private async renew(): Promise<void> {
     if (this.renewing || this.stopped) return;
     this.renewing = true;
@@ -150,12 +166,20 @@ export class PresenceService {
           this.serially(socket.viewer, async () => {
             if (!this.sockets.has(socket.id)) return;
             const { viewer } = socket;
-            const revived = await this.realtime.sets.touch(EphemeralKey.connections(viewer, viewer.userId), socket.id, this.ttlMs);
+            const revived = await this.realtime.sets.touch(
+              EphemeralKey.connections(viewer, viewer.userId),
+              socket.id,
+              this.ttlMs,
+            );
             const userRevived = await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
             // Rare: a lapse was announced (OFFLINE) while this instance stalled; the user is back.
             if (revived && userRevived) {
               const status = (await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE';
-              await this.publish(viewer.tenantId, { userId: viewer.userId, status, lastSeenAt: new Date().toISOString() });
+              await this.publish(viewer.tenantId, {
+                userId: viewer.userId,
+                status,
+                lastSeenAt: new Date().toISOString(),
+              });
             }
           }).catch((err) => this.log.warn({ err, socketId: socket.id }, 'could not renew a connection for presence')),
         ),
@@ -171,7 +195,9 @@ export class PresenceService {
     clearInterval(this.heartbeat);
     await Promise.all(
       [...this.sockets.values()].map((socket) =>
-        this.disconnected(socket).catch((err) => this.log.warn({ err, socketId: socket.id }, 'could not remove a connection at shutdown')),
+        this.disconnected(socket).catch((err) =>
+          this.log.warn({ err, socketId: socket.id }, 'could not remove a connection at shutdown'),
+        ),
       ),
     );
     await Promise.all([...this.queues.values()]);

@@ -8,7 +8,10 @@ export async function tasksByIds(db: Db, tenantId: string, ids: string[]): Promi
 export async function tasksOfAssignee(db: Db, tenantId: string, assigneeId: string, status: TaskRow['status'] | null) {
   const query = db<TaskRow>('tasks')
     .where({ tenantId, assigneeId })
-    .orderBy([{ column: 'createdAt', order: 'desc' }, { column: 'id', order: 'desc' }]);
+    .orderBy([
+      { column: 'createdAt', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
   if (status) query.andWhere({ status });
   return query;
 }
@@ -18,7 +21,9 @@ export async function insertTask(
   tenantId: string,
   task: Pick<TaskRow, 'title' | 'details' | 'priority' | 'dueAt' | 'patientId' | 'assigneeId' | 'createdBy'>,
 ): Promise<TaskRow> {
-  const [row] = await trx<TaskRow>('tasks').insert({ ...task, tenantId }).returning('*');
+  const [row] = await trx<TaskRow>('tasks')
+    .insert({ ...task, tenantId })
+    .returning('*');
   return row as TaskRow;
 }
 

@@ -25,7 +25,9 @@ export const taskResolvers: Resolvers = {
       const assignee = await ctx.loaders.user.load(input.assigneeId);
       if (!assignee) throw badInput('assigneeId does not name a user of your clinic', 'assigneeId');
       if (input.patientId) {
-        const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
+        const [patient] = isUuid(input.patientId)
+          ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId])
+          : [];
         if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
       }
       const priority = input.priority ?? 'NORMAL';
@@ -41,7 +43,14 @@ export const taskResolvers: Resolvers = {
         });
         await record([{ topic: 'task', kind: 'ASSIGNED', entityId: task.id, userId: assignee.id }]);
         await createNotifications(trx, record, viewer.tenantId, [
-          { userId: assignee.id, kind: 'TASK_ASSIGNED', priority, title: `New task: ${title}`, taskId: task.id, patientId: task.patientId },
+          {
+            userId: assignee.id,
+            kind: 'TASK_ASSIGNED',
+            priority,
+            title: `New task: ${title}`,
+            taskId: task.id,
+            patientId: task.patientId,
+          },
         ]);
         return task;
       });

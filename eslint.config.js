@@ -1,0 +1,48 @@
+// ESLint flat config: typescript-eslint's recommended rules everywhere, React's hook rules for the two web apps,
+// and Prettier's config last so that formatting is Prettier's alone (`npm run lint` runs both).
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/', '**/dist/', '**/__generated__/', 'data/', 'coverage/', 'test-results/'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      // Unused bindings are mistakes, except those named to be ignored (`_parent`, `{ http: _http, ...rest }`).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
+      // Prettier wraps code at 120; comments are ours to wrap. GraphQL documents and messages in strings may run longer.
+      'max-len': [
+        'error',
+        { code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true },
+      ],
+    },
+  },
+  {
+    // Tests read GraphQL responses as plain JSON whose shape their assertions check.
+    files: ['server/test/**', 'client/test/**', 'client/e2e/**', 'explorer/e2e/**', 'bench/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['client/**/*.{ts,tsx}', 'explorer/**/*.{ts,tsx}'],
+    ignores: ['client/test/server/**', 'client/e2e/**', 'explorer/e2e/**', '**/vite.config.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: reactHooks.configs.recommended.rules,
+  },
+  prettier,
+);
