@@ -26,7 +26,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'embedded', include: ['server/test/**/*.test.ts'], env: { TEST_DB: 'pglite' } },
+        test: {
+          name: 'embedded',
+          include: ['server/test/**/*.test.ts'],
+          // Several instances sharing state, or a Redis of their own: PostgreSQL and Redis only.
+          exclude: ['server/test/**/*.postgres.test.ts'],
+          env: { TEST_DB: 'pglite' },
+        },
       },
       {
         extends: true,

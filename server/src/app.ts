@@ -113,7 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.get('/livez', livez);
   app.get(
     '/readyz',
-    readyz(db, () => draining),
+    readyz(db, () => draining, realtime.hub),
   );
   app.get('/metrics', createMetrics(realtime, webSocket.wss));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).

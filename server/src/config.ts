@@ -43,6 +43,12 @@ export interface Config {
    */
   viewingTtlSeconds: number;
   /**
+   * Seconds a typing signal (`setTyping(true)`) lasts unless renewed (`TYPING_TTL`, 1 to 60); at most one `true` per
+   * user and thread is passed on per third of it. Clients renew every 2.5 s, so keep it above that outside tests.
+   * @default 6
+   */
+  typingTtlSeconds: number;
+  /**
    * Lifetime of the tokens `POST /oauth/token` gives integration clients (`OAUTH_TOKEN_TTL`, 60 s to 1 h): short, so a
    * stolen token is worth little; clients simply ask again. @default 15m
    */
@@ -187,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: parseBoolean('SEED_DEMO', env.SEED_DEMO, nodeEnv !== 'production'),
     presenceTtlSeconds: parseSeconds('PRESENCE_TTL', env.PRESENCE_TTL, 30, 2, 3600),
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
+    typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
   };

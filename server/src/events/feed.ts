@@ -4,7 +4,7 @@ import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
 import type { Logger } from '../logger.js';
 import { tenantChannel, type EventsWakeUp } from './channels.js';
 import { eventCursor, type EventTopic } from './eventLog.js';
-import type { PubSubHandle } from './pubsub.js';
+import type { ChannelHub } from './channelHub.js';
 
 /** One event of the log as subscribers receive it. */
 export interface FeedItem {
@@ -51,7 +51,8 @@ interface TenantTail {
   ready: Promise<void>;
   reading: boolean;
   readAgain: boolean;
-  subscriptionId: number | null;
+  /** Stops listening for the tenant's wake-ups. */
+  unsubscribe: (() => void) | null;
   closed: boolean;
 }
 
@@ -68,10 +69,10 @@ export class EventFeed {
 
   constructor(
     private readonly db: Db,
-    private readonly pubsub: PubSubHandle,
+    private readonly hub: ChannelHub,
     private readonly log: Logger,
   ) {
-    pubsub.onReconnect(() => {
+    hub.onReconnect(() => {
       for (const tail of this.tails.values()) this.read(tail);
     });
   }
@@ -79,7 +80,7 @@ export class EventFeed {
   /** Tells every instance (this one included) that a tenant's log grew. Called after the commit. */
   announce(tenantId: string, seq: number): void {
     const wakeUp: EventsWakeUp = { tenantId, seq };
-    this.pubsub.engine.publish(tenantChannel({ tenantId }, 'events'), wakeUp).catch((err: Error) => {
+    this.hub.publish(tenantChannel({ tenantId }, 'events'), wakeUp).catch((err: Error) => {
       // Not lost: the rows are in the log, and subscribers read them on the next wake-up or after reconnecting.
       this.log.warn({ err: { message: err.message }, tenantId }, 'could not publish event wake-up');
     });
@@ -122,22 +123,20 @@ export class EventFeed {
       ready: Promise.resolve(),
       reading: false,
       readAgain: false,
-      subscriptionId: null,
+      unsubscribe: null,
       closed: false,
     };
     tail.ready = (async () => {
-      // Subscribe before reading the position: a wake-up for anything after it cannot slip between the two.
-      tail.subscriptionId = await this.pubsub.engine.subscribe(
-        tenantChannel({ tenantId }, 'events'),
-        (wakeUp: EventsWakeUp) => {
-          if (wakeUp.seq > tail.lastSeq) this.read(tail);
-        },
-        {},
-      );
+      // Listen before reading the position: a wake-up for anything after it cannot slip between the two. While Redis
+      // is unreachable this resolves at once; the reconnection's backfill covers what is published meanwhile.
+      const unsubscribe = await this.hub.subscribe<EventsWakeUp>(tenantChannel({ tenantId }, 'events'), (wakeUp) => {
+        if (wakeUp.seq > tail.lastSeq) this.read(tail);
+      });
       if (tail.closed) {
-        this.pubsub.engine.unsubscribe(tail.subscriptionId);
+        unsubscribe();
         return;
       }
+      tail.unsubscribe = unsubscribe;
       tail.lastSeq = await latestSeq(this.db, tenantId);
     })();
     return tail;
@@ -148,7 +147,7 @@ export class EventFeed {
     if (tail.listeners.size > 0 || tail.closed) return;
     tail.closed = true;
     if (this.tails.get(tail.tenantId) === tail) this.tails.delete(tail.tenantId);
-    if (tail.subscriptionId !== null) this.pubsub.engine.unsubscribe(tail.subscriptionId);
+    tail.unsubscribe?.();
   }
 
   private read(tail: TenantTail): void {

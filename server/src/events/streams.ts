@@ -43,7 +43,7 @@ export async function durableStream(
   let counted = false;
   const queue = new AsyncQueue<FeedItem>(() => {
     stop();
-    if (counted) ctx.services.realtime.activeStreams--;
+    if (counted) ctx.services.realtime.streams.closed();
   });
 
   let replaying = true;
@@ -110,14 +110,14 @@ export async function durableStream(
     .catch(fail);
   if (!queue.closed) {
     counted = true;
-    ctx.services.realtime.activeStreams++;
+    ctx.services.realtime.streams.opened();
   }
   return queue;
 }
 
 /**
  * A subscription to a tenant's ephemeral signals (typing, presence, viewing): straight from pub/sub, never stored.
- * One pub/sub subscription per listener inside the process; Redis holds one channel per tenant and kind.
+ * A listener on the instance's channel hub, which holds one pub/sub subscription per tenant and kind.
  */
 export async function signalStream<S, T = S>(
   ctx: Context,
@@ -125,35 +125,29 @@ export async function signalStream<S, T = S>(
   map: (signal: S, viewer: Viewer) => T | null | Promise<T | null>,
 ): Promise<AsyncIterableIterator<T>> {
   const viewer = requireCaller(ctx.viewer);
-  const { engine } = ctx.services.realtime.pubsub;
-  let subscriptionId: number | null = null;
-  let closed = false;
+  const { hub, streams } = ctx.services.realtime;
+  let unsubscribe: (() => void) | null = null;
   let counted = false;
   const queue = new AsyncQueue<T>(() => {
-    closed = true;
-    if (counted) ctx.services.realtime.activeStreams--;
-    if (subscriptionId !== null) engine.unsubscribe(subscriptionId);
+    if (counted) streams.closed();
+    unsubscribe?.();
   });
   let chain = Promise.resolve();
-  const id = await engine.subscribe(
-    tenantChannel(viewer, kind),
-    (signal: S) => {
-      chain = chain
-        .then(async () => {
-          const value = await map(signal, viewer);
-          if (value !== null) queue.push(value);
-        })
-        .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
-    },
-    {},
-  );
-  if (closed) engine.unsubscribe(id);
+  const stop = await hub.subscribe<S>(tenantChannel(viewer, kind), (signal) => {
+    chain = chain
+      .then(async () => {
+        const value = await map(signal, viewer);
+        if (value !== null) queue.push(value);
+      })
+      .catch((err) => ctx.log.error({ err }, 'signal delivery failed'));
+  });
+  if (queue.closed) stop();
   else {
-    subscriptionId = id;
-    // Counted once the channel is subscribed (with Redis, once SUBSCRIBE is acknowledged): signals sent after that
+    unsubscribe = stop;
+    // Counted once the channel is listened to (with Redis, once SUBSCRIBE is acknowledged): signals sent after that
     // arrive.
     counted = true;
-    ctx.services.realtime.activeStreams++;
+    streams.opened();
   }
   return queue;
 }

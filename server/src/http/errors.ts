@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { isPgError, PgError } from '../db/knex.js';
+import { DependencyUnavailableError } from '../events/pubsub.js';
 import type { Logger } from '../logger.js';
 import type { Context } from '../context.js';
 import { ErrorCode, isKnownCode } from '../errors.js';
@@ -14,6 +15,14 @@ export function formatError(formatted: GraphQLFormattedError, error?: unknown): 
   if (!isUnexpected(formatted.extensions?.code)) return formatted;
   // Text PostgreSQL cannot store (a NUL character) is the client's input, whichever argument carried it.
   const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof DependencyUnavailableError) {
+    return {
+      message: 'Live features are briefly unavailable (a service they need does not answer); try again shortly',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+    };
+  }
   if (isPgError(original, PgError.characterNotInRepertoire) || isPgError(original, PgError.untranslatableCharacter)) {
     return {
       ...formatted,

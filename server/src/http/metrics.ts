@@ -20,7 +20,7 @@ export function createMetrics(realtime: Realtime, wss: WebSocketServer) {
     help: 'Live subscription streams on this instance',
     registers: [registry],
     collect() {
-      this.set(realtime.activeStreams);
+      this.set(realtime.streams.count);
     },
   });
   new Gauge({

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisCall } from '../events/pubsub.js';
 
 /**
  * Named sets whose members expire unless renewed (DESIGN.md invariant 3): presence, chart viewers, thread viewers.
@@ -118,7 +119,7 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ${
 local lapsed = {}
 for _, entry in ipairs(due) do
   local sep = string.find(entry, '\\n', 1, true)
-  local key = string.sub(entry, 1, sep - 1)
+  local key = ARGV[2] .. string.sub(entry, 1, sep - 1)
   local member = string.sub(entry, sep + 1)
   local score = redis.call('ZSCORE', key, member)
   redis.call('ZREM', KEYS[1], entry)
@@ -129,57 +130,83 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
-/** Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. */
+/**
+ * Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. Every key is prefixed with the
+ * deployment's namespace (deployments or test runs sharing one Redis never meet, and each sweeps only its own
+ * entries); callers and the index speak of the keys without it.
+ */
 export class RedisEphemeralSets implements EphemeralSets {
   private readonly index: string;
+  private readonly prefix: string;
 
-  /** `namespace` separates deployments (or test runs) that share one Redis: each sweeps only its own entries. */
   constructor(
     private readonly redis: Redis,
     namespace: string,
   ) {
+    this.prefix = `${namespace}:`;
     this.index = `${namespace}:ephemeral:expiry`;
   }
 
-  async touch(key: string, member: string, ttlMs: number): Promise<boolean> {
+  touch(key: string, member: string, ttlMs: number): Promise<boolean> {
+    return redisCall(() => this.touchNow(key, member, ttlMs));
+  }
+
+  remove(key: string, member: string): Promise<boolean> {
+    return redisCall(() => this.removeNow(key, member));
+  }
+
+  members(key: string): Promise<string[]> {
+    return redisCall(() => this.redis.zrangebyscore(this.prefix + key, `(${Date.now()}`, '+inf'));
+  }
+
+  touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange> {
+    return redisCall(() => this.touchAndListNow(key, member, ttlMs));
+  }
+
+  removeAndList(key: string, member: string): Promise<SetChange> {
+    return redisCall(() => this.removeAndListNow(key, member));
+  }
+
+  sweep(): Promise<Array<{ key: string; member: string }>> {
+    return redisCall(() => this.sweepNow());
+  }
+
+  // The commands themselves; the methods above turn any failure into DependencyUnavailableError.
+  private async touchNow(key: string, member: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
     const expiry = now + ttlMs;
     const [[, before]] = (await this.redis
       .multi()
-      .zscore(key, member)
-      .zadd(key, expiry, member)
+      .zscore(this.prefix + key, member)
+      .zadd(this.prefix + key, expiry, member)
       .zadd(this.index, expiry, `${key}${SEP}${member}`)
-      .pexpire(key, ttlMs * 4)
+      .pexpire(this.prefix + key, ttlMs * 4)
       .exec()) as [[Error | null, string | null], ...unknown[]];
     return before === null || Number(before) <= now;
   }
 
-  async remove(key: string, member: string): Promise<boolean> {
+  private async removeNow(key: string, member: string): Promise<boolean> {
     const [[, score]] = (await this.redis
       .multi()
-      .zscore(key, member)
-      .zrem(key, member)
+      .zscore(this.prefix + key, member)
+      .zrem(this.prefix + key, member)
       .zrem(this.index, `${key}${SEP}${member}`)
       .exec()) as [[Error | null, string | null], ...unknown[]];
     return score !== null && Number(score) > Date.now();
   }
 
-  async members(key: string): Promise<string[]> {
-    return this.redis.zrangebyscore(key, `(${Date.now()}`, '+inf');
-  }
-
   // MULTI/EXEC runs the change and the read with no other client's command in between.
-  async touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange> {
+  private async touchAndListNow(key: string, member: string, ttlMs: number): Promise<SetChange> {
     const now = Date.now();
     const expiry = now + ttlMs;
     const [before, , , , members] = execResults(
       await this.redis
         .multi()
-        .zscore(key, member)
-        .zadd(key, expiry, member)
+        .zscore(this.prefix + key, member)
+        .zadd(this.prefix + key, expiry, member)
         .zadd(this.index, expiry, `${key}${SEP}${member}`)
-        .pexpire(key, ttlMs * 4)
-        .zrangebyscore(key, `(${now}`, '+inf')
+        .pexpire(this.prefix + key, ttlMs * 4)
+        .zrangebyscore(this.prefix + key, `(${now}`, '+inf')
         .exec(),
     );
     return {
@@ -189,22 +216,22 @@ export class RedisEphemeralSets implements EphemeralSets {
     };
   }
 
-  async removeAndList(key: string, member: string): Promise<SetChange> {
+  private async removeAndListNow(key: string, member: string): Promise<SetChange> {
     const now = Date.now();
     const [score, , , members] = execResults(
       await this.redis
         .multi()
-        .zscore(key, member)
-        .zrem(key, member)
+        .zscore(this.prefix + key, member)
+        .zrem(this.prefix + key, member)
         .zrem(this.index, `${key}${SEP}${member}`)
-        .zrangebyscore(key, `(${now}`, '+inf')
+        .zrangebyscore(this.prefix + key, `(${now}`, '+inf')
         .exec(),
     );
     return { wasLive: score !== null && Number(score) > now, wasStored: score !== null, members: members as string[] };
   }
 
-  async sweep(): Promise<Array<{ key: string; member: string }>> {
-    const lapsed = (await this.redis.eval(SWEEP, 1, this.index, String(Date.now()))) as string[];
+  private async sweepNow(): Promise<Array<{ key: string; member: string }>> {
+    const lapsed = (await this.redis.eval(SWEEP, 1, this.index, String(Date.now()), this.prefix)) as string[];
     return lapsed.map((entry) => {
       const i = entry.indexOf(SEP);
       return { key: entry.slice(0, i), member: entry.slice(i + 1) };

@@ -1,8 +1,11 @@
 import type { UserViewer } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/knex.js';
+import type { Redis } from 'ioredis';
+import { ChannelHub } from '../events/channelHub.js';
 import { EventFeed } from '../events/feed.js';
-import { createPubSub, type PubSubHandle } from '../events/pubsub.js';
+import { LiveStreams } from '../events/liveStreams.js';
+import { createPubSub } from '../events/pubsub.js';
 import type { Logger } from '../logger.js';
 import { MemoryEphemeralSets, RedisEphemeralSets, SWEEP_PAGE, type EphemeralSets } from './ephemeralSets.js';
 
@@ -15,12 +18,15 @@ export interface SocketInfo {
 
 /** The real-time pieces of one server instance. */
 export interface Realtime {
-  pubsub: PubSubHandle;
+  /** The instance's pub/sub subscriptions, one per channel, shared by every listener. */
+  hub: ChannelHub;
+  /** The Redis command connection (expiring sets, presence statuses), when Redis is configured. */
+  redis: Redis | null;
   feed: EventFeed;
   /** Expiring sets for presence and viewing: Redis when configured, else memory. */
   sets: EphemeralSets;
   /** Live subscription streams (durable and signal) on this instance: back to zero when clients leave. */
-  activeStreams: number;
+  streams: LiveStreams;
   /** Hooks run when an authenticated WebSocket opens or closes (presence listens here). */
   onSocketOpen: Array<(socket: SocketInfo) => void | Promise<void>>;
   onSocketClose: Array<(socket: SocketInfo) => void | Promise<void>>;
@@ -45,15 +51,17 @@ export function sweepIntervalMs(config: Pick<Config, 'presenceTtlSeconds' | 'vie
 type RealtimeConfig = Pick<Config, 'redisUrl' | 'redisNamespace' | 'presenceTtlSeconds' | 'viewingTtlSeconds'>;
 
 export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger): Promise<Realtime> {
-  const pubsub = await createPubSub(config.redisUrl, log, config.redisNamespace);
+  const engine = await createPubSub(config.redisUrl, log, config.redisNamespace);
+  const hub = new ChannelHub(engine, log);
   let stopped = false;
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> = Promise.resolve();
   const realtime: Realtime = {
-    pubsub,
-    feed: new EventFeed(db, pubsub, log),
-    sets: pubsub.redis ? new RedisEphemeralSets(pubsub.redis, config.redisNamespace) : new MemoryEphemeralSets(),
-    activeStreams: 0,
+    hub,
+    redis: engine.redis,
+    feed: new EventFeed(db, hub, log),
+    sets: engine.redis ? new RedisEphemeralSets(engine.redis, config.redisNamespace) : new MemoryEphemeralSets(),
+    streams: new LiveStreams(),
     onSocketOpen: [],
     onSocketClose: [],
     onLapsed: [],
@@ -64,7 +72,7 @@ export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger
       clearTimeout(sweepTimer);
       await sweeping;
       for (const hook of realtime.onStop) await hook();
-      await pubsub.close();
+      await hub.close();
     },
   };
 

@@ -1,7 +1,16 @@
 import { ADMIN_DATABASE_URL, reachable, TEST_REDIS_URL } from './services.js';
+import { prepareTemplates } from './templates.js';
+
+/**
+ * vitest runs a project's global set-up once per project, in its main process: the templates are made by the first
+ * and removed after the last.
+ */
+const shared = globalThis as typeof globalThis & {
+  dermTemplates?: { users: number; ready: Promise<() => Promise<void>> };
+};
 
 /** Fails the run in its first seconds when a service the tests need is not there: never a silent skip. */
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(): Promise<() => Promise<void>> {
   try {
     await reachable(ADMIN_DATABASE_URL);
   } catch (err) {
@@ -22,4 +31,17 @@ export default async function globalSetup(): Promise<void> {
       { cause: err },
     );
   }
+  shared.dermTemplates ??= { users: 0, ready: prepareTemplates() };
+  const templates = shared.dermTemplates;
+  templates.users += 1;
+  await templates.ready;
+  return async () => {
+    templates.users -= 1;
+    if (templates.users === 0) {
+      shared.dermTemplates = undefined;
+      await (
+        await templates.ready
+      )();
+    }
+  };
 }

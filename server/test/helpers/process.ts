@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyPgliteTemplate } from './templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -22,6 +24,10 @@ export const SHARED_JWT_SECRET = randomBytes(32).toString('base64url');
  * listens. Used where one process is not enough: several instances sharing PostgreSQL and Redis, crashes, signals.
  */
 export function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+  // A fresh embedded database starts as a copy of the run's seeded template (templates.ts), not with initdb.
+  if (env.DATA_DIR && !env.DATABASE_URL && !existsSync(path.join(env.DATA_DIR, 'pglite'))) {
+    copyPgliteTemplate(path.join(env.DATA_DIR, 'pglite'));
+  }
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/src/main.ts')], {
     cwd: ROOT,
     env: {

@@ -1,5 +1,6 @@
 import type { TestServer } from './testServer.js';
-import { eventually } from './ws.js';
+import type { Client } from 'graphql-ws';
+import { collect, type Collected } from './ws.js';
 
 /** The durable subscriptions the real-time tests exercise, with everything a resume needs. */
 export const APPOINTMENT_CHANGED = `subscription($providerId: ID, $after: String) {
@@ -22,16 +23,78 @@ export function freeSlot(): { startsAt: string; endsAt: string } {
   return { startsAt: new Date(start).toISOString(), endsAt: new Date(start + 30 * 60_000).toISOString() };
 }
 
+/** The live subscription streams of a server now (durable and signal). */
+export function liveStreams(server: TestServer): number {
+  return server.app.services.realtime.streams.count;
+}
+
 /**
- * Waits until the server holds `n` live subscription streams: a stream is counted once it hears new events, so a
- * mutation made after this reaches it.
+ * Resolves once the server holds `n` live subscription streams (or its count passes `test`), told by the server each
+ * time a stream goes live or ends (`realtime.streams`), as graphql-ws's own tests wait on server hooks rather than poll.
+ * A stream counts once it hears new events: a mutation made after this reaches it.
  */
-export function waitForStreams(server: TestServer, n: number, timeoutMs = 10_000): Promise<unknown> {
-  return eventually(
-    () => server.app.services.realtime.activeStreams === n,
-    timeoutMs,
-    `${n} live streams (have ${server.app.services.realtime.activeStreams})`,
-  );
+export function waitForStreams(
+  server: TestServer,
+  n: number | ((live: number) => boolean),
+  timeoutMs = 10_000,
+): Promise<number> {
+  const streams = server.app.services.realtime.streams;
+  const test = typeof n === 'number' ? (live: number) => live === n : n;
+  if (test(streams.count)) return Promise.resolve(streams.count);
+  return new Promise((resolve, reject) => {
+    const onChange = (live: number) => {
+      if (!test(live)) return;
+      clearTimeout(timer);
+      streams.off('change', onChange);
+      resolve(live);
+    };
+    const timer = setTimeout(() => {
+      streams.off('change', onChange);
+      reject(
+        new Error(
+          `expected ${typeof n === 'number' ? n : 'other'} live streams within ${timeoutMs} ms, have ${streams.count}`,
+        ),
+      );
+    }, timeoutMs);
+    streams.on('change', onChange);
+  });
+}
+
+/**
+ * Resolves once `count` more streams have gone live on the server than when it was called: start waiting, then
+ * subscribe, then await.
+ */
+export function streamsOpened(server: TestServer, count = 1, timeoutMs = 10_000): Promise<void> {
+  const streams = server.app.services.realtime.streams;
+  let opened = 0;
+  return new Promise((resolve, reject) => {
+    const onChange = (_live: number, delta: number) => {
+      if (delta > 0 && ++opened === count) {
+        clearTimeout(timer);
+        streams.off('change', onChange);
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      streams.off('change', onChange);
+      reject(new Error(`expected ${count} streams to go live within ${timeoutMs} ms, saw ${opened}`));
+    }, timeoutMs);
+    streams.on('change', onChange);
+  });
+}
+
+/** Subscribes over a graphql-ws client and resolves once the server says the stream is live. */
+export async function subscribeLive<T = Record<string, any>>(
+  server: TestServer,
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 10_000,
+): Promise<Collected<T>> {
+  const live = streamsOpened(server, 1, timeoutMs);
+  const sub = collect<T>(client, query, variables);
+  await Promise.race([live, sub.failed]);
+  return sub;
 }
 
 /** Reads one gauge from GET /metrics. */

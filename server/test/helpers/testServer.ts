@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import knexPkg from 'knex';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/knex.js';
-import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
+import { migrateLatest } from '../../src/db/migrate.js';
+import { DEMO_CLINICS, demoEmail, seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './services.js';
+import { copyPgliteTemplate, currentTemplate, scratchDir } from './templates.js';
 
 export type Engine = 'pglite' | 'postgres';
 export const ENGINE: Engine = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -16,18 +20,33 @@ export interface GraphQLResponse<T = Record<string, any>> {
   headers: Headers;
 }
 
-/** A throwaway database on the engine under test; `drop()` removes it. */
+/**
+ * A throwaway database on the engine under test, migrated and seeded with the demo clinics (a copy of the run's template,
+ * see templates.ts); `drop()` removes it.
+ */
 export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop(): Promise<void> }> {
   if (ENGINE === 'pglite') {
-    const db = createDb({ embeddedDir: 'memory' });
-    return { db, drop: () => db.destroy() };
+    const dir = scratchDir('derm-test-');
+    const dataDir = path.join(dir, 'pglite');
+    const copied = copyPgliteTemplate(dataDir);
+    const db = createDb({ embeddedDir: dataDir });
+    if (!copied) await seedFresh(db);
+    return {
+      db,
+      async drop() {
+        await db.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const name = `derm_test_${randomBytes(6).toString('hex')}`;
   const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
-  await admin.raw(`create database ${name}`);
+  const template = currentTemplate('postgres');
+  await admin.raw(template ? `create database ${name} template ${template}` : `create database ${name}`);
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
   const db = createDb({ databaseUrl: url.toString() });
+  if (!template) await seedFresh(db);
   return {
     db,
     url: url.toString(),
@@ -37,6 +56,11 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
       await admin.destroy();
     },
   };
+}
+
+async function seedFresh(db: Db): Promise<void> {
+  await migrateLatest(db);
+  await seedDemoIfEmpty(db);
 }
 
 export type DemoClinicSlug = 'sunrise-derm' | 'lakeside-skin';
@@ -101,14 +125,23 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
       const cacheKey = `${tenant}/${key}`;
       const cached = tokens.get(cacheKey);
       if (cached) return cached;
+      // Signed by the server's own token service, as login would after checking the password: scrypt (50-100 ms a
+      // sign-in) is for the tests of login itself, not for every test's set-up.
       const clinic = DEMO_CLINICS.find((c) => c.slug === tenant)!;
-      const res = await gql<{ login: { token: string } }>(
-        'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
-        { t: tenant, e: demoEmail(clinic, key), p: DEMO_PASSWORD },
-      );
-      if (!res.data?.login) throw new Error(`demo login failed for ${cacheKey}: ${JSON.stringify(res.errors)}`);
-      tokens.set(cacheKey, res.data.login.token);
-      return res.data.login.token;
+      const user = await database
+        .db('users')
+        .join('tenants', 'tenants.id', 'users.tenantId')
+        .where({ 'tenants.slug': tenant, 'users.email': demoEmail(clinic, key) })
+        .first('users.id', 'users.tenantId', 'users.role', 'users.name');
+      if (!user) throw new Error(`no demo user ${cacheKey}`);
+      const { token } = await app.services.tokens.sign({
+        userId: user.id,
+        tenantId: user.tenantId,
+        role: user.role,
+        name: user.name,
+      });
+      tokens.set(cacheKey, token);
+      return token;
     },
     async ids(tenant) {
       const clinic = DEMO_CLINICS.find((c) => c.slug === tenant)!;

@@ -97,23 +97,3 @@ export function collect<T = Record<string, any>>(
     },
   };
 }
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what} not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
-      );
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

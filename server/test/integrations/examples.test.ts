@@ -4,12 +4,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestToken, type IntegrationCredentials } from '../helpers/integrations.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { metric } from '../helpers/realtime.js';
 import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
-import { eventually } from '../helpers/ws.js';
 
 /**
  * The examples of docs/integrators.md, run as an integrator runs them, against the real server process: so the
@@ -170,36 +169,43 @@ describe('The Node integrator (examples/node-integrator)', () => {
 
     // 1. It follows changes as they happen.
     let integrator = launch();
-    await eventually(async () => (await streams()) === 1, 20_000, `the integrator subscribed:\n${integrator.log()}`);
+    await vi.waitFor(async () => expect(await streams(), `the integrator subscribed:\n${integrator.log()}`).toBe(1), {
+      timeout: 20_000,
+    });
     const first = [await book(), await book()];
-    await eventually(() => integrator.lines.length === 2, 10_000, `two changes printed:\n${integrator.log()}`);
+    await vi.waitFor(() => expect(integrator.lines, `two changes printed:\n${integrator.log()}`).toHaveLength(2), {
+      timeout: 10_000,
+    });
     expect(printed(integrator).map((e) => [e.kind, e.appointmentId])).toEqual(first.map((id) => ['CREATED', id]));
     expect(readFileSync(cursorFile, 'utf8')).toBe(printed(integrator)[1].cursor);
 
     // 2. Stopped, it misses nothing: what happened meanwhile comes first after a restart, then live changes.
     await integrator.stop();
-    await eventually(async () => (await streams()) === 0, 10_000, 'the stream released');
+    await vi.waitFor(async () => expect(await streams(), 'the stream released').toBe(0), { timeout: 10_000 });
     const whileAway = [await book(), await book()];
     integrator = launch();
-    await eventually(() => integrator.lines.length === 2, 20_000, `the missed changes replayed:\n${integrator.log()}`);
-    await eventually(async () => (await streams()) === 1, 10_000, 'subscribed again');
+    await vi.waitFor(
+      () => expect(integrator.lines, `the missed changes replayed:\n${integrator.log()}`).toHaveLength(2),
+      { timeout: 20_000 },
+    );
+    await vi.waitFor(async () => expect(await streams(), 'subscribed again').toBe(1), { timeout: 10_000 });
     const live = await book();
-    await eventually(() => integrator.lines.length === 3, 10_000, `the live change printed:\n${integrator.log()}`);
+    await vi.waitFor(() => expect(integrator.lines, `the live change printed:\n${integrator.log()}`).toHaveLength(3), {
+      timeout: 10_000,
+    });
     expect(printed(integrator).map((e) => e.appointmentId)).toEqual([...whileAway, live]);
 
     // 3. The server restarts (a deploy): the integrator reconnects with a new token and resumes after its cursor.
     await server.stop();
     server = await spawnServer(env);
-    await eventually(
-      async () => (await streams()) === 1,
-      30_000,
-      `reconnected after the server restart:\n${integrator.log()}`,
+    await vi.waitFor(
+      async () => expect(await streams(), `reconnected after the server restart:\n${integrator.log()}`).toBe(1),
+      { timeout: 30_000 },
     );
     const afterDeploy = await book();
-    await eventually(
-      () => integrator.lines.length === 4,
-      10_000,
-      `the change after the restart printed:\n${integrator.log()}`,
+    await vi.waitFor(
+      () => expect(integrator.lines, `the change after the restart printed:\n${integrator.log()}`).toHaveLength(4),
+      { timeout: 10_000 },
     );
     expect(printed(integrator)[3].appointmentId).toBe(afterDeploy);
     expect(integrator.log()).toContain('subscribing after cursor');
@@ -224,7 +230,7 @@ describe('The Node integrator (examples/node-integrator)', () => {
       CURSOR_FILE: path.join(dataDir, 'doomed-cursor.txt'),
     });
     running.push(integrator);
-    await eventually(() => integrator.log().includes('connected'), 20_000, `connected:\n${integrator.log()}`);
+    await vi.waitFor(() => expect(integrator.log()).toContain('connected'), { timeout: 20_000 });
     await gql(
       'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }',
       { id: created.createIntegrationClient.client.id },
@@ -243,18 +249,27 @@ describe('GraphQL over SSE with curl (examples/sse.sh)', () => {
     const before = await streams();
     const curl = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base });
     running.push(curl);
-    await eventually(async () => (await streams()) === before + 1, 10_000, `curl subscribed:\n${curl.log()}`);
+    await vi.waitFor(async () => expect(await streams(), `curl subscribed:\n${curl.log()}`).toBe(before + 1), {
+      timeout: 10_000,
+    });
     const [a, b] = [await book(), await book()];
     const data = () =>
       curl.lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).data.appointmentChanged);
-    await eventually(() => data().length === 2, 10_000, `two events:\n${curl.log()}`);
+    await vi.waitFor(() => expect(data(), `two events:\n${curl.log()}`).toHaveLength(2), { timeout: 10_000 });
     expect(curl.lines.filter((l) => l.startsWith('event: '))).toEqual(['event: next', 'event: next']);
     expect(data().map((e) => e.appointment.id)).toEqual([a, b]);
     await curl.stop();
 
     const resumed = start('sh', ['examples/sse.sh'], { TOKEN: token, DERM_URL: base, AFTER: data()[0].cursor });
     running.push(resumed);
-    await eventually(() => resumed.lines.some((l) => l.startsWith('data: ')), 10_000, `replayed:\n${resumed.log()}`);
+    await vi.waitFor(
+      () =>
+        expect(
+          resumed.lines.filter((l) => l.startsWith('data: ')).length,
+          `replayed:\n${resumed.log()}`,
+        ).toBeGreaterThan(0),
+      { timeout: 10_000 },
+    );
     const replayed = resumed.lines
       .filter((l) => l.startsWith('data: '))
       .map((l) => JSON.parse(l.slice(6)).data.appointmentChanged.appointment.id);

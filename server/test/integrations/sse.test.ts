@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, waitForStreams } from '../helpers/realtime.js';
 import {
   createIntegrationClient,
@@ -9,7 +9,7 @@ import {
 import { openEventStream, type EventStream } from '../helpers/sse.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { signToken } from '../helpers/tokens.js';
-import { collect, eventually, wsClient } from '../helpers/ws.js';
+import { collect, wsClient } from '../helpers/ws.js';
 
 let server: TestServer;
 let sunrise: Awaited<ReturnType<TestServer['ids']>>;
@@ -256,10 +256,10 @@ describe('Bad requests to /graphql/stream', () => {
     expect(over.status).toBe(429);
     expect(over.body.errors[0].extensions).toEqual({ code: 'BAD_REQUEST', reason: 'TOO_MANY_SUBSCRIPTIONS' });
     for (const s of many) s.close();
-    await eventually(
-      async () => (await open(token, 'query { schedule(date: "2030-01-01") { id } }')).status === 200,
-      5000,
-      'a stream slot free again',
+    // A stream slot is free again.
+    await vi.waitFor(
+      async () => expect((await open(token, 'query { schedule(date: "2030-01-01") { id } }')).status).toBe(200),
+      { timeout: 5000 },
     );
   });
 });

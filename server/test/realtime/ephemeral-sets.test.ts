@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryEphemeralSets, RedisEphemeralSets, type EphemeralSets } from '../../src/realtime/ephemeralSets.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
-import { eventually } from '../helpers/ws.js';
 
 const redis = new Redis(TEST_REDIS_URL);
 const namespace = `test-${randomUUID()}`;
@@ -35,7 +34,7 @@ describe.each([
     expect(await sets.touchAndList(key, 'a', 10_000)).toMatchObject({ wasLive: true, wasStored: true });
     // Expired but not yet swept: stored, not live, and no longer among the members.
     await sets.touch(key, 'short', 100);
-    await eventually(async () => !(await sets.members(key)).includes('short'), 5000, 'lapse');
+    await vi.waitFor(async () => expect(await sets.members(key)).not.toContain('short'));
     const removed = await sets.removeAndList(key, 'short');
     expect(removed).toMatchObject({ wasLive: false, wasStored: true });
     expect(removed.members.sort()).toEqual(['a', 'b']);
@@ -50,10 +49,27 @@ describe.each([
     const key = `test:${randomUUID()}`;
     await one.touch(key, 'gone', 150);
     await one.touch(key, 'stays', 60_000);
-    await eventually(async () => (await one.members(key)).length === 1, 5000, 'lapse');
+    await vi.waitFor(async () => expect(await one.members(key)).toHaveLength(1));
     const swept = [...(await one.sweep()), ...(await two.sweep())].filter((e) => e.key === key);
     // The in-memory kind belongs to one process: only `one` knew the member.
     expect(swept).toEqual([{ key, member: 'gone' }]);
     expect(await one.members(key)).toEqual(['stays']);
+  });
+});
+
+describe('expiring sets of two deployments sharing one Redis', () => {
+  it('should keep each deployment to its own members and its own sweep', async () => {
+    const [ours, theirs] = [
+      new RedisEphemeralSets(redis, `test-${randomUUID()}`),
+      new RedisEphemeralSets(redis, `test-${randomUUID()}`),
+    ];
+    const key = `test:${randomUUID()}`;
+    await ours.touch(key, 'ours', 150);
+    await theirs.touch(key, 'theirs', 60_000);
+    expect(await ours.members(key)).toEqual(['ours']);
+    expect(await theirs.members(key)).toEqual(['theirs']);
+    await vi.waitFor(async () => expect(await ours.members(key)).toEqual([]));
+    expect(await theirs.sweep()).toEqual([]);
+    expect(await ours.sweep()).toEqual([{ key, member: 'ours' }]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Client } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Role } from '../../src/db/rows.js';
 import { eventCursor } from '../../src/events/eventLog.js';
 import { latestSeq } from '../../src/events/feed.js';
@@ -16,7 +16,7 @@ import {
 } from '../helpers/realtime.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { signToken } from '../helpers/tokens.js';
-import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
+import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
 /** A small seeded generator (mulberry32): a failing run can be replayed with the seed it prints. */
 function random(seed: number) {
@@ -291,10 +291,10 @@ describe('tenant isolation under load', () => {
       subscribers.map((s) =>
         s.sub.results.map((r) => (r.data?.appointmentChanged ?? r.data?.notification)?.cursor ?? JSON.stringify(r)),
       );
-    await eventually(
-      () => subscribers.every((s, i) => s.sub.results.length >= expected[i].length),
-      20_000,
-      'every subscriber to catch up',
+    // Every subscriber catches up.
+    await vi.waitFor(
+      () => subscribers.forEach((s, i) => expect(s.sub.results.length).toBeGreaterThanOrEqual(expected[i].length)),
+      { timeout: 20_000 },
     );
 
     const ownCursors = new Map(

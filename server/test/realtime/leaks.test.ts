@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SocketInfo } from '../../src/realtime/service.js';
 import { openAcknowledged, openSocket, type RawSocket } from '../helpers/rawSocket.js';
 import {
@@ -8,38 +8,33 @@ import {
   metric,
   NOTIFICATION,
   SEND_ALERT,
+  subscribeLive,
   waitForStreams,
 } from '../helpers/realtime.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
-import { collect, eventually, wsClient } from '../helpers/ws.js';
+import { useTestServer, type ClinicIds } from '../helpers/setup.js';
+import type { TestServer } from '../helpers/testServer.js';
+import { collect, wsClient } from '../helpers/ws.js';
 
+const t = useTestServer();
 let server: TestServer;
-let sunrise: Awaited<ReturnType<TestServer['ids']>>;
+let sunrise: ClinicIds;
 let tokens: string[];
 
 beforeAll(async () => {
-  server = await startTestServer();
-  sunrise = await server.ids('sunrise-derm');
-  tokens = await Promise.all(
-    (['nurse', 'frontdesk', 'lee', 'admin'] as const).map((k) => server.login('sunrise-derm', k)),
-  );
+  ({ server, sunrise } = t);
+  tokens = await Promise.all((['nurse', 'frontdesk', 'lee', 'admin'] as const).map((k) => t.token(k)));
 });
-afterAll(() => server?.stop());
 
 const CLIENTS = 24;
 
 /** Nothing of a client is left: no stream, no listener on an event-log tail, no socket; and /metrics says so. */
 async function expectNothingLeft(): Promise<void> {
   const { realtime } = server.app.services;
-  await eventually(
-    () => realtime.activeStreams === 0 && realtime.feed.listenerCount === 0,
+  await waitForStreams(server, 0);
+  await vi.waitFor(() => expect(realtime.feed.listenerCount, 'listeners on event-log tails').toBe(0), 10_000);
+  await vi.waitFor(
+    async () => expect(await metric(server.url, 'derm_websocket_connections'), 'open sockets').toBe(0),
     10_000,
-    `no streams and listeners (have ${realtime.activeStreams} and ${realtime.feed.listenerCount})`,
-  );
-  await eventually(
-    async () => (await metric(server.url, 'derm_websocket_connections')) === 0,
-    10_000,
-    'no open sockets in /metrics',
   );
   expect(await metric(server.url, 'derm_subscription_streams')).toBe(0);
   expect(await metric(server.url, 'derm_event_feed_listeners')).toBe(0);
@@ -55,8 +50,7 @@ async function subscribedSocket(i: number, variables: Record<string, unknown> = 
 
 async function aCursor(): Promise<string> {
   const client = wsClient(server.url, { token: tokens[0] });
-  const sub = collect(client, APPOINTMENT_CHANGED);
-  await waitForStreams(server, 1);
+  const sub = await subscribeLive(server, client, APPOINTMENT_CHANGED);
   await server.gql(
     CREATE_APPOINTMENT,
     { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[2], ...freeSlot() } },
@@ -148,14 +142,11 @@ describe('Leaks', () => {
       socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${tokens[0]}` } });
       await started;
       socket.ws.terminate();
-      await eventually(
-        async () => (await metric(server.url, 'derm_websocket_connections')) === 0,
-        10_000,
-        'the server to see the socket gone',
-      );
+      // The server sees the socket gone while its open hook still runs.
+      await vi.waitFor(async () => expect(await metric(server.url, 'derm_websocket_connections')).toBe(0), 10_000);
       release();
-      await eventually(() => opened === 1, 10_000, 'the open hook to finish');
-      await eventually(() => open.size === 0, 10_000, 'the close hook to run after the open hook');
+      await vi.waitFor(() => expect(opened, 'open hooks finished').toBe(1), 10_000);
+      await vi.waitFor(() => expect(open.size, 'sockets left open by the close hook').toBe(0), 10_000);
       expect(socket.messages).toEqual([]);
     } finally {
       realtime.onSocketOpen.splice(realtime.onSocketOpen.indexOf(onOpen), 1);

@@ -1,28 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EphemeralKey } from '../../src/realtime/keys.js';
-import { startTestServer, type GraphQLResponse, type TestServer } from '../helpers/testServer.js';
-import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
+import { liveStreams, waitForStreams } from '../helpers/realtime.js';
+import { useTestServer, type ClinicIds } from '../helpers/setup.js';
+import type { GraphQLResponse, TestServer } from '../helpers/testServer.js';
+import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
+/** Typing signals lapse after 2 s here (6 s by default): the lapse is waited for, not slept through. */
+const TYPING_TTL_SECONDS = 2;
+const t = useTestServer({ typingTtlSeconds: TYPING_TTL_SECONDS });
 let server: TestServer;
-let sunrise: Awaited<ReturnType<TestServer['ids']>>;
-let lakeside: Awaited<ReturnType<TestServer['ids']>>;
+let sunrise: ClinicIds;
 type User = 'admin' | 'lee' | 'patel' | 'nurse' | 'frontdesk' | 'chen';
 const token = {} as Record<User, string>;
 /** The demo thread of Lakeside (Dr. Chen, its nurse and its front desk). */
 let lakesideThreadId: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  sunrise = await server.ids('sunrise-derm');
-  lakeside = await server.ids('lakeside-skin');
-  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
-    token[key] = await server.login('sunrise-derm', key);
-  token.chen = await server.login('lakeside-skin', 'chen');
-  lakesideThreadId = (await server.db('threads').where({ tenantId: lakeside.tenantId }).first('id')).id;
+  ({ server, sunrise } = t);
+  for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const) token[key] = await t.token(key);
+  token.chen = await t.token('chen', 'lakeside-skin');
+  lakesideThreadId = (await server.db('threads').where({ tenantId: t.lakeside.tenantId }).first('id')).id;
 });
-afterAll(() => server?.stop());
 
 /** The WebSocket clients of the running test, one per user, closed after it. */
 const clients = new Map<User, Client>();
@@ -30,7 +30,7 @@ afterEach(async () => {
   await Promise.all([...clients.values()].map((c) => c.dispose()));
   clients.clear();
   // Every stream ends with its client: nothing leaks into the next test.
-  await eventually(() => server.app.services.realtime.activeStreams === 0, 10_000, 'all subscription streams closed');
+  await waitForStreams(server, 0);
 });
 
 function subscribe<T = Record<string, any>>(
@@ -45,7 +45,7 @@ function subscribe<T = Record<string, any>>(
 
 /** A subscription is live (it hears every event committed from now on) once the server counts its stream. */
 async function streamsLive(n: number): Promise<void> {
-  await eventually(() => server.app.services.realtime.activeStreams >= n, 10_000, `${n} live subscription streams`);
+  await waitForStreams(server, (live) => live >= n);
 }
 
 function dataOf<T = Record<string, any>>(res: GraphQLResponse<T>): T {
@@ -148,7 +148,7 @@ describe('messageAdded', () => {
     await send('admin', everyone, 'barrier');
     for (const [user, c] of listeners) {
       if (user === 'chen') continue;
-      await eventually(() => bodiesOf(c).includes('barrier'), 10_000, `${user} received the barrier`);
+      await vi.waitFor(() => expect(bodiesOf(c), `${user} received the barrier`).toContain('barrier'), 10_000);
       const expected = user === 'lee' || user === 'nurse' ? ['Pathology: confidential', 'barrier'] : ['barrier'];
       expect(bodiesOf(c), user).toEqual(expected);
     }
@@ -192,7 +192,7 @@ describe('Who may subscribe to a thread', () => {
       expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect(result.data ?? null).toBeNull();
       await patel.completed;
-      expect(server.app.services.realtime.activeStreams, field).toBe(0);
+      expect(liveStreams(server), field).toBe(0);
     },
   );
 
@@ -203,7 +203,7 @@ describe('Who may subscribe to a thread', () => {
       expect(result.errors?.[0]?.extensions?.code, threadId).toBe('NOT_FOUND');
       await c.completed;
     }
-    expect(server.app.services.realtime.activeStreams).toBe(0);
+    expect(liveStreams(server)).toBe(0);
   });
 
   it('setTyping: FORBIDDEN for a non-participant, NOT_FOUND for another clinic’s thread', async () => {
@@ -264,9 +264,10 @@ describe('typing', () => {
       isTyping: true,
       user: { id: sunrise.users.lee, name: 'Dr. Maya Lee' },
     });
+    // It says when it lapses unless renewed: TYPING_TTL after it was sent.
     const expiresAt = Date.parse(started.data!.typing.expiresAt);
-    expect(expiresAt).toBeGreaterThanOrEqual(before + 5_000);
-    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 6_000);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + TYPING_TTL_SECONDS * 1000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + TYPING_TTL_SECONDS * 1000);
 
     expect(await setTyping('lee', t, false)).toBe(true);
     const [, stopped] = await nurse.waitFor(2);
@@ -296,22 +297,22 @@ describe('typing', () => {
     const t = await thread('lee', ['nurse', 'frontdesk']);
     const frontdesk = subscribe('frontdesk', TYPING, { threadId: t });
     await streamsLive(1);
+    // One `true` per throttle window (a third of the TTL) goes out, however long the burst takes on a busy machine.
+    const startedAt = Date.now();
     const sent = await Promise.all(Array.from({ length: 50 }, () => setTyping('lee', t)));
-    expect(sent.filter(Boolean).length).toBeLessThanOrEqual(2);
+    const windows = 1 + Math.floor((Date.now() - startedAt) / ((TYPING_TTL_SECONDS * 1000) / 3));
     expect(sent.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    expect(sent.filter(Boolean).length).toBeLessThanOrEqual(windows);
     // Another participant's signal, published after the burst, arrives after everything the burst produced.
     await setTyping('nurse', t);
-    await eventually(
-      () => frontdesk.results.some((r) => r.data!.typing.user.id === sunrise.users.nurse),
-      10_000,
-      'the nurse’s signal',
+    await vi.waitFor(() => expect(frontdesk.results.map((r) => r.data!.typing.user.id)).toContain(sunrise.users.nurse));
+    const fromLee = frontdesk.results.filter(
+      (r) => r.data!.typing.user.id === sunrise.users.lee && r.data!.typing.isTyping,
     );
-    const fromLee = frontdesk.results.filter((r) => r.data!.typing.user.id === sunrise.users.lee);
-    expect(fromLee.length).toBeGreaterThanOrEqual(1);
-    expect(fromLee.length).toBeLessThanOrEqual(2);
+    expect(fromLee.length).toBe(sent.filter(Boolean).length);
   });
 
-  it('lapses to isTyping: false about 6 seconds after a `true` that was not renewed', async () => {
+  it('lapses to isTyping: false TYPING_TTL after a `true` that was not renewed', async () => {
     const t = await thread('lee', ['nurse']);
     const nurse = subscribe('nurse', TYPING, { threadId: t });
     await streamsLive(1);
@@ -321,8 +322,8 @@ describe('typing', () => {
     const [, lapsed] = await nurse.waitFor(2, 10_000);
     const after = Date.now() - sentAt;
     expect(lapsed.data!.typing).toMatchObject({ isTyping: false, user: { id: sunrise.users.lee } });
-    expect(after).toBeGreaterThanOrEqual(5_500);
-    expect(after).toBeLessThan(9_000);
+    // Not before its time; the upper bound only says it came (a loaded machine may be late).
+    expect(after).toBeGreaterThanOrEqual(TYPING_TTL_SECONDS * 1000 - 100);
   });
 
   it('ends when the typist sends their message', async () => {
@@ -352,11 +353,7 @@ describe('unreadCounts', () => {
     });
 
     dataOf(await server.gql(MARK_READ, { t }, token.nurse));
-    await eventually(
-      () => nurse.results.at(-1)!.data!.unreadCounts.messages === start.messages,
-      10_000,
-      'the count back down',
-    );
+    await vi.waitFor(() => expect(nurse.results.at(-1)!.data!.unreadCounts.messages).toBe(start.messages));
     expect(nurse.results.at(-1)!.data!.unreadCounts).toEqual({
       messages: start.messages,
       notifications: start.notifications + 1,
@@ -413,11 +410,8 @@ describe('Viewing a thread', () => {
     // Closing the thread takes the nurse out of its viewers; the next message notifies her.
     open.stop();
     const key = EphemeralKey.threadViewers(sunrise, t);
-    await eventually(
-      async () => (await server.app.services.realtime.sets.members(key)).length === 0,
-      10_000,
-      'the nurse left the thread’s viewers',
-    );
+    // The nurse leaves the thread's viewers.
+    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(0));
     await send('lee', t, 'second');
     expect(await newMessageNotifications('nurse', t)).toBe(1);
     expect(await newMessageNotifications('frontdesk', t)).toBe(2);
@@ -435,11 +429,7 @@ describe('Viewing a thread', () => {
     expect(members).toHaveLength(2);
     expect(members.every((m) => m.startsWith(`${sunrise.users.nurse}|`))).toBe(true);
     tabs[0].stop();
-    await eventually(
-      async () => (await server.app.services.realtime.sets.members(key)).length === 1,
-      10_000,
-      'one tab left',
-    );
+    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(1));
     await send('lee', t, 'still open in one tab');
     expect(await newMessageNotifications('nurse', t)).toBe(0);
   });

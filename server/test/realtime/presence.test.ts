@@ -1,17 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { migrateLatest } from '../../src/db/migrate.js';
-import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
-import { seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
 import { EphemeralKey } from '../../src/realtime/keys.js';
 import { sweepIntervalMs } from '../../src/realtime/service.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { TEST_REDIS_URL } from '../helpers/services.js';
-import { createTestDatabase, ENGINE, errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
-import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
+import { errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
+import { subscribeLive } from '../helpers/realtime.js';
+import { wsClient, type Collected } from '../helpers/ws.js';
 
 const PRESENCE = 'subscription { presence { status lastSeenAt user { id name } } }';
 const ONLINE_USERS = '{ onlineUsers { status lastSeenAt user { id name } } }';
@@ -31,11 +25,10 @@ function signalsOf(seen: Collected, userId: string): PresenceEvent[] {
 
 /** Waits for the `nth` signal with this status about this user. */
 function signal(seen: Collected, userId: string, status: string, nth = 1, timeoutMs = 10_000): Promise<PresenceEvent> {
-  return eventually(
-    () => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1],
-    timeoutMs,
-    `${status} of ${userId}`,
-  );
+  return vi.waitUntil(() => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1], {
+    timeout: timeoutMs,
+    interval: 25,
+  });
 }
 
 /** Resolves once the client's connection is acknowledged, by running a query over it. */
@@ -47,12 +40,7 @@ function overSocket(client: Client, query = '{ me { id } }'): Promise<unknown> {
 }
 
 /** Subscribes, and resolves once the server holds the new stream (signals published from then on arrive). */
-async function subscribed(server: TestServer, client: Client, query: string): Promise<Collected> {
-  const before = server.app.services.realtime.activeStreams;
-  const seen = collect(client, query);
-  await eventually(() => server.app.services.realtime.activeStreams > before, 10_000, 'subscription live');
-  return seen;
-}
+const subscribed = (server: TestServer, client: Client, query: string) => subscribeLive(server, client, query);
 
 describe('presence', () => {
   let server: TestServer;
@@ -100,11 +88,7 @@ describe('presence', () => {
     await overSocket(second);
     expect(await connections(sunrise.tenantId, jordan)).toBe(2);
     await second.dispose();
-    await eventually(
-      async () => (await connections(sunrise.tenantId, jordan)) === 1,
-      10_000,
-      'second connection removed',
-    );
+    await vi.waitFor(async () => expect(await connections(sunrise.tenantId, jordan)).toBe(1));
     expect(
       (await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id),
     ).toContain(jordan);
@@ -229,134 +213,5 @@ describe('PRESENCE_TTL', () => {
   it.each(['1', '0', '2.5', 'soon', '3601'])('stops start-up on %j and names the variable', (value) => {
     expect(() => loadConfig({ NODE_ENV: 'test', PRESENCE_TTL: value })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'test', PRESENCE_TTL: value })).toThrow(/PRESENCE_TTL/);
-  });
-});
-
-// Instances share presence only through Redis and PostgreSQL; the embedded database and the in-process pub/sub
-// belong to one process. So this runs in the postgres project only (which always has both).
-describe.runIf(ENGINE === 'postgres')('presence across instances', () => {
-  const TTL_SECONDS = 3;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let crashing: ServerProcess;
-  let observing: ServerProcess;
-  let draining: ServerProcess;
-  const clients: Client[] = [];
-  const ids: Record<string, string> = {};
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    // Migrated and seeded here once, so the instances start side by side with nothing left to do.
-    await migrateLatest(database.db);
-    await seedDemoIfEmpty(database.db);
-    const tenant = await database.db('tenants').where({ slug: 'sunrise-derm' }).first('id');
-    for (const row of await database.db('users').where({ tenantId: tenant.id }).select('id', 'email'))
-      ids[row.email] = row.id;
-    const env = {
-      DATABASE_URL: database.url!,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_NAMESPACE: `test-${randomBytes(4).toString('hex')}`,
-    };
-    [crashing, observing, draining] = await Promise.all([
-      spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
-      spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
-      // The default time to live: going offline well before it proves that a graceful stop does not wait for it.
-      spawnServer(env),
-    ]);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose()));
-    await Promise.all([crashing, observing, draining].map((p) => p?.stop('SIGKILL')));
-    await database?.drop();
-  });
-
-  const clinic = DEMO_CLINICS.find((c) => c.slug === 'sunrise-derm')!;
-  async function login(instance: ServerProcess, key: string): Promise<string> {
-    const res = await post(
-      instance,
-      'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
-      {
-        t: clinic.slug,
-        e: demoEmail(clinic, key),
-        p: DEMO_PASSWORD,
-      },
-    );
-    return res.data.login.token;
-  }
-  async function post(instance: ServerProcess, query: string, variables: Record<string, unknown> = {}, token?: string) {
-    const res = await fetch(`${instance.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as { data: any; errors?: unknown[] };
-  }
-  async function liveStreams(instance: ServerProcess): Promise<number> {
-    const metrics = await (await fetch(`${instance.url}/metrics`)).text();
-    return Number(/^derm_subscription_streams (\d+)/m.exec(metrics)?.[1] ?? 0);
-  }
-  const connect = (instance: ServerProcess, token: string) => {
-    const client = wsClient(instance.url, { token });
-    clients.push(client);
-    return client;
-  };
-  /** A connection to an instance that is about to go away: losing it is expected, not an error for the console. */
-  const connectDoomed = (instance: ServerProcess, token: string) => {
-    const client = createClient({
-      url: `${instance.url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: () => {},
-    });
-    clients.push(client);
-    return client;
-  };
-  async function subscribedOn(instance: ServerProcess, token: string): Promise<Collected> {
-    const before = await liveStreams(instance);
-    const seen = collect(connect(instance, token), PRESENCE);
-    await eventually(async () => (await liveStreams(instance)) > before, 10_000, 'presence subscription live');
-    return seen;
-  }
-
-  it('shows a user connected to one instance as online on another, and offline within the TTL once that instance is killed', async () => {
-    const frontdesk = ids[demoEmail(clinic, 'frontdesk')];
-    const [nurse, desk] = await Promise.all([login(observing, 'nurse'), login(crashing, 'frontdesk')]);
-    const seen = await subscribedOn(observing, nurse);
-
-    await overSocket(connectDoomed(crashing, desk));
-    await signal(seen, frontdesk, 'ONLINE');
-    const listed = await post(observing, ONLINE_USERS, {}, nurse);
-    expect(listed.data.onlineUsers).toContainEqual(
-      expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: frontdesk }) }),
-    );
-
-    const killedAt = Date.now();
-    await crashing.stop('SIGKILL');
-    // Renewed every TTL/3, lapsed after TTL, found by the next sweep (TTL/6 here): margin for a loaded machine.
-    const deadline =
-      TTL_SECONDS * 1000 + sweepIntervalMs({ presenceTtlSeconds: TTL_SECONDS, viewingTtlSeconds: 30 }) + 3000;
-    const offline = await signal(seen, frontdesk, 'OFFLINE', 1, deadline);
-    const elapsed = Date.now() - killedAt;
-    console.info(`presence: OFFLINE ${elapsed} ms after SIGKILL (PRESENCE_TTL=${TTL_SECONDS}s)`);
-    expect(elapsed).toBeLessThanOrEqual(deadline);
-    expect(new Date(offline.lastSeenAt).getTime()).toBeLessThanOrEqual(Date.now());
-    const after = await post(observing, ONLINE_USERS, {}, nurse);
-    expect(after.data.onlineUsers.map((p: PresenceEvent) => p.user.id)).not.toContain(frontdesk);
-    expect(signalsOf(seen, frontdesk).map((p) => p.status)).toEqual(['ONLINE', 'OFFLINE']);
-  });
-
-  it('takes the users of a gracefully stopped instance offline at once, not after the TTL', async () => {
-    const patel = ids[demoEmail(clinic, 'patel')];
-    const [admin, drPatel] = await Promise.all([login(observing, 'admin'), login(draining, 'patel')]);
-    const seen = await subscribedOn(observing, admin);
-    await overSocket(connectDoomed(draining, drPatel));
-    await signal(seen, patel, 'ONLINE');
-
-    const stoppedAt = Date.now();
-    expect(await draining.stop('SIGTERM')).toBe(0);
-    // Its time to live is 30 s: well within that, the offline came from the shutdown itself.
-    await signal(seen, patel, 'OFFLINE', 1, 10_000);
-    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
   });
 });

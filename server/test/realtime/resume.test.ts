@@ -1,6 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEvents, eventCursor } from '../../src/events/eventLog.js';
+import type { AppointmentRow } from '../../src/db/rows.js';
 import { createNotifications } from '../../src/domains/notifications/data.js';
 import {
   APPOINTMENT_CHANGED,
@@ -11,29 +12,26 @@ import {
   freeSlot,
   NOTIFICATION,
   SEND_ALERT,
+  streamsOpened,
+  subscribeLive,
   waitForStreams,
 } from '../helpers/realtime.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { useTestServer, type ClinicIds } from '../helpers/setup.js';
+import type { TestServer } from '../helpers/testServer.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
+const t = useTestServer();
 let server: TestServer;
-let sunrise: Awaited<ReturnType<TestServer['ids']>>;
+let sunrise: ClinicIds;
 let frontDesk: string;
 let nurse: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer();
-  [sunrise, frontDesk, nurse] = await Promise.all([
-    server.ids('sunrise-derm'),
-    server.login('sunrise-derm', 'frontdesk'),
-    server.login('sunrise-derm', 'nurse'),
-  ]);
+  ({ server, sunrise } = t);
+  [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
-  await server?.stop();
-});
+afterAll(() => Promise.all(clients.map((c) => c.dispose())));
 
 function client(token: string): Client {
   const c = wsClient(server.url, { token });
@@ -62,6 +60,44 @@ const book = async (providerKey: 'lee' | 'patel' = 'lee') =>
 const alert = async (userKey: string, title: string) =>
   ok(SEND_ALERT, { i: { userId: sunrise.users[userKey], kind: 'ALERT', title } }, nurse);
 
+/** `n` bookings (Dr. Lee's and Dr. Patel's in turn) and their events, committed together as the mutation would. */
+async function bookHistory(n: number): Promise<void> {
+  await server.db.transaction(async (trx) => {
+    const rows: AppointmentRow[] = await trx('appointments')
+      .insert(
+        Array.from({ length: n }, (_, i) => ({
+          tenantId: sunrise.tenantId,
+          providerId: sunrise.users[i % 2 ? 'lee' : 'patel'],
+          patientId: sunrise.patients[1],
+          ...freeSlot(),
+        })),
+      )
+      .returning('*');
+    await appendEvents(
+      trx,
+      sunrise.tenantId,
+      rows.map((row) => ({ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId })),
+    );
+  });
+}
+
+/** Alerts to these users and their events, committed together (see the backlog test below). */
+async function alertHistory(users: string[]): Promise<void> {
+  await server.db.transaction((trx) =>
+    createNotifications(
+      trx,
+      (events) => appendEvents(trx, sunrise.tenantId, events),
+      sunrise.tenantId,
+      users.map((user, i) => ({
+        userId: sunrise.users[user],
+        kind: 'ALERT' as const,
+        priority: 'NORMAL' as const,
+        title: `history ${i}`,
+      })),
+    ),
+  );
+}
+
 /** The cursors of the log's events after `after` that a subscription selects, oldest first: what it must deliver. */
 async function expectedCursors(after: string, where: Record<string, string>): Promise<string[]> {
   const afterSeq = (await server.db('events').where({ tenantId: sunrise.tenantId }).select('seq')).find(
@@ -80,11 +116,15 @@ const cursorsOf = (sub: Collected, field: 'appointmentChanged' | 'notification')
   sub.results.map((r) => r.data![field].cursor as string);
 
 /** Subscribes, waits until the stream is live, and returns what it collects. */
-async function subscribe(token: string, query: string, variables: Record<string, unknown> = {}): Promise<Collected> {
-  const streams = server.app.services.realtime.activeStreams;
-  const sub = collect(client(token), query, variables);
-  await waitForStreams(server, streams + 1, 30_000);
-  return sub;
+function subscribe(token: string, query: string, variables: Record<string, unknown> = {}): Promise<Collected> {
+  return subscribeLive(server, client(token), query, variables, 30_000);
+}
+
+/** Closes the newest client and waits until the server has ended its stream. */
+async function disconnectNewest(): Promise<void> {
+  const streams = server.app.services.realtime.streams.count;
+  await clients.pop()!.dispose();
+  await waitForStreams(server, streams - 1);
 }
 
 describe('appointmentChanged(after)', () => {
@@ -94,9 +134,7 @@ describe('appointmentChanged(after)', () => {
     await first.waitFor(2);
     expect(first.results.map((r) => r.data!.appointmentChanged.appointment.id)).toEqual([a, b]);
     const lastSeen = first.results[1].data!.appointmentChanged.cursor;
-    const streams = server.app.services.realtime.activeStreams;
-    await clients.pop()!.dispose();
-    await waitForStreams(server, streams - 1);
+    await disconnectNewest();
 
     // Three changes while nobody listens.
     const c = await book();
@@ -124,14 +162,14 @@ describe('appointmentChanged(after)', () => {
     await book();
     const [{ data }] = await marker.waitFor(1);
     const from = data!.appointmentChanged.cursor;
-    // More than one replay page (500) of history.
-    for (let i = 0; i < 52; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => book(j % 2 ? 'lee' : 'patel')));
+    // More than one replay page (500) of history, written in one transaction with the server's own data access.
+    await bookHistory(520);
 
-    const streams = server.app.services.realtime.activeStreams;
+    const live = streamsOpened(server, 1, 30_000);
     const resumed = collect(client(nurse), APPOINTMENT_CHANGED, { after: from });
     // Commits racing the replay: before it starts, while it pages, at the seam where it goes live.
     for (let i = 0; i < 8; i++) await Promise.all(Array.from({ length: 5 }, (_, j) => book(j % 2 ? 'lee' : 'patel')));
-    await waitForStreams(server, streams + 1, 30_000);
+    await live;
     const expected = await expectedCursors(from, { topic: 'appointment' });
     expect(expected.length).toBeGreaterThan(500);
     await resumed.waitFor(expected.length, 30_000);
@@ -150,9 +188,7 @@ describe('notification(after)', () => {
     await alert('frontdesk', 'Room 2 needs supplies');
     await first.waitFor(1);
     const lastSeen = first.results[0].data!.notification.cursor;
-    const streams = server.app.services.realtime.activeStreams;
-    await clients.pop()!.dispose();
-    await waitForStreams(server, streams - 1);
+    await disconnectNewest();
 
     await alert('frontdesk', 'Call the lab back');
     await alert('admin', 'Not for the front desk');
@@ -183,16 +219,13 @@ describe('notification(after)', () => {
     await alert('frontdesk', 'marker');
     const [{ data }] = await marker.waitFor(1);
     const from = data!.notification.cursor;
-    for (let i = 0; i < 52; i++)
-      await Promise.all(
-        Array.from({ length: 10 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `history ${i}/${j}`)),
-      );
+    await alertHistory(Array.from({ length: 520 }, (_, i) => (i % 3 ? 'frontdesk' : 'admin')));
 
-    const streams = server.app.services.realtime.activeStreams;
+    const live = streamsOpened(server, 1, 30_000);
     const resumed = collect(client(frontDesk), NOTIFICATION, { after: from });
     for (let i = 0; i < 8; i++)
       await Promise.all(Array.from({ length: 5 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `racing ${i}/${j}`)));
-    await waitForStreams(server, streams + 1, 30_000);
+    await live;
     const expected = await expectedCursors(from, {
       topic: 'notification',
       kind: 'CREATED',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CloseCode, type Client } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventCursor } from '../../src/events/eventLog.js';
 import { openAcknowledged, openSocket } from '../helpers/rawSocket.js';
 import {
@@ -8,34 +8,30 @@ import {
   CREATE_APPOINTMENT,
   freeSlot,
   NOTIFICATION,
+  liveStreams,
+  subscribeLive,
   waitForStreams,
 } from '../helpers/realtime.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { useTestServer, type ClinicIds } from '../helpers/setup.js';
+import type { TestServer } from '../helpers/testServer.js';
 import { signToken, unsignedToken, type TokenClaims } from '../helpers/tokens.js';
-import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
+import { collect, wsClient } from '../helpers/ws.js';
 
+const t = useTestServer();
 let server: TestServer;
-let sunrise: Awaited<ReturnType<TestServer['ids']>>;
-let lakeside: Awaited<ReturnType<TestServer['ids']>>;
+let sunrise: ClinicIds;
+let lakeside: ClinicIds;
 let nurse: string;
 let frontDesk: string;
 let nurseClaims: TokenClaims;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer();
-  [sunrise, lakeside, nurse, frontDesk] = await Promise.all([
-    server.ids('sunrise-derm'),
-    server.ids('lakeside-skin'),
-    server.login('sunrise-derm', 'nurse'),
-    server.login('sunrise-derm', 'frontdesk'),
-  ]);
+  ({ server, sunrise, lakeside } = t);
+  [nurse, frontDesk] = await Promise.all([t.token('nurse'), t.token('frontdesk')]);
   nurseClaims = { userId: sunrise.users.nurse, tenantId: sunrise.tenantId, role: 'NURSE', name: 'Sam Rivera' };
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
-  await server?.stop();
-});
+afterAll(() => Promise.all(clients.map((c) => c.dispose())));
 
 /** A graphql-ws client closed when the file ends. */
 function client(options: Parameters<typeof wsClient>[1]): Client {
@@ -79,17 +75,11 @@ async function book(): Promise<string> {
 
 /** A subscriber that must keep receiving whatever the misbehaving clients around it do. */
 async function bystander(): Promise<{ stillServed(): Promise<void> }> {
-  const streams = server.app.services.realtime.activeStreams;
-  const seen: Collected = collect(client({ token: nurse }), APPOINTMENT_CHANGED);
-  await waitForStreams(server, streams + 1);
+  const seen = await subscribeLive(server, client({ token: nurse }), APPOINTMENT_CHANGED);
   return {
     async stillServed() {
       const id = await book();
-      await eventually(
-        () => seen.results.some((r) => r.data?.appointmentChanged.appointment.id === id),
-        10_000,
-        'the bystander to get the booking',
-      );
+      await vi.waitFor(() => expect(seen.results.map((r) => r.data?.appointmentChanged.appointment.id)).toContain(id));
     },
   };
 }
@@ -129,14 +119,14 @@ describe('Connection', () => {
     const expiresAt = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
     let closedWith: { code: number; at: number } | undefined;
     const c = client({ token, onClosed: (e) => (closedWith ??= { code: e.code, at: Date.now() }) });
-    const streams = server.app.services.realtime.activeStreams;
+    const streams = liveStreams(server);
     collect(c, NOTIFICATION);
     await waitForStreams(server, streams + 1);
     // Served while the token lasts.
     const me = await overSocket(c, '{ me { id } }');
     expect(me.results[0].data!.me.id).toBe(sunrise.users.nurse);
 
-    await eventually(() => closedWith, 6_000, 'the socket to close at expiry');
+    await vi.waitUntil(() => closedWith, { timeout: 6_000 });
     expect(closedWith!.code).toBe(CloseCode.Forbidden);
     expect(closedWith!.at).toBeGreaterThanOrEqual(expiresAt);
     await waitForStreams(server, streams);
@@ -145,10 +135,10 @@ describe('Connection', () => {
 
 describe('Upgrade', () => {
   it('should refuse a page of another origin at the upgrade, before any GraphQL is spoken', async () => {
-    const before = server.app.services.realtime.activeStreams;
+    const before = liveStreams(server);
     await expect(openSocket(server.url, { origin: 'https://evil.example' })).rejects.toMatchObject({ status: 403 });
     await expect(openSocket(server.url, { origin: 'null' })).rejects.toMatchObject({ status: 403 });
-    expect(server.app.services.realtime.activeStreams).toBe(before);
+    expect(liveStreams(server)).toBe(before);
   });
 
   it.each([
@@ -171,7 +161,7 @@ describe('Limits', () => {
 
   it('should refuse the 51st concurrent operation on one socket with BAD_REQUEST / TOO_MANY_SUBSCRIPTIONS while the other 50 keep working', async () => {
     const c = client({ token: nurse });
-    const streams = server.app.services.realtime.activeStreams;
+    const streams = liveStreams(server);
     const fifty = Array.from({ length: 50 }, () => collect(c, APPOINTMENT_CHANGED));
     await waitForStreams(server, streams + 50);
 
@@ -197,7 +187,7 @@ describe('Limits', () => {
     const other = await bystander();
     const socket = await openAcknowledged(server.url, nurse); // connection_init was message 1
     for (let i = 2; i <= 200; i++) socket.send({ type: 'ping' });
-    await eventually(() => socket.messages.filter((m) => m.type === 'pong').length === 199, 10_000, '199 pongs');
+    await vi.waitFor(() => expect(socket.messages.filter((m) => m.type === 'pong')).toHaveLength(199));
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     socket.send({ type: 'ping' });
     expect(await socket.closed).toEqual({ code: 4429, reason: 'Too many messages' });
@@ -342,7 +332,7 @@ describe('Documents', () => {
     ['a future', () => eventCursor(sunrise.tenantId, 1_000_000)],
   ])('should answer a %s `after` cursor with BAD_USER_INPUT on both durable subscriptions', async (_case, cursor) => {
     const c = client({ token: nurse });
-    const streams = server.app.services.realtime.activeStreams;
+    const streams = liveStreams(server);
     for (const query of [APPOINTMENT_CHANGED, NOTIFICATION]) {
       const res = await overSocket(c, query, { after: cursor() });
       // An error while the stream is set up is a request error: no `data` at all (GraphQL spec, Subscribe).
@@ -357,7 +347,7 @@ describe('Documents', () => {
         },
       ]);
     }
-    expect(server.app.services.realtime.activeStreams).toBe(streams);
+    expect(liveStreams(server)).toBe(streams);
     expect(server.app.services.realtime.feed.listenerCount).toBe(streams);
   });
 });
@@ -394,7 +384,7 @@ describe('Unexpected errors', () => {
 
   it('should be masked in a subscription event too', async () => {
     const c = client({ token: nurse });
-    const streams = server.app.services.realtime.activeStreams;
+    const streams = liveStreams(server);
     const events = collect(c, APPOINTMENT_CHANGED);
     await waitForStreams(server, streams + 1);
     const first = await book();

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GraphQLError } from 'graphql';
 import { ALL_SCOPES } from '../../auth/scopes.js';
@@ -6,6 +7,7 @@ import { createDb, type Db } from '../../db/knex.js';
 import { migrateLatest } from '../../db/migrate.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
+import { ChannelHub } from '../../events/channelHub.js';
 import { createPubSub } from '../../events/pubsub.js';
 import { createLogger } from '../../logger.js';
 import { createIntegrationClient } from './clients.js';
@@ -60,10 +62,40 @@ const publicFields = (c: IntegrationClientRow) => ({
   revokedAt: c.revokedAt,
 });
 
-async function main(): Promise<void> {
+/** Where the command writes: the process's streams, or a test's buffers. */
+export interface CliOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+const processOutput: CliOutput = { log: (line) => console.log(line), error: (line) => console.error(line) };
+
+/**
+ * `npm run integrations -- <args>`: runs the command against the database of `env` and resolves with the exit code
+ * (0 done, 2 bad usage or unknown clinic/client, 1 unexpected). Bad input is refused before any database is opened.
+ */
+export async function integrationsCli(
+  args: string[],
+  env: Record<string, string | undefined> = process.env,
+  out: CliOutput = processOutput,
+): Promise<number> {
+  try {
+    return await run(args, env, out);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof GraphQLError) {
+      out.error(`error: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    out.error(String((err as Error).stack ?? err));
+    return 1;
+  }
+}
+
+async function run(args: string[], env: Record<string, string | undefined>, out: CliOutput): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
+      args,
       allowPositionals: true,
       options: {
         tenant: { type: 'string' },
@@ -80,16 +112,15 @@ async function main(): Promise<void> {
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    console.log(USAGE);
-    if (!values.help) process.exitCode = 2;
-    return;
+    out.log(USAGE);
+    return values.help ? 0 : 2;
   }
   if (!['create', 'list', 'revoke'].includes(command)) throw new UsageError(`Unknown command "${command}"`);
   if (!values.tenant) throw new UsageError('--tenant <clinic-slug> is required');
   if (command === 'create' && !values.name) throw new UsageError('--name is required');
   if (command === 'create' && !values.scopes) throw new UsageError('--scopes is required');
   if (command === 'revoke' && !rest[0]) throw new UsageError('revoke needs the client id');
-  const config = loadConfig();
+  const config = loadConfig(env);
   if (!config.databaseUrl && (await serverAnswers(config.port))) {
     throw new UsageError(
       `A server is running on port ${config.port} with the embedded database, which has one process at a time. Stop it first, ` +
@@ -106,37 +137,39 @@ async function main(): Promise<void> {
         scopes: values.scopes!.split(/[\s,]+/),
         createdBy: null,
       });
-      if (values.json) console.log(JSON.stringify({ ...publicFields(client), clientSecret: secret }));
+      if (values.json) out.log(JSON.stringify({ ...publicFields(client), clientSecret: secret }));
       else {
-        console.log(`created ${describe(client)}`);
-        console.log(`client_id:     ${client.id}`);
-        console.log(`client_secret: ${secret}`);
-        console.log('Store the secret now: it is not shown again (only its hash is kept).');
+        out.log(`created ${describe(client)}`);
+        out.log(`client_id:     ${client.id}`);
+        out.log(`client_secret: ${secret}`);
+        out.log('Store the secret now: it is not shown again (only its hash is kept).');
       }
     } else if (command === 'list') {
       const clients = await integrationClientsOfTenant(db, tenantId, values.all);
-      if (values.json) console.log(JSON.stringify(clients.map(publicFields)));
+      if (values.json) out.log(JSON.stringify(clients.map(publicFields)));
       else if (clients.length === 0)
-        console.log(
-          values.all ? 'no integration clients' : 'no active integration clients (--all lists revoked ones too)',
-        );
-      else for (const c of clients) console.log(describe(c));
+        out.log(values.all ? 'no integration clients' : 'no active integration clients (--all lists revoked ones too)');
+      else for (const c of clients) out.log(describe(c));
     } else {
       const id = rest[0];
       const client = await revokeIntegrationClientRow(db, tenantId, id);
       if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
       let announced = false;
       if (config.redisUrl) {
-        const pubsub = await createPubSub(config.redisUrl, createLogger('warn'), config.redisNamespace);
+        const log = createLogger('warn');
+        const hub = new ChannelHub(await createPubSub(config.redisUrl, log, config.redisNamespace), log);
         const signal: IntegrationRevokedSignal = { clientId: client.id };
-        await pubsub.engine.publish(tenantChannel({ tenantId }, 'integrations'), signal);
-        await pubsub.close();
+        try {
+          await hub.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+        } finally {
+          await hub.close();
+        }
         announced = true;
       }
-      if (values.json) console.log(JSON.stringify({ ...publicFields(client), announced }));
+      if (values.json) out.log(JSON.stringify({ ...publicFields(client), announced }));
       else {
-        console.log(`revoked ${describe(client)}`);
-        console.log(
+        out.log(`revoked ${describe(client)}`);
+        out.log(
           announced
             ? 'Its live connections were told to close.'
             : 'Servers close its live connections at their next check (within 5 seconds).',
@@ -146,14 +179,10 @@ async function main(): Promise<void> {
   } finally {
     await db.destroy();
   }
+  return 0;
 }
 
-main().catch((err) => {
-  if (err instanceof UsageError || err instanceof GraphQLError) {
-    console.error(`error: ${err.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else {
-    console.error(err);
-    process.exitCode = 1;
-  }
-});
+// Run as a script (`npm run integrations`), not when imported by a test.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await integrationsCli(process.argv.slice(2));
+}

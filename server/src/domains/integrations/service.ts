@@ -54,18 +54,16 @@ export class IntegrationService {
    */
   async track(viewer: IntegrationViewer, close: () => void): Promise<() => void> {
     const connection: LiveConnection = { viewer, close };
-    const { engine } = this.realtime.pubsub;
-    const subscriptionId = await engine.subscribe(
+    const unsubscribe = await this.realtime.hub.subscribe<IntegrationRevokedSignal>(
       tenantChannel(viewer, 'integrations'),
-      (signal: IntegrationRevokedSignal) => {
+      (signal) => {
         if (signal.clientId === viewer.clientId) this.end(connection, 'revocation signal');
       },
-      {},
     );
     this.live.add(connection);
     const stop = () => {
       this.live.delete(connection);
-      engine.unsubscribe(subscriptionId);
+      unsubscribe();
     };
     if (!(await this.isActive(viewer))) this.end(connection, 'revoked before tracking');
     return stop;
@@ -74,7 +72,7 @@ export class IntegrationService {
   /** Tells every instance that a client was revoked. */
   async announceRevocation(tenantId: string, clientId: string): Promise<void> {
     const signal: IntegrationRevokedSignal = { clientId };
-    await this.realtime.pubsub.engine.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+    await this.realtime.hub.publish(tenantChannel({ tenantId }, 'integrations'), signal);
   }
 
   private end(connection: LiveConnection, why: string): void {

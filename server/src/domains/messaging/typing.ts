@@ -8,13 +8,15 @@ import type { Logger } from '../../logger.js';
 import type { Realtime } from '../../realtime/service.js';
 import { requireThreadAccess } from './access.js';
 
-/** Typing signals are ephemeral (DESIGN.md invariant 3): published on the tenant's typing channel, never stored. */
-export const Typing = {
-  /** At most one `true` per user and thread reaches pub/sub in this window. */
-  throttleMs: 2_000,
-  /** A `true` lapses this long after it was sent unless renewed; its `expiresAt` says so to clients too. */
-  ttlMs: 6_000,
-} as const;
+/**
+ * Typing signals are ephemeral (DESIGN.md invariant 3): published on the tenant's typing channel, never stored. A `true`
+ * lapses `TYPING_TTL` after it was sent unless renewed (its `expiresAt` says so to clients too), and at most one `true`
+ * per user and thread reaches pub/sub per third of that (2 s by default): well inside the lapse, so a renewing typist
+ * never flickers.
+ */
+export function typingTiming(ttlSeconds: number): { ttlMs: number; throttleMs: number } {
+  return { ttlMs: ttlSeconds * 1000, throttleMs: Math.round((ttlSeconds * 1000) / 3) };
+}
 
 interface Typist {
   viewer: Pick<Viewer, 'tenantId' | 'userId'>;
@@ -33,27 +35,33 @@ interface Typist {
 class TypingSignals {
   private readonly typists = new Map<string, Typist>();
 
+  private readonly ttlMs: number;
+  private readonly throttleMs: number;
+
   constructor(
     private readonly realtime: Realtime,
     private readonly log: Logger,
-  ) {}
+    ttlSeconds: number,
+  ) {
+    ({ ttlMs: this.ttlMs, throttleMs: this.throttleMs } = typingTiming(ttlSeconds));
+  }
 
   /** Passes a `true` on unless one went out for this user and thread within the throttle window. */
   async start(viewer: Viewer, threadId: string): Promise<boolean> {
     const key = `${viewer.tenantId}:${threadId}:${viewer.userId}`;
     const now = Date.now();
     const current = this.typists.get(key);
-    if (current && now - current.sentAt < Typing.throttleMs) return false;
+    if (current && now - current.sentAt < this.throttleMs) return false;
     if (current) clearTimeout(current.timer);
     const typist: Typist = {
       viewer,
       threadId,
       sentAt: now,
       typing: true,
-      timer: this.timer(() => this.lapse(key, typist), Typing.ttlMs),
+      timer: this.timer(() => this.lapse(key, typist), this.ttlMs),
     };
     this.typists.set(key, typist);
-    return this.publish(typist, true, new Date(now + Typing.ttlMs).toISOString());
+    return this.publish(typist, true, new Date(now + this.ttlMs).toISOString());
   }
 
   /**
@@ -68,7 +76,7 @@ class TypingSignals {
     typist.typing = false;
     typist.timer = this.timer(
       () => this.forget(key, typist),
-      Math.max(0, typist.sentAt + Typing.throttleMs - Date.now()),
+      Math.max(0, typist.sentAt + this.throttleMs - Date.now()),
     );
     return this.publish(typist, false, null);
   }
@@ -100,7 +108,7 @@ class TypingSignals {
   private async publish(typist: Typist, isTyping: boolean, expiresAt: string | null): Promise<boolean> {
     const signal: TypingSignal = { threadId: typist.threadId, userId: typist.viewer.userId, isTyping, expiresAt };
     try {
-      await this.realtime.pubsub.engine.publish(tenantChannel(typist.viewer, 'typing'), signal);
+      await this.realtime.hub.publish(tenantChannel(typist.viewer, 'typing'), signal);
       return true;
     } catch (err) {
       // Nothing to retry: the signal is stale within seconds, and clients expire a `true` by its expiresAt.
@@ -113,10 +121,10 @@ class TypingSignals {
 const instances = new WeakMap<Realtime, TypingSignals>();
 
 function typingSignals(ctx: Context): TypingSignals {
-  const { realtime, log } = ctx.services;
+  const { realtime, log, config } = ctx.services;
   let signals = instances.get(realtime);
   if (!signals) {
-    const created = new TypingSignals(realtime, log);
+    const created = new TypingSignals(realtime, log, config.typingTtlSeconds);
     instances.set(realtime, created);
     realtime.onStop.push(() => created.close());
     signals = created;

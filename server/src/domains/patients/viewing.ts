@@ -61,6 +61,6 @@ export class ViewingService {
   }
 
   private async publish(tenantId: string, signal: ViewingSignal): Promise<void> {
-    await this.realtime.pubsub.engine.publish(tenantChannel({ tenantId }, 'viewing'), signal);
+    await this.realtime.hub.publish(tenantChannel({ tenantId }, 'viewing'), signal);
   }
 }

@@ -28,22 +28,31 @@ export class PresenceService {
   private readonly sockets = new Map<string, SocketInfo>();
   /** The tail of each user's changes on this instance. */
   private readonly queues = new Map<string, Promise<void>>();
+  /**
+   * Changes that failed while Redis was unreachable, redone when it is back (on reconnection, and at every heartbeat
+   * until they succeed), announcing what they could not: connections that opened, and connections that closed.
+   */
+  private readonly failedJoins = new Set<string>();
+  private readonly failedLeaves = new Map<string, SocketInfo>();
   private readonly heartbeat: NodeJS.Timeout;
   private renewing = false;
   private stopped = false;
 
   constructor(
     private readonly realtime: Realtime,
-    config: Pick<Config, 'presenceTtlSeconds'>,
+    config: Pick<Config, 'presenceTtlSeconds' | 'redisNamespace'>,
     private readonly log: Logger,
   ) {
     this.ttlMs = config.presenceTtlSeconds * 1000;
-    this.statuses = realtime.pubsub.redis ? new RedisStatusStore(realtime.pubsub.redis) : new MemoryStatusStore();
+    this.statuses = realtime.redis
+      ? new RedisStatusStore(realtime.redis, config.redisNamespace)
+      : new MemoryStatusStore();
     realtime.onSocketOpen.push((socket) => this.connected(socket));
     realtime.onSocketClose.push((socket) => this.disconnected(socket));
     realtime.onLapsed.push((lapsed) => this.lapsed(lapsed));
     realtime.onStop.push(() => this.stop());
-    this.heartbeat = setInterval(() => void this.renew(), this.ttlMs / 3).unref();
+    realtime.hub.onReconnect(() => void this.redo());
+    this.heartbeat = setInterval(() => void this.redo().then(() => this.renew()), this.ttlMs / 3).unref();
   }
 
   /** The users of the tenant with a live connection, with their status. */
@@ -69,39 +78,76 @@ export class PresenceService {
   private async connected(socket: SocketInfo): Promise<void> {
     if (this.stopped) return;
     this.sockets.set(socket.id, socket);
-    // Never fails the connection: if the store is unreachable, the next heartbeat adds it.
+    // Never fails the connection: if the store is unreachable, it is redone when it is back.
     await this.serially(socket.viewer, () => (this.sockets.has(socket.id) ? this.join(socket) : undefined)).catch(
-      (err) => this.log.warn({ err, socketId: socket.id }, 'could not record the connection for presence'),
+      (err) => {
+        this.failedJoins.add(socket.id);
+        this.log.warn({ err: { message: err.message }, socketId: socket.id }, 'presence join failed; redone later');
+      },
     );
   }
 
   private async disconnected(socket: SocketInfo): Promise<void> {
     if (!this.sockets.delete(socket.id)) return;
-    await this.serially(socket.viewer, () => this.leave(socket));
+    this.failedJoins.delete(socket.id);
+    await this.serially(socket.viewer, () => this.leave(socket)).catch((err) => {
+      // The user must not stay "online": redone when Redis is back (the sweep would also catch it within the TTL).
+      this.failedLeaves.set(socket.id, socket);
+      this.log.warn({ err: { message: err.message }, socketId: socket.id }, 'presence leave failed; redone later');
+    });
   }
 
-  /** Adds a connection; announces ONLINE when it is the user's only one. */
-  private async join({ id, viewer }: SocketInfo): Promise<void> {
+  /** Redoes the joins and leaves that failed; each is announced, since whether it was before is unknown. */
+  private async redo(): Promise<void> {
+    if (this.stopped) return;
+    await Promise.all([
+      ...[...this.failedLeaves.values()].map((socket) =>
+        this.serially(socket.viewer, () => this.leave(socket, { announce: true })).then(
+          () => this.failedLeaves.delete(socket.id),
+          () => {},
+        ),
+      ),
+      ...[...this.failedJoins].map((id) => {
+        const socket = this.sockets.get(id);
+        if (!socket) return this.failedJoins.delete(id);
+        return this.serially(socket.viewer, () => this.join(socket, { announce: true })).then(
+          () => this.failedJoins.delete(id),
+          () => {},
+        );
+      }),
+    ]);
+  }
+
+  /**
+   * Adds a connection; announces ONLINE when it is the user's only one (or, redoing a failed join, in any case: a
+   * repeated ONLINE is harmless, a missing one is not).
+   */
+  private async join({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
     const change = await this.realtime.sets.touchAndList(
       EphemeralKey.connections(viewer, viewer.userId),
       id,
       this.ttlMs,
     );
     await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
-    if (change.members.length !== 1) return;
-    await this.statuses.clear(viewer.tenantId, viewer.userId);
-    await this.publish(viewer.tenantId, {
-      userId: viewer.userId,
-      status: 'ONLINE',
-      lastSeenAt: new Date().toISOString(),
-    });
+    const first = change.members.length === 1;
+    if (!first && !announce) return;
+    if (first) await this.statuses.clear(viewer.tenantId, viewer.userId);
+    const status = first
+      ? 'ONLINE'
+      : ((await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE');
+    await this.publish(viewer.tenantId, { userId: viewer.userId, status, lastSeenAt: new Date().toISOString() });
   }
 
-  /** Removes a connection; when it was the user's last, takes the user out of the clinic's online set. */
-  private async leave({ id, viewer }: SocketInfo): Promise<void> {
+  /**
+   * Removes a connection; when it was the user's last, takes the user out of the clinic's online set (redoing a failed
+   * leave, announcing OFFLINE even if it was taken out already: the failure may have been the announcement's).
+   */
+  private async leave({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
     const change = await this.realtime.sets.removeAndList(EphemeralKey.connections(viewer, viewer.userId), id);
     if (change.members.length > 0) return;
-    await this.takeOffline(viewer, new Date());
+    if (!announce) return this.takeOffline(viewer, new Date());
+    await this.realtime.sets.remove(EphemeralKey.online(viewer), viewer.userId);
+    await this.offline(viewer, new Date());
   }
 
   /** Removes the user from the online set, and announces OFFLINE if this call is the one that removed them. */
@@ -204,7 +250,7 @@ export class PresenceService {
   }
 
   private async publish(tenantId: string, signal: PresenceSignal): Promise<void> {
-    await this.realtime.pubsub.engine.publish(tenantChannel({ tenantId }, 'presence'), signal);
+    await this.realtime.hub.publish(tenantChannel({ tenantId }, 'presence'), signal);
   }
 
   /** Runs one user's changes on this instance one after the other. */

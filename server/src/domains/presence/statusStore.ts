@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { EphemeralKey } from '../../realtime/keys.js';
+import { redisCall } from '../../events/pubsub.js';
 
 /** A status a user can choose; OFFLINE is not one of them (it follows from having no connection). */
 export type ChosenStatus = 'ONLINE' | 'AWAY' | 'BUSY';
@@ -36,21 +37,29 @@ export class MemoryStatusStore implements PresenceStatusStore {
   }
 }
 
+/** One hash per clinic, under the deployment's namespace like every key of ours in Redis. */
 export class RedisStatusStore implements PresenceStatusStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+  ) {}
+
+  private key(tenantId: string): string {
+    return `${this.namespace}:${EphemeralKey.presenceStatus({ tenantId })}`;
+  }
 
   async get(tenantId: string, userIds: string[]): Promise<Map<string, ChosenStatus>> {
     if (userIds.length === 0) return new Map();
-    const values = await this.redis.hmget(EphemeralKey.presenceStatus({ tenantId }), ...userIds);
+    const values = await redisCall(() => this.redis.hmget(this.key(tenantId), ...userIds));
     return new Map(userIds.map((id, i) => [id, values[i] === 'AWAY' || values[i] === 'BUSY' ? values[i] : 'ONLINE']));
   }
 
   async set(tenantId: string, userId: string, status: ChosenStatus): Promise<void> {
     if (status === 'ONLINE') return this.clear(tenantId, userId);
-    await this.redis.hset(EphemeralKey.presenceStatus({ tenantId }), userId, status);
+    await redisCall(() => this.redis.hset(this.key(tenantId), userId, status));
   }
 
   async clear(tenantId: string, userId: string): Promise<void> {
-    await this.redis.hdel(EphemeralKey.presenceStatus({ tenantId }), userId);
+    await redisCall(() => this.redis.hdel(this.key(tenantId), userId));
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/db/seeds/demo.js';
 import { tenantChannel } from '../../src/events/channels.js';
 import { eventCursor } from '../../src/events/eventLog.js';
@@ -15,13 +15,13 @@ import {
   SEND_ALERT,
 } from '../helpers/realtime.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
-import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
-import { collect, eventually, wsClient, type Collected } from '../helpers/ws.js';
+import { createTestDatabase } from '../helpers/testServer.js';
+import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
 // Instances share state through PostgreSQL and Redis; the embedded project runs PGlite in memory and the in-process
 // pub/sub, which are one process's by design: there is nothing for a second instance to share, so these run on
 // the postgres project only.
-describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and one Redis', () => {
+describe('several instances on one PostgreSQL and one Redis', () => {
   const namespace = `test-${randomBytes(4).toString('hex')}`;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let a: ServerProcess;
@@ -68,11 +68,7 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
     const c = wsClient(server.url, { token });
     clients.push(c);
     const sub = collect(c, query);
-    await eventually(
-      async () => (await metric(server.url, 'derm_subscription_streams')) === before + 1,
-      10_000,
-      'the stream to be live',
-    );
+    await vi.waitFor(async () => expect(await metric(server.url, 'derm_subscription_streams')).toBe(before + 1));
     return sub;
   }
 
@@ -132,17 +128,15 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
       const sent = [`outage ${round}.1`, `outage ${round}.2`, `outage ${round}.3`];
       for (const title of sent)
         await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title } }, nurse);
-      const [, listeners] = (await redis.call('PUBSUB', 'NUMSUB', tenantChannel({ tenantId }, 'events'))) as [
-        string,
-        number,
-      ];
+      const [, listeners] = (await redis.call(
+        'PUBSUB',
+        'NUMSUB',
+        `${namespace}:${tenantChannel({ tenantId }, 'events')}`,
+      )) as [string, number];
       if (Number(listeners) === 0) committedUnheard = sent.length;
       titles = [...titles, ...sent];
-      await eventually(
-        async () => (await subscriberConnections()).length === 2,
-        10_000,
-        'both subscribers to reconnect',
-      );
+      // Both subscribers reconnect.
+      await vi.waitFor(async () => expect(await subscriberConnections()).toHaveLength(2), { timeout: 10_000 });
     }
     expect(committedUnheard).toBe(3);
     // One more after the outage: had anything come twice, it would come before this one.
@@ -170,11 +164,11 @@ describe.skipIf(ENGINE !== 'postgres')('several instances on one PostgreSQL and 
     const c = wsClient(b.url, { token: nurse, onClosed: (e) => (closed ??= e.code) });
     clients.push(c);
     collect(c, APPOINTMENT_CHANGED);
-    await eventually(async () => (await metric(b.url, 'derm_websocket_connections')) >= 1, 10_000, 'the socket on B');
+    await vi.waitFor(async () => expect(await metric(b.url, 'derm_websocket_connections')).toBeGreaterThan(0));
     const onA = await subscribe(a, frontDesk, APPOINTMENT_CHANGED);
 
     expect(await b.stop('SIGTERM')).toBe(0);
-    await eventually(() => closed !== undefined, 5_000, 'the client to see its socket closed');
+    await vi.waitFor(() => expect(closed, 'the client sees its socket closed').toBeDefined(), { timeout: 5_000 });
     expect(closed).toBe(1001);
     const id = await book(a.url);
     const [event] = await onA.waitFor(1);

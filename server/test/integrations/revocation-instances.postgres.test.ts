@@ -1,0 +1,116 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it, vi } from 'vitest';
+import { APPOINTMENT_CHANGED } from '../helpers/realtime.js';
+import { integrationToken } from '../helpers/integrations.js';
+import { spawnServer } from '../helpers/process.js';
+import { TEST_REDIS_URL } from '../helpers/services.js';
+import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
+import { createTestDatabase } from '../helpers/testServer.js';
+import { collect, wsClient } from '../helpers/ws.js';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `npm run integrations -- <args>` run in this process: the operators' command itself, against the database of `env`.
+ * PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
+ */
+async function integrationsCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runIntegrationsCli(
+    args,
+    { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    { log: (line) => stdout.push(line), error: (line) => stderr.push(line) },
+  );
+  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+}
+
+/** Opens an integration client's socket with one live subscription, and records how it closes. */
+async function liveSocket(server: { url: string }, token: string) {
+  let closed: { code: number; reason: string; at: number } | undefined;
+  const socket = wsClient(server.url, {
+    token,
+    onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
+  });
+  const sub = collect(socket, APPOINTMENT_CHANGED);
+  const whenClosed = (timeoutMs: number) => vi.waitUntil(() => closed, { timeout: timeoutMs, interval: 25 });
+  return { socket, sub, closed: () => closed, whenClosed };
+}
+
+// Several instances share revocations through Redis; the embedded project has one process's pub/sub by design.
+describe('Revocation across instances', () => {
+  it("should close the client's socket on another instance at once, whether an admin or the operators' script revokes", async () => {
+    const database = await createTestDatabase();
+    const env = { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL, REDIS_NAMESPACE: `test-${Date.now()}` };
+    const a = await spawnServer(env);
+    const b = await spawnServer(env);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const login = async (url: string) =>
+        (await (
+          await fetch(`${url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              query:
+                'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }',
+            }),
+          })
+        ).json()) as { data: { login: { token: string } } };
+      const admin = (await login(a.url)).data.login.token;
+      const create = async () => {
+        const res = (await (
+          await fetch(`${a.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+            body: JSON.stringify({
+              query:
+                'mutation { createIntegrationClient(input: { name: "Bridge", scopes: ["appointments:read"] }) { clientSecret client { id } } }',
+            }),
+          })
+        ).json()) as { data: { createIntegrationClient: { clientSecret: string; client: { id: string } } } };
+        return {
+          id: res.data.createIntegrationClient.client.id,
+          secret: res.data.createIntegrationClient.clientSecret,
+        };
+      };
+
+      // Revoked by an admin on instance A, connected to instance B.
+      const first = await create();
+      const onB = await liveSocket(b, await integrationToken(b.url, first));
+      await new Promise((r) => setTimeout(r, 500));
+      let revokedAt = Date.now();
+      await fetch(`${a.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({
+          query: 'mutation($id: ID!) { revokeIntegrationClient(id: $id) { id } }',
+          variables: { id: first.id },
+        }),
+      });
+      let closed = await onB.whenClosed(10_000);
+      expect(closed).toMatchObject({ code: 4403, reason: 'Client revoked' });
+      // Sooner than B's own periodic check (every 5 s) could have: the signal did it.
+      expect(closed.at - revokedAt).toBeLessThan(2500);
+
+      // Revoked by the operators' script, which publishes the same signal through Redis.
+      const second = await create();
+      const alsoOnB = await liveSocket(b, await integrationToken(b.url, second));
+      await new Promise((r) => setTimeout(r, 500));
+      revokedAt = Date.now();
+      const res = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', second.id], env);
+      expect(res.stdout).toContain('Its live connections were told to close.');
+      closed = await alsoOnB.whenClosed(10_000);
+      expect(closed.at - revokedAt).toBeLessThan(4000);
+      await Promise.all([onB.socket.dispose(), alsoOnB.socket.dispose()]);
+    } finally {
+      redis.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+      await database.drop();
+    }
+  });
+});

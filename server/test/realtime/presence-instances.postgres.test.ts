@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
+import { sweepIntervalMs } from '../../src/realtime/service.js';
+import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { TEST_REDIS_URL } from '../helpers/services.js';
+import { createTestDatabase } from '../helpers/testServer.js';
+import { metric } from '../helpers/realtime.js';
+import { collect, wsClient, type Collected } from '../helpers/ws.js';
+
+const PRESENCE = 'subscription { presence { status lastSeenAt user { id name } } }';
+const ONLINE_USERS = '{ onlineUsers { status lastSeenAt user { id name } } }';
+
+interface PresenceEvent {
+  status: string;
+  lastSeenAt: string;
+  user: { id: string; name: string };
+}
+
+/** The presence signals received so far about one user. */
+function signalsOf(seen: Collected, userId: string): PresenceEvent[] {
+  return seen.results.map((r) => r.data?.presence as PresenceEvent).filter((p) => p?.user.id === userId);
+}
+
+/** Waits for the `nth` signal with this status about this user. */
+function signal(seen: Collected, userId: string, status: string, nth = 1, timeoutMs = 10_000): Promise<PresenceEvent> {
+  return vi.waitUntil(() => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1], {
+    timeout: timeoutMs,
+    interval: 25,
+  });
+}
+
+/** Resolves once the client's connection is acknowledged, by running a query over it. */
+function overSocket(client: Client, query = '{ me { id } }'): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let result: unknown;
+    client.subscribe({ query }, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
+  });
+}
+
+// Instances share presence only through Redis and PostgreSQL; the embedded database and the in-process pub/sub
+// belong to one process. So this runs in the postgres project only (which always has both).
+describe('presence across instances', () => {
+  const TTL_SECONDS = 3;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let crashing: ServerProcess;
+  let observing: ServerProcess;
+  let draining: ServerProcess;
+  const clients: Client[] = [];
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    // Migrated and seeded already (a copy of the run's template): the instances start side by side.
+    database = await createTestDatabase();
+    const tenant = await database.db('tenants').where({ slug: 'sunrise-derm' }).first('id');
+    for (const row of await database.db('users').where({ tenantId: tenant.id }).select('id', 'email'))
+      ids[row.email] = row.id;
+    const env = {
+      DATABASE_URL: database.url!,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_NAMESPACE: `test-${randomBytes(4).toString('hex')}`,
+    };
+    [crashing, observing, draining] = await Promise.all([
+      spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
+      spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
+      // The default time to live: going offline well before it proves that a graceful stop does not wait for it.
+      spawnServer(env),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all([crashing, observing, draining].map((p) => p?.stop('SIGKILL')));
+    await database?.drop();
+  });
+
+  const clinic = DEMO_CLINICS.find((c) => c.slug === 'sunrise-derm')!;
+  async function login(instance: ServerProcess, key: string): Promise<string> {
+    const res = await post(
+      instance,
+      'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
+      {
+        t: clinic.slug,
+        e: demoEmail(clinic, key),
+        p: DEMO_PASSWORD,
+      },
+    );
+    return res.data.login.token;
+  }
+  async function post(instance: ServerProcess, query: string, variables: Record<string, unknown> = {}, token?: string) {
+    const res = await fetch(`${instance.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as { data: any; errors?: unknown[] };
+  }
+  const connect = (instance: ServerProcess, token: string) => {
+    const client = wsClient(instance.url, { token });
+    clients.push(client);
+    return client;
+  };
+  /** A connection to an instance that is about to go away: losing it is expected, not an error for the console. */
+  const connectDoomed = (instance: ServerProcess, token: string) => {
+    const client = createClient({
+      url: `${instance.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => {},
+    });
+    clients.push(client);
+    return client;
+  };
+  async function subscribedOn(instance: ServerProcess, token: string): Promise<Collected> {
+    // Another process: its own count of live streams, read from /metrics.
+    const before = await metric(instance.url, 'derm_subscription_streams');
+    const seen = collect(connect(instance, token), PRESENCE);
+    await vi.waitFor(async () =>
+      expect(await metric(instance.url, 'derm_subscription_streams')).toBeGreaterThan(before),
+    );
+    return seen;
+  }
+
+  it('shows a user connected to one instance as online on another, and offline within the TTL once that instance is killed', async () => {
+    const frontdesk = ids[demoEmail(clinic, 'frontdesk')];
+    const [nurse, desk] = await Promise.all([login(observing, 'nurse'), login(crashing, 'frontdesk')]);
+    const seen = await subscribedOn(observing, nurse);
+
+    await overSocket(connectDoomed(crashing, desk));
+    await signal(seen, frontdesk, 'ONLINE');
+    const listed = await post(observing, ONLINE_USERS, {}, nurse);
+    expect(listed.data.onlineUsers).toContainEqual(
+      expect.objectContaining({ status: 'ONLINE', user: expect.objectContaining({ id: frontdesk }) }),
+    );
+
+    const killedAt = Date.now();
+    await crashing.stop('SIGKILL');
+    // Renewed every TTL/3, lapsed after TTL, found by the next sweep (TTL/6 here): margin for a loaded machine.
+    const deadline =
+      TTL_SECONDS * 1000 + sweepIntervalMs({ presenceTtlSeconds: TTL_SECONDS, viewingTtlSeconds: 30 }) + 3000;
+    const offline = await signal(seen, frontdesk, 'OFFLINE', 1, deadline);
+    const elapsed = Date.now() - killedAt;
+    console.info(`presence: OFFLINE ${elapsed} ms after SIGKILL (PRESENCE_TTL=${TTL_SECONDS}s)`);
+    expect(elapsed).toBeLessThanOrEqual(deadline);
+    expect(new Date(offline.lastSeenAt).getTime()).toBeLessThanOrEqual(Date.now());
+    const after = await post(observing, ONLINE_USERS, {}, nurse);
+    expect(after.data.onlineUsers.map((p: PresenceEvent) => p.user.id)).not.toContain(frontdesk);
+    expect(signalsOf(seen, frontdesk).map((p) => p.status)).toEqual(['ONLINE', 'OFFLINE']);
+  });
+
+  it('takes the users of a gracefully stopped instance offline at once, not after the TTL', async () => {
+    const patel = ids[demoEmail(clinic, 'patel')];
+    const [admin, drPatel] = await Promise.all([login(observing, 'admin'), login(draining, 'patel')]);
+    const seen = await subscribedOn(observing, admin);
+    await overSocket(connectDoomed(draining, drPatel));
+    await signal(seen, patel, 'ONLINE');
+
+    const stoppedAt = Date.now();
+    expect(await draining.stop('SIGTERM')).toBe(0);
+    // Its time to live is 30 s: well within that, the offline came from the shutdown itself.
+    await signal(seen, patel, 'OFFLINE', 1, 10_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+  });
+});
