@@ -1,4 +1,5 @@
 import type { Services } from '../context.js';
+import { isUserOfTenant } from '../domains/identity/data.js';
 import { unauthenticated } from '../errors.js';
 import { bearerToken, TokenError, type TokenService, type Viewer } from './tokens.js';
 
@@ -17,16 +18,20 @@ export async function authenticate(
 }
 
 /**
- * `authenticate`, then what a signature cannot tell: an integration client's token is refused once the client is
- * revoked (its tokens are short-lived, but a revocation takes effect at once).
+ * `authenticate`, then what a signature cannot tell, on every transport alike (HTTP 401, WebSocket 4403, SSE 401): an
+ * integration client's token is refused once the client is revoked, and a staff token once its user is no longer a
+ * user of its clinic (a deleted or moved account whose token has not expired yet). One indexed read each.
  */
 export async function authenticateCaller(
-  services: Pick<Services, 'tokens' | 'integrations'>,
+  services: Pick<Services, 'tokens' | 'integrations' | 'db'>,
   authorization: string | undefined | null,
 ): Promise<Viewer | null> {
   const viewer = await authenticate(services.tokens, authorization);
   if (viewer?.kind === 'integration' && !(await services.integrations.isActive(viewer))) {
     throw unauthenticated('This integration client has been revoked');
+  }
+  if (viewer?.kind === 'user' && !(await isUserOfTenant(services.db, viewer.tenantId, viewer.userId))) {
+    throw unauthenticated('This account is not a user of its clinic any more: sign in again');
   }
   return viewer;
 }

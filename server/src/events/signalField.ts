@@ -13,27 +13,25 @@ export interface SharedSignal<S> {
 /**
  * The resolver object of a signal subscription field (presence, viewing), the ephemeral sibling of `durableField`.
  * `start` runs before the stream starts (check arguments and permission there) and returns which signals this
- * subscriber receives. Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are
+ * subscriber receives (it may read through the signal's shared loaders). Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are
  * kept per signal: a user or patient that all subscribers select is read once per signal on this instance, not once
  * per subscriber (DESIGN.md invariant 4).
  */
+export type SignalFilter<S> = (signal: S, viewer: Viewer, loaders: TenantLoaders) => boolean | Promise<boolean>;
+
 export function signalField<S extends object, A = Record<string, never>>(
   kind: ChannelKind,
-  start: (
-    args: A,
-    ctx: Context,
-  ) => ((signal: S, viewer: Viewer) => boolean) | Promise<(signal: S, viewer: Viewer) => boolean>,
+  start: (args: A, ctx: Context) => SignalFilter<S> | Promise<SignalFilter<S>>,
 ) {
   const shared = new WeakMap<S, TenantLoaders>();
   return {
     subscribe: async (_parent: unknown, args: A, ctx: Context) => {
       const accept = await start(args, ctx);
-      return signalStream<S, SharedSignal<S>>(ctx, kind, (signal, viewer) => {
-        if (!accept(signal, viewer)) return null;
+      return signalStream<S, SharedSignal<S>>(ctx, kind, async (signal, viewer) => {
         let loaders = shared.get(signal);
         // The channel is the tenant's own, so every subscriber of this signal shares the viewer's tenant.
         if (!loaders) shared.set(signal, (loaders = createTenantLoaders(ctx.db, viewer.tenantId)));
-        return { signal, loaders };
+        return (await accept(signal, viewer, loaders)) ? { signal, loaders } : null;
       });
     },
     resolve: ({ signal, loaders }: SharedSignal<S>, _args: unknown, ctx: Context): S => {

@@ -34,7 +34,7 @@ describe.each([
     expect(await sets.touchAndList(key, 'a', 10_000)).toMatchObject({ wasLive: true, wasStored: true });
     // Expired but not yet swept: stored, not live, and no longer among the members.
     await sets.touch(key, 'short', 100);
-    await vi.waitFor(async () => expect(await sets.members(key)).not.toContain('short'));
+    await vi.waitFor(async () => expect(await sets.members(key)).not.toContain('short'), { timeout: 10_000 });
     const removed = await sets.removeAndList(key, 'short');
     expect(removed).toMatchObject({ wasLive: false, wasStored: true });
     expect(removed.members.sort()).toEqual(['a', 'b']);
@@ -49,7 +49,7 @@ describe.each([
     const key = `test:${randomUUID()}`;
     await one.touch(key, 'gone', 150);
     await one.touch(key, 'stays', 60_000);
-    await vi.waitFor(async () => expect(await one.members(key)).toHaveLength(1));
+    await vi.waitFor(async () => expect(await one.members(key)).toHaveLength(1), { timeout: 10_000 });
     const swept = [...(await one.sweep()), ...(await two.sweep())].filter((e) => e.key === key);
     // The in-memory kind belongs to one process: only `one` knew the member.
     expect(swept).toEqual([{ key, member: 'gone' }]);
@@ -68,7 +68,7 @@ describe('expiring sets of two deployments sharing one Redis', () => {
     await theirs.touch(key, 'theirs', 60_000);
     expect(await ours.members(key)).toEqual(['ours']);
     expect(await theirs.members(key)).toEqual(['theirs']);
-    await vi.waitFor(async () => expect(await ours.members(key)).toEqual([]));
+    await vi.waitFor(async () => expect(await ours.members(key)).toEqual([]), { timeout: 10_000 });
     expect(await theirs.sweep()).toEqual([]);
     expect(await ours.sweep()).toEqual([{ key, member: 'ours' }]);
   });

@@ -305,7 +305,10 @@ describe('typing', () => {
     expect(sent.filter(Boolean).length).toBeLessThanOrEqual(windows);
     // Another participant's signal, published after the burst, arrives after everything the burst produced.
     await setTyping('nurse', t);
-    await vi.waitFor(() => expect(frontdesk.results.map((r) => r.data!.typing.user.id)).toContain(sunrise.users.nurse));
+    await vi.waitFor(
+      () => expect(frontdesk.results.map((r) => r.data!.typing.user.id)).toContain(sunrise.users.nurse),
+      { timeout: 10_000 },
+    );
     const fromLee = frontdesk.results.filter(
       (r) => r.data!.typing.user.id === sunrise.users.lee && r.data!.typing.isTyping,
     );
@@ -353,7 +356,9 @@ describe('unreadCounts', () => {
     });
 
     dataOf(await server.gql(MARK_READ, { t }, token.nurse));
-    await vi.waitFor(() => expect(nurse.results.at(-1)!.data!.unreadCounts.messages).toBe(start.messages));
+    await vi.waitFor(() => expect(nurse.results.at(-1)!.data!.unreadCounts.messages).toBe(start.messages), {
+      timeout: 10_000,
+    });
     expect(nurse.results.at(-1)!.data!.unreadCounts).toEqual({
       messages: start.messages,
       notifications: start.notifications + 1,
@@ -411,7 +416,9 @@ describe('Viewing a thread', () => {
     open.stop();
     const key = EphemeralKey.threadViewers(sunrise, t);
     // The nurse leaves the thread's viewers.
-    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(0));
+    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(0), {
+      timeout: 10_000,
+    });
     await send('lee', t, 'second');
     expect(await newMessageNotifications('nurse', t)).toBe(1);
     expect(await newMessageNotifications('frontdesk', t)).toBe(2);
@@ -429,7 +436,9 @@ describe('Viewing a thread', () => {
     expect(members).toHaveLength(2);
     expect(members.every((m) => m.startsWith(`${sunrise.users.nurse}|`))).toBe(true);
     tabs[0].stop();
-    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(1));
+    await vi.waitFor(async () => expect(await server.app.services.realtime.sets.members(key)).toHaveLength(1), {
+      timeout: 10_000,
+    });
     await send('lee', t, 'still open in one tab');
     expect(await newMessageNotifications('nurse', t)).toBe(0);
   });

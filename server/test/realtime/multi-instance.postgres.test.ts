@@ -68,7 +68,9 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     const c = wsClient(server.url, { token });
     clients.push(c);
     const sub = collect(c, query);
-    await vi.waitFor(async () => expect(await metric(server.url, 'derm_subscription_streams')).toBe(before + 1));
+    await vi.waitFor(async () => expect(await metric(server.url, 'derm_subscription_streams')).toBe(before + 1), {
+      timeout: 10_000,
+    });
     return sub;
   }
 
@@ -164,7 +166,9 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     const c = wsClient(b.url, { token: nurse, onClosed: (e) => (closed ??= e.code) });
     clients.push(c);
     collect(c, APPOINTMENT_CHANGED);
-    await vi.waitFor(async () => expect(await metric(b.url, 'derm_websocket_connections')).toBeGreaterThan(0));
+    await vi.waitFor(async () => expect(await metric(b.url, 'derm_websocket_connections')).toBeGreaterThan(0), {
+      timeout: 10_000,
+    });
     const onA = await subscribe(a, frontDesk, APPOINTMENT_CHANGED);
 
     expect(await b.stop('SIGTERM')).toBe(0);

@@ -118,8 +118,9 @@ describe('presence across instances', () => {
     // Another process: its own count of live streams, read from /metrics.
     const before = await metric(instance.url, 'derm_subscription_streams');
     const seen = collect(connect(instance, token), PRESENCE);
-    await vi.waitFor(async () =>
-      expect(await metric(instance.url, 'derm_subscription_streams')).toBeGreaterThan(before),
+    await vi.waitFor(
+      async () => expect(await metric(instance.url, 'derm_subscription_streams')).toBeGreaterThan(before),
+      { timeout: 10_000 },
     );
     return seen;
   }

@@ -88,7 +88,7 @@ describe('presence', () => {
     await overSocket(second);
     expect(await connections(sunrise.tenantId, jordan)).toBe(2);
     await second.dispose();
-    await vi.waitFor(async () => expect(await connections(sunrise.tenantId, jordan)).toBe(1));
+    await vi.waitFor(async () => expect(await connections(sunrise.tenantId, jordan)).toBe(1), { timeout: 10_000 });
     expect(
       (await server.gql(ONLINE_USERS, {}, nurse)).data!.onlineUsers.map((p: PresenceEvent) => p.user.id),
     ).toContain(jordan);

@@ -91,10 +91,10 @@ describe('A server process whose Redis is killed', () => {
     const client = wsClient(server.url, { token });
     try {
       const sub = collect(client, 'subscription { appointmentChanged { cursor } }');
-      await vi.waitFor(async () => expect(await streams()).toBe(1));
+      await vi.waitFor(async () => expect(await streams()).toBe(1), { timeout: 10_000 });
       await redis.kill();
       sub.stop();
-      await vi.waitFor(async () => expect(await streams()).toBe(0));
+      await vi.waitFor(async () => expect(await streams()).toBe(0), { timeout: 10_000 });
       await outage();
       expect(server.child.exitCode).toBeNull();
       expect((await readyz(server.url)).body).toMatchObject({ status: 'degraded', redis: 'unreachable' });
@@ -114,7 +114,7 @@ describe('A server process whose Redis is killed', () => {
     const client = wsClient(server.url, { token });
     try {
       const sub = collect(client, 'subscription { appointmentChanged { kind appointment { id } } }');
-      await vi.waitFor(async () => expect(await streams()).toBe(1));
+      await vi.waitFor(async () => expect(await streams()).toBe(1), { timeout: 10_000 });
       const booked = await book();
       expect(booked.errors).toBeUndefined();
       await outage();
@@ -182,19 +182,22 @@ describe('Every live feature through a Redis outage of a few seconds', () => {
     const presence = await subscribeLive(server, sockets.open(admin), PRESENCE);
     const leaving = sockets.open(patel);
     const completed = await subscribeLive(server, leaving, NOTIFICATION);
-    await vi.waitFor(() =>
-      expect(presence.results.map((r) => r.data!.presence.user.id)).toContain(sunrise.users.patel),
+    await vi.waitFor(
+      () => expect(presence.results.map((r) => r.data!.presence.user.id)).toContain(sunrise.users.patel),
+      { timeout: 10_000 },
     );
 
     await redis.kill();
     const during = { before: liveStreams(server) };
 
     // /readyz: still ready (queries and mutations work), and says Redis is unreachable.
-    await vi.waitFor(async () =>
-      expect(await readyz(server.url)).toEqual({
-        status: 200,
-        body: { status: 'degraded', database: 'postgresql', pubsub: 'redis', redis: 'unreachable' },
-      }),
+    await vi.waitFor(
+      async () =>
+        expect(await readyz(server.url)).toEqual({
+          status: 200,
+          body: { status: 'degraded', database: 'postgresql', pubsub: 'redis', redis: 'unreachable' },
+        }),
+      { timeout: 10_000 },
     );
     // Unsubscribe, and subscribe anew (a thread's messages, also registering the nurse as its viewer).
     completed.stop();
@@ -286,7 +289,7 @@ describe('What transits Redis', () => {
       };
       const presence = await subscribeLive(server, sockets.open(nurse), PRESENCE);
       sockets.open(lee);
-      await vi.waitFor(() => expect(presence.results.length).toBeGreaterThan(0));
+      await vi.waitFor(() => expect(presence.results.length).toBeGreaterThan(0), { timeout: 10_000 });
       const thread = (
         await server.gql(
           'mutation($i: CreateThreadInput!) { createThread(input: $i) { id } }',
@@ -303,7 +306,7 @@ describe('What transits Redis', () => {
         lee,
       );
       // Wake-ups, typing, presence and viewing all went through.
-      await vi.waitFor(() => expect(messages.length).toBeGreaterThanOrEqual(5));
+      await vi.waitFor(() => expect(messages.length).toBeGreaterThanOrEqual(5), { timeout: 10_000 });
       const all = messages.join('\n');
       for (const secret of [name.firstName, name.lastName, 'Melanoma', 'shoulder', 'Excision', 'Results'])
         expect(all).not.toContain(secret);

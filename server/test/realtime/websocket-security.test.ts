@@ -79,7 +79,9 @@ async function bystander(): Promise<{ stillServed(): Promise<void> }> {
   return {
     async stillServed() {
       const id = await book();
-      await vi.waitFor(() => expect(seen.results.map((r) => r.data?.appointmentChanged.appointment.id)).toContain(id));
+      await vi.waitFor(() => expect(seen.results.map((r) => r.data?.appointmentChanged.appointment.id)).toContain(id), {
+        timeout: 10_000,
+      });
     },
   };
 }
@@ -187,7 +189,9 @@ describe('Limits', () => {
     const other = await bystander();
     const socket = await openAcknowledged(server.url, nurse); // connection_init was message 1
     for (let i = 2; i <= 200; i++) socket.send({ type: 'ping' });
-    await vi.waitFor(() => expect(socket.messages.filter((m) => m.type === 'pong')).toHaveLength(199));
+    await vi.waitFor(() => expect(socket.messages.filter((m) => m.type === 'pong')).toHaveLength(199), {
+      timeout: 10_000,
+    });
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     socket.send({ type: 'ping' });
     expect(await socket.closed).toEqual({ code: 4429, reason: 'Too many messages' });

@@ -1,5 +1,6 @@
 import type { Db } from '../../db/knex.js';
 import type { Role, TenantRow, UserRow } from '../../db/rows.js';
+import { isUuid } from '../../validation.js';
 
 export async function tenantBySlug(db: Db, slug: string): Promise<TenantRow | undefined> {
   return db<TenantRow>('tenants').where({ slug }).first();
@@ -11,6 +12,12 @@ export async function tenantsByIds(db: Db, ids: string[]): Promise<TenantRow[]> 
 
 export async function userByEmail(db: Db, tenantId: string, email: string): Promise<UserRow | undefined> {
   return db<UserRow>('users').where({ tenantId, email: email.toLowerCase() }).first();
+}
+
+/** Whether the user exists in the clinic; an id that is not a UUID is nobody's. */
+export async function isUserOfTenant(db: Db, tenantId: string, userId: string): Promise<boolean> {
+  if (!isUuid(userId) || !isUuid(tenantId)) return false;
+  return (await db('users').where({ tenantId, id: userId }).first('id')) !== undefined;
 }
 
 export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promise<UserRow[]> {
