@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { dayInZone } from '../../server/test/helpers/time.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -90,8 +91,8 @@ async function run(page: Page): Promise<void> {
 /** The text of the response pane (Monaco renders spaces as no-break spaces). */
 const response = async (page: Page) => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
 
-/** Ids of today's appointments still to check in, read through the API as the front desk. */
-async function scheduledToday(date: string): Promise<string[]> {
+/** Ids of today's appointments still to check in (today in the clinic's zone), read through the API as the front desk. */
+async function scheduledToday(): Promise<string[]> {
   const post = async (query: string, token?: string) =>
     (await (
       await fetch(`${server.url}/graphql`, {
@@ -105,7 +106,7 @@ async function scheduledToday(date: string): Promise<string[]> {
       'mutation { login(tenant: "sunrise-derm", email: "frontdesk@sunrise.example", password: "derm-demo-2026") { token } }',
     )
   ).data.login.token;
-  const { schedule } = (await post(`{ schedule(date: "${date}") { id status } }`, token)).data;
+  const { schedule } = (await post('{ schedule { id status } }', token)).data;
   const ids = (schedule as { id: string; status: string }[]).filter((a) => a.status === 'SCHEDULED').map((a) => a.id);
   expect(ids.length).toBeGreaterThan(0);
   return ids;
@@ -113,9 +114,9 @@ async function scheduledToday(date: string): Promise<string[]> {
 
 describe('The offline explorer (/explorer) in Chromium', () => {
   it('should load with no request leaving this server, run a query, and show the event a mutation caused to a subscription', async () => {
-    const today = new Date().toISOString().slice(0, 10);
+    // The sample's query: today's schedule, today being the clinic's (New York's), whatever the hour in UTC.
     const query = await openExplorer(
-      `?query=${encodeURIComponent(`query Schedule { schedule(date: "${today}") { id status provider { name } } }`)}`,
+      `?query=${encodeURIComponent('query Schedule { me { tenant { today } } schedule { id status provider { name } } }')}`,
     );
     await signIn(query.page);
     // The token went where the API expects it, for a developer to see.
@@ -123,7 +124,8 @@ describe('The offline explorer (/explorer) in Chromium', () => {
     await run(query.page);
     await expect.poll(() => response(query.page), { timeout: 15_000 }).toContain('"schedule"');
     expect(await response(query.page)).toContain('"provider"');
-    const scheduled = await scheduledToday(today);
+    expect(await response(query.page)).toContain(`"today": "${dayInZone('America/New_York')}"`);
+    const scheduled = await scheduledToday();
 
     // A subscription in one window...
     const watcher = await openExplorer(

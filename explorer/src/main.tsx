@@ -14,8 +14,6 @@ interface ExplorerConfig {
   eventStreamPath: string;
 }
 
-const today = new Date().toISOString().slice(0, 10);
-
 const DEFAULT_QUERY = `# derm-realtime explorer: GraphiQL served by this server, nothing loads from the internet.
 #
 # 1. Sign in: "Sign in as a demo user" (development), or put {"Authorization": "Bearer <token>"} in Headers below
@@ -24,8 +22,10 @@ const DEFAULT_QUERY = `# derm-realtime explorer: GraphiQL served by this server,
 #    with an appointment id from Schedule: the event appears here.
 # The Docs pane lists every field; @requiresScope says which scope an integration client needs.
 
+# Today's schedule, today being your clinic's (me.tenant.today): pass schedule(date: "YYYY-MM-DD") for another day.
 query Schedule {
-  schedule(date: "${today}") { id startsAt status reason provider { name } patient { displayName } }
+  me { tenant { name timeZone today } }
+  schedule { id startsAt status reason provider { name } patient { displayName } }
 }
 
 subscription AppointmentChanges {

@@ -221,6 +221,24 @@ describe('createAppointment', () => {
       expect(res.errors![0].message).toContain('Dr. Maya Lee');
     });
 
+    it("says when the provider is booked in the clinic's own time, and gives the instants to clients", async () => {
+      const res = await server.gql(CREATE, { i: input({ day: DAY, start: '13:30', patient: 5 }) }, token.frontdesk);
+      expectConflict(res, 'PROVIDER_DOUBLE_BOOKED');
+      // 1:00 to 2:00 PM in New York, whatever the server's zone or the hour in UTC.
+      const weekday = new Intl.DateTimeFormat('en-US', {
+        timeZone: 'UTC',
+        weekday: 'short',
+        month: 'short',
+        day: 'numeric',
+      });
+      const day = weekday.format(new Date(`${DAYS[DAY]}T12:00:00Z`));
+      expect(res.errors![0].message).toBe(`Dr. Maya Lee is already booked ${day}, 1:00 – 2:00 PM`);
+      expect(res.errors![0].extensions).toMatchObject({
+        startsAt: at(DAY, '13:00').toISOString(),
+        endsAt: at(DAY, '14:00').toISOString(),
+      });
+    });
+
     it('lets another provider see a patient in the same slot', async () => {
       await book({ day: DAY, start: '13:00', minutes: 60, provider: 'patel', patient: 5 });
     });
@@ -368,6 +386,22 @@ describe('schedule(date)', () => {
     expect(all.data!.schedule).toHaveLength(16);
     const starts = all.data!.schedule.map((v: { startsAt: string }) => Date.parse(v.startsAt));
     expect(starts).toEqual([...starts].sort((a, b) => a - b));
+  });
+
+  it("opens on the clinic's today when no date is given, and tells which day that is", async () => {
+    const TODAY = '{ me { tenant { today } } schedule { id } }';
+    for (const [who, zone] of [
+      [token.frontdesk, NEW_YORK],
+      [token.lakeside, CHICAGO],
+    ] as const) {
+      const res = await server.gql(TODAY, {}, who);
+      expect(res.data!.me.tenant.today).toBe(dayInZone(zone));
+      const explicit = await server.gql(SCHEDULE, { d: dayInZone(zone) }, who);
+      expect(res.data!.schedule.map((a: { id: string }) => a.id)).toEqual(
+        explicit.data!.schedule.map((a: { id: string }) => a.id),
+      );
+      expect(res.data!.schedule).toHaveLength(16);
+    }
   });
 
   it("counts another clinic's day in that clinic's own time zone (Chicago)", async () => {

@@ -1,3 +1,4 @@
+import { dayInZone } from './helpers/time.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRows } from './helpers/dbSnapshot.js';
@@ -269,7 +270,7 @@ describe('createPatient', () => {
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
   });
 
-  const inTwoDays = new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  const inTwoDays = dayInZone('America/New_York', 2);
   it.each([
     ['an empty MRN', { mrn: '' }, 'mrn'],
     ['an MRN of only spaces', { mrn: '   ' }, 'mrn'],
@@ -287,6 +288,24 @@ describe('createPatient', () => {
     );
     expect(errorCode(res)).toBe('BAD_USER_INPUT');
     expect(res.errors![0].extensions!.field).toBe(field);
+  });
+
+  it("counts the future from the clinic's today, not UTC's: today is a birth date, tomorrow is not", async () => {
+    const today = await server.gql(
+      CREATE,
+      { i: { ...input, mrn: 'BORN-TODAY', dateOfBirth: dayInZone('America/New_York') } },
+      token.frontdesk,
+    );
+    expect(today.errors).toBeUndefined();
+    const tomorrow = await withoutWrites(() =>
+      server.gql(
+        CREATE,
+        { i: { ...input, mrn: 'BORN-TOMORROW', dateOfBirth: dayInZone('America/New_York', 1) } },
+        token.frontdesk,
+      ),
+    );
+    expect(errorCode(tomorrow)).toBe('BAD_USER_INPUT');
+    expect(tomorrow.errors![0].extensions!.field).toBe('dateOfBirth');
   });
 
   it('refuses a date of birth that is not a real day with BAD_USER_INPUT', async () => {

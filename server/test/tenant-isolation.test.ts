@@ -1,3 +1,4 @@
+import { dayInZone } from './helpers/time.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRows } from './helpers/dbSnapshot.js';
@@ -31,8 +32,7 @@ const A = {} as {
 /** Lakeside's own thread (Dr. Chen, the nurse, the front desk). */
 let lakesideThread: string;
 
-const dayIn = (timeZone: string, days = 0) =>
-  new Intl.DateTimeFormat('en-CA', { timeZone }).format(new Date(Date.now() + days * 24 * 3600 * 1000));
+const dayIn = (timeZone: string, days = 0) => dayInZone(timeZone, days);
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -1,3 +1,5 @@
+import { formatClinicSpan } from '../../clinicTime.js';
+import type { TenantRow } from '../../db/rows.js';
 import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
@@ -34,10 +36,13 @@ async function requireProviderFree(
   if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
   const overlap = await findOverlap(trx, tenantId, providerId, startsAt, endsAt, exceptId);
   if (overlap) {
-    throw conflict(
-      `${provider.name} is already booked from ${overlap.startsAt.toISOString()} to ${overlap.endsAt.toISOString()}`,
-      'PROVIDER_DOUBLE_BOOKED',
-    );
+    // Said in the clinic's time; the instants travel in extensions for clients that render times themselves.
+    const tenant = await trx<TenantRow>('tenants').where({ id: tenantId }).first('timeZone');
+    const span = formatClinicSpan(overlap.startsAt, overlap.endsAt, tenant?.timeZone ?? 'UTC');
+    throw conflict(`${provider.name} is already booked ${span}`, 'PROVIDER_DOUBLE_BOOKED', {
+      startsAt: overlap.startsAt.toISOString(),
+      endsAt: overlap.endsAt.toISOString(),
+    });
   }
 }
 

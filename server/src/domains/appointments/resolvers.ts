@@ -1,5 +1,6 @@
 import { requireCaller } from '../../auth/roles.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { clinicToday } from '../../clinicTime.js';
 import { mustLoad } from '../../loaders.js';
 import { appointmentById, appointmentsInRange, appointmentsOnDay } from './data.js';
 import { cancelAppointment, checkInAppointment, createAppointment, updateAppointment } from './mutations.js';
@@ -18,8 +19,8 @@ export const appointmentResolvers: Resolvers = {
     schedule: async (_parent, { date, providerId }, ctx) => {
       const viewer = requireCaller(ctx.viewer);
       if (providerId && !isUuid(providerId)) return [];
-      const tenant = await ctx.loaders.tenant.load(viewer.tenantId);
-      return appointmentsOnDay(ctx.db, viewer.tenantId, date, tenant?.timeZone ?? 'UTC', providerId);
+      const { timeZone } = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
+      return appointmentsOnDay(ctx.db, viewer.tenantId, date ?? clinicToday(timeZone), timeZone, providerId);
     },
     appointment: async (_parent, { id }, ctx) => {
       const viewer = requireCaller(ctx.viewer);

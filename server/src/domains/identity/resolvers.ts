@@ -1,3 +1,4 @@
+import { clinicToday } from '../../clinicTime.js';
 import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/passwords.js';
 import { requireCaller, requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
@@ -56,5 +57,8 @@ export const identityResolvers: Resolvers = {
   },
   User: {
     tenant: (user, _args, ctx) => mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant'),
+  },
+  Tenant: {
+    today: (tenant) => clinicToday(tenant.timeZone),
   },
 };

@@ -1,3 +1,5 @@
+import { clinicToday } from '../../clinicTime.js';
+import { mustLoad } from '../../loaders.js';
 import { requireCaller, requireGrant } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
@@ -57,7 +59,9 @@ export const patientResolvers: Resolvers = {
     createPatient: async (_parent, { input }, ctx) => {
       const viewer = requireGrant(ctx.viewer, 'createPatient');
       const dateOfBirth = input.dateOfBirth;
-      if (dateOfBirth > new Date().toISOString().slice(0, 10))
+      // "The future" starts tomorrow in the clinic, not in UTC: a baby born this evening in New York is not refused.
+      const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
+      if (dateOfBirth > clinicToday(tenant.timeZone))
         throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
       const patient = {
         mrn: requiredText(input.mrn, 'mrn', { max: 40 }),

@@ -1,0 +1,37 @@
+/**
+ * Time belongs to the clinic (DESIGN.md invariant 9; docs/architecture.md, "Time"): every "today", day boundary and
+ * time shown to a person is counted in the clinic's IANA time zone, never the server's or UTC. SQL counts days with
+ * `at time zone` (appointments/data.ts); this is the same arithmetic for what the server decides or says in code.
+ */
+
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The calendar day (`YYYY-MM-DD`) an instant falls on in the zone. */
+export function dayInZone(instant: Date, timeZone: string): string {
+  let format = dayFormats.get(timeZone);
+  // en-CA writes dates as YYYY-MM-DD.
+  if (!format) dayFormats.set(timeZone, (format = new Intl.DateTimeFormat('en-CA', { timeZone })));
+  return format.format(instant);
+}
+
+/** Today in the clinic's zone. */
+export function clinicToday(timeZone: string, now = new Date()): string {
+  return dayInZone(now, timeZone);
+}
+
+/**
+ * A span of time as the clinic's staff read it, in its zone: "Tue, Dec 1, 4:00 – 4:30 PM" (the day written once when
+ * both ends fall on it).
+ */
+export function formatClinicSpan(start: Date, end: Date, timeZone: string): string {
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+  });
+  // ICU puts narrow and thin spaces around the dash and before AM/PM; plain spaces read the same and copy cleanly.
+  return format.formatRange(start, end).replace(/[\u202f\u2009]/g, ' ');
+}
