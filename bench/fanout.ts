@@ -1,5 +1,5 @@
 /**
- * Fan-out benchmark (DESIGN.md invariant 4: "an event costs little per subscriber").
+ * Fan-out benchmark (docs/architecture.md, invariant 4: "an event costs little per subscriber").
  *
  * For each N: N graphql-ws subscribers of `appointmentChanged` in one clinic, events triggered through the real
  * mutation path (createAppointment / updateAppointment over HTTP), against the real server as its own process on

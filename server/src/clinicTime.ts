@@ -1,6 +1,6 @@
 /**
- * Time belongs to the clinic (DESIGN.md invariant 9; docs/architecture.md, "Time"): every "today", day boundary and
- * time shown to a person is counted in the clinic's IANA time zone, never the server's or UTC. SQL counts days with
+ * Time belongs to the clinic (docs/architecture.md, "Time"): every "today", day boundary and time shown
+ * to a person is counted in the clinic's IANA time zone, never the server's or UTC. SQL counts days with
  * `at time zone` (appointments/data.ts); this is the same arithmetic for what the server decides or says in code.
  */
 

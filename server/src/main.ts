@@ -31,8 +31,8 @@ async function main(): Promise<void> {
     );
   };
   // A promise nobody awaited must not end an instance and every connection on it (Node's default since v15): log it
-  // as the bug it is, and keep serving. Pub/sub and database calls are handled where they are made (DESIGN.md
-  // invariant 8); this is the net under them.
+  // as the bug it is, and keep serving. Pub/sub and database calls are handled where they are made
+  // (docs/architecture.md, "When a dependency fails"); this is the net under them.
   process.on('unhandledRejection', (reason) => {
     app.services.log.error({ err: reason }, 'unhandled promise rejection');
   });

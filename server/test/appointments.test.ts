@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 import { dayInZone, HOUR, MINUTE, wallClock, wallTimeOf } from './helpers/time.js';
 
 /** Sunrise Dermatology counts its days in New York; Lakeside Skin Clinic in Chicago. */
@@ -22,19 +23,18 @@ const SCHEDULE = `query($d: LocalDate!, $p: ID) { schedule(date: $d, providerId:
 type Ids = Awaited<ReturnType<TestServer['ids']>>;
 type Provider = 'lee' | 'patel';
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Ids;
 let lakeside: Ids;
 const token = {} as Record<'frontdesk' | 'admin' | 'nurse' | 'lee' | 'lakeside', string>;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  [sunrise, lakeside] = await Promise.all([server.ids('sunrise-derm'), server.ids('lakeside-skin')]);
+  ({ server, sunrise, lakeside } = t);
   for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const)
     token[key] = await server.login('sunrise-derm', key);
   token.lakeside = await server.login('lakeside-skin', 'frontdesk');
 });
-afterAll(() => server?.stop());
 
 /**
  * `HH:MM` New York time, `day` days from today. The demo schedule only fills yesterday and today, and every describe

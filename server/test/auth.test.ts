@@ -1,13 +1,14 @@
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../src/db/seeds/demo.js';
-import { errorCode, startTestServer, type TestServer } from './helpers/testServer.js';
+import { errorCode, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
 });
-afterAll(() => server?.stop());
 
 const LOGIN =
   'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token expiresAt user { name role tenant { slug } } } }';

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, startTestServer, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
 });
-afterAll(() => server?.stop());
 
 describe('health', () => {
   it('answers /livez while the process runs', async () => {

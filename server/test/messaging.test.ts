@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventsAfter, lastEventSeq, snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Awaited<ReturnType<TestServer['ids']>>;
 let lakeside: Awaited<ReturnType<TestServer['ids']>>;
@@ -11,14 +13,11 @@ let seedThreadId: string;
 const token: Record<'admin' | 'lee' | 'patel' | 'nurse' | 'frontdesk', string> = {} as never;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  sunrise = await server.ids('sunrise-derm');
-  lakeside = await server.ids('lakeside-skin');
+  ({ server, sunrise, lakeside } = t);
   for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
     token[key] = await server.login('sunrise-derm', key);
   seedThreadId = (await server.db('threads').where({ tenantId: sunrise.tenantId }).first('id')).id;
 });
-afterAll(() => server?.stop());
 
 const READ_STATES = 'readStates { user { id } lastReadMessage { id } lastReadAt }';
 const THREAD_FIELDS = `id subject patient { id } participants { id name } lastMessage { id body sender { id } }

@@ -1,8 +1,9 @@
 import { dayInZone } from './helpers/time.js';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
 const PATIENT = 'id mrn firstName lastName displayName dateOfBirth phone email';
 const CREATE = `mutation($i: CreatePatientInput!) { createPatient(input: $i) { ${PATIENT} } }`;
@@ -23,19 +24,18 @@ interface Page {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Ids;
 let lakeside: Ids;
 const token = {} as Record<'frontdesk' | 'admin' | 'nurse' | 'lee' | 'lakeside', string>;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  [sunrise, lakeside] = await Promise.all([server.ids('sunrise-derm'), server.ids('lakeside-skin')]);
+  ({ server, sunrise, lakeside } = t);
   for (const key of ['frontdesk', 'admin', 'nurse', 'lee'] as const)
     token[key] = await server.login('sunrise-derm', key);
   token.lakeside = await server.login('lakeside-skin', 'frontdesk');
 });
-afterAll(() => server?.stop());
 
 async function search(
   variables: { s?: string | null; first?: number | null; after?: string | null },

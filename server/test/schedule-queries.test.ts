@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers/testServer.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 import { dayInZone, MINUTE, wallClock } from './helpers/time.js';
 
 /**
@@ -19,6 +20,7 @@ interface Visit {
   patient: { id: string; displayName: string };
 }
 
+const t = useTestServer();
 let server: TestServer;
 let frontDesk: string;
 // Days clear of the demo schedule (today and yesterday) and of each other.
@@ -63,7 +65,7 @@ async function sqlDuring<T>(run: () => Promise<T>): Promise<{ result: T; sql: st
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   frontDesk = await server.login('sunrise-derm', 'frontdesk');
   // Fifty new patients, so that the busy day's patient batch really holds fifty different ids.
   const patients: { id: string; name: string }[] = [];
@@ -80,7 +82,6 @@ beforeAll(async () => {
   await fillDay(BUSY_DAY, 50, patients);
   await fillDay(QUIET_DAY, 5, patients);
 });
-afterAll(() => server?.stop());
 
 describe('schedule(date) with providers and patients', () => {
   async function readDay(date: string) {
@@ -116,10 +117,13 @@ describe('schedule(date) with providers and patients', () => {
     );
 
     expect(busy.sql.length).toBe(quiet.sql.length);
-    // The tenant (for its time zone), the day's appointments, then one batch of users and one of patients.
-    expect(busy.sql.length).toBeLessThanOrEqual(4);
+    // First the sign-in check every request makes (the token's user is still a user of its clinic), then the tenant
+    // (for its time zone), the day's appointments, and one batch of users and one of patients.
+    const [check, ...resolution] = busy.sql;
+    expect(check).toMatch(/^select "id" from "users" where "tenant_id" = \$1 and "id" = \$2/);
+    expect(resolution.length).toBeLessThanOrEqual(4);
     const tableOf = (q: string) => /from "(\w+)"/.exec(q)?.[1];
-    const tables = busy.sql.map(tableOf);
+    const tables = resolution.map(tableOf);
     expect(new Set(tables).size).toBe(tables.length);
     expect(tables).toEqual(expect.arrayContaining(['appointments', 'users', 'patients']));
   });

@@ -1,23 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventsAfter, lastEventSeq, snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
 type Staff = 'admin' | 'lee' | 'patel' | 'nurse' | 'frontdesk';
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Awaited<ReturnType<TestServer['ids']>>;
 let lakeside: Awaited<ReturnType<TestServer['ids']>>;
 const token = {} as Record<Staff, string>;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  sunrise = await server.ids('sunrise-derm');
-  lakeside = await server.ids('lakeside-skin');
+  ({ server, sunrise, lakeside } = t);
   for (const key of ['admin', 'lee', 'patel', 'nurse', 'frontdesk'] as const)
     token[key] = await server.login('sunrise-derm', key);
 });
-afterAll(() => server?.stop());
 
 const TASK_FIELDS =
   'id title details priority status dueAt patient { id } assignee { id } createdBy { id } createdAt completedAt';

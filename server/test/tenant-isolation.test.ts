@@ -1,8 +1,9 @@
 import { dayInZone } from './helpers/time.js';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { useTestServer } from './helpers/setup.js';
 
 /**
  * Tenant A is Sunrise Dermatology; tenant B, Lakeside Skin Clinic, probes it with its own tokens. For every entry point
@@ -12,6 +13,7 @@ import { errorCode, startTestServer, type GraphQLResponse, type TestServer } fro
 
 type LakesideStaff = 'admin' | 'chen' | 'okafor' | 'nurse' | 'frontdesk';
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Awaited<ReturnType<TestServer['ids']>>;
 let lakeside: Awaited<ReturnType<TestServer['ids']>>;
@@ -35,9 +37,7 @@ let lakesideThread: string;
 const dayIn = (timeZone: string, days = 0) => dayInZone(timeZone, days);
 
 beforeAll(async () => {
-  server = await startTestServer();
-  sunrise = await server.ids('sunrise-derm');
-  lakeside = await server.ids('lakeside-skin');
+  ({ server, sunrise, lakeside } = t);
   for (const key of ['admin', 'chen', 'okafor', 'nurse', 'frontdesk'] as const)
     token[key] = await server.login('lakeside-skin', key);
 
@@ -66,7 +66,6 @@ beforeAll(async () => {
   A.allIds = ids;
   lakesideThread = (await db('threads').where({ tenantId: lakeside.tenantId }).first('id')).id;
 });
-afterAll(() => server?.stop());
 
 /** A response with the probed id replaced by a placeholder, so that answers about two ids can be compared. */
 function answer(res: GraphQLResponse, id: string) {

@@ -114,7 +114,7 @@ export interface NotificationRow {
   createdAt: Date;
 }
 
-/** One entry of the durable event log (DESIGN.md invariant 2). */
+/** One entry of the durable event log (docs/architecture.md, invariant 2). */
 export interface EventRow {
   tenantId: string;
   /** Grows in commit order within the tenant. */

@@ -57,7 +57,7 @@ interface TenantTail {
 }
 
 /**
- * Tails the event log of each tenant that has live subscribers on this instance (DESIGN.md invariant 2).
+ * Tails the event log of each tenant that has live subscribers on this instance (docs/architecture.md, invariant 2).
  *
  * A Redis message is only a wake-up ("tenant T has events up to seq N"). On a wake-up the instance reads the new
  * rows of that tenant once, whatever its number of subscribers, and hands them to each listener in order. Wake-ups

@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
 /**
- * A dependency (Redis) did not answer: the feature that needed it waits, the process does not end (DESIGN.md invariant
- * 8). The GraphQL layer answers it with `SERVICE_UNAVAILABLE`.
+ * A dependency (Redis) did not answer: the feature that needed it waits, the process does not end (docs/architecture.md,
+ * "When a dependency fails"). The GraphQL layer answers it with `SERVICE_UNAVAILABLE`.
  */
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';

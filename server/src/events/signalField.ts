@@ -15,7 +15,7 @@ export interface SharedSignal<S> {
  * `start` runs before the stream starts (check arguments and permission there) and returns which signals this
  * subscriber receives (it may read through the signal's shared loaders). Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are
  * kept per signal: a user or patient that all subscribers select is read once per signal on this instance, not once
- * per subscriber (DESIGN.md invariant 4).
+ * per subscriber (docs/architecture.md, invariant 4).
  */
 export type SignalFilter<S> = (signal: S, viewer: Viewer, loaders: TenantLoaders) => boolean | Promise<boolean>;
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { redisCall } from '../events/pubsub.js';
 
 /**
- * Named sets whose members expire unless renewed (DESIGN.md invariant 3): presence, chart viewers, thread viewers.
+ * Named sets whose members expire unless renewed (docs/architecture.md, invariant 3): presence, chart viewers, thread viewers.
  * Nothing here is stored in SQL; a member whose owner stops renewing it (a crashed instance, a closed laptop)
  * disappears within its time to live, and `sweep()` reports it so that watchers can be told.
  */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CREATE_CLIENT,
   createIntegrationClient,
@@ -7,16 +7,17 @@ import {
   LIST_CLIENTS,
   REVOKE_CLIENT,
 } from '../helpers/integrations.js';
-import { errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
+import { errorCode, type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 let admin: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   admin = await server.login('sunrise-derm', 'admin');
 });
-afterAll(() => server?.stop());
 
 describe('Creating integration clients', () => {
   it('should show the secret once and keep only its SHA-256', async () => {

@@ -1,18 +1,19 @@
 import { serverAudits } from 'graphql-http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createIntegrationClient, integrationToken } from '../helpers/integrations.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 let nurse: string;
 let presenceOnly: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   nurse = await server.login('sunrise-derm', 'nurse');
   presenceOnly = await integrationToken(server.url, await createIntegrationClient(server, ['presence:read']));
 });
-afterAll(() => server?.stop());
 
 /**
  * SHOULDs of graphql-http's audit (v1) that this server deliberately does otherwise, because the specification has

@@ -20,7 +20,8 @@ import { accessRulesOf } from '../../src/http/operation.js';
 import { buildSchema } from '../../src/schema.js';
 import { createIntegrationClient, integrationToken } from '../helpers/integrations.js';
 import { openEventStream } from '../helpers/sse.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 import { collect, wsClient } from '../helpers/ws.js';
 
 const schema = buildSchema();
@@ -74,6 +75,7 @@ function operationFor(coordinate: string, field: GraphQLField<unknown, unknown>)
 
 const describeRequirement = (r: Requirement) => (r.kind === 'scope' ? r.scope : r.kind);
 
+const t = useTestServer();
 let server: TestServer;
 /** One integration token per scope set, cached. */
 const tokens = new Map<string, Promise<string>>();
@@ -91,11 +93,10 @@ function tokenWith(scopes: readonly Scope[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
 });
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.dispose()));
-  await server?.stop();
 });
 
 describe('Scope requirements in the schema', () => {

@@ -7,10 +7,12 @@ import {
   type IntegrationCredentials,
 } from '../helpers/integrations.js';
 import { openEventStream, type EventStream } from '../helpers/sse.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 import { signToken } from '../helpers/tokens.js';
 import { collect, wsClient } from '../helpers/ws.js';
 
+const t = useTestServer();
 let server: TestServer;
 let sunrise: Awaited<ReturnType<TestServer['ids']>>;
 let frontDesk: string;
@@ -19,14 +21,13 @@ let token: string;
 const streams: EventStream[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   [sunrise, frontDesk] = await Promise.all([server.ids('sunrise-derm'), server.login('sunrise-derm', 'frontdesk')]);
   client = await createIntegrationClient(server, ['appointments:read']);
   token = await integrationToken(server.url, client);
 });
 afterAll(async () => {
   for (const s of streams) s.close();
-  await server?.stop();
 });
 
 async function open(

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createIntegrationClient,
   integrationToken,
@@ -8,16 +8,17 @@ import {
   type IntegrationCredentials,
 } from '../helpers/integrations.js';
 import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 
+const t = useTestServer();
 let server: TestServer;
 let client: IntegrationCredentials;
 const GRANT = { grant_type: 'client_credentials' };
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   client = await createIntegrationClient(server, ['appointments:read', 'presence:read']);
 });
-afterAll(() => server?.stop());
 
 /** RFC 6749 §5.2: a JSON error with `error` and `error_description`, never cached. */
 function expectOAuthError(

@@ -14,7 +14,8 @@ import {
   SEND_ALERT,
   waitForStreams,
 } from '../helpers/realtime.js';
-import { startTestServer, type TestServer } from '../helpers/testServer.js';
+import { type TestServer } from '../helpers/testServer.js';
+import { useTestServer } from '../helpers/setup.js';
 import { signToken } from '../helpers/tokens.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
@@ -51,12 +52,13 @@ interface Clinic {
   booked: string[];
 }
 
+const t = useTestServer();
 let server: TestServer;
 const clinics: Clinic[] = [];
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  ({ server } = t);
   const { db } = server;
   const admins = {
     'sunrise-derm': await server.login('sunrise-derm', 'admin'),
@@ -119,7 +121,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
-  await server?.stop();
 });
 
 interface Subscriber {

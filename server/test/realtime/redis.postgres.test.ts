@@ -21,7 +21,7 @@ import { createTestDatabase } from '../helpers/testServer.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
 /**
- * A Redis outage degrades the service and heals; it never ends the process (DESIGN.md invariant 8). Each test here
+ * A Redis outage degrades the service and heals; it never ends the process (docs/architecture.md, invariant 8). Each test here
  * kills a Redis server of its own (never the shared one) and starts it again on the same port, empty.
  *
  * How long Redis stays down: a few seconds, longer than ioredis takes to give up on a queued command (two reconnection

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * The transactional outbox (DESIGN.md invariant 2). `seq` is handed out from the tenant's counter row, which the
+ * The transactional outbox (docs/architecture.md, invariant 2). `seq` is handed out from the tenant's counter row, which the
  * writing transaction keeps locked until it commits: within a tenant, sequence order is commit order, so a
  * reader that resumes after seq N can never miss a row committed later with a smaller number.
  */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-/** Who opened which patient's record, and when (DESIGN.md invariant 6). */
+/** Who opened which patient's record, and when (docs/architecture.md, invariant 6). */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('patientAccessLog', (t) => {
     t.bigIncrements('id');

@@ -7,7 +7,7 @@ import type { Realtime } from '../../realtime/service.js';
 
 /**
  * Who has a thread open: a user with a live `messageAdded(threadId)` subscription is "viewing" that thread, and gets no
- * NEW_MESSAGE notification for it (they see the message arrive). An expiring set, never SQL (DESIGN.md invariant 3):
+ * NEW_MESSAGE notification for it (they see the message arrive). An expiring set, never SQL (docs/architecture.md, invariant 3):
  * the instance holding the subscription renews its member, so the members of a crashed instance lapse by themselves.
  */
 export const ThreadViewing = {

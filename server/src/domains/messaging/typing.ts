@@ -9,7 +9,7 @@ import type { Realtime } from '../../realtime/service.js';
 import { requireThreadAccess } from './access.js';
 
 /**
- * Typing signals are ephemeral (DESIGN.md invariant 3): published on the tenant's typing channel, never stored. A `true`
+ * Typing signals are ephemeral (docs/architecture.md, invariant 3): published on the tenant's typing channel, never stored. A `true`
  * lapses `TYPING_TTL` after it was sent unless renewed (its `expiresAt` says so to clients too), and at most one `true`
  * per user and thread reaches pub/sub per third of that (2 s by default): well inside the lapse, so a renewing typist
  * never flickers.

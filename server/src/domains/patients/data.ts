@@ -45,7 +45,7 @@ export async function insertPatient(
   return row as PatientRow;
 }
 
-/** Records that a user opened a patient's record (DESIGN.md invariant 6). */
+/** Records that a user opened a patient's record (docs/architecture.md, invariant 6). */
 /** Audits a read of a patient's record, by a staff member or an integration client. */
 export async function recordPatientAccess(db: Db, tenantId: string, patientId: string, reader: Viewer, action: string) {
   const who = reader.kind === 'user' ? { userId: reader.userId } : { integrationClientId: reader.clientId };

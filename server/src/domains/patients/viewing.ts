@@ -8,7 +8,7 @@ import type { LapsedMember, Realtime } from '../../realtime/service.js';
 type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
 
 /**
- * Who has a patient's chart open (DESIGN.md invariant 3): the tenant's expiring set per patient, members the user ids,
+ * Who has a patient's chart open (docs/architecture.md, invariant 3): the tenant's expiring set per patient, members the user ids,
  * renewed by the client's `viewPatient` every 20 seconds. Each change publishes the whole list of viewers (ids only:
  * nothing about the patient transits pub/sub), so a subscriber that missed one signal is right again at the next.
  */

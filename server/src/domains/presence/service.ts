@@ -10,7 +10,7 @@ import { MemoryStatusStore, RedisStatusStore, type ChosenStatus, type PresenceSt
 type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
 
 /**
- * Who is online (DESIGN.md invariant 3). A user is online while any of their WebSocket connections, on any instance,
+ * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any instance,
  * is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the clinic's
  * online users (`online`, one member per user); each instance renews its own sockets and their users every third of
  * the time to live. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten

@@ -6,7 +6,7 @@ import { redisCall } from '../../events/pubsub.js';
 export type ChosenStatus = 'ONLINE' | 'AWAY' | 'BUSY';
 
 /**
- * Each online user's chosen status, in Redis (one hash per tenant) or in memory, never in SQL (DESIGN.md
+ * Each online user's chosen status, in Redis (one hash per tenant) or in memory, never in SQL (docs/architecture.md,
  * invariant 3). No entry means ONLINE; the entry is dropped when the user goes offline, so a new session starts ONLINE.
  */
 export interface PresenceStatusStore {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The date-sensitive test projects with the clock faked: every process they start (the test runner, the servers it
+# spawns, Chromium) believes it is INSTANT, and keeps counting from there. Debian's libfaketime does it (apt-get
+# install faketime). The processes also run in a zone far from the clinics' (TZ, default Pacific/Auckland, UTC+12/13),
+# so nothing may count days in the server's own zone either.
+#
+#   npm run test:clock -- "2026-11-02 02:30:00"     # an instant in UTC: here, the evening of a fall-back day in New York
+#
+# PostgreSQL and Redis run outside and keep the real clock, so the projects that use them are left out: the embedded
+# server suite runs the same tests on PGlite, in process. See README, "Tests at any hour".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+instant=${1:?usage: npm run test:clock -- "YYYY-MM-DD HH:MM:SS" (UTC) [vitest arguments]}
+shift
+zone=${TEST_CLOCK_TZ:-Pacific/Auckland}
+command -v faketime >/dev/null || { echo "test:clock needs libfaketime: apt-get install faketime" >&2; exit 2; }
+
+# faketime reads the instant in the process's zone: give it the same instant written in that zone.
+local_instant=$(TZ=$zone date -d "$instant UTC" '+%Y-%m-%d %H:%M:%S')
+echo "test:clock: $instant UTC ($local_instant $zone)"
+# Timers and the monotonic clock stay real: only what time it is changes.
+export TZ=$zone FAKETIME_DONT_FAKE_MONOTONIC=1
+projects=(--project embedded --project client --project e2e --project explorer)
+exec faketime -f "@$local_instant" npx vitest run "${projects[@]}" "$@"
