@@ -1,14 +1,15 @@
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { APPOINTMENT_CHANGED, waitForStreams } from '../helpers/realtime.js';
 import { createIntegrationClient, integrationToken, requestToken, REVOKE_CLIENT } from '../helpers/integrations.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
-import { copyPgliteTemplate } from '../helpers/templates.js';
+import { copyPgliteTemplate, scratchDir } from '../helpers/templates.js';
 import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
 import { createTestDatabase, ENGINE, startTestServer, type TestServer } from '../helpers/testServer.js';
 import { collect, wsClient } from '../helpers/ws.js';
@@ -128,11 +129,14 @@ describe("The operators' script (npm run integrations)", () => {
   it('should create, list and revoke clients, and print the secret once', async () => {
     // The embedded database has one process at a time: the script runs while no server holds it.
     const database = ENGINE === 'postgres' ? await createTestDatabase() : null;
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-cli-'));
+    const dataDir = scratchDir('derm-cli-');
     // The embedded database a first server start would have made: a seeded copy of the run's template.
     if (!database) copyPgliteTemplate(path.join(dataDir, 'pglite'));
     const env: Record<string, string> = database ? { DATABASE_URL: database.url! } : { DATA_DIR: dataDir };
-    let server: ServerProcess | undefined;
+    // The server an operator runs next to the script, in this process (as its own process it would only be slower):
+    // it opens the same database as the script.
+    let server: App | undefined;
+    const startServer = async () => startApp(loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', ...env }));
     try {
       // A clinic that does not exist is named in the refusal, as the script started by an operator prints it.
       const none = await integrationsScript(['list', '--tenant', 'sunrise-dermatology'], env);
@@ -140,7 +144,7 @@ describe("The operators' script (npm run integrations)", () => {
       expect(none.stderr).toContain('No clinic with the slug "sunrise-dermatology"');
       expect(none.stderr).toContain('npm run integrations -- create');
 
-      server = await spawnServer(env);
+      server = await startServer();
       if (!database) {
         // Two processes must not open the embedded database at once: the script refuses while its server runs.
         const busy = await integrationsCli(['list', '--tenant', 'sunrise-derm'], {
@@ -150,6 +154,7 @@ describe("The operators' script (npm run integrations)", () => {
         expect(busy.code).toBe(2);
         expect(busy.stderr).toContain('with the embedded database, which has one process at a time. Stop it first');
         await server.stop();
+        server = undefined;
       }
       const created = await integrationsCli(
         [
@@ -173,14 +178,17 @@ describe("The operators' script (npm run integrations)", () => {
       expect(listed.stdout).toContain(`${client.clientId}  Lab bridge  [appointments:read patients:read]`);
       expect(listed.stdout).not.toContain(client.clientSecret);
 
-      if (!database) server = await spawnServer(env);
+      if (!database) server = await startServer();
       const token = await requestToken(
         server!.url,
         { grant_type: 'client_credentials' },
         { basic: { id: client.clientId, secret: client.clientSecret } },
       );
       expect(token.status).toBe(200);
-      if (!database) await server!.stop();
+      if (!database) {
+        await server!.stop();
+        server = undefined;
+      }
 
       const revoked = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', client.clientId], env);
       expect(revoked.code).toBe(0);
@@ -194,7 +202,9 @@ describe("The operators' script (npm run integrations)", () => {
       await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+    // One operator's session: a script started as its own process, servers started and stopped, the database opened
+    // six times. Generous for a loaded machine.
+  }, 60_000);
 
   it.each([
     ['no command', [], 'npm run integrations -- create'],
