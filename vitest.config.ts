@@ -10,6 +10,13 @@ const require = createRequire(import.meta.url);
  * run under jsdom against one real API server ('client'), and the browser tests drive Debian's Chromium against the
  * real server process serving the built app ('e2e').
  */
+/**
+ * The server test files share nothing but what they start themselves (a server on an ephemeral port, a database copied
+ * from the run's template): they run in one worker without a fresh module graph each, so the server's modules are
+ * imported and PGlite's WebAssembly compiled once per worker instead of once per file.
+ */
+const serverSuite = { isolate: false } as const;
+
 export default defineConfig({
   resolve: {
     // graphql 16 ships CommonJS (main) and ESM (module) builds without an exports map. Node loads the CommonJS one
@@ -32,11 +39,12 @@ export default defineConfig({
           // Several instances sharing state, or a Redis of their own: PostgreSQL and Redis only.
           exclude: ['server/test/**/*.postgres.test.ts'],
           env: { TEST_DB: 'pglite' },
+          ...serverSuite,
         },
       },
       {
         extends: true,
-        test: { name: 'postgres', include: ['server/test/**/*.test.ts'], env: { TEST_DB: 'postgres' } },
+        test: { name: 'postgres', include: ['server/test/**/*.test.ts'], env: { TEST_DB: 'postgres' }, ...serverSuite },
       },
       {
         extends: true,
