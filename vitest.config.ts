@@ -27,8 +27,8 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Two cores: one file at a time per project keeps timing-sensitive tests honest.
-    fileParallelism: false,
+    // Two files at a time on two cores: most of a test's time is waiting on sockets, databases and other processes.
+    maxWorkers: 2,
     globalSetup: ['server/test/helpers/globalSetup.ts'],
     projects: [
       {

@@ -210,7 +210,8 @@ describe('The Node integrator (examples/node-integrator)', () => {
     expect(printed(integrator)[3].appointmentId).toBe(afterDeploy);
     expect(integrator.log()).toContain('subscribing after cursor');
     await integrator.stop();
-  });
+    // Three integrator runs and a server restart with the integrator's own reconnection backoff: generous on a loaded machine.
+  }, 90_000);
 
   it('should give up with exit code 1 and say why when the client is revoked', async () => {
     const admin = (

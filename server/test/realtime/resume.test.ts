@@ -179,7 +179,8 @@ describe('appointmentChanged(after)', () => {
     await resumed.waitFor(expected.length + 1);
     expect(resumed.results).toHaveLength(expected.length + 1);
     expect(resumed.results.at(-1)!.data!.appointmentChanged.appointment.id).toBe(last);
-  });
+    // Forty racing mutations and a replay of over 500 events: generous on a loaded machine.
+  }, 60_000);
 });
 
 describe('notification(after)', () => {
@@ -238,7 +239,8 @@ describe('notification(after)', () => {
     await resumed.waitFor(expected.length + 1);
     expect(resumed.results).toHaveLength(expected.length + 1);
     expect(resumed.results.at(-1)!.data!.notification.notification.title).toBe('last');
-  });
+    // As above.
+  }, 60_000);
 
   it('should replay a backlog larger than what a stream may buffer (1,000), at the pace the client takes it', async () => {
     const marker = await subscribe(frontDesk, NOTIFICATION);
