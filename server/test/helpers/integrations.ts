@@ -1,3 +1,10 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { vi } from 'vitest';
+import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
+import { APPOINTMENT_CHANGED } from './realtime.js';
+import { collect, wsClient } from './ws.js';
 import type { TestServer } from './testServer.js';
 
 export const CREATE_CLIENT = `mutation($i: CreateIntegrationClientInput!) {
@@ -62,4 +69,55 @@ export async function integrationToken(url: string, client: IntegrationCredentia
   );
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.access_token as string;
+}
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `npm run integrations -- <args>` run in this process: the operators' command itself, against the database of `env`.
+ * PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
+ */
+export async function integrationsCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runIntegrationsCli(
+    args,
+    { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    { log: (line) => stdout.push(line), error: (line) => stderr.push(line) },
+  );
+  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+}
+
+/** The same, as an operator starts it: its own process (the script, without npm's banner). */
+export async function integrationsScript(args: string[], env: Record<string, string>): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args],
+      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as CliResult;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Opens an integration client's socket with one live subscription, and records how it closes. */
+export async function liveSocket(server: { url: string }, token: string) {
+  let closed: { code: number; reason: string; at: number } | undefined;
+  const socket = wsClient(server.url, {
+    token,
+    onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
+  });
+  const sub = collect(socket, APPOINTMENT_CHANGED);
+  const whenClosed = (timeoutMs: number) => vi.waitUntil(() => closed, { timeout: timeoutMs, interval: 25 });
+  return { socket, sub, closed: () => closed, whenClosed };
 }

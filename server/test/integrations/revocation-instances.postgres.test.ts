@@ -1,45 +1,9 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it, vi } from 'vitest';
-import { APPOINTMENT_CHANGED } from '../helpers/realtime.js';
-import { integrationToken } from '../helpers/integrations.js';
+import { describe, expect, it } from 'vitest';
+import { integrationToken, integrationsCli, liveSocket } from '../helpers/integrations.js';
 import { spawnServer } from '../helpers/process.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
-import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
 import { createTestDatabase } from '../helpers/testServer.js';
-import { collect, wsClient } from '../helpers/ws.js';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * `npm run integrations -- <args>` run in this process: the operators' command itself, against the database of `env`.
- * PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
- */
-async function integrationsCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runIntegrationsCli(
-    args,
-    { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
-    { log: (line) => stdout.push(line), error: (line) => stderr.push(line) },
-  );
-  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
-}
-
-/** Opens an integration client's socket with one live subscription, and records how it closes. */
-async function liveSocket(server: { url: string }, token: string) {
-  let closed: { code: number; reason: string; at: number } | undefined;
-  const socket = wsClient(server.url, {
-    token,
-    onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
-  });
-  const sub = collect(socket, APPOINTMENT_CHANGED);
-  const whenClosed = (timeoutMs: number) => vi.waitUntil(() => closed, { timeout: timeoutMs, interval: 25 });
-  return { socket, sub, closed: () => closed, whenClosed };
-}
 
 // Several instances share revocations through Redis; the embedded project has one process's pub/sub by design.
 describe('Revocation across instances', () => {

@@ -1,69 +1,22 @@
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { APPOINTMENT_CHANGED, waitForStreams } from '../helpers/realtime.js';
-import { createIntegrationClient, integrationToken, requestToken, REVOKE_CLIENT } from '../helpers/integrations.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForStreams } from '../helpers/realtime.js';
+import {
+  createIntegrationClient,
+  integrationToken,
+  requestToken,
+  REVOKE_CLIENT,
+  integrationsCli,
+  integrationsScript,
+  liveSocket,
+} from '../helpers/integrations.js';
 import { copyPgliteTemplate, scratchDir } from '../helpers/templates.js';
-import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
 import { createTestDatabase, ENGINE, startTestServer, type TestServer } from '../helpers/testServer.js';
-import { collect, wsClient } from '../helpers/ws.js';
-
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * `npm run integrations -- <args>` run in this process: the operators' command itself, against the database of `env`.
- * PORT 0: no server to look for, unless a test says which port the embedded database's server listens on.
- */
-async function integrationsCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runIntegrationsCli(
-    args,
-    { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
-    { log: (line) => stdout.push(line), error: (line) => stderr.push(line) },
-  );
-  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
-}
-
-/** The same, as an operator starts it: its own process (the script, without npm's banner). */
-async function integrationsScript(args: string[], env: Record<string, string>): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args],
-      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env } },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as CliResult;
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** Opens an integration client's socket with one live subscription, and records how it closes. */
-async function liveSocket(server: { url: string }, token: string) {
-  let closed: { code: number; reason: string; at: number } | undefined;
-  const socket = wsClient(server.url, {
-    token,
-    onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
-  });
-  const sub = collect(socket, APPOINTMENT_CHANGED);
-  const whenClosed = (timeoutMs: number) => vi.waitUntil(() => closed, { timeout: timeoutMs, interval: 25 });
-  return { socket, sub, closed: () => closed, whenClosed };
-}
 
 describe('Revocation closes live connections', () => {
   let server: TestServer;

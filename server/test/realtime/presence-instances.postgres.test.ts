@@ -9,36 +9,7 @@ import { TEST_REDIS_URL } from '../helpers/services.js';
 import { createTestDatabase } from '../helpers/testServer.js';
 import { metric } from '../helpers/realtime.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
-
-const PRESENCE = 'subscription { presence { status lastSeenAt user { id name } } }';
-const ONLINE_USERS = '{ onlineUsers { status lastSeenAt user { id name } } }';
-
-interface PresenceEvent {
-  status: string;
-  lastSeenAt: string;
-  user: { id: string; name: string };
-}
-
-/** The presence signals received so far about one user. */
-function signalsOf(seen: Collected, userId: string): PresenceEvent[] {
-  return seen.results.map((r) => r.data?.presence as PresenceEvent).filter((p) => p?.user.id === userId);
-}
-
-/** Waits for the `nth` signal with this status about this user. */
-function signal(seen: Collected, userId: string, status: string, nth = 1, timeoutMs = 10_000): Promise<PresenceEvent> {
-  return vi.waitUntil(() => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1], {
-    timeout: timeoutMs,
-    interval: 25,
-  });
-}
-
-/** Resolves once the client's connection is acknowledged, by running a query over it. */
-function overSocket(client: Client, query = '{ me { id } }'): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let result: unknown;
-    client.subscribe({ query }, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
-  });
-}
+import { ONLINE_USERS, overSocket, PRESENCE, signal, signalsOf, type PresenceEvent } from '../helpers/presence.js';
 
 // Instances share presence only through Redis and PostgreSQL; the embedded database and the in-process pub/sub
 // belong to one process. So this runs in the postgres project only (which always has both).

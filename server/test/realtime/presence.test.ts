@@ -5,39 +5,16 @@ import { EphemeralKey } from '../../src/realtime/keys.js';
 import { sweepIntervalMs } from '../../src/realtime/service.js';
 import { errorCode, startTestServer, type TestServer } from '../helpers/testServer.js';
 import { subscribeLive } from '../helpers/realtime.js';
-import { wsClient, type Collected } from '../helpers/ws.js';
-
-const PRESENCE = 'subscription { presence { status lastSeenAt user { id name } } }';
-const ONLINE_USERS = '{ onlineUsers { status lastSeenAt user { id name } } }';
-const SET_STATUS =
-  'mutation($status: PresenceStatus!) { setPresenceStatus(status: $status) { status lastSeenAt user { id } } }';
-
-interface PresenceEvent {
-  status: string;
-  lastSeenAt: string;
-  user: { id: string; name: string };
-}
-
-/** The presence signals received so far about one user. */
-function signalsOf(seen: Collected, userId: string): PresenceEvent[] {
-  return seen.results.map((r) => r.data?.presence as PresenceEvent).filter((p) => p?.user.id === userId);
-}
-
-/** Waits for the `nth` signal with this status about this user. */
-function signal(seen: Collected, userId: string, status: string, nth = 1, timeoutMs = 10_000): Promise<PresenceEvent> {
-  return vi.waitUntil(() => signalsOf(seen, userId).filter((p) => p.status === status)[nth - 1], {
-    timeout: timeoutMs,
-    interval: 25,
-  });
-}
-
-/** Resolves once the client's connection is acknowledged, by running a query over it. */
-function overSocket(client: Client, query = '{ me { id } }'): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let result: unknown;
-    client.subscribe({ query }, { next: (r) => (result = r), error: reject, complete: () => resolve(result) });
-  });
-}
+import {
+  ONLINE_USERS,
+  overSocket,
+  PRESENCE,
+  SET_STATUS,
+  signal,
+  signalsOf,
+  type PresenceEvent,
+} from '../helpers/presence.js';
+import { wsClient } from '../helpers/ws.js';
 
 /** Subscribes, and resolves once the server holds the new stream (signals published from then on arrive). */
 const subscribed = (server: TestServer, client: Client, query: string) => subscribeLive(server, client, query);
