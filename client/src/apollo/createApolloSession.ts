@@ -7,6 +7,7 @@ import { Kind } from 'graphql';
 import { tap } from 'rxjs';
 import { createCache } from './cache';
 import { ConnectionStore } from './connectionState';
+import { createFailedQueryLink } from './failedQueryLink';
 import { createResumeLink, CursorStore } from './resumeLink';
 import { createRetryPolicy } from './retryPolicy';
 import { DEFAULT_TIMING, type ConnectionTiming } from './timing';
@@ -164,7 +165,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ApolloLink.split(
         isSubscription,
         ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]),
-        ApolloLink.from([reachabilityLink, httpLink]),
+        ApolloLink.from([reachabilityLink, createFailedQueryLink(), httpLink]),
       ),
     ]),
   });
@@ -174,9 +175,13 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ...REREAD_ON_RECONNECT,
       ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? []),
     ]);
-    const active = new Set([...client.getObservableQueries('active')].map((q) => q.queryName));
+    const observed = [...client.getObservableQueries('active')];
+    const active = new Set(observed.map((q) => q.queryName));
+    // And whatever failed while the server was away (a day opened during the outage shows an error until read again).
+    const failed = observed.filter((q) => q.getCurrentResult().error);
     const include = [...wanted].filter((name) => active.has(name));
     if (include.length) void client.refetchQueries({ include }).catch(() => {});
+    for (const query of failed) void query.refetch().catch(() => {});
   });
 
   // Back on the network, or back on this tab (a phone unlocked, a laptop woken): try at once, not at the next wait.

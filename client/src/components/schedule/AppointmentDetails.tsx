@@ -29,7 +29,9 @@ export function AppointmentDetails({ appointment, onEdit, onCancel, onClose }: A
   const pending = appointment.id.startsWith('optimistic-');
   // Brought into view when another appointment is chosen (on a phone the details sit above the grid).
   const section = useRef<HTMLElement>(null);
-  useEffect(() => section.current?.scrollIntoView?.({ block: 'nearest' }), [appointment.id]);
+  useEffect(() => {
+    section.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [appointment.id]);
   const move = (status: AppointmentStatus) => {
     setError(null);
     setStatus(appointment, status).catch((err: unknown) => setError(errorMessage(err)));

@@ -32,7 +32,9 @@ export function PatientPicker({
     if (!listed.length) return;
     if (!value || (debounced && !listed.some((p) => p.id === value.id))) onChange(listed[0]);
   });
-  useEffect(() => followResults(data?.patients.edges.map((e) => e.node) ?? []), [data]);
+  useEffect(() => {
+    followResults(data?.patients.edges.map((e) => e.node) ?? []);
+  }, [data]);
   // The current choice stays offered even when the first page of patients does not list it.
   const options = value && !patients.some((p) => p.id === value.id) ? [value, ...patients] : patients;
 
