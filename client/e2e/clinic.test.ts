@@ -102,6 +102,14 @@ describe('Clinic app in the browser', () => {
       .getByText('Noah Carter with Dr. Maya Lee, 4:00 PM')
       .waitFor();
     expect(await lee.page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    // Live activity belongs to the session, not the page: leaving the schedule and coming back keeps it.
+    await lee.page.getByRole('link', { name: 'Patients' }).click();
+    await lee.page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
+    await lee.page.goBack();
+    await lee.page
+      .getByRole('region', { name: 'Live activity' })
+      .getByText('Noah Carter with Dr. Maya Lee, 4:00 PM')
+      .waitFor();
     // Who is online is per clinic too.
     await lee.page.getByRole('list', { name: 'Colleagues online' }).getByText('Jordan Kim').waitFor({ timeout: LIVE });
     await card.scrollIntoViewIfNeeded();
@@ -175,6 +183,27 @@ describe('Clinic app in the browser', () => {
     await frontDesk.page
       .getByText('Dr. Maya Lee is also viewing this chart')
       .waitFor({ state: 'detached', timeout: LIVE });
+  });
+
+  it('should keep the status Dr. Lee chose (Busy) through a reload, for her and for her colleagues', async () => {
+    const status = lee.page.getByRole('combobox', { name: 'Your status' });
+    const leeStatus = async () =>
+      (
+        (await api(base, token.frontdesk, '{ onlineUsers { status user { name } } }')).onlineUsers as {
+          status: string;
+          user: { name: string };
+        }[]
+      ).find((p) => p.user.name === 'Dr. Maya Lee')?.status;
+    await status.selectOption('BUSY');
+    await frontDesk.page.getByRole('list', { name: 'Colleagues online' }).getByText('Busy').waitFor({ timeout: LIVE });
+    await lee.page.reload();
+    await lee.page.getByTestId('connection-badge').filter({ hasText: 'Live' }).waitFor({ timeout: LIVE });
+    // The server starts her new connection as Online; the app sets Busy again.
+    await expect.poll(() => status.inputValue(), { timeout: LIVE }).toBe('BUSY');
+    await expect.poll(leeStatus, { timeout: LIVE }).toBe('BUSY');
+    await frontDesk.page.getByRole('list', { name: 'Colleagues online' }).getByText('Busy').waitFor({ timeout: LIVE });
+    await status.selectOption('ONLINE');
+    await expect.poll(leeStatus, { timeout: LIVE }).toBe('ONLINE');
   });
 
   it('should serve the app compressed, cache hashed assets for a year, and never serve a source map', async () => {

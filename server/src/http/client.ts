@@ -74,7 +74,7 @@ export async function mountClient(app: Express, config: Config, log: Logger): Pr
     const vite = await createServer({
       configFile: path.join(CLIENT_DIR, 'vite.config.ts'),
       appType: 'spa',
-      server: { middlewareMode: true, hmr: { port: hmrPort } },
+      server: { middlewareMode: true, ws: { port: hmrPort } },
     });
     app.use(vite.middlewares);
     log.info({ hmrPort }, 'web app served by Vite (development)');

@@ -87,7 +87,7 @@ export async function mountExplorer(app: Express, config: Config, log: Logger): 
       appType: 'spa',
       // Hot reload's WebSocket needs a port of its own: this server's upgrades belong to graphql-ws (which refuses
       // other paths). A free one, so that several dev servers can run side by side.
-      server: { middlewareMode: true, hmr: { port: await freeHmrPort() } },
+      server: { middlewareMode: true, ws: { port: await freeHmrPort() } },
     });
     app.use((req, res, next) => (req.url.startsWith(`${EXPLORER_PATH}/`) ? vite.middlewares(req, res, next) : next()));
     log.info({ url: EXPLORER_PATH }, 'explorer served by Vite (development)');
