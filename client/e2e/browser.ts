@@ -203,10 +203,14 @@ export function coveredControls(page: Page): Promise<string[]> {
   });
 }
 
-/** A screenshot for docs/screenshots (the viewport, as a person sees it). */
+/**
+ * A screenshot of the viewport, as a person sees it: into test-results/e2e/, and into docs/screenshots/ (kept in the
+ * repository) when `UPDATE_SCREENSHOTS=1`, so that an ordinary test run leaves the work tree as it was.
+ */
 export async function documentScreenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? SCREENSHOTS : RESULTS;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 /** Full-page screenshots of every page, for a failed test. */
