@@ -16,7 +16,8 @@ export default defineConfig({
   build: {
     outDir: path.join(clientDir, 'dist'),
     emptyOutDir: true,
-    sourcemap: true,
+    // For error tools, not for the public: no `sourceMappingURL` in the scripts, and the server never serves *.map.
+    sourcemap: 'hidden',
     rolldownOptions: {
       output: {
         // Libraries (React, Apollo Client, graphql-js) change less often than the app: their own cacheable chunks.

@@ -1,5 +1,6 @@
+/// <reference lib="dom" />
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const RESULTS = path.join(ROOT, 'test-results', 'e2e');
+/** Screenshots that document the app (looked at by a person, kept in the repository). */
+export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it): Playwright cannot download its own here. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -47,6 +50,8 @@ export function buildClient(): Promise<void> {
       ],
       {
         cwd: ROOT,
+        // What `npm run build` makes: vitest sets NODE_ENV=test, which would give Vite React's development build.
+        env: { ...process.env, NODE_ENV: 'production' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -73,6 +78,18 @@ export interface Staff {
   name: string;
 }
 
+export interface SignInOptions {
+  /** @default 1440×900 */
+  viewport?: { width: number; height: number };
+  /** A phone: touch, mobile viewport meta honoured. */
+  mobile?: boolean;
+  /**
+   * Connection timing for this browser (apollo/timing.ts, `derm-realtime.connection-timing` in localStorage), set
+   * before the app loads: the production build, with shorter waits.
+   */
+  timing?: Record<string, number>;
+}
+
 /** A browser context of its own (its own storage: a separate person), signed in through the sign-in form. */
 export async function signIn(
   browser: Browser,
@@ -80,17 +97,120 @@ export async function signIn(
   tenant: string,
   email: string,
   name: string,
+  { viewport = { width: 1440, height: 900 }, mobile = false, timing }: SignInOptions = {},
 ): Promise<Staff> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base });
+  const context = await browser.newContext({ viewport, baseURL: base, isMobile: mobile, hasTouch: mobile });
+  if (timing) {
+    await context.addInitScript(([key, value]) => window.localStorage.setItem(key, value), [
+      'derm-realtime.connection-timing',
+      JSON.stringify(timing),
+    ] as const);
+  }
   const page = await context.newPage();
   await page.goto('/');
   await page.getByLabel('Clinic').fill(tenant);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('derm-demo-2026');
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
   await page.getByTestId('connection-badge').filter({ hasText: 'Live' }).waitFor();
   return { context, page, name };
+}
+
+/** A GraphQL operation over HTTP, as another program (or a colleague's browser) would send it. */
+export async function api<T = any>(
+  base: string,
+  token: string | null,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`);
+  return body.data as T;
+}
+
+export async function apiLogin(base: string, tenant: string, email: string): Promise<string> {
+  const data = await api<{ login: { token: string } }>(
+    base,
+    null,
+    'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
+    { t: tenant, e: email, p: 'derm-demo-2026' },
+  );
+  return data.login.token;
+}
+
+const AXE = readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/** axe-core (pinned in package.json) on the page as it is now: its critical and serious violations. */
+export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE });
+  // Colours are judged as they settle, not half-way through a dialog's fade-in.
+  await page.waitForFunction(() =>
+    document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity),
+  );
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<any> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return (result.violations as any[]).map((v) => ({
+      id: v.id as string,
+      impact: v.impact as string | null,
+      help: v.help as string,
+      targets: (v.nodes as any[]).slice(0, 5).map((n) => String(n.target)),
+    }));
+  });
+  return violations.filter((v) => v.impact === 'critical' || v.impact === 'serious');
+}
+
+/**
+ * Controls (buttons, links, fields) in view that something else covers: at the centre of each, the topmost element
+ * is not the control or inside it.
+ */
+export function coveredControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const covered: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('button, a[href], input, select, textarea')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      const x = r.left + r.width / 2;
+      const y = r.top + r.height / 2;
+      if (x < 0 || y < 0 || x > window.innerWidth || y > window.innerHeight) continue;
+      const top = document.elementFromPoint(x, y);
+      if (top && !el.contains(top) && !top.contains(el)) {
+        // Clipped by a scrolling ancestor (out of its view) is not covered.
+        let clipped = false;
+        for (let p = el.parentElement; p; p = p.parentElement) {
+          const style = getComputedStyle(p);
+          if (/(auto|scroll|hidden)/.test(style.overflow + style.overflowY + style.overflowX)) {
+            const pr = p.getBoundingClientRect();
+            if (y < pr.top || y > pr.bottom || x < pr.left || x > pr.right) clipped = true;
+          }
+        }
+        if (!clipped) covered.push(`${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 40)}"`);
+      }
+    }
+    return covered;
+  });
+}
+
+/**
+ * A screenshot of the viewport, as a person sees it: into test-results/e2e/, and into docs/screenshots/ (kept in the
+ * repository) when `UPDATE_SCREENSHOTS=1`, so that an ordinary test run leaves the work tree as it was.
+ */
+export async function documentScreenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? SCREENSHOTS : RESULTS;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 /** Full-page screenshots of every page, for a failed test. */

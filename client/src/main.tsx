@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BrowserRouter } from 'react-router';
 import { createApolloSession } from './apollo/createApolloSession';
+import { readTimingOverride } from './apollo/timing';
 import { App } from './App';
 import { createAuthStore } from './session/authStore';
 import './styles/app.css';
@@ -10,8 +11,12 @@ import './styles/app.css';
 const httpUrl = new URL('/graphql', window.location.href).toString();
 const wsUrl = httpUrl.replace(/^http/, 'ws');
 
+// Production timing unless this browser keeps its own (timing.ts: the browser tests shorten the waits).
+const timing = readTimingOverride(window.localStorage);
+
 const authStore = createAuthStore({
-  createApolloSession: (token, signOut) => createApolloSession({ token, httpUrl, wsUrl, onUnauthenticated: signOut }),
+  createApolloSession: (token, signOut) =>
+    createApolloSession({ token, httpUrl, wsUrl, timing, onUnauthenticated: signOut }),
 });
 
 createRoot(document.getElementById('root')!).render(

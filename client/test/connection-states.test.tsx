@@ -37,7 +37,7 @@ describe('Connection states', () => {
     expect(screen.queryByText(/Live updates/)).toBeNull();
   });
 
-  it('should count attempts five seconds apart up to ten, then say offline until a manual reconnect', async () => {
+  it('should count attempts five seconds apart up to ten, then say offline and go on trying less and less often, at most a minute apart', async () => {
     vi.useFakeTimers();
     const { store, policy, reconnect, badge } = setup();
     act(() => store.connected(false));
@@ -48,6 +48,7 @@ describe('Connection states', () => {
       let waited = false;
       act(() => void policy.retryWait().then(() => (waited = true)));
       expect(badge()).toBe(`Reconnecting (attempt ${attempt} of 10)`);
+      expect(screen.getByText(/Live updates paused\./).parentElement?.textContent).toContain('next try in 5 s.');
       await act(() => vi.advanceTimersByTimeAsync(4_999));
       expect(waited).toBe(false);
       await act(() => vi.advanceTimersByTimeAsync(1));
@@ -56,23 +57,67 @@ describe('Connection states', () => {
       act(() => store.closed(1006));
     }
 
+    // Offline, and still trying by itself: 10 s, 20 s, 40 s, then every 60 s.
+    for (const seconds of [10, 20, 40, 60, 60]) {
+      let tried = false;
+      act(() => void policy.retryWait().then(() => (tried = true)));
+      expect(badge()).toBe('Offline');
+      const banner = screen.getByText(/Live updates are off\./).parentElement?.textContent;
+      expect(banner).toContain(`did not answer 10 attempts; next try in ${seconds} s.`);
+      await act(() => vi.advanceTimersByTimeAsync(seconds * 1000 - 1));
+      expect(tried).toBe(false);
+      await act(() => vi.advanceTimersByTimeAsync(1));
+      expect(tried).toBe(true);
+      expect(badge()).toBe('Offline');
+      expect(screen.getByText(/Live updates are off\./).parentElement?.textContent).toContain('trying now…');
+      act(() => store.closed(1006));
+    }
+
     let resumed = false;
     act(() => void policy.retryWait().then(() => (resumed = true)));
-    expect(badge()).toBe('Offline');
-    expect(screen.getByText(/Live updates are off\./).parentElement?.textContent).toContain('after 10 attempts');
-    await act(() => vi.advanceTimersByTimeAsync(60_000));
-    expect(resumed).toBe(false);
-
-    act(() => screen.getByRole('button', { name: 'Reconnect' }).click());
+    act(() => screen.getByRole('button', { name: 'Reconnect now' }).click());
     expect(reconnect).toHaveBeenCalledOnce();
     await act(() => vi.advanceTimersByTimeAsync(0));
     expect(resumed).toBe(true);
+    // A fresh round of attempts.
     expect(badge()).toBe('Reconnecting (attempt 1 of 10)');
 
     act(() => store.connected(true));
     expect(badge()).toBe('Live');
     expect(screen.getByText(/Back online\./)).toBeTruthy();
     expect(store.getSnapshot().reconnections).toBe(1);
+  });
+
+  it('should count down from the wait it announced, whenever the banner appears', async () => {
+    vi.useFakeTimers();
+    const { store, policy } = setup();
+    act(() => store.connected(false));
+    // Minutes of being live: nothing about that time leaks into the countdown.
+    await act(() => vi.advanceTimersByTimeAsync(17 * 60_000 + 400));
+    act(() => store.closed(1006));
+    act(() => void policy.retryWait());
+    const banner = () => screen.getByText(/Live updates paused\./).parentElement?.textContent;
+    expect(banner()).toContain('next try in 5 s.');
+    await act(() => vi.advanceTimersByTimeAsync(1_000));
+    expect(banner()).toContain('next try in 4 s.');
+    await act(() => vi.advanceTimersByTimeAsync(3_000));
+    expect(banner()).toContain('next try in 1 s.');
+  });
+
+  it('should say only what is true about saving: unknown, saved, or not reachable', () => {
+    const { store } = setup();
+    act(() => store.connected(false));
+    act(() => store.closed(1006));
+    const banner = () => screen.getByText(/Live updates paused\./).parentElement?.textContent ?? '';
+    expect(banner()).not.toMatch(/saved/);
+    act(() => store.http(false));
+    expect(banner()).toContain('The server cannot be reached: nothing can be saved until it answers again.');
+    act(() => store.http(true));
+    expect(banner()).toContain('Changes you make are still saved');
+    // Each loss starts from "unknown" again.
+    act(() => store.connected(true));
+    act(() => store.closed(1006));
+    expect(banner()).not.toMatch(/saved/);
   });
 
   it('should try at once when asked to, without waiting out the pause', async () => {

@@ -3,7 +3,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { screen, waitFor } from '@testing-library/react';
-import userEvent from '@testing-library/user-event';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
@@ -24,6 +23,38 @@ function freePort(): Promise<number> {
     });
     probe.on('error', reject);
   });
+}
+
+/**
+ * A TCP proxy that can stop passing bytes either way without closing anything: what a phone sees when Wi-Fi drops
+ * (packets lost, no FIN, no close frame). New connections made while dropping hang too.
+ */
+async function blackholeProxy(targetPort: string) {
+  let dropping = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(targetPort), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (chunk) => dropping || upstream.write(chunk));
+    upstream.on('data', (chunk) => dropping || client.write(chunk));
+    client.on('end', () => upstream.end());
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    drop(on: boolean) {
+      dropping = on;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 /**
@@ -87,10 +118,10 @@ describe('Connection status and resume', () => {
 
   const badge = () => screen.getByTestId('connection-badge').textContent;
 
-  it('should count the attempts, give up after the last, reconnect on demand and replay what was missed from the cursor', async () => {
+  it('should count the attempts, say offline after the last, go on trying by itself, and replay what was missed from the cursor', async () => {
     const me: TestSession = await openSession('sunrise-derm', 'frontdesk', {
       base,
-      retry: { maxAttempts: 3, waitMs: 300 },
+      timing: { maxAttempts: 3, waitMs: 300, maxWaitMs: 1_000 },
     });
     const colleague = await login('sunrise-derm', 'nurse', base);
     const day = freshDay();
@@ -117,8 +148,8 @@ describe('Connection status and resume', () => {
     const httpBefore = me.http.length;
     const subscribesBefore = me.sent.length;
 
-    await userEvent.click(screen.getByRole('button', { name: 'Reconnect' }));
-    await waitFor(() => expect(badge()).toBe('Live'), { timeout: 10_000 });
+    // No click: "Offline" goes on trying, at most `maxWaitMs` apart.
+    await waitFor(() => expect(badge()).toBe('Live'), { timeout: 15_000 });
     await screen.findByText(/2 appointments/);
     const cached = me.apollo.client.cache.extract() as Record<string, unknown>;
     expect(cached[`Appointment:${second}`]).toBeTruthy();
@@ -137,8 +168,32 @@ describe('Connection status and resume', () => {
     await me.apollo.dispose();
   });
 
+  it('should notice a link that went silent (packets dropped, no close) by its missing pong, and come back once packets flow', async () => {
+    const proxy = await blackholeProxy(new URL(base).port);
+    const me = await openSession('sunrise-derm', 'frontdesk', {
+      base,
+      wsUrl: `ws://127.0.0.1:${proxy.port}/graphql`,
+      timing: { keepAliveMs: 300, pongTimeoutMs: 400, connectTimeoutMs: 1_000, waitMs: 200, maxWaitMs: 1_000 },
+    });
+    try {
+      renderWithSession(<ConnectionStatusBadge />, me);
+      await waitFor(() => expect(badge()).toBe('Live'));
+      proxy.drop(true);
+      const silentAt = Date.now();
+      // No close frame, no FIN: only the pong deadline can tell.
+      await waitFor(() => expect(badge()).toMatch(/^Reconnecting/), { timeout: 5_000 });
+      expect(Date.now() - silentAt).toBeLessThan(3_000);
+      expect(me.apollo.connection.getSnapshot().lastCloseCode).toBe(4499);
+      proxy.drop(false);
+      await waitFor(() => expect(badge()).toBe('Live'), { timeout: 10_000 });
+    } finally {
+      await me.apollo.dispose();
+      proxy.close();
+    }
+  });
+
   it('should re-read what a stream feeds when it had no cursor yet to resume from', async () => {
-    const me = await openSession('sunrise-derm', 'frontdesk', { base, retry: { maxAttempts: 30, waitMs: 500 } });
+    const me = await openSession('sunrise-derm', 'frontdesk', { base, timing: { maxAttempts: 30, waitMs: 500 } });
     const colleague = await login('sunrise-derm', 'nurse', base);
     const day = freshDay();
     renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });

@@ -28,28 +28,35 @@ describe('Messages, live', () => {
       .id as string;
   const navCount = (session: TestSession) =>
     session.apollo.client.readQuery({ query: NavCountsDocument })?.unreadMessageCount ?? 0;
+  const notificationCount = (session: TestSession) =>
+    session.apollo.client.readQuery({ query: NavCountsDocument })?.unreadNotificationCount ?? 0;
 
   it('should put a new conversation at the top with its unread badge, count it in the nav, and clear both once read', async () => {
     renderWithSession(<AppRoutes />, frontDesk, { route: '/messages' });
     await connected(frontDesk);
     await waitFor(() => expect(frontDesk.apollo.client.readQuery({ query: NavCountsDocument })).not.toBeNull());
     const before = navCount(frontDesk);
+    const notificationsBefore = notificationCount(frontDesk);
 
     const subject = `Lab callback ${Date.now()}`;
     const threadId = await startThread(subject, 'Can you call the lab about the pathology report?');
-    const item = await screen.findByRole('link', { name: `${subject}, 1 unread` });
+    const item = await screen.findByRole('link', { name: new RegExp(`^${subject}.*\\b1 unread$`) });
     // Most recent first: the new conversation is the first one listed.
     expect(within(screen.getByRole('complementary', { name: 'Conversations' })).getAllByRole('link')[0]).toBe(item);
     await waitFor(() => expect(navCount(frontDesk)).toBe(before + 1));
 
     await gql(lee.token, SEND, { threadId, body: 'It is about the biopsy from Tuesday.' });
-    await screen.findByRole('link', { name: `${subject}, 2 unread` });
+    await screen.findByRole('link', { name: new RegExp(`^${subject}.*\\b2 unread$`) });
     await waitFor(() => expect(navCount(frontDesk)).toBe(before + 2));
+    // Each message raised a "new message" notification too.
+    await waitFor(() => expect(notificationCount(frontDesk)).toBe(notificationsBefore + 2));
 
     await userEvent.click(item);
     await screen.findByText('It is about the biopsy from Tuesday.');
-    await screen.findByRole('link', { name: subject });
+    await screen.findByRole('link', { name: new RegExp(`^${subject}(?!.*unread$)`) });
     await waitFor(() => expect(navCount(frontDesk)).toBe(before));
+    // Reading the conversation read its notifications as well.
+    await waitFor(() => expect(notificationCount(frontDesk)).toBe(notificationsBefore));
 
     // With the conversation open, a new message shows once and is read at once.
     await gql(lee.token, SEND, { threadId, body: 'Thanks!' });

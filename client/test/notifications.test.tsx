@@ -8,6 +8,7 @@ import { ToastProvider, useToasts, type Toast } from '../src/components/notifica
 import { clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
 
 const ASSIGN = `mutation($input: AssignTaskInput!) { assignTask(input: $input) { id } }`;
+const SEND_ALERT = `mutation($input: SendAlertInput!) { sendAlert(input: $input) { id } }`;
 
 describe('Notifications, live', () => {
   let lee: TestSession;
@@ -48,6 +49,41 @@ describe('Notifications, live', () => {
 
     await userEvent.click(within(toast).getByRole('button', { name: `Dismiss notification: New task: ${title}` }));
     expect(screen.queryByRole('alert')).toBeNull();
+  });
+  it('should count one read as one: three unread, one marked read, two left on the page and in the badge, never one', async () => {
+    const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
+    await gql(nurse.token, 'mutation { markAllNotificationsRead }');
+    // What an earlier test left cached (its count stream is gone) is not this test's starting point.
+    await nurse.apollo.client.clearStore();
+    renderWithSession(<AppRoutes />, nurse, { route: '/notifications' });
+    await connected(nurse);
+    await screen.findByText('All read');
+    const stamp = Date.now();
+    for (const title of [`Result A ${stamp}`, `Result B ${stamp}`, `Result C ${stamp}`])
+      await gql(lee.token, SEND_ALERT, { input: { userId: nurseId, kind: 'LAB_RESULT', priority: 'LOW', title } });
+    const badge = () => nurse.apollo.client.readQuery({ query: NavCountsDocument })?.unreadNotificationCount;
+    await screen.findByText('3 unread');
+    await waitFor(() => expect(badge()).toBe(3));
+
+    // Every count the cache holds from here on.
+    const seen: number[] = [];
+    const watch = nurse.apollo.client.watchQuery({ query: NavCountsDocument, fetchPolicy: 'cache-only' }).subscribe({
+      next: ({ data }) => {
+        if (data?.unreadNotificationCount !== undefined) seen.push(data.unreadNotificationCount);
+      },
+    });
+    try {
+      await userEvent.click(screen.getByRole('button', { name: `Mark as read: Result B ${stamp}` }));
+      await screen.findByText('2 unread');
+      await waitFor(() => expect(badge()).toBe(2));
+      // The stream's count and the re-read both land; neither takes one off again.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(screen.getByText('2 unread')).toBeTruthy();
+      expect(badge()).toBe(2);
+      expect(seen).not.toContain(1);
+    } finally {
+      watch.unsubscribe();
+    }
   });
 });
 
@@ -90,6 +126,42 @@ describe('Toasts', () => {
 
     act(() => screen.getByRole('button', { name: 'Dismiss notification: Biopsy result: call now' }).click());
     expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('should keep urgent toasts through a burst of others, and keep only the newest three of those', () => {
+    renderToasts(
+      { id: 'task', title: 'New task: call the lab now', priority: 'URGENT' },
+      { id: 'alert', title: 'Biopsy result: call now', priority: 'URGENT' },
+      ...Array.from({ length: 6 }, (_, i) => ({ id: `low${i}`, title: `Supplies ${i}`, priority: 'LOW' as const })),
+    );
+    act(() => screen.getByText('push task').click());
+    act(() => screen.getByText('push alert').click());
+    for (let i = 0; i < 6; i++) act(() => screen.getByText(`push low${i}`).click());
+    const alerts = screen.getAllByRole('alert').map((t) => t.textContent);
+    expect(alerts).toHaveLength(2);
+    expect(alerts.join()).toContain('New task: call the lab now');
+    expect(alerts.join()).toContain('Biopsy result: call now');
+    expect(screen.getAllByRole('status').map((t) => t.querySelector('.toast-title')?.textContent)).toEqual([
+      'Supplies 5',
+      'Supplies 4',
+      'Supplies 3',
+    ]);
+  });
+
+  it("should fold one conversation's new messages into one toast that counts them", () => {
+    const message = (n: number): Toast => ({
+      id: `m${n}`,
+      title: `New message from Dr. Maya Lee (${n})`,
+      priority: 'NORMAL',
+      group: 'thread:1',
+      groupNoun: 'new messages',
+    });
+    renderToasts(message(1), message(2), message(3));
+    for (const n of [1, 2, 3]) act(() => screen.getByText(`push m${n}`).click());
+    const toasts = screen.getAllByTestId('toast');
+    expect(toasts).toHaveLength(1);
+    expect(toasts[0].textContent).toContain('New message from Dr. Maya Lee (3)');
+    expect(toasts[0].textContent).toContain('3 new messages');
   });
 
   it('should not let a toast go while the pointer is on it', () => {

@@ -525,6 +525,37 @@ describe('updateAppointment', () => {
     expect(cleared.data!.updateAppointment.room).toBeNull();
   });
 
+  it('changes the reason and the patient (a booking made for the wrong person), keeping the slot', async () => {
+    const appointment = await book({ day: DAY, start: '12:00', patient: 6, reason: 'Mole check' });
+    const { res, event } = await withOneEvent(sunrise.tenantId, () =>
+      server.gql(
+        UPDATE,
+        { id: appointment.id, i: { patientId: sunrise.patients[7], reason: 'Rash follow-up' } },
+        token.frontdesk,
+      ),
+    );
+    expect(res.data!.updateAppointment).toMatchObject({
+      patient: { id: sunrise.patients[7] },
+      reason: 'Rash follow-up',
+      startsAt: appointment.startsAt,
+    });
+    expect(event).toMatchObject({ kind: 'UPDATED', entityId: appointment.id });
+    expect(await appointmentRow(appointment.id)).toMatchObject({ patientId: sunrise.patients[7] });
+  });
+
+  it('walks a visit through its day: checked in, in progress, completed; and marks another a no-show', async () => {
+    const visit = await book({ day: DAY, start: '07:00', patient: 8 });
+    await server.gql(CHECK_IN, { id: visit.id }, token.frontdesk);
+    for (const status of ['IN_PROGRESS', 'COMPLETED']) {
+      const res = await server.gql(UPDATE, { id: visit.id, i: { status } }, token.lee);
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.updateAppointment.status).toBe(status);
+    }
+    const missed = await book({ day: DAY, start: '06:00', patient: 9 });
+    const res = await server.gql(UPDATE, { id: missed.id, i: { status: 'NO_SHOW' } }, token.frontdesk);
+    expect(res.data!.updateAppointment.status).toBe('NO_SHOW');
+  });
+
   describe('into an occupied slot', () => {
     let occupied: string;
     let mover: string;
@@ -584,6 +615,10 @@ describe('updateAppointment', () => {
       ['a room name longer than 40 characters', () => ({ room: 'R'.repeat(41) }), 'room'],
       ['status CANCELLED (cancelAppointment takes a reason)', () => ({ status: 'CANCELLED' }), 'status'],
       ['status CHECKED_IN (checkInAppointment does that)', () => ({ status: 'CHECKED_IN' }), 'status'],
+      ['an unknown patient', () => ({ patientId: randomUUID() }), 'patientId'],
+      ['a patient id that is not a UUID', () => ({ patientId: 'nobody' }), 'patientId'],
+      ["another clinic's patient", () => ({ patientId: lakeside.patients[0] }), 'patientId'],
+      ['a null patient', () => ({ patientId: null }), 'patientId'],
     ])('%s', async (_case, change, field) => {
       const res = await withoutWrites(() => server.gql(UPDATE, { id, i: change() }, token.frontdesk));
       expectBadInput(res, field);

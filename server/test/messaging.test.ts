@@ -509,10 +509,40 @@ describe('unread counts and read state', () => {
         threadId: thread.id,
         userId: sunrise.users.nurse,
       }),
+      // Its "new message" notification is read too.
+      expect.objectContaining({ topic: 'notification', kind: 'READ', userId: sunrise.users.nurse }),
     ]);
     // Marking again advances nothing and logs nothing.
     dataOf(await server.gql(MARK_READ, { t: thread.id }, token.nurse));
-    expect(await lastEventSeq(server.db, sunrise.tenantId)).toBe(seq + 1);
+    expect(await lastEventSeq(server.db, sunrise.tenantId)).toBe(seq + 2);
+  });
+
+  it("clears the reader's NEW_MESSAGE notifications of the thread up to the message read, and no one else's", async () => {
+    const thread = await createThread('lee', {
+      subject: 'Clears notifications',
+      participantIds: [sunrise.users.patel, sunrise.users.nurse],
+    });
+    const ofThread = async (user: keyof typeof token) =>
+      (dataOf(await server.gql(NOTIFICATIONS, {}, token[user])).notifications as any[]).filter(
+        (n) => n.thread?.id === thread.id,
+      );
+    const unreadNotifications = async (user: keyof typeof token) =>
+      dataOf(await server.gql('{ unreadNotificationCount }', {}, token[user])).unreadNotificationCount as number;
+    const first = await send('lee', thread.id, 'one');
+    await send('lee', thread.id, 'two');
+    await send('lee', thread.id, 'three');
+    const before = await unreadNotifications('patel');
+    expect((await ofThread('patel')).filter((n) => !n.readAt)).toHaveLength(3);
+
+    // Read up to the first message: its notification only.
+    dataOf(await server.gql(MARK_READ, { t: thread.id, m: first.id }, token.patel));
+    expect((await ofThread('patel')).filter((n) => !n.readAt)).toHaveLength(2);
+    expect(await unreadNotifications('patel')).toBe(before - 1);
+
+    dataOf(await server.gql(MARK_READ, { t: thread.id }, token.patel));
+    expect((await ofThread('patel')).every((n) => n.kind === 'NEW_MESSAGE' && n.readAt)).toBe(true);
+    expect(await unreadNotifications('patel')).toBe(before - 3);
+    expect((await ofThread('nurse')).filter((n) => !n.readAt)).toHaveLength(3);
   });
 
   it('marks a thread without messages read without error or event', async () => {

@@ -333,6 +333,85 @@ describe('createPatient', () => {
   });
 });
 
+describe('updatePatient', () => {
+  const UPDATE = `mutation($id: ID!, $i: UpdatePatientInput!) { updatePatient(id: $id, input: $i) { ${PATIENT} } }`;
+  let id: string;
+  beforeAll(async () => {
+    const res = await server.gql(
+      CREATE,
+      {
+        i: { mrn: 'UPD-1', firstName: 'Rosalind', lastName: 'Franklin', dateOfBirth: '1980-07-25', phone: '555-0100' },
+      },
+      token.frontdesk,
+    );
+    id = res.data!.createPatient.id;
+  });
+
+  it('corrects the given fields, keeps the others, clears the phone with an empty string, and logs the change', async () => {
+    const res = await server.gql(
+      UPDATE,
+      { id, i: { lastName: ' Franklin-Smith ', email: 'R.Franklin@Example.com', phone: '' } },
+      token.frontdesk,
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.updatePatient).toEqual({
+      id,
+      mrn: 'UPD-1',
+      firstName: 'Rosalind',
+      lastName: 'Franklin-Smith',
+      displayName: 'Rosalind Franklin-Smith',
+      dateOfBirth: '1980-07-25',
+      phone: null,
+      email: 'r.franklin@example.com',
+    });
+    expect(await countRows('patientAccessLog', { patientId: id, action: 'UPDATE' })).toBe(1);
+    expect(await names('franklin-')).toEqual(['Rosalind Franklin-Smith']);
+  });
+
+  it.each([['nurse'], ['admin']] as const)('lets the %s correct a patient', async (role) => {
+    const res = await server.gql(UPDATE, { id, i: { phone: `555-01${role.length}` } }, token[role]);
+    expect(res.data!.updatePatient.phone).toBe(`555-01${role.length}`);
+  });
+
+  it('answers FORBIDDEN to a provider and changes nothing', async () => {
+    const res = await withoutWrites(() => server.gql(UPDATE, { id, i: { firstName: 'Ros' } }, token.lee));
+    expect(errorCode(res)).toBe('FORBIDDEN');
+  });
+
+  it("answers NOT_FOUND to an unknown id, a malformed one, or another clinic's patient, and changes nothing", async () => {
+    const theirs = await server.db('patients').where({ tenantId: lakeside.tenantId }).first('id');
+    for (const other of [randomUUID(), 'nobody', theirs.id]) {
+      const res = await withoutWrites(() => server.gql(UPDATE, { id: other, i: { firstName: 'X' } }, token.frontdesk));
+      expect(errorCode(res)).toBe('NOT_FOUND');
+    }
+  });
+
+  it('answers CONFLICT MRN_TAKEN to the MRN of another patient, and changes nothing', async () => {
+    const res = await withoutWrites(() => server.gql(UPDATE, { id, i: { mrn: 'SUN-1001' } }, token.frontdesk));
+    expect(errorCode(res)).toBe('CONFLICT');
+    expect(res.errors![0].extensions!.reason).toBe('MRN_TAKEN');
+  });
+
+  const inTwoDays = new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  it.each([
+    ['an empty MRN', { mrn: ' ' }, 'mrn'],
+    ['a null MRN', { mrn: null }, 'mrn'],
+    ['an MRN longer than 40 characters', { mrn: 'M'.repeat(41) }, 'mrn'],
+    ['an empty first name', { firstName: '' }, 'firstName'],
+    ['a null first name', { firstName: null }, 'firstName'],
+    ['a last name longer than 100 characters', { lastName: 'L'.repeat(101) }, 'lastName'],
+    ['a null last name', { lastName: null }, 'lastName'],
+    ['a date of birth in the future', { dateOfBirth: inTwoDays }, 'dateOfBirth'],
+    ['a null date of birth', { dateOfBirth: null }, 'dateOfBirth'],
+    ['an email that is not an address', { email: 'rosalind' }, 'email'],
+    ['a phone number longer than 40 characters', { phone: '5'.repeat(41) }, 'phone'],
+  ])('refuses %s with BAD_USER_INPUT naming the field, and changes nothing', async (_case, change, field) => {
+    const res = await withoutWrites(() => server.gql(UPDATE, { id, i: change }, token.frontdesk));
+    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe(field);
+  });
+});
+
 describe('patient(id)', () => {
   const accessLog = (where: Record<string, unknown>) => server.db('patientAccessLog').where(where).orderBy('id');
 

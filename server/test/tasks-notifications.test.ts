@@ -257,6 +257,38 @@ describe('tasks', () => {
   });
 });
 
+describe('tasksAssignedByMe', () => {
+  const MINE = `query($s: TaskStatus) { tasksAssignedByMe(status: $s) { ${TASK_FIELDS} } }`;
+
+  it('lists the open tasks I assigned to colleagues, newest first, not those I gave myself or others gave', async () => {
+    const first = await assign('admin', { title: 'Restock biopsy kits', assigneeId: sunrise.users.nurse });
+    const second = await assign('admin', { title: 'Call the lab', assigneeId: sunrise.users.frontdesk });
+    const own = await assign('admin', { title: 'Note to self', assigneeId: sunrise.users.admin });
+    const others = await assign('lee', { title: 'Not by the admin', assigneeId: sunrise.users.nurse });
+    const listed = dataOf(await server.gql(MINE, {}, token.admin)).tasksAssignedByMe as any[];
+    const ids = listed.map((t) => t.id);
+    expect(ids.slice(0, 2)).toEqual([second.id, first.id]);
+    expect(ids).not.toContain(own.id);
+    expect(ids).not.toContain(others.id);
+    expect(listed.every((t) => t.createdBy.id === sunrise.users.admin && t.status === 'OPEN')).toBe(true);
+  });
+
+  it('moves a task to the completed ones once its assignee completes it', async () => {
+    const task = await assign('patel', { title: 'Fax the referral', assigneeId: sunrise.users.frontdesk });
+    dataOf(await server.gql(COMPLETE, { id: task.id }, token.frontdesk));
+    const open = dataOf(await server.gql(MINE, {}, token.patel)).tasksAssignedByMe as any[];
+    const done = dataOf(await server.gql(MINE, { s: 'COMPLETED' }, token.patel)).tasksAssignedByMe as any[];
+    expect(open.map((t) => t.id)).not.toContain(task.id);
+    expect(done.map((t) => t.id)).toContain(task.id);
+  });
+
+  it('refuses a status that is not one with GRAPHQL_VALIDATION_FAILED or BAD_USER_INPUT, and asks for a token', async () => {
+    const bad = await server.gql(MINE, { s: 'LATER' }, token.admin);
+    expect(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']).toContain(errorCode(bad));
+    expect(errorCode(await server.gql(MINE, {}))).toBe('UNAUTHENTICATED');
+  });
+});
+
 describe('sendAlert', () => {
   it('sends an ALERT that the recipient sees among their unread notifications', async () => {
     const unreadBefore = await unreadCount('nurse');

@@ -48,6 +48,7 @@ export function createCache(): InMemoryCache {
           threads: { keyArgs: false, merge: false },
           notifications: { keyArgs: ['unreadOnly'], merge: false },
           tasks: { keyArgs: ['assigneeId', 'status'], merge: false },
+          tasksAssignedByMe: { keyArgs: ['status'], merge: false },
         },
       },
       Thread: {

@@ -1,6 +1,7 @@
 /**
  * The state of the WebSocket link, as an external store any component can read with `useSyncExternalStore`
- * (see `useConnectionState`). It is fed by graphql-ws's `on` events and by the retry policy in `retryPolicy.ts`.
+ * (see `useConnectionState`). It is fed by graphql-ws's `on` events, by the retry policy in `retryPolicy.ts`, and by
+ * what HTTP requests learn about the server meanwhile.
  */
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -8,9 +9,9 @@ export interface ConnectionState {
   status: ConnectionStatus;
   /** While reconnecting: the attempt under way or waited for (1-based). While disconnected: the attempts made. */
   attempt: number;
-  /** How many attempts are made before giving up and waiting for a manual reconnect. */
+  /** How many attempts are made, `waitMs` apart, before the app says "Offline" (and goes on trying, less often). */
   maxAttempts: number;
-  /** While waiting between attempts: when the next one starts (epoch ms). */
+  /** While waiting between attempts (also while "Offline"): when the next one starts (epoch ms). */
   nextAttemptAt: number | null;
   /** When the link was last lost (epoch ms), or null if it never was. */
   lostAt: number | null;
@@ -18,6 +19,11 @@ export interface ConnectionState {
   reconnections: number;
   /** The close code of the last lost connection, for diagnostics. */
   lastCloseCode: number | null;
+  /**
+   * While the link is down: whether the server answered an HTTP request since (true), failed to (false), or nothing
+   * was asked of it yet (null). Saving works over HTTP, so this is what the app may say about saving.
+   */
+  httpReachable: boolean | null;
 }
 
 type Listener = () => void;
@@ -36,6 +42,7 @@ export class ConnectionStore {
       lostAt: null,
       reconnections: 0,
       lastCloseCode: null,
+      httpReachable: null,
     };
   }
 
@@ -60,6 +67,7 @@ export class ConnectionStore {
       status: 'connected',
       attempt: 0,
       nextAttemptAt: null,
+      httpReachable: null,
       reconnections: this.state.reconnections + (reconnected ? 1 : 0),
     });
     if (reconnected) for (const listener of [...this.reconnectedListeners]) listener();
@@ -68,7 +76,14 @@ export class ConnectionStore {
   /** graphql-ws `closed`: a live link was lost (the retry policy takes it from here). */
   closed(code: number | null): void {
     if (this.state.status === 'connected') {
-      this.set({ status: 'reconnecting', attempt: 1, nextAttemptAt: null, lostAt: Date.now(), lastCloseCode: code });
+      this.set({
+        status: 'reconnecting',
+        attempt: 1,
+        nextAttemptAt: null,
+        lostAt: Date.now(),
+        lastCloseCode: code,
+        httpReachable: null,
+      });
     } else {
       this.set({ lastCloseCode: code, lostAt: this.state.lostAt ?? Date.now() });
     }
@@ -84,9 +99,24 @@ export class ConnectionStore {
     this.set({ status: 'reconnecting', attempt, nextAttemptAt: null });
   }
 
-  /** Every attempt failed: nothing happens until `reconnect()` is called. */
-  gaveUp(): void {
+  /** Every attempt of the round failed: "Offline", and the next try is at `nextAt` (or on demand). */
+  gaveUp(nextAt: number | null = null): void {
+    this.set({
+      status: 'disconnected',
+      attempt: Math.max(this.state.attempt, this.state.maxAttempts),
+      nextAttemptAt: nextAt,
+    });
+  }
+
+  /** While "Offline", one more try is under way. */
+  tryingInBackground(): void {
     this.set({ status: 'disconnected', nextAttemptAt: null });
+  }
+
+  /** An HTTP request reached the server (true) or could not (false). Only kept while the link is down. */
+  http(reachable: boolean): void {
+    if (this.state.status === 'connected' || this.state.httpReachable === reachable) return;
+    this.set({ httpReachable: reachable });
   }
 
   private set(patch: Partial<ConnectionState>): void {

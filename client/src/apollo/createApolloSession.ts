@@ -4,10 +4,13 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
 import { Kind } from 'graphql';
+import { tap } from 'rxjs';
 import { createCache } from './cache';
 import { ConnectionStore } from './connectionState';
+import { createFailedQueryLink } from './failedQueryLink';
 import { createResumeLink, CursorStore } from './resumeLink';
-import { createRetryPolicy, DEFAULT_RETRY, type RetryPolicyOptions } from './retryPolicy';
+import { createRetryPolicy } from './retryPolicy';
+import { DEFAULT_TIMING, type ConnectionTiming } from './timing';
 
 export interface ApolloSessionOptions {
   /** The bearer token, sent on HTTP (`Authorization`) and WebSocket (`connectionParams.authorization`). */
@@ -16,12 +19,11 @@ export interface ApolloSessionOptions {
   httpUrl: string;
   /** `ws(s)://host/graphql`. */
   wsUrl: string;
-  /** Reconnection policy. @default 10 attempts, 5 s apart */
-  retry?: Partial<RetryPolicyOptions>;
-  /** Client pings this often (ms) and closes a socket whose pong is `pongTimeoutMs` late. @default 10_000 */
-  keepAliveMs?: number;
-  /** @default 5_000 */
-  pongTimeoutMs?: number;
+  /**
+   * Reconnection and keep-alive timing (`timing.ts`). @default 10 attempts 5 s apart, then growing waits up to 60 s;
+   * a ping every 8 s, each pong due within 5 s
+   */
+  timing?: Partial<ConnectionTiming>;
   /** Called when the server says the token is no longer good (HTTP 401 or WebSocket 4403): sign out. */
   onUnauthenticated?: () => void;
   /** Another WebSocket implementation (tests on Node 20, which has none built in). */
@@ -46,8 +48,6 @@ export interface ApolloSession {
  * The WebSocket close code graphql-ws uses when `onConnect` refuses the connection (our server: bad or expired token).
  */
 const FORBIDDEN = 4403;
-/** Our own close code for a socket whose pong did not come back in time. */
-const PONG_TIMEOUT = 4408;
 
 /**
  * Counts have no durable stream to resume: re-read them after a reconnection (hooks re-read their own ephemeral state).
@@ -66,19 +66,17 @@ const FED_BY_STREAM: Record<string, string[]> = {
 };
 
 export function createApolloSession(options: ApolloSessionOptions): ApolloSession {
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
-  const connection = new ConnectionStore(retry.maxAttempts);
+  const timing = { ...DEFAULT_TIMING, ...options.timing };
+  const connection = new ConnectionStore(timing.maxAttempts);
   const cursors = new CursorStore();
-  const policy = createRetryPolicy(connection, retry);
-  const keepAliveMs = options.keepAliveMs ?? 10_000;
-  const pongTimeoutMs = options.pongTimeoutMs ?? 5_000;
+  const policy = createRetryPolicy(connection, timing);
   let disposed = false;
   const signOut = () => {
     if (!disposed) options.onUnauthenticated?.();
   };
 
   let pongTimer: ReturnType<typeof setTimeout> | undefined;
-  let activeSocket: WebSocket | null = null;
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
   /** graphql-ws stopped for good (a close code it never retries, such as 4500): only a fresh page reconnects. */
   let fatal = false;
   const wsClient = createClient({
@@ -92,32 +90,38 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       fatal = true;
       connection.gaveUp();
     },
-    keepAlive: keepAliveMs,
+    keepAlive: timing.keepAliveMs,
+    connectionAckWaitTimeout: timing.connectTimeoutMs,
     retryAttempts: Infinity,
     retryWait: policy.retryWait,
     // Browsers report a refused connection as an `error` event before the close; retry on those too.
     shouldRetry: () => true,
     on: {
-      connected: (socket, _payload, wasRetry) => {
-        activeSocket = socket as WebSocket;
+      connected: (_socket, _payload, wasRetry) => {
         policy.reset();
         connection.connected(wasRetry);
       },
       closed: (event) => {
-        activeSocket = null;
         clearTimeout(pongTimer);
+        clearTimeout(connectTimer);
         const code = typeof (event as CloseEvent | undefined)?.code === 'number' ? (event as CloseEvent).code : null;
         if (disposed) return;
         connection.closed(code);
         if (code === FORBIDDEN) signOut();
       },
-      // A half-open TCP connection (Wi-Fi gone without a FIN) is noticed by a missing pong.
+      // A half-open TCP connection (Wi-Fi gone without a FIN) is noticed by a missing pong. Closing such a socket
+      // would wait for a closing handshake that never comes (Chromium gives up after about a minute), so it is
+      // dropped at once: graphql-ws's terminate() reports it closed (4499) and retries.
+      // The same on a dead network: an attempt can hang without an error. (The acknowledgement has its own timeout.)
+      connecting: () => {
+        clearTimeout(connectTimer);
+        connectTimer = setTimeout(() => wsClient.terminate(), timing.connectTimeoutMs);
+      },
+      opened: () => clearTimeout(connectTimer),
       ping: (received) => {
         if (received) return;
         clearTimeout(pongTimer);
-        pongTimer = setTimeout(() => {
-          if (activeSocket?.readyState === 1 /* OPEN */) activeSocket.close(PONG_TIMEOUT, 'Pong timeout');
-        }, pongTimeoutMs);
+        pongTimer = setTimeout(() => wsClient.terminate(), timing.pongTimeoutMs);
       },
       pong: (received) => {
         if (received) clearTimeout(pongTimer);
@@ -143,6 +147,17 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     return definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'subscription';
   };
 
+  // What HTTP learns about the server while the live link is down: whether saving works (the banner says so).
+  const reachabilityLink = new ApolloLink((operation, forward) =>
+    forward(operation).pipe(
+      tap({
+        next: () => connection.http(true),
+        error: (error: unknown) =>
+          connection.http(ServerError.is(error) ? error.statusCode < 500 : CombinedGraphQLErrors.is(error)),
+      }),
+    ),
+  );
+
   const client = new ApolloClient({
     cache: createCache(),
     link: ApolloLink.from([
@@ -150,7 +165,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ApolloLink.split(
         isSubscription,
         ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]),
-        httpLink,
+        ApolloLink.from([reachabilityLink, createFailedQueryLink(), httpLink]),
       ),
     ]),
   });
@@ -160,13 +175,24 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ...REREAD_ON_RECONNECT,
       ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? []),
     ]);
-    const active = new Set([...client.getObservableQueries('active')].map((q) => q.queryName));
+    const observed = [...client.getObservableQueries('active')];
+    const active = new Set(observed.map((q) => q.queryName));
+    // And whatever failed while the server was away (a day opened during the outage shows an error until read again).
+    const failed = observed.filter((q) => q.getCurrentResult().error);
     const include = [...wanted].filter((name) => active.has(name));
     if (include.length) void client.refetchQueries({ include }).catch(() => {});
+    for (const query of failed) void query.refetch().catch(() => {});
   });
 
+  // Back on the network, or back on this tab (a phone unlocked, a laptop woken): try at once, not at the next wait.
   const onOnline = () => policy.reconnectNow();
-  if (typeof window !== 'undefined') window.addEventListener('online', onOnline);
+  const onVisible = () => {
+    if (document.visibilityState === 'visible') policy.reconnectNow();
+  };
+  if (typeof window !== 'undefined') {
+    window.addEventListener('online', onOnline);
+    document.addEventListener('visibilitychange', onVisible);
+  }
 
   return {
     client,
@@ -181,7 +207,11 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       disposed = true;
       offReconnected();
       clearTimeout(pongTimer);
-      if (typeof window !== 'undefined') window.removeEventListener('online', onOnline);
+      clearTimeout(connectTimer);
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('online', onOnline);
+        document.removeEventListener('visibilitychange', onVisible);
+      }
       client.stop();
       await wsClient.dispose();
       await client.clearStore();

@@ -7,6 +7,7 @@ import {
   type OnlineUsersQuery,
   type PresenceStatus,
 } from '../__generated__/graphql';
+import { useSession } from '../session/SessionContext';
 import { useLiveSubscription } from './useLiveSubscription';
 import { useOnReconnect } from './useOnReconnect';
 
@@ -18,6 +19,9 @@ export type Presence = OnlineUsersQuery['onlineUsers'][number];
  * closes that gap.
  */
 const SETTLE_MS = 1_500;
+
+/** Where the status this user chose is kept in this browser (per user), to set it again on every connection. */
+export const CHOSEN_STATUS_KEY = 'derm-realtime.presence-status';
 
 function apply(map: Map<string, Presence>, presence: Presence): Map<string, Presence> {
   const next = new Map(map);
@@ -73,14 +77,34 @@ export function usePresenceEvents({ onChange }: { onChange?(presence: Presence):
   useOnReconnect(reread);
 
   const [mutate] = useMutation(SetPresenceStatusDocument, { fetchPolicy: 'no-cache' });
+  const { session } = useSession();
+  const chosenKey = `${CHOSEN_STATUS_KEY}.${session.user.id}`;
   const setStatus = useCallback(
     async (status: PresenceStatus) => {
+      window.localStorage.setItem(chosenKey, status);
       const result = await mutate({ variables: { status } });
       const presence = result.data?.setPresenceStatus;
       if (presence) setByUser((current) => apply(current, presence));
     },
-    [mutate],
+    [mutate, chosenKey],
   );
+  // The server starts every connection as ONLINE: a status chosen here (Busy, Away) is set again on each connection,
+  // after a reload or a reconnection alike.
+  const { connection } = session.apollo;
+  useEffect(() => {
+    const restore = () => {
+      const chosen = window.localStorage.getItem(chosenKey);
+      if (chosen === 'AWAY' || chosen === 'BUSY') void setStatus(chosen).catch(() => {});
+    };
+    let wasConnected = false;
+    const onChange = () => {
+      const isConnected = connection.getSnapshot().status === 'connected';
+      if (isConnected && !wasConnected) restore();
+      wasConnected = isConnected;
+    };
+    onChange();
+    return connection.subscribe(onChange);
+  }, [connection, chosenKey, setStatus]);
 
   const online = useMemo(() => [...byUser.values()].sort((a, b) => a.user.name.localeCompare(b.user.name)), [byUser]);
   return { online, byUser, setStatus, error };

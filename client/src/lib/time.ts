@@ -111,3 +111,18 @@ export function ageOn(dateOfBirth: string, onDate: string): number {
   const [y, m, d] = onDate.split('-').map(Number);
   return y - by - (m < bm || (m === bm && d < bd) ? 1 : 0);
 }
+
+/** The Monday of the week `date` falls in (weeks start on Monday). */
+export function weekStart(date: string): string {
+  const [y, m, d] = date.split('-').map(Number);
+  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay(); // 0 = Sunday
+  return addDays(date, -((weekday + 6) % 7));
+}
+
+/** "Mon, Nov 23". */
+export function formatWeekday(date: string): string {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', weekday: 'short', month: 'short', day: 'numeric' }).format(
+    new Date(Date.UTC(y, m - 1, d)),
+  );
+}

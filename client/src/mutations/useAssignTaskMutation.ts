@@ -31,6 +31,12 @@ export function useAssignTaskMutation() {
               return list;
             return [toReference(id)!, ...list];
           },
+          tasksAssignedByMe(existing, { storeFieldName, toReference }) {
+            const list = existing as readonly Reference[];
+            const open = (storeFieldArgs(storeFieldName).status ?? 'OPEN') === 'OPEN';
+            if (!id || !open || task.assignee.id === me.id || list.some((r) => r.__ref === id)) return list;
+            return [toReference(id)!, ...list];
+          },
         },
       });
     },

@@ -18,6 +18,11 @@ export function useCompleteTaskMutation() {
             if ((storeFieldArgs(storeFieldName).status ?? 'OPEN') !== 'OPEN') return list;
             return list.filter((r) => r.__ref !== id);
           },
+          tasksAssignedByMe(existing, { storeFieldName }) {
+            const list = existing as readonly Reference[];
+            if ((storeFieldArgs(storeFieldName).status ?? 'OPEN') !== 'OPEN') return list;
+            return list.filter((r) => r.__ref !== id);
+          },
         },
       });
     },

@@ -3,11 +3,16 @@ import { useCallback } from 'react';
 import {
   MarkAllNotificationsReadDocument,
   MarkNotificationReadDocument,
+  NavCountsDocument,
   NotificationsPageDocument,
 } from '../__generated__/graphql';
-import { adjustUnreadNotifications, writeUnreadCounts } from '../apollo/updates/notifications';
+import { writeUnreadCounts } from '../apollo/updates/notifications';
 
-/** Marks one notification read; it and the badge change at once. */
+/**
+ * Marks one notification read: it shows as read at once; the unread count is the server's, from the unreadCounts
+ * stream or (when that is down) read again after the change. Counting down locally as well would count the read
+ * twice whenever the stream's new count arrives before the mutation's answer.
+ */
 export function useMarkNotificationReadMutation() {
   const [mutate, result] = useMutation(MarkNotificationReadDocument);
   const markRead = useCallback(
@@ -18,10 +23,7 @@ export function useMarkNotificationReadMutation() {
         optimisticResponse: {
           markNotificationRead: { __typename: 'Notification', id: notification.id, readAt: new Date().toISOString() },
         },
-        update(cache, { data }) {
-          // Runs for the optimistic result and again for the real one; the optimistic layer's change is discarded.
-          if (data) adjustUnreadNotifications(cache, -1);
-        },
+        refetchQueries: [NavCountsDocument],
       });
     },
     [mutate],

@@ -36,7 +36,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
   };
 
   return (
-    <div className="login">
+    <main className="login">
       <div className="login-card">
         <div className="login-brand">
           <span className="brand-mark" aria-hidden="true" />
@@ -97,7 +97,6 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
                   <button
                     type="button"
                     className="demo-user"
-                    aria-label={`Sign in as ${u.name}, ${u.role}, ${u.tenant}`}
                     onClick={() => {
                       setTenant(u.tenant);
                       setEmail(u.email);
@@ -105,6 +104,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
                       void signIn({ tenant: u.tenant, email: u.email, password: DEMO_PASSWORD });
                     }}
                   >
+                    <span className="visually-hidden">Sign in as </span>
                     <span className="demo-name">{u.name}</span>
                     <span className="demo-role">
                       {u.role} · {u.tenant}
@@ -116,6 +116,6 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
           </section>
         )}
       </div>
-    </div>
+    </main>
   );
 }

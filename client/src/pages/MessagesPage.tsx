@@ -18,7 +18,7 @@ export function MessagesPage() {
 
   return (
     <div className="page page-messages">
-      <div className="messages-layout">
+      <div className={`messages-layout ${threadId ? 'has-thread' : ''}`}>
         <aside className="thread-list-pane" aria-label="Conversations">
           <header className="pane-header">
             <h1>Messages</h1>

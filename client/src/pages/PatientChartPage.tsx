@@ -6,6 +6,8 @@ import { NewThreadDialog } from '../components/messages/NewThreadDialog';
 import { ViewersBanner } from '../components/patients/ViewersBanner';
 import { StatusPill } from '../components/schedule/AppointmentCard';
 import { AssignTaskDialog } from '../components/tasks/AssignTaskDialog';
+import { CAN_SEND_ALERTS, SendAlertDialog } from '../components/notifications/SendAlertDialog';
+import { CAN_EDIT_PATIENTS, PatientDialog } from '../components/patients/PatientDialog';
 import { useToasts } from '../components/notifications/Toasts';
 import { Empty, ErrorNotice, Loading } from '../components/ui/Empty';
 import { errorMessage } from '../components/ui/errors';
@@ -32,7 +34,7 @@ export function PatientChartPage() {
   });
   const staff = useQuery(StaffPickerDocument).data?.staff ?? [];
   const { others } = usePatientViewing(patientId);
-  const [dialog, setDialog] = useState<'message' | 'task' | null>(null);
+  const [dialog, setDialog] = useState<'message' | 'task' | 'alert' | 'edit' | null>(null);
 
   const patient = data?.patient;
   if (!patient) {
@@ -79,6 +81,16 @@ export function PatientChartPage() {
           </p>
         </div>
         <div className="toolbar">
+          {CAN_EDIT_PATIENTS.includes(me.role) && (
+            <button type="button" className="button" onClick={() => setDialog('edit')}>
+              Edit details
+            </button>
+          )}
+          {CAN_SEND_ALERTS.includes(me.role) && (
+            <button type="button" className="button" onClick={() => setDialog('alert')}>
+              Send an alert
+            </button>
+          )}
           <button type="button" className="button" onClick={() => setDialog('message')}>
             Message about patient
           </button>
@@ -129,6 +141,19 @@ export function PatientChartPage() {
           )}
         </section>
       </div>
+      {dialog === 'edit' && (
+        <PatientDialog patient={patient} onClose={() => setDialog(null)} onSaved={() => setDialog(null)} />
+      )}
+      {dialog === 'alert' && (
+        <SendAlertDialog
+          patient={patient}
+          onClose={() => setDialog(null)}
+          onSent={() => {
+            setDialog(null);
+            toasts.push({ id: `sent-${Date.now()}`, title: 'Alert sent', priority: 'LOW' });
+          }}
+        />
+      )}
       {dialog === 'message' && (
         <NewThreadDialog
           patient={patient}

@@ -1,39 +1,78 @@
-import { useQuery } from '@apollo/client/react';
-import { useCallback, useMemo, useState } from 'react';
+import { useApolloClient, useQuery } from '@apollo/client/react';
+import { useCallback, useState } from 'react';
 import { useSearchParams } from 'react-router';
-import { SchedulePageDocument } from '../__generated__/graphql';
+import {
+  SchedulePageDocument,
+  WeekScheduleDocument,
+  type AppointmentCard_AppointmentFragment,
+} from '../__generated__/graphql';
 import { AppointmentDetails } from '../components/schedule/AppointmentDetails';
 import { CancelAppointmentDialog } from '../components/schedule/CancelAppointmentDialog';
-import { LiveActivity, type Activity } from '../components/schedule/LiveActivity';
+import { EditAppointmentDialog } from '../components/schedule/EditAppointmentDialog';
+import { LiveActivity } from '../components/schedule/LiveActivity';
 import { NewAppointmentDialog } from '../components/schedule/NewAppointmentDialog';
-import { RescheduleDialog } from '../components/schedule/RescheduleDialog';
 import { ScheduleGrid } from '../components/schedule/ScheduleGrid';
+import { WeekAgenda } from '../components/schedule/WeekAgenda';
 import { ErrorNotice, Loading } from '../components/ui/Empty';
 import { errorMessage } from '../components/ui/errors';
 import { useAppointmentEvents, type AppointmentEvent, type LiveAppointment } from '../hooks/useAppointmentEvents';
-import { addDays, formatDay, formatTime, localDate, today } from '../lib/time';
+import { liveActivityOf, useLiveActivity } from '../hooks/useLiveActivity';
+import { addDays, formatDay, formatWeekday, localDate, today, weekStart } from '../lib/time';
 import { useCurrentUser } from '../session/SessionContext';
 
 const HIGHLIGHT_MS = 6_000;
 
-type DialogState = { kind: 'new' } | { kind: 'reschedule'; id: string } | { kind: 'cancel'; id: string } | null;
+type DialogState = { kind: 'new' } | { kind: 'edit'; id: string } | { kind: 'cancel'; id: string } | null;
+type Appointment = AppointmentCard_AppointmentFragment;
 
-/** The day's schedule: changes by colleagues appear live, highlighted, and listed under "Live activity". */
+/** The day's (or week's) schedule and one provider's or all: other people's changes appear live, highlighted. */
 export function SchedulePage() {
   const { tenant } = useCurrentUser();
   const tz = tenant.timeZone;
   const [params, setParams] = useSearchParams();
-  const date = params.get('date') ?? today(tz);
-  const setDate = (next: string) => setParams(next === today(tz) ? {} : { date: next });
+  const now = today(tz);
+  const date = params.get('date') ?? now;
+  const view = params.get('view') === 'week' ? 'week' : 'day';
+  const providerFilter = params.get('provider') ?? '';
+  const go = (change: { date?: string; view?: 'day' | 'week'; provider?: string }) => {
+    const next = { date, view, provider: providerFilter, ...change };
+    setParams({
+      ...(next.date !== now ? { date: next.date } : {}),
+      ...(next.view === 'week' ? { view: 'week' } : {}),
+      ...(next.provider ? { provider: next.provider } : {}),
+    });
+  };
+  const step = view === 'week' ? 7 : 1;
 
-  const { data, loading, error } = useQuery(SchedulePageDocument, {
+  const dayQuery = useQuery(SchedulePageDocument, {
     variables: { date },
     fetchPolicy: 'cache-and-network',
+    skip: view !== 'day',
   });
+  const monday = weekStart(date);
+  const weekDates = Array.from({ length: 7 }, (_, i) => addDays(monday, i));
+  const weekQuery = useQuery(WeekScheduleDocument, {
+    variables: {
+      d0: weekDates[0],
+      d1: weekDates[1],
+      d2: weekDates[2],
+      d3: weekDates[3],
+      d4: weekDates[4],
+      d5: weekDates[5],
+      d6: weekDates[6],
+    },
+    fetchPolicy: 'cache-and-network',
+    skip: view !== 'week',
+  });
+  const { data: dayData } = dayQuery;
+  const { data: weekData } = weekQuery;
+  const { loading, error } = view === 'day' ? dayQuery : weekQuery;
+  const hasData = view === 'day' ? !!dayData : !!weekData;
+
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [dialog, setDialog] = useState<DialogState>(null);
-  const [activity, setActivity] = useState<Activity[]>([]);
   const [highlighted, setHighlighted] = useState<ReadonlySet<string>>(new Set());
+  const activity = useLiveActivity();
 
   const highlight = useCallback((id: string) => {
     setHighlighted((s) => new Set(s).add(id));
@@ -47,43 +86,41 @@ export function SchedulePage() {
       HIGHLIGHT_MS,
     );
   }, []);
-
-  const record = (appointment: LiveAppointment, event: AppointmentEvent) => {
-    const who = `${appointment.patient.displayName} with ${appointment.provider.name}`;
-    const when = `${formatTime(appointment.startsAt, tz)}${localDate(appointment.startsAt, tz) !== date ? ` on ${localDate(appointment.startsAt, tz)}` : ''}`;
-    const text =
-      event.kind === 'CHECKED_IN'
-        ? `${appointment.patient.displayName} arrived for ${formatTime(appointment.startsAt, tz)}`
-        : `${who}, ${when}`;
-    setActivity((list) =>
-      [
-        { key: event.cursor, appointmentId: appointment.id, text, kind: event.kind, at: event.occurredAt },
-        ...list.filter((a) => a.key !== event.cursor),
-      ].slice(0, 30),
-    );
-    if (localDate(appointment.startsAt, tz) === date) highlight(appointment.id);
+  const client = useApolloClient();
+  const onChange = (appointment: LiveAppointment, event: AppointmentEvent) => {
+    // The app shell records every change too; the same event (by cursor) is listed once.
+    liveActivityOf(client).record(event);
+    const day = localDate(appointment.startsAt, tz);
+    if (view === 'day' ? day === date : weekDates.includes(day)) highlight(appointment.id);
   };
-  useAppointmentEvents({ onCreated: record, onUpdated: record, onCancelled: record, onCheckIn: record });
+  useAppointmentEvents({ onCreated: onChange, onUpdated: onChange, onCancelled: onChange, onCheckIn: onChange });
 
-  // A new day starts with nothing selected.
-  const [selectionDate, setSelectionDate] = useState(date);
-  if (selectionDate !== date) {
-    setSelectionDate(date);
+  // A new day (or week) starts with nothing selected.
+  const [selectionKey, setSelectionKey] = useState(`${view}:${date}`);
+  if (selectionKey !== `${view}:${date}`) {
+    setSelectionKey(`${view}:${date}`);
     setSelectedId(null);
   }
 
-  const appointments = useMemo(() => data?.schedule ?? [], [data]);
-  const providers = data?.providers ?? [];
-  const selected = appointments.find((a) => a.id === selectedId) ?? null;
-  const dialogAppointment = dialog && dialog.kind !== 'new' ? appointments.find((a) => a.id === dialog.id) : undefined;
-  const counts = useMemo(
-    () => ({
-      total: appointments.filter((a) => a.status !== 'CANCELLED').length,
-      arrived: appointments.filter((a) => a.status === 'CHECKED_IN' || a.status === 'IN_PROGRESS').length,
-      cancelled: appointments.filter((a) => a.status === 'CANCELLED').length,
-    }),
-    [appointments],
-  );
+  const providers = (view === 'day' ? dayData?.providers : weekData?.providers) ?? [];
+  const shownProviders = providerFilter ? providers.filter((p) => p.id === providerFilter) : providers;
+  const mine = (list: readonly Appointment[] | undefined) =>
+    (list ?? []).filter((a) => !providerFilter || a.provider.id === providerFilter);
+  const appointments = mine(dayData?.schedule);
+  const days = (() => {
+    const lists = weekData
+      ? [weekData.d0, weekData.d1, weekData.d2, weekData.d3, weekData.d4, weekData.d5, weekData.d6]
+      : [];
+    return weekDates.map((d, i) => ({ date: d, label: formatWeekday(d), appointments: mine(lists[i]) }));
+  })();
+  const visible = view === 'day' ? appointments : days.flatMap((d) => d.appointments);
+  const selected = visible.find((a) => a.id === selectedId) ?? null;
+  const dialogAppointment = dialog && dialog.kind !== 'new' ? visible.find((a) => a.id === dialog.id) : undefined;
+  const counts = {
+    total: visible.filter((a) => a.status !== 'CANCELLED').length,
+    arrived: visible.filter((a) => a.status === 'CHECKED_IN' || a.status === 'IN_PROGRESS').length,
+    cancelled: visible.filter((a) => a.status === 'CANCELLED').length,
+  };
 
   return (
     <div className="page page-schedule">
@@ -91,25 +128,30 @@ export function SchedulePage() {
         <div>
           <h1>Schedule</h1>
           <p className="page-sub">
-            {formatDay(date)}
-            {data &&
+            {view === 'week' ? `Week of ${formatDay(monday)}` : formatDay(date)}
+            {hasData &&
               ` · ${counts.total} appointments · ${counts.arrived} arrived${counts.cancelled ? ` · ${counts.cancelled} cancelled` : ''}`}
           </p>
         </div>
-        <div className="toolbar">
-          <div className="segmented" role="group" aria-label="Day">
+        <div className="toolbar schedule-toolbar">
+          <div className="segmented" role="group" aria-label={view === 'week' ? 'Week' : 'Day'}>
             <button
               type="button"
               className="button"
-              aria-label="Previous day"
-              onClick={() => setDate(addDays(date, -1))}
+              aria-label={view === 'week' ? 'Previous week' : 'Previous day'}
+              onClick={() => go({ date: addDays(date, -step) })}
             >
               ‹
             </button>
-            <button type="button" className="button" onClick={() => setDate(today(tz))} disabled={date === today(tz)}>
+            <button type="button" className="button" onClick={() => go({ date: now })} disabled={date === now}>
               Today
             </button>
-            <button type="button" className="button" aria-label="Next day" onClick={() => setDate(addDays(date, 1))}>
+            <button
+              type="button"
+              className="button"
+              aria-label={view === 'week' ? 'Next week' : 'Next day'}
+              onClick={() => go({ date: addDays(date, step) })}
+            >
               ›
             </button>
           </div>
@@ -121,8 +163,37 @@ export function SchedulePage() {
             className="date-input"
             type="date"
             value={date}
-            onChange={(e) => e.target.value && setDate(e.target.value)}
+            onChange={(e) => e.target.value && go({ date: e.target.value })}
           />
+          <div className="segmented" role="group" aria-label="View">
+            <button type="button" className="button" aria-pressed={view === 'day'} onClick={() => go({ view: 'day' })}>
+              Day
+            </button>
+            <button
+              type="button"
+              className="button"
+              aria-pressed={view === 'week'}
+              onClick={() => go({ view: 'week' })}
+            >
+              Week
+            </button>
+          </div>
+          <label className="visually-hidden" htmlFor="schedule-provider">
+            Provider
+          </label>
+          <select
+            id="schedule-provider"
+            className="date-input"
+            value={providerFilter}
+            onChange={(e) => go({ provider: e.target.value })}
+          >
+            <option value="">All providers</option>
+            {providers.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
           <button
             type="button"
             className="button button-primary"
@@ -136,31 +207,49 @@ export function SchedulePage() {
 
       {error && <ErrorNotice>{errorMessage(error)}</ErrorNotice>}
       <div className="schedule-layout">
-        <div className="schedule-scroll" aria-busy={loading && !data}>
-          {loading && !data ? (
+        <div className="schedule-scroll" aria-busy={loading && !hasData}>
+          {loading && !hasData ? (
             <Loading label="Loading the schedule…" />
-          ) : (
+          ) : !hasData ? null : view === 'day' ? (
             <ScheduleGrid
               date={date}
               timeZone={tz}
-              providers={providers}
+              providers={shownProviders}
               appointments={appointments}
+              selectedId={selectedId}
+              highlighted={highlighted}
+              onSelect={setSelectedId}
+            />
+          ) : (
+            <WeekAgenda
+              days={days}
+              timeZone={tz}
+              today={now}
               selectedId={selectedId}
               highlighted={highlighted}
               onSelect={setSelectedId}
             />
           )}
         </div>
-        <aside className="schedule-rail">
+        <aside className="schedule-rail" aria-label="Appointment details and live activity">
           {selected && (
             <AppointmentDetails
               appointment={selected}
-              onReschedule={() => setDialog({ kind: 'reschedule', id: selected.id })}
+              onEdit={() => setDialog({ kind: 'edit', id: selected.id })}
               onCancel={() => setDialog({ kind: 'cancel', id: selected.id })}
               onClose={() => setSelectedId(null)}
             />
           )}
-          <LiveActivity items={activity} timeZone={tz} onSelect={setSelectedId} />
+          <LiveActivity
+            items={activity}
+            timeZone={tz}
+            date={date}
+            onSelect={(item) => {
+              const day = localDate(item.startsAt, tz);
+              if (view === 'day' ? day !== date : !weekDates.includes(day)) go({ date: day });
+              setSelectedId(item.appointmentId);
+            }}
+          />
         </aside>
       </div>
 
@@ -168,12 +257,13 @@ export function SchedulePage() {
         <NewAppointmentDialog
           date={date}
           providers={providers}
+          providerId={providerFilter || undefined}
           onClose={() => setDialog(null)}
           onBooked={setSelectedId}
         />
       )}
-      {dialog?.kind === 'reschedule' && dialogAppointment && (
-        <RescheduleDialog appointment={dialogAppointment} providers={providers} onClose={() => setDialog(null)} />
+      {dialog?.kind === 'edit' && dialogAppointment && (
+        <EditAppointmentDialog appointment={dialogAppointment} providers={providers} onClose={() => setDialog(null)} />
       )}
       {dialog?.kind === 'cancel' && dialogAppointment && (
         <CancelAppointmentDialog appointment={dialogAppointment} onClose={() => setDialog(null)} />

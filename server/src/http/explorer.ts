@@ -7,12 +7,11 @@ import type { Config } from '../config.js';
 import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../db/seeds/demo.js';
 import type { Logger } from '../logger.js';
 import { loadTypeDefs, SCHEMA_DIR } from '../schema.js';
+import { freeHmrPort } from './client.js';
 import { EVENT_STREAM_PATH } from './sse.js';
 
 /** Where the offline explorer is served. */
 export const EXPLORER_PATH = '/explorer';
-/** The explorer's hot-reload WebSocket port in development. */
-export const EXPLORER_HMR_PORT = 24679;
 /** Where the SDL is served as one file. */
 export const SCHEMA_FILE_PATH = '/graphql/schema.graphql';
 
@@ -56,7 +55,8 @@ export function mountSchemaFile(app: Express): void {
 /**
  * The offline GraphQL explorer (GraphiQL) at /explorer, bundled by our build: nothing loads from a CDN.
  * - off (`EXPLORER_ENABLED=false`, the default in production): /explorer says how to turn it on;
- * - development: Vite in middleware mode runs explorer/vite.config.ts (no build step; hot reload on port 24679);
+ * - development: Vite in middleware mode runs explorer/vite.config.ts (no build step; hot reload on a free port
+ *   of its own);
  * - otherwise: the static build in explorer/dist (`npm run build`).
  * Mounted before the web app, whose fallback would otherwise answer /explorer with the app's page.
  */
@@ -86,8 +86,8 @@ export async function mountExplorer(app: Express, config: Config, log: Logger): 
       configFile: path.join(EXPLORER_DIR, 'vite.config.ts'),
       appType: 'spa',
       // Hot reload's WebSocket needs a port of its own: this server's upgrades belong to graphql-ws (which refuses
-      // other paths), and the clinic app's Vite has Vite's default, 24678.
-      server: { middlewareMode: true, hmr: { port: EXPLORER_HMR_PORT } },
+      // other paths). A free one, so that several dev servers can run side by side.
+      server: { middlewareMode: true, ws: { port: await freeHmrPort() } },
     });
     app.use((req, res, next) => (req.url.startsWith(`${EXPLORER_PATH}/`) ? vite.middlewares(req, res, next) : next()));
     log.info({ url: EXPLORER_PATH }, 'explorer served by Vite (development)');

@@ -49,9 +49,29 @@ export function writeUnreadCounts(cache: ApolloCache, counts: { messages?: numbe
   }));
 }
 
-/** Adjusts the cached unread notification count by `delta` (never below zero), when it is cached. */
-export function adjustUnreadNotifications(cache: ApolloCache, delta: number): void {
-  cache.updateQuery({ query: NavCountsDocument }, (data) =>
-    data ? { ...data, unreadNotificationCount: Math.max(0, data.unreadNotificationCount + delta) } : data,
-  );
+/**
+ * The "new message" notifications of a thread, once it is read: shown as read at once (the server marks them read
+ * with the thread, and the unread count follows from its stream).
+ */
+export function markThreadNotificationsRead(cache: ApolloCache, threadId: string, at = new Date().toISOString()): void {
+  const seen = new Set<string>();
+  cache.modify<Record<string, unknown>>({
+    id: 'ROOT_QUERY',
+    fields: {
+      notifications(existing, { readField }) {
+        for (const ref of existing as readonly Reference[]) {
+          const thread = readField<Reference>('thread', ref);
+          if (
+            readField('kind', ref) === 'NEW_MESSAGE' &&
+            !readField('readAt', ref) &&
+            thread &&
+            readField('id', thread) === threadId
+          )
+            seen.add(ref.__ref);
+        }
+        return existing;
+      },
+    },
+  });
+  for (const id of seen) cache.modify({ id, fields: { readAt: () => at } });
 }

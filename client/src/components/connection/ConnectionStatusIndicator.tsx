@@ -1,24 +1,24 @@
 import { useEffect, useState } from 'react';
+import type { ConnectionState } from '../../apollo/connectionState';
 import { useConnectionState } from '../../hooks/useConnectionState';
+import { useSecondsUntil } from '../../lib/clock';
 import { connectionLabel } from './connectionLabel';
 
-function useNow(active: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!active) return;
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(timer);
-  }, [active]);
-  return now;
+/** What can be said about saving while the live link is down: only what the last HTTP request showed. */
+export function savingNote(httpReachable: ConnectionState['httpReachable']): string {
+  if (httpReachable === false) return 'The server cannot be reached: nothing can be saved until it answers again.';
+  if (httpReachable === true) return "Changes you make are still saved; colleagues' changes show once this is back.";
+  return "Colleagues' changes show once this is back.";
 }
 
 /**
- * The full picture, above the page: what is going on with live updates, that work is still saved meanwhile, and a
- * button to try now. Shows nothing while connected, except "Back online" for a moment after a reconnection.
+ * The full picture, above the page: what is going on with live updates, what that means for saving (as far as the
+ * app knows), when the next try is, and a button to try now. Shows nothing while connected, except "Back online" for
+ * a moment after a reconnection.
  */
 export function ConnectionStatusIndicator() {
   const state = useConnectionState();
-  const now = useNow(state.nextAttemptAt !== null);
+  const seconds = useSecondsUntil(state.status === 'connected' ? null : state.nextAttemptAt);
   // "Back online" shows for 4 s after each reconnection: until the timer marks that reconnection as seen.
   const [seenReconnections, setSeenReconnections] = useState(0);
   useEffect(() => {
@@ -40,8 +40,8 @@ export function ConnectionStatusIndicator() {
     return null;
   }
 
-  const seconds = state.nextAttemptAt ? Math.max(0, Math.ceil((state.nextAttemptAt - now) / 1000)) : null;
   const disconnected = state.status === 'disconnected';
+  const next = seconds === null ? 'trying now…' : `next try in ${seconds} s.`;
   return (
     <div
       className={`connection-indicator ${disconnected ? 'connection-indicator-error' : 'connection-indicator-warn'}`}
@@ -51,12 +51,12 @@ export function ConnectionStatusIndicator() {
       <div>
         <strong>{disconnected ? 'Live updates are off.' : 'Live updates paused.'}</strong>{' '}
         {disconnected
-          ? `The server could not be reached after ${state.maxAttempts} attempts.`
-          : `${connectionLabel(state)}${seconds !== null ? `, next try in ${seconds} s` : '…'}.`}{' '}
-        Changes you make are still saved.
+          ? `The server did not answer ${state.maxAttempts} attempts; ${next}`
+          : `${connectionLabel(state)}, ${next}`}{' '}
+        {savingNote(state.httpReachable)}
       </div>
       <button type="button" className="button button-small" onClick={state.reconnect}>
-        {disconnected ? 'Reconnect' : 'Reconnect now'}
+        Reconnect now
       </button>
     </div>
   );

@@ -1,4 +1,6 @@
-import { useAppointmentEvents } from '../../hooks/useAppointmentEvents';
+import { useApolloClient } from '@apollo/client/react';
+import { useAppointmentEvents, type AppointmentEvent, type LiveAppointment } from '../../hooks/useAppointmentEvents';
+import { liveActivityOf } from '../../hooks/useLiveActivity';
 import { useMessageEvents } from '../../hooks/useMessageEvents';
 import { useNotificationEvents } from '../../hooks/useNotificationEvents';
 import { useUnreadCountsSubscription } from '../../hooks/useUnreadCounts';
@@ -10,7 +12,9 @@ import { useToasts } from '../notifications/Toasts';
  * current whatever page is open (pages add their own handlers through the same hooks; Apollo shares the stream).
  */
 export function AppointmentsSubscriber() {
-  useAppointmentEvents();
+  const client = useApolloClient();
+  const record = (_appointment: LiveAppointment, event: AppointmentEvent) => liveActivityOf(client).record(event);
+  useAppointmentEvents({ onCreated: record, onUpdated: record, onCancelled: record, onCheckIn: record });
   return null;
 }
 
@@ -32,6 +36,10 @@ export function NotificationsSubscriber() {
       title: notification.title,
       priority: notification.priority,
       href: notificationHref(notification),
+      // Messages of one conversation fold into one toast ("3 new messages") instead of stacking up.
+      ...(notification.kind === 'NEW_MESSAGE' && notification.thread
+        ? { group: `thread:${notification.thread.id}`, groupNoun: 'new messages' }
+        : {}),
     }),
   );
   return null;

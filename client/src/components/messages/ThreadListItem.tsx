@@ -13,7 +13,6 @@ export function ThreadListItem({ thread }: { thread: ThreadListItem_ThreadFragme
       <NavLink
         to={`/messages/${thread.id}`}
         className={({ isActive }) => `thread-item ${isActive ? 'is-active' : ''} ${unread ? 'is-unread' : ''}`}
-        aria-label={`${thread.subject}${unread ? `, ${unread} unread` : ''}`}
       >
         <div className="thread-item-top">
           <span className="thread-subject">{thread.subject}</span>
@@ -27,7 +26,7 @@ export function ThreadListItem({ thread }: { thread: ThreadListItem_ThreadFragme
           </span>
           {unread > 0 && (
             <span className="unread-badge" data-testid="thread-unread">
-              {unread}
+              {unread} <span className="visually-hidden">unread</span>
             </span>
           )}
         </div>

@@ -77,6 +77,9 @@ export function ThreadView({ threadId }: { threadId: string }) {
   return (
     <section className="thread-view" aria-labelledby="thread-heading">
       <header className="thread-header">
+        <Link to="/messages" className="back-link">
+          ‹ Conversations
+        </Link>
         <div>
           <h2 id="thread-heading">{thread.subject}</h2>
           <p className="thread-participants">

@@ -1,4 +1,5 @@
 import type { PresenceStatus } from '../../__generated__/graphql';
+import { useConnectionState } from '../../hooks/useConnectionState';
 import { usePresenceEvents } from '../../hooks/usePresenceEvents';
 import { useCurrentUser } from '../../session/SessionContext';
 import { Avatar } from '../ui/Avatar';
@@ -14,14 +15,18 @@ const STATUS_LABEL: Record<PresenceStatus, string> = {
 export function OnlineUsers() {
   const me = useCurrentUser();
   const { online, byUser, setStatus, error } = usePresenceEvents();
-  const others = online.filter((p) => p.user.id !== me.id);
+  // Without the live link, who is online is not known (and this user is offline to the others): show no stale list.
+  const live = useConnectionState().status === 'connected';
+  const others = live ? online.filter((p) => p.user.id !== me.id) : [];
   const mine = byUser.get(me.id)?.status ?? 'ONLINE';
   return (
     <section className="online-users" aria-labelledby="online-heading">
       <h2 id="online-heading" className="sidebar-heading">
-        Online now <span className="count">{others.length}</span>
+        Online now {live && <span className="count">{others.length}</span>}
       </h2>
-      {error ? (
+      {!live ? (
+        <p className="sidebar-muted">Not known while live updates are off.</p>
+      ) : error ? (
         <p className="sidebar-muted">Presence is unavailable.</p>
       ) : others.length === 0 ? (
         <p className="sidebar-muted">No colleagues online.</p>
@@ -36,18 +41,20 @@ export function OnlineUsers() {
           ))}
         </ul>
       )}
-      <label className="status-select">
-        <span>Your status</span>
+      <div className="status-select">
+        <label htmlFor="my-status">Your status</label>
         <select
-          value={mine}
+          id="my-status"
+          value={live ? mine : 'OFFLINE'}
+          disabled={!live}
           onChange={(e) => void setStatus(e.target.value as PresenceStatus).catch(() => {})}
-          aria-label="Your status"
         >
+          {!live && <option value="OFFLINE">Offline</option>}
           <option value="ONLINE">Online</option>
           <option value="AWAY">Away</option>
           <option value="BUSY">Busy</option>
         </select>
-      </label>
+      </div>
     </section>
   );
 }

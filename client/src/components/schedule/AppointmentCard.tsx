@@ -24,7 +24,10 @@ interface AppointmentCardProps {
   onSelect(): void;
 }
 
-/** One appointment on the day grid; its fragment (AppointmentCard.graphql) is what every live event carries too. */
+/**
+ * One appointment on the day grid; its fragment (AppointmentCard.graphql) is what every live event carries too. Its
+ * accessible name is its visible text (time, room, patient, reason, status); the provider is the column's.
+ */
 export function AppointmentCard({
   appointment,
   timeZone,
@@ -35,14 +38,6 @@ export function AppointmentCard({
 }: AppointmentCardProps) {
   const time = `${formatTime(appointment.startsAt, timeZone).replace(/ [AP]M$/, '')} – ${formatTime(appointment.endsAt, timeZone)}`;
   const pending = appointment.id.startsWith('optimistic-');
-  const label = [
-    `${formatTime(appointment.startsAt, timeZone)} ${appointment.patient.displayName}`,
-    appointment.reason,
-    `with ${appointment.provider.name}`,
-    STATUS_LABEL[appointment.status],
-  ]
-    .filter(Boolean)
-    .join(', ');
   return (
     <button
       type="button"
@@ -54,19 +49,24 @@ export function AppointmentCard({
         pending ? 'is-pending' : '',
       ].join(' ')}
       style={style}
-      aria-label={label}
       aria-pressed={selected}
       onClick={onSelect}
       data-appointment-id={appointment.id}
     >
+      {/* The spaces keep the words of the accessible name apart, however the spans are laid out. */}
       <span className="appt-time">
         {time}
         {appointment.room ? ` · ${appointment.room}` : ''}
-      </span>
-      <span className="appt-patient">{appointment.patient.displayName}</span>
+      </span>{' '}
+      <span className="appt-patient">{appointment.patient.displayName}</span>{' '}
       <span className="appt-reason">
         {appointment.reason ?? 'Visit'}
-        {appointment.status !== 'SCHEDULED' && <StatusPill status={appointment.status} />}
+        {appointment.status !== 'SCHEDULED' && (
+          <>
+            {' '}
+            <StatusPill status={appointment.status} />
+          </>
+        )}
       </span>
     </button>
   );

@@ -1,8 +1,9 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
-import type { AppointmentCard_AppointmentFragment } from '../../__generated__/graphql';
-import { formatTime } from '../../lib/time';
+import type { AppointmentCard_AppointmentFragment, AppointmentStatus } from '../../__generated__/graphql';
+import { formatDate, formatTime, localDate } from '../../lib/time';
 import { useCheckInAppointmentMutation } from '../../mutations/useCheckInAppointmentMutation';
+import { useSetAppointmentStatusMutation } from '../../mutations/useEditAppointmentMutation';
 import { useCurrentUser } from '../../session/SessionContext';
 import { errorMessage } from '../ui/errors';
 import { StatusPill } from './AppointmentCard';
@@ -11,23 +12,33 @@ const CAN_CHECK_IN = ['ADMIN', 'FRONT_DESK', 'NURSE'];
 
 interface AppointmentDetailsProps {
   appointment: AppointmentCard_AppointmentFragment;
-  onReschedule(): void;
+  onEdit(): void;
   onCancel(): void;
   onClose(): void;
 }
 
 /** The selected appointment and what can be done with it. */
-export function AppointmentDetails({ appointment, onReschedule, onCancel, onClose }: AppointmentDetailsProps) {
+export function AppointmentDetails({ appointment, onEdit, onCancel, onClose }: AppointmentDetailsProps) {
   const me = useCurrentUser();
   const tz = me.tenant.timeZone;
   const [checkIn, { loading }] = useCheckInAppointmentMutation();
+  const [setStatus, { loading: changing }] = useSetAppointmentStatusMutation();
   const [error, setError] = useState<string | null>(null);
   const open =
     appointment.status !== 'CANCELLED' && appointment.status !== 'COMPLETED' && appointment.status !== 'NO_SHOW';
   const pending = appointment.id.startsWith('optimistic-');
+  // Brought into view when another appointment is chosen (on a phone the details sit above the grid).
+  const section = useRef<HTMLElement>(null);
+  useEffect(() => {
+    section.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [appointment.id]);
+  const move = (status: AppointmentStatus) => {
+    setError(null);
+    setStatus(appointment, status).catch((err: unknown) => setError(errorMessage(err)));
+  };
 
   return (
-    <section className="panel details" aria-labelledby="details-heading">
+    <section ref={section} className="panel details" aria-labelledby="details-heading">
       <header className="panel-header">
         <h2 id="details-heading">{appointment.patient.displayName}</h2>
         <button type="button" className="icon-button" aria-label="Close details" onClick={onClose}>
@@ -37,7 +48,8 @@ export function AppointmentDetails({ appointment, onReschedule, onCancel, onClos
       <dl className="details-list">
         <dt>When</dt>
         <dd>
-          {formatTime(appointment.startsAt, tz)} – {formatTime(appointment.endsAt, tz)}
+          {formatDate(localDate(appointment.startsAt, tz))}, {formatTime(appointment.startsAt, tz)} –{' '}
+          {formatTime(appointment.endsAt, tz)}
         </dd>
         <dt>Provider</dt>
         <dd>{appointment.provider.name}</dd>
@@ -63,10 +75,13 @@ export function AppointmentDetails({ appointment, onReschedule, onCancel, onClos
         )}
         <dt>MRN</dt>
         <dd>
-          <Link to={`/patients/${appointment.patient.id}`}>{appointment.patient.mrn}</Link>
+          <Link to={`/patients/${appointment.patient.id}`}>
+            {appointment.patient.mrn}
+            <span className="visually-hidden"> (open the chart)</span>
+          </Link>
         </dd>
       </dl>
-      {open && !pending && (
+      {!pending && (open || appointment.status === 'NO_SHOW') && (
         <div className="details-actions">
           {appointment.status === 'SCHEDULED' && CAN_CHECK_IN.includes(me.role) && (
             <button
@@ -81,12 +96,46 @@ export function AppointmentDetails({ appointment, onReschedule, onCancel, onClos
               Check in
             </button>
           )}
-          <button type="button" className="button" onClick={onReschedule}>
-            Reschedule
-          </button>
-          <button type="button" className="button button-danger-ghost" onClick={onCancel}>
-            Cancel appointment
-          </button>
+          {appointment.status === 'CHECKED_IN' && (
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={changing}
+              onClick={() => move('IN_PROGRESS')}
+            >
+              Start visit
+            </button>
+          )}
+          {appointment.status === 'IN_PROGRESS' && (
+            <button
+              type="button"
+              className="button button-primary"
+              disabled={changing}
+              onClick={() => move('COMPLETED')}
+            >
+              Complete visit
+            </button>
+          )}
+          {appointment.status === 'SCHEDULED' && (
+            <button type="button" className="button" disabled={changing} onClick={() => move('NO_SHOW')}>
+              No-show
+            </button>
+          )}
+          {appointment.status === 'NO_SHOW' && (
+            <button type="button" className="button" disabled={changing} onClick={() => move('SCHEDULED')}>
+              Undo no-show
+            </button>
+          )}
+          {open && (
+            <button type="button" className="button" onClick={onEdit}>
+              Edit
+            </button>
+          )}
+          {open && appointment.status !== 'IN_PROGRESS' && (
+            <button type="button" className="button button-danger-ghost" onClick={onCancel}>
+              Cancel appointment
+            </button>
+          )}
         </div>
       )}
       {error && (

@@ -1,24 +1,35 @@
-import { formatRelative } from '../../lib/time';
-
-export interface Activity {
-  key: string;
-  appointmentId: string;
-  text: string;
-  kind: 'CREATED' | 'UPDATED' | 'CANCELLED' | 'CHECKED_IN';
-  at: string;
-}
+import type { Activity } from '../../hooks/useLiveActivity';
+import { formatDate, formatRelative, formatTime, localDate } from '../../lib/time';
 
 const KIND_LABEL = { CREATED: 'Booked', UPDATED: 'Changed', CANCELLED: 'Cancelled', CHECKED_IN: 'Checked in' } as const;
+const STATUS_CHANGE: Partial<Record<Activity['status'], string>> = {
+  IN_PROGRESS: 'Started',
+  COMPLETED: 'Completed',
+  NO_SHOW: 'No-show',
+};
 
-/** What changed on the schedule since the page opened, newest first (from the live stream). */
+function describe(item: Activity, timeZone: string, date: string): { label: string; text: string } {
+  const time = formatTime(item.startsAt, timeZone);
+  const day = localDate(item.startsAt, timeZone);
+  const when = `${time}${day !== date ? ` on ${formatDate(day)}` : ''}`;
+  if (item.kind === 'CHECKED_IN')
+    return { label: KIND_LABEL.CHECKED_IN, text: `${item.patientName} arrived for ${time}` };
+  const label = (item.kind === 'UPDATED' && STATUS_CHANGE[item.status]) || KIND_LABEL[item.kind];
+  return { label, text: `${item.patientName} with ${item.providerName}, ${when}` };
+}
+
+/** What changed on the schedule since sign-in, newest first (from the live stream, whatever page was open). */
 export function LiveActivity({
   items,
   timeZone,
+  date,
   onSelect,
 }: {
   items: readonly Activity[];
   timeZone: string;
-  onSelect(id: string): void;
+  /** The day on screen: changes on other days say which day. */
+  date: string;
+  onSelect(item: Activity): void;
 }) {
   return (
     <section className="panel activity" aria-labelledby="activity-heading">
@@ -31,15 +42,18 @@ export function LiveActivity({
         </p>
       ) : (
         <ol className="activity-list" aria-live="polite">
-          {items.map((item) => (
-            <li key={item.key} className={`activity-item activity-${item.kind.toLowerCase().replace('_', '-')}`}>
-              <span className="activity-kind">{KIND_LABEL[item.kind]}</span>
-              <button type="button" className="link-button" onClick={() => onSelect(item.appointmentId)}>
-                {item.text}
-              </button>
-              <time dateTime={item.at}>{formatRelative(item.at, timeZone)}</time>
-            </li>
-          ))}
+          {items.map((item) => {
+            const { label, text } = describe(item, timeZone, date);
+            return (
+              <li key={item.key} className={`activity-item activity-${item.kind.toLowerCase().replace('_', '-')}`}>
+                <span className="activity-kind">{label}</span>
+                <button type="button" className="link-button" onClick={() => onSelect(item)}>
+                  {text}
+                </button>
+                <time dateTime={item.at}>{formatRelative(item.at, timeZone)}</time>
+              </li>
+            );
+          })}
         </ol>
       )}
     </section>

@@ -4,6 +4,7 @@ import { useCreateAppointmentMutation } from '../../mutations/useCreateAppointme
 import { useCurrentUser } from '../../session/SessionContext';
 import { Dialog } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
+import { PastWarning, usePastCheck } from './PastWarning';
 import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
@@ -11,27 +12,37 @@ import { Field } from '../ui/Field';
 interface NewAppointmentDialogProps {
   date: string;
   providers: readonly { id: string; name: string }[];
+  /** The provider chosen at first (the schedule's filter); the first listed when left out. */
+  providerId?: string;
   onClose(): void;
   onBooked(id: string): void;
 }
 
-export function NewAppointmentDialog({ date, providers, onClose, onBooked }: NewAppointmentDialogProps) {
+export function NewAppointmentDialog({
+  date,
+  providers,
+  providerId: initialProvider,
+  onClose,
+  onBooked,
+}: NewAppointmentDialogProps) {
   const { tenant } = useCurrentUser();
   const [create, { loading }] = useCreateAppointmentMutation();
   const [patient, setPatient] = useState<PickedPatient | null>(null);
-  const [providerId, setProviderId] = useState(providers[0]?.id ?? '');
+  const [providerId, setProviderId] = useState(initialProvider ?? providers[0]?.id ?? '');
   const [day, setDay] = useState(date);
   const [time, setTime] = useState('15:00');
   const [length, setLength] = useState(30);
   const [room, setRoom] = useState('');
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const past = usePastCheck(`${day} ${time}`);
 
   const submit = async () => {
     const provider = providers.find((p) => p.id === providerId);
     if (!patient || !provider) return setError('Choose a patient and a provider.');
     setError(null);
     const startsAt = zonedInstant(day, time, tenant.timeZone);
+    if (!past.confirm(startsAt)) return;
     const endsAt = new Date(startsAt.getTime() + length * 60_000);
     // The card shows on the grid at once (optimistic); the dialog stays until the server answers, to show a conflict
     // here.
@@ -66,7 +77,7 @@ export function NewAppointmentDialog({ date, providers, onClose, onBooked }: New
             Cancel
           </button>
           <button type="submit" className="button button-primary" disabled={loading}>
-            {loading ? 'Booking…' : 'Book appointment'}
+            {loading ? 'Booking…' : past.warned ? 'Book in the past' : 'Book appointment'}
           </button>
         </>
       }
@@ -90,6 +101,7 @@ export function NewAppointmentDialog({ date, providers, onClose, onBooked }: New
           <input value={reason} maxLength={500} placeholder="Mole check" onChange={(e) => setReason(e.target.value)} />
         </Field>
       </div>
+      <PastWarning warned={past.warned} what="This time is in the past" />
       {error && (
         <p className="form-error" role="alert">
           {error}

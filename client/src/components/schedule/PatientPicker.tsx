@@ -26,12 +26,17 @@ export function PatientPicker({
   const { data, loading } = useQuery(PatientPickerDocument, { variables: { search: debounced || null } });
   const patients = data?.patients.edges.map((e) => e.node) ?? [];
 
-  // Only when the results change: keep the choice if it is still listed, else take the first match.
+  // Only when the results change: keep the choice if it is still listed (or nothing was searched for), else take the
+  // first match.
   const followResults = useEffectEvent((listed: PickedPatient[]) => {
     if (!listed.length) return;
-    if (!value || !listed.some((p) => p.id === value.id)) onChange(listed[0]);
+    if (!value || (debounced && !listed.some((p) => p.id === value.id))) onChange(listed[0]);
   });
-  useEffect(() => followResults(data?.patients.edges.map((e) => e.node) ?? []), [data]);
+  useEffect(() => {
+    followResults(data?.patients.edges.map((e) => e.node) ?? []);
+  }, [data]);
+  // The current choice stays offered even when the first page of patients does not list it.
+  const options = value && !patients.some((p) => p.id === value.id) ? [value, ...patients] : patients;
 
   return (
     <div className="field-group">
@@ -41,12 +46,12 @@ export function PatientPicker({
       <Field label="Patient">
         <select
           value={value?.id ?? ''}
-          onChange={(e) => onChange(patients.find((p) => p.id === e.target.value) ?? null)}
-          disabled={!patients.length}
+          onChange={(e) => onChange(options.find((p) => p.id === e.target.value) ?? null)}
+          disabled={!options.length}
           required
         >
-          {!patients.length && <option value="">{loading ? 'Searching…' : 'No patient found'}</option>}
-          {patients.map((p) => (
+          {!options.length && <option value="">{loading ? 'Searching…' : 'No patient found'}</option>}
+          {options.map((p) => (
             <option key={p.id} value={p.id}>
               {p.displayName} · {p.mrn}
             </option>

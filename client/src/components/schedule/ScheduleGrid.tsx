@@ -47,11 +47,12 @@ export function ScheduleGrid({
     >
       <div className="grid-corner" />
       {columns.map((p) => (
-        <div key={p.id} className="grid-provider" role="columnheader">
+        <div key={p.id} className="grid-provider">
           <Avatar id={p.id} name={p.name} size={24} />
           <span>{p.name}</span>
           <span className="grid-provider-count">
             {minutes.filter((m) => m.a.provider.id === p.id && m.a.status !== 'CANCELLED').length}
+            <span className="visually-hidden"> appointments</span>
           </span>
         </div>
       ))}

@@ -7,7 +7,8 @@ import { useCurrentUser } from '../../session/SessionContext';
 import { errorMessage } from '../ui/errors';
 
 export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
-  const { tenant } = useCurrentUser();
+  const { tenant, id: myId } = useCurrentUser();
+  const mine = task.assignee.id === myId;
   const [complete, { loading }] = useCompleteTaskMutation();
   const [error, setError] = useState<string | null>(null);
   return (
@@ -19,7 +20,8 @@ export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
       <div className="task-main">
         <p className="task-title">{task.title}</p>
         <p className="task-meta">
-          From {task.createdBy.name} · {formatRelative(task.createdAt, tenant.timeZone)}
+          {mine ? `From ${task.createdBy.name}` : `For ${task.assignee.name}`} ·{' '}
+          {formatRelative(task.createdAt, tenant.timeZone)}
           {task.dueAt && (
             <>
               {' '}
@@ -51,10 +53,9 @@ export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
         type="button"
         className="button button-small"
         disabled={loading}
-        aria-label={`Complete task: ${task.title}`}
         onClick={() => complete(task.id).catch((err: unknown) => setError(errorMessage(err)))}
       >
-        Done
+        Done<span className="visually-hidden">: {task.title}</span>
       </button>
     </li>
   );

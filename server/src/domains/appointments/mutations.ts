@@ -92,6 +92,12 @@ export async function updateAppointment(
   if (input.reason !== undefined) changes.reason = optionalText(input.reason, 'reason', 500);
   if (input.status) changes.status = input.status;
   else if (input.status === null) throw badInput('status cannot be null; leave it out to keep it', 'status');
+  if (input.patientId === null) throw badInput('patientId cannot be null; leave it out to keep it', 'patientId');
+  if (input.patientId !== undefined) {
+    const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
+    if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
+    changes.patientId = patient.id;
+  }
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const current = await lockChangeable(trx, viewer.tenantId, id);
@@ -114,6 +120,7 @@ export async function updateAppointment(
       throw badInput('providerId does not name a provider of your clinic', 'providerId');
     }
     if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
+    if (changes.patientId === current.patientId) delete changes.patientId;
     if (Object.keys(changes).length === 0) return current;
     const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes);
     await record([

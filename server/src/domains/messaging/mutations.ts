@@ -7,7 +7,7 @@ import type { CreateThreadInput } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../errors.js';
 import { isUuid, optionalText, requiredText } from '../../validation.js';
 import { usersByIds } from '../identity/data.js';
-import { createNotifications } from '../notifications/data.js';
+import { createNotifications, markThreadNotificationsRead } from '../notifications/data.js';
 import { patientsByIds } from '../patients/data.js';
 import { requireThreadAccess } from './access.js';
 import {
@@ -141,6 +141,18 @@ export async function markThreadRead(
           data: { seq: target.seq },
         },
       ]);
+    }
+    // What was read needs no "new message" notification any more (the unread count follows from these events).
+    const cleared = await markThreadNotificationsRead(trx, viewer.tenantId, viewer.userId, thread.id, target.id);
+    if (cleared.length) {
+      await record(
+        cleared.map((n) => ({
+          topic: 'notification' as const,
+          kind: 'READ' as const,
+          entityId: n.id,
+          userId: n.userId,
+        })),
+      );
     }
   });
   forgetThread(ctx, thread.id);

@@ -82,3 +82,26 @@ export async function markNotificationsRead(
   if (ids) query.whereIn('id', ids);
   return (await query.update({ readAt: trx.fn.now() as unknown as Date }).returning('*')) as NotificationRow[];
 }
+
+/**
+ * Marks read the user's unread "new message" notifications of a thread, for messages up to `upToMessageId` (compared
+ * by creation time in SQL, to the microsecond: a notification is created in the same transaction as its message, so
+ * at the same `now()`); returns the rows that changed.
+ */
+export async function markThreadNotificationsRead(
+  trx: Trx,
+  tenantId: string,
+  userId: string,
+  threadId: string,
+  upToMessageId: string,
+): Promise<NotificationRow[]> {
+  return (await trx<NotificationRow>('notifications')
+    .where({ tenantId, userId, threadId, kind: 'NEW_MESSAGE' })
+    .whereNull('readAt')
+    .andWhereRaw('created_at <= (select m.created_at from messages m where m.tenant_id = ? and m.id = ?)', [
+      tenantId,
+      upToMessageId,
+    ])
+    .update({ readAt: trx.fn.now() as unknown as Date })
+    .returning('*')) as NotificationRow[];
+}

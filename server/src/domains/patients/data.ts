@@ -45,7 +45,19 @@ export async function insertPatient(
   return row as PatientRow;
 }
 
-/** Records that a user opened a patient's record (docs/architecture.md, invariant 6). */
+/** Changes a patient's details; undefined when there is no such patient in the clinic. */
+export async function updatePatientRow(
+  db: Db,
+  tenantId: string,
+  id: string,
+  changes: Partial<Omit<PatientRow, 'id' | 'tenantId' | 'createdAt'>>,
+): Promise<PatientRow | undefined> {
+  const query = db<PatientRow>('patients').where({ tenantId, id });
+  if (Object.keys(changes).length === 0) return query.first();
+  const [row] = await query.update(changes).returning('*');
+  return row as PatientRow | undefined;
+}
+
 /** Audits a read of a patient's record, by a staff member or an integration client. */
 export async function recordPatientAccess(db: Db, tenantId: string, patientId: string, reader: Viewer, action: string) {
   const who = reader.kind === 'user' ? { userId: reader.userId } : { integrationClientId: reader.clientId };

@@ -1,9 +1,11 @@
 import { clinicToday } from '../../clinicTime.js';
 import { mustLoad } from '../../loaders.js';
 import { requireCaller, requireGrant } from '../../auth/roles.js';
+import type { PatientRow } from '../../db/rows.js';
+import type { Context } from '../../context.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
-import { badInput, conflict } from '../../errors.js';
+import { badInput, conflict, notFound } from '../../errors.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -15,9 +17,22 @@ import {
   timeRange,
 } from '../../validation.js';
 import { appointmentsOfPatient } from '../appointments/data.js';
-import { insertPatient, recordPatientAccess, searchPatients } from './data.js';
+import { insertPatient, recordPatientAccess, searchPatients, updatePatientRow } from './data.js';
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
+
+/** "The future" starts tomorrow in the clinic, not in UTC: a baby born this evening in New York is not refused. */
+async function checkDateOfBirth(ctx: Context, tenantId: string, dateOfBirth: string): Promise<string> {
+  const tenant = await mustLoad(ctx.loaders.tenant, tenantId, 'tenant');
+  if (dateOfBirth > clinicToday(tenant.timeZone)) throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
+  return dateOfBirth;
+}
+
+/** A field that may be left out but not cleared: null is refused, naming the field. */
+function notNull<T>(value: T | null | undefined, field: string): T | undefined {
+  if (value === null) throw badInput(`${field} cannot be null; leave it out to keep it`, field);
+  return value;
+}
 
 export const patientResolvers: Resolvers = {
   Query: {
@@ -58,11 +73,7 @@ export const patientResolvers: Resolvers = {
   Mutation: {
     createPatient: async (_parent, { input }, ctx) => {
       const viewer = requireGrant(ctx.viewer, 'createPatient');
-      const dateOfBirth = input.dateOfBirth;
-      // "The future" starts tomorrow in the clinic, not in UTC: a baby born this evening in New York is not refused.
-      const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
-      if (dateOfBirth > clinicToday(tenant.timeZone))
-        throw badInput('dateOfBirth cannot be in the future', 'dateOfBirth');
+      const dateOfBirth = await checkDateOfBirth(ctx, viewer.tenantId, input.dateOfBirth);
       const patient = {
         mrn: requiredText(input.mrn, 'mrn', { max: 40 }),
         firstName: requiredText(input.firstName, 'firstName', { max: 100 }),
@@ -76,6 +87,33 @@ export const patientResolvers: Resolvers = {
       } catch (err) {
         if (isPgError(err, PgError.uniqueViolation))
           throw conflict(`MRN ${patient.mrn} is already in use`, 'MRN_TAKEN');
+        throw err;
+      }
+    },
+    updatePatient: async (_parent, { id, input }, ctx) => {
+      const viewer = requireGrant(ctx.viewer, 'createPatient');
+      const changes: Partial<PatientRow> = {};
+      const mrn = notNull(input.mrn, 'mrn');
+      if (mrn !== undefined) changes.mrn = requiredText(mrn, 'mrn', { max: 40 });
+      const firstName = notNull(input.firstName, 'firstName');
+      if (firstName !== undefined) changes.firstName = requiredText(firstName, 'firstName', { max: 100 });
+      const lastName = notNull(input.lastName, 'lastName');
+      if (lastName !== undefined) changes.lastName = requiredText(lastName, 'lastName', { max: 100 });
+      const dateOfBirth = notNull(input.dateOfBirth, 'dateOfBirth');
+      if (dateOfBirth !== undefined) changes.dateOfBirth = await checkDateOfBirth(ctx, viewer.tenantId, dateOfBirth);
+      if (input.phone !== undefined) changes.phone = optionalText(input.phone, 'phone', 40);
+      if (input.email !== undefined) changes.email = optionalEmail(input.email, 'email');
+      if (!isUuid(id)) throw notFound('Patient');
+      try {
+        return await ctx.db.transaction(async (trx) => {
+          const row = await updatePatientRow(trx, viewer.tenantId, id, changes);
+          if (!row) throw notFound('Patient');
+          await recordPatientAccess(trx, viewer.tenantId, row.id, viewer, 'UPDATE');
+          return row;
+        });
+      } catch (err) {
+        if (isPgError(err, PgError.uniqueViolation))
+          throw conflict(`MRN ${changes.mrn ?? ''} is already in use`, 'MRN_TAKEN');
         throw err;
       }
     },

@@ -16,6 +16,19 @@ export async function tasksOfAssignee(db: Db, tenantId: string, assigneeId: stri
   return query;
 }
 
+/** Tasks `creatorId` assigned to someone other than themselves, newest first. */
+export async function tasksAssignedBy(db: Db, tenantId: string, creatorId: string, status: TaskRow['status'] | null) {
+  const query = db<TaskRow>('tasks')
+    .where({ tenantId, createdBy: creatorId })
+    .andWhereNot({ assigneeId: creatorId })
+    .orderBy([
+      { column: 'createdAt', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
+  if (status) query.andWhere({ status });
+  return query;
+}
+
 export async function insertTask(
   trx: Trx,
   tenantId: string,

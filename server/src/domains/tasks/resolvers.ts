@@ -6,7 +6,7 @@ import { isUuid, optionalText, requiredText } from '../../validation.js';
 import { createNotifications } from '../notifications/data.js';
 import { patientsByIds } from '../patients/data.js';
 import { mustLoad } from '../../loaders.js';
-import { completeTaskRow, insertTask, lockTask, tasksOfAssignee } from './data.js';
+import { completeTaskRow, insertTask, lockTask, tasksAssignedBy, tasksOfAssignee } from './data.js';
 
 export const taskResolvers: Resolvers = {
   Query: {
@@ -15,6 +15,10 @@ export const taskResolvers: Resolvers = {
       const assignee = assigneeId ?? viewer.userId;
       if (!isUuid(assignee)) return [];
       return tasksOfAssignee(ctx.db, viewer.tenantId, assignee, status ?? null);
+    },
+    tasksAssignedByMe: (_parent, { status }, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      return tasksAssignedBy(ctx.db, viewer.tenantId, viewer.userId, status ?? null);
     },
   },
   Mutation: {
