@@ -22,6 +22,9 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    // Under `npm run test:clock` the test processes run with libfaketime preloaded; Chromium does not (it spins and
+    // pages time out): its pages get the same faked time from Playwright's clock instead (newBrowserContext).
+    env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(LD_PRELOAD|FAKETIME)/.test(name))),
     args: [
       '--headless',
       '--no-sandbox',
@@ -62,6 +65,19 @@ export function buildClient(): Promise<void> {
   });
 }
 
+/**
+ * A browser context (its own storage: a separate person). Under `npm run test:clock` its pages' clock starts at this
+ * process's (faked) time and runs on from there, so the app's "now" is the server's.
+ */
+export async function newBrowserContext(
+  browser: Browser,
+  options: Parameters<Browser['newContext']>[0] = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  if (process.env.FAKETIME) await context.clock.install({ time: Date.now() });
+  return context;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
@@ -99,7 +115,7 @@ export async function signIn(
   name: string,
   { viewport = { width: 1440, height: 900 }, mobile = false, timing }: SignInOptions = {},
 ): Promise<Staff> {
-  const context = await browser.newContext({ viewport, baseURL: base, isMobile: mobile, hasTouch: mobile });
+  const context = await newBrowserContext(browser, { viewport, baseURL: base, isMobile: mobile, hasTouch: mobile });
   if (timing) {
     await context.addInitScript(([key, value]) => window.localStorage.setItem(key, value), [
       'derm-realtime.connection-timing',

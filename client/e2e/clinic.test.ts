@@ -13,6 +13,7 @@ import {
   documentScreenshot,
   freePort,
   launchChromium,
+  newBrowserContext,
   RESULTS,
   screenshotAll,
   seriousViolations,
@@ -414,7 +415,7 @@ describe('Clinic app in the browser', () => {
     };
     const { page } = frontDesk;
 
-    const anonymous = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base });
+    const anonymous = await newBrowserContext(browser, { viewport: { width: 1440, height: 900 }, baseURL: base });
     const login = await anonymous.newPage();
     await login.goto('/');
     await login.getByRole('heading', { name: 'Sign in to your clinic' }).waitFor();

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { dayInZone } from '../../server/test/helpers/time.js';
+import { launchChromium, newBrowserContext } from '../../client/e2e/browser.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** `npm run build`'s explorer half: the static files the server serves at /explorer. */
 function buildExplorer(): Promise<void> {
@@ -46,20 +46,7 @@ beforeAll(async () => {
   await buildExplorer();
   dataDir = mkdtempSync(path.join(tmpdir(), 'derm-explorer-'));
   server = await spawnServer({ DATA_DIR: dataDir });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -69,7 +56,7 @@ afterAll(async () => {
 });
 
 async function openExplorer(search = ''): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await newBrowserContext(browser, { viewport: { width: 1400, height: 900 } });
   context.on('request', (r) => requested.push(r.url()));
   const page = await context.newPage();
   page.on('websocket', (ws) => requested.push(ws.url()));

@@ -169,7 +169,8 @@ describe('appointmentChanged(after)', () => {
     const resumed = collect(client(nurse), APPOINTMENT_CHANGED, { after: from });
     // Commits racing the replay: before it starts, while it pages, at the seam where it goes live.
     for (let i = 0; i < 8; i++) await Promise.all(Array.from({ length: 5 }, (_, j) => book(j % 2 ? 'lee' : 'patel')));
-    await live;
+    // A subscription that fails (a refused connection) says why instead of leaving the wait to time out.
+    await Promise.race([live, resumed.failed]);
     const expected = await expectedCursors(from, { topic: 'appointment' });
     expect(expected.length).toBeGreaterThan(500);
     await resumed.waitFor(expected.length, 30_000);
@@ -226,7 +227,8 @@ describe('notification(after)', () => {
     const resumed = collect(client(frontDesk), NOTIFICATION, { after: from });
     for (let i = 0; i < 8; i++)
       await Promise.all(Array.from({ length: 5 }, (_, j) => alert(j % 3 ? 'frontdesk' : 'admin', `racing ${i}/${j}`)));
-    await live;
+    // A subscription that fails (a refused connection) says why instead of leaving the wait to time out.
+    await Promise.race([live, resumed.failed]);
     const expected = await expectedCursors(from, {
       topic: 'notification',
       kind: 'CREATED',
