@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/sequencer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -29,6 +30,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two files at a time on two cores: most of a test's time is waiting on sockets, databases and other processes.
     maxWorkers: 2,
+    // Longest first, across projects (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     globalSetup: ['server/test/helpers/globalSetup.ts'],
     projects: [
       {

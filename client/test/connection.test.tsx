@@ -136,11 +136,20 @@ describe('Connection status and resume', () => {
     const cursor = me.apollo.cursors.entries().find(([key]) => key.startsWith('AppointmentChanged'))?.[1];
     expect(cursor).toBeTruthy();
 
+    // Every state the link goes through, as the connection store tells it (a busy machine may pass through the
+    // attempts faster than a look at the screen would catch them).
+    const states: string[] = [];
+    const stopWatching = me.apollo.connection.subscribe(() => {
+      const state = me.apollo.connection.getSnapshot();
+      const label = state.status === 'reconnecting' ? `reconnecting ${state.attempt}` : state.status;
+      if (states.at(-1) !== label) states.push(label);
+    });
     await server.stop();
-    await waitFor(() => expect(badge()).toMatch(/^Reconnecting \(attempt [123] of 3\)$/));
-    expect(screen.getByRole('button', { name: 'Reconnect now' })).toBeTruthy();
     await waitFor(() => expect(badge()).toBe('Offline'), { timeout: 10_000 });
+    stopWatching();
+    expect(states).toEqual(['reconnecting 1', 'reconnecting 2', 'reconnecting 3', 'disconnected']);
     expect(screen.getByText(/Live updates are off\./)).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Reconnect now' })).toBeTruthy();
 
     server = await spawnServer(env);
     // Made while this client is still offline.
@@ -181,8 +190,9 @@ describe('Connection status and resume', () => {
       proxy.drop(true);
       const silentAt = Date.now();
       // No close frame, no FIN: only the pong deadline can tell.
-      await waitFor(() => expect(badge()).toMatch(/^Reconnecting/), { timeout: 5_000 });
-      expect(Date.now() - silentAt).toBeLessThan(3_000);
+      await waitFor(() => expect(badge()).toMatch(/^Reconnecting/), { timeout: 15_000 });
+      // The deadline here is 0.7 s (a ping every 0.3 s, 0.4 s for its pong); a loaded machine may add some.
+      expect(Date.now() - silentAt).toBeLessThan(5_000);
       expect(me.apollo.connection.getSnapshot().lastCloseCode).toBe(4499);
       proxy.drop(false);
       await waitFor(() => expect(badge()).toBe('Live'), { timeout: 10_000 });
