@@ -16,10 +16,12 @@ shift
 zone=${TEST_CLOCK_TZ:-Pacific/Auckland}
 command -v faketime >/dev/null || { echo "test:clock needs libfaketime: apt-get install faketime" >&2; exit 2; }
 
-# faketime reads the instant in the process's zone: give it the same instant written in that zone.
-local_instant=$(TZ=$zone date -d "$instant UTC" '+%Y-%m-%d %H:%M:%S')
-echo "test:clock: $instant UTC ($local_instant $zone)"
+# An offset from the real clock, not a start time ("@..."): with a start time each process starts its own clock at the
+# instant when it starts, so a child started seconds later lives seconds in its parent's past, and rows the test
+# runner's set-up wrote (the seeded templates) would carry times in the future of the workers that read them.
+offset=$(( $(date -u -d "$instant UTC" +%s) - $(date -u +%s) ))
+echo "test:clock: $instant UTC ($(TZ=$zone date -d "$instant UTC" '+%Y-%m-%d %H:%M:%S') $zone), ${offset} s from now"
 # Timers and the monotonic clock stay real: only what time it is changes.
 export TZ=$zone FAKETIME_DONT_FAKE_MONOTONIC=1
 projects=(--project embedded --project client --project e2e --project explorer)
-exec faketime -f "@$local_instant" npx vitest run "${projects[@]}" "$@"
+exec faketime -f "${offset}s" npx vitest run "${projects[@]}" "$@"
