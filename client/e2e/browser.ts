@@ -22,8 +22,8 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // Under `npm run test:clock` the test processes run with libfaketime preloaded; Chromium does not (it spins and
-    // pages time out): its pages get the same faked time from Playwright's clock instead (newBrowserContext).
+    // Chromium never runs under libfaketime (preloaded, it spins and its pages time out), should a browser test be
+    // started with a faked clock; `npm run test:clock` leaves the browser projects out (README, "Tests at any hour").
     env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(LD_PRELOAD|FAKETIME)/.test(name))),
     args: [
       '--headless',
@@ -65,17 +65,12 @@ export function buildClient(): Promise<void> {
   });
 }
 
-/**
- * A browser context (its own storage: a separate person). Under `npm run test:clock` its pages' clock starts at this
- * process's (faked) time and runs on from there, so the app's "now" is the server's.
- */
+/** A browser context: its own storage, a separate person. */
 export async function newBrowserContext(
   browser: Browser,
   options: Parameters<Browser['newContext']>[0] = {},
 ): Promise<BrowserContext> {
-  const context = await browser.newContext(options);
-  if (process.env.FAKETIME) await context.clock.install({ time: Date.now() });
-  return context;
+  return browser.newContext(options);
 }
 
 export function freePort(): Promise<number> {
