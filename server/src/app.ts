@@ -25,6 +25,7 @@ import { accessControl, complexityLimit, subscriptionsNeedWebSocket } from './ht
 import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { createRealtime } from './realtime/service.js';
+import { SubscriberGroups } from './subscriptions/groups.js';
 import { IntegrationService } from './domains/integrations/service.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
@@ -65,6 +66,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     presence: new PresenceService(realtime, config, log),
     viewing: new ViewingService(realtime, config),
     integrations: new IntegrationService(db, realtime, log),
+    delivery: new SubscriberGroups(config.slowConsumerBytes),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };

@@ -49,6 +49,12 @@ export interface Config {
    */
   typingTtlSeconds: number;
   /**
+   * Kibibytes a subscriber's connection may hold unsent (`SLOW_CONSUMER_KIB`, 16 to 65536) before its subscription is
+   * ended with `SLOW_CONSUMER` and its last cursor, so a client that stops reading delays nobody.
+   * @default 1024
+   */
+  slowConsumerBytes: number;
+  /**
    * Lifetime of the tokens `POST /oauth/token` gives integration clients (`OAUTH_TOKEN_TTL`, 60 s to 1 h): short, so a
    * stolen token is worth little; clients simply ask again. @default 15m
    */
@@ -147,12 +153,23 @@ function parseName(name: string, raw: string): string {
 }
 
 function parseSeconds(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  return parseWhole(name, raw, fallback, min, max, 'seconds');
+}
+
+function parseWhole(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
   if (raw === undefined || raw === '') return fallback;
-  const seconds = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || seconds < min || seconds > max) {
-    throw new ConfigError(`${name} must be a whole number of seconds from ${min} to ${max}, got "${raw}"`);
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number of ${unit} from ${min} to ${max}, got "${raw}"`);
   }
-  return seconds;
+  return value;
 }
 
 function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -194,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     presenceTtlSeconds: parseSeconds('PRESENCE_TTL', env.PRESENCE_TTL, 30, 2, 3600),
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
     typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
+    slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
   };

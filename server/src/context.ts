@@ -10,6 +10,8 @@ import type { IntegrationService } from './domains/integrations/service.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
+import type { SubscriberGroups } from './subscriptions/groups.js';
+import type { SubscriberTransport } from './subscriptions/sink.js';
 
 /** Long-lived pieces shared by every request and connection of one server. */
 export interface Services {
@@ -25,6 +27,8 @@ export interface Services {
   viewing: ViewingService;
   /** Integration clients: revocation, and closing a revoked client's connections. */
   integrations: IntegrationService;
+  /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
+  delivery: SubscriberGroups;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }
@@ -42,6 +46,8 @@ export interface Context {
   viewer: Viewer | null;
   /** Per-operation batch loaders bound to the viewer's tenant; reading them anonymously is UNAUTHENTICATED. */
   readonly loaders: Loaders;
+  /** Subscriptions over WebSocket and SSE: where the operation's frames go (the delivery groups write there). */
+  transport?: SubscriberTransport;
   /** After `login` succeeds, the rest of that operation (its selection of the payload) runs as the new user. */
   signIn(viewer: Viewer): void;
   /**

@@ -47,6 +47,8 @@ describe('configuration', () => {
     [{ FRONTEND_URL: 'https://app.example.com/path' }, /FRONTEND_URL/],
     [{ NODE_ENV: 'staging' }, /NODE_ENV/],
     [{ SEED_DEMO: 'maybe' }, /SEED_DEMO/],
+    [{ SLOW_CONSUMER_KIB: '8' }, /SLOW_CONSUMER_KIB must be a whole number of KiB from 16 to 65536/],
+    [{ SLOW_CONSUMER_KIB: '1.5' }, /SLOW_CONSUMER_KIB/],
   ])('stops on an invalid value and names the variable: %o', (env, name) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);
@@ -61,9 +63,11 @@ describe('configuration', () => {
       REDIS_URL: 'redis://cache:6379',
       PORT: '8080',
       NODE_ENV: 'production',
+      SLOW_CONSUMER_KIB: '256',
     });
     expect(config).toMatchObject({
       jwtTtlSeconds: 2700,
+      slowConsumerBytes: 256 * 1024,
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       databaseUrl: 'postgres://u@db:5432/derm',
       redisUrl: 'redis://cache:6379',

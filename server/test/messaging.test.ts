@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventsAfter, lastEventSeq, snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { dataOf, errorCode, type TestServer } from './helpers/testServer.js';
 import { useTestServer } from './helpers/setup.js';
 
 const t = useTestServer();
@@ -37,12 +37,6 @@ const MESSAGES = `query($t: ID!, $last: Int, $before: String) {
 const UNREAD = '{ unreadMessageCount }';
 const MARK_READ = `mutation($t: ID!, $m: ID) { markThreadRead(threadId: $t, messageId: $m) { id unreadCount ${READ_STATES} } }`;
 const NOTIFICATIONS = '{ notifications(first: 100) { id kind title priority thread { id } readAt } }';
-
-/** The data of a response that must have succeeded; its errors, if any, make the test fail with them in view. */
-function dataOf<T = Record<string, any>>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 async function createThread(creator: keyof typeof token, input: Record<string, unknown>) {
   return dataOf(await server.gql(CREATE_THREAD, { i: input }, token[creator])).createThread;

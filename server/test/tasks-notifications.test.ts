@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventsAfter, lastEventSeq, snapshotRows } from './helpers/dbSnapshot.js';
-import { errorCode, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import { dataOf, errorCode, type TestServer } from './helpers/testServer.js';
 import { useTestServer } from './helpers/setup.js';
 
 type Staff = 'admin' | 'lee' | 'patel' | 'nurse' | 'frontdesk';
@@ -29,12 +29,6 @@ const NOTIFICATIONS = `query($u: Boolean, $f: Int) { notifications(unreadOnly: $
 const UNREAD = '{ unreadNotificationCount }';
 const MARK_READ = `mutation($id: ID!) { markNotificationRead(id: $id) { ${NOTIFICATION_FIELDS} } }`;
 const MARK_ALL = 'mutation { markAllNotificationsRead }';
-
-/** The data of a response that must have succeeded; its errors, if any, make the test fail with them in view. */
-function dataOf<T = Record<string, any>>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 async function assign(by: Staff, input: Record<string, unknown>) {
   return dataOf(await server.gql(ASSIGN, { i: input }, token[by])).assignTask;

@@ -151,19 +151,3 @@ export async function signalStream<S, T = S>(
   }
   return queue;
 }
-
-/**
- * The resolver object of a durable subscription field: subscribe builds the stream from the field's arguments,
- * resolve hands each event to the selection with the loaders its batch shares.
- */
-export function durableField<A>(
-  options: (args: A, ctx: Context) => DurableStreamOptions | Promise<DurableStreamOptions>,
-) {
-  return {
-    subscribe: async (_parent: unknown, args: A, ctx: Context) => durableStream(ctx, await options(args, ctx)),
-    resolve: (item: FeedItem, _args: unknown, ctx: Context) => {
-      ctx.useSharedLoaders(item.loaders);
-      return item;
-    },
-  };
-}

@@ -9,6 +9,7 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
+import type { SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
 import { forClient, prepareOperation, withRequestErrorCodes } from './operation.js';
 
@@ -50,6 +51,35 @@ type SocketExtra = {
   untrack?: () => void;
   closed?: boolean;
 };
+
+/** A result with errors as the client gets it: request errors coded, unexpected ones logged and masked. */
+function maskedResult(result: ExecutionResult, { log, requestId }: Context): ExecutionResult {
+  const coded = withRequestErrorCodes(result);
+  logUnexpected(coded.errors ?? [], log);
+  return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
+}
+
+/**
+ * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only
+ * the envelope with this operation's id is added here (graphql-ws would serialise the whole message per socket).
+ * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes.
+ */
+function socketSink(socket: WebSocket, id: string, ctx: Context): SubscriberSink {
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  return {
+    next: (payloadJson) => socket.send(`${prefix}${payloadJson}}`),
+    nextResult: (result) => socket.send(JSON.stringify({ id, type: 'next', payload: maskedResult(result, ctx) })),
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const check = () =>
+          socket.readyState !== socket.OPEN || socket.bufferedAmount === 0 ? resolve() : setTimeout(check, 10);
+        check();
+      }),
+  };
+}
 
 /** The request id of one operation on one socket: what its log lines carry. */
 function operationId(socketId: string | undefined, id: string): string {
@@ -183,14 +213,17 @@ export function attachWebSocketServer(
             }),
           ];
         }
-        return prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
+        const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
+        if (!Array.isArray(prepared)) {
+          prepared.contextValue.transport = {
+            sink: socketSink(ctx.extra.socket, id, prepared.contextValue),
+            variables: payload.variables,
+          };
+        }
+        return prepared;
       },
       onNext(_ctx, _id, _payload, args, result) {
-        if (!result.errors) return undefined;
-        const coded = withRequestErrorCodes(result);
-        const { log: operationLog, requestId } = args.contextValue as Context;
-        logUnexpected(coded.errors ?? [], operationLog);
-        return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
+        return result.errors ? maskedResult(result, args.contextValue as Context) : undefined;
       },
       onError(ctx, id, _payload, errors) {
         const requestId = operationId(ctx.extra.id, id);

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -163,4 +164,10 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
 /** The `extensions.code` of the first error, for terse assertions. */
 export function errorCode(res: GraphQLResponse): string | undefined {
   return res.errors?.[0]?.extensions?.code;
+}
+
+/** The data of a response that must have succeeded; its errors, if any, make the test fail with them in view. */
+export function dataOf<T = Record<string, any>>(res: GraphQLResponse<T>): T {
+  expect(res.errors).toBeUndefined();
+  return res.data!;
 }

@@ -32,6 +32,8 @@ async function expectNothingLeft(): Promise<void> {
   const { realtime } = server.app.services;
   await waitForStreams(server, 0);
   await vi.waitFor(() => expect(realtime.feed.listenerCount, 'listeners on event-log tails').toBe(0), 10_000);
+  expect(server.app.services.delivery.groupCount, 'delivery groups').toBe(0);
+  expect(server.app.services.delivery.memberCount, 'members of delivery groups').toBe(0);
   await vi.waitFor(
     async () => expect(await metric(server.url, 'derm_websocket_connections'), 'open sockets').toBe(0),
     10_000,
@@ -66,7 +68,12 @@ describe('Leaks', () => {
   it('should release every stream, listener and socket of clients that vanish without a close handshake', async () => {
     const sockets = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => subscribedSocket(i)));
     await waitForStreams(server, CLIENTS * 2);
-    expect(server.app.services.realtime.feed.listenerCount).toBe(CLIENTS * 2);
+    // 48 subscribers, four callers' roles (nurse, front desk, provider, admin) times two documents: eight delivery
+    // groups, each one listener on the clinic's event-log tail.
+    const { delivery, realtime } = server.app.services;
+    expect(delivery.memberCount).toBe(CLIENTS * 2);
+    expect(delivery.groupCount).toBe(8);
+    expect(realtime.feed.listenerCount).toBe(8);
     expect(await metric(server.url, 'derm_websocket_connections')).toBe(CLIENTS);
     expect(await metric(server.url, 'derm_subscription_streams')).toBe(CLIENTS * 2);
 

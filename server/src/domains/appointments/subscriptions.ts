@@ -1,6 +1,6 @@
 import type { Resolvers, SubscriptionAppointmentChangedArgs } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../errors.js';
-import { durableField } from '../../events/streams.js';
+import { durableField } from '../../subscriptions/fields.js';
 import { mustLoad } from '../../loaders.js';
 import { isUuid } from '../../validation.js';
 

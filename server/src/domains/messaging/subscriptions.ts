@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { requireViewer } from '../../auth/roles.js';
 import type { Viewer } from '../../auth/tokens.js';
 import type { Context } from '../../context.js';
@@ -13,6 +14,7 @@ import type { FeedItem } from '../../events/feed.js';
 import { mapStream } from '../../events/mapStream.js';
 import { signalField } from '../../events/signalField.js';
 import { durableStream } from '../../events/streams.js';
+import { subscribeDurable } from '../../subscriptions/fields.js';
 import { mustLoad, type TenantLoaders } from '../../loaders.js';
 import { unreadNotificationCount } from '../notifications/data.js';
 import { requireThreadAccess } from './access.js';
@@ -43,13 +45,18 @@ interface ThreadEventsOptions {
  * The durable stream of a thread's events (its participants only, checked before subscribing: FORBIDDEN, or
  * NOT_FOUND for another clinic's thread), or of every thread the subscriber takes part in.
  */
-async function threadEvents(ctx: Context, topic: EventTopic, { threadId, after, whileOpen }: ThreadEventsOptions) {
+async function threadEvents(
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  topic: EventTopic,
+  { threadId, after, whileOpen }: ThreadEventsOptions,
+) {
   if (threadId === null || threadId === undefined)
-    return durableStream(ctx, { topics: [topic], after, accept: inThread });
+    return subscribeDurable(ctx, info, { topics: [topic], after, accept: inThread });
   const thread = await requireThreadAccess(ctx, threadId);
   const leave = whileOpen ? await whileOpen(thread.id) : () => {};
   try {
-    const stream = await durableStream(ctx, {
+    const stream = await subscribeDurable(ctx, info, {
       topics: [topic],
       after,
       accept: ({ event }) => event.threadId === thread.id,
@@ -85,8 +92,13 @@ export const messagingSubscriptions: Resolvers = {
   Subscription: {
     messageAdded: {
       // A subscription to one thread is what "having the thread open" means: its user gets no NEW_MESSAGE notification.
-      subscribe: (_parent: unknown, { threadId, after }: SubscriptionMessageAddedArgs, ctx: Context) =>
-        threadEvents(ctx, 'message', {
+      subscribe: (
+        _parent: unknown,
+        { threadId, after }: SubscriptionMessageAddedArgs,
+        ctx: Context,
+        info: GraphQLResolveInfo,
+      ) =>
+        threadEvents(ctx, info, 'message', {
           threadId,
           after,
           whileOpen: ctx.viewer?.kind === 'user' ? (id) => enterThread(ctx, id) : undefined,
@@ -94,8 +106,12 @@ export const messagingSubscriptions: Resolvers = {
       resolve: withSharedLoaders,
     },
     readReceipt: {
-      subscribe: (_parent: unknown, { threadId, after }: SubscriptionReadReceiptArgs, ctx: Context) =>
-        threadEvents(ctx, 'readReceipt', { threadId, after }),
+      subscribe: (
+        _parent: unknown,
+        { threadId, after }: SubscriptionReadReceiptArgs,
+        ctx: Context,
+        info: GraphQLResolveInfo,
+      ) => threadEvents(ctx, info, 'readReceipt', { threadId, after }),
       resolve: withSharedLoaders,
     },
     typing: signalField<TypingSignal, SubscriptionTypingArgs>('typing', async ({ threadId }, ctx) => {

@@ -1,5 +1,5 @@
 import type { Resolvers, SubscriptionNotificationArgs } from '../../__generated__/resolvers-types.js';
-import { durableField } from '../../events/streams.js';
+import { durableField } from '../../subscriptions/fields.js';
 import { mustLoad } from '../../loaders.js';
 
 export const notificationSubscriptions: Resolvers = {

@@ -1,0 +1,391 @@
+import {
+  execute,
+  GraphQLError,
+  Kind,
+  print,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLResolveInfo,
+} from 'graphql';
+import { requireCaller } from '../auth/roles.js';
+import type { Viewer } from '../auth/tokens.js';
+import { createContext, type Context, type Services } from '../context.js';
+import { badInput, ErrorCode } from '../errors.js';
+import { parseEventCursor } from '../events/eventLog.js';
+import { latestSeq, readEvents, toFeedItems, type FeedItem } from '../events/feed.js';
+import type { DurableStreamOptions } from '../events/streams.js';
+import type { SubscriberSink, SubscriberTransport } from './sink.js';
+
+/** A replay reads the log this many events at a time, and waits for the subscriber's socket between pages. */
+const REPLAY_PAGE = 500;
+/** Live events held for a subscriber while its replay runs; beyond, it is ended as a slow consumer. */
+const MAX_HELD = 1000;
+
+/** What a group's execution of one event gives: shared bytes, or a result with errors that each member masks. */
+interface Rendered {
+  json: string | null;
+  result: ExecutionResult;
+}
+
+/** Ends a subscriber whose socket fell behind, with the cursor of the last event it was sent. */
+function slowConsumer(cursor: string | null): GraphQLError {
+  return new GraphQLError(
+    'This subscription fell too far behind and was ended; subscribe again with your last cursor',
+    {
+      extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER', ...(cursor ? { cursor } : {}) },
+    },
+  );
+}
+
+const deliveryFailed = () =>
+  new GraphQLError('Delivery failed; subscribe again with your last cursor', {
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  });
+
+/** Who a subscriber is, to the resolvers that depend on it. */
+const identityOf = (viewer: Viewer) => (viewer.kind === 'user' ? `u:${viewer.userId}` : `c:${viewer.clientId}`);
+
+/**
+ * What every resolver may read of the caller besides who it is: the role of staff, the scopes of an integration
+ * token. Always part of a group's key.
+ */
+const profileOf = (viewer: Viewer) =>
+  viewer.kind === 'user' ? `user:${viewer.role}` : `integration:${[...viewer.scopes].sort().join(',')}`;
+
+/** JSON with object keys in order: two variable sets that mean the same give the same text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+/**
+ * The caller as the group's resolvers see it: reading who it is (`userId`, `clientId`) marks the execution as one
+ * whose result may differ from one member to another.
+ */
+function tracked(viewer: Viewer, onIdentity: () => void): Viewer {
+  return new Proxy(viewer, {
+    get(target, prop, receiver) {
+      if (prop === 'userId' || prop === 'clientId') onIdentity();
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
+
+/** One subscriber of a group: its position in the log, its sink, and how its stream ends. */
+class Member {
+  /** The last event this member has been offered (sent or filtered out). */
+  position: number;
+  lastCursor: string | null = null;
+  replaying = false;
+  readonly held: Array<{ item: FeedItem; out: Rendered | null }> = [];
+  ended = false;
+  private settle!: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void };
+  readonly finished: Promise<IteratorResult<never>>;
+
+  constructor(
+    readonly group: Group,
+    readonly ctx: Context,
+    readonly viewer: Viewer,
+    readonly sink: SubscriberSink,
+    position: number,
+    private readonly maxBufferedBytes: number,
+  ) {
+    this.position = position;
+    this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Handled by graphql-ws or graphql-sse when they iterate; never an unhandled rejection if they do not.
+    this.finished.catch(() => {});
+  }
+
+  get identity(): string {
+    return identityOf(this.viewer);
+  }
+
+  /** Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. */
+  offer(item: FeedItem, out: Rendered | null): void {
+    if (this.ended || item.event.seq <= this.position) return;
+    this.position = item.event.seq;
+    if (!out) return;
+    if (this.sink.bufferedAmount > this.maxBufferedBytes) {
+      this.end(slowConsumer(this.lastCursor));
+      return;
+    }
+    if (out.json !== null) this.sink.next(out.json);
+    else this.sink.nextResult(out.result);
+    this.lastCursor = item.cursor;
+  }
+
+  /** Ends the stream: normally (the client completed, the socket closed), or with an error the client is sent. */
+  end(error?: GraphQLError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.held.length = 0;
+    this.group.leave(this);
+    if (error) this.settle.reject(error);
+    else this.settle.resolve({ value: undefined, done: true });
+  }
+}
+
+/**
+ * Subscribers of one tenant that receive byte-identical payloads: the same field, document, operation and variables,
+ * and the same role or scopes. Each event is filtered, executed and serialised once for the whole group, or once
+ * per identity among its members once its execution was seen to read who is asking (then the group stays split).
+ */
+class Group {
+  readonly members = new Set<Member>();
+  private readonly identities = new Map<string, { viewer: Viewer; count: number }>();
+  /** Set once an execution or filter read the caller's identity: from then on, one execution per identity. */
+  perIdentity = false;
+  /** The last event handed to this group by the feed. */
+  heard = 0;
+  ready: Promise<void> = Promise.resolve();
+  private stopListening: () => void = () => {};
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly registry: SubscriberGroups,
+    readonly key: string,
+    readonly tenantId: string,
+    private readonly services: Services,
+    private readonly document: DocumentNode,
+    private readonly operationName: string | undefined,
+    private readonly variableValues: Record<string, unknown> | null | undefined,
+    readonly options: DurableStreamOptions,
+    private readonly topics: ReadonlySet<string>,
+  ) {}
+
+  /** Starts hearing the tenant's events; resolves once the group is live. */
+  listen(): void {
+    this.ready = (async () => {
+      const live = await this.services.realtime.feed.listen(this.tenantId, (items) => {
+        this.heard = Math.max(this.heard, items[items.length - 1].event.seq);
+        this.chain = this.chain.then(() => this.deliver(items)).catch((err: unknown) => this.fail(err));
+      });
+      this.heard = Math.max(this.heard, live.since);
+      if (this.closed) live.stop();
+      else this.stopListening = live.stop;
+    })();
+  }
+
+  join(member: Member): void {
+    this.members.add(member);
+    const unit = this.identities.get(member.identity);
+    if (unit) unit.count += 1;
+    else this.identities.set(member.identity, { viewer: member.viewer, count: 1 });
+  }
+
+  leave(member: Member): void {
+    if (!this.members.delete(member)) return;
+    const unit = this.identities.get(member.identity)!;
+    if (--unit.count === 0) this.identities.delete(member.identity);
+    if (this.members.size > 0) return;
+    this.closed = true;
+    this.stopListening();
+    this.registry.forget(this);
+  }
+
+  /**
+   * Filters and executes one event for one caller. `onIdentity` hears whether the filter or the resolvers read who
+   * the caller is.
+   */
+  async render(item: FeedItem, viewer: Viewer, onIdentity: () => void): Promise<Rendered | null> {
+    const caller = tracked(viewer, onIdentity);
+    if (!(await this.options.accept(item, caller))) return null;
+    const ctx = createContext(this.services, viewer, `delivery:${item.cursor}`);
+    ctx.viewer = caller;
+    const result = (await execute({
+      schema: this.registry.schemaOf(this),
+      document: this.document,
+      rootValue: item,
+      contextValue: ctx,
+      variableValues: this.variableValues,
+      operationName: this.operationName,
+    })) as ExecutionResult;
+    return { json: result.errors ? null : JSON.stringify(result), result };
+  }
+
+  /** What each identity among the members receives for one event (one entry for all when none reads it). */
+  async renderForMembers(item: FeedItem): Promise<(member: Member) => Rendered | null> {
+    if (!this.perIdentity) {
+      const first = this.members.values().next().value;
+      if (!first) return () => null;
+      let readIdentity = false;
+      const out = await this.render(item, first.viewer, () => (readIdentity = true));
+      if (!readIdentity || this.identities.size <= 1) {
+        if (readIdentity) this.perIdentity = true;
+        return () => out;
+      }
+      this.perIdentity = true;
+    }
+    const outs = new Map<string, Rendered | null>();
+    for (const [identity, { viewer }] of [...this.identities])
+      outs.set(identity, await this.render(item, viewer, () => {}));
+    return (member) => outs.get(member.identity) ?? null;
+  }
+
+  private async deliver(items: FeedItem[]): Promise<void> {
+    for (const item of items) {
+      if (this.closed) return;
+      if (!this.topics.has(item.event.topic)) continue;
+      const outFor = await this.renderForMembers(item);
+      for (const member of this.members) {
+        const out = outFor(member);
+        if (member.replaying) {
+          member.held.push({ item, out });
+          if (member.held.length > MAX_HELD) member.end(slowConsumer(member.lastCursor));
+        } else member.offer(item, out);
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.services.log.error({ err }, 'subscription delivery failed');
+    for (const member of [...this.members]) member.end(deliveryFailed());
+  }
+
+  /** A member back from a break: what it missed, from the log, at the pace its socket takes it; then live. */
+  async replay(member: Member): Promise<void> {
+    let rows;
+    do {
+      rows = await readEvents(this.services.db, this.tenantId, member.position, REPLAY_PAGE, this.options.topics);
+      for (const item of toFeedItems(this.services.db, this.tenantId, rows)) {
+        if (member.ended) return;
+        member.offer(item, await this.render(item, member.viewer, () => {}));
+      }
+      await member.sink.drained();
+    } while (rows.length === REPLAY_PAGE && !member.ended);
+    member.replaying = false;
+    for (const { item, out } of member.held.splice(0)) member.offer(item, out);
+  }
+}
+
+/**
+ * The subscriber groups of one server instance (docs/architecture.md, "Delivery groups"; DESIGN invariant 4). A
+ * durable subscription whose transport gives a sink joins the group of its key; the group hears the tenant's feed
+ * once, and each member only gets its frame written.
+ */
+export class SubscriberGroups {
+  private readonly groups = new Map<string, Group>();
+  private readonly schemas = new WeakMap<Group, GraphQLResolveInfo['schema']>();
+
+  constructor(
+    /** A member whose transport holds more unsent bytes than this is ended as SLOW_CONSUMER. */
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  get memberCount(): number {
+    let n = 0;
+    for (const group of this.groups.values()) n += group.members.size;
+    return n;
+  }
+
+  schemaOf(group: Group): GraphQLResolveInfo['schema'] {
+    return this.schemas.get(group)!;
+  }
+
+  forget(group: Group): void {
+    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+  }
+
+  /**
+   * Subscribes the caller of `ctx` to a durable field through its group. Resolves with the stream graphql-js hands to
+   * the transport: it never yields (frames are written through the sink) and ends when the member does.
+   */
+  async join(
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    { sink, variables }: SubscriberTransport,
+    options: DurableStreamOptions,
+  ): Promise<AsyncIterableIterator<never>> {
+    const viewer = requireCaller(ctx.viewer);
+    const { services } = ctx;
+    // Only null means "from now": an empty string is not a cursor, and taking it for none would skip what was missed.
+    const after = options.after != null ? parseEventCursor(viewer.tenantId, options.after) : null;
+    const key = groupKey(viewer, info);
+    let group = this.groups.get(key);
+    if (!group) {
+      const document: DocumentNode = {
+        kind: Kind.DOCUMENT,
+        definitions: [info.operation, ...Object.values(info.fragments)],
+      };
+      group = new Group(
+        this,
+        key,
+        viewer.tenantId,
+        services,
+        document,
+        info.operation.name?.value,
+        variables,
+        options,
+        new Set(options.topics),
+      );
+      this.schemas.set(group, info.schema);
+      this.groups.set(key, group);
+      group.listen();
+    }
+    const member = new Member(group, ctx, viewer, sink, 0, this.maxBufferedBytes);
+    member.replaying = after !== null;
+    group.join(member);
+    const { streams } = services.realtime;
+    try {
+      await group.ready;
+      if (after === null) member.position = group.heard;
+      else {
+        const newest = Math.max(group.heard, await latestSeq(services.db, viewer.tenantId));
+        if (after > newest) throw badInput('after is not an event cursor of your clinic', 'after');
+        member.position = after;
+      }
+    } catch (err) {
+      member.end();
+      throw err;
+    }
+    streams.opened();
+    void member.finished.then(
+      () => streams.closed(),
+      () => streams.closed(),
+    );
+    if (member.replaying) {
+      group.replay(member).catch((err: unknown) => {
+        ctx.log.error({ err }, 'subscription replay failed');
+        member.end(deliveryFailed());
+      });
+    }
+    const stream: AsyncIterableIterator<never> = {
+      next: () => member.finished,
+      return: () => {
+        member.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      throw: (err: unknown) => {
+        member.end();
+        return Promise.reject(err);
+      },
+      [Symbol.asyncIterator]: () => stream,
+    };
+    return stream;
+  }
+}
+
+/** Same tenant, field, document, operation, variables and caller profile: same bytes (identity is watched at run). */
+function groupKey(viewer: Viewer, info: GraphQLResolveInfo): string {
+  const fragments = Object.values(info.fragments)
+    .map((f) => print(f))
+    .sort()
+    .join('\n');
+  return [
+    viewer.tenantId,
+    profileOf(viewer),
+    info.fieldName,
+    info.operation.name?.value ?? '',
+    print(info.operation),
+    fragments,
+    canonical(info.variableValues),
+  ].join('\u0000');
+}

@@ -1,0 +1,161 @@
+import { describe, expect, it, vi } from 'vitest';
+import { useSockets, useTestServer } from '../helpers/setup.js';
+import { openAcknowledged } from '../helpers/rawSocket.js';
+import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, NOTIFICATION, SEND_ALERT } from '../helpers/realtime.js';
+import { subscribeLive } from '../helpers/realtime.js';
+import { dataOf } from '../helpers/testServer.js';
+
+/**
+ * Delivery groups (docs/architecture.md, "Delivery groups"): subscribers that would receive the same bytes share one
+ * execution and one serialisation per event. Tried here the way an attacker would try a wrong grouping key: same
+ * document, same variables, same role, and still nothing of one caller may reach another.
+ */
+const t = useTestServer({ slowConsumerBytes: 16 * 1024 });
+const sockets = useSockets(t);
+
+const MESSAGE_ADDED = `subscription($threadId: ID) {
+  messageAdded(threadId: $threadId) { cursor message { body thread { id unreadCount } } }
+}`;
+const CREATE_THREAD = 'mutation($i: CreateThreadInput!) { createThread(input: $i) { id lastMessage { id } } }';
+const SEND = 'mutation($t: ID!, $b: String!) { sendMessage(threadId: $t, body: $b) { id } }';
+const MARK_READ = 'mutation($t: ID!) { markThreadRead(threadId: $t) { id } }';
+
+describe('Delivery groups', () => {
+  it('should serve one clinic’s identical subscriptions as one group, and never let another clinic’s identical group hear them', async () => {
+    const { server, sunrise, lakeside } = t;
+    const { delivery } = server.app.services;
+    const groupsBefore = delivery.groupCount;
+    const desk = await Promise.all([t.token('frontdesk'), t.token('frontdesk'), t.token('frontdesk')]);
+    const otherDesk = await t.token('frontdesk', 'lakeside-skin');
+    const ours = [];
+    for (const token of desk) ours.push(await subscribeLive(server, sockets.open(token), APPOINTMENT_CHANGED));
+    const theirs = await subscribeLive(server, sockets.open(otherDesk), APPOINTMENT_CHANGED);
+    expect(delivery.groupCount - groupsBefore, 'one group per clinic').toBe(2);
+
+    const input = { providerId: sunrise.users.lee, patientId: sunrise.patients[1], ...freeSlot() };
+    const created = dataOf(await server.gql(CREATE_APPOINTMENT, { i: input }, desk[0])).createAppointment;
+    const received = await Promise.all(ours.map(async (s) => (await s.waitFor(1))[0]));
+    expect(received.map((r) => r.data!.appointmentChanged.appointment.id)).toEqual([
+      created.id,
+      created.id,
+      created.id,
+    ]);
+    expect(new Set(received.map((r) => JSON.stringify(r))).size, 'the same bytes for all three').toBe(1);
+
+    // The other clinic's group hears its own clinic's events, and only those.
+    const theirInput = { providerId: lakeside.users.chen, patientId: lakeside.patients[0], ...freeSlot() };
+    const theirCreated = dataOf(await server.gql(CREATE_APPOINTMENT, { i: theirInput }, otherDesk)).createAppointment;
+    const [only] = await theirs.waitFor(1);
+    expect(only.data!.appointmentChanged.appointment.id).toBe(theirCreated.id);
+    expect(theirs.results).toHaveLength(1);
+  });
+
+  it('should keep two providers’ notification streams their own, though document, variables and role are the same', async () => {
+    const { server, sunrise } = t;
+    const [lee, patel, admin] = await Promise.all([t.token('lee'), t.token('patel'), t.token('admin')]);
+    const leeStream = await subscribeLive(server, sockets.open(lee), NOTIFICATION);
+    const patelStream = await subscribeLive(server, sockets.open(patel), NOTIFICATION);
+
+    await server.gql(SEND_ALERT, { i: { userId: sunrise.users.lee, kind: 'ALERT', title: 'For Dr. Lee only' } }, admin);
+    await server.gql(
+      SEND_ALERT,
+      { i: { userId: sunrise.users.patel, kind: 'ALERT', title: 'For Dr. Patel only' } },
+      admin,
+    );
+    const [forLee] = await leeStream.waitFor(1);
+    const [forPatel] = await patelStream.waitFor(1);
+    expect(forLee.data!.notification.notification.title).toBe('For Dr. Lee only');
+    expect(forPatel.data!.notification.notification.title).toBe('For Dr. Patel only');
+    // A third alert to Dr. Lee: it is the one after the first, nothing of Dr. Patel's came in between.
+    await server.gql(
+      SEND_ALERT,
+      { i: { userId: sunrise.users.lee, kind: 'ALERT', title: 'Again for Dr. Lee' } },
+      admin,
+    );
+    await leeStream.waitFor(2);
+    expect(leeStream.results.map((r) => r.data!.notification.notification.title)).toEqual([
+      'For Dr. Lee only',
+      'Again for Dr. Lee',
+    ]);
+    expect(patelStream.results).toHaveLength(1);
+  });
+
+  it('should give each participant their own unread count in a shared thread subscription', async () => {
+    const { server, sunrise } = t;
+    const [lee, patel, nurse] = await Promise.all([t.token('lee'), t.token('patel'), t.token('nurse')]);
+    const thread = dataOf(
+      await server.gql(
+        CREATE_THREAD,
+        { i: { subject: 'Grouping', participantIds: [sunrise.users.lee, sunrise.users.patel], body: 'first' } },
+        nurse,
+      ),
+    ).createThread;
+    // Dr. Lee has read the first message; Dr. Patel has not.
+    await server.gql(MARK_READ, { t: thread.id }, lee);
+    const leeStream = await subscribeLive(server, sockets.open(lee), MESSAGE_ADDED, { threadId: thread.id });
+    const patelStream = await subscribeLive(server, sockets.open(patel), MESSAGE_ADDED, {
+      threadId: thread.id,
+    });
+
+    await server.gql(SEND, { t: thread.id, b: 'second' }, nurse);
+    const [forLee] = await leeStream.waitFor(1);
+    const [forPatel] = await patelStream.waitFor(1);
+    expect(forLee.data!.messageAdded.message.body).toBe('second');
+    expect(forPatel.data!.messageAdded.message.body).toBe('second');
+    // Dr. Lee has the thread open (this subscription), so the new message may already count as read for her; Dr.
+    // Patel has two unread. Never each other's figure.
+    expect(forPatel.data!.messageAdded.message.thread.unreadCount).toBe(2);
+    expect(forLee.data!.messageAdded.message.thread.unreadCount).toBeLessThan(2);
+  });
+
+  it('should end a subscriber that stops reading as SLOW_CONSUMER with its last cursor, and keep its group going', async () => {
+    const { server, sunrise } = t;
+    const [nurse, lee] = await Promise.all([t.token('nurse'), t.token('lee')]);
+    const thread = dataOf(
+      await server.gql(CREATE_THREAD, { i: { subject: 'Big', participantIds: [sunrise.users.lee], body: 'x' } }, nurse),
+    ).createThread;
+    const reader = await subscribeLive(server, sockets.open(lee), MESSAGE_ADDED, { threadId: thread.id });
+    // The same caller, document and variables: the same group. Its socket stops reading once subscribed.
+    const stalled = await openAcknowledged(server.url, lee);
+    stalled.send({ type: 'subscribe', id: 's', payload: { query: MESSAGE_ADDED, variables: { threadId: thread.id } } });
+    await vi.waitFor(() => expect(server.app.services.delivery.memberCount).toBeGreaterThanOrEqual(2), 10_000);
+    stalled.ws.pause();
+
+    // Messages of 5,000 characters until the stalled socket's buffers (the kernel's, then the server's 16 KiB) are
+    // full; the reading member gets every one, in order, meanwhile.
+    const body = (i: number) => `${String(i).padStart(4, '0')} ${'x'.repeat(4_990)}`;
+    let sent = 0;
+    const ended = () => server.app.services.delivery.memberCount < 2;
+    while (!ended() && sent < 4_000) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, j) => server.gql(SEND, { t: thread.id, b: body(sent + j) }, nurse)),
+      );
+      sent += 20;
+    }
+    expect(ended(), `the stalled member was ended within ${sent} messages`).toBe(true);
+    await server.gql(SEND, { t: thread.id, b: 'after the slow one left' }, nurse);
+    await reader.waitFor(sent + 1, 60_000);
+    expect(reader.results.at(-1)!.data!.messageAdded.message.body).toBe('after the slow one left');
+
+    stalled.ws.resume();
+    const error = await stalled.waitFor((m) => m.type === 'error' && m.id === 's', 30_000);
+    expect(error.payload[0].extensions).toMatchObject({ code: 'BAD_REQUEST', reason: 'SLOW_CONSUMER' });
+    const nexts = stalled.messages.filter((m) => m.type === 'next');
+    const cursor: string = error.payload[0].extensions.cursor;
+    expect(cursor, 'the cursor of the last event it was sent').toBe(nexts.at(-1)!.payload.data.messageAdded.cursor);
+
+    // Resumed with that cursor, it gets exactly what it missed, starting right after.
+    const resumed = await subscribeLive(
+      server,
+      sockets.open(lee),
+      `subscription($t: ID, $after: String) {
+      messageAdded(threadId: $t, after: $after) { message { body } }
+    }`,
+      { t: thread.id, after: cursor },
+    );
+    const missed = sent + 1 - nexts.length;
+    await resumed.waitFor(missed, 60_000);
+    expect(resumed.results[0].data!.messageAdded.message.body).toBe(body(nexts.length));
+    expect(resumed.results.at(-1)!.data!.messageAdded.message.body).toBe('after the slow one left');
+  });
+});
