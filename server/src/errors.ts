@@ -43,6 +43,26 @@ export function badInput(message: string, field?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...(field ? { field } : {}) } });
 }
 
+/**
+ * A subscription ended because its consumer fell behind (`cursor`: the last event it was sent, when known). Durable
+ * subscriptions resume from their last cursor.
+ */
+export function slowConsumer(cursor?: string | null): GraphQLError {
+  return new GraphQLError(
+    'This subscription fell too far behind and was ended; subscribe again with your last cursor',
+    {
+      extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER', ...(cursor ? { cursor } : {}) },
+    },
+  );
+}
+
+/** A subscription ended by a server-side failure to deliver (logged with its cause). */
+export function deliveryFailed(): GraphQLError {
+  return new GraphQLError('Delivery failed; subscribe again with your last cursor', {
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  });
+}
+
 export function conflict(message: string, reason: string, details: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT, reason, ...details } });
 }

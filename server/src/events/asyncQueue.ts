@@ -1,5 +1,4 @@
-import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../errors.js';
+import { slowConsumer } from '../errors.js';
 
 /**
  * A push-to-pull bridge: producers `push`, GraphQL's subscription machinery pulls with `next()`. `return()` (the
@@ -39,11 +38,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
 
   /** Ends the stream as one whose consumer fell more than `maxBuffered` items behind. */
   failSlowConsumer(): void {
-    this.fail(
-      new GraphQLError('This subscription fell too far behind and was ended; subscribe again with your last cursor', {
-        extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER' },
-      }),
-    );
+    this.fail(slowConsumer());
   }
 
   /**

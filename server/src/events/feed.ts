@@ -1,6 +1,7 @@
 import type { Db } from '../db/knex.js';
 import type { EventRow } from '../db/rows.js';
 import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
+import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tenantChannel, type EventsWakeUp } from './channels.js';
 import { eventCursor, type EventTopic } from './eventLog.js';
@@ -35,6 +36,18 @@ export async function readEvents(
 export async function latestSeq(db: Db, tenantId: string): Promise<number> {
   const row = await db('events').where({ tenantId }).max('seq as seq').first();
   return Number(row?.seq ?? 0);
+}
+
+/** A resume replays the log this many events at a time, and waits for its subscriber between pages. */
+export const REPLAY_PAGE = 500;
+
+/**
+ * Refuses a resume point ahead of everything committed (`since`: where the live tail stands): a cursor this clinic
+ * never gave out.
+ */
+export async function assertResumable(db: Db, tenantId: string, after: number, since: number): Promise<void> {
+  if (after <= since) return;
+  if (after > (await latestSeq(db, tenantId))) throw badInput('after is not an event cursor of your clinic', 'after');
 }
 
 /** Wraps log rows for delivery, with one shared loader set for the batch. */

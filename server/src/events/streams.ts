@@ -1,14 +1,11 @@
-import { GraphQLError } from 'graphql';
 import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
-import { badInput, ErrorCode } from '../errors.js';
+import { deliveryFailed } from '../errors.js';
 import { AsyncQueue } from './asyncQueue.js';
 import { tenantChannel, type ChannelKind } from './channels.js';
 import { parseEventCursor, type EventTopic } from './eventLog.js';
-import { latestSeq, readEvents, toFeedItems, type FeedItem } from './feed.js';
-
-const REPLAY_PAGE = 500;
+import { assertResumable, readEvents, REPLAY_PAGE, toFeedItems, type FeedItem } from './feed.js';
 
 export interface DurableStreamOptions {
   topics: readonly EventTopic[];
@@ -60,11 +57,7 @@ export async function durableStream(
   };
   const fail = (err: unknown) => {
     ctx.log.error({ err }, 'subscription delivery failed');
-    queue.fail(
-      new GraphQLError('Delivery failed; subscribe again with your last cursor', {
-        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-      }),
-    );
+    queue.fail(deliveryFailed());
   };
 
   try {
@@ -83,10 +76,7 @@ export async function durableStream(
     stop = live.stop;
     if (position === null) {
       position = live.since;
-    } else {
-      const newest = Math.max(live.since, await latestSeq(ctx.db, viewer.tenantId));
-      if (position > newest) throw badInput('after is not an event cursor of your clinic', 'after');
-    }
+    } else await assertResumable(ctx.db, viewer.tenantId, position, live.since);
   } catch (err) {
     await queue.return();
     throw err;

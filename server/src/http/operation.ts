@@ -13,7 +13,7 @@ import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
-import { formatError } from './errors.js';
+import { formatError, logUnexpected } from './errors.js';
 import { assertComplexity, OperationLimits, validationRules } from './limits.js';
 
 /** What a client sends to run one operation, over any transport. */
@@ -106,6 +106,16 @@ export function withRequestErrorCodes(result: ExecutionResult): ExecutionResult 
       e.extensions?.code || !isRequestError(e) ? e : codedErrors([e], ErrorCode.BAD_USER_INPUT)[0],
     ),
   };
+}
+
+/**
+ * A result with errors as a WebSocket or SSE client gets it (graphql-ws and graphql-sse do not run Apollo's plugins):
+ * request errors coded, unexpected ones logged with the operation's request id and masked.
+ */
+export function maskedResult(result: ExecutionResult, { log, requestId }: Context): ExecutionResult {
+  const coded = withRequestErrorCodes(result);
+  logUnexpected(coded.errors ?? [], log);
+  return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
 }
 
 /**

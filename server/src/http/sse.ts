@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-sse';
 import { authenticateCaller } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
-import { logUnexpected } from './errors.js';
 import { OperationLimits } from './limits.js';
-import { forClient, prepareOperation, withRequestErrorCodes } from './operation.js';
+import { forClient, maskedResult, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
@@ -83,13 +82,10 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
       ];
     },
-    onNext: (ctx, _req, result) => {
-      if (!result.errors) return undefined;
-      const { log: operationLog, requestId } = ctx as unknown as Context;
-      const coded = withRequestErrorCodes(result as Parameters<typeof withRequestErrorCodes>[0]);
-      logUnexpected(coded.errors ?? [], operationLog);
-      return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as typeof result;
-    },
+    onNext: (ctx, _req, result) =>
+      result.errors
+        ? (maskedResult(result as ExecutionResult, ctx as unknown as Context) as unknown as typeof result)
+        : undefined,
   });
 
   const router = express.Router();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,7 +11,7 @@ import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
 import type { SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
-import { forClient, prepareOperation, withRequestErrorCodes } from './operation.js';
+import { forClient, maskedResult, prepareOperation } from './operation.js';
 
 /** Limits of one WebSocket connection. */
 export const SocketLimits = {
@@ -51,13 +51,6 @@ type SocketExtra = {
   untrack?: () => void;
   closed?: boolean;
 };
-
-/** A result with errors as the client gets it: request errors coded, unexpected ones logged and masked. */
-function maskedResult(result: ExecutionResult, { log, requestId }: Context): ExecutionResult {
-  const coded = withRequestErrorCodes(result);
-  logUnexpected(coded.errors ?? [], log);
-  return { ...coded, errors: forClient(coded.errors ?? [], requestId) } as unknown as ExecutionResult;
-}
 
 /**
  * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only

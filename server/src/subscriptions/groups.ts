@@ -1,23 +1,21 @@
 import {
   execute,
-  GraphQLError,
   Kind,
   print,
   type DocumentNode,
   type ExecutionResult,
   type GraphQLResolveInfo,
+  type GraphQLSchema,
 } from 'graphql';
 import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
-import { badInput, ErrorCode } from '../errors.js';
+import { deliveryFailed, slowConsumer } from '../errors.js';
 import { parseEventCursor } from '../events/eventLog.js';
-import { latestSeq, readEvents, toFeedItems, type FeedItem } from '../events/feed.js';
+import { assertResumable, readEvents, REPLAY_PAGE, toFeedItems, type FeedItem } from '../events/feed.js';
 import type { DurableStreamOptions } from '../events/streams.js';
 import type { SubscriberSink, SubscriberTransport } from './sink.js';
 
-/** A replay reads the log this many events at a time, and waits for the subscriber's socket between pages. */
-const REPLAY_PAGE = 500;
 /** Live events held for a subscriber while its replay runs; beyond, it is ended as a slow consumer. */
 const MAX_HELD = 1000;
 
@@ -26,21 +24,6 @@ interface Rendered {
   json: string | null;
   result: ExecutionResult;
 }
-
-/** Ends a subscriber whose socket fell behind, with the cursor of the last event it was sent. */
-function slowConsumer(cursor: string | null): GraphQLError {
-  return new GraphQLError(
-    'This subscription fell too far behind and was ended; subscribe again with your last cursor',
-    {
-      extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER', ...(cursor ? { cursor } : {}) },
-    },
-  );
-}
-
-const deliveryFailed = () =>
-  new GraphQLError('Delivery failed; subscribe again with your last cursor', {
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-  });
 
 /** Who a subscriber is, to the resolvers that depend on it. */
 const identityOf = (viewer: Viewer) => (viewer.kind === 'user' ? `u:${viewer.userId}` : `c:${viewer.clientId}`);
@@ -77,7 +60,9 @@ function tracked(viewer: Viewer, onIdentity: () => void): Viewer {
 /** One subscriber of a group: its position in the log, its sink, and how its stream ends. */
 class Member {
   /** The last event this member has been offered (sent or filtered out). */
-  position: number;
+  position = 0;
+  /** Who the member is, to the resolvers that depend on it. */
+  readonly identity: string;
   lastCursor: string | null = null;
   replaying = false;
   readonly held: Array<{ item: FeedItem; out: Rendered | null }> = [];
@@ -87,20 +72,14 @@ class Member {
 
   constructor(
     readonly group: Group,
-    readonly ctx: Context,
     readonly viewer: Viewer,
     readonly sink: SubscriberSink,
-    position: number,
     private readonly maxBufferedBytes: number,
   ) {
-    this.position = position;
+    this.identity = identityOf(viewer);
     this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Handled by graphql-ws or graphql-sse when they iterate; never an unhandled rejection if they do not.
     this.finished.catch(() => {});
-  }
-
-  get identity(): string {
-    return identityOf(this.viewer);
   }
 
   /** Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. */
@@ -118,7 +97,7 @@ class Member {
   }
 
   /** Ends the stream: normally (the client completed, the socket closed), or with an error the client is sent. */
-  end(error?: GraphQLError): void {
+  end(error?: Error): void {
     if (this.ended) return;
     this.ended = true;
     this.held.length = 0;
@@ -150,6 +129,7 @@ class Group {
     readonly key: string,
     readonly tenantId: string,
     private readonly services: Services,
+    private readonly schema: GraphQLSchema,
     private readonly document: DocumentNode,
     private readonly operationName: string | undefined,
     private readonly variableValues: Record<string, unknown> | null | undefined,
@@ -197,7 +177,7 @@ class Group {
     const ctx = createContext(this.services, viewer, `delivery:${item.cursor}`);
     ctx.viewer = caller;
     const result = (await execute({
-      schema: this.registry.schemaOf(this),
+      schema: this.schema,
       document: this.document,
       rootValue: item,
       contextValue: ctx,
@@ -269,7 +249,6 @@ class Group {
  */
 export class SubscriberGroups {
   private readonly groups = new Map<string, Group>();
-  private readonly schemas = new WeakMap<Group, GraphQLResolveInfo['schema']>();
 
   constructor(
     /** A member whose transport holds more unsent bytes than this is ended as SLOW_CONSUMER. */
@@ -284,10 +263,6 @@ export class SubscriberGroups {
     let n = 0;
     for (const group of this.groups.values()) n += group.members.size;
     return n;
-  }
-
-  schemaOf(group: Group): GraphQLResolveInfo['schema'] {
-    return this.schemas.get(group)!;
   }
 
   forget(group: Group): void {
@@ -320,28 +295,24 @@ export class SubscriberGroups {
         key,
         viewer.tenantId,
         services,
+        info.schema,
         document,
         info.operation.name?.value,
         variables,
         options,
         new Set(options.topics),
       );
-      this.schemas.set(group, info.schema);
       this.groups.set(key, group);
       group.listen();
     }
-    const member = new Member(group, ctx, viewer, sink, 0, this.maxBufferedBytes);
+    const member = new Member(group, viewer, sink, this.maxBufferedBytes);
     member.replaying = after !== null;
     group.join(member);
     const { streams } = services.realtime;
     try {
       await group.ready;
-      if (after === null) member.position = group.heard;
-      else {
-        const newest = Math.max(group.heard, await latestSeq(services.db, viewer.tenantId));
-        if (after > newest) throw badInput('after is not an event cursor of your clinic', 'after');
-        member.position = after;
-      }
+      if (after !== null) await assertResumable(services.db, viewer.tenantId, after, group.heard);
+      member.position = after ?? group.heard;
     } catch (err) {
       member.end();
       throw err;
