@@ -392,7 +392,7 @@ describe('updatePatient', () => {
     expect(res.errors![0].extensions!.reason).toBe('MRN_TAKEN');
   });
 
-  const inTwoDays = new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  const inTwoDays = dayInZone('America/New_York', 2);
   it.each([
     ['an empty MRN', { mrn: ' ' }, 'mrn'],
     ['a null MRN', { mrn: null }, 'mrn'],
