@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
 import { Field } from '../components/ui/Field';
+import { FormError } from '../components/ui/FormError';
 
 /** The demo accounts of README (password `derm-demo-2026`); listed in development builds only. */
 const DEMO_USERS = [
@@ -76,11 +77,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
               required
             />
           </Field>
-          {error && (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          )}
+          <FormError error={error} />
           <button type="submit" className="button button-primary button-block" disabled={loading}>
             {loading ? 'Signing in…' : 'Sign in'}
           </button>

@@ -3,9 +3,10 @@ import { useState } from 'react';
 import { StaffPickerDocument } from '../../__generated__/graphql';
 import { useCreateThreadMutation } from '../../mutations/useCreateThreadMutation';
 import { useCurrentUser } from '../../session/SessionContext';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
 
 interface NewThreadDialogProps {
   onClose(): void;
@@ -45,16 +46,7 @@ export function NewThreadDialog({ onClose, onCreated, patient }: NewThreadDialog
       title="New conversation"
       onClose={onClose}
       onSubmit={submit}
-      actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading}>
-            Start conversation
-          </button>
-        </>
-      }
+      actions={<DialogActions submit="Start conversation" disabled={loading} onCancel={onClose} />}
     >
       <Field label="Subject">
         <input value={subject} maxLength={200} onChange={(e) => setSubject(e.target.value)} required />
@@ -79,11 +71,7 @@ export function NewThreadDialog({ onClose, onCreated, patient }: NewThreadDialog
       <Field label="First message">
         <textarea value={body} rows={3} maxLength={5000} onChange={(e) => setBody(e.target.value)} />
       </Field>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -2,9 +2,11 @@ import { useMutation, useQuery } from '@apollo/client/react';
 import { useState } from 'react';
 import { SendAlertDocument, StaffPickerDocument, type Priority } from '../../__generated__/graphql';
 import { useCurrentUser } from '../../session/SessionContext';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
+import { PrioritySelect, StaffSelect } from '../ui/selects';
 
 /** Who may send alerts and lab-result notifications (the server's rule: providers, nurses, admins). */
 export const CAN_SEND_ALERTS = ['ADMIN', 'PROVIDER', 'NURSE'];
@@ -49,41 +51,17 @@ export function SendAlertDialog({ patient, onClose, onSent }: SendAlertDialogPro
       }
       onClose={onClose}
       onSubmit={submit}
-      actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading || !staff.length}>
-            Send
-          </button>
-        </>
-      }
+      actions={<DialogActions submit="Send" disabled={loading || !staff.length} onCancel={onClose} />}
     >
       <div className="field-row">
-        <Field label="To" wide>
-          <select value={recipient} onChange={(e) => setUserId(e.target.value)} required>
-            {staff.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <StaffSelect label="To" staff={staff} value={recipient} onChange={setUserId} />
         <Field label="Kind">
           <select value={kind} onChange={(e) => setKind(e.target.value as 'ALERT' | 'LAB_RESULT')}>
             <option value="ALERT">Alert</option>
             <option value="LAB_RESULT">Lab result</option>
           </select>
         </Field>
-        <Field label="Priority">
-          <select value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
-            <option value="LOW">Low</option>
-            <option value="NORMAL">Normal</option>
-            <option value="HIGH">High</option>
-            <option value="URGENT">Urgent</option>
-          </select>
-        </Field>
+        <PrioritySelect value={priority} onChange={setPriority} />
       </div>
       <Field label="Headline">
         <input
@@ -94,11 +72,7 @@ export function SendAlertDialog({ patient, onClose, onSent }: SendAlertDialogPro
           required
         />
       </Field>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

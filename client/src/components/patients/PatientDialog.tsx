@@ -1,9 +1,10 @@
 import { useState } from 'react';
 import type { PatientDetails_PatientFragment } from '../../__generated__/graphql';
 import { useCreatePatientMutation, useUpdatePatientMutation } from '../../mutations/usePatientMutations';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
 
 /** Who may register patients and correct their details (the server's rule: front desk, nurses, admins). */
 export const CAN_EDIT_PATIENTS = ['ADMIN', 'FRONT_DESK', 'NURSE'];
@@ -53,14 +54,7 @@ export function PatientDialog({ patient, onClose, onSaved }: PatientDialogProps)
       onClose={onClose}
       onSubmit={submit}
       actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading}>
-            {patient ? 'Save details' : 'Register patient'}
-          </button>
-        </>
+        <DialogActions submit={patient ? 'Save details' : 'Register patient'} disabled={loading} onCancel={onClose} />
       }
     >
       <div className="field-row">
@@ -87,11 +81,7 @@ export function PatientDialog({ patient, onClose, onSaved }: PatientDialogProps)
           <input type="email" value={form.email} maxLength={254} onChange={set('email')} autoComplete="off" />
         </Field>
       </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -7,6 +7,7 @@ import { useSetAppointmentStatusMutation } from '../../mutations/useEditAppointm
 import { useCurrentUser } from '../../session/SessionContext';
 import { errorMessage } from '../ui/errors';
 import { StatusPill } from './AppointmentCard';
+import { FormError } from '../ui/FormError';
 
 const CAN_CHECK_IN = ['ADMIN', 'FRONT_DESK', 'NURSE'];
 
@@ -138,11 +139,7 @@ export function AppointmentDetails({ appointment, onEdit, onCancel, onClose }: A
           )}
         </div>
       )}
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </section>
   );
 }

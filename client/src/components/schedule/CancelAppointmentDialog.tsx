@@ -6,6 +6,7 @@ import { useCurrentUser } from '../../session/SessionContext';
 import { Dialog } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
 
 const COMMON_REASONS = ['Patient request', 'Patient is unwell', 'Provider unavailable', 'Rescheduled by phone'];
 
@@ -59,11 +60,7 @@ export function CancelAppointmentDialog({
           </button>
         ))}
       </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -3,12 +3,13 @@ import type { AppointmentCard_AppointmentFragment } from '../../__generated__/gr
 import { formatDate, localDate, localTimeInput, zonedInstant } from '../../lib/time';
 import { useEditAppointmentMutation } from '../../mutations/useEditAppointmentMutation';
 import { useCurrentUser } from '../../session/SessionContext';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
 import { PastWarning, usePastCheck } from './PastWarning';
 import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { LENGTHS, TimeSlotFields } from './TimeSlotFields';
+import { FormError } from '../ui/FormError';
 
 interface EditAppointmentDialogProps {
   appointment: AppointmentCard_AppointmentFragment;
@@ -64,14 +65,12 @@ export function EditAppointmentDialog({ appointment, providers, onClose }: EditA
       onClose={onClose}
       onSubmit={submit}
       actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Keep as is
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading}>
-            {loading ? 'Saving…' : past.warned ? 'Save, in the past' : 'Save changes'}
-          </button>
-        </>
+        <DialogActions
+          submit={loading ? 'Saving…' : past.warned ? 'Save, in the past' : 'Save changes'}
+          cancel="Keep as is"
+          disabled={loading}
+          onCancel={onClose}
+        />
       }
     >
       <PatientPicker value={patient} onChange={setPatient} />
@@ -102,11 +101,7 @@ export function EditAppointmentDialog({ appointment, providers, onClose }: EditA
         <input value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} />
       </Field>
       <PastWarning warned={past.warned} what="This visit would start in the past" />
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -2,12 +2,13 @@ import { useState } from 'react';
 import { zonedInstant } from '../../lib/time';
 import { useCreateAppointmentMutation } from '../../mutations/useCreateAppointmentMutation';
 import { useCurrentUser } from '../../session/SessionContext';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { PastWarning, usePastCheck } from './PastWarning';
 import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
 
 interface NewAppointmentDialogProps {
   date: string;
@@ -72,14 +73,11 @@ export function NewAppointmentDialog({
       onClose={onClose}
       onSubmit={submit}
       actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading}>
-            {loading ? 'Booking…' : past.warned ? 'Book in the past' : 'Book appointment'}
-          </button>
-        </>
+        <DialogActions
+          submit={loading ? 'Booking…' : past.warned ? 'Book in the past' : 'Book appointment'}
+          disabled={loading}
+          onCancel={onClose}
+        />
       }
     >
       <PatientPicker value={patient} onChange={setPatient} />
@@ -102,11 +100,7 @@ export function NewAppointmentDialog({
         </Field>
       </div>
       <PastWarning warned={past.warned} what="This time is in the past" />
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import type { Priority } from '../../__generated__/graphql';
 import { useAssignTaskMutation } from '../../mutations/useAssignTaskMutation';
-import { Dialog } from '../ui/Dialog';
+import { Dialog, DialogActions } from '../ui/Dialog';
 import { errorMessage } from '../ui/errors';
 import { Field } from '../ui/Field';
+import { FormError } from '../ui/FormError';
+import { PrioritySelect, StaffSelect } from '../ui/selects';
 
 interface AssignTaskDialogProps {
   staff: readonly { id: string; name: string }[];
@@ -36,16 +38,7 @@ export function AssignTaskDialog({ staff, patient, onClose, onAssigned }: Assign
       description={patient ? `About ${patient.displayName}.` : undefined}
       onClose={onClose}
       onSubmit={submit}
-      actions={
-        <>
-          <button type="button" className="button button-ghost" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button button-primary" disabled={loading}>
-            Assign task
-          </button>
-        </>
-      }
+      actions={<DialogActions submit="Assign task" disabled={loading} onCancel={onClose} />}
     >
       <Field label="Task">
         <input
@@ -57,32 +50,13 @@ export function AssignTaskDialog({ staff, patient, onClose, onAssigned }: Assign
         />
       </Field>
       <div className="field-row">
-        <Field label="Assign to" wide>
-          <select value={assigneeId} onChange={(e) => setAssigneeId(e.target.value)} required>
-            {staff.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Priority">
-          <select value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
-            <option value="LOW">Low</option>
-            <option value="NORMAL">Normal</option>
-            <option value="HIGH">High</option>
-            <option value="URGENT">Urgent</option>
-          </select>
-        </Field>
+        <StaffSelect label="Assign to" staff={staff} value={assigneeId} onChange={setAssigneeId} />
+        <PrioritySelect value={priority} onChange={setPriority} />
       </div>
       <Field label="Details">
         <textarea value={details} rows={3} maxLength={2000} onChange={(e) => setDetails(e.target.value)} />
       </Field>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </Dialog>
   );
 }

@@ -5,6 +5,7 @@ import { formatRelative } from '../../lib/time';
 import { useCompleteTaskMutation } from '../../mutations/useCompleteTaskMutation';
 import { useCurrentUser } from '../../session/SessionContext';
 import { errorMessage } from '../ui/errors';
+import { FormError } from '../ui/FormError';
 
 export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
   const { tenant, id: myId } = useCurrentUser();
@@ -43,11 +44,7 @@ export function TaskRow({ task }: { task: TaskRow_TaskFragment }) {
           )}
         </p>
         {task.details && <p className="task-details">{task.details}</p>}
-        {error && (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
       </div>
       <button
         type="button"

@@ -113,3 +113,27 @@ export function Dialog({ title, description, onClose, children, actions, onSubmi
     document.body,
   );
 }
+
+/** The two buttons every form dialog ends with: leave without a change, or submit the form. */
+export function DialogActions({
+  submit,
+  cancel = 'Cancel',
+  disabled = false,
+  onCancel,
+}: {
+  submit: ReactNode;
+  cancel?: string;
+  disabled?: boolean;
+  onCancel(): void;
+}) {
+  return (
+    <>
+      <button type="button" className="button button-ghost" onClick={onCancel}>
+        {cancel}
+      </button>
+      <button type="submit" className="button button-primary" disabled={disabled}>
+        {submit}
+      </button>
+    </>
+  );
+}
