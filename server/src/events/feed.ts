@@ -1,22 +1,20 @@
 import type { Db } from '../db/knex.js';
 import type { EventRow } from '../db/rows.js';
-import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
 import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tenantChannel, type EventsWakeUp } from './channels.js';
 import { eventCursor, type EventTopic } from './eventLog.js';
 import type { ChannelHub } from './channelHub.js';
 
-/** One event of the log as subscribers receive it. */
-export interface FeedItem {
+/** One committed event of the log, as the tail hands it to its listeners. */
+export interface LoggedEvent {
   event: EventRow;
   /** Opaque resume point: pass as `after` to continue after this event. */
   cursor: string;
-  /** Tenant loaders shared by every subscriber of this batch: what they all select is read once. */
-  loaders: TenantLoaders;
 }
 
-export type FeedListener = (items: FeedItem[]) => void;
+/** Hears a batch of new events; every listener of a tail gets the same array. */
+export type FeedListener = (batch: readonly LoggedEvent[]) => void;
 
 const PAGE = 500;
 
@@ -50,10 +48,9 @@ export async function assertResumable(db: Db, tenantId: string, after: number, s
   if (after > (await latestSeq(db, tenantId))) throw badInput('after is not an event cursor of your clinic', 'after');
 }
 
-/** Wraps log rows for delivery, with one shared loader set for the batch. */
-export function toFeedItems(db: Db, tenantId: string, rows: EventRow[]): FeedItem[] {
-  const loaders = createTenantLoaders(db, tenantId);
-  return rows.map((event) => ({ event, cursor: eventCursor(tenantId, event.seq), loaders }));
+/** Log rows with their cursors, as listeners and replays take them. */
+export function toLoggedEvents(tenantId: string, rows: EventRow[]): LoggedEvent[] {
+  return rows.map((event) => ({ event, cursor: eventCursor(tenantId, event.seq) }));
 }
 
 interface TenantTail {
@@ -179,7 +176,7 @@ export class EventFeed {
           rows = await readEvents(this.db, tail.tenantId, tail.lastSeq, PAGE);
           if (rows.length === 0 || tail.closed) break;
           tail.lastSeq = rows[rows.length - 1].seq;
-          const items = toFeedItems(this.db, tail.tenantId, rows);
+          const items = toLoggedEvents(tail.tenantId, rows);
           for (const listener of tail.listeners) {
             try {
               listener(items);

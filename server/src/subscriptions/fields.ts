@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
-import type { FeedItem } from '../events/feed.js';
-import { durableStream, type DurableStreamOptions } from '../events/streams.js';
+import type { FeedItem } from './feedItems.js';
+import { durableStream, type DurableStreamOptions } from './streams.js';
 
 /**
  * Subscribes to a tenant's durable events. Over a transport that gives a sink (WebSocket, SSE) the subscriber joins

@@ -12,8 +12,9 @@ import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import { deliveryFailed, slowConsumer } from '../errors.js';
 import { parseEventCursor } from '../events/eventLog.js';
-import { assertResumable, readEvents, REPLAY_PAGE, toFeedItems, type FeedItem } from '../events/feed.js';
-import type { DurableStreamOptions } from '../events/streams.js';
+import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
+import { feedItems, type FeedItem } from './feedItems.js';
+import type { DurableStreamOptions } from './streams.js';
 import type { SubscriberSink, SubscriberTransport } from './sink.js';
 
 /** Live events held for a subscriber while its replay runs; beyond, it is ended as a slow consumer. */
@@ -140,8 +141,9 @@ class Group {
   /** Starts hearing the tenant's events; resolves once the group is live. */
   listen(): void {
     this.ready = (async () => {
-      const live = await this.services.realtime.feed.listen(this.tenantId, (items) => {
-        this.heard = Math.max(this.heard, items[items.length - 1].event.seq);
+      const live = await this.services.realtime.feed.listen(this.tenantId, (batch) => {
+        this.heard = Math.max(this.heard, batch[batch.length - 1].event.seq);
+        const items = feedItems(this.services.db, this.tenantId, batch);
         this.chain = this.chain.then(() => this.deliver(items)).catch((err: unknown) => this.fail(err));
       });
       this.heard = Math.max(this.heard, live.since);
@@ -231,7 +233,7 @@ class Group {
     let rows;
     do {
       rows = await readEvents(this.services.db, this.tenantId, member.position, REPLAY_PAGE, this.options.topics);
-      for (const item of toFeedItems(this.services.db, this.tenantId, rows)) {
+      for (const item of feedItems(this.services.db, this.tenantId, toLoggedEvents(this.tenantId, rows))) {
         if (member.ended) return;
         member.offer(item, await this.render(item, member.viewer, () => {}));
       }

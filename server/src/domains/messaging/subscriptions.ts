@@ -10,10 +10,10 @@ import type {
 } from '../../__generated__/resolvers-types.js';
 import type { TypingSignal } from '../../events/channels.js';
 import type { EventTopic } from '../../events/eventLog.js';
-import type { FeedItem } from '../../events/feed.js';
-import { mapStream } from '../../events/mapStream.js';
-import { signalField } from '../../events/signalField.js';
-import { durableStream } from '../../events/streams.js';
+import type { FeedItem } from '../../subscriptions/feedItems.js';
+import { mapStream } from '../../subscriptions/mapStream.js';
+import { signalField } from '../../subscriptions/signalField.js';
+import { durableStream } from '../../subscriptions/streams.js';
 import { subscribeDurable } from '../../subscriptions/fields.js';
 import { mustLoad, type TenantLoaders } from '../../loaders.js';
 import { unreadNotificationCount } from '../notifications/data.js';

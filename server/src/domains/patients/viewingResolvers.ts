@@ -4,7 +4,7 @@ import type { PatientRow, UserRow } from '../../db/rows.js';
 import type { Resolvers, SubscriptionPatientViewersChangedArgs } from '../../__generated__/resolvers-types.js';
 import { notFound } from '../../errors.js';
 import type { ViewingSignal } from '../../events/channels.js';
-import { signalField } from '../../events/signalField.js';
+import { signalField } from '../../subscriptions/signalField.js';
 import { mustLoad } from '../../loaders.js';
 
 /** A patient of the viewer's clinic; anything else (another clinic's, none, not an id) is the same NOT_FOUND. */

@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import type { PresenceSignal } from '../../events/channels.js';
-import { signalField } from '../../events/signalField.js';
+import { signalField } from '../../subscriptions/signalField.js';
 
 export const presenceSubscriptions: Resolvers = {
   Subscription: {

@@ -3,9 +3,10 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
 import { deliveryFailed } from '../errors.js';
 import { AsyncQueue } from './asyncQueue.js';
-import { tenantChannel, type ChannelKind } from './channels.js';
-import { parseEventCursor, type EventTopic } from './eventLog.js';
-import { assertResumable, readEvents, REPLAY_PAGE, toFeedItems, type FeedItem } from './feed.js';
+import { tenantChannel, type ChannelKind } from '../events/channels.js';
+import { parseEventCursor, type EventTopic } from '../events/eventLog.js';
+import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
+import { feedItems, type FeedItem } from './feedItems.js';
 
 export interface DurableStreamOptions {
   topics: readonly EventTopic[];
@@ -61,7 +62,8 @@ export async function durableStream(
   };
 
   try {
-    const live = await feed.listen(viewer.tenantId, (items) => {
+    const live = await feed.listen(viewer.tenantId, (batch) => {
+      const items = feedItems(ctx.db, viewer.tenantId, batch);
       if (!replaying) {
         chain = chain.then(() => deliver(items)).catch(fail);
         return;
@@ -89,7 +91,7 @@ export async function durableStream(
       await queue.whenRoomFor(REPLAY_PAGE);
       if (queue.closed) return;
       rows = await readEvents(ctx.db, viewer.tenantId, position!, REPLAY_PAGE, options.topics);
-      await deliver(toFeedItems(ctx.db, viewer.tenantId, rows));
+      await deliver(feedItems(ctx.db, viewer.tenantId, toLoggedEvents(viewer.tenantId, rows)));
     } while (rows.length === REPLAY_PAGE && !queue.closed);
   };
   chain = (options.after != null ? replay() : Promise.resolve())

@@ -1,7 +1,7 @@
 import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
 import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
-import type { ChannelKind } from './channels.js';
+import type { ChannelKind } from '../events/channels.js';
 import { signalStream } from './streams.js';
 
 /** A signal as one subscriber receives it, with the loaders every subscriber of that signal shares. */
