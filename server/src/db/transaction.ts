@@ -1,16 +1,23 @@
-import type { Context } from '../context.js';
 import { appendEvents, type NewEvent } from '../events/eventLog.js';
+import type { Logger } from '../logger.js';
 import type { EventRow } from './rows.js';
-import type { Trx } from './knex.js';
+import type { Db, Trx } from './knex.js';
 
 export type RecordEvents = (events: NewEvent[]) => Promise<EventRow[]>;
+
+/** What a change needs of its operation (an operation's `Context` is one): the database, a log, who hears commits. */
+export interface ChangeContext {
+  db: Db;
+  log: Logger;
+  services: { onEventsCommitted: ReadonlyArray<(tenantId: string, events: EventRow[]) => void> };
+}
 
 /**
  * Runs a change and the events it raises in one transaction (the transactional outbox): both commit, or neither.
  * Listeners hear of the events only after the commit.
  */
 export async function commitChange<T>(
-  ctx: Context,
+  ctx: ChangeContext,
   tenantId: string,
   change: (trx: Trx, record: RecordEvents) => Promise<T>,
 ): Promise<T> {
