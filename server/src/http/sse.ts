@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
-import type { ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-sse';
 import { authenticateCaller } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/tokens.js';
@@ -10,6 +10,7 @@ import { ErrorCode } from '../errors.js';
 import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
+import type { SubscriberSink } from '../subscriptions/sink.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
 export const EVENT_STREAM_PATH = '/graphql/stream';
@@ -25,6 +26,51 @@ export const StreamEndReason = {
 interface StreamRequestContext {
   viewer: Viewer;
   requestId: string;
+  /** Where the delivery groups write this stream's events (through `eventSink`). */
+  res: Response;
+  /** Set once the operation is prepared; opened once the stream's head is written. */
+  sink?: StreamSink;
+}
+
+type StreamSink = SubscriberSink & { open(): void };
+
+/**
+ * Where the delivery groups write one stream's `next` events: the group's payload bytes, framed as a server-sent
+ * event. What comes before the response's head is written (a replay starts at once) waits for `open()`; nothing is
+ * written once the response has ended (the stream ended on expiry, revocation or shutdown).
+ */
+function eventSink(res: Response, ctx: Context): StreamSink {
+  let pending: string[] | null = [];
+  let pendingBytes = 0;
+  const write = (chunk: string) => {
+    if (pending) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+    } else if (!res.writableEnded && !res.destroyed) res.write(chunk);
+  };
+  return {
+    next: (payloadJson) => write(`event: next\ndata: ${payloadJson}\n\n`),
+    nextResult: (result) => write(frame('next', maskedResult(result, ctx))),
+    get bufferedAmount() {
+      return res.writableLength + pendingBytes;
+    },
+    drained: () =>
+      res.writableNeedDrain && !res.destroyed
+        ? new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done).off('close', done);
+              resolve();
+            };
+            res.on('drain', done).on('close', done);
+          })
+        : Promise.resolve(),
+    open() {
+      const chunks = pending ?? [];
+      pending = null;
+      pendingBytes = 0;
+      for (const chunk of chunks) write(chunk);
+    },
+  };
 }
 
 interface LiveStream {
@@ -76,7 +122,12 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     onSubscribe: (req, params) => {
       const { viewer, requestId } = req.context;
       const prepared = prepareOperation(schema, services, viewer, requestId, params);
-      if (!Array.isArray(prepared)) return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
+      if (!Array.isArray(prepared)) {
+        const sink = eventSink(req.context.res, prepared.contextValue);
+        req.context.sink = sink;
+        prepared.contextValue.transport = { sink, variables: params.variables };
+        return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
+      }
       return [
         JSON.stringify({ errors: forClient(prepared, requestId) }),
         { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
@@ -153,6 +204,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     let untrack = () => {};
     let stream: LiveStream | undefined;
     try {
+      const context: StreamRequestContext = { viewer, requestId, res };
       const [body, init] = await handler({
         method: req.method,
         url: req.url,
@@ -162,7 +214,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         },
         body: (req.body ?? null) as Record<string, unknown> | null,
         raw: req,
-        context: { viewer, requestId },
+        context,
       });
       res.setHeader('x-request-id', requestId);
       if (!body || typeof body === 'string') {
@@ -172,6 +224,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       }
       // Proxies (nginx) buffer responses unless told not to: an event must reach the client when it happens.
       res.writeHead(init.status, init.statusText, { ...init.headers, 'x-accel-buffering': 'no' });
+      context.sink?.open();
 
       let final: string | null = null;
       let ended = false;
@@ -216,6 +269,14 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (final && res.writable) res.write(final);
       res.end();
     } catch (err) {
+      if (res.headersSent && err instanceof GraphQLError) {
+        // The stream ended with an answer for the client (SLOW_CONSUMER with its cursor, a failed delivery): a last
+        // `next` says it, as over WebSocket, instead of a stream that just stops.
+        if (!res.writableEnded && !res.destroyed) {
+          res.end(frame('next', { errors: forClient([err], requestId) }) + frame('complete', null));
+        }
+        return;
+      }
       log.warn({ err: { message: (err as Error).message }, requestId }, 'event stream failed');
       if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
       else res.end();

@@ -18,6 +18,8 @@ export interface EventStream {
   /** The body, when the server did not open a stream (an error answer). */
   body?: any;
   close(): void;
+  /** Starts reading a stream opened with `paused: true`. */
+  resume(): void;
 }
 
 /**
@@ -30,6 +32,8 @@ export async function openEventStream(
   query: string,
   variables: Record<string, unknown> = {},
   headers: Record<string, string> = {},
+  /** `paused`: read nothing until `resume()`, as a client that stopped reading would. */
+  { paused = false }: { paused?: boolean } = {},
 ): Promise<EventStream> {
   const controller = new AbortController();
   const res = await fetch(`${url}/graphql/stream`, {
@@ -59,6 +63,7 @@ export async function openEventStream(
     results,
     ended: Promise.resolve(),
     close: () => controller.abort(),
+    resume: () => startReading(),
     waitFor(count, timeoutMs = 10_000) {
       if (results().length >= count) return Promise.resolve(results().slice(0, count));
       return new Promise((resolve, reject) => {
@@ -79,7 +84,10 @@ export async function openEventStream(
     }
     return stream;
   }
+  let startReading = () => {};
+  const reading = paused ? new Promise<void>((resolve) => (startReading = resolve)) : Promise.resolve();
   stream.ended = (async () => {
+    await reading;
     const decoder = new TextDecoder();
     let buffer = '';
     try {

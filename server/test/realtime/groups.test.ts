@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { useSockets, useTestServer } from '../helpers/setup.js';
 import { openAcknowledged } from '../helpers/rawSocket.js';
 import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, NOTIFICATION, SEND_ALERT } from '../helpers/realtime.js';
-import { subscribeLive } from '../helpers/realtime.js';
+import { streamsOpened, subscribeLive } from '../helpers/realtime.js';
+import { openEventStream } from '../helpers/sse.js';
 import { dataOf } from '../helpers/testServer.js';
 
 /**
@@ -19,6 +20,22 @@ const MESSAGE_ADDED = `subscription($threadId: ID) {
 const CREATE_THREAD = 'mutation($i: CreateThreadInput!) { createThread(input: $i) { id lastMessage { id } } }';
 const SEND = 'mutation($t: ID!, $b: String!) { sendMessage(threadId: $t, body: $b) { id } }';
 const MARK_READ = 'mutation($t: ID!) { markThreadRead(threadId: $t) { id } }';
+
+/**
+ * Messages of 5,000 characters, 20 at a time, until `ended()`: the buffers of a client that stopped reading (the
+ * kernel's, then the server's 16 KiB here) fill up. Resolves with how many were sent.
+ */
+async function floodUntil(threadId: string, token: string, ended: () => boolean): Promise<number> {
+  const body = (i: number) => `${String(i).padStart(4, '0')} ${'x'.repeat(4_990)}`;
+  let sent = 0;
+  while (!ended() && sent < 4_000) {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, j) => t.server.gql(SEND, { t: threadId, b: body(sent + j) }, token)),
+    );
+    sent += 20;
+  }
+  return sent;
+}
 
 describe('Delivery groups', () => {
   it('should serve one clinic’s identical subscriptions as one group, and never let another clinic’s identical group hear them', async () => {
@@ -48,6 +65,28 @@ describe('Delivery groups', () => {
     const [only] = await theirs.waitFor(1);
     expect(only.data!.appointmentChanged.appointment.id).toBe(theirCreated.id);
     expect(theirs.results).toHaveLength(1);
+  });
+
+  it('should put an SSE stream in the same group as a WebSocket subscriber of the same document, with the same bytes', async () => {
+    const { server, sunrise } = t;
+    const { delivery } = server.app.services;
+    const [groups, members] = [delivery.groupCount, delivery.memberCount];
+    const nurse = await t.token('nurse');
+    const overSocket = await subscribeLive(server, sockets.open(nurse), APPOINTMENT_CHANGED);
+    const live = streamsOpened(server);
+    const overSse = await openEventStream(server.url, nurse, APPOINTMENT_CHANGED);
+    await live;
+    try {
+      expect(delivery.groupCount - groups, 'one group for both transports').toBe(1);
+      expect(delivery.memberCount - members).toBe(2);
+      const input = { providerId: sunrise.users.patel, patientId: sunrise.patients[3], ...freeSlot() };
+      await server.gql(CREATE_APPOINTMENT, { i: input }, nurse);
+      const [[viaSocket], [viaSse]] = await Promise.all([overSocket.waitFor(1), overSse.waitFor(1)]);
+      expect(viaSse).toEqual(viaSocket);
+    } finally {
+      overSse.close();
+    }
+    await vi.waitFor(() => expect(delivery.memberCount - members, 'the closed stream left its group').toBe(1), 10_000);
   });
 
   it('should keep two providers’ notification streams their own, though document, variables and role are the same', async () => {
@@ -121,17 +160,9 @@ describe('Delivery groups', () => {
     await vi.waitFor(() => expect(server.app.services.delivery.memberCount).toBeGreaterThanOrEqual(2), 10_000);
     stalled.ws.pause();
 
-    // Messages of 5,000 characters until the stalled socket's buffers (the kernel's, then the server's 16 KiB) are
-    // full; the reading member gets every one, in order, meanwhile.
-    const body = (i: number) => `${String(i).padStart(4, '0')} ${'x'.repeat(4_990)}`;
-    let sent = 0;
+    // The reading member gets every message, in order, meanwhile.
     const ended = () => server.app.services.delivery.memberCount < 2;
-    while (!ended() && sent < 4_000) {
-      await Promise.all(
-        Array.from({ length: 20 }, (_, j) => server.gql(SEND, { t: thread.id, b: body(sent + j) }, nurse)),
-      );
-      sent += 20;
-    }
+    const sent = await floodUntil(thread.id, nurse, ended);
     expect(ended(), `the stalled member was ended within ${sent} messages`).toBe(true);
     await server.gql(SEND, { t: thread.id, b: 'after the slow one left' }, nurse);
     await reader.waitFor(sent + 1, 60_000);
@@ -163,5 +194,42 @@ describe('Delivery groups', () => {
     await resumed.waitFor(missed.length, 60_000);
     expect(resumed.results.map((r) => r.data!.messageAdded.message.body)).toEqual(missed);
     expect(missed.at(-1)).toBe('after the slow one left');
+  });
+
+  it('should end an SSE stream that stops being read the same way: a last event with SLOW_CONSUMER and its cursor', async () => {
+    const { server, sunrise } = t;
+    const { delivery } = server.app.services;
+    const [nurse, lee] = await Promise.all([t.token('nurse'), t.token('lee')]);
+    const thread = dataOf(
+      await server.gql(
+        CREATE_THREAD,
+        { i: { subject: 'Big SSE', participantIds: [sunrise.users.lee], body: 'x' } },
+        nurse,
+      ),
+    ).createThread;
+    const live = streamsOpened(server);
+    const stalled = await openEventStream(
+      server.url,
+      lee,
+      MESSAGE_ADDED,
+      { threadId: thread.id },
+      {},
+      { paused: true },
+    );
+    await live;
+    const members = delivery.memberCount;
+
+    const sent = await floodUntil(thread.id, nurse, () => delivery.memberCount < members);
+    expect(delivery.memberCount, `the stalled stream was ended within ${sent} messages`).toBe(members - 1);
+
+    stalled.resume();
+    await stalled.ended;
+    const nexts = stalled.results();
+    const last = nexts.at(-1);
+    expect(last.errors[0].extensions).toMatchObject({ code: 'BAD_REQUEST', reason: 'SLOW_CONSUMER' });
+    expect(last.errors[0].extensions.cursor, 'the cursor of the last event it was sent').toBe(
+      nexts.at(-2).data.messageAdded.cursor,
+    );
+    expect(stalled.events.at(-1)!.event).toBe('complete');
   });
 });
