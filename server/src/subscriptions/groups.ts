@@ -138,7 +138,7 @@ class Group {
     private readonly topics: ReadonlySet<string>,
   ) {}
 
-  /** Starts hearing the tenant's events; resolves once the group is live. */
+  /** Starts hearing the tenant's events; `ready` resolves once the group is live. */
   listen(): void {
     this.ready = (async () => {
       const live = await this.services.realtime.feed.listen(this.tenantId, (batch) => {
