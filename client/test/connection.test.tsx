@@ -151,11 +151,13 @@ describe('Connection status and resume', () => {
     expect(screen.getByText(/Live updates are off\./)).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Reconnect now' })).toBeTruthy();
 
-    server = await spawnServer(env);
-    // Made while this client is still offline.
-    const second = await book(colleague.token, day, '10:00', 2);
+    // Counted while the server is down: once it is up, the client (trying every second at most) may reconnect and
+    // resubscribe before the booking below is answered.
     const httpBefore = me.http.length;
     const subscribesBefore = me.sent.length;
+    server = await spawnServer(env);
+    // Made while this client is (most likely) still offline; if it is already back, the event comes live instead.
+    const second = await book(colleague.token, day, '10:00', 2);
 
     // No click: "Offline" goes on trying, at most `maxWaitMs` apart.
     await waitFor(() => expect(badge()).toBe('Live'), { timeout: 15_000 });
