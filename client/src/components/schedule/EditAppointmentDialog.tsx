@@ -10,6 +10,7 @@ import { PastWarning, usePastCheck } from './PastWarning';
 import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { LENGTHS, TimeSlotFields } from './TimeSlotFields';
 import { FormError } from '../ui/FormError';
+import { StaffSelect } from '../ui/selects';
 
 interface EditAppointmentDialogProps {
   appointment: AppointmentCard_AppointmentFragment;
@@ -84,15 +85,7 @@ export function EditAppointmentDialog({ appointment, providers, onClose }: EditA
         onLength={setLength}
       />
       <div className="field-row">
-        <Field label="Provider" wide>
-          <select value={providerId} onChange={(e) => setProviderId(e.target.value)}>
-            {providers.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <StaffSelect label="Provider" staff={providers} value={providerId} onChange={setProviderId} required={false} />
         <Field label="Room">
           <input value={room} maxLength={40} onChange={(e) => setRoom(e.target.value)} />
         </Field>

@@ -9,6 +9,7 @@ import { PatientPicker, type PickedPatient } from './PatientPicker';
 import { TimeSlotFields } from './TimeSlotFields';
 import { Field } from '../ui/Field';
 import { FormError } from '../ui/FormError';
+import { StaffSelect } from '../ui/selects';
 
 interface NewAppointmentDialogProps {
   date: string;
@@ -81,15 +82,7 @@ export function NewAppointmentDialog({
       }
     >
       <PatientPicker value={patient} onChange={setPatient} />
-      <Field label="Provider">
-        <select value={providerId} onChange={(e) => setProviderId(e.target.value)} required>
-          {providers.map((p) => (
-            <option key={p.id} value={p.id}>
-              {p.name}
-            </option>
-          ))}
-        </select>
-      </Field>
+      <StaffSelect label="Provider" staff={providers} value={providerId} onChange={setProviderId} wide={false} />
       <TimeSlotFields day={day} time={time} length={length} onDay={setDay} onTime={setTime} onLength={setLength} />
       <div className="field-row">
         <Field label="Room">

@@ -1,21 +1,25 @@
 import type { Priority } from '../../__generated__/graphql';
 import { Field } from './Field';
 
-/** A colleague to send something to. */
+/** A colleague: who to send something to, who sees a patient. */
 export function StaffSelect({
   label,
   staff,
   value,
   onChange,
+  wide = true,
+  required = true,
 }: {
   label: string;
   staff: readonly { id: string; name: string }[];
   value: string;
   onChange(id: string): void;
+  wide?: boolean;
+  required?: boolean;
 }) {
   return (
-    <Field label={label} wide>
-      <select value={value} onChange={(e) => onChange(e.target.value)} required>
+    <Field label={label} wide={wide}>
+      <select value={value} onChange={(e) => onChange(e.target.value)} required={required}>
         {staff.map((s) => (
           <option key={s.id} value={s.id}>
             {s.name}
