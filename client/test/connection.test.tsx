@@ -11,7 +11,16 @@ import { usePatientViewing } from '../src/hooks/usePatientViewing';
 import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
 import { zonedInstant } from '../src/lib/time';
 import { SchedulePage } from '../src/pages/SchedulePage';
-import { clinicIds, freshDay, gql, login, openSession, renderWithSession, type TestSession } from './helpers';
+import {
+  clinicIds,
+  connected,
+  freshDay,
+  gql,
+  login,
+  openSession,
+  renderWithSession,
+  type TestSession,
+} from './helpers';
 
 const TZ = 'America/New_York';
 
@@ -26,12 +35,18 @@ function freePort(): Promise<number> {
 }
 
 /**
- * A TCP proxy that can stop passing bytes either way without closing anything: what a phone sees when Wi-Fi drops
- * (packets lost, no FIN, no close frame). New connections made while dropping hang too.
+ * A TCP proxy between the app and the server. `drop(true)` stops passing bytes either way without closing anything:
+ * what a phone sees when Wi-Fi drops (packets lost, no FIN, no close frame); new connections made meanwhile hang too.
+ * `hold(true)` keeps the bytes and passes them on `hold(false)`: a slow link.
  */
-async function blackholeProxy(targetPort: string) {
-  let dropping = false;
+async function flakyProxy(targetPort: string) {
+  let mode: 'pass' | 'drop' | 'hold' = 'pass';
+  const held: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
+  const forward = (to: net.Socket) => (chunk: Buffer) => {
+    if (mode === 'pass') to.write(chunk);
+    else if (mode === 'hold') held.push(() => to.write(chunk));
+  };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(targetPort), '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -39,17 +54,20 @@ async function blackholeProxy(targetPort: string) {
       s.on('error', () => {});
       s.on('close', () => sockets.delete(s));
     }
-    client.on('data', (chunk) => dropping || upstream.write(chunk));
-    upstream.on('data', (chunk) => dropping || client.write(chunk));
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const set = (next: typeof mode) => {
+    mode = next;
+    if (mode === 'pass') for (const write of held.splice(0)) write();
+  };
   return {
     port: (server.address() as net.AddressInfo).port,
-    drop(on: boolean) {
-      dropping = on;
-    },
+    drop: (on: boolean) => set(on ? 'drop' : 'pass'),
+    hold: (on: boolean) => set(on ? 'hold' : 'pass'),
     close() {
       for (const s of sockets) s.destroy();
       server.close();
@@ -180,7 +198,7 @@ describe('Connection status and resume', () => {
   });
 
   it('should notice a link that went silent (packets dropped, no close) by its missing pong, and come back once packets flow', async () => {
-    const proxy = await blackholeProxy(new URL(base).port);
+    const proxy = await flakyProxy(new URL(base).port);
     const me = await openSession('sunrise-derm', 'frontdesk', {
       base,
       wsUrl: `ws://127.0.0.1:${proxy.port}/graphql`,
@@ -199,6 +217,35 @@ describe('Connection status and resume', () => {
       proxy.drop(false);
       await waitFor(() => expect(badge()).toBe('Live'), { timeout: 10_000 });
     } finally {
+      await me.apollo.dispose();
+      proxy.close();
+    }
+  });
+
+  it("should list a colleague who came online while this page's own link was still coming up", async () => {
+    // graphql-ws does not acknowledge a subscription: what happens before the server has it is known only by reading.
+    const proxy = await flakyProxy(new URL(base).port);
+    proxy.hold(true);
+    const me = await openSession('sunrise-derm', 'lee', { base, wsUrl: `ws://127.0.0.1:${proxy.port}/graphql` });
+    let online: string[] = [];
+    function Online() {
+      online = usePresenceEvents().online.map((p) => p.user.name);
+      return null;
+    }
+    let colleague: TestSession | undefined;
+    try {
+      renderWithSession(<Online />, me);
+      // A page on a loaded machine or a slow network: its link takes seconds to come up, and meanwhile a colleague's
+      // page comes online (before our presence stream exists on the server).
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      colleague = await openSession('sunrise-derm', 'patel', { base });
+      await connected(colleague);
+      expect(me.apollo.connection.getSnapshot().status).toBe('connecting');
+      proxy.hold(false);
+      await connected(me);
+      await waitFor(() => expect(online).toContain('Dr. Arjun Patel'), { timeout: 5_000 });
+    } finally {
+      await colleague?.apollo.dispose();
       await me.apollo.dispose();
       proxy.close();
     }

@@ -9,16 +9,17 @@ import {
 } from '../__generated__/graphql';
 import { useSession } from '../session/SessionContext';
 import { useLiveSubscription } from './useLiveSubscription';
-import { useOnReconnect } from './useOnReconnect';
 
 export type Presence = OnlineUsersQuery['onlineUsers'][number];
 
 /**
- * graphql-ws does not acknowledge a subscription, so a change between the first read and the moment the server
- * registered our stream would be lost for good (presence has no cursor). One more read, once the stream surely runs,
- * closes that gap.
+ * graphql-ws does not acknowledge a subscription, so a change between a read and the moment the server registered our
+ * stream would be lost for good (presence has no cursor). Each connection (the first and every one after a loss) is
+ * followed by a read at once and more reads these many ms later, once the stream surely runs. They count from the
+ * connection, not from the mount: on a loaded machine, a page's link may take longer to come up than a colleague's
+ * page takes to come online.
  */
-const SETTLE_MS = 1_500;
+const SETTLE_MS = [1_500, 5_000];
 
 /** Where the status this user chose is kept in this browser (per user), to set it again on every connection. */
 export const CHOSEN_STATUS_KEY = 'derm-realtime.presence-status';
@@ -69,13 +70,6 @@ export function usePresenceEvents({ onChange }: { onChange?(presence: Presence):
       onChange?.(presence);
     },
   });
-  useEffect(() => {
-    reread();
-    const timer = setTimeout(reread, SETTLE_MS);
-    return () => clearTimeout(timer);
-  }, [reread]);
-  useOnReconnect(reread);
-
   const [mutate] = useMutation(SetPresenceStatusDocument, { fetchPolicy: 'no-cache' });
   const { session } = useSession();
   const chosenKey = `${CHOSEN_STATUS_KEY}.${session.user.id}`;
@@ -88,23 +82,31 @@ export function usePresenceEvents({ onChange }: { onChange?(presence: Presence):
     },
     [mutate, chosenKey],
   );
-  // The server starts every connection as ONLINE: a status chosen here (Busy, Away) is set again on each connection,
-  // after a reload or a reconnection alike.
+  // On each connection (after a load or a reconnection alike): who is online is read again (SETTLE_MS), and a status
+  // chosen here (Busy, Away) is set again, since the server starts every connection as ONLINE.
   const { connection } = session.apollo;
   useEffect(() => {
-    const restore = () => {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const onConnection = () => {
       const chosen = window.localStorage.getItem(chosenKey);
       if (chosen === 'AWAY' || chosen === 'BUSY') void setStatus(chosen).catch(() => {});
+      reread();
+      timers.forEach(clearTimeout);
+      timers.splice(0, timers.length, ...SETTLE_MS.map((ms) => setTimeout(reread, ms)));
     };
     let wasConnected = false;
     const onChange = () => {
       const isConnected = connection.getSnapshot().status === 'connected';
-      if (isConnected && !wasConnected) restore();
+      if (isConnected && !wasConnected) onConnection();
       wasConnected = isConnected;
     };
     onChange();
-    return connection.subscribe(onChange);
-  }, [connection, chosenKey, setStatus]);
+    const unsubscribe = connection.subscribe(onChange);
+    return () => {
+      unsubscribe();
+      timers.forEach(clearTimeout);
+    };
+  }, [connection, chosenKey, setStatus, reread]);
 
   const online = useMemo(() => [...byUser.values()].sort((a, b) => a.user.name.localeCompare(b.user.name)), [byUser]);
   return { online, byUser, setStatus, error };
