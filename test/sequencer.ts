@@ -20,11 +20,11 @@ const ESTIMATES: Record<string, number> = {
   'embedded:server/test/integrations/examples.test.ts': 33,
   'embedded:server/test/realtime/groups.test.ts': 29,
   'postgres:server/test/realtime/groups.test.ts': 25,
-  'client:client/test/connection.test.tsx': 25,
+  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 25,
+  'client:client/test/connection.test.tsx': 28,
   'embedded:server/test/realtime/resume.test.ts': 22,
   'postgres:server/test/integrations/examples.test.ts': 22,
   'postgres:server/test/realtime/redis.postgres.test.ts': 21,
-  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 15,
   'postgres:server/test/realtime/multi-instance.postgres.test.ts': 14,
 };
 

@@ -34,22 +34,26 @@ interface StreamRequestContext {
 
 type StreamSink = SubscriberSink & { open(): void };
 
+const SSE_NEXT = Buffer.from('event: next\ndata: ');
+const SSE_END = Buffer.from('\n\n');
+
 /**
  * Where the delivery groups write one stream's `next` events: the group's payload bytes, framed as a server-sent
  * event. What comes before the response's head is written (a replay starts at once) waits for `open()`; nothing is
  * written once the response has ended (the stream ended on expiry, revocation or shutdown).
  */
 function eventSink(res: Response, ctx: Context): StreamSink {
-  let pending: string[] | null = [];
+  let pending: Array<string | Buffer> | null = [];
   let pendingBytes = 0;
-  const write = (chunk: string) => {
+  const write = (chunk: string | Buffer) => {
     if (pending) {
       pending.push(chunk);
       pendingBytes += chunk.length;
     } else if (!res.writableEnded && !res.destroyed) res.write(chunk);
   };
   return {
-    next: (payloadJson) => write(`event: next\ndata: ${payloadJson}\n\n`),
+    // The same bytes for every stream of the group: framed once per event.
+    next: (payload) => write(payload.framed('sse', (bytes) => Buffer.concat([SSE_NEXT, bytes, SSE_END]))),
     nextResult: (result) => write(frame('next', maskedResult(result, ctx))),
     get bufferedAmount() {
       return res.writableLength + pendingBytes;

@@ -52,15 +52,19 @@ type SocketExtra = {
   closed?: boolean;
 };
 
+const CLOSE_BRACE = Buffer.from('}');
+
 /**
  * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only
  * the envelope with this operation's id is added here (graphql-ws would serialise the whole message per socket).
  * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes.
  */
 function socketSink(socket: WebSocket, id: string, ctx: Context): SubscriberSink {
-  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  // The message around the group's payload bytes: copied into one buffer, sent as a text frame (no string to encode).
+  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   return {
-    next: (payloadJson) => socket.send(`${prefix}${payloadJson}}`),
+    next: ({ bytes }) =>
+      socket.send(Buffer.concat([prefix, bytes, CLOSE_BRACE], prefix.length + bytes.length + 1), { binary: false }),
     nextResult: (result) => socket.send(JSON.stringify({ id, type: 'next', payload: maskedResult(result, ctx) })),
     get bufferedAmount() {
       return socket.bufferedAmount;

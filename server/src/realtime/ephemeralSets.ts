@@ -9,6 +9,12 @@ import { redisCall } from '../events/pubsub.js';
 export interface EphemeralSets {
   /** Adds or renews a member until now + ttlMs; true when it was not a live member before. */
   touch(key: string, member: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Renews those of the members that are live, and only those: one that lapsed or was removed is left as it is (so a
+   * renewal racing with a removal never brings a member back). Per entry, whether it was live and is renewed. One
+   * round trip per page of entries: an instance renews all its members with a few calls, not one per member.
+   */
+  renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]>;
   /** Removes a member; true when it was a live member. */
   remove(key: string, member: string): Promise<boolean>;
   /** The live members of a set. */
@@ -25,6 +31,12 @@ export interface EphemeralSets {
    * instance announces each lapse.
    */
   sweep(): Promise<Array<{ key: string; member: string }>>;
+}
+
+/** One member of one set. */
+export interface SetEntry {
+  key: string;
+  member: string;
 }
 
 /** What a member was just before a change, and the live members right after it. */
@@ -45,6 +57,17 @@ export class MemoryEphemeralSets implements EphemeralSets {
     const before = set.get(member);
     set.set(member, now + ttlMs);
     return before === undefined || before <= now;
+  }
+
+  async renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]> {
+    const now = Date.now();
+    return entries.map(({ key, member }) => {
+      const set = this.sets.get(key);
+      const expiry = set?.get(member);
+      if (!set || expiry === undefined || expiry <= now) return false;
+      set.set(member, now + ttlMs);
+      return true;
+    });
   }
 
   async remove(key: string, member: string): Promise<boolean> {
@@ -130,6 +153,30 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
+/** Entries one Redis renewal script takes: a few milliseconds of Redis time per call. */
+export const RENEW_PAGE = 1000;
+
+// Renews the live entries among ARGV[5..] ("key\nmember"), leaving absent and lapsed ones alone; 1 for each renewed.
+const RENEW_LIVE = `
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 5, #ARGV do
+  local entry = ARGV[i]
+  local sep = string.find(entry, '\\n', 1, true)
+  local key = ARGV[4] .. string.sub(entry, 1, sep - 1)
+  local member = string.sub(entry, sep + 1)
+  local score = redis.call('ZSCORE', key, member)
+  if score and tonumber(score) > now then
+    redis.call('ZADD', key, ARGV[2], member)
+    redis.call('ZADD', KEYS[1], ARGV[2], entry)
+    redis.call('PEXPIRE', key, ARGV[3])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out`;
+
 /**
  * Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. Every key is prefixed with the
  * deployment's namespace (deployments or test runs sharing one Redis never meet, and each sweeps only its own
@@ -153,6 +200,18 @@ export class RedisEphemeralSets implements EphemeralSets {
 
   remove(key: string, member: string): Promise<boolean> {
     return redisCall(() => this.removeNow(key, member));
+  }
+
+  async renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]> {
+    const renewed: boolean[] = [];
+    for (let i = 0; i < entries.length; i += RENEW_PAGE) {
+      const page = entries.slice(i, i + RENEW_PAGE).map(({ key, member }) => `${key}${SEP}${member}`);
+      const now = Date.now();
+      const args = [String(now), String(now + ttlMs), String(ttlMs * 4), this.prefix, ...page];
+      const out = (await redisCall(() => this.redis.eval(RENEW_LIVE, 1, this.index, ...args))) as number[];
+      for (const flag of out) renewed.push(flag === 1);
+    }
+    return renewed;
   }
 
   members(key: string): Promise<string[]> {

@@ -15,14 +15,14 @@ import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
 import type { DurableStreamOptions } from './streams.js';
-import type { SubscriberSink, SubscriberTransport } from './sink.js';
+import { SharedPayload, type SubscriberSink, type SubscriberTransport } from './sink.js';
 
 /** Live events held for a subscriber while its replay runs; beyond, it is ended as a slow consumer. */
 const MAX_HELD = 1000;
 
 /** What a group's execution of one event gives: shared bytes, or a result with errors that each member masks. */
 interface Rendered {
-  json: string | null;
+  payload: SharedPayload | null;
   result: ExecutionResult;
 }
 
@@ -92,7 +92,7 @@ class Member {
       this.end(slowConsumer(this.lastCursor));
       return;
     }
-    if (out.json !== null) this.sink.next(out.json);
+    if (out.payload) this.sink.next(out.payload);
     else this.sink.nextResult(out.result);
     this.lastCursor = item.cursor;
   }
@@ -186,7 +186,7 @@ class Group {
       variableValues: this.variableValues,
       operationName: this.operationName,
     })) as ExecutionResult;
-    return { json: result.errors ? null : JSON.stringify(result), result };
+    return { payload: result.errors ? null : new SharedPayload(JSON.stringify(result)), result };
   }
 
   /** What each identity among the members receives for one event (one entry for all when none reads it). */

@@ -6,14 +6,38 @@ import type { ExecutionResult } from 'graphql';
  * member's frame only adds its own operation id around those bytes (docs/architecture.md, "Delivery groups").
  */
 export interface SubscriberSink {
-  /** Writes a `next` message whose payload is `payloadJson`, already serialised. */
-  next(payloadJson: string): void;
+  /** Writes a `next` message whose payload is `payload`, already serialised. */
+  next(payload: SharedPayload): void;
   /** Writes a `next` message carrying errors: masked for this subscriber (its request id), then serialised. */
   nextResult(result: ExecutionResult): void;
   /** Bytes handed to the transport and not yet sent: over the bound, the subscriber is ended as a slow consumer. */
   readonly bufferedAmount: number;
   /** Resolves once what is buffered has been sent (or the transport closed): a replay waits here between pages. */
   drained(): Promise<void>;
+}
+
+/**
+ * One event's payload as a group's members receive it: serialised once, encoded once, and framed once per kind of
+ * frame (an SSE event is the same bytes for every stream; a graphql-ws message adds the operation's id, so each
+ * socket copies these bytes once into its own frame, with no serialising or encoding of its own).
+ */
+export class SharedPayload {
+  private encoded: Buffer | undefined;
+  private readonly frames = new Map<string, Buffer>();
+
+  constructor(readonly json: string) {}
+
+  /** The payload as UTF-8 bytes. */
+  get bytes(): Buffer {
+    return (this.encoded ??= Buffer.from(this.json));
+  }
+
+  /** The payload framed one way (`kind`), made by the first member that asks and reused by the others. */
+  framed(kind: string, make: (bytes: Buffer) => Buffer): Buffer {
+    let frame = this.frames.get(kind);
+    if (!frame) this.frames.set(kind, (frame = make(this.bytes)));
+    return frame;
+  }
 }
 
 /** What a transport tells the subscription fields of one operation: where its frames go, and its raw variables. */

@@ -44,6 +44,31 @@ describe.each([
     expect((await sets.sweep()).filter((e) => e.key === key)).toEqual([]);
   });
 
+  it('renews the live members of many sets at once, and never brings back one that was removed or lapsed', async () => {
+    const sets = make();
+    const [k1, k2] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+    // More entries than one Redis page, over two sets.
+    const many = Array.from({ length: 1_200 }, (_, i) => ({ key: i % 2 ? k1 : k2, member: `m${i}` }));
+    const firstExpiry = Date.now() + 3_000;
+    await Promise.all(many.map(({ key, member }) => sets.touch(key, member, 3_000)));
+    await sets.touch(k1, 'lapses', 100);
+    await vi.waitFor(async () => expect(await sets.members(k1)).not.toContain('lapses'), { timeout: 10_000 });
+    await sets.remove(k2, 'm0');
+    const renewed = await sets.renewLive(
+      [...many, { key: k1, member: 'lapses' }, { key: k1, member: 'never-added' }],
+      60_000,
+    );
+    expect(renewed).toEqual([false, ...many.slice(1).map(() => true), false, false]);
+    // The lapsed one stays lapsed (and is swept); the removed and the unknown are not there.
+    expect((await sets.sweep()).filter((e) => e.key === k1)).toEqual([{ key: k1, member: 'lapses' }]);
+    expect(await sets.members(k2)).not.toContain('m0');
+    expect(await sets.members(k1)).not.toContain('never-added');
+    // Past the first time to live, the renewed ones are all still there.
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(firstExpiry + 100), { timeout: 10_000 });
+    expect((await sets.members(k1)).length + (await sets.members(k2)).length).toBe(1_199);
+    expect((await sets.sweep()).filter((e) => e.key === k1 || e.key === k2)).toEqual([]);
+  });
+
   it('lets an unrenewed member lapse, and the sweep reports it exactly once across sweepers', async () => {
     const [one, two] = [make(), make()];
     const key = `test:${randomUUID()}`;

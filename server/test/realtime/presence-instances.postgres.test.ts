@@ -19,6 +19,7 @@ describe('presence across instances', () => {
   let crashing: ServerProcess;
   let observing: ServerProcess;
   let draining: ServerProcess;
+  let stalling: ServerProcess;
   const clients: Client[] = [];
   const ids: Record<string, string> = {};
 
@@ -33,7 +34,8 @@ describe('presence across instances', () => {
       REDIS_URL: TEST_REDIS_URL,
       REDIS_NAMESPACE: `test-${randomBytes(4).toString('hex')}`,
     };
-    [crashing, observing, draining] = await Promise.all([
+    [crashing, observing, stalling, draining] = await Promise.all([
+      spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
       spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
       spawnServer({ ...env, PRESENCE_TTL: String(TTL_SECONDS) }),
       // The default time to live: going offline well before it proves that a graceful stop does not wait for it.
@@ -42,7 +44,8 @@ describe('presence across instances', () => {
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
-    await Promise.all([crashing, observing, draining].map((p) => p?.stop('SIGKILL')));
+    stalling?.child.kill('SIGCONT');
+    await Promise.all([crashing, observing, stalling, draining].map((p) => p?.stop('SIGKILL')));
     await database?.drop();
   });
 
@@ -121,6 +124,36 @@ describe('presence across instances', () => {
     const after = await post(observing, ONLINE_USERS, {}, nurse);
     expect(after.data.onlineUsers.map((p: PresenceEvent) => p.user.id)).not.toContain(frontdesk);
     expect(signalsOf(seen, frontdesk).map((p) => p.status)).toEqual(['ONLINE', 'OFFLINE']);
+  });
+
+  it('keeps a connected user online through several times the TTL, and online again after a stall that let them lapse', async () => {
+    const lee = ids[demoEmail(clinic, 'lee')];
+    const [nurse, drLee] = await Promise.all([login(observing, 'nurse'), login(stalling, 'lee')]);
+    const seen = await subscribedOn(observing, nurse);
+    await overSocket(connectDoomed(stalling, drLee));
+    await signal(seen, lee, 'ONLINE');
+
+    // Renewed (every TTL/3, all of the instance's connections at once) for three times the TTL: never lapsed.
+    const onlineAt = Date.now();
+    await vi.waitUntil(() => Date.now() - onlineAt > 3 * TTL_SECONDS * 1000, { timeout: 20_000, interval: 100 });
+    const listed = await post(observing, ONLINE_USERS, {}, nurse);
+    expect(listed.data.onlineUsers.map((p: PresenceEvent) => p.user.id)).toContain(lee);
+    expect(signalsOf(seen, lee).map((p) => p.status)).toEqual(['ONLINE']);
+
+    // The instance stalls (stopped, its socket still open): not renewed, Dr. Lee lapses and another instance's sweep
+    // says so. Once it runs again, its renewal finds her gone, puts her back and says so.
+    const deadline =
+      TTL_SECONDS * 1000 + sweepIntervalMs({ presenceTtlSeconds: TTL_SECONDS, viewingTtlSeconds: 30 }) + 3000;
+    stalling.child.kill('SIGSTOP');
+    try {
+      await signal(seen, lee, 'OFFLINE', 1, deadline);
+    } finally {
+      stalling.child.kill('SIGCONT');
+    }
+    await signal(seen, lee, 'ONLINE', 2, deadline);
+    expect(signalsOf(seen, lee).map((p) => p.status)).toEqual(['ONLINE', 'OFFLINE', 'ONLINE']);
+    const relisted = await post(observing, ONLINE_USERS, {}, nurse);
+    expect(relisted.data.onlineUsers.map((p: PresenceEvent) => p.user.id)).toContain(lee);
   });
 
   it('takes the users of a gracefully stopped instance offline at once, not after the TTL', async () => {

@@ -13,7 +13,7 @@ type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
  * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any instance,
  * is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the clinic's
  * online users (`online`, one member per user); each instance renews its own sockets and their users every third of
- * the time to live. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
+ * the time to live, all at once in a few round trips. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
  * thousand connections.
  *
  * ONLINE is announced by the connection that makes the user's set non-empty, and OFFLINE by whoever takes the user
@@ -200,39 +200,53 @@ export class PresenceService {
   }
 
   /**
-   * Renews this instance's connections and their users; one that had lapsed meanwhile (a stall, an outage) is added
-   * back.
+   * Renews this instance's connections and their users, all in a few round trips (renewLive). One that is not live
+   * any more (lapsed in a stall or an outage, or removed meanwhile) is not brought back by that batch: it is redone
+   * alone, in its user's order, where a lapsed one is added back and announced and a closed one is left out.
    */
   private async renew(): Promise<void> {
     if (this.renewing || this.stopped) return;
     this.renewing = true;
     try {
-      await Promise.all(
-        [...this.sockets.values()].map((socket) =>
-          this.serially(socket.viewer, async () => {
-            if (!this.sockets.has(socket.id)) return;
-            const { viewer } = socket;
-            const revived = await this.realtime.sets.touch(
-              EphemeralKey.connections(viewer, viewer.userId),
-              socket.id,
-              this.ttlMs,
-            );
-            const userRevived = await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
-            // Rare: a lapse was announced (OFFLINE) while this instance stalled; the user is back.
-            if (revived && userRevived) {
-              const status = (await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE';
-              await this.publish(viewer.tenantId, {
-                userId: viewer.userId,
-                status,
-                lastSeenAt: new Date().toISOString(),
-              });
-            }
-          }).catch((err) => this.log.warn({ err, socketId: socket.id }, 'could not renew a connection for presence')),
-        ),
+      const sockets = [...this.sockets.values()];
+      const users = new Map(sockets.map(({ viewer }) => [`${viewer.tenantId}|${viewer.userId}`, viewer]));
+      const renewed = await this.realtime.sets.renewLive(
+        [
+          ...sockets.map(({ id, viewer }) => ({ key: EphemeralKey.connections(viewer, viewer.userId), member: id })),
+          ...[...users.values()].map((viewer) => ({ key: EphemeralKey.online(viewer), member: viewer.userId })),
+        ],
+        this.ttlMs,
       );
+      const userRenewed = new Map([...users.keys()].map((user, i) => [user, renewed[sockets.length + i]]));
+      await Promise.all(
+        sockets
+          .filter(({ viewer }, i) => !renewed[i] || !userRenewed.get(`${viewer.tenantId}|${viewer.userId}`))
+          .map((socket) => this.renewOne(socket)),
+      );
+    } catch (err) {
+      this.log.warn({ err }, 'could not renew the connections for presence');
     } finally {
       this.renewing = false;
     }
+  }
+
+  /** Renews one connection and its user, adding back what lapsed (and announcing the user if both had). */
+  private async renewOne(socket: SocketInfo): Promise<void> {
+    await this.serially(socket.viewer, async () => {
+      if (!this.sockets.has(socket.id)) return;
+      const { viewer } = socket;
+      const revived = await this.realtime.sets.touch(
+        EphemeralKey.connections(viewer, viewer.userId),
+        socket.id,
+        this.ttlMs,
+      );
+      const userRevived = await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
+      // Rare: a lapse was announced (OFFLINE) while this instance stalled; the user is back.
+      if (revived && userRevived) {
+        const status = (await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE';
+        await this.publish(viewer.tenantId, { userId: viewer.userId, status, lastSeenAt: new Date().toISOString() });
+      }
+    }).catch((err) => this.log.warn({ err, socketId: socket.id }, 'could not renew a connection for presence'));
   }
 
   /** On shutdown: stop renewing, and remove this instance's connections so that their users go offline now. */
