@@ -5,6 +5,7 @@ import path from 'node:path';
 import { screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { flakyProxy } from '../../server/test/helpers/proxy.js';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
 import { usePatientViewing } from '../src/hooks/usePatientViewing';
@@ -32,47 +33,6 @@ function freePort(): Promise<number> {
     });
     probe.on('error', reject);
   });
-}
-
-/**
- * A TCP proxy between the app and the server. `drop(true)` stops passing bytes either way without closing anything:
- * what a phone sees when Wi-Fi drops (packets lost, no FIN, no close frame); new connections made meanwhile hang too.
- * `hold(true)` keeps the bytes and passes them on `hold(false)`: a slow link.
- */
-async function flakyProxy(targetPort: string) {
-  let mode: 'pass' | 'drop' | 'hold' = 'pass';
-  const held: (() => void)[] = [];
-  const sockets = new Set<net.Socket>();
-  const forward = (to: net.Socket) => (chunk: Buffer) => {
-    if (mode === 'pass') to.write(chunk);
-    else if (mode === 'hold') held.push(() => to.write(chunk));
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(targetPort), '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    client.on('data', forward(upstream));
-    upstream.on('data', forward(client));
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const set = (next: typeof mode) => {
-    mode = next;
-    if (mode === 'pass') for (const write of held.splice(0)) write();
-  };
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    drop: (on: boolean) => set(on ? 'drop' : 'pass'),
-    hold: (on: boolean) => set(on ? 'hold' : 'pass'),
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 /**

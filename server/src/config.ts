@@ -49,6 +49,13 @@ export interface Config {
    */
   typingTtlSeconds: number;
   /**
+   * Seconds between the server's keep-alive rounds over its WebSocket connections (`WS_KEEPALIVE`, 1 to 300): a
+   * connection not heard from since the last round is pinged, and one that left that ping unanswered is cut, so a
+   * peer that vanished without closing (Wi-Fi lost, laptop shut) is let go, and goes offline, within two rounds.
+   * @default 12
+   */
+  keepAliveSeconds: number;
+  /**
    * Kibibytes a subscriber's connection may hold unsent (`SLOW_CONSUMER_KIB`, 16 to 65536) before its subscription is
    * ended with `SLOW_CONSUMER` and its last cursor, so a client that stops reading delays nobody.
    * @default 1024
@@ -211,6 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     presenceTtlSeconds: parseSeconds('PRESENCE_TTL', env.PRESENCE_TTL, 30, 2, 3600),
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
     typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
+    keepAliveSeconds: parseSeconds('WS_KEEPALIVE', env.WS_KEEPALIVE, 12, 1, 300),
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),

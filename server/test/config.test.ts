@@ -49,6 +49,8 @@ describe('configuration', () => {
     [{ SEED_DEMO: 'maybe' }, /SEED_DEMO/],
     [{ SLOW_CONSUMER_KIB: '8' }, /SLOW_CONSUMER_KIB must be a whole number of KiB from 16 to 65536/],
     [{ SLOW_CONSUMER_KIB: '1.5' }, /SLOW_CONSUMER_KIB/],
+    [{ WS_KEEPALIVE: '0' }, /WS_KEEPALIVE/],
+    [{ WS_KEEPALIVE: 'often' }, /WS_KEEPALIVE/],
   ])('stops on an invalid value and names the variable: %o', (env, name) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);
@@ -64,10 +66,12 @@ describe('configuration', () => {
       PORT: '8080',
       NODE_ENV: 'production',
       SLOW_CONSUMER_KIB: '256',
+      WS_KEEPALIVE: '20',
     });
     expect(config).toMatchObject({
       jwtTtlSeconds: 2700,
       slowConsumerBytes: 256 * 1024,
+      keepAliveSeconds: 20,
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       databaseUrl: 'postgres://u@db:5432/derm',
       redisUrl: 'redis://cache:6379',

@@ -98,6 +98,41 @@ export function originAllowed(
   }
 }
 
+/** Sockets heard from (a message, a ping, a pong) since the last keep-alive round, and those pinged in it. */
+const heard = new WeakSet<WebSocket>();
+const pinged = new WeakSet<WebSocket>();
+
+/** One listener function for every socket (no closure per socket): `this` is the socket that spoke. */
+function spoke(this: WebSocket): void {
+  heard.add(this);
+  pinged.delete(this);
+}
+
+/**
+ * The keep-alive of every socket on one timer (graphql-ws's own keeps an interval, and a timeout per ping, per
+ * socket). Each round: a socket heard from since the last one is left alone (the web app's client pings every 8 s, so
+ * it is never pinged); one that left the last round's ping unanswered is cut; the others are pinged. So a peer that
+ * vanished without closing is cut within two rounds, which then closes its subscriptions and takes it offline.
+ */
+function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
+  wss.on('connection', (socket: WebSocket) => {
+    socket.on('message', spoke).on('ping', spoke).on('pong', spoke);
+  });
+  const round = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (heard.delete(socket)) continue;
+      if (pinged.has(socket)) socket.terminate();
+      else {
+        pinged.add(socket);
+        socket.ping();
+      }
+    }
+  }, intervalMs);
+  round.unref();
+  return () => clearInterval(round);
+}
+
 /**
  * Serves GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's `/graphql`, with the same schema, context
  * builder, validation rules and error masking as HTTP. graphql-ws does not run Apollo's plugins, so what they do for
@@ -229,8 +264,10 @@ export function attachWebSocketServer(
       },
     },
     wss,
-    12_000,
+    // Off: one shared timer does it (keepAlive above).
+    0,
   );
+  const stopKeepAlive = keepAlive(wss, config.keepAliveSeconds * 1000);
   // Registered after graphql-ws's handler, to replace its socket 'error' listener: it reports every error on the
   // console as an internal one ("check your implementation"). The errors a server-side ws socket emits are the
   // client's (a frame over maxPayload, invalid UTF-8, a bad opcode), and ws has already closed the socket with the
@@ -239,5 +276,11 @@ export function attachWebSocketServer(
     socket.removeAllListeners('error');
     socket.on('error', (err) => log.info({ err: { message: err.message } }, 'websocket closed on a protocol error'));
   });
-  return { wss, dispose: () => server.dispose() };
+  return {
+    wss,
+    dispose: () => {
+      stopKeepAlive();
+      return server.dispose();
+    },
+  };
 }

@@ -14,6 +14,7 @@ import {
   signalsOf,
   type PresenceEvent,
 } from '../helpers/presence.js';
+import { flakyProxy } from '../helpers/proxy.js';
 import { wsClient } from '../helpers/ws.js';
 
 /** Subscribes, and resolves once the server holds the new stream (signals published from then on arrive). */
@@ -190,5 +191,52 @@ describe('PRESENCE_TTL', () => {
   it.each(['1', '0', '2.5', 'soon', '3601'])('stops start-up on %j and names the variable', (value) => {
     expect(() => loadConfig({ NODE_ENV: 'test', PRESENCE_TTL: value })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'test', PRESENCE_TTL: value })).toThrow(/PRESENCE_TTL/);
+  });
+});
+
+describe('keep-alive (WS_KEEPALIVE)', () => {
+  let server: TestServer;
+  const clients: Client[] = [];
+  beforeAll(async () => {
+    server = await startTestServer({ keepAliveSeconds: 1 });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await server?.stop();
+  });
+
+  it('should cut a connection whose peer vanished without closing within two rounds, taking its user offline, and keep a quiet one that answers', async () => {
+    const sunrise = await server.ids('sunrise-derm');
+    const [nurse, frontDesk, lee] = await Promise.all(
+      (['nurse', 'frontdesk', 'lee'] as const).map((who) => server.login('sunrise-derm', who)),
+    );
+    const open = (url: string, token: string) => {
+      const client = wsClient(url, { token });
+      clients.push(client);
+      return client;
+    };
+    const seen = await subscribed(server, open(server.url, nurse), PRESENCE);
+    // Dr. Lee's client sends nothing of its own (no keep-alive): it only answers the server's pings.
+    await overSocket(open(server.url, lee));
+    // Jordan's laptop is behind a link that will drop every packet.
+    const proxy = await flakyProxy(new URL(server.url).port);
+    try {
+      await overSocket(open(`http://127.0.0.1:${proxy.port}`, frontDesk));
+      await Promise.all([signal(seen, sunrise.users.frontdesk, 'ONLINE'), signal(seen, sunrise.users.lee, 'ONLINE')]);
+
+      proxy.drop(true);
+      const droppedAt = Date.now();
+      await signal(seen, sunrise.users.frontdesk, 'OFFLINE', 1, 15_000);
+      // Pinged in the first round after the drop, cut in the next: about two seconds here, with margin for a loaded
+      // machine.
+      expect(Date.now() - droppedAt).toBeLessThan(6_000);
+      // Meanwhile, and for a few rounds more, the quiet client was pinged and answered: never cut.
+      await vi.waitUntil(() => Date.now() - droppedAt > 4_000, { timeout: 10_000, interval: 100 });
+      expect(signalsOf(seen, sunrise.users.lee).map((p) => p.status)).toEqual(['ONLINE']);
+      const listed = await server.gql(ONLINE_USERS, {}, nurse);
+      expect(listed.data!.onlineUsers.map((p: PresenceEvent) => p.user.id)).toContain(sunrise.users.lee);
+    } finally {
+      proxy.close();
+    }
   });
 });
