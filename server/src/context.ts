@@ -37,7 +37,7 @@ export interface Services {
 export interface Context {
   services: Services;
   db: Db;
-  log: Logger;
+  readonly log: Logger;
   requestId: string;
   /**
    * Who is calling (staff or integration client), from a verified token; null for anonymous calls (only `login` accepts
@@ -64,7 +64,8 @@ export interface Context {
  */
 class OperationContext implements Context {
   readonly db: Db;
-  log: Logger;
+  /** Made when first used: a subscription that logs nothing keeps no logger of its own for as long as it runs. */
+  private logOfOperation: Logger | undefined;
   private loadersOfOperation: Loaders | undefined;
   private sharedLoaders: TenantLoaders | undefined;
 
@@ -74,13 +75,20 @@ class OperationContext implements Context {
     readonly requestId: string,
   ) {
     this.db = services.db;
-    this.log = services.log.child({ requestId, ...(viewer ? logFields(viewer) : {}) });
+  }
+
+  get log(): Logger {
+    this.logOfOperation ??= this.services.log.child({
+      requestId: this.requestId,
+      ...(this.viewer ? logFields(this.viewer) : {}),
+    });
+    return this.logOfOperation;
   }
 
   signIn(viewer: Viewer): void {
     if (this.viewer) throw new Error('signIn on an operation that already has a viewer');
     this.viewer = viewer;
-    this.log = this.log.child(logFields(viewer));
+    if (this.logOfOperation) this.logOfOperation = this.logOfOperation.child(logFields(viewer));
   }
 
   useSharedLoaders(shared: TenantLoaders): void {

@@ -9,6 +9,7 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
@@ -48,6 +49,32 @@ export function codedErrors(errors: readonly GraphQLError[], code: string): Grap
   );
 }
 
+/** How many distinct documents each schema keeps parsed and validated. */
+const DOCUMENT_CACHE_SIZE = 1000;
+const documentCaches = new WeakMap<GraphQLSchema, LRUCache<string, DocumentNode | GraphQLError[]>>();
+
+/**
+ * A document parsed and validated once per text: every subscriber that sends the same query shares one document (and
+ * what is derived from it: its access needs, its delivery group's key), instead of each keeping its own tree and
+ * tokens alive for as long as its subscription runs. Returns the document, or the errors that refuse it.
+ */
+function validDocument(schema: GraphQLSchema, query: string): DocumentNode | GraphQLError[] {
+  let cache = documentCaches.get(schema);
+  if (!cache) documentCaches.set(schema, (cache = new LRUCache({ max: DOCUMENT_CACHE_SIZE })));
+  let known = cache.get(query);
+  if (!known) {
+    try {
+      const document = parse(query);
+      const errors = validate(schema, document, rules);
+      known = errors.length > 0 ? codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED) : document;
+    } catch (err) {
+      known = codedErrors([err as GraphQLError], ErrorCode.GRAPHQL_PARSE_FAILED);
+    }
+    cache.set(query, known);
+  }
+  return known;
+}
+
 /**
  * What Apollo's request pipeline and our plugins do for HTTP, for the transports Apollo does not serve (WebSocket and
  * SSE): the document length limit, parsing, the same validation rules, the cost limit, and who may select what (the
@@ -68,14 +95,8 @@ export function prepareOperation(
       }),
     ];
   }
-  let document: DocumentNode;
-  try {
-    document = parse(payload.query);
-  } catch (err) {
-    return codedErrors([err as GraphQLError], ErrorCode.GRAPHQL_PARSE_FAILED);
-  }
-  const errors = validate(schema, document, rules);
-  if (errors.length > 0) return codedErrors(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED);
+  const document = validDocument(schema, payload.query);
+  if (Array.isArray(document)) return document;
   try {
     assertComplexity(schema, document, payload.variables ?? undefined, payload.operationName);
   } catch (err) {

@@ -346,19 +346,28 @@ export class SubscriberGroups {
   }
 }
 
+/** The printed operation and fragments, once per parsed operation (subscribers of one text share one document). */
+const printedOperations = new WeakMap<GraphQLResolveInfo['operation'], string>();
+
+function printedOperation(info: GraphQLResolveInfo): string {
+  let printed = printedOperations.get(info.operation);
+  if (printed === undefined) {
+    const fragments = Object.values(info.fragments)
+      .map((f) => print(f))
+      .sort();
+    printed = [info.operation.name?.value ?? '', print(info.operation), ...fragments].join('\n');
+    printedOperations.set(info.operation, printed);
+  }
+  return printed;
+}
+
 /** Same tenant, field, document, operation, variables and caller profile: same bytes (identity is watched at run). */
 function groupKey(viewer: Viewer, info: GraphQLResolveInfo): string {
-  const fragments = Object.values(info.fragments)
-    .map((f) => print(f))
-    .sort()
-    .join('\n');
   return [
     viewer.tenantId,
     profileOf(viewer),
     info.fieldName,
-    info.operation.name?.value ?? '',
-    print(info.operation),
-    fragments,
+    printedOperation(info),
     canonical(info.variableValues),
   ].join('\u0000');
 }
