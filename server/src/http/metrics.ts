@@ -2,9 +2,10 @@ import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { WebSocketServer } from 'ws';
 import type { Realtime } from '../realtime/service.js';
+import type { SubscriberGroups } from '../subscriptions/groups.js';
 
 /** Prometheus metrics at /metrics: process figures plus the live real-time state (what a leak would show in). */
-export function createMetrics(realtime: Realtime, wss: WebSocketServer) {
+export function createMetrics(realtime: Realtime, delivery: SubscriberGroups, wss: WebSocketServer) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -29,6 +30,22 @@ export function createMetrics(realtime: Realtime, wss: WebSocketServer) {
     registers: [registry],
     collect() {
       this.set(realtime.feed.listenerCount);
+    },
+  });
+  new Gauge({
+    name: 'derm_delivery_groups',
+    help: 'Delivery groups of durable subscriptions on this instance (each event is executed and serialised once per group)',
+    registers: [registry],
+    collect() {
+      this.set(delivery.groupCount);
+    },
+  });
+  new Gauge({
+    name: 'derm_delivery_group_members',
+    help: 'Subscribers in the delivery groups of this instance',
+    registers: [registry],
+    collect() {
+      this.set(delivery.memberCount);
     },
   });
   return async (_req: Request, res: Response) => {

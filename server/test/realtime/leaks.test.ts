@@ -40,6 +40,8 @@ async function expectNothingLeft(): Promise<void> {
   );
   expect(await metric(server.url, 'derm_subscription_streams')).toBe(0);
   expect(await metric(server.url, 'derm_event_feed_listeners')).toBe(0);
+  expect(await metric(server.url, 'derm_delivery_groups')).toBe(0);
+  expect(await metric(server.url, 'derm_delivery_group_members')).toBe(0);
 }
 
 /** A raw socket with two durable subscriptions going. */
@@ -74,6 +76,8 @@ describe('Leaks', () => {
     expect(delivery.memberCount).toBe(CLIENTS * 2);
     expect(delivery.groupCount).toBe(8);
     expect(realtime.feed.listenerCount).toBe(8);
+    expect(await metric(server.url, 'derm_delivery_groups')).toBe(8);
+    expect(await metric(server.url, 'derm_delivery_group_members')).toBe(CLIENTS * 2);
     expect(await metric(server.url, 'derm_websocket_connections')).toBe(CLIENTS);
     expect(await metric(server.url, 'derm_subscription_streams')).toBe(CLIENTS * 2);
 
