@@ -24,6 +24,7 @@ import { tokenEndpoint } from './http/oauth.js';
 import { accessControl, complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
 import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
+import { Deadlines } from './realtime/deadlines.js';
 import { createRealtime } from './realtime/service.js';
 import { SubscriberGroups } from './subscriptions/groups.js';
 import { IntegrationService } from './domains/integrations/service.js';
@@ -67,6 +68,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     viewing: new ViewingService(realtime, config),
     integrations: new IntegrationService(db, realtime, log),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
+    deadlines: new Deadlines(),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };
@@ -177,6 +179,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       await client.close();
       await explorer.close();
       await apollo.stop();
+      services.deadlines.stop();
       await realtime.stop();
       if (!options.db) await db.destroy();
     },

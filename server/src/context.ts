@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { IntegrationService } from './domains/integrations/service.js';
+import type { Deadlines } from './realtime/deadlines.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
@@ -29,6 +30,8 @@ export interface Services {
   integrations: IntegrationService;
   /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
   delivery: SubscriberGroups;
+  /** One timer for the deadlines of every connection (token expiry). */
+  deadlines: Deadlines;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }

@@ -11,6 +11,7 @@ import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
 import type { SubscriberSink } from '../subscriptions/sink.js';
+import { watchSession } from './session.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
 export const EVENT_STREAM_PATH = '/graphql/stream';
@@ -204,8 +205,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     }
 
     perCaller.set(key, open + 1);
-    let expiry: NodeJS.Timeout | undefined;
-    let untrack = () => {};
+    let endSession = () => {};
     let stream: LiveStream | undefined;
     try {
       const context: StreamRequestContext = { viewer, requestId, res };
@@ -249,22 +249,16 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       live.add(stream);
       res.once('close', () => void body.return(undefined));
       const s = stream;
-      // The stream ends when its token does (a timer lasts at most 2^31-1 ms; JWT_TTL may be longer: set it again).
-      const endAtExpiry = () => {
-        const msLeft = viewer.expiresAt * 1000 - Date.now();
-        if (msLeft <= 0)
+      // The stream ends when its token does, and an integration client's when the client is revoked.
+      endSession = await watchSession(services, viewer, {
+        expired: () =>
           s.end({
             message: 'The token has expired: get a new one and subscribe again with your last cursor',
             reason: StreamEndReason.tokenExpired,
-          });
-        else expiry = setTimeout(endAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
-      };
-      endAtExpiry();
-      if (viewer.kind === 'integration') {
-        untrack = await services.integrations.track(viewer, () =>
+          }),
+        revoked: () =>
           s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
-        );
-      }
+      });
 
       for await (const chunk of body) {
         if (final !== null || !res.writable) break;
@@ -285,8 +279,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
       else res.end();
     } finally {
-      clearTimeout(expiry);
-      untrack();
+      endSession();
       if (stream) live.delete(stream);
       const left = (perCaller.get(key) ?? 1) - 1;
       if (left > 0) perCaller.set(key, left);

@@ -11,6 +11,7 @@ import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
 import type { SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
+import { watchSession } from './session.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 
 /** Limits of one WebSocket connection. */
@@ -44,11 +45,10 @@ type SocketExtra = {
   viewer?: Viewer;
   /** Staff sockets only: what the open and close hooks (presence) are told. */
   info?: SocketInfo;
-  expiryTimer?: NodeJS.Timeout;
+  /** Stops watching the token's expiry and, for an integration client, its revocation (session.ts). */
+  endSession?: () => void;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening?: Promise<void>;
-  /** Integration sockets: stops watching for the client's revocation. */
-  untrack?: () => void;
   closed?: boolean;
 };
 
@@ -190,23 +190,19 @@ export function attachWebSocketServer(
         if (ctx.extra.closed) return false;
         ctx.extra.id = randomUUID();
         ctx.extra.viewer = viewer;
-        // Enforced here, not left to the client: the socket ends when its token does. A timer lasts at most 2^31-1 ms
-        // (24.8 days) and JWT_TTL may be 30 days, so a timer that fires early is set again for the rest.
-        const closeAtExpiry = () => {
-          const msLeft = viewer.expiresAt * 1000 - Date.now();
-          if (msLeft <= 0) ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
-          else ctx.extra.expiryTimer = setTimeout(closeAtExpiry, Math.min(msLeft, 2 ** 31 - 1));
-        };
-        closeAtExpiry();
-        if (viewer.kind === 'integration') {
-          // Integration clients are not staff: no presence. Their sockets close when the client is revoked.
-          const untrack = await services.integrations.track(viewer, () =>
-            ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked),
-          );
-          if (ctx.extra.closed) untrack();
-          else ctx.extra.untrack = untrack;
-          return !ctx.extra.closed;
+        // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
+        // when the client is revoked.
+        const close = (reason: string) => ctx.extra.socket.close(CloseCode.Forbidden, reason);
+        ctx.extra.endSession = await watchSession(services, viewer, {
+          expired: () => close(ForbiddenReason.tokenExpired),
+          revoked: () => close(ForbiddenReason.clientRevoked),
+        });
+        if (ctx.extra.closed) {
+          ctx.extra.endSession();
+          return false;
         }
+        // Integration clients are not staff: no presence.
+        if (viewer.kind === 'integration') return true;
         const info: SocketInfo = { id: ctx.extra.id, viewer };
         ctx.extra.info = info;
         ctx.extra.opening = (async () => {
@@ -217,8 +213,7 @@ export function attachWebSocketServer(
       },
       async onClose(ctx) {
         ctx.extra.closed = true;
-        clearTimeout(ctx.extra.expiryTimer);
-        ctx.extra.untrack?.();
+        ctx.extra.endSession?.();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
