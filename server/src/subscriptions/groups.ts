@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   execute,
   Kind,
@@ -72,7 +73,7 @@ class Member {
   readonly finished: Promise<IteratorResult<never>>;
 
   constructor(
-    readonly group: Group,
+    readonly group: Group<unknown>,
     readonly viewer: Viewer,
     readonly sink: SubscriberSink,
     private readonly maxBufferedBytes: number,
@@ -87,14 +88,22 @@ class Member {
   offer(item: FeedItem, out: Rendered | null): void {
     if (this.ended || item.event.seq <= this.position) return;
     this.position = item.event.seq;
-    if (!out) return;
+    if (out) this.write(out, item.cursor);
+  }
+
+  /**
+   * Writes one result, unless this member's transport holds more unsent than allowed: then it is ended as a slow
+   * consumer (with the cursor of the last event it was sent, for durable events), delaying no one.
+   */
+  write(out: Rendered, cursor: string | null): void {
+    if (this.ended) return;
     if (this.sink.bufferedAmount > this.maxBufferedBytes) {
       this.end(slowConsumer(this.lastCursor));
       return;
     }
     if (out.payload) this.sink.next(out.payload);
     else this.sink.nextResult(out.result);
-    this.lastCursor = item.cursor;
+    if (cursor !== null) this.lastCursor = cursor;
   }
 
   /** Ends the stream: normally (the client completed, the socket closed), or with an error the client is sent. */
@@ -110,45 +119,45 @@ class Member {
 
 /**
  * Subscribers of one tenant that receive byte-identical payloads: the same field, document, operation and variables,
- * and the same role or scopes. Each event is filtered, executed and serialised once for the whole group, or once
- * per identity among its members once its execution was seen to read who is asking (then the group stays split).
+ * and the same role or scopes. Each event or signal (`R`, the root the selection runs on) is filtered, executed and
+ * serialised once for the whole group, or once per identity among its members once its filter or execution was seen
+ * to read who is asking (then the group stays split). What a group listens to is its kind's: the tenant's event feed
+ * (DurableGroup) or a pub/sub channel (SignalGroup).
  */
-class Group {
+abstract class Group<R> {
   readonly members = new Set<Member>();
   private readonly identities = new Map<string, { viewer: Viewer; count: number }>();
   /** Set once an execution or filter read the caller's identity: from then on, one execution per identity. */
   perIdentity = false;
-  /** The last event handed to this group by the feed. */
-  heard = 0;
   ready: Promise<void> = Promise.resolve();
   private stopListening: () => void = () => {};
-  private chain: Promise<void> = Promise.resolve();
-  private closed = false;
+  protected chain: Promise<void> = Promise.resolve();
+  protected closed = false;
 
   constructor(
     readonly registry: SubscriberGroups,
     readonly key: string,
     readonly tenantId: string,
-    private readonly services: Services,
+    protected readonly services: Services,
     private readonly schema: GraphQLSchema,
     private readonly document: DocumentNode,
     private readonly operationName: string | undefined,
     private readonly variableValues: Record<string, unknown> | null | undefined,
-    readonly options: DurableStreamOptions,
-    private readonly topics: ReadonlySet<string>,
   ) {}
 
-  /** Starts hearing the tenant's events; `ready` resolves once the group is live. */
+  /** Whether a caller receives this root (decided in memory, once per group or identity). */
+  protected abstract accept(root: R, caller: Viewer): boolean | Promise<boolean>;
+  /** What the log lines of an execution carry as request id. */
+  protected abstract requestIdOf(root: R): string;
+  /** Starts hearing what the group delivers; resolves with how to stop, once it hears. */
+  protected abstract startListening(): Promise<() => void>;
+
+  /** Starts listening; `ready` resolves once the group is live. */
   listen(): void {
     this.ready = (async () => {
-      const live = await this.services.realtime.feed.listen(this.tenantId, (batch) => {
-        this.heard = Math.max(this.heard, batch[batch.length - 1].event.seq);
-        const items = feedItems(this.services.db, this.tenantId, batch);
-        this.chain = this.chain.then(() => this.deliver(items)).catch((err: unknown) => this.fail(err));
-      });
-      this.heard = Math.max(this.heard, live.since);
-      if (this.closed) live.stop();
-      else this.stopListening = live.stop;
+      const stop = await this.startListening();
+      if (this.closed) stop();
+      else this.stopListening = stop;
     })();
   }
 
@@ -170,18 +179,18 @@ class Group {
   }
 
   /**
-   * Filters and executes one event for one caller. `onIdentity` hears whether the filter or the resolvers read who
+   * Filters and executes one root for one caller. `onIdentity` hears whether the filter or the resolvers read who
    * the caller is.
    */
-  async render(item: FeedItem, viewer: Viewer, onIdentity: () => void): Promise<Rendered | null> {
+  async render(root: R, viewer: Viewer, onIdentity: () => void): Promise<Rendered | null> {
     const caller = tracked(viewer, onIdentity);
-    if (!(await this.options.accept(item, caller))) return null;
-    const ctx = createContext(this.services, viewer, `delivery:${item.cursor}`);
+    if (!(await this.accept(root, caller))) return null;
+    const ctx = createContext(this.services, viewer, this.requestIdOf(root));
     ctx.viewer = caller;
     const result = (await execute({
       schema: this.schema,
       document: this.document,
-      rootValue: item,
+      rootValue: root,
       contextValue: ctx,
       variableValues: this.variableValues,
       operationName: this.operationName,
@@ -189,13 +198,13 @@ class Group {
     return { payload: result.errors ? null : new SharedPayload(JSON.stringify(result)), result };
   }
 
-  /** What each identity among the members receives for one event (one entry for all when none reads it). */
-  async renderForMembers(item: FeedItem): Promise<(member: Member) => Rendered | null> {
+  /** What each identity among the members receives for one root (one entry for all when none reads it). */
+  async renderForMembers(root: R): Promise<(member: Member) => Rendered | null> {
     if (!this.perIdentity) {
       const first = this.members.values().next().value;
       if (!first) return () => null;
       let readIdentity = false;
-      const out = await this.render(item, first.viewer, () => (readIdentity = true));
+      const out = await this.render(root, first.viewer, () => (readIdentity = true));
       if (!readIdentity || this.identities.size <= 1) {
         if (readIdentity) this.perIdentity = true;
         return () => out;
@@ -204,8 +213,45 @@ class Group {
     }
     const outs = new Map<string, Rendered | null>();
     for (const [identity, { viewer }] of [...this.identities])
-      outs.set(identity, await this.render(item, viewer, () => {}));
+      outs.set(identity, await this.render(root, viewer, () => {}));
     return (member) => outs.get(member.identity) ?? null;
+  }
+
+  protected fail(err: unknown): void {
+    this.services.log.error({ err }, 'subscription delivery failed');
+    for (const member of [...this.members]) member.end(deliveryFailed());
+  }
+}
+
+/** A group of subscribers of a tenant's durable events: it listens on the tenant's event-log tail. */
+class DurableGroup extends Group<FeedItem> {
+  /** The last event handed to this group by the feed. */
+  heard = 0;
+
+  constructor(
+    base: ConstructorParameters<typeof Group<FeedItem>>,
+    readonly options: DurableStreamOptions,
+    private readonly topics: ReadonlySet<string>,
+  ) {
+    super(...base);
+  }
+
+  protected accept(item: FeedItem, caller: Viewer): boolean | Promise<boolean> {
+    return this.options.accept(item, caller);
+  }
+
+  protected requestIdOf(item: FeedItem): string {
+    return `delivery:${item.cursor}`;
+  }
+
+  protected async startListening(): Promise<() => void> {
+    const live = await this.services.realtime.feed.listen(this.tenantId, (batch) => {
+      this.heard = Math.max(this.heard, batch[batch.length - 1].event.seq);
+      const items = feedItems(this.services.db, this.tenantId, batch);
+      this.chain = this.chain.then(() => this.deliver(items)).catch((err: unknown) => this.fail(err));
+    });
+    this.heard = Math.max(this.heard, live.since);
+    return live.stop;
   }
 
   private async deliver(items: FeedItem[]): Promise<void> {
@@ -221,11 +267,6 @@ class Group {
         } else member.offer(item, out);
       }
     }
-  }
-
-  private fail(err: unknown): void {
-    this.services.log.error({ err }, 'subscription delivery failed');
-    for (const member of [...this.members]) member.end(deliveryFailed());
   }
 
   /** A member back from a break: what it missed, from the log, at the pace its socket takes it; then live. */
@@ -244,13 +285,65 @@ class Group {
   }
 }
 
+/** What a signal subscription field gives its group: its channel, its filter, and the root of each signal. */
+export interface SignalSource<S, R> {
+  /** The pub/sub channel of the tenant's signals of this kind. */
+  channel: string;
+  /** Whether a caller receives this signal. Reads who the caller is only through `caller` (the group watches it). */
+  accept(root: R, caller: Viewer): boolean | Promise<boolean>;
+  /** The root the selection runs on for one signal, shared by every group of it (with its shared loaders). */
+  rootOf(signal: S): R;
+}
+
+/** A group of subscribers of ephemeral signals (presence, typing, viewing): it listens on one pub/sub channel. */
+class SignalGroup<S, R> extends Group<R> {
+  private readonly id = randomUUID();
+  private count = 0;
+
+  constructor(
+    base: ConstructorParameters<typeof Group<R>>,
+    private readonly source: SignalSource<S, R>,
+  ) {
+    super(...base);
+  }
+
+  protected accept(root: R, caller: Viewer): boolean | Promise<boolean> {
+    return this.source.accept(root, caller);
+  }
+
+  protected requestIdOf(): string {
+    return `signal:${this.id}:${++this.count}`;
+  }
+
+  protected startListening(): Promise<() => void> {
+    return this.services.realtime.hub.subscribe<S>(this.source.channel, (signal) => {
+      const root = this.source.rootOf(signal);
+      this.chain = this.chain.then(() => this.deliver(root)).catch((err: unknown) => this.fail(err));
+    });
+  }
+
+  /** A signal that could not be delivered is logged and dropped: signals are ephemeral, the streams go on. */
+  protected override fail(err: unknown): void {
+    this.services.log.error({ err }, 'signal delivery failed');
+  }
+
+  private async deliver(root: R): Promise<void> {
+    if (this.closed) return;
+    const outFor = await this.renderForMembers(root);
+    for (const member of this.members) {
+      const out = outFor(member);
+      if (out) member.write(out, null);
+    }
+  }
+}
+
 /**
  * The subscriber groups of one server instance (docs/architecture.md, "Delivery groups"; DESIGN invariant 4). A
- * durable subscription whose transport gives a sink joins the group of its key; the group hears the tenant's feed
- * once, and each member only gets its frame written.
+ * subscription whose transport gives a sink joins the group of its key; the group hears the tenant's feed (durable
+ * events) or its channel (signals) once, and each member only gets its frame written.
  */
 export class SubscriberGroups {
-  private readonly groups = new Map<string, Group>();
+  private readonly groups = new Map<string, Group<unknown>>();
 
   constructor(
     /** A member whose transport holds more unsent bytes than this is ended as SLOW_CONSUMER. */
@@ -267,7 +360,7 @@ export class SubscriberGroups {
     return n;
   }
 
-  forget(group: Group): void {
+  forget(group: Group<unknown>): void {
     if (this.groups.get(group.key) === group) this.groups.delete(group.key);
   }
 
@@ -278,39 +371,22 @@ export class SubscriberGroups {
   async join(
     ctx: Context,
     info: GraphQLResolveInfo,
-    { sink, variables }: SubscriberTransport,
+    transport: SubscriberTransport,
     options: DurableStreamOptions,
   ): Promise<AsyncIterableIterator<never>> {
     const viewer = requireCaller(ctx.viewer);
     const { services } = ctx;
     // Only null means "from now": an empty string is not a cursor, and taking it for none would skip what was missed.
     const after = options.after != null ? parseEventCursor(viewer.tenantId, options.after) : null;
-    const key = groupKey(viewer, info);
-    let group = this.groups.get(key);
-    if (!group) {
-      const document: DocumentNode = {
-        kind: Kind.DOCUMENT,
-        definitions: [info.operation, ...Object.values(info.fragments)],
-      };
-      group = new Group(
-        this,
-        key,
-        viewer.tenantId,
-        services,
-        info.schema,
-        document,
-        info.operation.name?.value,
-        variables,
-        options,
-        new Set(options.topics),
-      );
-      this.groups.set(key, group);
-      group.listen();
-    }
-    const member = new Member(group, viewer, sink, this.maxBufferedBytes);
+    const group = this.groupOf(
+      ctx,
+      info,
+      transport,
+      (base) => new DurableGroup(base, options, new Set(options.topics)),
+    ) as DurableGroup;
+    const member = new Member(group, viewer, transport.sink, this.maxBufferedBytes);
     member.replaying = after !== null;
     group.join(member);
-    const { streams } = services.realtime;
     try {
       await group.ready;
       if (after !== null) await assertResumable(services.db, viewer.tenantId, after, group.heard);
@@ -319,17 +395,74 @@ export class SubscriberGroups {
       member.end();
       throw err;
     }
-    streams.opened();
-    void member.finished.then(
-      () => streams.closed(),
-      () => streams.closed(),
-    );
     if (member.replaying) {
       group.replay(member).catch((err: unknown) => {
         ctx.log.error({ err }, 'subscription replay failed');
         member.end(deliveryFailed());
       });
     }
+    return this.streamOf(member, ctx);
+  }
+
+  /** Subscribes the caller of `ctx` to a signal field (presence, typing, viewing) through its group. */
+  async joinSignal<S, R>(
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    transport: SubscriberTransport,
+    source: SignalSource<S, R>,
+  ): Promise<AsyncIterableIterator<never>> {
+    const viewer = requireCaller(ctx.viewer);
+    const group = this.groupOf(ctx, info, transport, (base) => new SignalGroup(base, source));
+    const member = new Member(group, viewer, transport.sink, this.maxBufferedBytes);
+    group.join(member);
+    try {
+      // Once the channel is listened to (with Redis, once SUBSCRIBE is acknowledged), signals sent after arrive.
+      await group.ready;
+    } catch (err) {
+      member.end();
+      throw err;
+    }
+    return this.streamOf(member, ctx);
+  }
+
+  /** The group of this caller's key, made (and listening) if there is none. */
+  private groupOf<R>(
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    { variables }: SubscriberTransport,
+    make: (base: ConstructorParameters<typeof Group<R>>) => Group<R>,
+  ): Group<R> {
+    const viewer = requireCaller(ctx.viewer);
+    const key = groupKey(viewer, info);
+    const existing = this.groups.get(key) as Group<R> | undefined;
+    if (existing) return existing;
+    const document: DocumentNode = {
+      kind: Kind.DOCUMENT,
+      definitions: [info.operation, ...Object.values(info.fragments)],
+    };
+    const group = make([
+      this,
+      key,
+      viewer.tenantId,
+      ctx.services,
+      info.schema,
+      document,
+      info.operation.name?.value,
+      variables,
+    ]);
+    this.groups.set(key, group as Group<unknown>);
+    group.listen();
+    return group;
+  }
+
+  /** The stream graphql-js hands to the transport for one member, counted among the instance's live streams. */
+  private streamOf(member: Member, ctx: Context): AsyncIterableIterator<never> {
+    const { streams } = ctx.services.realtime;
+    streams.opened();
+    void member.finished.then(
+      () => streams.closed(),
+      () => streams.closed(),
+    );
     const stream: AsyncIterableIterator<never> = {
       next: () => member.finished,
       return: () => {

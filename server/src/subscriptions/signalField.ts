@@ -1,7 +1,9 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
 import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
-import type { ChannelKind } from '../events/channels.js';
+import { tenantChannel, type ChannelKind } from '../events/channels.js';
 import { signalStream } from './streams.js';
 
 /** A signal as one subscriber receives it, with the loaders every subscriber of that signal shares. */
@@ -10,28 +12,45 @@ export interface SharedSignal<S> {
   loaders: TenantLoaders;
 }
 
-/**
- * The resolver object of a signal subscription field (presence, viewing), the ephemeral sibling of `durableField`.
- * `start` runs before the stream starts (check arguments and permission there) and returns which signals this
- * subscriber receives (it may read through the signal's shared loaders). Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are
- * kept per signal: a user or patient that all subscribers select is read once per signal on this instance, not once
- * per subscriber (docs/architecture.md, invariant 4).
- */
+/** Whether a subscriber receives a signal; it may read through the signal's shared loaders. */
 export type SignalFilter<S> = (signal: S, viewer: Viewer, loaders: TenantLoaders) => boolean | Promise<boolean>;
 
+/**
+ * The resolver object of a signal subscription field (presence, typing, viewing), the ephemeral sibling of
+ * `durableField`. `start` runs before the stream starts (check arguments and permission there) and returns which
+ * signals this subscriber receives. The filter serves the subscriber's whole delivery group (./groups.ts): it reads who
+ * is asking from its `viewer` argument (the group watches that), never from what `start` saw.
+ *
+ * Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are kept per signal: a user
+ * or patient that all subscribers select is read once per signal on this instance, not once per subscriber or group
+ * (docs/architecture.md, invariant 4).
+ */
 export function signalField<S extends object, A = Record<string, never>>(
   kind: ChannelKind,
   start: (args: A, ctx: Context) => SignalFilter<S> | Promise<SignalFilter<S>>,
 ) {
   const shared = new WeakMap<S, TenantLoaders>();
   return {
-    subscribe: async (_parent: unknown, args: A, ctx: Context) => {
+    subscribe: async (_parent: unknown, args: A, ctx: Context, info: GraphQLResolveInfo) => {
       const accept = await start(args, ctx);
-      return signalStream<S, SharedSignal<S>>(ctx, kind, async (signal, viewer) => {
+      const viewer = requireCaller(ctx.viewer);
+      // The channel is the tenant's own, so every subscriber of this signal shares the viewer's tenant.
+      const rootOf = (signal: S): SharedSignal<S> => {
         let loaders = shared.get(signal);
-        // The channel is the tenant's own, so every subscriber of this signal shares the viewer's tenant.
         if (!loaders) shared.set(signal, (loaders = createTenantLoaders(ctx.db, viewer.tenantId)));
-        return (await accept(signal, viewer, loaders)) ? { signal, loaders } : null;
+        return { signal, loaders };
+      };
+      // Over WebSocket and SSE, through the caller's delivery group: executed and serialised once per group.
+      if (ctx.transport) {
+        return ctx.services.delivery.joinSignal(ctx, info, ctx.transport, {
+          channel: tenantChannel(viewer, kind),
+          accept: ({ signal, loaders }: SharedSignal<S>, caller: Viewer) => accept(signal, caller, loaders),
+          rootOf,
+        });
+      }
+      return signalStream<S, SharedSignal<S>>(ctx, kind, async (signal, caller) => {
+        const root = rootOf(signal);
+        return (await accept(signal, caller, root.loaders)) ? root : null;
       });
     },
     resolve: ({ signal, loaders }: SharedSignal<S>, _args: unknown, ctx: Context): S => {

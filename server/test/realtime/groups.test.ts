@@ -20,6 +20,10 @@ const MESSAGE_ADDED = `subscription($threadId: ID) {
 const CREATE_THREAD = 'mutation($i: CreateThreadInput!) { createThread(input: $i) { id lastMessage { id } } }';
 const SEND = 'mutation($t: ID!, $b: String!) { sendMessage(threadId: $t, body: $b) { id } }';
 const MARK_READ = 'mutation($t: ID!) { markThreadRead(threadId: $t) { id } }';
+const TYPING = 'subscription($t: ID!) { typing(threadId: $t) { threadId isTyping user { id } } }';
+const SET_TYPING = 'mutation($t: ID!) { setTyping(threadId: $t, isTyping: true) }';
+const PRESENCE = 'subscription { presence { status user { id name } } }';
+const SET_STATUS = 'mutation($s: PresenceStatus!) { setPresenceStatus(status: $s) { status } }';
 
 /**
  * Messages of 5,000 characters, 20 at a time, until `ended()`: the buffers of a client that stopped reading (the
@@ -145,6 +149,46 @@ describe('Delivery groups', () => {
     // Patel has two unread. Never each other's figure.
     expect(forPatel.data!.messageAdded.message.thread.unreadCount).toBe(2);
     expect(forLee.data!.messageAdded.message.thread.unreadCount).toBeLessThan(2);
+  });
+
+  it('should serve presence signals to a clinic’s staff of one role as one group, with the same bytes', async () => {
+    const { server, sunrise } = t;
+    const { delivery } = server.app.services;
+    const groups = delivery.groupCount;
+    const [lee, patel, nurse] = await Promise.all([t.token('lee'), t.token('patel'), t.token('nurse')]);
+    const watching = [
+      await subscribeLive(server, sockets.open(lee), PRESENCE),
+      await subscribeLive(server, sockets.open(patel), PRESENCE),
+    ];
+    expect(delivery.groupCount - groups, 'two providers, one presence group').toBe(1);
+    // A status belongs to a connection: the nurse connects, then is busy.
+    await subscribeLive(server, sockets.open(nurse), APPOINTMENT_CHANGED);
+    dataOf(await server.gql(SET_STATUS, { s: 'BUSY' }, nurse));
+    const busy = (r: { data?: Record<string, any> | null }) =>
+      r.data!.presence.user.id === sunrise.users.nurse && r.data!.presence.status === 'BUSY';
+    const got = await Promise.all(watching.map((s) => vi.waitUntil(() => s.results.find(busy), 10_000)));
+    expect(JSON.stringify(got[0])).toBe(JSON.stringify(got[1]));
+  });
+
+  it('should show each participant the others typing and never themselves, though they share a typing document', async () => {
+    const { server, sunrise } = t;
+    const [lee, patel, nurse] = await Promise.all([t.token('lee'), t.token('patel'), t.token('nurse')]);
+    const thread = dataOf(
+      await server.gql(
+        CREATE_THREAD,
+        { i: { subject: 'Typing', participantIds: [sunrise.users.lee, sunrise.users.patel], body: 'hello' } },
+        nurse,
+      ),
+    ).createThread;
+    const leeSees = await subscribeLive(server, sockets.open(lee), TYPING, { t: thread.id });
+    const patelSees = await subscribeLive(server, sockets.open(patel), TYPING, { t: thread.id });
+
+    await server.gql(SET_TYPING, { t: thread.id }, lee);
+    await server.gql(SET_TYPING, { t: thread.id }, patel);
+    await server.gql(SET_TYPING, { t: thread.id }, nurse);
+    const who = (s: typeof leeSees) => s.results.map((r) => r.data!.typing.user.id);
+    await vi.waitFor(() => expect(who(leeSees).sort()).toEqual([sunrise.users.patel, sunrise.users.nurse].sort()));
+    await vi.waitFor(() => expect(who(patelSees).sort()).toEqual([sunrise.users.lee, sunrise.users.nurse].sort()));
   });
 
   it('should end a subscriber that stops reading as SLOW_CONSUMER with its last cursor, and keep its group going', async () => {

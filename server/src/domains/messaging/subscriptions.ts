@@ -115,9 +115,11 @@ export const messagingSubscriptions: Resolvers = {
       resolve: withSharedLoaders,
     },
     typing: signalField<TypingSignal, SubscriptionTypingArgs>('typing', async ({ threadId }, ctx) => {
-      const me = requireViewer(ctx.viewer);
+      requireViewer(ctx.viewer);
       const thread = await requireThreadAccess(ctx, threadId);
-      return (signal) => signal.threadId === thread.id && signal.userId !== me.userId;
+      // Who is asking is read from the filter's caller, not captured here: the filter serves a whole delivery group.
+      return (signal, caller) =>
+        signal.threadId === thread.id && caller.kind === 'user' && signal.userId !== caller.userId;
     }),
     unreadCounts: {
       subscribe: async (_parent: unknown, _args: unknown, ctx: Context) => {
