@@ -10,7 +10,7 @@ import { ErrorCode } from '../errors.js';
 import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
-import type { SubscriberSink } from '../subscriptions/sink.js';
+import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { watchSession } from './session.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
@@ -130,7 +130,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!Array.isArray(prepared)) {
         const sink = eventSink(req.context.res, prepared.contextValue);
         req.context.sink = sink;
-        prepared.contextValue.transport = { sink, variables: params.variables };
+        attachTransport(prepared.contextValue, sink, params.variables);
         return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
       }
       return [

@@ -9,7 +9,7 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
-import type { SubscriberSink } from '../subscriptions/sink.js';
+import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
 import { watchSession } from './session.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
@@ -242,10 +242,11 @@ export function attachWebSocketServer(
         }
         const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
         if (!Array.isArray(prepared)) {
-          prepared.contextValue.transport = {
-            sink: socketSink(ctx.extra.socket, id, prepared.contextValue),
-            variables: payload.variables,
-          };
+          attachTransport(
+            prepared.contextValue,
+            socketSink(ctx.extra.socket, id, prepared.contextValue),
+            payload.variables,
+          );
         }
         return prepared;
       },

@@ -8,13 +8,13 @@ import {
   type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
-import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import { deliveryFailed, slowConsumer } from '../errors.js';
 import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
+import { identityOf, tracked } from './identity.js';
 import type { DurableStreamOptions } from './streams.js';
 import { SharedPayload, type SubscriberSink, type SubscriberTransport } from './sink.js';
 
@@ -26,9 +26,6 @@ interface Rendered {
   payload: SharedPayload | null;
   result: ExecutionResult;
 }
-
-/** Who a subscriber is, to the resolvers that depend on it. */
-const identityOf = (viewer: Viewer) => (viewer.kind === 'user' ? `u:${viewer.userId}` : `c:${viewer.clientId}`);
 
 /**
  * What every resolver may read of the caller besides who it is: the role of staff, the scopes of an integration
@@ -46,18 +43,8 @@ function canonical(value: unknown): string {
   );
 }
 
-/**
- * The caller as the group's resolvers see it: reading who it is (`userId`, `clientId`) marks the execution as one
- * whose result may differ from one member to another.
- */
-function tracked(viewer: Viewer, onIdentity: () => void): Viewer {
-  return new Proxy(viewer, {
-    get(target, prop, receiver) {
-      if (prop === 'userId' || prop === 'clientId') onIdentity();
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
-}
+/** Whether a caller receives a root (an event, a signal): decided in memory. */
+type Accept<R> = (root: R, caller: Viewer) => boolean | Promise<boolean>;
 
 /** One subscriber of a group: its position in the log, its sink, and how its stream ends. */
 class Member {
@@ -74,9 +61,12 @@ class Member {
 
   constructor(
     readonly group: Group<unknown>,
+    /** The subscriber as authenticated (not watched: the group reads who it is to key and split). */
     readonly viewer: Viewer,
     readonly sink: SubscriberSink,
     private readonly maxBufferedBytes: number,
+    /** This subscriber's own filter, as its field's subscribe resolver made it. */
+    readonly accept: Accept<unknown>,
   ) {
     this.identity = identityOf(viewer);
     this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
@@ -126,9 +116,12 @@ class Member {
  */
 abstract class Group<R> {
   readonly members = new Set<Member>();
-  private readonly identities = new Map<string, { viewer: Viewer; count: number }>();
+  /** The members of each identity: one of them (whose viewer and filter the identity's executions use), and how many. */
+  private readonly identities = new Map<string, { member: Member; count: number }>();
   /** Set once an execution or filter read the caller's identity: from then on, one execution per identity. */
   perIdentity = false;
+  /** Reads of who is asking, by this group's executions and filters or by what its members' resolvers captured. */
+  private identityReads = 0;
   ready: Promise<void> = Promise.resolve();
   private stopListening: () => void = () => {};
   protected chain: Promise<void> = Promise.resolve();
@@ -145,8 +138,6 @@ abstract class Group<R> {
     private readonly variableValues: Record<string, unknown> | null | undefined,
   ) {}
 
-  /** Whether a caller receives this root (decided in memory, once per group or identity). */
-  protected abstract accept(root: R, caller: Viewer): boolean | Promise<boolean>;
   /** What the log lines of an execution carry as request id. */
   protected abstract requestIdOf(root: R): string;
   /** Starts hearing what the group delivers; resolves with how to stop, once it hears. */
@@ -165,27 +156,32 @@ abstract class Group<R> {
     this.members.add(member);
     const unit = this.identities.get(member.identity);
     if (unit) unit.count += 1;
-    else this.identities.set(member.identity, { viewer: member.viewer, count: 1 });
+    else this.identities.set(member.identity, { member, count: 1 });
   }
 
   leave(member: Member): void {
     if (!this.members.delete(member)) return;
     const unit = this.identities.get(member.identity)!;
     if (--unit.count === 0) this.identities.delete(member.identity);
+    else if (unit.member === member) {
+      for (const other of this.members) if (other.identity === member.identity) unit.member = other;
+    }
     if (this.members.size > 0) return;
     this.closed = true;
     this.stopListening();
     this.registry.forget(this);
   }
 
-  /**
-   * Filters and executes one root for one caller. `onIdentity` hears whether the filter or the resolvers read who
-   * the caller is.
-   */
-  async render(root: R, viewer: Viewer, onIdentity: () => void): Promise<Rendered | null> {
-    const caller = tracked(viewer, onIdentity);
-    if (!(await this.accept(root, caller))) return null;
-    const ctx = createContext(this.services, viewer, this.requestIdOf(root));
+  /** Something read who one of the members is: the group may no longer share one result among identities. */
+  identityRead(): void {
+    this.identityReads += 1;
+  }
+
+  /** Filters (with the member's own filter) and executes one root as one member. */
+  async render(root: R, member: Member): Promise<Rendered | null> {
+    const caller = tracked(member.viewer, () => this.identityRead());
+    if (!(await member.accept(root, caller))) return null;
+    const ctx = createContext(this.services, member.viewer, this.requestIdOf(root));
     ctx.viewer = caller;
     const result = (await execute({
       schema: this.schema,
@@ -203,8 +199,9 @@ abstract class Group<R> {
     if (!this.perIdentity) {
       const first = this.members.values().next().value;
       if (!first) return () => null;
-      let readIdentity = false;
-      const out = await this.render(root, first.viewer, () => (readIdentity = true));
+      const reads = this.identityReads;
+      const out = await this.render(root, first);
+      const readIdentity = this.identityReads !== reads;
       if (!readIdentity || this.identities.size <= 1) {
         if (readIdentity) this.perIdentity = true;
         return () => out;
@@ -212,8 +209,7 @@ abstract class Group<R> {
       this.perIdentity = true;
     }
     const outs = new Map<string, Rendered | null>();
-    for (const [identity, { viewer }] of [...this.identities])
-      outs.set(identity, await this.render(root, viewer, () => {}));
+    for (const [identity, { member }] of [...this.identities]) outs.set(identity, await this.render(root, member));
     return (member) => outs.get(member.identity) ?? null;
   }
 
@@ -234,10 +230,6 @@ class DurableGroup extends Group<FeedItem> {
     private readonly topics: ReadonlySet<string>,
   ) {
     super(...base);
-  }
-
-  protected accept(item: FeedItem, caller: Viewer): boolean | Promise<boolean> {
-    return this.options.accept(item, caller);
   }
 
   protected requestIdOf(item: FeedItem): string {
@@ -276,7 +268,7 @@ class DurableGroup extends Group<FeedItem> {
       rows = await readEvents(this.services.db, this.tenantId, member.position, REPLAY_PAGE, this.options.topics);
       for (const item of feedItems(this.services.db, this.tenantId, toLoggedEvents(this.tenantId, rows))) {
         if (member.ended) return;
-        member.offer(item, await this.render(item, member.viewer, () => {}));
+        member.offer(item, await this.render(item, member));
       }
       await member.sink.drained();
     } while (rows.length === REPLAY_PAGE && !member.ended);
@@ -305,10 +297,6 @@ class SignalGroup<S, R> extends Group<R> {
     private readonly source: SignalSource<S, R>,
   ) {
     super(...base);
-  }
-
-  protected accept(root: R, caller: Viewer): boolean | Promise<boolean> {
-    return this.source.accept(root, caller);
   }
 
   protected requestIdOf(): string {
@@ -374,19 +362,18 @@ export class SubscriberGroups {
     transport: SubscriberTransport,
     options: DurableStreamOptions,
   ): Promise<AsyncIterableIterator<never>> {
-    const viewer = requireCaller(ctx.viewer);
+    const { viewer } = transport.identity;
     const { services } = ctx;
     // Only null means "from now": an empty string is not a cursor, and taking it for none would skip what was missed.
     const after = options.after != null ? parseEventCursor(viewer.tenantId, options.after) : null;
     const group = this.groupOf(
-      ctx,
       info,
       transport,
+      services,
       (base) => new DurableGroup(base, options, new Set(options.topics)),
     ) as DurableGroup;
-    const member = new Member(group, viewer, transport.sink, this.maxBufferedBytes);
+    const member = this.enter(group, transport, options.accept as Accept<unknown>);
     member.replaying = after !== null;
-    group.join(member);
     try {
       await group.ready;
       if (after !== null) await assertResumable(services.db, viewer.tenantId, after, group.heard);
@@ -411,10 +398,8 @@ export class SubscriberGroups {
     transport: SubscriberTransport,
     source: SignalSource<S, R>,
   ): Promise<AsyncIterableIterator<never>> {
-    const viewer = requireCaller(ctx.viewer);
-    const group = this.groupOf(ctx, info, transport, (base) => new SignalGroup(base, source));
-    const member = new Member(group, viewer, transport.sink, this.maxBufferedBytes);
-    group.join(member);
+    const group = this.groupOf(info, transport, ctx.services, (base) => new SignalGroup(base, source));
+    const member = this.enter(group, transport, source.accept as Accept<unknown>);
     try {
       // Once the channel is listened to (with Redis, once SUBSCRIBE is acknowledged), signals sent after arrive.
       await group.ready;
@@ -425,15 +410,18 @@ export class SubscriberGroups {
     return this.streamOf(member, ctx);
   }
 
-  /** The group of this caller's key, made (and listening) if there is none. */
+  /**
+   * The group of this caller's key, made (and listening) if there is none. A subscriber whose subscribe resolver read
+   * who it is gets a group of that person's own.
+   */
   private groupOf<R>(
-    ctx: Context,
     info: GraphQLResolveInfo,
-    { variables }: SubscriberTransport,
+    { variables, identity }: SubscriberTransport,
+    services: Services,
     make: (base: ConstructorParameters<typeof Group<R>>) => Group<R>,
   ): Group<R> {
-    const viewer = requireCaller(ctx.viewer);
-    const key = groupKey(viewer, info);
+    const { viewer } = identity;
+    const key = groupKey(viewer, info, identity.read);
     const existing = this.groups.get(key) as Group<R> | undefined;
     if (existing) return existing;
     const document: DocumentNode = {
@@ -444,7 +432,7 @@ export class SubscriberGroups {
       this,
       key,
       viewer.tenantId,
-      ctx.services,
+      services,
       info.schema,
       document,
       info.operation.name?.value,
@@ -453,6 +441,14 @@ export class SubscriberGroups {
     this.groups.set(key, group as Group<unknown>);
     group.listen();
     return group;
+  }
+
+  /** A new member of a group; what its resolvers captured of who it is tells the group when read. */
+  private enter(group: Group<unknown>, { sink, identity }: SubscriberTransport, accept: Accept<unknown>): Member {
+    const member = new Member(group, identity.viewer, sink, this.maxBufferedBytes, accept);
+    group.join(member);
+    identity.onRead(() => group.identityRead());
+    return member;
   }
 
   /** The stream graphql-js hands to the transport for one member, counted among the instance's live streams. */
@@ -494,11 +490,15 @@ function printedOperation(info: GraphQLResolveInfo): string {
   return printed;
 }
 
-/** Same tenant, field, document, operation, variables and caller profile: same bytes (identity is watched at run). */
-function groupKey(viewer: Viewer, info: GraphQLResolveInfo): string {
+/**
+ * Same tenant, field, document, operation, variables and caller profile: same bytes (identity is watched at run), or
+ * also the same person when the subscribe resolver read who it is.
+ */
+function groupKey(viewer: Viewer, info: GraphQLResolveInfo, personal: boolean): string {
   return [
     viewer.tenantId,
     profileOf(viewer),
+    personal ? identityOf(viewer) : '',
     info.fieldName,
     printedOperation(info),
     canonical(info.variableValues),

@@ -18,8 +18,9 @@ export type SignalFilter<S> = (signal: S, viewer: Viewer, loaders: TenantLoaders
 /**
  * The resolver object of a signal subscription field (presence, typing, viewing), the ephemeral sibling of
  * `durableField`. `start` runs before the stream starts (check arguments and permission there) and returns which
- * signals this subscriber receives. The filter serves the subscriber's whole delivery group (./groups.ts): it reads who
- * is asking from its `viewer` argument (the group watches that), never from what `start` saw.
+ * signals this subscriber receives. Over WebSocket and SSE the subscriber is served by its delivery group
+ * (./groups.ts); whatever `start` or the filter read of who is asking (from `ctx.viewer`, even captured, or from the
+ * filter's `viewer`) is seen by the group (./identity.ts), which then filters and executes per person.
  *
  * Pub/sub hands every listener of a message the same parsed object, so the tenant loaders are kept per signal: a user
  * or patient that all subscribers select is read once per signal on this instance, not once per subscriber or group

@@ -1,4 +1,6 @@
 import type { ExecutionResult } from 'graphql';
+import type { Context } from '../context.js';
+import { IdentityWatch } from './identity.js';
 
 /**
  * Where one subscriber's `next` messages go, given by its transport (a graphql-ws operation on a socket, an SSE
@@ -45,4 +47,22 @@ export interface SubscriberTransport {
   sink: SubscriberSink;
   /** The variables as the client sent them (a group executes its document with its first member's). */
   variables: Record<string, unknown> | null | undefined;
+  /** Who the subscriber is, and whether anything of the operation read it (./identity.ts). */
+  identity: IdentityWatch;
+}
+
+/**
+ * Gives a subscription operation over WebSocket or SSE its transport, so its fields join delivery groups. From here on
+ * the operation's caller is watched (./identity.ts): whatever its resolvers read of who is asking is known to the
+ * group.
+ */
+export function attachTransport(
+  ctx: Context,
+  sink: SubscriberSink,
+  variables: Record<string, unknown> | null | undefined,
+): void {
+  if (!ctx.viewer) return;
+  const identity = new IdentityWatch(ctx.viewer);
+  ctx.viewer = identity.watched;
+  ctx.transport = { sink, variables, identity };
 }

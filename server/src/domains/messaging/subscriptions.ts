@@ -115,11 +115,10 @@ export const messagingSubscriptions: Resolvers = {
       resolve: withSharedLoaders,
     },
     typing: signalField<TypingSignal, SubscriptionTypingArgs>('typing', async ({ threadId }, ctx) => {
-      requireViewer(ctx.viewer);
+      const me = requireViewer(ctx.viewer);
       const thread = await requireThreadAccess(ctx, threadId);
-      // Who is asking is read from the filter's caller, not captured here: the filter serves a whole delivery group.
-      return (signal, caller) =>
-        signal.threadId === thread.id && caller.kind === 'user' && signal.userId !== caller.userId;
+      // `me` is the subscriber as its delivery group watches it: reading who it is splits the group per person.
+      return (signal) => signal.threadId === thread.id && signal.userId !== me.userId;
     }),
     unreadCounts: {
       subscribe: async (_parent: unknown, _args: unknown, ctx: Context) => {
