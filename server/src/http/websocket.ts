@@ -190,6 +190,10 @@ export function attachWebSocketServer(
         if (ctx.extra.closed) return false;
         ctx.extra.id = randomUUID();
         ctx.extra.viewer = viewer;
+        // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
+        // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md).
+        (ctx.extra as { request?: unknown }).request = undefined;
+        if (ctx.connectionParams) delete (ctx.connectionParams as Record<string, unknown>).authorization;
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
         const close = (reason: string) => ctx.extra.socket.close(CloseCode.Forbidden, reason);
