@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# `npm test`: lint and formatting, types, then every test project; prints how long each step and the whole took.
+# `npm test`: lint and formatting, and types (side by side: one core each), then every test project; prints how long
+# each step and the whole took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
-step() { # step NAME COMMAND...
-  local name=$1 t=$SECONDS; shift
-  "$@"
-  timings+=("$name $((SECONDS - t)) s")
-}
 timings=()
-step lint npm run lint --silent
-step typecheck npm run typecheck --silent
-step vitest npx vitest run "$@"
+
+# Lint and typecheck at once, each output kept apart and printed whole; either failing stops the run before the tests.
+checks=$(mktemp -d)
+trap 'rm -rf "$checks"' EXIT
+check() { # check NAME COMMAND...: runs in the background, records its exit code and duration
+  local name=$1 t=$SECONDS; shift
+  ("$@" >"$checks/$name.log" 2>&1; echo "$? $((SECONDS - t))" >"$checks/$name.rc") &
+}
+check lint npm run lint --silent
+check typecheck npm run typecheck --silent
+wait
+failed=0
+for name in lint typecheck; do
+  read -r rc seconds <"$checks/$name.rc"
+  cat "$checks/$name.log"
+  timings+=("$name $seconds s")
+  if [ "$rc" != 0 ]; then
+    echo "npm test: $name failed (exit code $rc)" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
+
+t=$SECONDS
+npx vitest run "$@"
+timings+=("vitest $((SECONDS - t)) s")
 echo "npm test: $((SECONDS - start)) s ($(IFS=,; echo "${timings[*]}" | sed 's/,/, /g'))"
