@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryEphemeralSets, RedisEphemeralSets, type EphemeralSets } from '../../src/realtime/ephemeralSets.js';
+import { HeldMembers } from '../../src/realtime/heldMembers.js';
+import { createLogger } from '../../src/logger.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 
 const redis = new Redis(TEST_REDIS_URL);
@@ -67,6 +69,29 @@ describe.each([
     await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(firstExpiry + 100), { timeout: 10_000 });
     expect((await sets.members(k1)).length + (await sets.members(k2)).length).toBe(1_199);
     expect((await sets.sweep()).filter((e) => e.key === k1 || e.key === k2)).toEqual([]);
+  });
+
+  it('holds members on one timer past their time to live, adds back one that lapsed, and lets go on release', async () => {
+    const sets = make();
+    const held = new HeldMembers(sets, 600, 150, createLogger('silent'));
+    try {
+      const key = `test:${randomUUID()}`;
+      const releaseA = await held.hold(key, 'a');
+      await held.hold(key, 'b');
+      expect((await sets.members(key)).sort()).toEqual(['a', 'b']);
+      // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back.
+      await sets.remove(key, 'b');
+      await vi.waitFor(async () => expect(await sets.members(key)).toContain('b'), { timeout: 10_000 });
+      // Several times the time to live later, both are still there.
+      const since = Date.now();
+      await vi.waitUntil(() => Date.now() - since > 1_500, { timeout: 10_000, interval: 50 });
+      expect((await sets.members(key)).sort()).toEqual(['a', 'b']);
+      releaseA();
+      await vi.waitFor(async () => expect(await sets.members(key)).toEqual(['b']), { timeout: 10_000 });
+      expect(held.size).toBe(1);
+    } finally {
+      held.stop();
+    }
   });
 
   it('lets an unrenewed member lapse, and the sweep reports it exactly once across sweepers', async () => {

@@ -3,6 +3,7 @@ import { requireViewer } from '../../auth/roles.js';
 import type { Viewer } from '../../auth/tokens.js';
 import type { Context } from '../../context.js';
 import { EphemeralKey } from '../../realtime/keys.js';
+import { HeldMembers } from '../../realtime/heldMembers.js';
 import type { Realtime } from '../../realtime/service.js';
 
 /**
@@ -13,25 +14,23 @@ import type { Realtime } from '../../realtime/service.js';
 export const ThreadViewing = {
   /** A member lapses this long after its last renewal. */
   ttlMs: 30_000,
-  /** How often a live subscription renews its member. */
+  /** How often the instance renews the members of its live subscriptions (all at once). */
   renewEveryMs: 10_000,
 } as const;
 
-/** Renewal timers of the live viewers of each instance, cleared at shutdown. */
-const renewals = new WeakMap<Realtime, Set<NodeJS.Timeout>>();
+/** The thread viewers each instance holds, renewed together. */
+const held = new WeakMap<Realtime, HeldMembers>();
 
-function renewalsOf(realtime: Realtime): Set<NodeJS.Timeout> {
-  let timers = renewals.get(realtime);
-  if (!timers) {
-    const created = new Set<NodeJS.Timeout>();
-    renewals.set(realtime, created);
-    realtime.onStop.push(() => {
-      for (const timer of created) clearInterval(timer);
-      created.clear();
-    });
-    timers = created;
+function heldBy(ctx: Context): HeldMembers {
+  const { realtime } = ctx.services;
+  let members = held.get(realtime);
+  if (!members) {
+    const created = new HeldMembers(realtime.sets, ThreadViewing.ttlMs, ThreadViewing.renewEveryMs, ctx.services.log);
+    held.set(realtime, created);
+    realtime.onStop.push(() => created.stop());
+    members = created;
   }
-  return timers;
+  return members;
 }
 
 /**
@@ -41,28 +40,7 @@ function renewalsOf(realtime: Realtime): Set<NodeJS.Timeout> {
  */
 export async function enterThread(ctx: Context, threadId: string): Promise<() => void> {
   const viewer = requireViewer(ctx.viewer);
-  const { sets } = ctx.services.realtime;
-  const key = EphemeralKey.threadViewers(viewer, threadId);
-  const member = `${viewer.userId}|${randomUUID()}`;
-  const touch = () =>
-    sets
-      .touch(key, member, ThreadViewing.ttlMs)
-      .catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not renew a thread viewer'));
-  await touch();
-  const timers = renewalsOf(ctx.services.realtime);
-  const timer = setInterval(touch, ThreadViewing.renewEveryMs);
-  timer.unref();
-  timers.add(timer);
-  let left = false;
-  return () => {
-    if (left) return;
-    left = true;
-    clearInterval(timer);
-    timers.delete(timer);
-    sets
-      .remove(key, member)
-      .catch((err: Error) => ctx.log.warn({ err: { message: err.message } }, 'could not remove a thread viewer'));
-  };
+  return heldBy(ctx).hold(EphemeralKey.threadViewers(viewer, threadId), `${viewer.userId}|${randomUUID()}`);
 }
 
 /** The users viewing a thread now, over all instances. */
