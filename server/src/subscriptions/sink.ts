@@ -1,5 +1,5 @@
 import type { ExecutionResult } from 'graphql';
-import type { Context } from '../context.js';
+import type { Viewer } from '../auth/tokens.js';
 import { IdentityWatch } from './identity.js';
 
 /**
@@ -57,7 +57,7 @@ export interface SubscriberTransport {
  * group.
  */
 export function attachTransport(
-  ctx: Context,
+  ctx: { viewer: Viewer | null; transport?: SubscriberTransport },
   sink: SubscriberSink,
   variables: Record<string, unknown> | null | undefined,
 ): void {
