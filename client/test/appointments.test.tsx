@@ -53,6 +53,7 @@ describe('Schedule cache, live', () => {
     const httpBefore = viewer.http.length;
 
     const late = await book(day, '11:00', 1);
+    await screen.findByText(/· 1 appointment ·/);
     const early = await book(day, '09:30', 2);
 
     await waitFor(() => expect(cachedDay(viewer, day)).toEqual([early, late]));

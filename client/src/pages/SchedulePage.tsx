@@ -17,6 +17,7 @@ import { ErrorNotice, Loading } from '../components/ui/Empty';
 import { errorMessage } from '../components/ui/errors';
 import { useAppointmentEvents, type AppointmentEvent, type LiveAppointment } from '../hooks/useAppointmentEvents';
 import { liveActivityOf, useLiveActivity } from '../hooks/useLiveActivity';
+import { count } from '../lib/count';
 import { addDays, formatDay, formatWeekday, localDate, today, weekStart } from '../lib/time';
 import { useCurrentUser } from '../session/SessionContext';
 
@@ -130,7 +131,7 @@ export function SchedulePage() {
           <p className="page-sub">
             {view === 'week' ? `Week of ${formatDay(monday)}` : formatDay(date)}
             {hasData &&
-              ` · ${counts.total} appointments · ${counts.arrived} arrived${counts.cancelled ? ` · ${counts.cancelled} cancelled` : ''}`}
+              ` · ${count(counts.total, 'appointment')} · ${counts.arrived} arrived${counts.cancelled ? ` · ${counts.cancelled} cancelled` : ''}`}
           </p>
         </div>
         <div className="toolbar schedule-toolbar">
