@@ -110,7 +110,7 @@ describe('Connection status and resume', () => {
 
     // One event before the outage: the stream has a cursor.
     const first = await book(colleague.token, day, '09:00', 1);
-    await screen.findByText(/1 appointments/);
+    await screen.findByText(/1 appointment ·/);
     const cursor = me.apollo.cursors.entries().find(([key]) => key.startsWith('AppointmentChanged'))?.[1];
     expect(cursor).toBeTruthy();
 
@@ -225,7 +225,7 @@ describe('Connection status and resume', () => {
     await book(colleague.token, day, '11:00', 3);
 
     await waitFor(() => expect(badge()).toBe('Live'), { timeout: 20_000 });
-    await screen.findByText(/1 appointments/);
+    await screen.findByText(/1 appointment ·/);
     expect(me.http).toContain('SchedulePage');
     await me.apollo.dispose();
   });
