@@ -1,23 +1,29 @@
 /**
  * Fan-out benchmark (docs/architecture.md, invariant 4: "an event costs little per subscriber").
  *
- * For each N: N graphql-ws subscribers of `appointmentChanged` in one clinic, events triggered through the real
- * mutation path (createAppointment / updateAppointment over HTTP), against the real server as its own process on
- * PostgreSQL and Redis. Beside it, in the same run and interleaved event by event, a raw `ws` server
- * (bench/raw-ws-server.ts) broadcasts the very frame a GraphQL subscriber received to N plain sockets.
- * Reported per N, for each server and as a ratio: CPU time per delivered event, fan-out latency (trigger sent → last
- * subscriber received) p50/p99 over the events, and RSS per connection.
+ * For each N and case: N graphql-ws subscribers of the real server, run as its own process on PostgreSQL and Redis,
+ * and events triggered through the real mutation path over HTTP. Beside it, in the same run and interleaved event by
+ * event, a raw `ws` server (bench/raw-ws-server.ts) broadcasts the very frames the GraphQL subscribers received to as
+ * many plain sockets: each event to as many receivers, each receiver the bytes its GraphQL counterpart got.
+ * The cases (bench/scenarios.ts): one clinic's schedule; with --clinics=C, also C clinics, each event reaching one
+ * clinic's N/C subscribers; with --mixed, also one clinic where the web app's schedule, an integrator, per-provider
+ * schedules, open threads and notifications subscribe at once.
+ * Reported per N and case, for each server and as a ratio: CPU time per delivered event, fan-out latency (trigger
+ * sent → last subscriber received) p50/p99 over the events, RSS per connection (also after the events and a forced
+ * garbage collection), CPU at rest, delivery groups; with --runs, the median of the runs and their spread.
  *
  *   npm run bench                               1,000, 5,000 and 10,000 subscribers, 40 events each
  *   npm run bench -- --quick                    1,000 subscribers, 10 events (a minute)
  *   npm run bench -- --sizes=1000,5000 --events=30 --workers=2
+ *   npm run bench -- --sizes=10000,15000 --clinics=10 --mixed --runs=3
  *
  * Options (flag or environment variable): --sizes / BENCH_SIZES, --events / BENCH_EVENTS, --warmup / BENCH_WARMUP,
- * --workers / BENCH_WORKERS (client processes), --gap-ms / BENCH_GAP_MS (pause after each event), --timeout /
- * BENCH_TIMEOUT
- * (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL (an admin connection; default
- * postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir>
- * (run the GraphQL server under --cpu-prof and leave its profiles there).
+ * --workers / BENCH_WORKERS (client processes), --gap-ms / BENCH_GAP_MS (pause after each event), --clinics /
+ * BENCH_CLINICS (also run C clinics), --mixed / BENCH_MIXED=1 (also run the mixed case), --runs / BENCH_RUNS (fresh
+ * servers each), --timeout / BENCH_TIMEOUT (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL
+ * (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
+ * redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir> (run the GraphQL server under --cpu-prof, leave its profiles there and
+ * print where its CPU went during the events).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,10 +33,21 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
-  median,
+  addSelfTime,
+  profileOf,
+  scriptSourceMaps,
+  topSelfTime,
+  type ScriptMaps,
+  type SelfTime,
+  type Window,
+} from './profile.js';
+import { clinicsComparison, details, table, type CaseRun, type EventSample, type Side } from './report.js';
+import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec } from './scenarios.js';
+import {
+  collectGarbage,
+  ephemeralPortCount,
   nowMs,
   openFileLimit,
-  percentile,
   procCpuNs,
   procRssBytes,
   procStatCpuNs,
@@ -38,6 +55,7 @@ import {
   sleep,
   spawnListening,
   until,
+  type AudienceShare,
   type Spawned,
   type Target,
   type WorkerCommand,
@@ -48,7 +66,8 @@ import {
 // Options
 
 const USAGE =
-  'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--workers=2] [--gap-ms=100] [--timeout=1800]';
+  'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--workers=2] [--gap-ms=100] ' +
+  '[--clinics=1] [--mixed] [--runs=1] [--timeout=<seconds>]';
 
 /** A bad option ends the run before anything is started. */
 function badOption(message: string): never {
@@ -62,6 +81,9 @@ const OPTIONS = {
   warmup: { type: 'string' },
   workers: { type: 'string' },
   'gap-ms': { type: 'string' },
+  clinics: { type: 'string' },
+  mixed: { type: 'boolean' },
+  runs: { type: 'string' },
   timeout: { type: 'string' },
   quick: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -95,8 +117,10 @@ function intOption(
   return value;
 }
 
+const yes = (raw: string | undefined) => /^(1|true|yes)$/i.test(raw ?? '');
+
 const env = process.env;
-const quick = flags.quick === true || /^(1|true|yes)$/i.test(env.BENCH_QUICK ?? '');
+const quick = flags.quick === true || yes(env.BENCH_QUICK);
 const sizes = (flags.sizes ?? env.BENCH_SIZES ?? (quick ? '1000' : '1000,5000,10000')).split(',').map((s) => {
   const n = Number(s.trim());
   if (!Number.isInteger(n) || n < 1 || n > 50_000) badOption(`sizes must be integers from 1 to 50000, got "${s}"`);
@@ -106,47 +130,75 @@ const EVENTS = intOption('events', flags.events, env.BENCH_EVENTS, quick ? 10 : 
 const WARMUP = intOption('warmup', flags.warmup, env.BENCH_WARMUP, quick ? 3 : 5, 0, 100);
 const WORKERS = intOption('workers', flags.workers, env.BENCH_WORKERS, 2, 1, 16);
 const GAP_MS = intOption('gap-ms', flags['gap-ms'], env.BENCH_GAP_MS, 100, 0, 10_000);
-const TIMEOUT_S = intOption('timeout', flags.timeout, env.BENCH_TIMEOUT, 1800, 10, 24 * 3600);
+const CLINICS = intOption('clinics', flags.clinics, env.BENCH_CLINICS, 1, 1, 100);
+const MIXED = flags.mixed === true || yes(env.BENCH_MIXED);
+const RUNS = intOption('runs', flags.runs, env.BENCH_RUNS, 1, 1, 20);
 const ADMIN_DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CPU_PROF_DIR = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
 
-/** Time allowed for one event to reach every subscriber. */
-const EVENT_TIMEOUT_MS = 60_000;
+/** One clinic always, as the reference of the others. */
+const CASES: CaseSpec[] = [
+  { kind: 'clinics', clinics: 1 },
+  ...(CLINICS > 1 ? [{ kind: 'clinics', clinics: CLINICS } as const] : []),
+  ...(MIXED ? [{ kind: 'mixed' } as const] : []),
+];
+
 /** WebSocket handshakes in flight per worker. */
 const CONNECT_CONCURRENCY = 100;
 /** Connections opened and closed before the memory baseline, so the baseline includes the JIT code of those paths. */
 const WARM_CONNECTIONS = 100;
 /** Pause before reading RSS, so that the last handshakes' buffers are settled. */
 const SETTLE_MS = 2000;
+/**
+ * Pause after a forced garbage collection before reading RSS: tens of MB of the GraphQL server's (its young
+ * generation, shrunk by V8's memory reducer in an idle process) are given back 10 to 30 s after a full collection.
+ */
+const GC_SETTLE_MS = 30_000;
 /** How long the servers are watched at rest with N connections (a presence renewal period: TTL / 3 = 10 s). */
 const REST_MS = 10_000;
+/** File descriptors a process needs besides its sockets to the other side: listener, database, Redis, pipes, files. */
+const FD_MARGIN = 200;
 
-const TENANT = 'sunrise-derm';
-const PASSWORD = 'derm-demo-2026';
-/** The demo staff of the clinic: subscribers are spread over them round-robin; the front desk triggers the events. */
-const STAFF = ['admin', 'lee', 'patel', 'nurse', 'frontdesk'].map((key) => `${key}@sunrise.example`);
+/** Time allowed for `count` sockets to connect (and subscribe): handshakes slow down as connections pile up. */
+const connectBudgetMs = (count: number) => 120_000 + count * 40;
+/** Time allowed for one event to reach `receivers` sockets. */
+const eventBudgetMs = (receivers: number) => 30_000 + receivers * 4;
 
-/** What a schedule view shows of a change. */
-const SUBSCRIPTION = `subscription AppointmentChanged {
-  appointmentChanged {
-    kind
-    cursor
-    occurredAt
-    previousProviderId
-    appointment {
-      id
-      status
-      startsAt
-      endsAt
-      room
-      reason
-      updatedAt
-      provider { id name }
-      patient { id displayName }
-    }
-  }
-}`;
+/** Fails the plan before anything starts when a size cannot be run as asked. */
+function checkSize(n: number): void {
+  const limit = openFileLimit();
+  const perWorker = 2 * Math.ceil(n / WORKERS);
+  if (perWorker + FD_MARGIN > limit)
+    badOption(
+      `${n.toLocaleString('en-US')} subscribers take ${perWorker} sockets (raw and graphql) per client worker with ` +
+        `--workers=${WORKERS}, beyond the open-file limit of ${limit}: use --workers=` +
+        `${Math.ceil((2 * n) / (limit - FD_MARGIN))} or more, or raise ulimit -n`,
+    );
+  if (n + FD_MARGIN > limit)
+    badOption(`${n} connections exceed the servers' open-file limit (${limit}); raise it with ulimit -n`);
+  const ports = ephemeralPortCount();
+  if (n + WARM_CONNECTIONS > ports)
+    badOption(`${n} connections to one server need as many local ports; net.ipv4.ip_local_port_range has ${ports}`);
+  if (n < CLINICS) badOption(`--clinics=${CLINICS} needs at least as many subscribers, got size ${n}`);
+  if (MIXED && n < mixedMinimum())
+    badOption(`--mixed needs at least ${mixedMinimum()} subscribers (one per audience), got size ${n}`);
+}
+sizes.forEach(checkSize);
+
+/** Generous for each case run, growing with N: a backstop, each step has its own timeout. */
+const plannedSeconds = sizes.reduce(
+  (sum, n) => sum + RUNS * CASES.length * (300 + connectBudgetMs(n) / 1000 + (WARMUP + EVENTS) * 2),
+  0,
+);
+const TIMEOUT_S = intOption(
+  'timeout',
+  flags.timeout,
+  env.BENCH_TIMEOUT,
+  Math.max(1800, Math.ceil(plannedSeconds)),
+  10,
+  7 * 24 * 3600,
+);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Everything started here is stopped by `cleanup`, whatever happens.
@@ -247,32 +299,45 @@ interface Worker {
   send(command: WorkerCommand): void;
 }
 
-/** Event reports, keyed `target:index`, collected until every worker has sent its own. */
-const reports = new Map<string, { got: Extract<WorkerReport, { type: 'event' }>[]; done?: () => void }>();
-const connectedWaiters = new Map<string, { count: number; expected: number; done: () => void }>();
+/** Answers awaited from the workers, by what they answer (see `replyKey`), until `need` of them are in. */
+const awaited = new Map<string, { need: number; got: WorkerReport[]; done: () => void }>();
 const failureWatchers = new Set<(err: Error) => void>();
 let failureMessage: string | undefined;
-/** Workers of the current phase: an event is complete once each of them has reported it. */
-let activeWorkers = 0;
+
+function replyKey(report: WorkerReport): string | undefined {
+  if (report.type === 'connected') return `connected:${report.target}`;
+  if (report.type === 'expecting' || report.type === 'event') return `${report.type}:${report.target}:${report.index}`;
+  return undefined;
+}
 
 function onReport(report: WorkerReport, worker: number): void {
-  if (report.type === 'event') {
-    const key = `${report.target}:${report.index}`;
-    const entry = reports.get(key) ?? { got: [] };
-    reports.set(key, entry);
-    entry.got.push(report);
-    if (entry.got.length === activeWorkers && entry.done) entry.done();
-  } else if (report.type === 'connected') {
-    const waiter = connectedWaiters.get(report.target);
-    if (waiter && ++waiter.count === waiter.expected) waiter.done();
-  } else if (report.type === 'failed') {
+  if (report.type === 'failed') {
     failureMessage ??= `client worker ${worker}: ${report.message}`;
     for (const reject of failureWatchers) reject(new Error(failureMessage));
+    return;
+  }
+  const key = replyKey(report);
+  const entry = key === undefined ? undefined : awaited.get(key);
+  // None: an answer to a wait that timed out, when the run is failing already.
+  if (!entry) return;
+  entry.got.push(report);
+  if (entry.got.length === entry.need) {
+    awaited.delete(key!);
+    entry.done();
   }
 }
 
+/** Resolves with `need` answers of `key`; registered at once, so call it before sending what they answer. */
+function answers<T extends WorkerReport>(key: string, need: number, timeoutMs: number, what: string): Promise<T[]> {
+  const got: WorkerReport[] = [];
+  const all = new Promise<T[]>((resolve) => {
+    if (need === 0) resolve([]);
+    else awaited.set(key, { need, got, done: () => resolve(got as T[]) });
+  });
+  return watched(withTimeout(all, timeoutMs, () => `${what} (${got.length}/${need} workers answered)`));
+}
+
 async function startWorkers(count: number): Promise<Worker[]> {
-  activeWorkers = count;
   return Promise.all(
     Array.from({ length: count }, (_, i) => {
       const child = fork(path.join(ROOT, 'bench/clients.ts'), [], {
@@ -320,79 +385,57 @@ function watched<T>(promise: Promise<T>): Promise<T> {
   });
 }
 
-/** Opens `count` sockets to a server, split over the workers; resolves when every worker has opened its share. */
-async function connectClients(
-  list: Worker[],
-  target: Target,
-  url: string,
-  count: number,
-  tokens: string[],
-): Promise<void> {
-  const done = new Promise<void>((resolve) =>
-    connectedWaiters.set(target, { count: 0, expected: list.length, done: resolve }),
-  );
-  list.forEach((worker, i) => {
-    const share = Math.floor(count / list.length) + (i < count % list.length ? 1 : 0);
-    worker.send({
-      type: 'connect',
-      target,
-      url: `${url.replace(/^http/, 'ws')}/graphql`,
-      count: share,
-      tokens,
-      query: SUBSCRIPTION,
-      concurrency: CONNECT_CONCURRENCY,
-    });
-  });
-  await watched(withTimeout(done, 120_000 + count * 20, `connecting ${count} ${target} sockets`));
-  connectedWaiters.delete(target);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new Error(`${what()}: no result within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Resolves with every worker's report of event `index` of `target`. */
-function eventReports(target: Target, index: number): Promise<Extract<WorkerReport, { type: 'event' }>[]> {
-  const key = `${target}:${index}`;
-  const entry = reports.get(key) ?? { got: [] };
-  reports.set(key, entry);
-  const all = new Promise<Extract<WorkerReport, { type: 'event' }>[]>((resolve) => {
-    const finish = () => {
-      reports.delete(key);
-      resolve(entry.got);
-    };
-    if (entry.got.length === activeWorkers) finish();
-    else entry.done = finish;
-  });
-  return watched(
-    withTimeout(
-      all,
-      EVENT_TIMEOUT_MS,
-      `${target} event ${index} (${entry.got.length}/${activeWorkers} workers complete)`,
-    ),
+/**
+ * Each audience's sockets dealt to the workers in turn, carrying on from one audience to the next: no worker holds
+ * more than one socket above another, so the open-file check of `checkSize` holds for each of them.
+ */
+function splitOverWorkers(audiences: AudienceShare[], workerCount: number): AudienceShare[][] {
+  const shares: AudienceShare[][] = Array.from({ length: workerCount }, () => []);
+  let turn = 0;
+  for (const audience of audiences) {
+    const counts = new Array<number>(workerCount).fill(0);
+    for (let k = 0; k < audience.count; k++) counts[turn++ % workerCount]++;
+    counts.forEach((count, w) => {
+      if (count > 0) shares[w].push({ ...audience, count });
+    });
+  }
+  return shares;
+}
+
+/** Opens the audiences' sockets to a server, split over the workers; resolves when every worker has opened its share. */
+async function connectClients(list: Worker[], target: Target, url: string, audiences: AudienceShare[]): Promise<void> {
+  const count = audiences.reduce((sum, a) => sum + a.count, 0);
+  const connected = answers(
+    `connected:${target}`,
+    list.length,
+    connectBudgetMs(count),
+    `connecting ${count} ${target} sockets`,
   );
+  const shares = splitOverWorkers(audiences, list.length);
+  list.forEach((worker, i) =>
+    worker.send({
+      type: 'connect',
+      target,
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      audiences: shares[i],
+      concurrency: CONNECT_CONCURRENCY,
+    }),
+  );
+  await connected;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The servers
-
-async function graphql<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
-  if (!body.data || body.errors)
-    throw new Error(`GraphQL request failed (${res.status}): ${JSON.stringify(body.errors ?? body)}`);
-  return body.data;
-}
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -420,10 +463,12 @@ async function startGraphQLServer(): Promise<Spawned> {
       REDIS_URL,
       REDIS_NAMESPACE: redisNamespace,
       JWT_SECRET: jwtSecret,
+      // The integrator's token must outlive connecting the largest sizes (the default is 15 minutes).
+      OAUTH_TOKEN_TTL: '3600',
       // `info` is needed for the "listening" line; nothing on the measured path logs at that level.
       LOG_LEVEL: 'info',
     },
-    { nodeArgs: CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [] },
+    { nodeArgs: CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [], inspect: true },
   );
   servers.add(server);
   return server;
@@ -434,7 +479,7 @@ async function startRawServer(): Promise<Spawned> {
     'raw ws server',
     'bench/raw-ws-server.ts',
     { PORT: '0', HOST: '127.0.0.1' },
-    { ipc: true },
+    { ipc: true, inspect: true },
   );
   servers.add(server);
   return server;
@@ -450,98 +495,67 @@ async function stopServer(server: Spawned): Promise<void> {
   servers.delete(server);
 }
 
-interface Clinic {
-  tokens: string[];
-  frontDesk: string;
-  providerId: string;
-  patientIds: string[];
+/** VmRSS of each server after a full garbage collection (through their inspectors) and its aftermath. */
+async function rssAfterGc(...list: Spawned[]): Promise<number[]> {
+  await Promise.all(
+    list.map((server) => {
+      if (!server.inspectorUrl) throw new Error(`${server.name} printed no inspector URL`);
+      return withTimeout(collectGarbage(server.inspectorUrl), 60_000, () => `garbage collection in ${server.name}`);
+    }),
+  );
+  await sleep(GC_SETTLE_MS);
+  return list.map((server) => procRssBytes(server.pid));
 }
 
-async function signIn(url: string): Promise<Clinic> {
-  const login =
-    'mutation Login($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }';
-  const tokens: string[] = [];
-  for (const email of STAFF)
-    tokens.push(
-      (await graphql<{ login: { token: string } }>(url, login, { t: TENANT, e: email, p: PASSWORD })).login.token,
-    );
-  const frontDesk = tokens[STAFF.indexOf('frontdesk@sunrise.example')];
-  const ids = await graphql<{
-    staff: { id: string; email: string }[];
-    patients: { edges: { node: { id: string } }[] };
-  }>(url, '{ staff(role: PROVIDER) { id email } patients(first: 12) { edges { node { id } } } }', {}, frontDesk);
-  const provider = ids.staff.find((s) => s.email === 'lee@sunrise.example');
-  if (!provider || ids.patients.edges.length === 0)
-    throw new Error('the demo clinic is not as expected (no Dr. Lee or no patients)');
-  return { tokens, frontDesk, providerId: provider.id, patientIds: ids.patients.edges.map((e) => e.node.id) };
+/** Asks the raw server to send each audience its frame. */
+async function rawBroadcast(url: string, audiences: string[], frames: string[]): Promise<void> {
+  const query = new URLSearchParams();
+  audiences.forEach((name, i) => {
+    query.append('to', name);
+    query.append('bytes', String(Buffer.byteLength(frames[i])));
+  });
+  const res = await fetch(`${url}/broadcast?${query}`, { method: 'POST', body: frames.join('') });
+  if (res.status !== 204) throw new Error(`raw broadcast answered ${res.status}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Events
 
-/**
- * Appointments are booked into consecutive 30-minute slots from a far-future date: one slot per even event of the run.
- */
-const SLOT_BASE = Date.UTC(2031, 0, 6, 0, 0);
-let eventCounter = 0;
-let lastAppointmentId = '';
-
-/** The next mutation: even events book an appointment, odd ones move the last booked one to another room. */
-async function triggerMutation(url: string, clinic: Clinic): Promise<void> {
-  const k = eventCounter++;
-  if (k % 2 === 0) {
-    const startsAt = new Date(SLOT_BASE + (k / 2) * 30 * 60_000);
-    const data = await graphql<{ createAppointment: { id: string } }>(
-      url,
-      'mutation Book($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }',
-      {
-        input: {
-          providerId: clinic.providerId,
-          patientId: clinic.patientIds[(k / 2) % clinic.patientIds.length],
-          startsAt: startsAt.toISOString(),
-          endsAt: new Date(startsAt.getTime() + 20 * 60_000).toISOString(),
-          room: `Room ${(k % 9) + 1}`,
-          reason: 'Mole check',
-        },
-      },
-      clinic.frontDesk,
-    );
-    lastAppointmentId = data.createAppointment.id;
-  } else {
-    await graphql(
-      url,
-      'mutation Move($id: ID!, $input: UpdateAppointmentInput!) { updateAppointment(id: $id, input: $input) { id } }',
-      { id: lastAppointmentId, input: { room: `Room ${(k % 9) + 1}`, reason: 'Mole check, moved' } },
-      clinic.frontDesk,
-    );
-  }
-}
-
-interface EventSample {
-  /** Trigger sent → first / last subscriber received, ms. */
-  first: number;
-  last: number;
-  /** Trigger sent → its HTTP answer (the mutation's response), ms. */
-  answered: number;
-  /** CPU of the server from just before the trigger to the end of the pause after the event, ns. */
-  serverCpuNs: number;
-  /** CPU of all client workers over the same window, ns. */
-  clientCpuNs: number;
-}
+type Expecting = Extract<WorkerReport, { type: 'expecting' }>;
+type Delivered = Extract<WorkerReport, { type: 'event' }>;
 
 function sumCpu(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + procCpuNs(pid), 0);
 }
 
-/** Runs one event against one server and measures it; `trigger` sends it. Returns the frame a subscriber got. */
+/**
+ * Runs one event against one server and measures it: the workers are told which audiences it is for (they must hold
+ * `receivers` sockets of them), then `trigger` sends it. Returns the frame each audience got.
+ */
 async function runEvent(
+  list: Worker[],
   target: Target,
   index: number,
   server: Spawned,
-  clientPids: number[],
+  audiences: string[],
+  receivers: number,
   trigger: () => Promise<void>,
-): Promise<{ sample: EventSample; frame: string }> {
-  const delivered = eventReports(target, index);
+): Promise<{ sample: EventSample; frames: Record<string, string> }> {
+  const expecting = answers<Expecting>(`expecting:${target}:${index}`, list.length, 30_000, `${target} event ${index}`);
+  for (const worker of list) worker.send({ type: 'expect', target, index, audiences });
+  const holders = (await expecting).filter((r) => r.receivers > 0);
+  const held = holders.reduce((sum, r) => sum + r.receivers, 0);
+  if (held !== receivers)
+    throw new Error(`${target} event ${index}: the workers hold ${held} of its ${receivers} receivers`);
+  const delivered = answers<Delivered>(
+    `event:${target}:${index}`,
+    holders.length,
+    eventBudgetMs(receivers),
+    `${target} event ${index} to ${receivers} sockets`,
+  );
+  // Awaited below; a failure while the trigger is still under way must not go unhandled meanwhile.
+  delivered.catch(() => {});
+  const clientPids = list.map((w) => w.pid);
   const cpu0 = procCpuNs(server.pid);
   const clients0 = sumCpu(clientPids);
   const t0 = nowMs(epoch);
@@ -551,74 +565,48 @@ async function runEvent(
   const first = Math.min(...got.map((r) => r.first)) - t0;
   const last = Math.max(...got.map((r) => r.last)) - t0;
   await sleep(GAP_MS);
-  const frame = got.find((r) => r.sample !== undefined)?.sample;
-  if (frame === undefined) throw new Error(`no sample frame for ${target} event ${index}`);
   return {
     sample: {
       first,
       last,
       answered,
+      delivered: receivers,
       serverCpuNs: procCpuNs(server.pid) - cpu0,
       clientCpuNs: sumCpu(clientPids) - clients0,
+      fromMs: t0,
+      toMs: nowMs(epoch),
     },
-    frame,
+    frames: Object.assign({}, ...got.map((r) => r.samples)) as Record<string, string>,
   };
 }
 
-/** Checks that a GraphQL frame is a clean `next` with the event in it, and nothing else. */
-function checkFrame(frame: string): void {
+/** Checks that a GraphQL frame is a clean `next` with the audience's field in it, and nothing else. */
+function checkFrame(frame: string | undefined, audience: Audience): string {
+  if (frame === undefined) throw new Error(`no sample frame of ${audience.name}`);
   const message = JSON.parse(frame) as {
     type?: string;
-    id?: string;
-    payload?: { data?: { appointmentChanged?: { kind?: string } }; errors?: unknown };
+    payload?: { data?: Record<string, unknown>; errors?: unknown };
   };
-  if (message.type !== 'next' || message.payload?.errors || !message.payload?.data?.appointmentChanged?.kind) {
-    throw new Error(`unexpected subscription frame: ${frame.slice(0, 500)}`);
-  }
+  if (message.type !== 'next' || message.payload?.errors || !message.payload?.data?.[audience.field])
+    throw new Error(`unexpected subscription frame for ${audience.name}: ${frame.slice(0, 500)}`);
+  return frame;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// One size
+// One case at one size
 
-interface Side {
-  samples: EventSample[];
-  /** utime + stime over the whole measured span (a cross-check of the per-event sums), ns. */
-  statCpuNs: number;
-  rssBefore: number;
-  rssConnected: number;
-  rssEnd: number;
-  /** CPU while holding the N connections with no event, ns per second (timers, keep-alive pings, presence renewals). */
-  restCpuNsPerS: number;
-  /** From the first handshake to the last subscription live (graphql) or socket open (raw), ms. */
-  connectMs: number;
-}
-interface SizeResult {
-  n: number;
-  graphql: Side;
-  raw: Side;
-  frameBytes: number;
-}
+/**
+ * The GraphQL server's profiled runs: its process, the windows of its measured events (µs, monotonic clock) and the
+ * source maps of its scripts.
+ */
+const profiled: { n: number; scenario: string; pid: number; windows: Window[]; maps: ScriptMaps }[] = [];
+const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
 
-async function runSize(n: number): Promise<SizeResult> {
-  const perWorker = Math.ceil(n / WORKERS) * 2;
-  const limit = openFileLimit();
-  if (perWorker + 200 > limit) {
-    throw new Error(
-      `${perWorker} sockets per client worker exceed the open-file limit (${limit}); raise it (ulimit -n) or use more --workers`,
-    );
-  }
-  if (n + 200 > limit)
-    throw new Error(`${n} connections exceed the servers' open-file limit (${limit}); raise it with ulimit -n`);
-
-  log(`\n== N = ${n.toLocaleString('en-US')}: starting both servers`);
-  const gqlServer = await startGraphQLServer();
-  const rawServer = await startRawServer();
-  const clinic = await signIn(gqlServer.url);
-
-  // Warm the connection paths of both servers (JIT, pools) before the memory baseline.
+/** Warms the connection paths of both servers (JIT, pools) before the memory baseline. */
+async function warmUp(gqlServer: Spawned, rawServer: Spawned, audience: AudienceShare): Promise<void> {
   const warm = await startWorkers(1);
-  await connectClients(warm, 'raw', rawServer.url, WARM_CONNECTIONS, []);
-  await connectClients(warm, 'graphql', gqlServer.url, WARM_CONNECTIONS, clinic.tokens);
+  await connectClients(warm, 'raw', rawServer.url, [{ name: 'warm-up', count: WARM_CONNECTIONS }]);
+  await connectClients(warm, 'graphql', gqlServer.url, [{ ...audience, count: WARM_CONNECTIONS }]);
   await until(
     async () => (await metric(gqlServer.url, 'derm_subscription_streams')) >= WARM_CONNECTIONS,
     30_000,
@@ -632,76 +620,112 @@ async function runSize(n: number): Promise<SizeResult> {
     () => 'warm-up sockets to close',
   );
   await sleep(SETTLE_MS);
+}
+
+const emptySide = (): Side => ({
+  samples: [],
+  statCpuNs: 0,
+  rssBeforeGc: 0,
+  rssBefore: 0,
+  rssConnected: 0,
+  rssEnd: 0,
+  rssEndGc: 0,
+  restCpuNsPerS: 0,
+  connectMs: 0,
+});
+
+async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun> {
+  const scenarioName = caseName(spec);
+  const runLabel = RUNS > 1 ? `, run ${run}/${RUNS}` : '';
+  log(`\n== N = ${n.toLocaleString('en-US')}, ${scenarioName}${runLabel}: starting both servers`);
+  const gqlServer = await startGraphQLServer();
+  const rawServer = await startRawServer();
+  const scenario = await prepareScenario(spec, { url: gqlServer.url, databaseUrl, jwtSecret }, n);
+  const audiences = new Map(scenario.audiences.map((a) => [a.name, a]));
+  const subscribers: AudienceShare[] = scenario.audiences.map(({ name, count, query, variables, tokens }) => ({
+    name,
+    count,
+    subscription: { query, variables, tokens },
+  }));
+  const plainSockets = scenario.audiences.map(({ name, count }) => ({ name, count }));
+
+  const result: CaseRun = {
+    n,
+    scenario: scenarioName,
+    mixed: spec.kind === 'mixed',
+    graphql: emptySide(),
+    raw: emptySide(),
+    frameBytes: [],
+    groups: 0,
+    groupMembers: 0,
+  };
+  const { graphql: g, raw: w } = result;
+  // Both baselines follow a warm-up. The collected one comes first, and another warm-up after it, so that the plain
+  // one is read as it always was: right after warm-up connections, with no collection of ours just before.
+  await warmUp(gqlServer, rawServer, subscribers[0]);
+  [g.rssBeforeGc, w.rssBeforeGc] = await rssAfterGc(gqlServer, rawServer);
+  await warmUp(gqlServer, rawServer, subscribers[0]);
+  g.rssBefore = procRssBytes(gqlServer.pid);
+  w.rssBefore = procRssBytes(rawServer.pid);
 
   const list = await startWorkers(WORKERS);
-  const clientPids = list.map((w) => w.pid);
-  const rssBefore = { graphql: procRssBytes(gqlServer.pid), raw: procRssBytes(rawServer.pid) };
-
   const t = Date.now();
-  await connectClients(list, 'raw', rawServer.url, n, []);
+  await connectClients(list, 'raw', rawServer.url, plainSockets);
   await until(
     async () => (await rawClients(rawServer.url)) === n,
-    60_000,
+    connectBudgetMs(n),
     () => `${n} raw sockets`,
   );
   await sleep(SETTLE_MS);
-  const rawConnectMs = Date.now() - t - SETTLE_MS;
-  const rawConnected = procRssBytes(rawServer.pid);
-  log(`   ${n} raw sockets open (${(rawConnectMs / 1000).toFixed(1)} s)`);
+  w.connectMs = Date.now() - t - SETTLE_MS;
+  w.rssConnected = procRssBytes(rawServer.pid);
+  log(`   ${n} raw sockets open (${(w.connectMs / 1000).toFixed(1)} s)`);
 
   const t2 = Date.now();
-  await connectClients(list, 'graphql', gqlServer.url, n, clinic.tokens);
+  await connectClients(list, 'graphql', gqlServer.url, subscribers);
   let streams = 0;
   await until(
     async () => (streams = await metric(gqlServer.url, 'derm_subscription_streams')) >= n,
-    120_000 + n * 20,
+    connectBudgetMs(n),
     () => `${n} live subscriptions (the server counts ${streams})`,
     500,
   );
   await sleep(SETTLE_MS);
-  const gqlConnectMs = Date.now() - t2 - SETTLE_MS;
-  const gqlConnected = procRssBytes(gqlServer.pid);
-  log(`   ${n} graphql-ws subscriptions live (${(gqlConnectMs / 1000).toFixed(1)} s)`);
+  g.connectMs = Date.now() - t2 - SETTLE_MS;
+  g.rssConnected = procRssBytes(gqlServer.pid);
+  result.groups = await metric(gqlServer.url, 'derm_delivery_groups');
+  result.groupMembers = await metric(gqlServer.url, 'derm_delivery_group_members');
+  log(
+    `   ${n} graphql-ws subscriptions live (${(g.connectMs / 1000).toFixed(1)} s) in ${result.groups} delivery groups`,
+  );
 
   // What holding N connections costs with nothing happening, so that it can be told apart from the events' cost.
   const rest0 = { graphql: procCpuNs(gqlServer.pid), raw: procCpuNs(rawServer.pid), at: nowMs(epoch) };
   await sleep(REST_MS);
   const restSeconds = (nowMs(epoch) - rest0.at) / 1000;
-
-  const side = (): Side => ({
-    samples: [],
-    statCpuNs: 0,
-    rssBefore: 0,
-    rssConnected: 0,
-    rssEnd: 0,
-    restCpuNsPerS: 0,
-    connectMs: 0,
-  });
-  const result: SizeResult = { n, graphql: side(), raw: side(), frameBytes: 0 };
-  result.graphql.rssBefore = rssBefore.graphql;
-  result.graphql.rssConnected = gqlConnected;
-  result.raw.rssBefore = rssBefore.raw;
-  result.raw.rssConnected = rawConnected;
-  result.graphql.connectMs = gqlConnectMs;
-  result.raw.connectMs = rawConnectMs;
-  result.graphql.restCpuNsPerS = (procCpuNs(gqlServer.pid) - rest0.graphql) / restSeconds;
-  result.raw.restCpuNsPerS = (procCpuNs(rawServer.pid) - rest0.raw) / restSeconds;
+  g.restCpuNsPerS = (procCpuNs(gqlServer.pid) - rest0.graphql) / restSeconds;
+  w.restCpuNsPerS = (procCpuNs(rawServer.pid) - rest0.raw) / restSeconds;
 
   // Interleaved, event by event, so that both servers see the same machine noise.
   let index = 0;
+  const frameBytes = new Set<number>();
   const pair = async (measure: boolean) => {
-    const g = await runEvent('graphql', index, gqlServer, clientPids, () => triggerMutation(gqlServer.url, clinic));
-    checkFrame(g.frame);
-    const r = await runEvent('raw', index, rawServer, clientPids, async () => {
-      const res = await fetch(`${rawServer.url}/broadcast`, { method: 'POST', body: g.frame });
-      if (res.status !== 204) throw new Error(`raw broadcast answered ${res.status}`);
+    const event = scenario.next();
+    const receivers = event.audiences.reduce((sum, name) => sum + audiences.get(name)!.count, 0);
+    const gq = await runEvent(list, 'graphql', index, gqlServer, event.audiences, receivers, event.send);
+    const frames = event.audiences.map((name) => checkFrame(gq.frames[name], audiences.get(name)!));
+    const raw = await runEvent(list, 'raw', index, rawServer, event.audiences, receivers, () =>
+      rawBroadcast(rawServer.url, event.audiences, frames),
+    );
+    event.audiences.forEach((name, i) => {
+      if (raw.frames[name] !== frames[i])
+        throw new Error(`the raw server delivered other bytes than the GraphQL frame to ${name}`);
+      frameBytes.add(Buffer.byteLength(frames[i]));
     });
-    if (r.frame !== g.frame) throw new Error('the raw server delivered other bytes than the GraphQL frame');
-    result.frameBytes = Buffer.byteLength(g.frame);
     index++;
     if (measure) {
-      result.graphql.samples.push(g.sample);
-      result.raw.samples.push(r.sample);
+      g.samples.push(gq.sample);
+      w.samples.push(raw.sample);
     }
   };
   for (let i = 0; i < WARMUP; i++) await pair(false);
@@ -709,16 +733,22 @@ async function runSize(n: number): Promise<SizeResult> {
   for (let i = 0; i < EVENTS; i++) {
     await pair(true);
     if ((i + 1) % 10 === 0 || i + 1 === EVENTS) {
-      const g = result.graphql.samples;
       log(
-        `   ${i + 1}/${EVENTS} events; last: graphql ${g[g.length - 1].last.toFixed(1)} ms, raw ${result.raw.samples[result.raw.samples.length - 1].last.toFixed(1)} ms`,
+        `   ${i + 1}/${EVENTS} events; last: graphql ${g.samples[i].last.toFixed(1)} ms, raw ${w.samples[i].last.toFixed(1)} ms`,
       );
     }
   }
-  result.graphql.statCpuNs = procStatCpuNs(gqlServer.pid) - stat0.graphql;
-  result.raw.statCpuNs = procStatCpuNs(rawServer.pid) - stat0.raw;
-  result.graphql.rssEnd = procRssBytes(gqlServer.pid);
-  result.raw.rssEnd = procRssBytes(rawServer.pid);
+  g.statCpuNs = procStatCpuNs(gqlServer.pid) - stat0.graphql;
+  w.statCpuNs = procStatCpuNs(rawServer.pid) - stat0.raw;
+  g.rssEnd = procRssBytes(gqlServer.pid);
+  w.rssEnd = procRssBytes(rawServer.pid);
+  [g.rssEndGc, w.rssEndGc] = await rssAfterGc(gqlServer, rawServer);
+  result.frameBytes = [...frameBytes].sort((a, b) => a - b);
+  if (CPU_PROF_DIR) {
+    const windows = g.samples.map((s): Window => [toMonotonicUs(s.fromMs), toMonotonicUs(s.toMs)]);
+    const maps = await scriptSourceMaps(gqlServer.inspectorUrl!);
+    profiled.push({ n, scenario: scenarioName, pid: gqlServer.pid, windows, maps });
+  }
 
   await stopWorkers(list);
   await Promise.all([stopServer(gqlServer), stopServer(rawServer)]);
@@ -732,144 +762,26 @@ function log(line: string): void {
   console.log(line);
 }
 
-interface Figures {
-  cpuUs: number;
-  cpuMeanUs: number;
-  cpuStatUs: number;
-  p50: number;
-  p99: number;
-  firstP50: number;
-  answeredP50: number;
-  rssKiB: number;
-  rssEndKiB: number;
-  clientCpuUs: number;
-  restMsPerS: number;
-}
-
-function figures(side: Side, n: number): Figures {
-  const deliveries = side.samples.length * n;
-  return {
-    cpuUs: median(side.samples.map((s) => s.serverCpuNs)) / n / 1000,
-    cpuMeanUs: side.samples.reduce((sum, s) => sum + s.serverCpuNs, 0) / deliveries / 1000,
-    cpuStatUs: side.statCpuNs / deliveries / 1000,
-    p50: median(side.samples.map((s) => s.last)),
-    p99: percentile(
-      side.samples.map((s) => s.last),
-      99,
-    ),
-    firstP50: median(side.samples.map((s) => s.first)),
-    answeredP50: median(side.samples.map((s) => s.answered)),
-    rssKiB: (side.rssConnected - side.rssBefore) / n / 1024,
-    rssEndKiB: (side.rssEnd - side.rssBefore) / n / 1024,
-    clientCpuUs: median(side.samples.map((s) => s.clientCpuNs)) / n / 1000,
-    restMsPerS: side.restCpuNsPerS / 1e6,
-  };
-}
-
-const fmt = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
-const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : 'n/a');
-
-/** A Markdown table, numbers right-aligned: paste-able into the README as is. */
-function markdown(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const line = (row: string[]) =>
-    `| ${row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n');
-}
-
-const HEADER = ['N', 'metric', 'derm-realtime', 'raw ws', 'ratio'];
-
-/** The headline figures. */
-function table(results: SizeResult[]): string {
-  const rows = [HEADER];
-  for (const r of results) {
-    const g = figures(r.graphql, r.n);
-    const w = figures(r.raw, r.n);
-    const n = r.n.toLocaleString('en-US');
-    rows.push(
-      [
-        n,
-        'server CPU per delivered event (µs, median of events)',
-        fmt(g.cpuUs, 1),
-        fmt(w.cpuUs, 2),
-        ratio(g.cpuUs, w.cpuUs),
-      ],
-      [n, 'fan-out latency p50 (ms, sent → last subscriber)', fmt(g.p50, 1), fmt(w.p50, 1), ratio(g.p50, w.p50)],
-      [
-        n,
-        `fan-out latency p99 (ms, of ${r.graphql.samples.length} events)`,
-        fmt(g.p99, 1),
-        fmt(w.p99, 1),
-        ratio(g.p99, w.p99),
-      ],
-      [n, 'server RSS per connection (KiB)', fmt(g.rssKiB, 1), fmt(w.rssKiB, 1), ratio(g.rssKiB, w.rssKiB)],
-    );
+/** The top self-time entries of the server in its measured events, per N and case (runs added together). */
+function profileReport(dir: string): void {
+  const cases = new Map<string, typeof profiled>();
+  for (const run of profiled) {
+    const key = `N = ${run.n.toLocaleString('en-US')}, ${run.scenario}`;
+    cases.set(key, [...(cases.get(key) ?? []), run]);
   }
-  return markdown(rows);
-}
-
-/** Figures that explain the headline ones. */
-function details(results: SizeResult[]): string {
-  const rows = [HEADER];
-  for (const r of results) {
-    const g = figures(r.graphql, r.n);
-    const w = figures(r.raw, r.n);
-    const n = r.n.toLocaleString('en-US');
-    rows.push(
-      [
-        n,
-        'trigger answered p50 (ms: mutation / broadcast POST)',
-        fmt(g.answeredP50, 1),
-        fmt(w.answeredP50, 1),
-        ratio(g.answeredP50, w.answeredP50),
-      ],
-      [n, 'first subscriber received p50 (ms)', fmt(g.firstP50, 1), fmt(w.firstP50, 1), ratio(g.firstP50, w.firstP50)],
-      [
-        n,
-        'server CPU per delivery, mean of events (µs)',
-        fmt(g.cpuMeanUs, 1),
-        fmt(w.cpuMeanUs, 2),
-        ratio(g.cpuMeanUs, w.cpuMeanUs),
-      ],
-      [
-        n,
-        'same, from utime+stime over the whole span (µs)',
-        fmt(g.cpuStatUs, 1),
-        fmt(w.cpuStatUs, 2),
-        ratio(g.cpuStatUs, w.cpuStatUs),
-      ],
-      [
-        n,
-        'server RSS per connection after the events (KiB)',
-        fmt(g.rssEndKiB, 1),
-        fmt(w.rssEndKiB, 1),
-        ratio(g.rssEndKiB, w.rssEndKiB),
-      ],
-      [
-        n,
-        'time to connect the N clients (s; graphql: until subscribed)',
-        fmt(r.graphql.connectMs / 1000, 1),
-        fmt(r.raw.connectMs / 1000, 1),
-        ratio(r.graphql.connectMs, r.raw.connectMs),
-      ],
-      [
-        n,
-        'server CPU at rest with the N connections open (ms/s)',
-        fmt(g.restMsPerS, 1),
-        fmt(w.restMsPerS, 1),
-        w.restMsPerS >= 1 ? ratio(g.restMsPerS, w.restMsPerS) : '—',
-      ],
-      [
-        n,
-        'load generator CPU per received frame (µs)',
-        fmt(g.clientCpuUs, 1),
-        fmt(w.clientCpuUs, 1),
-        ratio(g.clientCpuUs, w.clientCpuUs),
-      ],
+  for (const [title, runs] of cases) {
+    const selfTime: SelfTime = { counts: new Map(), busy: 0 };
+    for (const { pid, windows, maps } of runs) {
+      const file = profileOf(dir, pid);
+      if (file) addSelfTime(file, windows, maps, selfTime);
+      else log(`\nno profile of process ${pid} in ${dir}`);
+    }
+    log(
+      `\nderm-realtime's CPU in the measured events, ${title}: self time per function, % of ${selfTime.busy} busy ` +
+        `samples (idle left out)${runs.length > 1 ? `, ${runs.length} runs together` : ''}:`,
     );
+    for (const line of topSelfTime(selfTime)) log(`  ${line}`);
   }
-  return `${markdown(rows)}\nframe: ${results.map((r) => `${r.frameBytes} B`).join(', ')} (the same bytes to both servers' subscribers)`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -881,8 +793,9 @@ async function main(): Promise<void> {
   }, TIMEOUT_S * 1000);
 
   log(
-    `fan-out benchmark: sizes ${sizes.join(', ')}; ${WARMUP} warm-up + ${EVENTS} measured events per size, ` +
-      `each sent to derm-realtime then replayed to a raw ws server; ${WORKERS} client worker process(es)`,
+    `fan-out benchmark: sizes ${sizes.join(', ')}; cases ${CASES.map(caseName).join(', ')}; ${RUNS} run(s) of each; ` +
+      `${WARMUP} warm-up + ${EVENTS} measured events per run, each sent to derm-realtime then replayed to a raw ws ` +
+      `server; ${WORKERS} client worker process(es)`,
   );
   log(
     `machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ` +
@@ -892,18 +805,25 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   databaseUrl = await createDatabase();
-  const results: SizeResult[] = [];
-  for (const n of sizes) results.push(await runSize(n));
+  const results: CaseRun[] = [];
+  // Cases side by side within each run, so that they see the same machine state.
+  for (const n of sizes)
+    for (let run = 1; run <= RUNS; run++) for (const spec of CASES) results.push(await runCase(n, spec, run));
   clearTimeout(deadline);
 
   log('\n' + table(results));
   log('\nSupporting figures:\n' + details(results));
+  if (CLINICS > 1) log('\n' + clinicsComparison(results, CLINICS).join('\n'));
   log(
     `\nCPU: per event, summed over the server's threads (/proc/<pid>/task/*/schedstat) from the trigger to ${GAP_MS} ms after the ` +
-      "last delivery, divided by N; the median over events. derm-realtime's figure includes the mutation itself (HTTP, transaction, " +
-      'Redis wake-up, log read), the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS after ' +
-      `connecting minus before, over N. ${cpus().length} cores shared with ${WORKERS} client process(es): read ratios, not absolutes.`,
+      "last delivery, divided by the subscribers it reached; the median over events (mixed case: all events' CPU over all " +
+      "their frames). derm-realtime's figure includes the mutation itself (HTTP, transaction, Redis wake-up, log read), " +
+      'the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS minus VmRSS before ' +
+      'connecting, over N; "forced GC": read after a full garbage collection through the inspector. ' +
+      `${RUNS > 1 ? `${RUNS} runs: median (min–max). ` : ''}` +
+      `${cpus().length} cores shared with ${WORKERS} client process(es): read ratios, not absolutes.`,
   );
+  if (CPU_PROF_DIR) profileReport(CPU_PROF_DIR);
   log(`\nRun time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 }
 

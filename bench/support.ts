@@ -2,12 +2,26 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 
 /** The repository root: every child process runs from here so that `--import tsx` resolves. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Which server a socket, an event or a figure belongs to. */
 export type Target = 'graphql' | 'raw';
+
+/**
+ * Sockets of one audience receive the same events with the same bytes: the subscribers of one clinic, of one
+ * selection, of one user's notifications. The orchestrator tells the workers which audiences each event is for, so
+ * that a socket's n-th frame is the n-th event of its audience.
+ */
+export interface AudienceShare {
+  name: string;
+  /** Sockets of this audience the worker opens. */
+  count: number;
+  /** graphql only: what its sockets subscribe to, and with which tokens (used round-robin). */
+  subscription?: { query: string; variables?: Record<string, unknown>; tokens: string[] };
+}
 
 /** Orchestrator → client worker (bench/clients.ts), over the fork IPC channel. */
 export type WorkerCommand =
@@ -16,29 +30,33 @@ export type WorkerCommand =
       target: Target;
       /** `ws://host:port/graphql`. */
       url: string;
-      count: number;
-      /** graphql only: a token per subscriber, used round-robin. */
-      tokens?: string[];
-      /** graphql only: the subscription document. */
-      query?: string;
+      audiences: AudienceShare[];
       /** Handshakes in flight at once. */
       concurrency: number;
     }
+  /** Event `index` of `target` is about to be sent to these audiences: answered with `expecting`. */
+  | { type: 'expect'; target: Target; index: number; audiences: string[] }
   | { type: 'close' };
 
 /** Client worker → orchestrator. Times are milliseconds since the orchestrator's `epoch` (see `nowMs`). */
 export type WorkerReport =
   | { type: 'ready'; pid: number }
   | { type: 'connected'; target: Target; count: number }
+  /** How many of the worker's sockets will receive event `index`; an `event` report follows only if any. */
+  | { type: 'expecting'; target: Target; index: number; receivers: number }
   | {
       type: 'event';
       target: Target;
-      /** 0-based: the n-th frame every socket of this target received. */
+      /** 0-based, over the events of the target. */
       index: number;
+      /** When the worker's first and last receiver got it. */
       first: number;
       last: number;
-      /** The exact text the worker's first socket received: replayed to the raw server (graphql), compared (raw). */
-      sample?: string;
+      /**
+       * Per audience, the exact text the worker's first socket of it received: replayed to the raw server (graphql),
+       * compared (raw).
+       */
+      samples: Record<string, string>;
     }
   | { type: 'failed'; message: string }
   | { type: 'closed' };
@@ -103,6 +121,19 @@ export function procRssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
+/**
+ * How many local ports Linux hands out to outgoing connections (net.ipv4.ip_local_port_range). Every socket to one
+ * server needs its own: a size above this cannot connect, whatever the open-file limit.
+ */
+export function ephemeralPortCount(): number {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return high - low + 1;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 /** The soft limit on open files of this process (children inherit it). */
 export function openFileLimit(): number {
   const limits = readFileSync('/proc/self/limits', 'utf8');
@@ -117,6 +148,8 @@ export interface Spawned {
   pid: number;
   /** The http URL the process printed when it started listening. */
   url: string;
+  /** The inspector's `ws://` URL, when started with `inspect`. */
+  inspectorUrl?: string;
   /** The last lines the process printed (for error messages). */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
@@ -126,15 +159,17 @@ export interface Spawned {
 /**
  * Starts a Node process running a TypeScript entry point through tsx, keeps draining its output (a full pipe would
  * block it), and resolves once it prints a JSON line with `"url":"http://…"` (with a trailing `/graphql` or not).
+ * With `inspect`, the inspector listens on a free local port (see `collectGarbage`).
  */
 export function spawnListening(
   name: string,
   entry: string,
   env: Record<string, string>,
-  options: { timeoutMs?: number; ipc?: boolean; nodeArgs?: string[] } = {},
+  options: { timeoutMs?: number; ipc?: boolean; nodeArgs?: string[]; inspect?: boolean } = {},
 ): Promise<Spawned> {
-  const { timeoutMs = 60_000, ipc = false, nodeArgs = [] } = options;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, entry)], {
+  const { timeoutMs = 60_000, ipc = false, nodeArgs = [], inspect = false } = options;
+  const args = [...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), '--import', 'tsx', path.join(ROOT, entry)];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
@@ -142,6 +177,11 @@ export function spawnListening(
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
+  };
+  // Node prints it first thing on stderr: caught as it comes, before later output pushes it out of `output`.
+  let inspectorUrl: string | undefined;
+  const findInspector = (chunk: Buffer) => {
+    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(chunk.toString())?.[1];
   };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
@@ -162,6 +202,7 @@ export function spawnListening(
         child,
         pid: child.pid!,
         url: match[1],
+        inspectorUrl,
         output: () => output,
         async stop(graceMs = 15_000) {
           if (child.exitCode !== null || child.signalCode !== null) return;
@@ -172,12 +213,79 @@ export function spawnListening(
         },
       });
     });
-    child.stderr!.on('data', keep);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (inspect) findInspector(chunk);
+      keep(chunk);
+    });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (!listening) reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${output.slice(-4000)}`));
     });
   });
+}
+
+/** A Chrome DevTools Protocol session with another Node process's inspector. */
+export interface InspectorSession {
+  call(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  /** Hears the process's notifications (`Debugger.scriptParsed`, …). */
+  on(event: string, listener: (params: Record<string, unknown>) => void): void;
+}
+
+/**
+ * Opens a session with a Node process's inspector (its `ws://` URL, see `spawnListening`), runs `use` and closes it:
+ * a session left open would make the process wait for its debugger when it exits.
+ */
+export async function withInspector<T>(
+  inspectorUrl: string,
+  use: (session: InspectorSession) => Promise<T>,
+): Promise<T> {
+  const socket = new WebSocket(inspectorUrl, { perMessageDeflate: false, maxPayload: 0 });
+  const pending = new Map<number, { resolve: (result: unknown) => void; reject: (err: Error) => void }>();
+  const listeners = new Map<string, (params: Record<string, unknown>) => void>();
+  let lastId = 0;
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as {
+      id?: number;
+      result?: unknown;
+      error?: { message: string };
+      method?: string;
+      params?: Record<string, unknown>;
+    };
+    if (message.method) listeners.get(message.method)?.(message.params ?? {});
+    const call = message.id === undefined ? undefined : pending.get(message.id);
+    if (!call) return;
+    pending.delete(message.id!);
+    if (message.error) call.reject(new Error(message.error.message));
+    else call.resolve(message.result);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', (err) => pending.forEach(({ reject }) => reject(err)));
+  socket.on('close', () => pending.forEach(({ reject }) => reject(new Error('the inspector closed the session'))));
+  const session: InspectorSession = {
+    call: (method, params) =>
+      new Promise((resolve, reject) => {
+        const id = ++lastId;
+        pending.set(id, { resolve, reject });
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    on: (event, listener) => listeners.set(event, listener),
+  };
+  try {
+    return await use(session);
+  } finally {
+    if (socket.readyState === WebSocket.OPEN) socket.close();
+  }
+}
+
+/**
+ * A full garbage collection in another Node process, through its inspector (`HeapProfiler.collectGarbage`): what is
+ * left in its RSS afterwards is held, not garbage yet to be collected.
+ */
+export async function collectGarbage(inspectorUrl: string): Promise<void> {
+  await withInspector(inspectorUrl, (session) => session.call('HeapProfiler.collectGarbage'));
 }
 
 /** Nearest-rank percentile of unsorted numbers (p in 0..100). */

@@ -1,0 +1,133 @@
+/**
+ * Where the server spent its CPU during the benchmark's events: the self time of each function in a V8 .cpuprofile
+ * (written by `--cpu-prof`, see BENCH_CPU_PROF), counting only the samples taken inside given time windows.
+ *
+ * V8 stamps samples with its monotonic clock in µs, which on Linux is CLOCK_MONOTONIC: the clock of
+ * `process.hrtime`, so windows taken by the benchmark itself line up with the profile's samples.
+ *
+ * The server's TypeScript runs as tsx transpiled it, whitespace stripped (every function of a file on line 1): its
+ * positions are mapped back to the sources through the source maps tsx inlines in each script, read from the server's
+ * inspector before it exits.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT, withInspector } from './support.js';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: CallFrame }[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** [start, end] in µs of the monotonic clock. */
+export type Window = readonly [number, number];
+
+/** Samples per function (self time), and the busy samples they add up to. */
+export interface SelfTime {
+  counts: Map<string, number>;
+  busy: number;
+}
+
+/**
+ * The main thread's profile of process `pid` (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`; thread 0 is the
+ * main one, the others are tsx's loader thread).
+ */
+export function profileOf(dir: string, pid: number): string | undefined {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`));
+  return file && path.join(dir, file);
+}
+
+/** Source maps of a process's scripts that inline one, by script URL. */
+export type ScriptMaps = Map<string, SourceMap>;
+
+function dataUrlJson(url: string): SourceMapPayload {
+  const comma = url.indexOf(',');
+  const data = url.slice(comma + 1);
+  const text = url.slice(0, comma).endsWith(';base64')
+    ? Buffer.from(data, 'base64').toString('utf8')
+    : decodeURIComponent(data);
+  return JSON.parse(text) as SourceMapPayload;
+}
+
+/** The inline source maps of the scripts a live Node process has loaded, through its inspector. */
+export function scriptSourceMaps(inspectorUrl: string): Promise<ScriptMaps> {
+  return withInspector(inspectorUrl, async (session) => {
+    const maps: ScriptMaps = new Map();
+    session.on('Debugger.scriptParsed', ({ url, sourceMapURL }) => {
+      if (typeof url === 'string' && typeof sourceMapURL === 'string' && sourceMapURL.startsWith('data:'))
+        maps.set(url, new SourceMap(dataUrlJson(sourceMapURL)));
+    });
+    // Enabling reports every script parsed so far before it answers.
+    await session.call('Debugger.enable');
+    await session.call('Debugger.disable');
+    return maps;
+  });
+}
+
+/** A file URL or path relative to the repository, without tsx's query. */
+function relativeFile(source: string): string {
+  const bare = source.replace(/\?.*$/, '');
+  if (bare.startsWith('file:')) return path.relative(ROOT, fileURLToPath(bare));
+  return path.isAbsolute(bare) ? path.relative(ROOT, bare) : bare;
+}
+
+/** A function's name and where it is: `name  file:line`, in the sources when the script has a map. */
+function label({ functionName, url, lineNumber, columnNumber }: CallFrame, maps: ScriptMaps): string {
+  if (!url) return functionName;
+  // `{}` where the map has nothing at that position.
+  const entry = maps.get(url)?.findEntry(lineNumber, columnNumber);
+  const [file, line] =
+    entry && 'originalSource' in entry ? [entry.originalSource, entry.originalLine] : [url, lineNumber];
+  return `${functionName || '(anonymous)'}  ${relativeFile(file)}:${line + 1}`;
+}
+
+/** Whether a time falls in one of the windows (which do not overlap): a binary search over their starts. */
+function within(windows: readonly Window[]): (at: number) => boolean {
+  const sorted = [...windows].sort((a, b) => a[0] - b[0]);
+  return (at) => {
+    let low = 0;
+    let high = sorted.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (sorted[mid][0] > at) high = mid - 1;
+      else if (sorted[mid][1] < at) low = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+}
+
+/** Adds the self time of `file`'s samples inside `windows` to `into`; `(idle)` is left out. */
+export function addSelfTime(file: string, windows: readonly Window[], maps: ScriptMaps, into: SelfTime): void {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const labels = new Map(profile.nodes.map((node) => [node.id, label(node.callFrame, maps)]));
+  const inside = within(windows);
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    // Deltas are almost always positive, not always: each sample is looked up on its own.
+    at += profile.timeDeltas[i];
+    if (!inside(at)) return;
+    const name = labels.get(id)!;
+    if (name === '(idle)') return;
+    into.counts.set(name, (into.counts.get(name) ?? 0) + 1);
+    into.busy += 1;
+  });
+}
+
+/** The `limit` heaviest entries, as lines: share of the busy samples, then the function. */
+export function topSelfTime({ counts, busy }: SelfTime, limit = 15): string[] {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([name, count]) => `${((100 * count) / busy).toFixed(1).padStart(5)}%  ${name}`);
+}
