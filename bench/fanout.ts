@@ -282,8 +282,11 @@ function cleanup(): Promise<void> {
 }
 
 let interrupted = false;
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal, and relayed by tsx's parent process), and a
+// second signal without a listener would end it before the clean-up is done.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: cleaning up`);
     cleanup().finally(() => process.exit(130));
