@@ -18,14 +18,14 @@ const ESTIMATES: Record<string, number> = {
   'explorer:explorer/e2e/explorer.test.ts': 50,
   'embedded:server/test/integrations/revocation.test.ts': 35,
   'embedded:server/test/integrations/examples.test.ts': 33,
-  'embedded:server/test/realtime/groups.test.ts': 29,
-  'postgres:server/test/realtime/groups.test.ts': 25,
-  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 25,
   'client:client/test/connection.test.tsx': 28,
+  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 25,
   'embedded:server/test/realtime/resume.test.ts': 22,
   'postgres:server/test/integrations/examples.test.ts': 22,
   'postgres:server/test/realtime/redis.postgres.test.ts': 21,
   'postgres:server/test/realtime/multi-instance.postgres.test.ts': 14,
+  'embedded:server/test/realtime/groups.test.ts': 12,
+  'postgres:server/test/realtime/groups.test.ts': 10,
 };
 
 export default class LongestFirst extends BaseSequencer {

@@ -26,6 +26,17 @@ const PRESENCE = 'subscription { presence { status user { id name } } }';
 const SET_STATUS = 'mutation($s: PresenceStatus!) { setPresenceStatus(status: $s) { status } }';
 
 /**
+ * The thread's messages with each body thirty times over (aliases: the most a document may have): frames of ~150 KB,
+ * so that a client that stops reading fills the kernel's buffers (megabytes on loopback) within a few dozen messages.
+ */
+const MESSAGE_ADDED_BIG = `subscription($threadId: ID) {
+  messageAdded(threadId: $threadId) {
+    cursor
+    message { body ${Array.from({ length: 29 }, (_, i) => `b${i}: body`).join(' ')} }
+  }
+}`;
+
+/**
  * Messages of 5,000 characters, 20 at a time, until `ended()`: the buffers of a client that stopped reading (the
  * kernel's, then the server's 16 KiB here) fill up. Resolves with how many were sent.
  */
@@ -197,10 +208,14 @@ describe('Delivery groups', () => {
     const thread = dataOf(
       await server.gql(CREATE_THREAD, { i: { subject: 'Big', participantIds: [sunrise.users.lee], body: 'x' } }, nurse),
     ).createThread;
-    const reader = await subscribeLive(server, sockets.open(lee), MESSAGE_ADDED, { threadId: thread.id });
+    const reader = await subscribeLive(server, sockets.open(lee), MESSAGE_ADDED_BIG, { threadId: thread.id });
     // The same caller, document and variables: the same group. Its socket stops reading once subscribed.
     const stalled = await openAcknowledged(server.url, lee);
-    stalled.send({ type: 'subscribe', id: 's', payload: { query: MESSAGE_ADDED, variables: { threadId: thread.id } } });
+    stalled.send({
+      type: 'subscribe',
+      id: 's',
+      payload: { query: MESSAGE_ADDED_BIG, variables: { threadId: thread.id } },
+    });
     await vi.waitFor(() => expect(server.app.services.delivery.memberCount).toBeGreaterThanOrEqual(2), 10_000);
     stalled.ws.pause();
 
@@ -255,7 +270,7 @@ describe('Delivery groups', () => {
     const stalled = await openEventStream(
       server.url,
       lee,
-      MESSAGE_ADDED,
+      MESSAGE_ADDED_BIG,
       { threadId: thread.id },
       {},
       { paused: true },
