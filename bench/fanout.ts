@@ -674,10 +674,11 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   const list = await startWorkers(WORKERS);
   const t = Date.now();
   await connectClients(list, 'raw', rawServer.url, plainSockets);
+  let rawOpen = 0;
   await until(
-    async () => (await rawClients(rawServer.url)) === n,
+    async () => (rawOpen = await rawClients(rawServer.url)) === n,
     connectBudgetMs(n),
-    () => `${n} raw sockets`,
+    () => `${n} raw sockets (the raw server counts ${rawOpen})`,
   );
   await sleep(SETTLE_MS);
   w.connectMs = Date.now() - t - SETTLE_MS;

@@ -302,7 +302,9 @@ export function apportion(total: number, weights: number[]): number[] {
   const exact = weights.map((w) => (total * w) / sum);
   const parts = exact.map(Math.floor);
   const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
-  for (let k = 0; k < total - parts.reduce((a, b) => a + b, 0); k++) parts[order[k][1]] += 1;
+  // The remainder is counted once: counted in the loop's test, it would shrink as the parts grow.
+  const remainder = total - parts.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < remainder; k++) parts[order[k][1]] += 1;
   return parts;
 }
 
