@@ -224,12 +224,15 @@ class DurableGroup extends Group<FeedItem> {
   /** The last event handed to this group by the feed. */
   heard = 0;
 
+  private readonly topics: ReadonlySet<string>;
+
   constructor(
     base: ConstructorParameters<typeof Group<FeedItem>>,
-    readonly options: DurableStreamOptions,
-    private readonly topics: ReadonlySet<string>,
+    /** The first member's options: the same field and variables give every member the same topics. */
+    private readonly options: DurableStreamOptions,
   ) {
     super(...base);
+    this.topics = new Set(options.topics);
   }
 
   protected requestIdOf(item: FeedItem): string {
@@ -281,7 +284,10 @@ class DurableGroup extends Group<FeedItem> {
 export interface SignalSource<S, R> {
   /** The pub/sub channel of the tenant's signals of this kind. */
   channel: string;
-  /** Whether a caller receives this signal. Reads who the caller is only through `caller` (the group watches it). */
+  /**
+   * Whether a caller receives this signal: this subscriber's own filter. Who is asking is read from `caller` or from
+   * what the field's subscribe resolver captured; the group sees either (./identity.ts).
+   */
   accept(root: R, caller: Viewer): boolean | Promise<boolean>;
   /** The root the selection runs on for one signal, shared by every group of it (with its shared loaders). */
   rootOf(signal: S): R;
@@ -366,12 +372,7 @@ export class SubscriberGroups {
     const { services } = ctx;
     // Only null means "from now": an empty string is not a cursor, and taking it for none would skip what was missed.
     const after = options.after != null ? parseEventCursor(viewer.tenantId, options.after) : null;
-    const group = this.groupOf(
-      info,
-      transport,
-      services,
-      (base) => new DurableGroup(base, options, new Set(options.topics)),
-    ) as DurableGroup;
+    const group = this.groupOf(info, transport, services, (base) => new DurableGroup(base, options)) as DurableGroup;
     const member = this.enter(group, transport, options.accept as Accept<unknown>);
     member.replaying = after !== null;
     try {
