@@ -28,6 +28,7 @@ import { Deadlines } from './realtime/deadlines.js';
 import { createRealtime } from './realtime/service.js';
 import { SubscriberGroups } from './subscriptions/groups.js';
 import { IntegrationService } from './domains/integrations/service.js';
+import { SessionService } from './domains/identity/sessions.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
@@ -67,6 +68,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     presence: new PresenceService(realtime, config, log),
     viewing: new ViewingService(realtime, config),
     integrations: new IntegrationService(db, realtime, log),
+    // A sign-out is kept as long as the longest-lived token it may have to refuse.
+    sessions: new SessionService(
+      realtime,
+      Math.max(config.jwtTtlSeconds, config.oauthTokenTtlSeconds),
+      config.redisNamespace,
+      log,
+    ),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
     deadlines: new Deadlines(),
     // After each commit, wake up every instance's readers of that tenant's log.

@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { IntegrationService } from './domains/integrations/service.js';
+import type { SessionService } from './domains/identity/sessions.js';
 import type { Deadlines } from './realtime/deadlines.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
@@ -28,6 +29,8 @@ export interface Services {
   viewing: ViewingService;
   /** Integration clients: revocation, and closing a revoked client's connections. */
   integrations: IntegrationService;
+  /** Sign-outs: refused sessions, and closing their connections on every instance. */
+  sessions: SessionService;
   /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
   delivery: SubscriberGroups;
   /** One timer for the deadlines of every connection (token expiry). */
@@ -51,6 +54,11 @@ export interface Context {
   readonly loaders: Loaders;
   /** Subscriptions over WebSocket and SSE: where the operation's frames go (the delivery groups write there). */
   transport?: SubscriberTransport;
+  /**
+   * The lasting connection the operation came on (a WebSocket), which `renewConnection` moves to a newer token; absent
+   * over HTTP.
+   */
+  connection?: { renew(viewer: Viewer): void };
   /** After `login` succeeds, the rest of that operation (its selection of the payload) runs as the new user. */
   signIn(viewer: Viewer): void;
   /**

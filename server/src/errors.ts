@@ -43,6 +43,11 @@ export function badInput(message: string, field?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...(field ? { field } : {}) } });
 }
 
+/** A request this transport or this state cannot serve (`reason`: which, when a client may tell them apart). */
+export function badRequest(message: string, reason?: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST, ...(reason ? { reason } : {}) } });
+}
+
 /**
  * A subscription ended because its consumer fell behind (`cursor`: the last event it was sent, when known). Durable
  * subscriptions resume from their last cursor.

@@ -18,15 +18,19 @@ export async function authenticate(
 }
 
 /**
- * `authenticate`, then what a signature cannot tell, on every transport alike (HTTP 401, WebSocket 4403, SSE 401): an
- * integration client's token is refused once the client is revoked, and a staff token once its user is no longer a
- * user of its clinic (a deleted or moved account whose token has not expired yet). One indexed read each.
+ * `authenticate`, then what a signature cannot tell, on every transport alike (HTTP 401, WebSocket 4403, SSE 401): a
+ * token of a signed-out session is refused (one Redis read); an integration client's token once the client is revoked,
+ * and a staff token once its user is no longer a user of its clinic (a deleted or moved account whose token has not
+ * expired yet): one indexed read each.
  */
 export async function authenticateCaller(
-  services: Pick<Services, 'tokens' | 'integrations' | 'db'>,
+  services: Pick<Services, 'tokens' | 'integrations' | 'db' | 'sessions'>,
   authorization: string | undefined | null,
 ): Promise<Viewer | null> {
   const viewer = await authenticate(services.tokens, authorization);
+  if (viewer && (await services.sessions.isSignedOut(viewer))) {
+    throw unauthenticated('This session has been signed out: sign in again');
+  }
   if (viewer?.kind === 'integration' && !(await services.integrations.isActive(viewer))) {
     throw unauthenticated('This integration client has been revoked');
   }

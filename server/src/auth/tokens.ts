@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Role } from '../db/rows.js';
 import { isScope, type Scope } from './scopes.js';
@@ -11,6 +12,16 @@ export interface UserViewer {
   name: string;
   /** When the token stops being accepted (seconds since the epoch). */
   expiresAt: number;
+  /**
+   * The sign-in this token belongs to (`sid`): made at `login`, carried by every renewal, ended by signing out. Absent
+   * only from tokens made by hand (tests).
+   */
+  sessionId?: string;
+  /**
+   * When that sign-in happened (`sat`, milliseconds since the epoch; renewals keep it): "sign out everywhere" ends
+   * every session that started before it.
+   */
+  sessionStartedAt?: number;
 }
 
 /** An integration client of one clinic (OAuth 2.0 client credentials), read only from a verified token. */
@@ -23,6 +34,9 @@ export interface IntegrationViewer {
   /** What this token may do: the scopes asked for at the token endpoint, within those granted to the client. */
   scopes: readonly Scope[];
   expiresAt: number;
+  /** Each token of the token endpoint is a session of its own. */
+  sessionId?: string;
+  sessionStartedAt?: number;
 }
 
 /**
@@ -76,28 +90,51 @@ export class TokenService {
         .setAudience(AUDIENCE)
         .setIssuedAt(now)
         .setExpirationTime(exp)
+        // Each token its own, even two of one session issued in the same second (a renewal).
+        .setJti(randomUUID())
         .sign(this.key),
     };
   }
 
-  async sign(user: Omit<UserViewer, 'expiresAt' | 'kind'>): Promise<{ token: string; expiresAt: Date }> {
+  /**
+   * A staff token. Without `sessionId` it starts a new sign-in session (`login`); with one, it renews that session
+   * (`renewToken`), so signing out ends every token the session was given.
+   */
+  async sign(
+    user: Omit<UserViewer, 'expiresAt' | 'kind'>,
+  ): Promise<{ token: string; expiresAt: Date; viewer: UserViewer }> {
+    const renewing = user.sessionId !== undefined && user.sessionStartedAt !== undefined;
+    const sessionId = renewing ? user.sessionId! : randomUUID();
+    const sessionStartedAt = renewing ? user.sessionStartedAt! : Date.now();
     const { exp, signed } = this.jwt(
-      { tid: user.tenantId, role: user.role, name: user.name },
+      { tid: user.tenantId, role: user.role, name: user.name, sid: sessionId, sat: sessionStartedAt },
       user.userId,
       this.ttlSeconds,
     );
-    return { token: await signed, expiresAt: new Date(exp * 1000) };
+    const viewer: UserViewer = {
+      kind: 'user',
+      userId: user.userId,
+      tenantId: user.tenantId,
+      role: user.role,
+      name: user.name,
+      expiresAt: exp,
+      sessionId,
+      sessionStartedAt,
+    };
+    return { token: await signed, expiresAt: new Date(exp * 1000), viewer };
   }
 
   /** An access token of an integration client (claims after RFC 9068: `client_id`, space-separated `scope`). */
   async signIntegration(
-    client: Omit<IntegrationViewer, 'expiresAt' | 'kind'>,
+    client: Omit<IntegrationViewer, 'expiresAt' | 'kind' | 'sessionId' | 'sessionStartedAt'>,
   ): Promise<{ token: string; expiresAt: Date }> {
     const claims = {
       tid: client.tenantId,
       client_id: client.clientId,
       scope: client.scopes.join(' '),
       name: client.name,
+      sid: randomUUID(),
+      sat: Date.now(),
     };
     const { exp, signed } = this.jwt(claims, client.clientId, this.integrationTtlSeconds);
     return { token: await signed, expiresAt: new Date(exp * 1000) };
@@ -113,19 +150,31 @@ export class TokenService {
         audience: AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat'],
       });
-      const { sub, tid, role, name, exp, client_id: clientId, scope } = payload;
+      const { sub, tid, role, name, exp, sid, sat, client_id: clientId, scope } = payload;
       if (typeof sub !== 'string' || typeof tid !== 'string' || typeof name !== 'string' || typeof exp !== 'number') {
         throw new TokenError('invalid');
       }
+      // A session is both or neither (tokens made by hand in tests have none).
+      if ((sid === undefined) !== (sat === undefined)) throw new TokenError('invalid');
+      if (sid !== undefined && (typeof sid !== 'string' || typeof sat !== 'number')) throw new TokenError('invalid');
+      const session = typeof sid === 'string' ? { sessionId: sid, sessionStartedAt: sat as number } : {};
       if (clientId !== undefined) {
         // An integration token: no role, and only scopes this server knows.
         const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
         if (clientId !== sub || role !== undefined || typeof scope !== 'string' || !scopes.every(isScope))
           throw new TokenError('invalid');
-        return { kind: 'integration', clientId, tenantId: tid, name, scopes: scopes as Scope[], expiresAt: exp };
+        return {
+          kind: 'integration',
+          clientId,
+          tenantId: tid,
+          name,
+          scopes: scopes as Scope[],
+          expiresAt: exp,
+          ...session,
+        };
       }
       if (!ROLES.includes(role as Role) || scope !== undefined) throw new TokenError('invalid');
-      return { kind: 'user', userId: sub, tenantId: tid, role: role as Role, name, expiresAt: exp };
+      return { kind: 'user', userId: sub, tenantId: tid, role: role as Role, name, expiresAt: exp, ...session };
     } catch (err) {
       if (err instanceof TokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new TokenError('expired');

@@ -12,6 +12,8 @@ export const ChannelKind = {
   viewing: 'viewing',
   /** An integration client was revoked: every instance closes its connections. */
   integrations: 'integrations',
+  /** A session, or every earlier session of a user, was signed out: every instance closes its connections. */
+  sessions: 'sessions',
 } as const;
 export type ChannelKind = keyof typeof ChannelKind;
 
@@ -53,3 +55,6 @@ export interface ViewingSignal {
 export interface IntegrationRevokedSignal {
   clientId: string;
 }
+
+/** What was signed out: one session (by id), or every session of a user that started before `before` (epoch ms). */
+export type SessionSignal = { kind: 'session'; sessionId: string } | { kind: 'user'; userId: string; before: number };

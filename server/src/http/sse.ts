@@ -11,7 +11,7 @@ import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
-import { watchSession } from './session.js';
+import { watchSession, type WatchedSession } from './session.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
 export const EVENT_STREAM_PATH = '/graphql/stream';
@@ -22,6 +22,8 @@ export const StreamEndReason = {
   tokenExpired: 'TOKEN_EXPIRED',
   /** The integration client was revoked: no new token will be issued. */
   clientRevoked: 'CLIENT_REVOKED',
+  /** The session was signed out: sign in again. */
+  signedOut: 'SIGNED_OUT',
 } as const;
 
 interface StreamRequestContext {
@@ -205,7 +207,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     }
 
     perCaller.set(key, open + 1);
-    let endSession = () => {};
+    let session: WatchedSession | undefined;
     let stream: LiveStream | undefined;
     try {
       const context: StreamRequestContext = { viewer, requestId, res };
@@ -250,7 +252,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       res.once('close', () => void body.return(undefined));
       const s = stream;
       // The stream ends when its token does, and an integration client's when the client is revoked.
-      endSession = await watchSession(services, viewer, {
+      session = await watchSession(services, viewer, {
         expired: () =>
           s.end({
             message: 'The token has expired: get a new one and subscribe again with your last cursor',
@@ -258,6 +260,8 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
           }),
         revoked: () =>
           s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
+        signedOut: () =>
+          s.end({ message: 'This session has been signed out: sign in again', reason: StreamEndReason.signedOut }),
       });
 
       for await (const chunk of body) {
@@ -279,7 +283,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
       else res.end();
     } finally {
-      endSession();
+      session?.stop();
       if (stream) live.delete(stream);
       const left = (perCaller.get(key) ?? 1) - 1;
       if (left > 0) perCaller.set(key, left);

@@ -11,7 +11,7 @@ import { ErrorCode } from '../errors.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
-import { watchSession } from './session.js';
+import { watchSession, type WatchedSession } from './session.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 
 /** Limits of one WebSocket connection. */
@@ -37,16 +37,17 @@ export const ForbiddenReason = {
   tokenExpired: 'Token expired',
   /** The integration client was revoked: no new token will be issued. */
   clientRevoked: 'Client revoked',
+  /** The session was signed out (here, everywhere, or by an admin): sign in again. */
+  signedOut: 'Signed out',
 } as const;
 
 type SocketExtra = {
   /** Unique over all instances; the first part of the request id of the socket's operations. */
   id?: string;
-  viewer?: Viewer;
   /** Staff sockets only: what the open and close hooks (presence) are told. */
   info?: SocketInfo;
-  /** Stops watching the token's expiry and, for an integration client, its revocation (session.ts). */
-  endSession?: () => void;
+  /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
+  session?: WatchedSession;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening?: Promise<void>;
   closed?: boolean;
@@ -189,7 +190,6 @@ export function attachWebSocketServer(
         // would leave the open hooks' state (presence) and the expiry timer behind for a socket that is gone.
         if (ctx.extra.closed) return false;
         ctx.extra.id = randomUUID();
-        ctx.extra.viewer = viewer;
         // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
         // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md).
         (ctx.extra as { request?: unknown }).request = undefined;
@@ -197,12 +197,13 @@ export function attachWebSocketServer(
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
         const close = (reason: string) => ctx.extra.socket.close(CloseCode.Forbidden, reason);
-        ctx.extra.endSession = await watchSession(services, viewer, {
+        ctx.extra.session = await watchSession(services, viewer, {
           expired: () => close(ForbiddenReason.tokenExpired),
           revoked: () => close(ForbiddenReason.clientRevoked),
+          signedOut: () => close(ForbiddenReason.signedOut),
         });
         if (ctx.extra.closed) {
-          ctx.extra.endSession();
+          ctx.extra.session.stop();
           return false;
         }
         // Integration clients are not staff: no presence.
@@ -217,7 +218,7 @@ export function attachWebSocketServer(
       },
       async onClose(ctx) {
         ctx.extra.closed = true;
-        ctx.extra.endSession?.();
+        ctx.extra.session?.stop();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
@@ -232,7 +233,8 @@ export function attachWebSocketServer(
         }
       },
       onSubscribe(ctx, id, payload) {
-        const viewer = ctx.extra.viewer!;
+        const { session } = ctx.extra;
+        const viewer = session!.viewer;
         if (viewer.expiresAt * 1000 <= Date.now()) {
           ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
           return [new GraphQLError('The token has expired', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
@@ -246,6 +248,8 @@ export function attachWebSocketServer(
         }
         const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
         if (!Array.isArray(prepared)) {
+          // `renewConnection` hands this socket a newer token (identity/resolvers.ts).
+          prepared.contextValue.connection = session;
           attachTransport(
             prepared.contextValue,
             socketSink(ctx.extra.socket, id, prepared.contextValue),

@@ -3,10 +3,12 @@ import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/pass
 import { requireCaller, requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
-import { badInput, conflict, unauthenticated } from '../../errors.js';
+import { GraphQLError } from 'graphql';
+import { authenticateCaller } from '../../auth/authenticate.js';
+import { badInput, badRequest, conflict, notFound, unauthenticated } from '../../errors.js';
 import { requiredEmail, requiredText } from '../../validation.js';
 import { mustLoad } from '../../loaders.js';
-import { insertUser, listStaff, tenantBySlug, userByEmail } from './data.js';
+import { insertUser, isUserOfTenant, listStaff, tenantBySlug, userByEmail } from './data.js';
 
 export const identityResolvers: Resolvers = {
   Query: {
@@ -31,10 +33,59 @@ export const identityResolvers: Resolvers = {
       const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
       if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
-      const { token, expiresAt } = await ctx.services.tokens.sign(identity);
-      if (!ctx.viewer) ctx.signIn({ kind: 'user', ...identity, expiresAt: Math.floor(expiresAt.getTime() / 1000) });
+      const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
+      if (!ctx.viewer) ctx.signIn(viewer);
       ctx.log.info('user signed in');
       return { token, expiresAt, user };
+    },
+    renewToken: async (_parent, _args, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      // The user as they are now: a renamed user or a changed role shows in the new token.
+      const user = await ctx.loaders.user.load(viewer.userId);
+      if (!user) throw unauthenticated('The signed-in user no longer exists');
+      const { token, expiresAt } = await ctx.services.tokens.sign({
+        userId: user.id,
+        tenantId: user.tenantId,
+        role: user.role,
+        name: user.name,
+        sessionId: viewer.sessionId,
+        sessionStartedAt: viewer.sessionStartedAt,
+      });
+      return { token, expiresAt, user };
+    },
+    renewConnection: async (_parent, { token }, ctx) => {
+      if (!ctx.connection) {
+        throw badRequest(
+          'renewConnection renews the WebSocket it is sent on; over HTTP, send the new token with each request',
+        );
+      }
+      requireCaller(ctx.viewer);
+      // Checked as at connection_init: signature, expiry, sign-out, revocation, membership. A bad one is bad input,
+      // not UNAUTHENTICATED: the connection's own token is still good (clients sign out on UNAUTHENTICATED).
+      const next = await authenticateCaller(ctx.services, `Bearer ${token}`).catch((err: unknown) => {
+        throw err instanceof GraphQLError ? badInput(err.message, 'token') : err;
+      });
+      if (!next) throw badInput('token is empty', 'token');
+      ctx.connection.renew(next);
+      return { expiresAt: new Date(next.expiresAt * 1000) };
+    },
+    signOut: async (_parent, _args, ctx) => {
+      await ctx.services.sessions.signOut(requireViewer(ctx.viewer));
+      ctx.log.info('user signed out');
+      return true;
+    },
+    signOutEverywhere: async (_parent, _args, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      await ctx.services.sessions.signOutUser(viewer.tenantId, viewer.userId);
+      ctx.log.info('user signed out everywhere');
+      return true;
+    },
+    endUserSessions: async (_parent, { userId }, ctx) => {
+      const viewer = requirePermission(ctx.viewer, 'manageStaff');
+      if (!(await isUserOfTenant(ctx.db, viewer.tenantId, userId))) throw notFound('User');
+      await ctx.services.sessions.signOutUser(viewer.tenantId, userId);
+      ctx.log.info({ endedUserId: userId }, "an admin ended a user's sessions");
+      return true;
     },
     createUser: async (_parent, { input }, ctx) => {
       const viewer = requirePermission(ctx.viewer, 'manageStaff');
