@@ -33,9 +33,18 @@ export function AppRoutes() {
   );
 }
 
+/** A key per Apollo session: a new sign-in starts from a blank tree; a renewed token keeps the tree. */
+const sessionKeys = new WeakMap<object, number>();
+let sessionCount = 0;
+function keyOf(apollo: object): number {
+  let key = sessionKeys.get(apollo);
+  if (key === undefined) sessionKeys.set(apollo, (key = ++sessionCount));
+  return key;
+}
+
 /**
  * Signed out: the sign-in page, on an anonymous HTTP-only client. Signed in: the app, on that session's client
- * (keyed by token, so a different user starts from a blank tree and cache).
+ * (keyed by session, so a different user starts from a blank tree and cache).
  */
 export function App({ authStore, httpUrl }: { authStore: AuthStore; httpUrl: string }) {
   const session = useSyncExternalStore(authStore.subscribe, authStore.getSnapshot);
@@ -47,7 +56,7 @@ export function App({ authStore, httpUrl }: { authStore: AuthStore; httpUrl: str
     );
   }
   return (
-    <ApolloProvider client={session.apollo.client} key={session.token}>
+    <ApolloProvider client={session.apollo.client} key={keyOf(session.apollo)}>
       <SessionProvider session={session} signOut={authStore.signOut}>
         <ToastProvider>
           <AppRoutes />

@@ -3,7 +3,8 @@ import { ErrorLink } from '@apollo/client/link/error';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
-import { Kind } from 'graphql';
+import { Kind, print } from 'graphql';
+import { RenewConnectionDocument } from '../__generated__/graphql';
 import { tap } from 'rxjs';
 import { createCache } from './cache';
 import { ConnectionStore } from './connectionState';
@@ -40,6 +41,11 @@ export interface ApolloSession {
   cursors: CursorStore;
   /** Try to connect now: ends the wait between attempts or leaves the "disconnected" state. */
   reconnect(): void;
+  /**
+   * Carries on with a newer token of the same session: HTTP sends it from now on, the live socket is moved to it
+   * (`renewConnection`: its subscriptions go on untouched) and a reconnection uses it.
+   */
+  setToken(token: string): Promise<void>;
   /** Closes the socket for good and clears the cache. */
   dispose(): Promise<void>;
 }
@@ -75,13 +81,15 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     if (!disposed) options.onUnauthenticated?.();
   };
 
+  let token = options.token;
   let pongTimer: ReturnType<typeof setTimeout> | undefined;
   let connectTimer: ReturnType<typeof setTimeout> | undefined;
   /** graphql-ws stopped for good (a close code it never retries, such as 4500): only a fresh page reconnects. */
   let fatal = false;
   const wsClient = createClient({
     url: options.wsUrl,
-    connectionParams: { authorization: `Bearer ${options.token}` },
+    // Read at each connection: a reconnection after a renewal uses the new token.
+    connectionParams: () => ({ authorization: `Bearer ${token}` }),
     webSocketImpl: options.webSocketImpl,
     // Eager: the socket is what makes the user "online", and a page with no subscription yet should still be live.
     lazy: false,
@@ -129,10 +137,13 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     },
   });
 
-  const httpLink = new HttpLink({
-    uri: options.httpUrl,
-    headers: { authorization: `Bearer ${options.token}` },
-    fetch: options.fetch,
+  const httpLink = new HttpLink({ uri: options.httpUrl, fetch: options.fetch });
+  // The token of the moment, on every request.
+  const authLink = new ApolloLink((operation, forward) => {
+    operation.setContext(({ headers = {} }: { headers?: Record<string, string> }) => ({
+      headers: { ...headers, authorization: `Bearer ${token}` },
+    }));
+    return forward(operation);
   });
 
   const errorLink = new ErrorLink(({ error }) => {
@@ -165,7 +176,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ApolloLink.split(
         isSubscription,
         ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]),
-        ApolloLink.from([reachabilityLink, createFailedQueryLink(), httpLink]),
+        ApolloLink.from([reachabilityLink, createFailedQueryLink(), authLink, httpLink]),
       ),
     ]),
   });
@@ -202,6 +213,18 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     reconnect: () => {
       if (fatal && typeof window !== 'undefined') window.location.reload();
       else policy.reconnectNow();
+    },
+    async setToken(next) {
+      token = next;
+      if (connection.getSnapshot().status !== 'connected') return;
+      // Over the socket itself (not HTTP): it is this connection that is renewed. A failure is harmless: the socket
+      // then closes at the old expiry and reconnects with the new token, resuming from its cursors.
+      await new Promise<void>((resolve) => {
+        wsClient.subscribe(
+          { query: print(RenewConnectionDocument), operationName: 'RenewConnection', variables: { token: next } },
+          { next: () => {}, error: () => resolve(), complete: () => resolve() },
+        );
+      });
     },
     async dispose() {
       disposed = true;

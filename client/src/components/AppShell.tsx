@@ -86,8 +86,13 @@ export function AppShell() {
               <p className="me-name">{user.name}</p>
               <p className="me-role">{ROLE_LABEL[user.role]}</p>
             </div>
-            <button type="button" className="button button-ghost button-small" onClick={signOut}>
+            <button type="button" className="button button-ghost button-small" onClick={() => signOut()}>
               Sign out
+            </button>
+          </div>
+          <div className="me-more">
+            <button type="button" className="link-button" onClick={() => signOut({ everywhere: true })}>
+              Sign out on every device
             </button>
           </div>
         </div>

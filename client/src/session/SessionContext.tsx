@@ -1,9 +1,12 @@
 import { createContext, useContext, useMemo, type ReactNode } from 'react';
 import type { Session } from './authStore';
 
+/** `everywhere`: every session of the user, on every device, not only this browser's. */
+type SignOut = (options?: { everywhere?: boolean }) => void;
+
 interface SessionContextValue {
   session: Session;
-  signOut(): void;
+  signOut: SignOut;
 }
 
 const SessionContext = createContext<SessionContextValue | null>(null);
@@ -14,7 +17,7 @@ export function SessionProvider({
   children,
 }: {
   session: Session;
-  signOut(): void;
+  signOut: SignOut;
   children: ReactNode;
 }) {
   const value = useMemo(() => ({ session, signOut }), [session, signOut]);

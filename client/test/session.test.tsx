@@ -1,0 +1,118 @@
+import { waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppointmentChangedDocument, MeDocument } from '../src/__generated__/graphql';
+import { createApolloSession } from '../src/apollo/createApolloSession';
+import { createAuthStore, type AuthStore, type Session } from '../src/session/authStore';
+import { apiUrl, clinicIds, gql, login, recordingWebSocket } from './helpers';
+
+const CREATE = `mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }`;
+
+/** A Storage of this test's own (the store reads and writes it as the browser's localStorage). */
+function memoryStorage(): Storage {
+  const items = new Map<string, string>();
+  return {
+    get length() {
+      return items.size;
+    },
+    clear: () => items.clear(),
+    getItem: (key) => items.get(key) ?? null,
+    key: (i) => [...items.keys()][i] ?? null,
+    removeItem: (key) => void items.delete(key),
+    setItem: (key, value) => void items.set(key, String(value)),
+  };
+}
+
+describe('The signed-in session: renewal and sign-out', () => {
+  const stores: AuthStore[] = [];
+  afterEach(() => {
+    for (const store of stores.splice(0)) store.signOut({ onServer: false });
+  });
+
+  /** The app's auth store, signed in as `key`, believing its token expires in `expiresInMs`. */
+  async function signedIn(key: string, expiresInMs: number) {
+    const { token, user } = await login('sunrise-derm', key);
+    const storage = memoryStorage();
+    const recorder = recordingWebSocket();
+    const base = apiUrl();
+    storage.setItem(
+      'derm-realtime.session',
+      JSON.stringify({ token, user, expiresAt: new Date(Date.now() + expiresInMs).toISOString() }),
+    );
+    const store = createAuthStore({
+      storage,
+      createApolloSession: (t, signOut) =>
+        createApolloSession({
+          token: t,
+          httpUrl: `${base}/graphql`,
+          wsUrl: `${base.replace(/^http/, 'ws')}/graphql`,
+          webSocketImpl: recorder.impl,
+          onUnauthenticated: signOut,
+        }),
+    });
+    stores.push(store);
+    const session = store.getSnapshot() as Session;
+    await waitFor(() => expect(session.apollo.connection.getSnapshot().status).toBe('connected'), { timeout: 10_000 });
+    return { store, storage, session, token, recorder };
+  }
+
+  it('should renew its token before it expires and move the live socket to it, with no reconnection and no event lost', async () => {
+    // The store schedules by what it was told (4 s left): it renews at half of that.
+    const { store, storage, session, token, recorder } = await signedIn('lee', 4_000);
+    const ids = await clinicIds(token);
+    const received: string[] = [];
+    const subscription = session.apollo.client
+      .subscribe({ query: AppointmentChangedDocument, variables: {} })
+      .subscribe({ next: ({ data }) => data && received.push(data.appointmentChanged.appointment.id) });
+    const book = async (slot: number) => {
+      const startsAt = Date.UTC(2034, 2, 1) + Math.floor(Math.random() * 10_000) * 3_600_000 + slot * 60_000;
+      const data = await gql(token, CREATE, {
+        input: {
+          providerId: ids.byKey('lee').id,
+          patientId: ids.patients[1].id,
+          startsAt: new Date(startsAt).toISOString(),
+          endsAt: new Date(startsAt + 30 * 60_000).toISOString(),
+          reason: 'Renewal test',
+        },
+      });
+      return data.createAppointment.id as string;
+    };
+    await waitFor(() => expect(recorder.open('AppointmentChanged')).toBe(1));
+    // Live (the server acknowledges nothing): an appointment booked now reaches the page.
+    const first = await waitFor(
+      async () => {
+        const id = await book(0);
+        await waitFor(() => expect(received).toContain(id), { timeout: 1_000 });
+        return id;
+      },
+      { timeout: 10_000 },
+    );
+
+    await waitFor(() => expect(store.getSnapshot()?.token).not.toBe(token), { timeout: 10_000 });
+    const renewed = store.getSnapshot()!;
+    expect(JSON.parse(storage.getItem('derm-realtime.session')!).token).toBe(renewed.token);
+    expect(Date.parse(renewed.expiresAt)).toBeGreaterThan(Date.now() + 60_000);
+    // The same Apollo session (the page keeps its state), its socket handed the new token, never reconnected.
+    expect(renewed.apollo).toBe(session.apollo);
+    await waitFor(() =>
+      expect(recorder.sent.some((f) => f.type === 'subscribe' && f.payload?.operationName === 'RenewConnection')).toBe(
+        true,
+      ),
+    );
+    expect(session.apollo.connection.getSnapshot().reconnections).toBe(0);
+    const after = await book(1);
+    await waitFor(() => expect(received).toContain(after), { timeout: 10_000 });
+    expect(received.filter((id) => id === first)).toHaveLength(1);
+    // HTTP sends the new token.
+    const me = await session.apollo.client.query({ query: MeDocument });
+    expect(me.data?.me.id).toBe(ids.byKey('lee').id);
+    subscription.unsubscribe();
+  });
+
+  it('should end the session on the server when the user signs out: the token is refused from then on', async () => {
+    const { store, token } = await signedIn('patel', 60 * 60_000);
+    await expect(gql(token, '{ me { id } }')).resolves.toBeTruthy();
+    store.signOut();
+    expect(store.getSnapshot()).toBeNull();
+    await waitFor(() => expect(gql(token, '{ me { id } }')).rejects.toThrow(/signed out/), { timeout: 5_000 });
+  });
+});
