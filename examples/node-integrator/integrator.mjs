@@ -1,5 +1,7 @@
 // A small integrator: follows one clinic's appointment changes over WebSocket (graphql-ws) and, after a restart or a
-// lost connection, resumes exactly after the last event it handled. Node 20+, two dependencies (graphql-ws, ws).
+// lost connection, resumes exactly after the last event it handled. Away longer than the server keeps its event log
+// (CURSOR_EXPIRED), it reads again the appointments it mirrors (the 31 days from MIRROR_FROM, default now) and goes on
+// after the cursor the server answered with. Node 20+, two dependencies (graphql-ws, ws).
 //
 //   DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node integrator.mjs
 //
@@ -12,6 +14,7 @@ const BASE = process.env.DERM_URL ?? 'http://localhost:4000';
 const CLIENT_ID = required('CLIENT_ID');
 const CLIENT_SECRET = required('CLIENT_SECRET');
 const CURSOR_FILE = process.env.CURSOR_FILE ?? 'cursor.txt';
+const MIRROR_FROM = process.env.MIRROR_FROM ?? null;
 
 const CHANGES = `subscription Changes($after: String) {
   appointmentChanged(after: $after) {
@@ -20,6 +23,10 @@ const CHANGES = `subscription Changes($after: String) {
     occurredAt
     appointment { id status startsAt endsAt provider { name } }
   }
+}`;
+
+const UPCOMING = `query Upcoming($from: DateTime!, $to: DateTime!) {
+  appointments(from: $from, to: $to) { id status startsAt endsAt provider { name } }
 }`;
 
 function required(name) {
@@ -81,6 +88,39 @@ function handle(event) {
   );
 }
 
+/**
+ * What you mirror, read again in full: after CURSOR_EXPIRED the events since your cursor are gone from the server's
+ * log, so a replay cannot bring you up to date. Idempotent like `handle`.
+ */
+async function reread(token) {
+  const from = MIRROR_FROM ? new Date(MIRROR_FROM) : new Date();
+  const to = new Date(from.getTime() + 31 * 86_400_000);
+  const res = await fetch(`${BASE}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: UPCOMING, variables: { from: from.toISOString(), to: to.toISOString() } }),
+  });
+  const body = await res.json();
+  if (body.errors) throw new Error(body.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; '));
+  for (const appointment of body.data.appointments) {
+    console.log(
+      JSON.stringify({
+        kind: 'SNAPSHOT',
+        appointmentId: appointment.id,
+        status: appointment.status,
+        startsAt: appointment.startsAt,
+      }),
+    );
+  }
+  return body.data.appointments.length;
+}
+
+/** The CURSOR_EXPIRED error among what the server answered, if any (a result's errors, or what the stream ended with). */
+function expiredError(err) {
+  const errors = Array.isArray(err) ? err : (err?.errors ?? []);
+  return errors.find((e) => e?.extensions?.code === 'CURSOR_EXPIRED') ?? null;
+}
+
 const client = createClient({
   url: `${BASE.replace(/^http/, 'ws')}/graphql`,
   webSocketImpl: WebSocket,
@@ -119,6 +159,21 @@ while (!stopping) {
     log('the server completed the subscription; subscribing again');
   } catch (err) {
     if (stopping) break;
+    const expired = expiredError(err);
+    if (expired) {
+      // The server no longer keeps the events after our cursor (EVENT_RETENTION): read everything again, then go on
+      // after the cursor it answered with (where its log stood), so nothing committed meanwhile is skipped.
+      log('cursor expired: the server no longer keeps what followed it; reading the appointments again');
+      try {
+        log(`re-read ${await reread(await accessToken())} appointments; subscribing after the server's cursor`);
+        saveCursor(expired.extensions.cursor);
+      } catch (rereadErr) {
+        log(`could not read the appointments again (${rereadErr.message}); retrying in ${delayMs / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, 30_000);
+      }
+      continue;
+    }
     // graphql-ws rejects with the socket's close event, or with the errors of the operation.
     const code = err?.code;
     const reason = err?.reason ?? err?.message ?? String(err);

@@ -24,6 +24,7 @@ import { tokenEndpoint } from './http/oauth.js';
 import { accessControl, complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
 import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
+import { EventPruner } from './events/retention.js';
 import { Deadlines } from './realtime/deadlines.js';
 import { createRealtime } from './realtime/service.js';
 import { SubscriberGroups } from './subscriptions/groups.js';
@@ -77,6 +78,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     ),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
     deadlines: new Deadlines(),
+    pruner: new EventPruner(db, config.eventRetentionDays, log),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
   };
@@ -177,6 +179,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   log.info({ url: `${url}/graphql` }, 'derm-realtime listening');
+  services.pruner.start();
 
   return {
     services,
@@ -188,6 +191,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       await explorer.close();
       await apollo.stop();
       services.deadlines.stop();
+      await services.pruner.stop();
       await realtime.stop();
       if (!options.db) await db.destroy();
     },

@@ -66,6 +66,12 @@ export interface Config {
    * stolen token is worth little; clients simply ask again. @default 15m
    */
   oauthTokenTtlSeconds: number;
+  /**
+   * Days the event log keeps each event (`EVENT_RETENTION`: whole days, `30` or `30d`, 1 to 3650). Every instance
+   * prunes older events in small batches every 10 minutes; a resume cursor older than what is kept is answered with
+   * `CURSOR_EXPIRED` (docs/integrators.md, "Retention"). @default 30
+   */
+  eventRetentionDays: number;
   /** Serve the offline GraphQL explorer at /explorer (`EXPLORER_ENABLED`). @default true outside production */
   explorerEnabled: boolean;
 }
@@ -179,6 +185,19 @@ function parseWhole(
   return value;
 }
 
+/** Whole days: `30` or `30d`. */
+function parseDays(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)\s*d?$/.exec(raw.trim());
+  const days = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(days) || days < min || days > max) {
+    throw new ConfigError(
+      `${name} must be a whole number of days from ${min} to ${max}, such as "30" or "30d", got "${raw}"`,
+    );
+  }
+  return days;
+}
+
 function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
   if (/^(1|true|yes)$/i.test(raw)) return true;
@@ -221,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     keepAliveSeconds: parseSeconds('WS_KEEPALIVE', env.WS_KEEPALIVE, 12, 1, 300),
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
+    eventRetentionDays: parseDays('EVENT_RETENTION', env.EVENT_RETENTION, 30, 1, 3650),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
   };
 }

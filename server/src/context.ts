@@ -8,6 +8,7 @@ import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { IntegrationService } from './domains/integrations/service.js';
 import type { SessionService } from './domains/identity/sessions.js';
+import type { EventPruner } from './events/retention.js';
 import type { Deadlines } from './realtime/deadlines.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
@@ -35,6 +36,8 @@ export interface Services {
   delivery: SubscriberGroups;
   /** One timer for the deadlines of every connection (token expiry). */
   deadlines: Deadlines;
+  /** Prunes the event log of what is older than `EVENT_RETENTION`, in small batches, every 10 minutes. */
+  pruner: EventPruner;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }

@@ -16,6 +16,11 @@ export const ErrorCode = {
   OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
   /** A service this needs (Redis, for presence, chart viewing and typing) is unreachable for now: try again shortly. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /**
+   * A resume cursor older than the event log keeps (`EVENT_RETENTION`): events after it were pruned. Read again what
+   * you show or mirror, then subscribe after the `cursor` this error carries (where the log stood when it was sent).
+   */
+  CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,6 +64,22 @@ export function slowConsumer(cursor?: string | null): GraphQLError {
       extensions: { code: ErrorCode.BAD_REQUEST, reason: 'SLOW_CONSUMER', ...(cursor ? { cursor } : {}) },
     },
   );
+}
+
+/**
+ * A resume point the log no longer covers: events after it were pruned (docs/architecture.md, "Retention"). `cursor`
+ * is where the log stood when this was decided: read again what depends on the stream, then subscribe after it, and
+ * nothing is skipped (what happens meanwhile is replayed; applying it over the fresh read is harmless).
+ */
+export function cursorExpired(cursor: string): GraphQLError {
+  return new GraphQLError(
+    'This cursor is older than the event log keeps: read again what you show, then subscribe with the cursor in extensions (or without one)',
+    { extensions: { code: ErrorCode.CURSOR_EXPIRED, cursor } },
+  );
+}
+
+export function isCursorExpired(err: unknown): err is GraphQLError {
+  return err instanceof GraphQLError && err.extensions.code === ErrorCode.CURSOR_EXPIRED;
 }
 
 /** A subscription ended by a server-side failure to deliver (logged with its cause). */

@@ -17,7 +17,9 @@ describe('configuration', () => {
       redisUrl: undefined,
       jwtTtlSeconds: 8 * 3600,
       seedDemo: true,
+      eventRetentionDays: 30,
     });
+    expect(loadConfig({ DATA_DIR: dataDir, EVENT_RETENTION: '7' }).eventRetentionDays).toBe(7);
     expect(config.corsOrigins).toEqual(['http://localhost:5173']);
   });
 
@@ -51,6 +53,15 @@ describe('configuration', () => {
     [{ SLOW_CONSUMER_KIB: '1.5' }, /SLOW_CONSUMER_KIB/],
     [{ WS_KEEPALIVE: '0' }, /WS_KEEPALIVE/],
     [{ WS_KEEPALIVE: 'often' }, /WS_KEEPALIVE/],
+    [
+      { EVENT_RETENTION: 'abc' },
+      /EVENT_RETENTION must be a whole number of days from 1 to 3650, such as "30" or "30d"/,
+    ],
+    [{ EVENT_RETENTION: '0' }, /EVENT_RETENTION/],
+    [{ EVENT_RETENTION: '-5' }, /EVENT_RETENTION/],
+    [{ EVENT_RETENTION: '1.5' }, /EVENT_RETENTION/],
+    [{ EVENT_RETENTION: '12h' }, /EVENT_RETENTION/],
+    [{ EVENT_RETENTION: '4000d' }, /EVENT_RETENTION/],
   ])('stops on an invalid value and names the variable: %o', (env, name) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);
@@ -67,8 +78,10 @@ describe('configuration', () => {
       NODE_ENV: 'production',
       SLOW_CONSUMER_KIB: '256',
       WS_KEEPALIVE: '20',
+      EVENT_RETENTION: '90d',
     });
     expect(config).toMatchObject({
+      eventRetentionDays: 90,
       jwtTtlSeconds: 2700,
       slowConsumerBytes: 256 * 1024,
       keepAliveSeconds: 20,

@@ -61,8 +61,9 @@ const FORBIDDEN = 4403;
 const REREAD_ON_RECONNECT = ['NavCounts'];
 
 /**
- * What each durable stream feeds, re-read after a reconnection only when that stream had received no event (so no
- * cursor) before the link was lost: without a cursor the server cannot replay what it missed.
+ * What each durable stream feeds, re-read when the stream cannot replay what it missed: after a reconnection when it
+ * had received no event (so no cursor) before the link was lost, and when the server answers that its cursor is older
+ * than the event log keeps (`CURSOR_EXPIRED`, resumeLink.ts).
  */
 const FED_BY_STREAM: Record<string, string[]> = {
   AppointmentChanged: ['SchedulePage', 'PatientChart'],
@@ -169,29 +170,32 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     ),
   );
 
+  /** Reads again those of these queries that are on screen now. */
+  const refetchActive = (names: Iterable<string>) => {
+    const active = new Set([...client.getObservableQueries('active')].map((q) => q.queryName));
+    const include = [...new Set(names)].filter((name) => active.has(name));
+    if (include.length) void client.refetchQueries({ include }).catch(() => {});
+  };
+
   const client = new ApolloClient({
     cache: createCache(),
     link: ApolloLink.from([
       errorLink,
       ApolloLink.split(
         isSubscription,
-        ApolloLink.from([createResumeLink(cursors), new GraphQLWsLink(wsClient)]),
+        ApolloLink.from([
+          createResumeLink(cursors, { onCursorExpired: (stream) => refetchActive(FED_BY_STREAM[stream] ?? []) }),
+          new GraphQLWsLink(wsClient),
+        ]),
         ApolloLink.from([reachabilityLink, createFailedQueryLink(), authLink, httpLink]),
       ),
     ]),
   });
 
   const offReconnected = connection.onReconnected(() => {
-    const wanted = new Set([
-      ...REREAD_ON_RECONNECT,
-      ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? []),
-    ]);
-    const observed = [...client.getObservableQueries('active')];
-    const active = new Set(observed.map((q) => q.queryName));
+    refetchActive([...REREAD_ON_RECONNECT, ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? [])]);
     // And whatever failed while the server was away (a day opened during the outage shows an error until read again).
-    const failed = observed.filter((q) => q.getCurrentResult().error);
-    const include = [...wanted].filter((name) => active.has(name));
-    if (include.length) void client.refetchQueries({ include }).catch(() => {});
+    const failed = [...client.getObservableQueries('active')].filter((q) => q.getCurrentResult().error);
     for (const query of failed) void query.refetch().catch(() => {});
   });
 

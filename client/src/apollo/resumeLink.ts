@@ -1,7 +1,7 @@
-import { ApolloLink } from '@apollo/client';
+import { ApolloLink, CombinedGraphQLErrors } from '@apollo/client';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { Kind, type OperationDefinitionNode } from 'graphql';
-import { map, Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 
 /**
  * The last cursor received on each durable subscription stream (appointmentChanged, messageAdded, readReceipt,
@@ -18,6 +18,10 @@ export class CursorStore {
 
   set(key: string, cursor: string): void {
     this.cursors.set(key, cursor);
+  }
+
+  delete(key: string): void {
+    this.cursors.delete(key);
   }
 
   /** Every stream and its cursor, for diagnostics and tests. */
@@ -66,6 +70,25 @@ function declaresAfter(definition: OperationDefinitionNode): boolean {
   return definition.variableDefinitions?.some((v) => v.variable.name.value === 'after') ?? false;
 }
 
+/**
+ * The server's answer to a cursor older than its event log keeps (`CURSOR_EXPIRED`), as graphql-ws hands it over: a
+ * result with errors (refused at subscribe) or the errors the stream ended with (pruning overtook its replay).
+ * Resolves with where the log stood (`extensions.cursor`), or null when the error is another one.
+ */
+function expiredCursor(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): string | null {
+  const expired = errors?.find((e) => e.extensions?.code === 'CURSOR_EXPIRED');
+  if (!expired) return null;
+  return typeof expired.extensions?.cursor === 'string' ? expired.extensions.cursor : '';
+}
+
+export interface ResumeLinkOptions {
+  /**
+   * A stream's cursor was older than the server's event log keeps: what the stream feeds must be read again (the
+   * stream itself goes on from where the log stood when the server said so).
+   */
+  onCursorExpired?: (operationName: string) => void;
+}
+
 function rootResponseKey(definition: OperationDefinitionNode): string | undefined {
   const field = definition.selectionSet.selections.find((s) => s.kind === Kind.FIELD);
   return field && field.kind === Kind.FIELD ? (field.alias ?? field.name).value : undefined;
@@ -80,8 +103,14 @@ function rootResponseKey(definition: OperationDefinitionNode): string | undefine
  * payload }))` inside its retry loop), so `after` is a getter: each resubscription asks for exactly what it missed.
  * A stream subscribed to again later (a page opened again) resumes from its last cursor too; replayed events carry
  * the objects as they are now, so applying them twice is harmless, and the cache updates dedupe by id.
+ *
+ * A cursor the server no longer covers (`CURSOR_EXPIRED`: the events after it were pruned) is handled here, once for
+ * every durable stream: the stream's cursor becomes the one the error carries (where the log stood when the server
+ * answered), what the stream feeds is read again (`onCursorExpired`), and the stream is subscribed again after that
+ * cursor. The read comes after the server's answer, so it holds everything up to that cursor, and what follows it is
+ * replayed: nothing is skipped, and the subscriber never sees the error.
  */
-export function createResumeLink(cursors: CursorStore): ApolloLink {
+export function createResumeLink(cursors: CursorStore, { onCursorExpired }: ResumeLinkOptions = {}): ApolloLink {
   return new ApolloLink((operation, forward) => {
     const definition = getMainDefinition(operation.query);
     if (
@@ -92,29 +121,54 @@ export function createResumeLink(cursors: CursorStore): ApolloLink {
       return forward(operation);
     }
     const key = streamKey(operation.operationName, operation.variables);
-    const given = typeof operation.variables.after === 'string' ? operation.variables.after : null;
+    let given = typeof operation.variables.after === 'string' ? operation.variables.after : null;
     const variables: Record<string, unknown> = { ...operation.variables };
     delete variables.after;
     Object.defineProperty(variables, 'after', { enumerable: true, get: () => cursors.get(key) ?? given });
     operation.variables = variables;
 
     const responseKey = rootResponseKey(definition);
+    const operationName = operation.operationName ?? 'anonymous';
     return new Observable<ApolloLink.Result>((observer) => {
-      const closed = cursors.opened(key, operation.operationName ?? 'anonymous');
-      const subscription = forward(operation)
-        .pipe(
-          map((result) => {
+      const closed = cursors.opened(key, operationName);
+      let subscription: { unsubscribe(): void } | null = null;
+      let ended = false;
+      /** The stream went past what the log keeps: go on after `head` (or from now), and have its data read again. */
+      const restart = (head: string) => {
+        if (head) cursors.set(key, head);
+        else cursors.delete(key);
+        given = null;
+        onCursorExpired?.(operationName);
+        start();
+      };
+      const start = () => {
+        let expiredAt: string | null = null;
+        subscription = forward(operation).subscribe({
+          next: (result) => {
+            expiredAt = expiredCursor(result.errors as { extensions?: Record<string, unknown> }[] | undefined);
+            if (expiredAt !== null) return;
             const payload = responseKey
               ? (result.data as Record<string, { cursor?: unknown } | null> | null | undefined)?.[responseKey]
               : undefined;
             if (payload && typeof payload.cursor === 'string') cursors.set(key, payload.cursor);
-            return result;
-          }),
-        )
-        .subscribe(observer);
+            observer.next(result);
+          },
+          error: (error: unknown) => {
+            const head = CombinedGraphQLErrors.is(error) ? expiredCursor(error.errors) : null;
+            if (head !== null && !ended) restart(head);
+            else observer.error(error);
+          },
+          complete: () => {
+            if (expiredAt !== null && !ended) restart(expiredAt);
+            else observer.complete();
+          },
+        });
+      };
+      start();
       return () => {
+        ended = true;
         closed();
-        subscription.unsubscribe();
+        subscription?.unsubscribe();
       };
     });
   });

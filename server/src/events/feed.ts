@@ -1,10 +1,11 @@
 import type { Db } from '../db/knex.js';
 import type { EventRow } from '../db/rows.js';
-import { badInput } from '../errors.js';
+import { badInput, cursorExpired } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tenantChannel, type EventsWakeUp } from './channels.js';
 import { eventCursor, type EventTopic } from './eventLog.js';
 import type { ChannelHub } from './channelHub.js';
+import { prunedThrough } from './retention.js';
 
 /** One committed event of the log, as the tail hands it to its listeners. */
 export interface LoggedEvent {
@@ -31,9 +32,13 @@ export async function readEvents(
   return query;
 }
 
+/**
+ * The newest committed event of a tenant, from its counter (written in the same transaction as the events, so its
+ * committed value is the last committed seq), not from `max(seq)` of the log: pruning may have emptied the log.
+ */
 export async function latestSeq(db: Db, tenantId: string): Promise<number> {
-  const row = await db('events').where({ tenantId }).max('seq as seq').first();
-  return Number(row?.seq ?? 0);
+  const row = (await db('eventCounters').where({ tenantId }).first('lastSeq')) as { lastSeq: number } | undefined;
+  return Number(row?.lastSeq ?? 0);
 }
 
 /** A resume replays the log this many events at a time, and waits for its subscriber between pages. */
@@ -41,11 +46,37 @@ export const REPLAY_PAGE = 500;
 
 /**
  * Refuses a resume point ahead of everything committed (`since`: where the live tail stands): a cursor this clinic
- * never gave out.
+ * never gave out; and one behind what the log keeps (events after it were pruned): `CURSOR_EXPIRED`.
  */
 export async function assertResumable(db: Db, tenantId: string, after: number, since: number): Promise<void> {
-  if (after <= since) return;
-  if (after > (await latestSeq(db, tenantId))) throw badInput('after is not an event cursor of your clinic', 'after');
+  if (after > since && after > (await latestSeq(db, tenantId)))
+    throw badInput('after is not an event cursor of your clinic', 'after');
+  await assertKept(db, tenantId, after);
+}
+
+/**
+ * Throws `CURSOR_EXPIRED` when events after `after` were pruned, with the cursor of where the log stands now: the
+ * client reads again what the stream feeds, then resumes after that cursor.
+ */
+async function assertKept(db: Db, tenantId: string, after: number): Promise<void> {
+  if (after >= (await prunedThrough(db, tenantId))) return;
+  throw cursorExpired(eventCursor(tenantId, await latestSeq(db, tenantId)));
+}
+
+/**
+ * One page of a resume's replay: the events after `after`, checked against the watermark once read. Pruning may
+ * overtake a replay that runs at its client's pace; the rows are read first and the watermark after, so a page read
+ * across a prune that took events after `after` is never passed off as complete.
+ */
+export async function readReplayPage(
+  db: Db,
+  tenantId: string,
+  after: number,
+  topics: readonly EventTopic[],
+): Promise<LoggedEvent[]> {
+  const rows = await readEvents(db, tenantId, after, REPLAY_PAGE, topics);
+  await assertKept(db, tenantId, after);
+  return toLoggedEvents(tenantId, rows);
 }
 
 /** Log rows with their cursors, as listeners and replays take them. */

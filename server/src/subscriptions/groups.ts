@@ -10,9 +10,9 @@ import {
 } from 'graphql';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
-import { deliveryFailed, slowConsumer } from '../errors.js';
+import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
 import { parseEventCursor } from '../events/eventLog.js';
-import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
+import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
 import { identityOf, tracked } from './identity.js';
 import type { DurableStreamOptions } from './streams.js';
@@ -266,15 +266,15 @@ class DurableGroup extends Group<FeedItem> {
 
   /** A member back from a break: what it missed, from the log, at the pace its socket takes it; then live. */
   async replay(member: Member): Promise<void> {
-    let rows;
+    let page;
     do {
-      rows = await readEvents(this.services.db, this.tenantId, member.position, REPLAY_PAGE, this.options.topics);
-      for (const item of feedItems(this.services.db, this.tenantId, toLoggedEvents(this.tenantId, rows))) {
+      page = await readReplayPage(this.services.db, this.tenantId, member.position, this.options.topics);
+      for (const item of feedItems(this.services.db, this.tenantId, page)) {
         if (member.ended) return;
         member.offer(item, await this.render(item, member));
       }
       await member.sink.drained();
-    } while (rows.length === REPLAY_PAGE && !member.ended);
+    } while (page.length === REPLAY_PAGE && !member.ended);
     member.replaying = false;
     for (const { item, out } of member.held.splice(0)) member.offer(item, out);
   }
@@ -385,6 +385,8 @@ export class SubscriberGroups {
     }
     if (member.replaying) {
       group.replay(member).catch((err: unknown) => {
+        // Pruning overtook the replay: the client is told, as it would have been had it come later.
+        if (isCursorExpired(err)) return member.end(err);
         ctx.log.error({ err }, 'subscription replay failed');
         member.end(deliveryFailed());
       });

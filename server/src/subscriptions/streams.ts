@@ -1,11 +1,11 @@
 import { requireCaller } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
-import { deliveryFailed } from '../errors.js';
+import { deliveryFailed, isCursorExpired } from '../errors.js';
 import { AsyncQueue } from './asyncQueue.js';
 import { tenantChannel, type ChannelKind } from '../events/channels.js';
 import { parseEventCursor, type EventTopic } from '../events/eventLog.js';
-import { assertResumable, readEvents, REPLAY_PAGE, toLoggedEvents } from '../events/feed.js';
+import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
 
 export interface DurableStreamOptions {
@@ -57,6 +57,8 @@ export async function durableStream(
     }
   };
   const fail = (err: unknown) => {
+    // Pruning overtook the replay: the client is told, as it would have been had it come later.
+    if (isCursorExpired(err)) return queue.fail(err);
     ctx.log.error({ err }, 'subscription delivery failed');
     queue.fail(deliveryFailed());
   };
@@ -86,13 +88,13 @@ export async function durableStream(
   // The replay runs once the stream is handed over, a page at a time as the client takes it: replayed before, a
   // backlog beyond the queue's bound (a client back from a long absence) overflowed it as SLOW_CONSUMER every time.
   const replay = async () => {
-    let rows;
+    let page;
     do {
       await queue.whenRoomFor(REPLAY_PAGE);
       if (queue.closed) return;
-      rows = await readEvents(ctx.db, viewer.tenantId, position!, REPLAY_PAGE, options.topics);
-      await deliver(feedItems(ctx.db, viewer.tenantId, toLoggedEvents(viewer.tenantId, rows)));
-    } while (rows.length === REPLAY_PAGE && !queue.closed);
+      page = await readReplayPage(ctx.db, viewer.tenantId, position!, options.topics);
+      await deliver(feedItems(ctx.db, viewer.tenantId, page));
+    } while (page.length === REPLAY_PAGE && !queue.closed);
   };
   chain = (options.after != null ? replay() : Promise.resolve())
     .then(() => {

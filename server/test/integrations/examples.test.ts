@@ -213,6 +213,70 @@ describe('The Node integrator (examples/node-integrator)', () => {
     // Three integrator runs and a server restart with the integrator's own reconnection backoff: generous on a loaded machine.
   }, 90_000);
 
+  it('should read again what it mirrors when its cursor has expired (CURSOR_EXPIRED), then go on after the server’s cursor', async () => {
+    const cursorFile = path.join(dataDir, 'expiring-cursor.txt');
+    const launch = () => {
+      const r = start(process.execPath, ['examples/node-integrator/integrator.mjs'], {
+        DERM_URL: base,
+        CLIENT_ID: credentials.id,
+        CLIENT_SECRET: credentials.secret,
+        CURSOR_FILE: cursorFile,
+        // The window it mirrors: where these tests book.
+        MIRROR_FROM: new Date(Date.UTC(2034, 0, 1)).toISOString(),
+      });
+      running.push(r);
+      return r;
+    };
+    const printed = (r: Running) => r.lines.map((l) => JSON.parse(l) as { kind: string; appointmentId: string });
+
+    let integrator = launch();
+    await vi.waitFor(async () => expect(await streams(), `subscribed:\n${integrator.log()}`).toBe(1), {
+      timeout: 20_000,
+    });
+    await book();
+    await vi.waitFor(() => expect(integrator.lines, `printed:\n${integrator.log()}`).toHaveLength(1), {
+      timeout: 10_000,
+    });
+    await integrator.stop();
+    await vi.waitFor(async () => expect(await streams(), 'the stream released').toBe(0), { timeout: 10_000 });
+
+    // Away longer than the log keeps: a change it does not see, then the log pruned past it with the operators'
+    // command (the embedded database has one process at a time: the server is stopped meanwhile).
+    const missed = await book();
+    await server.stop();
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
+      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env } },
+    );
+    expect(stdout).toMatch(/pruned [1-9]\d* events/);
+    server = await spawnServer(env);
+
+    integrator = launch();
+    await vi.waitFor(
+      () =>
+        expect(
+          printed(integrator).find((e) => e.appointmentId === missed),
+          `read again:\n${integrator.log()}`,
+        ).toMatchObject({ kind: 'SNAPSHOT' }),
+      { timeout: 20_000 },
+    );
+    expect(integrator.log()).toContain('cursor expired');
+    await vi.waitFor(async () => expect(await streams(), `subscribed again:\n${integrator.log()}`).toBe(1), {
+      timeout: 20_000,
+    });
+    const live = await book();
+    await vi.waitFor(
+      () =>
+        expect(printed(integrator).at(-1), `live:\n${integrator.log()}`).toEqual(
+          expect.objectContaining({ kind: 'CREATED', appointmentId: live }),
+        ),
+      { timeout: 10_000 },
+    );
+    expect(printed(integrator).filter((e) => e.kind !== 'SNAPSHOT')).toHaveLength(1);
+    await integrator.stop();
+  }, 90_000);
+
   it('should give up with exit code 1 and say why when the client is revoked', async () => {
     const admin = (
       await gql(

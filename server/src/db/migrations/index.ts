@@ -12,6 +12,7 @@ import * as createEventLog from './20261126J-create-event-log.js';
 import * as createPatientAccessLog from './20261126K-create-patient-access-log.js';
 import * as createIntegrationClients from './20261127A-create-integration-clients.js';
 import * as patientAccessByIntegrations from './20261127B-patient-access-by-integrations.js';
+import * as createEventsPruned from './20261128A-create-events-pruned.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '20261126K-create-patient-access-log': createPatientAccessLog,
   '20261127A-create-integration-clients': createIntegrationClients,
   '20261127B-patient-access-by-integrations': patientAccessByIntegrations,
+  '20261128A-create-events-pruned': createEventsPruned,
 };
 
 /** Statically imported migrations: the same list runs from TypeScript sources and from the compiled build. */
