@@ -56,5 +56,11 @@ export interface IntegrationRevokedSignal {
   clientId: string;
 }
 
-/** What was signed out: one session (by id), or every session of a user that started before `before` (epoch ms). */
-export type SessionSignal = { kind: 'session'; sessionId: string } | { kind: 'user'; userId: string; before: number };
+/**
+ * What was signed out: one session (by id), or every session of a user that started before `before` (epoch ms); or an
+ * SSE stream to run on a newer token of its caller (`viewer`, verified by the instance that took the renewal).
+ */
+export type SessionSignal =
+  | { kind: 'session'; sessionId: string }
+  | { kind: 'user'; userId: string; before: number }
+  | { kind: 'renewStream'; streamId: string; viewer: Viewer };

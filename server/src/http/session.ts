@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth/tokens.js';
 import type { Services } from '../context.js';
+import type { TrackedConnection } from '../domains/identity/sessions.js';
 import { forbidden } from '../errors.js';
 
 /** How a transport ends one caller's connection when the server ends it. */
@@ -48,10 +49,24 @@ export function sameCaller(current: Viewer, next: Viewer): boolean {
  * client's also when the client is revoked (on any instance). A renewal moves the expiry to the new token's
  * (docs/architecture.md, "Sessions").
  */
-export async function watchSession(services: Services, viewer: Viewer, ends: SessionEnds): Promise<WatchedSession> {
+export async function watchSession(
+  services: Services,
+  viewer: Viewer,
+  ends: SessionEnds,
+  /** An SSE stream's id, by which `renewStream` finds it on any instance. */
+  streamId?: string,
+): Promise<WatchedSession> {
   const expireAt = (v: Viewer) => services.deadlines.at(v.expiresAt * 1000, () => ends.expired());
   let cancelExpiry = expireAt(viewer);
-  const tracked = { viewer, signedOut: () => ends.signedOut() };
+  const renew = (next: Viewer) => {
+    if (!sameCaller(tracked.viewer, next)) {
+      throw forbidden('This token is not for the caller of this connection: reconnect with it instead');
+    }
+    cancelExpiry();
+    cancelExpiry = expireAt(next);
+    tracked.viewer = next;
+  };
+  const tracked: TrackedConnection = { viewer, signedOut: () => ends.signedOut(), streamId, renew };
   let untrackIntegration = () => {};
   let untrackSession = () => {};
   try {
@@ -68,14 +83,7 @@ export async function watchSession(services: Services, viewer: Viewer, ends: Ses
     get viewer() {
       return tracked.viewer;
     },
-    renew(next) {
-      if (!sameCaller(tracked.viewer, next)) {
-        throw forbidden('This token is not for the caller of this connection: reconnect with it instead');
-      }
-      cancelExpiry();
-      cancelExpiry = expireAt(next);
-      tracked.viewer = next;
-    },
+    renew,
     stop() {
       cancelExpiry();
       untrackSession();

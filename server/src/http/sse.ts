@@ -252,17 +252,22 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       res.once('close', () => void body.return(undefined));
       const s = stream;
       // The stream ends when its token does, and an integration client's when the client is revoked.
-      session = await watchSession(services, viewer, {
-        expired: () =>
-          s.end({
-            message: 'The token has expired: get a new one and subscribe again with your last cursor',
-            reason: StreamEndReason.tokenExpired,
-          }),
-        revoked: () =>
-          s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
-        signedOut: () =>
-          s.end({ message: 'This session has been signed out: sign in again', reason: StreamEndReason.signedOut }),
-      });
+      session = await watchSession(
+        services,
+        viewer,
+        {
+          expired: () =>
+            s.end({
+              message: 'The token has expired: get a new one and subscribe again with your last cursor',
+              reason: StreamEndReason.tokenExpired,
+            }),
+          revoked: () =>
+            s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
+          signedOut: () =>
+            s.end({ message: 'This session has been signed out: sign in again', reason: StreamEndReason.signedOut }),
+        },
+        requestId,
+      );
 
       for await (const chunk of body) {
         if (final !== null || !res.writable) break;

@@ -1,7 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/db/seeds/demo.js';
 import { liveSocket } from '../helpers/integrations.js';
-import { spawnServer } from '../helpers/process.js';
+import { SHARED_JWT_SECRET, spawnServer } from '../helpers/process.js';
+import { APPOINTMENT_CHANGED, freeSlot } from '../helpers/realtime.js';
+import { openEventStream } from '../helpers/sse.js';
+import { signToken } from '../helpers/tokens.js';
 import { startRedis } from '../helpers/redisServer.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
 import { createTestDatabase } from '../helpers/testServer.js';
@@ -29,6 +32,10 @@ const signIn = async (url: string, email: string) =>
 
 const ME = '{ me { id } }';
 
+const firstPatient = async (url: string, token: string) =>
+  (await post(url, '{ patients(first: 1) { edges { node { id } } } }', {}, token)).data.patients.edges[0].node
+    .id as string;
+
 // Instances share sign-outs through Redis; the embedded project is one process by design.
 describe('Sign-out across instances', () => {
   it("should close the session's sockets on every instance within 2 s, and refuse its token on each", async () => {
@@ -51,6 +58,35 @@ describe('Sign-out across instances', () => {
       // Refused on the other instance too (read from Redis, not only from the signal).
       expect((await post(b.url, ME, {}, token)).status).toBe(401);
       await Promise.all([onA.socket.dispose(), onB.socket.dispose()]);
+
+      // An SSE stream served by B, renewed through A: it outlives its first token.
+      const patel = await signIn(a.url, 'patel@sunrise.example');
+      const { data } = await post(a.url, '{ me { id tenant { id } } }', {}, patel);
+      const short = await signToken(
+        SHARED_JWT_SECRET,
+        { userId: data.me.id, tenantId: data.me.tenant.id, role: 'PROVIDER', name: 'Dr. Arjun Patel' },
+        3,
+      );
+      const expiresAt = Date.now() + 3000;
+      const stream = await openEventStream(b.url, short, APPOINTMENT_CHANGED);
+      const renewed = await post(
+        a.url,
+        'mutation($s: ID!) { renewStream(streamId: $s) { expiresAt } }',
+        { s: stream.headers.get('x-request-id') },
+        patel,
+      );
+      expect(renewed.errors).toBeUndefined();
+      await vi.waitUntil(() => Date.now() > expiresAt + 2000, { timeout: 10_000, interval: 100 });
+      // Still open on B: an event booked now arrives.
+      const booked = await post(
+        a.url,
+        'mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }',
+        { i: { providerId: data.me.id, patientId: await firstPatient(a.url, patel), ...freeSlot() } },
+        patel,
+      );
+      const [event] = await stream.waitFor(1);
+      expect(event.data.appointmentChanged.appointment.id).toBe(booked.data.createAppointment.id);
+      stream.close();
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await database.drop();

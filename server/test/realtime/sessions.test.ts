@@ -219,6 +219,35 @@ describe('sessions: sign-out, renewal', () => {
     expect(http.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST' });
   });
 
+  it('should run an SSE stream on a renewed token: events once and in order, open past the old expiry', async () => {
+    const { config, url } = fixture.server;
+    const claims = { userId: fixture.sunrise.users.lee, tenantId: fixture.sunrise.tenantId, role: 'PROVIDER' as const };
+    const short = await signToken(config.jwtSecret, { ...claims, name: 'Dr. Maya Lee' }, 3);
+    const expiresAt = Date.now() + 3000;
+    const stream = await openEventStream(url, short, APPOINTMENT_CHANGED);
+    const streamId = stream.headers.get('x-request-id')!;
+    await waitForStreams(fixture.server, 1);
+    const frontDesk = await fixture.token('frontdesk');
+    const ids = [await book(frontDesk)];
+    await stream.waitFor(1);
+
+    const renewStream = (token: string, id = streamId) =>
+      fixture.server.gql('mutation($s: ID!) { renewStream(streamId: $s) { expiresAt } }', { s: id }, token);
+    // Someone else's token for this stream: refused, and the stream is left as it was.
+    expect(errorCode(await renewStream(await fixture.token('patel')))).toBe('FORBIDDEN');
+    const renewed = await renewStream(await fixture.token('lee'));
+    expect(renewed.errors).toBeUndefined();
+    expect(Date.parse(renewed.data!.renewStream.expiresAt)).toBeGreaterThan(Date.now() + 60_000);
+
+    ids.push(await book(frontDesk));
+    await vi.waitUntil(() => Date.now() > expiresAt + 1500, { timeout: 10_000, interval: 100 });
+    ids.push(await book(frontDesk));
+    const results = await stream.waitFor(ids.length);
+    expect(results.map((r) => r.data.appointmentChanged.appointment.id)).toEqual(ids);
+    expect(stream.results()).toHaveLength(ids.length);
+    stream.close();
+  });
+
   it("should renew an integration client's socket with its next token from the token endpoint", async () => {
     const client = await createIntegrationClient(fixture.server, ['appointments:read', 'patients:read']);
     const socket = await liveSocket(fixture.server, await integrationToken(fixture.server.url, client));

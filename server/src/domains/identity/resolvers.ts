@@ -69,6 +69,11 @@ export const identityResolvers: Resolvers = {
       ctx.connection.renew(next);
       return { expiresAt: new Date(next.expiresAt * 1000) };
     },
+    renewStream: async (_parent, { streamId }, ctx) => {
+      const viewer = requireCaller(ctx.viewer);
+      await ctx.services.sessions.renewStream(viewer, streamId);
+      return { expiresAt: new Date(viewer.expiresAt * 1000) };
+    },
     signOut: async (_parent, _args, ctx) => {
       await ctx.services.sessions.signOut(requireViewer(ctx.viewer));
       ctx.log.info('user signed out');

@@ -11,6 +11,10 @@ export interface TrackedConnection {
   viewer: Viewer;
   /** Ends the connection because its session was signed out. */
   signedOut(): void;
+  /** An SSE stream: the id its response carried (`x-request-id`), by which `renewStream` finds it on any instance. */
+  streamId?: string;
+  /** Runs the connection on a newer token of the same caller (throws FORBIDDEN for anyone else's). */
+  renew?(viewer: Viewer): void;
 }
 
 /**
@@ -24,6 +28,9 @@ interface EndedSessions {
   /** Whether the session is ended, and the instant before which the user's sessions are (0: none). */
   read(viewer: Viewer): Promise<{ ended: boolean; userBefore: number }>;
 }
+
+/** The signals that end sessions (the others renew a stream). */
+type EndSignal = Exclude<SessionSignal, { kind: 'renewStream' }>;
 
 const userKey = (tenantId: string, userId: string) => `${tenantId}:${userId}`;
 
@@ -127,7 +134,7 @@ export class SessionService {
   /** Live connections per tenant; one listener on the tenant's channel while the tenant has any here. */
   private readonly live = new Map<string, { connections: Set<TrackedConnection>; unsubscribe: Promise<() => void> }>();
   /** Sign-outs not yet written or announced (Redis unreachable): redone on reconnection. */
-  private readonly pending: Array<{ tenantId: string; signal: SessionSignal }> = [];
+  private readonly pending: Array<{ tenantId: string; signal: EndSignal }> = [];
   /** Set while what reconnection has to do has not all succeeded yet: tried again shortly. */
   private retry: NodeJS.Timeout | undefined;
   private catchingUp = false;
@@ -164,6 +171,20 @@ export class SessionService {
   async signOut(viewer: Viewer): Promise<void> {
     if (!viewer.sessionId) return;
     await this.end(viewer.tenantId, { kind: 'session', sessionId: viewer.sessionId });
+  }
+
+  /**
+   * Moves the SSE stream `streamId` of this caller, wherever it is served, to the caller's newer token (`viewer`,
+   * already verified). A stream on this instance is renewed here (another caller's: FORBIDDEN); otherwise every
+   * instance is told, and the one serving it renews it if it is the same caller's.
+   */
+  async renewStream(viewer: Viewer, streamId: string): Promise<void> {
+    const here = this.streams(viewer.tenantId, streamId);
+    if (here.length > 0) {
+      for (const connection of here) connection.renew!(viewer);
+      return;
+    }
+    await this.realtime.hub.publish(tenantChannel(viewer, 'sessions'), { kind: 'renewStream', streamId, viewer });
   }
 
   /** Ends every session of the user that started before now (theirs, or an admin's doing). */
@@ -207,7 +228,7 @@ export class SessionService {
     return userBefore > 0 && (viewer.sessionStartedAt ?? 0) < userBefore;
   }
 
-  private async end(tenantId: string, signal: SessionSignal): Promise<void> {
+  private async end(tenantId: string, signal: EndSignal): Promise<void> {
     // Known here first: refused on this instance from now on, whatever Redis does.
     this.apply(tenantId, signal);
     try {
@@ -218,7 +239,7 @@ export class SessionService {
     }
   }
 
-  private async persist(tenantId: string, signal: SessionSignal): Promise<void> {
+  private async persist(tenantId: string, signal: EndSignal): Promise<void> {
     if (signal.kind === 'session') await this.store.endSession(signal.sessionId, this.ttlSeconds);
     else await this.store.endUserSessions(tenantId, signal.userId, signal.before, this.ttlSeconds);
     await this.realtime.hub.publish(tenantChannel({ tenantId }, 'sessions'), signal);
@@ -260,8 +281,25 @@ export class SessionService {
     })();
   }
 
+  private streams(tenantId: string, streamId: string): TrackedConnection[] {
+    return [...(this.live.get(tenantId)?.connections ?? [])].filter((c) => c.streamId === streamId && c.renew);
+  }
+
   /** A sign-out, from this instance or another: remembered, and the matching connections here closed. */
   private apply(tenantId: string, signal: SessionSignal): void {
+    if (signal.kind === 'renewStream') {
+      for (const connection of this.streams(tenantId, signal.streamId)) {
+        try {
+          connection.renew!(signal.viewer);
+        } catch (err) {
+          this.log.info(
+            { err: { message: (err as Error).message } },
+            'a stream renewal for another caller was ignored',
+          );
+        }
+      }
+      return;
+    }
     if (signal.kind === 'session') void this.known.endSession(signal.sessionId, this.ttlSeconds);
     else void this.known.endUserSessions(tenantId, signal.userId, signal.before, this.ttlSeconds);
     const tenant = this.live.get(tenantId);
