@@ -1,7 +1,9 @@
 // A small integrator: follows one clinic's appointment changes over WebSocket (graphql-ws) and, after a restart or a
 // lost connection, resumes exactly after the last event it handled. Away longer than the server keeps its event log
 // (CURSOR_EXPIRED), it reads again the appointments it mirrors (the 31 days from MIRROR_FROM, default now) and goes on
-// after the cursor the server answered with. Node 20+, two dependencies (graphql-ws, ws).
+// after the cursor the server answered with. Its access token is renewed on the open connection a while before it
+// expires (renewConnection), so the subscription runs on without reconnecting. Node 20+, two dependencies (graphql-ws,
+// ws).
 //
 //   DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node integrator.mjs
 //
@@ -25,6 +27,8 @@ const CHANGES = `subscription Changes($after: String) {
   }
 }`;
 
+const RENEW = `mutation Renew($token: String!) { renewConnection(token: $token) { expiresAt } }`;
+
 const UPCOMING = `query Upcoming($from: DateTime!, $to: DateTime!) {
   appointments(from: $from, to: $to) { id status startsAt endsAt provider { name } }
 }`;
@@ -40,7 +44,10 @@ function required(name) {
 
 const log = (message) => console.error(`[integrator] ${message}`);
 
-/** OAuth 2.0 client credentials: a token lives 15 minutes, so ask for one at every (re)connection. */
+/**
+ * OAuth 2.0 client credentials: a token lives 15 minutes (`expires_in`), so ask for one at every (re)connection, and
+ * again before it expires to renew the connection.
+ */
 async function accessToken() {
   const res = await fetch(`${BASE}/oauth/token`, {
     method: 'POST',
@@ -55,7 +62,7 @@ async function accessToken() {
     throw Object.assign(new Error(`token endpoint: ${body.error}: ${body.error_description}`), {
       fatal: body.error === 'invalid_client',
     });
-  return body.access_token;
+  return { token: body.access_token, expiresIn: body.expires_in };
 }
 
 /** The cursor of the last event handled, kept across restarts. */
@@ -92,7 +99,7 @@ function handle(event) {
  * What you mirror, read again in full: after CURSOR_EXPIRED the events since your cursor are gone from the server's
  * log, so a replay cannot bring you up to date. Idempotent like `handle`.
  */
-async function reread(token) {
+async function reread({ token }) {
   const from = MIRROR_FROM ? new Date(MIRROR_FROM) : new Date();
   const to = new Date(from.getTime() + 31 * 86_400_000);
   const res = await fetch(`${BASE}/graphql`, {
@@ -121,21 +128,58 @@ function expiredError(err) {
   return errors.find((e) => e?.extensions?.code === 'CURSOR_EXPIRED') ?? null;
 }
 
+let renewTimer;
+/** Renews the connection a while before its token expires: a minute, or a quarter of its life if that is shorter. */
+function scheduleRenewal(expiresIn) {
+  clearTimeout(renewTimer);
+  renewTimer = setTimeout(renew, Math.max(1, expiresIn - Math.min(60, expiresIn / 4)) * 1000);
+}
+
+/**
+ * Hands the open connection a new token: every subscription on it goes on, nothing is missed or repeated. If that
+ * fails, nothing is lost either: the server closes the connection when the old token expires (4403 Token expired),
+ * and the loop below reconnects and resumes after the last cursor.
+ */
+async function renew() {
+  try {
+    const { token, expiresIn } = await accessToken();
+    await new Promise((resolve, reject) =>
+      client.subscribe(
+        { query: RENEW, variables: { token } },
+        {
+          next: (result) => (result.errors ? reject(new Error(result.errors[0].message)) : undefined),
+          error: (err) => reject(err instanceof Error ? err : new Error(String(err?.reason ?? err))),
+          complete: resolve,
+        },
+      ),
+    );
+    log(`connection renewed: its token is good for ${expiresIn} s more`);
+    scheduleRenewal(expiresIn);
+  } catch (err) {
+    log(`could not renew the connection (${err.message}); it will reconnect when its token expires`);
+  }
+}
+
 const client = createClient({
   url: `${BASE.replace(/^http/, 'ws')}/graphql`,
   webSocketImpl: WebSocket,
-  // The token goes in the connection parameters, fetched fresh for every connection.
-  connectionParams: async () => ({ authorization: `Bearer ${await accessToken()}` }),
+  // The token goes in the connection parameters, fetched fresh for every connection, and renewed before it expires.
+  connectionParams: async () => {
+    const { token, expiresIn } = await accessToken();
+    scheduleRenewal(expiresIn);
+    return { authorization: `Bearer ${token}` };
+  },
   // We reconnect ourselves (below), so that each new subscription starts after the latest cursor, not the first.
   retryAttempts: 0,
   lazy: true,
-  on: { connected: () => log('connected') },
+  on: { connected: () => log('connected'), closed: () => clearTimeout(renewTimer) },
 });
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, async () => {
     stopping = true;
+    clearTimeout(renewTimer);
     log(`${signal}: stopping (the cursor is saved after every event)`);
     await client.dispose();
     process.exit(0);
