@@ -5,6 +5,7 @@ import { heartbeatIntervalMs, sweepIntervalMs } from '../../src/realtime/service
 import { createIntegrationClient, integrationToken } from '../helpers/integrations.js';
 import { openAcknowledged, type RawSocket } from '../helpers/rawSocket.js';
 import { subscribeLive, waitForStreams } from '../helpers/realtime.js';
+import { openEventStream } from '../helpers/sse.js';
 import { useSockets, useTestServer, type ServerFixture } from '../helpers/setup.js';
 import { errorCode } from '../helpers/testServer.js';
 import { collect, type Collected } from '../helpers/ws.js';
@@ -96,6 +97,24 @@ describe('Chart viewing held by the patientViewersChanged subscription', () => {
     await vi.waitFor(() => expect(lastChange(nurse)).toEqual(['Sam Rivera']), { timeout: CLOSED_TAB_MS });
     expect(Date.now() - closedAt).toBeLessThan(CLOSED_TAB_MS);
     expect(await viewersOf(t, chart)).toEqual(['Sam Rivera']);
+  });
+
+  it('should hold a viewer over GraphQL over SSE too, and take them off within 2 s when the stream closes', async () => {
+    const chart = t.sunrise.patients[8];
+    const nurse = await openChart('nurse', chart);
+    const stream = await openEventStream(t.server.url, await t.token('lee'), CHANGED, { p: chart });
+    // Its own arrival is its first event.
+    const [first] = await stream.waitFor(1);
+    expect(first.data.patientViewersChanged.viewers.map((u: { name: string }) => u.name)).toEqual([
+      'Dr. Maya Lee',
+      'Sam Rivera',
+    ]);
+    await vi.waitFor(() => expect(lastChange(nurse)).toEqual(['Dr. Maya Lee', 'Sam Rivera']));
+
+    const closedAt = Date.now();
+    stream.close();
+    await vi.waitFor(() => expect(lastChange(nurse)).toEqual(['Sam Rivera']), { timeout: CLOSED_TAB_MS });
+    expect(Date.now() - closedAt).toBeLessThan(CLOSED_TAB_MS);
   });
 
   it('should keep a user with the chart open in two tabs a viewer until both close, announced once each way', async () => {
