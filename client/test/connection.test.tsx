@@ -149,9 +149,9 @@ describe('Connection status and resume', () => {
       .find((f) => f.type === 'subscribe' && f.payload?.operationName === 'AppointmentChanged');
     expect(resubscribe?.payload?.variables?.after).toBe(cursor);
     expect(me.http.slice(httpBefore)).not.toContain('SchedulePage');
-    // Ephemeral state has no cursor: it is read (and the open chart announced) again.
+    // Ephemeral state has no cursor: it is read again (the open chart's viewers too; the resubscription is the view).
     await waitFor(() =>
-      expect(me.http.slice(httpBefore)).toEqual(expect.arrayContaining(['OnlineUsers', 'ViewPatient'])),
+      expect(me.http.slice(httpBefore)).toEqual(expect.arrayContaining(['OnlineUsers', 'PatientViewers'])),
     );
     await screen.findByText(/Back online/);
     await me.apollo.dispose();

@@ -69,7 +69,7 @@ describe('Live hooks', () => {
     await waitFor(async () => expect(await serverStreams()).toBe(baseline));
   });
 
-  it('should announce the chart on mount, show who else has it open, and leave on unmount', async () => {
+  it('should count the user among the viewers while the chart is open, show who else has it open, and clear it on unmount', async () => {
     const othersSeen: Record<string, string[]> = {};
     function Chart({ who }: { who: string }) {
       othersSeen[who] = usePatientViewing(patientId).others.map((v) => v.name);
@@ -79,20 +79,46 @@ describe('Live hooks', () => {
       (
         await gql(nurse.token, 'query($p: ID!) { patientViewers(patientId: $p) { name } }', { p: patientId })
       ).patientViewers.map((v: { name: string }) => v.name);
+    const leeHttp = lee.http.length;
 
     const leeView = renderWithSession(<Chart who="lee" />, lee);
     await waitFor(async () => expect(await viewers()).toEqual(['Dr. Maya Lee']));
     expect(othersSeen.lee).toEqual([]);
 
     const nurseView = renderWithSession(<Chart who="nurse" />, nurse);
-    // Lee's chart learns live that the nurse opened it too; the nurse's announcement answers with Lee.
+    // Lee's chart learns live that the nurse opened it too; the nurse's page shows Lee at once.
     await waitFor(() => expect(othersSeen.lee).toEqual(['Sam Rivera']));
     await waitFor(() => expect(othersSeen.nurse).toEqual(['Dr. Maya Lee']));
 
     nurseView.unmount();
-    await waitFor(() => expect(othersSeen.lee).toEqual([]));
+    await waitFor(() => expect(othersSeen.lee).toEqual([]), { timeout: 2_000 });
     leeView.unmount();
-    await waitFor(async () => expect(await viewers()).toEqual([]));
+    await waitFor(async () => expect(await viewers()).toEqual([]), { timeout: 2_000 });
+    // The subscription was the view: nothing announced, renewed or left over HTTP.
+    expect(lee.http.slice(leeHttp).filter((name) => name !== 'PatientViewers')).toEqual([]);
+  });
+
+  it('should show who else has the chart open in a second tab, where nothing changes when it opens', async () => {
+    const othersSeen: Record<string, string[]> = {};
+    function Chart({ who }: { who: string }) {
+      othersSeen[who] = usePatientViewing(patientId).others.map((v) => v.name);
+      return null;
+    }
+    const secondTab = await openSession('sunrise-derm', 'lee');
+    try {
+      const leeView = renderWithSession(<Chart who="lee" />, lee);
+      const nurseView = renderWithSession(<Chart who="nurse" />, nurse);
+      await waitFor(() => expect(othersSeen.lee).toEqual(['Sam Rivera']));
+      // Dr. Lee is a viewer already: no signal comes, the list is read.
+      const tabView = renderWithSession(<Chart who="secondTab" />, secondTab);
+      await waitFor(() => expect(othersSeen.secondTab).toEqual(['Sam Rivera']));
+      expect(secondTab.http).toContain('PatientViewers');
+      tabView.unmount();
+      nurseView.unmount();
+      leeView.unmount();
+    } finally {
+      await secondTab.apollo.dispose();
+    }
   });
 
   it('should list a colleague who comes online, and drop them when they go', async () => {

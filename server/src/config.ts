@@ -38,8 +38,10 @@ export interface Config {
    */
   presenceTtlSeconds: number;
   /**
-   * Seconds a `viewPatient` announcement lasts unless renewed (`VIEWING_TTL`, 2 to 3600); clients renew every 20 s.
-   * @default 30
+   * Seconds a chart or thread viewer lasts unless renewed (`VIEWING_TTL`, 2 to 3600): a crashed instance's viewers
+   * leave within this plus the sweep interval. Instances renew the viewers of their subscriptions on their heartbeat;
+   * the deprecated `viewPatient` is renewed by its client (every 20 s in old clients, so keep it above that outside
+   * tests). @default 30
    */
   viewingTtlSeconds: number;
   /**

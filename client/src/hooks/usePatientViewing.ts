@@ -1,12 +1,8 @@
-import type { ApolloClient } from '@apollo/client';
 import { useApolloClient } from '@apollo/client/react';
-import { useEffect, useMemo, useState } from 'react';
-import { LeavePatientDocument, PatientViewersChangedDocument, ViewPatientDocument } from '../__generated__/graphql';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { PatientViewersChangedDocument, PatientViewersDocument } from '../__generated__/graphql';
 import { useSession } from '../session/SessionContext';
 import { useLiveSubscription } from './useLiveSubscription';
-
-/** An announcement lapses after 30 s on the server; renewing every 20 s keeps it alive with room for a slow request. */
-export const VIEWING_RENEW_MS = 20_000;
 
 export interface Viewer {
   id: string;
@@ -14,23 +10,13 @@ export interface Viewer {
 }
 
 /**
- * Announcements and leaves go out one after the other per client: under StrictMode (view, leave, view) or a quick
- * patient switch, a leave must not overtake the view that follows it.
- */
-const queues = new WeakMap<ApolloClient, Promise<unknown>>();
-function inOrder<T>(client: ApolloClient, task: () => Promise<T>): Promise<T> {
-  const run = (queues.get(client) ?? Promise.resolve()).then(task, task);
-  queues.set(
-    client,
-    run.catch(() => {}),
-  );
-  return run;
-}
-
-/**
- * Says that the signed-in user has this patient's chart open: announces it on mount, renews it every 20 s and after a
- * reconnection, and leaves on unmount. Returns who has the chart open (`viewers`, including us) and `others`, kept
- * from the live stream of viewers and out of the Apollo cache.
+ * Has this patient's chart open for the signed-in user: the `patientViewersChanged` subscription is the view (the
+ * server counts us among the viewers while it lives, and takes us off the moment it ends or the connection closes),
+ * so there is nothing to announce, renew or leave. Returns who has the chart open (`viewers`, including us) and
+ * `others`, kept out of the Apollo cache.
+ *
+ * The list is read once on mount and after each reconnection (`patientViewers`), then follows the subscription. A
+ * signal is newer than any answer still on its way, so an answer that arrives after a signal is dropped.
  */
 export function usePatientViewing(patientId: string | undefined): { viewers: Viewer[]; others: Viewer[] } {
   const client = useApolloClient();
@@ -41,30 +27,27 @@ export function usePatientViewing(patientId: string | undefined): { viewers: Vie
     setViewersOf(patientId);
     setViewers([]);
   }
+  /** Signals received so far: a read started before the last one is stale. */
+  const signals = useRef(0);
 
   useEffect(() => {
     if (!patientId) return;
     let active = true;
-    const announce = () => {
-      inOrder(client, () =>
-        client.mutate({ mutation: ViewPatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' }),
-      ).then(
+    const read = () => {
+      const at = signals.current;
+      client.query({ query: PatientViewersDocument, variables: { patientId }, fetchPolicy: 'no-cache' }).then(
         ({ data }) => {
-          if (active && data) setViewers(data.viewPatient.map(({ id, name }) => ({ id, name })));
+          if (active && data && signals.current === at)
+            setViewers(data.patientViewers.map(({ id, name }) => ({ id, name })));
         },
         () => {},
       );
     };
-    announce();
-    const renew = setInterval(announce, VIEWING_RENEW_MS);
-    const offReconnected = session.apollo.connection.onReconnected(announce);
+    read();
+    const offReconnected = session.apollo.connection.onReconnected(read);
     return () => {
       active = false;
-      clearInterval(renew);
       offReconnected();
-      void inOrder(client, () =>
-        client.mutate({ mutation: LeavePatientDocument, variables: { patientId }, fetchPolicy: 'no-cache' }),
-      ).catch(() => {});
     };
   }, [client, patientId, session.apollo.connection]);
 
@@ -72,8 +55,10 @@ export function usePatientViewing(patientId: string | undefined): { viewers: Vie
     variables: { patientId: patientId ?? '' },
     skip: !patientId,
     fetchPolicy: 'no-cache',
-    onData: ({ patientViewersChanged }) =>
-      setViewers(patientViewersChanged.viewers.map(({ id, name }) => ({ id, name }))),
+    onData: ({ patientViewersChanged }) => {
+      signals.current += 1;
+      setViewers(patientViewersChanged.viewers.map(({ id, name }) => ({ id, name })));
+    },
   });
 
   const others = useMemo(() => viewers.filter((v) => v.id !== session.user.id), [viewers, session.user.id]);

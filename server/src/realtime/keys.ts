@@ -14,7 +14,11 @@ export const EphemeralKey = {
   /** Members `socketId`: one user's open WebSocket connections, on any instance. Per user, so that a join or a
    *  leave reads only that user's connections, not the whole clinic's. */
   connections: (scope: Scope, userId: string) => `tenant:${scope.tenantId}:connections:${userId}`,
-  /** Members `userId`: the staff who have the patient's chart open. */
+  /**
+   * Who has the patient's chart open: members `userId|subscriptionId` (a live patientViewersChanged(patientId)
+   * subscription, held by its instance) and `userId` (a `viewPatient` announcement, deprecated, renewed by its client).
+   * A user is a viewer while any of their members is live.
+   */
   viewing: (scope: Scope, patientId: string) => `tenant:${scope.tenantId}:viewing:${patientId}`,
   /** Members `userId|subscriptionId`: who has the thread open (a live messageAdded(threadId) subscription). */
   threadViewers: (scope: Scope, threadId: string) => `tenant:${scope.tenantId}:thread-viewers:${threadId}`,

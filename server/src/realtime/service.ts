@@ -7,6 +7,7 @@ import { EventFeed } from '../events/feed.js';
 import { LiveStreams } from '../events/liveStreams.js';
 import { createPubSub } from '../events/pubsub.js';
 import type { Logger } from '../logger.js';
+import { HeldMembers } from './heldMembers.js';
 import { MemoryEphemeralSets, RedisEphemeralSets, SWEEP_PAGE, type EphemeralSets } from './ephemeralSets.js';
 
 /** A staff member's WebSocket connection, for presence and clean-up (integration clients are not "online"). */
@@ -36,6 +37,18 @@ export interface Realtime {
    */
   onLapsed: Array<(lapsed: LapsedMember[]) => void | Promise<void>>;
   sweepIntervalMs: number;
+  /**
+   * The expiring-set members this instance holds while something of its own lives (a chart or a thread open in a
+   * subscription), renewed by the heartbeat.
+   */
+  held: HeldMembers;
+  /**
+   * The instance's one heartbeat: every `heartbeatIntervalMs`, each of these renews what this instance keeps alive in
+   * the expiring sets (`held`, presence's connections). A hook still running from the last beat is not waited for: it
+   * guards itself against overlapping.
+   */
+  onHeartbeat: Array<() => void | Promise<void>>;
+  heartbeatIntervalMs: number;
   /** Run at shutdown, before pub/sub closes. */
   onStop: Array<() => void | Promise<void>>;
   stop(): Promise<void>;
@@ -48,6 +61,11 @@ export function sweepIntervalMs(config: Pick<Config, 'presenceTtlSeconds' | 'vie
   return Math.round((Math.min(config.presenceTtlSeconds, config.viewingTtlSeconds) * 1000) / 6);
 }
 
+/** A third of the shortest time to live: a member is renewed at least twice before it could lapse. */
+export function heartbeatIntervalMs(config: Pick<Config, 'presenceTtlSeconds' | 'viewingTtlSeconds'>): number {
+  return Math.round((Math.min(config.presenceTtlSeconds, config.viewingTtlSeconds) * 1000) / 3);
+}
+
 type RealtimeConfig = Pick<Config, 'redisUrl' | 'redisNamespace' | 'presenceTtlSeconds' | 'viewingTtlSeconds'>;
 
 export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger): Promise<Realtime> {
@@ -56,21 +74,28 @@ export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger
   let stopped = false;
   let sweepTimer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> = Promise.resolve();
+  let beating: Promise<unknown> = Promise.resolve();
+  const sets = engine.redis ? new RedisEphemeralSets(engine.redis, config.redisNamespace) : new MemoryEphemeralSets();
+  const held = new HeldMembers(sets, log);
   const realtime: Realtime = {
     hub,
     redis: engine.redis,
     feed: new EventFeed(db, hub, log),
-    sets: engine.redis ? new RedisEphemeralSets(engine.redis, config.redisNamespace) : new MemoryEphemeralSets(),
+    sets,
     streams: new LiveStreams(),
     onSocketOpen: [],
     onSocketClose: [],
     onLapsed: [],
     sweepIntervalMs: sweepIntervalMs(config),
+    held,
+    onHeartbeat: [() => held.renew()],
+    heartbeatIntervalMs: heartbeatIntervalMs(config),
     onStop: [],
     async stop() {
       stopped = true;
       clearTimeout(sweepTimer);
-      await sweeping;
+      clearInterval(heartbeat);
+      await Promise.all([sweeping, beating]);
       for (const hook of realtime.onStop) await hook();
       await hub.close();
     },
@@ -102,5 +127,17 @@ export async function createRealtime(db: Db, config: RealtimeConfig, log: Logger
     }, realtime.sweepIntervalMs).unref();
   };
   schedule();
+
+  const heartbeat = setInterval(() => {
+    beating = Promise.all(
+      realtime.onHeartbeat.map(async (hook) => {
+        try {
+          await hook();
+        } catch (err) {
+          log.error({ err }, 'heartbeat hook failed');
+        }
+      }),
+    );
+  }, realtime.heartbeatIntervalMs).unref();
   return realtime;
 }

@@ -71,26 +71,47 @@ describe.each([
     expect((await sets.sweep()).filter((e) => e.key === k1 || e.key === k2)).toEqual([]);
   });
 
-  it('holds members on one timer past their time to live, adds back one that lapsed, and lets go on release', async () => {
+  it('holds members past their time to live when renewed, adds back one that lapsed, and lets go on release', async () => {
     const sets = make();
-    const held = new HeldMembers(sets, 600, 150, createLogger('silent'));
+    const held = new HeldMembers(sets, createLogger('silent'));
+    // The instance's heartbeat, here: a third of the time to live.
+    const heartbeat = setInterval(() => void held.renew(), 200);
     try {
       const key = `test:${randomUUID()}`;
-      const releaseA = await held.hold(key, 'a');
-      await held.hold(key, 'b');
-      expect((await sets.members(key)).sort()).toEqual(['a', 'b']);
-      // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back.
+      const changes: Array<[string, boolean, string[]]> = [];
+      const hold = (member: string) =>
+        held.hold({
+          key,
+          member,
+          ttlMs: 600,
+          onChange: (change, added) => void changes.push([member, added, [...change.members].sort()]),
+        });
+      const releaseA = await hold('a');
+      await hold('b');
+      // A member of its own, for much longer: renewed with the others, by its own time to live.
+      await held.hold({ key, member: 'long', ttlMs: 60_000 });
+      expect((await sets.members(key)).sort()).toEqual(['a', 'b', 'long']);
+      // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back, and says so.
       await sets.remove(key, 'b');
       await vi.waitFor(async () => expect(await sets.members(key)).toContain('b'), { timeout: 10_000 });
-      // Several times the time to live later, both are still there.
+      // Several times the time to live later, all are still there.
       const since = Date.now();
       await vi.waitUntil(() => Date.now() - since > 1_500, { timeout: 10_000, interval: 50 });
-      expect((await sets.members(key)).sort()).toEqual(['a', 'b']);
+      expect((await sets.members(key)).sort()).toEqual(['a', 'b', 'long']);
       releaseA();
-      await vi.waitFor(async () => expect(await sets.members(key)).toEqual(['b']), { timeout: 10_000 });
-      expect(held.size).toBe(1);
+      await vi.waitFor(async () => expect((await sets.members(key)).sort()).toEqual(['b', 'long']), {
+        timeout: 10_000,
+      });
+      expect(held.size).toBe(2);
+      await vi.waitFor(() => expect(changes).toHaveLength(4));
+      expect(changes).toEqual([
+        ['a', true, ['a']],
+        ['b', true, ['a', 'b']],
+        ['b', true, ['a', 'b', 'long']],
+        ['a', false, ['b', 'long']],
+      ]);
     } finally {
-      held.stop();
+      clearInterval(heartbeat);
     }
   });
 

@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEMO_CLINICS, DEMO_PASSWORD, demoEmail } from '../../src/db/seeds/demo.js';
+import { DEMO_CLINICS, demoEmail } from '../../src/db/seeds/demo.js';
 import { sweepIntervalMs } from '../../src/realtime/service.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
+import { instanceClients } from '../helpers/instances.js';
 import { createTestDatabase } from '../helpers/testServer.js';
-import { metric } from '../helpers/realtime.js';
-import { collect, wsClient, type Collected } from '../helpers/ws.js';
 import { ONLINE_USERS, overSocket, PRESENCE, signal, signalsOf, type PresenceEvent } from '../helpers/presence.js';
 
 // Instances share presence only through Redis and PostgreSQL; the embedded database and the in-process pub/sub
@@ -20,7 +17,7 @@ describe('presence across instances', () => {
   let observing: ServerProcess;
   let draining: ServerProcess;
   let stalling: ServerProcess;
-  const clients: Client[] = [];
+  const clients = instanceClients();
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -43,61 +40,16 @@ describe('presence across instances', () => {
     ]);
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await clients.dispose();
     stalling?.child.kill('SIGCONT');
     await Promise.all([crashing, observing, stalling, draining].map((p) => p?.stop('SIGKILL')));
     await database?.drop();
   });
 
   const clinic = DEMO_CLINICS.find((c) => c.slug === 'sunrise-derm')!;
-  async function login(instance: ServerProcess, key: string): Promise<string> {
-    const res = await post(
-      instance,
-      'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
-      {
-        t: clinic.slug,
-        e: demoEmail(clinic, key),
-        p: DEMO_PASSWORD,
-      },
-    );
-    return res.data.login.token;
-  }
-  async function post(instance: ServerProcess, query: string, variables: Record<string, unknown> = {}, token?: string) {
-    const res = await fetch(`${instance.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as { data: any; errors?: unknown[] };
-  }
-  const connect = (instance: ServerProcess, token: string) => {
-    const client = wsClient(instance.url, { token });
-    clients.push(client);
-    return client;
-  };
-  /** A connection to an instance that is about to go away: losing it is expected, not an error for the console. */
-  const connectDoomed = (instance: ServerProcess, token: string) => {
-    const client = createClient({
-      url: `${instance.url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: () => {},
-    });
-    clients.push(client);
-    return client;
-  };
-  async function subscribedOn(instance: ServerProcess, token: string): Promise<Collected> {
-    // Another process: its own count of live streams, read from /metrics.
-    const before = await metric(instance.url, 'derm_subscription_streams');
-    const seen = collect(connect(instance, token), PRESENCE);
-    await vi.waitFor(
-      async () => expect(await metric(instance.url, 'derm_subscription_streams')).toBeGreaterThan(before),
-      { timeout: 10_000 },
-    );
-    return seen;
-  }
+  const { login, post, connectDoomed, connect, subscribedOver } = clients;
+  const subscribedOn = (instance: ServerProcess, token: string) =>
+    subscribedOver(instance, connect(instance, token), PRESENCE);
 
   it('shows a user connected to one instance as online on another, and offline within the TTL once that instance is killed', async () => {
     const frontdesk = ids[demoEmail(clinic, 'frontdesk')];

@@ -48,7 +48,11 @@ export const viewingResolvers: Resolvers = {
       async ({ patientId }, ctx) => {
         // Checked before the stream starts: a chart of another clinic is NOT_FOUND here as everywhere.
         const patient = await requirePatient(ctx, patientId);
-        return (signal) => signal.patientId === patient.id;
+        return {
+          accept: (signal) => signal.patientId === patient.id,
+          // Subscribed is viewing: the subscriber is among the chart's viewers until the stream ends.
+          whileOpen: (caller) => ctx.services.viewing.hold(requireViewer(caller), patient.id),
+        };
       },
     ),
   },

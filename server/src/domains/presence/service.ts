@@ -12,8 +12,8 @@ type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
 /**
  * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any instance,
  * is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the clinic's
- * online users (`online`, one member per user); each instance renews its own sockets and their users every third of
- * the time to live, all at once in a few round trips. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
+ * online users (`online`, one member per user); each instance renews its own sockets and their users on its heartbeat
+ * (`Realtime.onHeartbeat`, at least every third of the time to live), all at once in a few round trips. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
  * thousand connections.
  *
  * ONLINE is announced by the connection that makes the user's set non-empty, and OFFLINE by whoever takes the user
@@ -34,7 +34,6 @@ export class PresenceService {
    */
   private readonly failedJoins = new Set<string>();
   private readonly failedLeaves = new Map<string, SocketInfo>();
-  private readonly heartbeat: NodeJS.Timeout;
   private renewing = false;
   private stopped = false;
 
@@ -52,7 +51,8 @@ export class PresenceService {
     realtime.onLapsed.push((lapsed) => this.lapsed(lapsed));
     realtime.onStop.push(() => this.stop());
     realtime.hub.onReconnect(() => void this.redo());
-    this.heartbeat = setInterval(() => void this.redo().then(() => this.renew()), this.ttlMs / 3).unref();
+    // On the instance's one heartbeat (a third of the shortest time to live, so at most a third of PRESENCE_TTL).
+    realtime.onHeartbeat.push(() => this.redo().then(() => this.renew()));
   }
 
   /** The users of the tenant with a live connection, with their status. */
@@ -252,7 +252,6 @@ export class PresenceService {
   /** On shutdown: stop renewing, and remove this instance's connections so that their users go offline now. */
   private async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.heartbeat);
     await Promise.all(
       [...this.sockets.values()].map((socket) =>
         this.disconnected(socket).catch((err) =>
