@@ -402,7 +402,8 @@ describe('Clinic app in the browser', () => {
     await go(/^Notifications/, 'Notifications');
     await reachable(page.getByRole('button', { name: 'Mark all as read' }));
     await page.getByRole('button', { name: /^Menu/ }).click();
-    await reachable(page.getByRole('button', { name: 'Sign out' }));
+    await reachable(page.getByRole('button', { name: 'Sign out', exact: true }));
+    await reachable(page.getByRole('button', { name: 'Sign out on every device' }));
     await reachable(page.getByRole('combobox', { name: 'Your status' }));
     await page.getByRole('button', { name: 'Close', exact: true }).click();
   });
