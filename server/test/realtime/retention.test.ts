@@ -171,8 +171,9 @@ describe('Resuming after pruning', () => {
   });
 });
 
+// Every bad value is refused by loadConfig (config.test.ts); one of them here, through the real process.
 describe('EVENT_RETENTION at start-up', () => {
-  it.each(['abc', '0', '-3'])('should refuse EVENT_RETENTION=%s: exit code 2, naming the variable', async (value) => {
+  it.each(['abc'])('should refuse EVENT_RETENTION=%s: exit code 2, naming the variable', async (value) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-retention-'));
     try {
       await expect(spawnServer({ DATA_DIR: dataDir, EVENT_RETENTION: value })).rejects.toThrow(
