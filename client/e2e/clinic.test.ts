@@ -1,6 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
@@ -23,6 +25,8 @@ import {
 
 /** How long a live change may take to show in another browser. */
 const LIVE = 15_000;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
 /** A phone (iPhone 12 to 15 class), the size the issue was reported at. */
 const PHONE = { width: 390, height: 844 };
 /** Sunrise Dermatology's days are New York days. Bookings go a week ahead: never in the past, whatever the hour. */
@@ -566,5 +570,56 @@ describe('Clinic app in the browser', () => {
       .getByRole('button', { name: /^5:00 – 5:30 PM Liam Evans Booked during the outage$/ })
       .waitFor({ timeout: LIVE });
     await lee.page.getByText(/Back online\./).waitFor();
+
+    // Away longer than the server keeps its event log (EVENT_RETENTION): her cursor is answered CURSOR_EXPIRED, and
+    // the page reads her day again and goes on live, by itself and without a reload.
+    const bookAt = async (start: string, reason: string) => {
+      await frontDesk.page.getByRole('button', { name: 'New appointment' }).click();
+      const form = frontDesk.page.getByRole('dialog', { name: 'New appointment' });
+      await form.getByLabel('Find patient').fill('Evans');
+      await form.getByLabel('Patient', { exact: true }).selectOption({ label: 'Liam Evans · SUN-1004' });
+      await form.getByLabel('Provider').selectOption({ label: 'Dr. Maya Lee' });
+      await form.getByLabel('Start').fill(start);
+      await form.getByLabel('Reason').fill(reason);
+      await form.getByRole('button', { name: 'Book appointment' }).click();
+      await form.waitFor({ state: 'detached' });
+    };
+    // An event she receives live: her stream now has a cursor to resume from.
+    await bookAt('17:30', 'Seen live');
+    await lee.page.getByRole('button', { name: /^5:30 – 6:00 PM Liam Evans Seen live$/ }).waitFor({ timeout: LIVE });
+    await lee.page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const received: string[] = [];
+    lee.page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => received.push(String(payload))));
+    await lee.context.setOffline(true);
+    await lee.page
+      .getByTestId('connection-badge')
+      .filter({ hasText: /^Reconnecting/ })
+      .waitFor({ timeout: LIVE });
+    await bookAt('18:00', 'Booked while her log was pruned');
+    // The log pruned past what she saw, with the operators' command (the embedded database wants the server stopped).
+    await server.stop();
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
+      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir } },
+    );
+    expect(stdout).toMatch(/pruned [1-9]\d* events/);
+    server = await spawnServer(env);
+    await lee.context.setOffline(false);
+    await lee.page
+      .getByRole('button', { name: /^6:00 – 6:30 PM Liam Evans Booked while her log was pruned$/ })
+      .waitFor({ timeout: LIVE });
+    await lee.page
+      .getByTestId('connection-badge')
+      .filter({ hasText: /^Live$/ })
+      .waitFor({ timeout: LIVE });
+    expect(await lee.page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    // It was the expired cursor that brought it back: the server answered her resumption with CURSOR_EXPIRED.
+    expect(received.some((frame) => frame.includes('"CURSOR_EXPIRED"'))).toBe(true);
+    // And live from there.
+    await bookAt('18:30', 'After the reset');
+    await lee.page
+      .getByRole('button', { name: /^6:30 – 7:00 PM Liam Evans After the reset$/ })
+      .waitFor({ timeout: LIVE });
   });
 });
