@@ -26,15 +26,15 @@ interface SessionState {
   ended: boolean;
   /** The instant before which the user's sessions are signed out (0: none). */
   userBefore: number;
-  /** The session's last activity (epoch ms) as last written; null when none is kept (never, or long ago). */
+  /** The session's last activity (epoch ms) as last written; null when none is kept (not seen yet, or the store lost it). */
   lastActive: number | null;
 }
 
 /**
  * What has been signed out, kept as long as a token of it could still be presented: a session (every token a sign-in
  * and its renewals were given) by id, and "every session of this user that started before T"; and each staff
- * session's last activity, kept a little longer than the idle timeout. Redis when configured (every instance reads
- * the same), else this process.
+ * session's last activity, kept as long as a token of the session could be presented. Redis when configured (every
+ * instance reads the same), else this process.
  */
 interface SessionStore {
   endSession(sessionId: string, ttlSeconds: number): Promise<void>;
@@ -245,7 +245,9 @@ export function isUserActivity(document: DocumentNode, operationName?: string | 
  * `SESSION_IDLE`, and its connections close. Each instance notes the activity it serves in memory and writes it to the
  * store on one timer, at most once per session per `flushMs`; the same timer reads the last activity of the sessions
  * of its live connections in one batch and closes the idle ones. A write lags by up to `flushMs`, so a session counts
- * as idle only `flushMs` after the timeout: never early, at most two ticks late. Sessions without an id (tokens made
+ * as idle only `flushMs` after the timeout: never early, at most two ticks late. A session whose activity the store
+ * does not hold (a token from before this feature, an embedded server restarted, a Redis flushed) starts its idle
+ * clock when first seen, rather than being cut at once. Sessions without an id (tokens made
  * by hand with the signing key; the server never issues one) and integration clients are exempt. While Redis is
  * unreachable, and for two ticks after it returns (for every instance to write what it noted meanwhile), idleness is
  * not enforced.
@@ -396,11 +398,18 @@ export class SessionService {
     return viewer.kind === 'user' && viewer.sessionId !== undefined;
   }
 
-  /** Idle: no activity kept for it, or none for longer than the timeout plus the lag of a write. */
+  /**
+   * Idle: no activity for longer than the timeout plus the lag of a write. A session with no activity kept anywhere is
+   * taken as active from now (and written at the next tick).
+   */
   private isIdle(viewer: Viewer, stored: number | null): boolean {
     if (!this.idleApplies(viewer) || Date.now() < this.enforceIdleFrom) return false;
-    const last = Math.max(stored ?? 0, this.activity.get(viewer.sessionId!) ?? 0);
-    return Date.now() - last > this.idleMs + this.flushMs;
+    const local = this.activity.get(viewer.sessionId!);
+    if (stored === null && local === undefined) {
+      this.noteActivity(viewer.sessionId!);
+      return false;
+    }
+    return Date.now() - Math.max(stored ?? 0, local ?? 0) > this.idleMs + this.flushMs;
   }
 
   private noteActivity(sessionId: string): void {
@@ -414,8 +423,8 @@ export class SessionService {
     const entries = [...this.unwritten].map((id): [string, number] => [id, this.activity.get(id)!]);
     this.unwritten.clear();
     try {
-      // Kept a little longer than it can matter: a session without a key is idle.
-      await this.store.writeActivity(entries, this.idleMs + 2 * this.flushMs);
+      // Kept as long as a token of the session may be presented (a session without a record starts afresh).
+      await this.store.writeActivity(entries, Math.max(this.ttlSeconds * 1000, this.idleMs + 2 * this.flushMs));
     } catch (err) {
       for (const [id, at] of entries) if (this.activity.get(id) === at) this.unwritten.add(id);
       throw err;
