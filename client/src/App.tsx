@@ -13,6 +13,7 @@ import { PatientsPage } from './pages/PatientsPage';
 import { SchedulePage } from './pages/SchedulePage';
 import { TasksPage } from './pages/TasksPage';
 import type { AuthStore } from './session/authStore';
+import { LockScreen } from './session/LockScreen';
 import { SessionProvider } from './session/SessionContext';
 
 export function AppRoutes() {
@@ -43,11 +44,24 @@ function keyOf(apollo: object): number {
 }
 
 /**
- * Signed out: the sign-in page, on an anonymous HTTP-only client. Signed in: the app, on that session's client
+ * Signed out: the sign-in page, on an anonymous HTTP-only client. Locked for idleness: the lock screen, on the same
+ * client (the URL stays, so unlocking comes back to the same page). Signed in: the app, on that session's client
  * (keyed by session, so a different user starts from a blank tree and cache).
  */
 export function App({ authStore, httpUrl }: { authStore: AuthStore; httpUrl: string }) {
   const session = useSyncExternalStore(authStore.subscribe, authStore.getSnapshot);
+  const locked = useSyncExternalStore(authStore.subscribe, authStore.getLocked);
+  if (!session && locked) {
+    return (
+      <ApolloProvider client={anonymousClient(httpUrl)}>
+        <LockScreen
+          locked={locked}
+          onSignedIn={authStore.signIn}
+          onSwitchUser={() => authStore.signOut({ onServer: false })}
+        />
+      </ApolloProvider>
+    );
+  }
   if (!session) {
     return (
       <ApolloProvider client={anonymousClient(httpUrl)}>

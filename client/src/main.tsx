@@ -15,8 +15,8 @@ const wsUrl = httpUrl.replace(/^http/, 'ws');
 const timing = readTimingOverride(window.localStorage);
 
 const authStore = createAuthStore({
-  createApolloSession: (token, signOut) =>
-    createApolloSession({ token, httpUrl, wsUrl, timing, onUnauthenticated: signOut }),
+  createApolloSession: (token, signOut, lock) =>
+    createApolloSession({ token, httpUrl, wsUrl, timing, onUnauthenticated: signOut, onIdle: lock }),
 });
 
 createRoot(document.getElementById('root')!).render(

@@ -1,9 +1,11 @@
-import { waitFor } from '@testing-library/react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppointmentChangedDocument, MeDocument } from '../src/__generated__/graphql';
 import { createApolloSession } from '../src/apollo/createApolloSession';
+import { App } from '../src/App';
 import { createAuthStore, type AuthStore, type Session } from '../src/session/authStore';
-import { apiUrl, clinicIds, gql, login, recordingWebSocket } from './helpers';
+import { apiUrl, clinicIds, DEMO_PASSWORD, gql, login, recordingWebSocket } from './helpers';
 
 const CREATE = `mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }`;
 
@@ -114,5 +116,111 @@ describe('The signed-in session: renewal and sign-out', () => {
     store.signOut();
     expect(store.getSnapshot()).toBeNull();
     await waitFor(() => expect(gql(token, '{ me { id } }')).rejects.toThrow(/signed out/), { timeout: 5_000 });
+  });
+});
+
+describe('Automatic logoff: the lock screen', () => {
+  const stores: AuthStore[] = [];
+  afterEach(() => {
+    for (const store of stores.splice(0)) store.signOut({ onServer: false });
+  });
+
+  /** A tab of the app: its auth store on the shared storage, locking after `idleMs` without input. */
+  function tab(storage: Storage, idleMs: number) {
+    const base = apiUrl();
+    const store = createAuthStore({
+      storage,
+      idleTimeoutMs: idleMs,
+      createApolloSession: (token, signOut, lock) =>
+        createApolloSession({
+          token,
+          httpUrl: `${base}/graphql`,
+          wsUrl: `${base.replace(/^http/, 'ws')}/graphql`,
+          webSocketImpl: recordingWebSocket().impl,
+          onUnauthenticated: signOut,
+          onIdle: lock,
+        }),
+    });
+    stores.push(store);
+    return store;
+  }
+
+  /** What another tab's write to the session key makes the browser fire in this one. */
+  const storageEvent = () =>
+    act(() => void window.dispatchEvent(new StorageEvent('storage', { key: 'derm-realtime.session' })));
+
+  it('should lock every tab after the timeout without input in any, and unlock with the password on the same page', async () => {
+    const storage = memoryStorage();
+    const first = tab(storage, 2_500);
+    const payload = await login('sunrise-derm', 'nurse');
+    expect(payload).toMatchObject({ idleTimeoutSeconds: 900 });
+    first.signIn({ ...payload, email: 'nurse@sunrise.example' });
+    const second = tab(storage, 2_500);
+    expect(second.getSnapshot()?.token).toBe(payload.token);
+    render(
+      <MemoryRouter initialEntries={['/tasks']}>
+        <App authStore={first} httpUrl={`${apiUrl()}/graphql`} />
+      </MemoryRouter>,
+    );
+    expect(await screen.findByRole('heading', { name: 'Tasks' })).toBeTruthy();
+
+    // Input after 1.5 s keeps it open past 2.5 s; then none, and it locks 2.5 s after that input.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    fireEvent.keyDown(window, { key: 'Shift' });
+    const inputAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(first.getLocked()).toBeNull();
+    expect(await screen.findByRole('heading', { name: 'Locked' }, { timeout: 5_000 })).toBeTruthy();
+    expect(Date.now() - inputAt).toBeGreaterThanOrEqual(2_500);
+    expect(screen.queryByRole('heading', { name: 'Tasks' })).toBeNull();
+    expect(first.getSnapshot()).toBeNull();
+    expect(first.getLocked()?.user.name).toBe(payload.user.name);
+    expect(screen.getByText(payload.user.name)).toBeTruthy();
+    // The password field has the focus, and is labelled.
+    expect(document.activeElement).toBe(screen.getByLabelText('Password'));
+    // The other tab locks too; the session has ended on the server.
+    await storageEvent();
+    expect(second.getSnapshot()).toBeNull();
+    expect(second.getLocked()?.user.id).toBe(payload.user.id);
+    await waitFor(() => expect(gql(payload.token, '{ me { id } }')).rejects.toThrow(/signed out/), { timeout: 5_000 });
+
+    // A wrong password is said so; the right one signs in again, back on the page it was on.
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'not-the-password' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
+    expect((await screen.findByRole('alert')).textContent).toBe('Wrong password');
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: DEMO_PASSWORD } });
+    fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
+    expect(await screen.findByRole('heading', { name: 'Tasks' }, { timeout: 5_000 })).toBeTruthy();
+    const unlocked = first.getSnapshot()!;
+    expect(unlocked.token).not.toBe(payload.token);
+    expect(unlocked.user.id).toBe(payload.user.id);
+    await storageEvent();
+    expect(second.getLocked()).toBeNull();
+    expect(second.getSnapshot()?.token).toBe(unlocked.token);
+  });
+
+  it('should lock, not sign out, when the server says the session went idle', async () => {
+    const onIdle = vi.fn();
+    const onUnauthenticated = vi.fn();
+    const idleAnswer = JSON.stringify({
+      errors: [{ message: 'idle', extensions: { code: 'UNAUTHENTICATED', reason: 'SESSION_IDLE' } }],
+    });
+    const base = apiUrl();
+    // A good token for the socket; HTTP answers as the server does for an idle session.
+    const { token } = await login('sunrise-derm', 'admin');
+    const apollo = createApolloSession({
+      token,
+      httpUrl: `${base}/graphql`,
+      wsUrl: `${base.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: recordingWebSocket().impl,
+      fetch: async () =>
+        new Response(idleAnswer, { status: 401, headers: { 'content-type': 'application/graphql-response+json' } }),
+      onUnauthenticated,
+      onIdle,
+    });
+    await apollo.client.query({ query: MeDocument }).catch(() => {});
+    expect(onIdle).toHaveBeenCalled();
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+    await apollo.dispose();
   });
 });

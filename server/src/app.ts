@@ -21,7 +21,7 @@ import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
 import { createMetrics } from './http/metrics.js';
 import { tokenEndpoint } from './http/oauth.js';
-import { accessControl, complexityLimit, subscriptionsNeedWebSocket } from './http/plugins.js';
+import { accessControl, complexityLimit, sessionActivity, subscriptionsNeedWebSocket } from './http/plugins.js';
 import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { EventPruner } from './events/retention.js';
@@ -73,6 +73,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     sessions: new SessionService(
       realtime,
       Math.max(config.jwtTtlSeconds, config.oauthTokenTtlSeconds),
+      config.sessionIdleTimeoutSeconds,
       config.redisNamespace,
       log,
     ),
@@ -116,6 +117,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       subscriptionsNeedWebSocket(),
       complexityLimit(),
       accessControl(),
+      sessionActivity(),
       httpStatusCodes(),
       unexpectedErrorLogging(),
       ...(config.env === 'production' ? [] : [sandboxWithExplorerLink(config)]),

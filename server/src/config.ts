@@ -74,6 +74,14 @@ export interface Config {
    * `CURSOR_EXPIRED` (docs/integrators.md, "Retention"). @default 30
    */
   eventRetentionDays: number;
+  /**
+   * Seconds a staff session may go without user activity before it ends (`SESSION_IDLE_TIMEOUT`, like `JWT_TTL`: `900`,
+   * `15m`; 1 minute to 12 hours): automatic logoff (HIPAA 45 CFR 164.312(a)(2)(iii)). Activity is a query or mutation
+   * the client sends, not keep-alives nor token renewals; the web app locks its screen after the same time without
+   * input, and the server refuses the session's tokens (`SESSION_IDLE`) and closes its connections. Integration clients
+   * are exempt. @default 15m
+   */
+  sessionIdleTimeoutSeconds: number;
   /** Serve the offline GraphQL explorer at /explorer (`EXPLORER_ENABLED`). @default true outside production */
   explorerEnabled: boolean;
 }
@@ -207,6 +215,13 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+function parseIdleTimeout(raw: string): number {
+  const seconds = parseDuration('SESSION_IDLE_TIMEOUT', raw);
+  if (seconds > 12 * 3600)
+    throw new ConfigError(`SESSION_IDLE_TIMEOUT must be at most 12h: it is an automatic logoff, got "${raw}"`);
+  return seconds;
+}
+
 function parseOAuthTokenTtl(raw: string): number {
   const seconds = parseDuration('OAUTH_TOKEN_TTL', raw);
   if (seconds > 3600)
@@ -243,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
     eventRetentionDays: parseDays('EVENT_RETENTION', env.EVENT_RETENTION, 30, 1, 3650),
+    sessionIdleTimeoutSeconds: parseIdleTimeout(env.SESSION_IDLE_TIMEOUT ?? '15m'),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
   };
 }

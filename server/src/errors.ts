@@ -31,8 +31,26 @@ export function isKnownCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && KNOWN_CODES.has(code);
 }
 
-export function unauthenticated(message = 'Sign in first: send a valid bearer token'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+/** `reason`: why a token that was good is refused now, when a client acts on it (`SESSION_IDLE`: ask the password). */
+export function unauthenticated(message = 'Sign in first: send a valid bearer token', reason?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.UNAUTHENTICATED, ...(reason ? { reason } : {}), http: { status: 401 } },
+  });
+}
+
+/** Why an ended session's token is refused (`extensions.reason` of UNAUTHENTICATED). */
+export const SessionEndReason = {
+  /** Signed out (here, everywhere, or by an admin): sign in again. */
+  signedOut: 'SIGNED_OUT',
+  /** No activity for `SESSION_IDLE_TIMEOUT`: the web app locks and asks for the password again. */
+  sessionIdle: 'SESSION_IDLE',
+} as const;
+
+/** The refusal of a token whose session is over. */
+export function sessionEnded(end: 'signedOut' | 'idle'): GraphQLError {
+  return end === 'idle'
+    ? unauthenticated('This session has been idle too long: sign in again', SessionEndReason.sessionIdle)
+    : unauthenticated('This session has been signed out: sign in again', SessionEndReason.signedOut);
 }
 
 export function forbidden(message: string): GraphQLError {

@@ -18,7 +18,10 @@ describe('configuration', () => {
       jwtTtlSeconds: 8 * 3600,
       seedDemo: true,
       eventRetentionDays: 30,
+      sessionIdleTimeoutSeconds: 15 * 60,
     });
+    expect(loadConfig({ DATA_DIR: dataDir, SESSION_IDLE_TIMEOUT: '5m' }).sessionIdleTimeoutSeconds).toBe(300);
+    expect(loadConfig({ DATA_DIR: dataDir, SESSION_IDLE_TIMEOUT: '600' }).sessionIdleTimeoutSeconds).toBe(600);
     expect(loadConfig({ DATA_DIR: dataDir, EVENT_RETENTION: '7' }).eventRetentionDays).toBe(7);
     expect(config.corsOrigins).toEqual(['http://localhost:5173']);
   });
@@ -62,6 +65,11 @@ describe('configuration', () => {
     [{ EVENT_RETENTION: '1.5' }, /EVENT_RETENTION/],
     [{ EVENT_RETENTION: '12h' }, /EVENT_RETENTION/],
     [{ EVENT_RETENTION: '4000d' }, /EVENT_RETENTION/],
+    [{ SESSION_IDLE_TIMEOUT: 'soon' }, /SESSION_IDLE_TIMEOUT must be a duration from 60s/],
+    [{ SESSION_IDLE_TIMEOUT: '30' }, /SESSION_IDLE_TIMEOUT/],
+    [{ SESSION_IDLE_TIMEOUT: '0' }, /SESSION_IDLE_TIMEOUT/],
+    [{ SESSION_IDLE_TIMEOUT: '-15m' }, /SESSION_IDLE_TIMEOUT/],
+    [{ SESSION_IDLE_TIMEOUT: '1d' }, /SESSION_IDLE_TIMEOUT must be at most 12h/],
   ])('stops on an invalid value and names the variable: %o', (env, name) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);

@@ -27,6 +27,11 @@ export interface ApolloSessionOptions {
   timing?: Partial<ConnectionTiming>;
   /** Called when the server says the token is no longer good (HTTP 401 or WebSocket 4403): sign out. */
   onUnauthenticated?: () => void;
+  /**
+   * Called instead when the server ended the session for idleness (WebSocket 4403 `Session idle`, or `UNAUTHENTICATED`
+   * with reason `SESSION_IDLE`): lock, and ask for the password. @default onUnauthenticated
+   */
+  onIdle?: () => void;
   /** Another WebSocket implementation (tests on Node 20, which has none built in). */
   webSocketImpl?: unknown;
   /** Another fetch (tests). */
@@ -54,6 +59,19 @@ export interface ApolloSession {
  * The WebSocket close code graphql-ws uses when `onConnect` refuses the connection (our server: bad or expired token).
  */
 const FORBIDDEN = 4403;
+/** The close reason (with 4403) and the error reason of a session the server ended for idleness. */
+const SESSION_IDLE_CLOSE = 'Session idle';
+const SESSION_IDLE = 'SESSION_IDLE';
+
+/** Whether an HTTP error's body says UNAUTHENTICATED for idleness (a 401 reaches Apollo as a ServerError). */
+function idleBody(bodyText: string): boolean {
+  try {
+    const body = JSON.parse(bodyText) as { errors?: { extensions?: { reason?: unknown } }[] };
+    return body.errors?.some((e) => e.extensions?.reason === SESSION_IDLE) ?? false;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Counts have no durable stream to resume: re-read them after a reconnection (hooks re-read their own ephemeral state).
@@ -80,6 +98,9 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
   let disposed = false;
   const signOut = () => {
     if (!disposed) options.onUnauthenticated?.();
+  };
+  const lock = () => {
+    if (!disposed) (options.onIdle ?? options.onUnauthenticated)?.();
   };
 
   let token = options.token;
@@ -116,7 +137,10 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
         const code = typeof (event as CloseEvent | undefined)?.code === 'number' ? (event as CloseEvent).code : null;
         if (disposed) return;
         connection.closed(code);
-        if (code === FORBIDDEN) signOut();
+        if (code === FORBIDDEN) {
+          if ((event as CloseEvent).reason === SESSION_IDLE_CLOSE) lock();
+          else signOut();
+        }
       },
       // A half-open TCP connection (Wi-Fi gone without a FIN) is noticed by a missing pong. Closing such a socket
       // would wait for a closing handshake that never comes (Chromium gives up after about a minute), so it is
@@ -148,10 +172,14 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
   });
 
   const errorLink = new ErrorLink(({ error }) => {
-    const unauthenticated =
-      (CombinedGraphQLErrors.is(error) && error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')) ||
-      (ServerError.is(error) && error.statusCode === 401);
-    if (unauthenticated) signOut();
+    const unauthenticated = CombinedGraphQLErrors.is(error)
+      ? error.errors.filter((e) => e.extensions?.code === 'UNAUTHENTICATED')
+      : [];
+    const idle =
+      unauthenticated.some((e) => e.extensions?.reason === SESSION_IDLE) ||
+      (ServerError.is(error) && error.statusCode === 401 && idleBody(error.bodyText));
+    if (idle) lock();
+    else if (unauthenticated.length > 0 || (ServerError.is(error) && error.statusCode === 401)) signOut();
   });
 
   const isSubscription = ({ query }: ApolloLink.Operation) => {

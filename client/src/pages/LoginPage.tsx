@@ -17,7 +17,7 @@ const DEMO_USERS = [
 const DEMO_PASSWORD = 'derm-demo-2026';
 const LAST_CLINIC = 'derm-realtime.clinic';
 
-export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['login']): void }) {
+export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['login'] & { email: string }): void }) {
   const [login, { loading }] = useMutation(LoginDocument);
   const [tenant, setTenant] = useState(() => localStorage.getItem(LAST_CLINIC) ?? '');
   const [email, setEmail] = useState('');
@@ -30,7 +30,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
       const { data } = await login({ variables: credentials });
       if (!data) return;
       localStorage.setItem(LAST_CLINIC, credentials.tenant);
-      onSignedIn(data.login);
+      onSignedIn({ ...data.login, email: credentials.email });
     } catch (err) {
       setError(errorMessage(err));
     }

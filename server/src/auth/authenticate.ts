@@ -1,6 +1,6 @@
 import type { Services } from '../context.js';
 import { isUserOfTenant } from '../domains/identity/data.js';
-import { unauthenticated } from '../errors.js';
+import { sessionEnded, unauthenticated } from '../errors.js';
 import { bearerToken, TokenError, type TokenService, type Viewer } from './tokens.js';
 
 /** Verifies the bearer token of a request or connection: none gives an anonymous viewer, a bad one UNAUTHENTICATED. */
@@ -19,7 +19,8 @@ export async function authenticate(
 
 /**
  * `authenticate`, then what a signature cannot tell, on every transport alike (HTTP 401, WebSocket 4403, SSE 401): a
- * token of a signed-out session is refused (one Redis read); an integration client's token once the client is revoked,
+ * token of a signed-out session (`reason: SIGNED_OUT`) or of a staff session idle for longer than
+ * `SESSION_IDLE_TIMEOUT` (`reason: SESSION_IDLE`) is refused (one Redis read for both); an integration client's token once the client is revoked,
  * and a staff token once its user is no longer a user of its clinic (a deleted or moved account whose token has not
  * expired yet): one indexed read each.
  */
@@ -28,9 +29,8 @@ export async function authenticateCaller(
   authorization: string | undefined | null,
 ): Promise<Viewer | null> {
   const viewer = await authenticate(services.tokens, authorization);
-  if (viewer && (await services.sessions.isSignedOut(viewer))) {
-    throw unauthenticated('This session has been signed out: sign in again');
-  }
+  const ended = viewer ? await services.sessions.check(viewer) : null;
+  if (ended) throw sessionEnded(ended);
   if (viewer?.kind === 'integration' && !(await services.integrations.isActive(viewer))) {
     throw unauthenticated('This integration client has been revoked');
   }

@@ -60,3 +60,21 @@ export function accessControl(): ApolloServerPlugin<Context> {
     },
   };
 }
+
+/**
+ * A staff member's query or mutation over HTTP is activity: their session's idle clock starts again
+ * (`SESSION_IDLE_TIMEOUT`; heartbeats such as `renewToken` do not count, see `isUserActivity`). Noted once the
+ * operation is known and allowed; the token was checked at the door, so an idle session never gets this far.
+ */
+export function sessionActivity(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async executionDidStart({ document, request, contextValue }) {
+          if (contextValue.viewer)
+            contextValue.services.sessions.recordActivity(contextValue.viewer, document, request.operationName);
+        },
+      };
+    },
+  };
+}

@@ -11,6 +11,8 @@ export interface SessionEnds {
   revoked(): void;
   /** The session was signed out (by its user, everywhere, or by an admin): sign in again. */
   signedOut(): void;
+  /** The staff session went idle (`SESSION_IDLE_TIMEOUT`): the user unlocks with their password. */
+  idle(): void;
 }
 
 /** One authenticated connection's session, as a transport holds it. */
@@ -45,7 +47,8 @@ export function sameCaller(current: Viewer, next: Viewer): boolean {
 
 /**
  * What both transports keep for one authenticated connection (a WebSocket, an SSE stream): it ends when its token
- * does (on the instance's one deadline timer), when its session is signed out (on any instance), and an integration
+ * does (on the instance's one deadline timer), when its session is signed out (on any instance) or goes idle (on the
+ * instance's one idle timer), and an integration
  * client's also when the client is revoked (on any instance). A renewal moves the expiry to the new token's
  * (docs/architecture.md, "Sessions").
  */
@@ -66,7 +69,13 @@ export async function watchSession(
     cancelExpiry = expireAt(next);
     tracked.viewer = next;
   };
-  const tracked: TrackedConnection = { viewer, signedOut: () => ends.signedOut(), streamId, renew };
+  const tracked: TrackedConnection = {
+    viewer,
+    signedOut: () => ends.signedOut(),
+    idle: () => ends.idle(),
+    streamId,
+    renew,
+  };
   let untrackIntegration = () => {};
   let untrackSession = () => {};
   try {

@@ -24,6 +24,8 @@ export const StreamEndReason = {
   clientRevoked: 'CLIENT_REVOKED',
   /** The session was signed out: sign in again. */
   signedOut: 'SIGNED_OUT',
+  /** The staff session had no activity for `SESSION_IDLE_TIMEOUT`: sign in again. */
+  sessionIdle: 'SESSION_IDLE',
 } as const;
 
 interface StreamRequestContext {
@@ -130,6 +132,8 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       const { viewer, requestId } = req.context;
       const prepared = prepareOperation(schema, services, viewer, requestId, params);
       if (!Array.isArray(prepared)) {
+        // A query or mutation over SSE is activity too (the request's token was checked at the door).
+        services.sessions.recordActivity(viewer, prepared.document, params.operationName);
         const sink = eventSink(req.context.res, prepared.contextValue);
         req.context.sink = sink;
         attachTransport(prepared.contextValue, sink, params.variables);
@@ -265,6 +269,11 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
             s.end({ message: 'This integration client has been revoked', reason: StreamEndReason.clientRevoked }),
           signedOut: () =>
             s.end({ message: 'This session has been signed out: sign in again', reason: StreamEndReason.signedOut }),
+          idle: () =>
+            s.end({
+              message: 'This session has been idle too long: sign in again',
+              reason: StreamEndReason.sessionIdle,
+            }),
         },
         requestId,
       );

@@ -7,7 +7,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateCaller } from '../auth/authenticate.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
+import { isUserActivity } from '../domains/identity/sessions.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
@@ -39,6 +40,8 @@ export const ForbiddenReason = {
   clientRevoked: 'Client revoked',
   /** The session was signed out (here, everywhere, or by an admin): sign in again. */
   signedOut: 'Signed out',
+  /** The staff session had no activity for `SESSION_IDLE_TIMEOUT`: the user unlocks with their password. */
+  sessionIdle: 'Session idle',
 } as const;
 
 type SocketExtra = {
@@ -181,7 +184,12 @@ export function attachWebSocketServer(
           const authorization = ctx.connectionParams?.authorization;
           // A revoked integration client's token is refused here like an invalid one.
           viewer = await authenticateCaller(services, typeof authorization === 'string' ? authorization : null);
-        } catch {
+        } catch (err) {
+          // An idle session's says so, so that the web app locks rather than signs out (graphql-ws's own close,
+          // 4403 "Forbidden", then finds the socket closing and does nothing).
+          if (err instanceof GraphQLError && err.extensions.reason === SessionEndReason.sessionIdle) {
+            ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
+          }
           viewer = null;
         }
         // graphql-ws closes with 4403 Forbidden.
@@ -201,6 +209,7 @@ export function attachWebSocketServer(
           expired: () => close(ForbiddenReason.tokenExpired),
           revoked: () => close(ForbiddenReason.clientRevoked),
           signedOut: () => close(ForbiddenReason.signedOut),
+          idle: () => close(ForbiddenReason.sessionIdle),
         });
         if (ctx.extra.closed) {
           ctx.extra.session.stop();
@@ -232,7 +241,7 @@ export function attachWebSocketServer(
           }
         }
       },
-      onSubscribe(ctx, id, payload) {
+      async onSubscribe(ctx, id, payload) {
         const { session } = ctx.extra;
         const viewer = session!.viewer;
         if (viewer.expiresAt * 1000 <= Date.now()) {
@@ -248,6 +257,20 @@ export function attachWebSocketServer(
         }
         const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
         if (!Array.isArray(prepared)) {
+          // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
+          // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
+          // every request.
+          if (isUserActivity(prepared.document, payload.operationName) && viewer.kind === 'user') {
+            const ended = await services.sessions.check(viewer);
+            if (ended) {
+              ctx.extra.socket.close(
+                CloseCode.Forbidden,
+                ended === 'idle' ? ForbiddenReason.sessionIdle : ForbiddenReason.signedOut,
+              );
+              return [sessionEnded(ended)];
+            }
+            services.sessions.recordActivity(viewer, prepared.document, payload.operationName);
+          }
           // `renewConnection` hands this socket a newer token (identity/resolvers.ts).
           prepared.contextValue.connection = session;
           attachTransport(

@@ -135,12 +135,14 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
         .where({ 'tenants.slug': tenant, 'users.email': demoEmail(clinic, key) })
         .first('users.id', 'users.tenantId', 'users.role', 'users.name');
       if (!user) throw new Error(`no demo user ${cacheKey}`);
-      const { token } = await app.services.tokens.sign({
+      const { token, viewer } = await app.services.tokens.sign({
         userId: user.id,
         tenantId: user.tenantId,
         role: user.role,
         name: user.name,
       });
+      // A session of its own, active from now, as `login` makes it.
+      await app.services.sessions.started(viewer);
       tokens.set(cacheKey, token);
       return token;
     },

@@ -34,9 +34,11 @@ export const identityResolvers: Resolvers = {
       if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
+      // The new session's idle clock starts now, on every instance.
+      await ctx.services.sessions.started(viewer);
       if (!ctx.viewer) ctx.signIn(viewer);
       ctx.log.info('user signed in');
-      return { token, expiresAt, user };
+      return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
     },
     renewToken: async (_parent, _args, ctx) => {
       const viewer = requireViewer(ctx.viewer);
@@ -51,7 +53,7 @@ export const identityResolvers: Resolvers = {
         sessionId: viewer.sessionId,
         sessionStartedAt: viewer.sessionStartedAt,
       });
-      return { token, expiresAt, user };
+      return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
     },
     renewConnection: async (_parent, { token }, ctx) => {
       if (!ctx.connection) {

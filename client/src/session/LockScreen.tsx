@@ -1,0 +1,106 @@
+import { useMutation } from '@apollo/client/react';
+import { useState } from 'react';
+import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
+import { errorMessage } from '../components/ui/errors';
+import { Field } from '../components/ui/Field';
+import { FormError } from '../components/ui/FormError';
+import type { LockedSession } from './authStore';
+
+/** "15 minutes", "1 hour", "90 seconds". */
+function duration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
+  if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+  return `${seconds} seconds`;
+}
+
+/**
+ * What every tab shows once the session has locked for idleness (automatic logoff): whose session it was, and a
+ * password field. The right password signs in again (a new session) and the app comes back on the page it was on;
+ * "Sign in as someone else" goes to the sign-in page. Nothing of the app is rendered meanwhile: no request goes out.
+ */
+export function LockScreen({
+  locked,
+  onSignedIn,
+  onSwitchUser,
+}: {
+  locked: LockedSession;
+  onSignedIn(payload: LoginMutation['login'] & { email: string }): void;
+  onSwitchUser(): void;
+}) {
+  const [login, { loading }] = useMutation(LoginDocument);
+  const [password, setPassword] = useState('');
+  // A session stored before its email was kept: asked for too.
+  const [email, setEmail] = useState(locked.email ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const { user } = locked;
+
+  const unlock = async () => {
+    setError(null);
+    try {
+      const { data } = await login({ variables: { tenant: user.tenant.slug, email: email.trim(), password } });
+      if (data) onSignedIn({ ...data.login, email: email.trim() });
+    } catch (err) {
+      setPassword('');
+      setError(/unknown clinic, email or password/i.test(errorMessage(err)) ? 'Wrong password' : errorMessage(err));
+    }
+  };
+
+  return (
+    <main className="login" aria-labelledby="lock-heading">
+      <div className="login-card lock-card">
+        <div className="login-brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <span>Derm Realtime</span>
+        </div>
+        <h1 id="lock-heading">Locked</h1>
+        <p>
+          <strong>{user.name}</strong> · {user.tenant.name}
+        </p>
+        <p>
+          Locked after {duration(locked.idleTimeoutSeconds)} without activity. Enter your password to carry on where you
+          were.
+        </p>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void unlock();
+          }}
+        >
+          {locked.email ? (
+            // The user's email, for password managers.
+            <input type="hidden" name="username" autoComplete="username" value={locked.email} />
+          ) : (
+            <Field label="Email">
+              <input
+                type="email"
+                value={email}
+                onChange={(e) => setEmail(e.target.value)}
+                autoComplete="username"
+                autoFocus
+                required
+              />
+            </Field>
+          )}
+          <Field label="Password">
+            <input
+              type="password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              autoComplete="current-password"
+              // The one thing to do here: the field has the focus when the screen appears.
+              autoFocus={locked.email !== undefined}
+              required
+            />
+          </Field>
+          <FormError error={error} />
+          <button type="submit" className="button button-primary button-block" disabled={loading}>
+            {loading ? 'Unlocking…' : 'Unlock'}
+          </button>
+        </form>
+        <button type="button" className="button button-block lock-switch" onClick={onSwitchUser}>
+          Sign in as someone else
+        </button>
+      </div>
+    </main>
+  );
+}
