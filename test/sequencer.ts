@@ -14,18 +14,26 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const PROJECTS = ['e2e', 'explorer', 'client', 'embedded', 'postgres'];
 
 const ESTIMATES: Record<string, number> = {
-  'e2e:client/e2e/clinic.test.ts': 95,
-  'explorer:explorer/e2e/explorer.test.ts': 50,
-  'embedded:server/test/integrations/revocation.test.ts': 35,
-  'embedded:server/test/integrations/examples.test.ts': 33,
-  'client:client/test/connection.test.tsx': 28,
-  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 25,
-  'embedded:server/test/realtime/resume.test.ts': 22,
-  'postgres:server/test/integrations/examples.test.ts': 22,
-  'postgres:server/test/realtime/redis.postgres.test.ts': 21,
-  'postgres:server/test/realtime/multi-instance.postgres.test.ts': 14,
-  'embedded:server/test/realtime/groups.test.ts': 12,
-  'postgres:server/test/realtime/groups.test.ts': 10,
+  'e2e:client/e2e/clinic.test.ts': 55,
+  'explorer:explorer/e2e/explorer.test.ts': 19,
+  'client:client/test/connection.test.tsx': 24,
+  'client:client/test/retention.test.tsx': 11,
+  'client:client/test/session.test.tsx': 10,
+  'embedded:server/test/realtime/idle-sessions.test.ts': 17,
+  'postgres:server/test/realtime/idle-sessions.test.ts': 16,
+  'postgres:server/test/realtime/presence-instances.postgres.test.ts': 16,
+  'embedded:server/test/realtime/sessions.test.ts': 15,
+  'postgres:server/test/realtime/sessions.test.ts': 14,
+  'embedded:server/test/realtime/resume.test.ts': 13,
+  'embedded:server/test/integrations/examples.test.ts': 12,
+  'postgres:server/test/realtime/sessions-instances.postgres.test.ts': 11,
+  'postgres:server/test/realtime/redis.postgres.test.ts': 11,
+  'embedded:server/test/integrations/revocation.test.ts': 11,
+  'embedded:server/test/realtime/ephemeral-sets.test.ts': 10,
+  'postgres:server/test/realtime/ephemeral-sets.test.ts': 10,
+  'postgres:server/test/integrations/examples.test.ts': 7,
+  'postgres:server/test/realtime/viewing-instances.postgres.test.ts': 7,
+  'embedded:server/test/realtime/viewing.test.ts': 7,
 };
 
 export default class LongestFirst extends BaseSequencer {
