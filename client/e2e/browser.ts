@@ -1,7 +1,6 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -71,16 +70,6 @@ export async function newBrowserContext(
   options: Parameters<Browser['newContext']>[0] = {},
 ): Promise<BrowserContext> {
   return browser.newContext(options);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
 }
 
 export interface Staff {

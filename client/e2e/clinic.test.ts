@@ -1,11 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { freePort, pruneEventLog, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { addDays, today } from '../src/lib/time.js';
 import {
   api,
@@ -13,7 +11,6 @@ import {
   buildClient,
   coveredControls,
   documentScreenshot,
-  freePort,
   launchChromium,
   newBrowserContext,
   RESULTS,
@@ -25,8 +22,6 @@ import {
 
 /** How long a live change may take to show in another browser. */
 const LIVE = 15_000;
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
 /** A phone (iPhone 12 to 15 class), the size the issue was reported at. */
 const PHONE = { width: 390, height: 844 };
 /** Sunrise Dermatology's days are New York days. Bookings go a week ahead: never in the past, whatever the hour. */
@@ -598,12 +593,7 @@ describe('Clinic app in the browser', () => {
     await bookAt('18:00', 'Booked while her log was pruned');
     // The log pruned past what she saw, with the operators' command (the embedded database wants the server stopped).
     await server.stop();
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
-      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir } },
-    );
-    expect(stdout).toMatch(/pruned [1-9]\d* events/);
+    expect(await pruneEventLog(dataDir)).toMatch(/pruned [1-9]\d* events/);
     server = await spawnServer(env);
     await lee.context.setOffline(false);
     await lee.page

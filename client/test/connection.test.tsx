@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { freePort, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { flakyProxy } from '../../server/test/helpers/proxy.js';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
@@ -24,16 +23,6 @@ import {
 } from './helpers';
 
 const TZ = 'America/New_York';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 /**
  * The server goes away and comes back on the same address (a deploy, a crash, Wi-Fi): a real server process, stopped

@@ -1,30 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
+import { freePort, pruneEventLog, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { zonedInstant } from '../src/lib/time';
 import { SchedulePage } from '../src/pages/SchedulePage';
 import { clinicIds, freshDay, gql, login, openSession, renderWithSession } from './helpers';
 
 const TZ = 'America/New_York';
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 /**
  * A page away for longer than the server keeps its event log (docs/integrators.md, "Retention"): its cursor is
@@ -90,12 +75,7 @@ describe('Event log retention', () => {
     server = await spawnServer(env);
     const missed = await book(colleague.token, day, '10:00', 2);
     await server.stop();
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
-      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir } },
-    );
-    expect(stdout).toMatch(/pruned [1-9]\d* events/);
+    expect(await pruneEventLog(dataDir)).toMatch(/pruned [1-9]\d* events/);
     server = await spawnServer(env);
 
     const httpBefore = me.http.length;

@@ -2,6 +2,7 @@ import { useMutation } from '@apollo/client/react';
 import { useState } from 'react';
 import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
+import { EmailField, PasswordField } from '../components/ui/CredentialFields';
 import { Field } from '../components/ui/Field';
 import { FormError } from '../components/ui/FormError';
 
@@ -59,24 +60,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
               required
             />
           </Field>
-          <Field label="Email">
-            <input
-              type="email"
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-              autoComplete="username"
-              required
-            />
-          </Field>
-          <Field label="Password">
-            <input
-              type="password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              autoComplete="current-password"
-              required
-            />
-          </Field>
+          <EmailField value={email} onChange={setEmail} />
+          <PasswordField value={password} onChange={setPassword} />
           <FormError error={error} />
           <button type="submit" className="button button-primary button-block" disabled={loading}>
             {loading ? 'Signing in…' : 'Sign in'}

@@ -2,7 +2,7 @@ import { useMutation } from '@apollo/client/react';
 import { useState } from 'react';
 import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
-import { Field } from '../components/ui/Field';
+import { EmailField, PasswordField } from '../components/ui/CredentialFields';
 import { FormError } from '../components/ui/FormError';
 import type { LockedSession } from './authStore';
 
@@ -70,28 +70,10 @@ export function LockScreen({
             // The user's email, for password managers.
             <input type="hidden" name="username" autoComplete="username" value={locked.email} />
           ) : (
-            <Field label="Email">
-              <input
-                type="email"
-                value={email}
-                onChange={(e) => setEmail(e.target.value)}
-                autoComplete="username"
-                autoFocus
-                required
-              />
-            </Field>
+            <EmailField value={email} onChange={setEmail} autoFocus />
           )}
-          <Field label="Password">
-            <input
-              type="password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              autoComplete="current-password"
-              // The one thing to do here: the field has the focus when the screen appears.
-              autoFocus={locked.email !== undefined}
-              required
-            />
-          </Field>
+          {/* The one thing to do here: the field has the focus when the screen appears. */}
+          <PasswordField value={password} onChange={setPassword} autoFocus={locked.email !== undefined} />
           <FormError error={error} />
           <button type="submit" className="button button-primary button-block" disabled={loading}>
             {loading ? 'Unlocking…' : 'Unlock'}

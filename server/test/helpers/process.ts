@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { copyPgliteTemplate } from './templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -14,6 +16,32 @@ export interface ServerProcess {
   output(): string;
   /** SIGTERM (graceful) or SIGKILL (crash); resolves when the process has exited. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** A TCP port free now on 127.0.0.1, for a server that must come back on the same port after a restart. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Prunes an embedded database's event log of everything committed before now, with the operators' command
+ * (`npm run db -- prune`; the server must be stopped: the embedded database has one process at a time). Resolves with
+ * what it printed.
+ */
+export async function pruneEventLog(dataDir: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
+    { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir } },
+  );
+  return stdout;
 }
 
 /** A shared secret so that tokens from one instance are accepted by another, as in a real deployment. */

@@ -1,12 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestToken, type IntegrationCredentials } from '../helpers/integrations.js';
-import { spawnServer, type ServerProcess } from '../helpers/process.js';
+import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { metric } from '../helpers/realtime.js';
 import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
 
@@ -24,16 +23,6 @@ const TOKEN_CURL =
 const INTEGRATOR =
   'DERM_URL=http://localhost:4000 CLIENT_ID=... CLIENT_SECRET=... node examples/node-integrator/integrator.mjs';
 const SSE = 'TOKEN=$TOKEN sh examples/sse.sh';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 interface Running {
   child: ChildProcess;
