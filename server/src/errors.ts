@@ -62,8 +62,10 @@ export function notFound(what: string): GraphQLError {
   return new GraphQLError(`${what} not found`, { extensions: { code: ErrorCode.NOT_FOUND } });
 }
 
-export function badInput(message: string, field?: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...(field ? { field } : {}) } });
+export function badInput(message: string, field?: string, reason?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.BAD_USER_INPUT, ...(field ? { field } : {}), ...(reason ? { reason } : {}) },
+  });
 }
 
 /** A request this transport or this state cannot serve (`reason`: which, when a client may tell them apart). */

@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../src/db/seeds/demo.js';
+import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { errorCode, type TestServer } from './helpers/testServer.js';
 import { useTestServer } from './helpers/setup.js';
 
@@ -160,9 +161,70 @@ describe('roles', () => {
     expect(res.errors![0].extensions!.field).toBe(field);
   });
 
+  it.each([
+    ['eleven characters', 'eleven-char', 'PASSWORD_TOO_SHORT'],
+    ['129 characters', 'x'.repeat(129), 'PASSWORD_TOO_LONG'],
+    ['a common password', 'qwerty123456', 'PASSWORD_TOO_COMMON'],
+    ['a common password in capitals', 'QWERTY123456', 'PASSWORD_TOO_COMMON'],
+    ['a common word with digits and a sign appended', 'sunshine2026!!', 'PASSWORD_TOO_COMMON'],
+    ["the email's name part", 'robin.hale-is-here', 'PASSWORD_CONTEXTUAL'],
+    ["the clinic's short name", 'my-sunrise-derm-pass', 'PASSWORD_CONTEXTUAL'],
+  ])('refuses a password of %s, says which rule, and creates nobody', async (_case, password, reason) => {
+    const admin = await server.login('sunrise-derm', 'admin');
+    const email = 'robin.hale@sunrise.example';
+    const res = await server.gql(CREATE_USER, { i: { ...input, email, password } }, admin);
+    expect(res.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'password', reason });
+    expect(await server.db('users').where({ email }).first()).toBeUndefined();
+  });
+
   it('refuses an email already used in the clinic with CONFLICT', async () => {
     const admin = await server.login('sunrise-derm', 'admin');
     const res = await server.gql(CREATE_USER, { i: { ...input, email: 'lee@sunrise.example' } }, admin);
     expect(errorCode(res)).toBe('CONFLICT');
+  });
+});
+
+describe('changePassword', () => {
+  const CHANGE =
+    'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { token user { id } } }';
+  const signIn = async (email: string, password: string) =>
+    server.gql(LOGIN, { t: 'sunrise-derm', e: email, p: password });
+
+  it('changes it, signs out every other session of the user, and carries this client on in a new session', async () => {
+    const email = 'nurse@sunrise.example';
+    const first = (await signIn(email, DEMO_PASSWORD)).data!.login.token as string;
+    const other = (await signIn(email, DEMO_PASSWORD)).data!.login.token as string;
+    const next = 'violet-harbour-lantern-42';
+
+    // A wrong current password, a weak new one, the same one again: refused, and nothing changes.
+    const refusals: Array<[string, string, string, string]> = [
+      ['not-my-password', next, 'currentPassword', 'WRONG_PASSWORD'],
+      [DEMO_PASSWORD, 'password', 'newPassword', 'PASSWORD_TOO_SHORT'],
+      [DEMO_PASSWORD, '1qaz2wsx3edc', 'newPassword', 'PASSWORD_TOO_COMMON'],
+      [DEMO_PASSWORD, DEMO_PASSWORD, 'newPassword', 'PASSWORD_UNCHANGED'],
+    ];
+    for (const [current, proposed, field, reason] of refusals) {
+      const res = await server.gql(CHANGE, { c: current, n: proposed }, first);
+      expect(res.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, reason });
+    }
+    expect(errorCode(await server.gql(ME, {}, first))).toBeUndefined();
+    expect(errorCode(await signIn(email, DEMO_PASSWORD))).toBeUndefined();
+
+    const changed = await server.gql(CHANGE, { c: DEMO_PASSWORD, n: next }, first);
+    expect(changed.errors).toBeUndefined();
+    const carriedOn = changed.data!.changePassword.token as string;
+    expect(errorCode(await server.gql(ME, {}, carriedOn))).toBeUndefined();
+    // Both earlier sessions are over; the old password no longer signs in, the new one does.
+    expect((await server.gql(ME, {}, first)).status).toBe(401);
+    expect((await server.gql(ME, {}, other)).status).toBe(401);
+    expect(errorCode(await signIn(email, DEMO_PASSWORD))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await signIn(email, next))).toBeUndefined();
+  });
+
+  it('is for staff: an integration token is FORBIDDEN', async () => {
+    const client = await createIntegrationClient(server, ['appointments:read']);
+    const token = await integrationToken(server.url, client);
+    const res = await server.gql(CHANGE, { c: DEMO_PASSWORD, n: 'violet-harbour-lantern-42' }, token);
+    expect(errorCode(res)).toBe('FORBIDDEN');
   });
 });

@@ -42,3 +42,8 @@ export async function insertUser(
     .returning('*');
   return row as UserRow;
 }
+
+/** Sets a user's password hash (the caller has checked the password against the rules). */
+export async function setPasswordHash(db: Db, tenantId: string, userId: string, passwordHash: string): Promise<void> {
+  await db('users').where({ tenantId, id: userId }).update({ passwordHash });
+}

@@ -1,5 +1,6 @@
 import { clinicToday } from '../../clinicTime.js';
 import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/passwords.js';
+import { requireAcceptablePassword } from '../../auth/passwordRules.js';
 import { requireCaller, requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
@@ -8,7 +9,7 @@ import { authenticateCaller } from '../../auth/authenticate.js';
 import { badInput, badRequest, conflict, notFound, unauthenticated } from '../../errors.js';
 import { requiredEmail, requiredText } from '../../validation.js';
 import { mustLoad } from '../../loaders.js';
-import { insertUser, isUserOfTenant, listStaff, tenantBySlug, userByEmail } from './data.js';
+import { insertUser, isUserOfTenant, listStaff, setPasswordHash, tenantBySlug, userByEmail } from './data.js';
 
 export const identityResolvers: Resolvers = {
   Query: {
@@ -38,6 +39,26 @@ export const identityResolvers: Resolvers = {
       await ctx.services.sessions.started(viewer);
       if (!ctx.viewer) ctx.signIn(viewer);
       ctx.log.info('user signed in');
+      return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
+    },
+    changePassword: async (_parent, { currentPassword, newPassword }, ctx) => {
+      const viewer = requireViewer(ctx.viewer);
+      const user = await ctx.loaders.user.load(viewer.userId);
+      if (!user) throw unauthenticated('The signed-in user no longer exists');
+      // Not UNAUTHENTICATED: the session is still good (clients sign out on that code).
+      if (!(await verifyPassword(currentPassword, user.passwordHash)))
+        throw badInput('currentPassword is not your current password', 'currentPassword', 'WRONG_PASSWORD');
+      const tenant = await mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant');
+      await requireAcceptablePassword(newPassword, 'newPassword', { email: user.email, clinicSlug: tenant.slug });
+      if (await verifyPassword(newPassword, user.passwordHash))
+        throw badInput('newPassword is the current password: choose another', 'newPassword', 'PASSWORD_UNCHANGED');
+      await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword));
+      // Whoever knew the old password is signed out everywhere; this caller carries on in a new session.
+      await ctx.services.sessions.signOutUser(user.tenantId, user.id);
+      const identity = { userId: user.id, tenantId: user.tenantId, role: user.role, name: user.name };
+      const { token, expiresAt, viewer: renewed } = await ctx.services.tokens.sign(identity);
+      await ctx.services.sessions.started(renewed);
+      ctx.log.info('user changed their password; their other sessions were ended');
       return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
     },
     renewToken: async (_parent, _args, ctx) => {
@@ -96,9 +117,10 @@ export const identityResolvers: Resolvers = {
     },
     createUser: async (_parent, { input }, ctx) => {
       const viewer = requirePermission(ctx.viewer, 'manageStaff');
-      if (input.password.length < 10) throw badInput('password must be at least 10 characters long', 'password');
       const email = requiredEmail(input.email, 'email');
       const name = requiredText(input.name, 'name', { max: 120 });
+      const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
+      await requireAcceptablePassword(input.password, 'password', { email, clinicSlug: tenant.slug });
       try {
         return await insertUser(ctx.db, viewer.tenantId, {
           email,
