@@ -1,12 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { useAppointmentEvents } from '../src/hooks/useAppointmentEvents';
 import { useMessageEvents } from '../src/hooks/useMessageEvents';
 import { useNotificationEvents } from '../src/hooks/useNotificationEvents';
 import { usePatientViewing } from '../src/hooks/usePatientViewing';
 import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
 import { useTypingIndicator } from '../src/hooks/useTypingIndicator';
-import { apiUrl, clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
+import { clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
 
 const STREAMS = [
   'AppointmentChanged',
@@ -18,27 +22,40 @@ const STREAMS = [
   'PatientViewersChanged',
 ];
 
-/** Live subscription streams of the test server (its own metric). */
-async function serverStreams(): Promise<number> {
-  const text = await (await fetch(`${apiUrl()}/metrics`)).text();
-  return Number(/^derm_subscription_streams (\d+)/m.exec(text)?.[1] ?? NaN);
-}
-
+/**
+ * A server of this file's own: the first test counts the server's live streams (its metric), which other client test
+ * files, running at the same time against the shared server, would move.
+ */
 describe('Live hooks', () => {
+  let server: ServerProcess;
+  let dataDir: string;
+  let base: string;
+
+  /** Live subscription streams of this file's server. */
+  async function serverStreams(): Promise<number> {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    return Number(/^derm_subscription_streams (\d+)/m.exec(text)?.[1] ?? NaN);
+  }
+
   let lee: TestSession;
   let nurse: TestSession;
   let threadId: string;
   let patientId: string;
 
   beforeAll(async () => {
-    lee = await openSession('sunrise-derm', 'lee');
-    nurse = await openSession('sunrise-derm', 'nurse');
-    threadId = (await gql(lee.token, '{ threads { id } }')).threads[0].id;
-    patientId = (await clinicIds(lee.token)).patients[0].id;
+    dataDir = mkdtempSync(path.join(tmpdir(), 'derm-client-hooks-'));
+    server = await spawnServer({ PORT: String(await freePort()), DATA_DIR: dataDir });
+    base = server.url;
+    lee = await openSession('sunrise-derm', 'lee', { base });
+    nurse = await openSession('sunrise-derm', 'nurse', { base });
+    threadId = (await gql(lee.token, '{ threads { id } }', {}, base)).threads[0].id;
+    patientId = (await clinicIds(lee.token, base)).patients[0].id;
   });
   afterAll(async () => {
-    await lee.apollo.dispose();
-    await nurse.apollo.dispose();
+    await lee?.apollo.dispose();
+    await nurse?.apollo.dispose();
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   function EveryHook() {
@@ -77,7 +94,7 @@ describe('Live hooks', () => {
     }
     const viewers = async () =>
       (
-        await gql(nurse.token, 'query($p: ID!) { patientViewers(patientId: $p) { name } }', { p: patientId })
+        await gql(nurse.token, 'query($p: ID!) { patientViewers(patientId: $p) { name } }', { p: patientId }, base)
       ).patientViewers.map((v: { name: string }) => v.name);
     const leeHttp = lee.http.length;
 
@@ -104,7 +121,7 @@ describe('Live hooks', () => {
       othersSeen[who] = usePatientViewing(patientId).others.map((v) => v.name);
       return null;
     }
-    const secondTab = await openSession('sunrise-derm', 'lee');
+    const secondTab = await openSession('sunrise-derm', 'lee', { base });
     try {
       const leeView = renderWithSession(<Chart who="lee" />, lee);
       const nurseView = renderWithSession(<Chart who="nurse" />, nurse);
@@ -130,7 +147,7 @@ describe('Live hooks', () => {
     renderWithSession(<Online />, lee);
     await waitFor(() => expect(online).toContain('Dr. Maya Lee'));
 
-    const patel = await openSession('sunrise-derm', 'patel');
+    const patel = await openSession('sunrise-derm', 'patel', { base });
     await waitFor(() => expect(online).toContain('Dr. Arjun Patel'));
     await patel.apollo.dispose();
     await waitFor(() => expect(online).not.toContain('Dr. Arjun Patel'));
@@ -144,16 +161,21 @@ describe('Live hooks', () => {
     }
     renderWithSession(<Appointments />, lee);
     await waitFor(() => expect(lee.openSubscriptions('AppointmentChanged')).toBe(1));
-    const ids = await clinicIds(lee.token);
+    const ids = await clinicIds(lee.token, base);
     const startsAt = new Date(Date.UTC(2032, 5, 1, 15));
-    await gql(lee.token, 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }', {
-      input: {
-        providerId: ids.byKey('patel').id,
-        patientId: ids.patients[5].id,
-        startsAt: startsAt.toISOString(),
-        endsAt: new Date(startsAt.getTime() + 900_000).toISOString(),
+    await gql(
+      lee.token,
+      'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }',
+      {
+        input: {
+          providerId: ids.byKey('patel').id,
+          patientId: ids.patients[5].id,
+          startsAt: startsAt.toISOString(),
+          endsAt: new Date(startsAt.getTime() + 900_000).toISOString(),
+        },
       },
-    });
+      base,
+    );
     await waitFor(() => expect(received).toBe(1));
     expect(lee.apollo.cursors.entries()).toContainEqual(['AppointmentChanged:[]', expect.any(String)]);
   });
