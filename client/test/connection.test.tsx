@@ -9,20 +9,17 @@ import { ConnectionStatusBadge } from '../src/components/connection/ConnectionSt
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
 import { usePatientViewing } from '../src/hooks/usePatientViewing';
 import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
-import { zonedInstant } from '../src/lib/time';
 import { SchedulePage } from '../src/pages/SchedulePage';
 import {
+  bookWithPatel,
   clinicIds,
   connected,
   freshDay,
-  gql,
   login,
   openSession,
   renderWithSession,
   type TestSession,
 } from './helpers';
-
-const TZ = 'America/New_York';
 
 /**
  * The server goes away and comes back on the same address (a deploy, a crash, Wi-Fi): a real server process, stopped
@@ -46,25 +43,8 @@ describe('Connection status and resume', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const book = async (token: string, date: string, time: string, patient: number) => {
-    const ids = await clinicIds(token, base);
-    const startsAt = zonedInstant(date, time, TZ);
-    const input = {
-      providerId: ids.byKey('patel').id,
-      patientId: ids.patients[patient].id,
-      startsAt: startsAt.toISOString(),
-      endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
-      reason: 'Booked while away',
-    };
-    return (
-      await gql(
-        token,
-        'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }',
-        { input },
-        base,
-      )
-    ).createAppointment.id as string;
-  };
+  const book = (token: string, date: string, time: string, patient: number) =>
+    bookWithPatel(token, { date, time, patient, reason: 'Booked while away' }, base);
 
   function Ephemeral({ patientId }: { patientId: string }) {
     usePresenceEvents();

@@ -11,6 +11,7 @@ import { createApolloSession, type ApolloSessionOptions } from '../src/apollo/cr
 import { ToastProvider } from '../src/components/notifications/Toasts';
 import type { Session } from '../src/session/authStore';
 import { SessionProvider } from '../src/session/SessionContext';
+import { zonedInstant } from '../src/lib/time';
 
 export const DEMO_PASSWORD = 'derm-demo-2026';
 
@@ -180,4 +181,26 @@ export function freshDay(): string {
   dayCounter += 1;
   const base = Date.UTC(2031, 0, 1) + (Math.floor(Math.random() * 300) * 7 + dayCounter) * 86_400_000;
   return new Date(base).toISOString().slice(0, 10);
+}
+
+/**
+ * Books half an hour with Dr. Patel of Sunrise (New York) on `date` at `time` clinic time, for the clinic's
+ * `patient`-th patient, as a colleague's browser would; returns the appointment's id.
+ */
+export async function bookWithPatel(
+  token: string,
+  { date, time, patient, reason }: { date: string; time: string; patient: number; reason?: string },
+  base = apiUrl(),
+): Promise<string> {
+  const ids = await clinicIds(token, base);
+  const startsAt = zonedInstant(date, time, 'America/New_York');
+  const input = {
+    providerId: ids.byKey('patel').id,
+    patientId: ids.patients[patient].id,
+    startsAt: startsAt.toISOString(),
+    endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
+    ...(reason ? { reason } : {}),
+  };
+  const mutation = 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }';
+  return (await gql(token, mutation, { input }, base)).createAppointment.id as string;
 }

@@ -5,11 +5,8 @@ import { screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, pruneEventLog, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
-import { zonedInstant } from '../src/lib/time';
 import { SchedulePage } from '../src/pages/SchedulePage';
-import { clinicIds, freshDay, gql, login, openSession, renderWithSession } from './helpers';
-
-const TZ = 'America/New_York';
+import { bookWithPatel, freshDay, login, openSession, renderWithSession } from './helpers';
 
 /**
  * A page away for longer than the server keeps its event log (docs/integrators.md, "Retention"): its cursor is
@@ -32,18 +29,8 @@ describe('Event log retention', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const book = async (token: string, date: string, time: string, patient: number) => {
-    const ids = await clinicIds(token, server.url);
-    const startsAt = zonedInstant(date, time, TZ);
-    const input = {
-      providerId: ids.byKey('patel').id,
-      patientId: ids.patients[patient].id,
-      startsAt: startsAt.toISOString(),
-      endsAt: new Date(startsAt.getTime() + 1_800_000).toISOString(),
-    };
-    const mutation = 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }';
-    return (await gql(token, mutation, { input }, server.url)).createAppointment.id as string;
-  };
+  const book = (token: string, date: string, time: string, patient: number) =>
+    bookWithPatel(token, { date, time, patient }, server.url);
 
   const badge = () => screen.getByTestId('connection-badge').textContent;
 

@@ -2,7 +2,7 @@ import { useMutation } from '@apollo/client/react';
 import { useState } from 'react';
 import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
-import { EmailField, PasswordField } from '../components/ui/CredentialFields';
+import { CredentialField } from '../components/ui/CredentialField';
 import { Field } from '../components/ui/Field';
 import { FormError } from '../components/ui/FormError';
 
@@ -60,8 +60,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn(payload: LoginMutation['l
               required
             />
           </Field>
-          <EmailField value={email} onChange={setEmail} />
-          <PasswordField value={password} onChange={setPassword} />
+          <CredentialField kind="email" value={email} onChange={setEmail} />
+          <CredentialField kind="password" value={password} onChange={setPassword} />
           <FormError error={error} />
           <button type="submit" className="button button-primary button-block" disabled={loading}>
             {loading ? 'Signing in…' : 'Sign in'}

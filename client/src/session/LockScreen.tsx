@@ -2,7 +2,7 @@ import { useMutation } from '@apollo/client/react';
 import { useState } from 'react';
 import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
-import { EmailField, PasswordField } from '../components/ui/CredentialFields';
+import { CredentialField } from '../components/ui/CredentialField';
 import { FormError } from '../components/ui/FormError';
 import type { LockedSession } from './authStore';
 
@@ -70,10 +70,15 @@ export function LockScreen({
             // The user's email, for password managers.
             <input type="hidden" name="username" autoComplete="username" value={locked.email} />
           ) : (
-            <EmailField value={email} onChange={setEmail} autoFocus />
+            <CredentialField kind="email" value={email} onChange={setEmail} autoFocus />
           )}
           {/* The one thing to do here: the field has the focus when the screen appears. */}
-          <PasswordField value={password} onChange={setPassword} autoFocus={locked.email !== undefined} />
+          <CredentialField
+            kind="password"
+            value={password}
+            onChange={setPassword}
+            autoFocus={locked.email !== undefined}
+          />
           <FormError error={error} />
           <button type="submit" className="button button-primary button-block" disabled={loading}>
             {loading ? 'Unlocking…' : 'Unlock'}

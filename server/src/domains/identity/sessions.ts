@@ -553,15 +553,9 @@ export class SessionService {
     }
     if (signal.kind === 'session') void this.known.endSession(signal.sessionId, this.ttlSeconds);
     else void this.known.endUserSessions(tenantId, signal.userId, signal.before, this.ttlSeconds);
-    const tenant = this.live.get(tenantId);
-    if (!tenant) return;
-    for (const connection of [...tenant.connections]) {
-      const { viewer } = connection;
-      const matches =
-        signal.kind === 'session'
-          ? viewer.sessionId === signal.sessionId
-          : viewer.kind === 'user' && viewer.userId === signal.userId && (viewer.sessionStartedAt ?? 0) < signal.before;
-      if (matches) this.close(connection, 'signed out');
+    // Which connections it ends is what `ended` says of what is now known here: one rule for the door and for these.
+    for (const connection of [...(this.live.get(tenantId)?.connections ?? [])]) {
+      if (this.ended(connection.viewer, this.known.readNow(connection.viewer))) this.close(connection, 'signed out');
     }
   }
 
