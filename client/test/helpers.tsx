@@ -2,6 +2,8 @@ import { ApolloProvider } from '@apollo/client/react';
 import { render, waitFor } from '@testing-library/react';
 import { print, type DocumentNode } from 'graphql';
 import { StrictMode, type ReactNode } from 'react';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { MemoryRouter } from 'react-router';
 import { inject } from 'vitest';
 import './provided';
@@ -175,12 +177,22 @@ export async function clinicIds(token: string, base = apiUrl()) {
   };
 }
 
-let dayCounter = 0;
-/** A day of its own for a test (far from the seeded days), so bookings never clash across tests. */
+/**
+ * A day of its own for a test (from 2031 on, far from the seeded days), so bookings never clash across tests: the
+ * files run side by side against one database, so each day is claimed once for the whole run by creating a file
+ * named after it, which only one process can do.
+ */
 export function freshDay(): string {
-  dayCounter += 1;
-  const base = Date.UTC(2031, 0, 1) + (Math.floor(Math.random() * 300) * 7 + dayCounter) * 86_400_000;
-  return new Date(base).toISOString().slice(0, 10);
+  const dir = inject('daysDir');
+  for (let n = 0; ; n += 1) {
+    const day = new Date(Date.UTC(2031, 0, 1) + n * 86_400_000).toISOString().slice(0, 10);
+    try {
+      closeSync(openSync(join(dir, day), 'wx'));
+      return day;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 /**
