@@ -7,6 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { authenticateCaller } from './auth/authenticate.js';
+import { CallerLimits, forHttp } from './auth/callerLimits.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
@@ -78,6 +79,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       log,
     ),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
+    limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
     // After each commit, wake up every instance's readers of that tenant's log.
@@ -162,6 +164,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
         const viewer = await authenticateCaller(services, req.header('authorization'));
+        // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
+        // "Limits per caller and clinic"). Anonymous requests can do nothing but sign in.
+        const refused = viewer && (await services.limits.admit(viewer));
+        if (refused) throw forHttp(refused);
         return createContext(services, viewer, requestId);
       },
     }),
