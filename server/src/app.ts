@@ -133,7 +133,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/readyz',
     readyz(db, () => draining, realtime.hub),
   );
-  app.get('/metrics', createMetrics(realtime, services.delivery, webSocket.wss));
+  app.get('/metrics', createMetrics(realtime, services.delivery, webSocket.wss, services.limits));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Viewer } from '../src/auth/tokens.js';
 import { DEMO_CLINICS, demoEmail } from '../src/db/seeds/demo.js';
 import { createIntegrationClient, requestToken } from './helpers/integrations.js';
-import { APPOINTMENT_CHANGED } from './helpers/realtime.js';
+import { APPOINTMENT_CHANGED, metric } from './helpers/realtime.js';
 import { useSockets, useTestServer, type ServerFixture } from './helpers/setup.js';
 import { openEventStream } from './helpers/sse.js';
 import { errorCode, type DemoClinicSlug, type StaffKey } from './helpers/testServer.js';
@@ -238,6 +238,7 @@ describe('Live subscriptions per clinic', () => {
         extensions: { code: 'BAD_REQUEST', reason: 'TOO_MANY_SUBSCRIPTIONS', scope: 'CLINIC' },
       }),
     ]);
+    expect(await metric(t.server.url, 'derm_operations_refused_total{reason="CLINIC_SUBSCRIPTIONS"}')).toBe(1);
     const lakeside = await freshSession(t, 'chen', 'lakeside-skin');
     const theirs = collect(sockets.open(lakeside.token), APPOINTMENT_CHANGED);
     await vi.waitFor(() => expect(t.server.app.services.limits.liveCount(lakeside.viewer).clinic).toBe(1));
@@ -278,6 +279,8 @@ describe('Operations per clinic: one noisy clinic cannot slow the others', () =>
     expect(refused.every((a) => a.code === 'TOO_MANY_REQUESTS' && a.reason === 'CLINIC_RATE' && a.retryAfter)).toBe(
       true,
     );
+    // Operators see it: refusals by reason in /metrics.
+    expect(await metric(t.server.url, 'derm_operations_refused_total{reason="CLINIC_RATE"}')).toBe(8);
     expect(others).toHaveLength(12);
     expect(others.every((a) => a.status === 200 && Array.isArray(a.data?.schedule))).toBe(true);
 

@@ -23,13 +23,15 @@ export type Release = () => void;
  * instances, else in this process. Redis unreachable: counted in this process meanwhile (each instance then allows the
  * rate on its own), never refused for the outage, never thrown.
  */
+const ALLOWED = { waitMs: 0, first: false };
+
 class Rate {
   private readonly local: RateLimiterMemory;
   private readonly shared: RateLimiterRedis | null;
 
   constructor(
     name: string,
-    points: number,
+    private readonly points: number,
     windowSeconds: number,
     redis: Redis | null,
     namespace: string,
@@ -50,25 +52,32 @@ class Rate {
       : null;
   }
 
-  /** Counts one operation for `key`: 0 when allowed, else the milliseconds before one will be. */
-  async consume(key: string): Promise<number> {
+  /**
+   * Counts one operation for `key`: `waitMs` 0 when allowed, else the milliseconds before one will be; `first` on the
+   * first refusal of the key's window (counted over every instance), for a log line per flood rather than per request.
+   */
+  async consume(key: string): Promise<{ waitMs: number; first: boolean }> {
     if (this.shared) {
       try {
         await this.shared.consume(key);
         this.store.up();
-        return 0;
+        return ALLOWED;
       } catch (res) {
-        if (res instanceof RateLimiterRes) return Math.max(1, res.msBeforeNext);
+        if (res instanceof RateLimiterRes) return this.refused(res);
         this.store.down(res);
       }
     }
     try {
       await this.local.consume(key);
-      return 0;
+      return ALLOWED;
     } catch (res) {
-      if (res instanceof RateLimiterRes) return Math.max(1, res.msBeforeNext);
+      if (res instanceof RateLimiterRes) return this.refused(res);
       throw res;
     }
+  }
+
+  private refused(res: RateLimiterRes): { waitMs: number; first: boolean } {
+    return { waitMs: Math.max(1, res.msBeforeNext), first: res.consumedPoints === this.points + 1 };
   }
 }
 
@@ -105,6 +114,8 @@ export class CallerLimits {
   private readonly callerRate: Rate;
   private readonly clinicRate: Rate;
   private readonly live = new Map<string, number>();
+  /** Operations refused since start, by reason (`CALLER_RATE`, `CLINIC_RATE`, `CALLER_SUBSCRIPTIONS`, …): /metrics. */
+  readonly refusals = new Map<string, number>();
 
   constructor(
     private readonly limits: RateLimits,
@@ -124,15 +135,26 @@ export class CallerLimits {
    */
   async admit(viewer: Viewer): Promise<GraphQLError | null> {
     try {
-      const callerWait = await this.callerRate.consume(callerKey(viewer));
-      if (callerWait > 0) return tooManyRequests(RateLimitReason.caller, Math.ceil(callerWait / 1000));
-      const clinicWait = await this.clinicRate.consume(viewer.tenantId);
-      if (clinicWait > 0) return tooManyRequests(RateLimitReason.clinic, Math.ceil(clinicWait / 1000));
+      const caller = await this.callerRate.consume(callerKey(viewer));
+      if (caller.waitMs > 0) return this.refuse(viewer, RateLimitReason.caller, caller);
+      const clinic = await this.clinicRate.consume(viewer.tenantId);
+      if (clinic.waitMs > 0) return this.refuse(viewer, RateLimitReason.clinic, clinic);
       return null;
     } catch (err) {
       this.log.error({ err }, 'rate limit check failed; operation let through');
       return null;
     }
+  }
+
+  private refuse(viewer: Viewer, reason: RateLimitReason, { waitMs, first }: { waitMs: number; first: boolean }) {
+    this.count(reason);
+    // Who is flooding, once per window (ids only).
+    if (first) this.log.warn({ caller: callerKey(viewer), tenantId: viewer.tenantId, reason }, 'over its rate');
+    return tooManyRequests(reason, Math.ceil(waitMs / 1000));
+  }
+
+  private count(reason: string): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
   }
 
   /**
@@ -150,12 +172,14 @@ export class CallerLimits {
     const clinic = `clinic:${viewer.tenantId}`;
     const { subscriptionsPerCaller, subscriptionsPerClinic } = this.limits;
     if ((this.live.get(caller) ?? 0) >= subscriptionsPerCaller) {
+      this.count('CALLER_SUBSCRIPTIONS');
       return tooManySubscriptions(
         `At most ${subscriptionsPerCaller} subscriptions may be live at once per caller on one server`,
         'CALLER',
       );
     }
     if ((this.live.get(clinic) ?? 0) >= subscriptionsPerClinic) {
+      this.count('CLINIC_SUBSCRIPTIONS');
       return tooManySubscriptions(
         `At most ${subscriptionsPerClinic} subscriptions may be live at once per clinic on one server`,
         'CLINIC',
