@@ -18,13 +18,13 @@ export function callerKey(viewer: Viewer): string {
 /** Lets go of one live subscription's place (idempotent). */
 export type Release = () => void;
 
+const ALLOWED = { waitMs: 0, first: false };
+
 /**
  * One rate (so many operations per window per key): counted in Redis when there is one, so that it holds across
  * instances, else in this process. Redis unreachable: counted in this process meanwhile (each instance then allows the
  * rate on its own), never refused for the outage, never thrown.
  */
-const ALLOWED = { waitMs: 0, first: false };
-
 class Rate {
   private readonly local: RateLimiterMemory;
   private readonly shared: RateLimiterRedis | null;
