@@ -165,7 +165,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         res.setHeader('x-request-id', requestId);
         const viewer = await authenticateCaller(services, req.header('authorization'));
         // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
-        // "Limits per caller and clinic"). Anonymous requests can do nothing but sign in.
+        // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
         const refused = viewer && (await services.limits.admit(viewer));
         if (refused) throw forHttp(refused);
         return createContext(services, viewer, requestId);
