@@ -486,6 +486,12 @@ async function startGraphQLServer(): Promise<Spawned> {
       JWT_SECRET: jwtSecret,
       // The integrator's token must outlive connecting the largest sizes (the default is 15 minutes).
       OAUTH_TOKEN_TTL: '3600',
+      // Thousands of subscribers of one clinic on a few tokens, far beyond what a clinic holds (the limits per caller
+      // and clinic, README "Limits per caller and clinic"): the benchmark measures fan-out, not those limits.
+      SUBSCRIPTION_LIMIT_CALLER: '1000000',
+      SUBSCRIPTION_LIMIT_CLINIC: '1000000',
+      RATE_LIMIT_CALLER: '1000000',
+      RATE_LIMIT_CLINIC: '1000000',
       // `info` is needed for the "listening" line; nothing on the measured path logs at that level.
       LOG_LEVEL: 'info',
     },

@@ -21,6 +21,11 @@ export const ErrorCode = {
    * you show or mirror, then subscribe after the `cursor` this error carries (where the log stood when it was sent).
    */
   CURSOR_EXPIRED: 'CURSOR_EXPIRED',
+  /**
+   * The caller (`reason: CALLER_RATE`) or its clinic (`CLINIC_RATE`) sent more operations than its window allows
+   * (`RATE_LIMIT_CALLER`, `RATE_LIMIT_CLINIC`): try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`).
+   */
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -71,6 +76,33 @@ export function badInput(message: string, field?: string, reason?: string): Grap
 /** A request this transport or this state cannot serve (`reason`: which, when a client may tell them apart). */
 export function badRequest(message: string, reason?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST, ...(reason ? { reason } : {}) } });
+}
+
+/** Why an operation was refused for its rate (`extensions.reason` of TOO_MANY_REQUESTS). */
+export const RateLimitReason = {
+  /** This caller (a staff session, an integration client) sent too many operations. */
+  caller: 'CALLER_RATE',
+  /** Every caller of the clinic together sent too many. */
+  clinic: 'CLINIC_RATE',
+} as const;
+export type RateLimitReason = (typeof RateLimitReason)[keyof typeof RateLimitReason];
+
+/** An operation over its caller's or clinic's rate; `retryAfter`: whole seconds until the window allows one again. */
+export function tooManyRequests(reason: RateLimitReason, retryAfter: number): GraphQLError {
+  const who = reason === RateLimitReason.caller ? 'this caller' : 'this clinic';
+  return new GraphQLError(`Too many operations from ${who}: try again in ${retryAfter} s`, {
+    extensions: { code: ErrorCode.TOO_MANY_REQUESTS, reason, retryAfter },
+  });
+}
+
+/**
+ * Too many live subscriptions at once: on one connection (`scope: CONNECTION`), of one caller (`CALLER`) or of one
+ * clinic (`CLINIC`). Ends when some of them end.
+ */
+export function tooManySubscriptions(message: string, scope?: 'CALLER' | 'CLINIC'): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.BAD_REQUEST, reason: 'TOO_MANY_SUBSCRIPTIONS', ...(scope ? { scope } : {}) },
+  });
 }
 
 /**

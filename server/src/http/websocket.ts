@@ -5,6 +5,7 @@ import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateCaller } from '../auth/authenticate.js';
+import type { Release } from '../auth/callerLimits.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
@@ -51,6 +52,8 @@ type SocketExtra = {
   info?: SocketInfo;
   /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
   session?: WatchedSession;
+  /** The places of its live subscriptions among its caller's and clinic's (auth/callerLimits.ts), by operation id. */
+  held?: Map<string, Release>;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening?: Promise<void>;
   closed?: boolean;
@@ -263,6 +266,7 @@ export function attachWebSocketServer(
       async onClose(ctx) {
         ctx.extra.closed = true;
         ctx.extra.session?.stop();
+        for (const release of ctx.extra.held?.values() ?? []) release();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
@@ -290,8 +294,15 @@ export function attachWebSocketServer(
             }),
           ];
         }
+        // Over its caller's or clinic's rate: an error for this operation; the socket stays (a flood of messages is
+        // closed with 4429 above).
+        const refused = await services.limits.admit(viewer);
+        if (refused) return [refused];
         const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
         if (!Array.isArray(prepared)) {
+          const held = services.limits.holdSubscription(viewer, prepared.document, payload.operationName);
+          if (held instanceof GraphQLError) return [held];
+          if (held) (ctx.extra.held ??= new Map()).set(id, held);
           // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
           // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
           // every request.
@@ -315,6 +326,10 @@ export function attachWebSocketServer(
           );
         }
         return prepared;
+      },
+      onComplete(ctx, id) {
+        ctx.extra.held?.get(id)?.();
+        ctx.extra.held?.delete(id);
       },
       onNext(_ctx, _id, _payload, args, result) {
         return result.errors ? maskedResult(result, args.contextValue as Context) : undefined;
