@@ -42,7 +42,10 @@ export function useDisableSecondFactorMutation() {
 
 /** An admin requires (or stops requiring) a second factor of the whole clinic. */
 export function useRequireSecondFactorMutation() {
-  const [mutate, result] = useMutation(RequireSecondFactorDocument, { refetchQueries: ['SecondFactorStatus'] });
+  const [mutate, result] = useMutation(RequireSecondFactorDocument, {
+    refetchQueries: ['SecondFactorStatus'],
+    awaitRefetchQueries: true,
+  });
   const require = useCallback((required: boolean) => mutate({ variables: { required } }), [mutate]);
   return [require, result] as const;
 }

@@ -131,15 +131,22 @@ function Enabled({ status }: { status: SecondFactorStatusFieldsFragment }) {
 /** An admin's switch: every staff member of the clinic needs a second factor at sign-in. */
 function ClinicRequirement({ required }: { required: boolean }) {
   const [setRequired, result] = useRequireSecondFactorMutation();
+  // What was clicked shows at once; the server's answer (and the status read again) settles it.
+  const [asked, setAsked] = useState<boolean | null>(null);
   return (
     <section className="account-section" aria-labelledby="clinic-2fa-heading">
       <h2 id="clinic-2fa-heading">Clinic policy</h2>
       <label className="checkbox">
         <input
           type="checkbox"
-          checked={required}
+          checked={asked ?? required}
           disabled={result.loading}
-          onChange={(e) => void setRequired(e.target.checked).catch(() => undefined)}
+          onChange={(e) => {
+            setAsked(e.target.checked);
+            setRequired(e.target.checked)
+              .catch(() => undefined)
+              .finally(() => setAsked(null));
+          }}
         />
         Require a second factor of every staff member (those without one set it up at their next sign-in)
       </label>
