@@ -13,6 +13,10 @@ export interface TenantRow {
   name: string;
   timeZone: string;
   createdAt: Date;
+  /** Set while the operators have the clinic disabled (`npm run clinics -- disable`); null while it is active. */
+  disabledAt: Date | null;
+  /** When it was last disabled: sessions that started before it are over, even once it is enabled again. */
+  sessionsEndedAt: Date | null;
 }
 
 export interface UserRow {

@@ -42,6 +42,8 @@ export const ForbiddenReason = {
   signedOut: 'Signed out',
   /** The staff session had no activity for `SESSION_IDLE_TIMEOUT`: the user unlocks with their password. */
   sessionIdle: 'Session idle',
+  /** The operators disabled the clinic (`npm run clinics -- disable`): sign-in is refused until it is enabled. */
+  clinicDisabled: 'Clinic disabled',
 } as const;
 
 type SocketExtra = {
@@ -210,6 +212,7 @@ export function attachWebSocketServer(
           revoked: () => close(ForbiddenReason.clientRevoked),
           signedOut: () => close(ForbiddenReason.signedOut),
           idle: () => close(ForbiddenReason.sessionIdle),
+          clinicDisabled: () => close(ForbiddenReason.clinicDisabled),
         });
         if (ctx.extra.closed) {
           ctx.extra.session.stop();
