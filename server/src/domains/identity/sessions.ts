@@ -268,6 +268,10 @@ export function isUserActivity(document: DocumentNode, operationName?: string | 
  * by hand with the signing key; the server never issues one) and integration clients are exempt. While Redis is
  * unreachable, and for two ticks after it returns (for every instance to write what it noted meanwhile), idleness is
  * not enforced.
+ *
+ * A clinic the operators disable (`npm run clinics -- disable`) ends every connection of it the same way: the command
+ * publishes `tenantDisabled` on the clinic's channel, and a periodic read of the clinics of live connections (`clinics`)
+ * catches a disable no signal announced (docs/architecture.md, "Clinics").
  */
 export class SessionService {
   private readonly store: SessionStore;
@@ -282,6 +286,8 @@ export class SessionService {
   private catchingUp = false;
   private readonly clinicTimer: NodeJS.Timeout | undefined;
   private checkingClinics = false;
+  /** The clinic check's reads are failing (logged once per outage). */
+  private clinicsFailing = false;
   /** The idle timeout, in ms. */
   private readonly idleMs: number;
   /** How often activity is written and live sessions checked: a tenth of the timeout, from 250 ms to 15 s. */
@@ -615,8 +621,11 @@ export class SessionService {
           );
         }
       }
+      this.clinicsFailing = false;
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'could not check the clinics of live connections');
+      if (!this.clinicsFailing)
+        this.log.warn({ err: { message: (err as Error).message } }, 'could not check the clinics of live connections');
+      this.clinicsFailing = true;
     } finally {
       this.checkingClinics = false;
     }
