@@ -131,5 +131,6 @@ describe("Onboarding and disabling a clinic with the operators' command", () => 
       await Promise.all(servers.map((s) => s.stop()));
       await database.drop();
     }
-  }, 90_000);
+    // Two servers and six runs of the command as processes: 36 s on a quiet machine, generous for a loaded one.
+  }, 240_000);
 });

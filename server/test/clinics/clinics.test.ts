@@ -69,7 +69,8 @@ describe("The operators' command (npm run clinics)", () => {
         expect.objectContaining({ slug: 'harbor-derm', status: 'active', staff: 1 }),
       ]),
     );
-  });
+    // Four runs of the command, each opening the database (seconds each, embedded, on a loaded machine).
+  }, 90_000);
 
   it('should disable and enable a clinic, and say so in the list', async () => {
     const disabled = await clinicsCli(['disable', 'lakeside-skin', '--json'], env);
@@ -80,7 +81,7 @@ describe("The operators' command (npm run clinics)", () => {
     const enabled = await clinicsCli(['enable', 'lakeside-skin'], env);
     expect(enabled.stdout).toContain('enabled lakeside-skin (Lakeside Skin Clinic): its staff can sign in again');
     expect(await clinics()).toContainEqual(expect.objectContaining({ slug: 'lakeside-skin', status: 'active' }));
-  });
+  }, 90_000);
 
   let refusedBaseline: Awaited<ReturnType<typeof clinics>> | undefined;
   it.each([
