@@ -31,6 +31,7 @@ import { createRealtime } from './realtime/service.js';
 import { SubscriberGroups } from './subscriptions/groups.js';
 import { IntegrationService } from './domains/integrations/service.js';
 import { SessionService } from './domains/identity/sessions.js';
+import { standingsOfDisabled } from './domains/clinics/data.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
@@ -77,6 +78,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       config.sessionIdleTimeoutSeconds,
       config.redisNamespace,
       log,
+      // A clinic disabled without a signal reaching this instance: its connections close at the next check.
+      { standings: (tenantIds) => standingsOfDisabled(db, tenantIds) },
     ),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),

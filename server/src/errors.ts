@@ -57,6 +57,8 @@ export const SessionEndReason = {
   signedOut: 'SIGNED_OUT',
   /** No activity for `SESSION_IDLE_TIMEOUT`: the web app locks and asks for the password again. */
   sessionIdle: 'SESSION_IDLE',
+  /** The clinic was disabled by the operators (`npm run clinics -- disable`): nobody of it can sign in until enabled. */
+  clinicDisabled: 'CLINIC_DISABLED',
 } as const;
 
 /** The refusal of a token whose session is over. */

@@ -117,10 +117,13 @@ describe('schedule(date) with providers and patients', () => {
     );
 
     expect(busy.sql.length).toBe(quiet.sql.length);
-    // First the sign-in check every request makes (the token's user is still a user of its clinic), then the tenant
-    // (for its time zone), the day's appointments, and one batch of users and one of patients.
+    // First the sign-in check every request makes (the token's user is still a user of its clinic, and the clinic is
+    // not disabled: one read), then the tenant (for its time zone), the day's appointments, and one batch of users and
+    // one of patients.
     const [check, ...resolution] = busy.sql;
-    expect(check).toMatch(/^select "id" from "users" where "tenant_id" = \$1 and "id" = \$2/);
+    expect(check).toMatch(
+      /^select "tenants"\."disabled_at", "tenants"\."sessions_ended_at" from "users" inner join "tenants" .* where "users"\."tenant_id" = \$1 and "users"\."id" = \$2/,
+    );
     expect(resolution.length).toBeLessThanOrEqual(4);
     const tableOf = (q: string) => /from "(\w+)"/.exec(q)?.[1];
     const tables = resolution.map(tableOf);

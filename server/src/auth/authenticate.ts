@@ -1,5 +1,6 @@
 import type { Services } from '../context.js';
-import { isUserOfTenant } from '../domains/identity/data.js';
+import { clinicRefusal } from '../domains/clinics/standing.js';
+import { clinicOfUser } from '../domains/identity/data.js';
 import { sessionEnded, unauthenticated } from '../errors.js';
 import { bearerToken, TokenError, type TokenService, type Viewer } from './tokens.js';
 
@@ -22,7 +23,8 @@ export async function authenticate(
  * token of a signed-out session (`reason: SIGNED_OUT`) or of a staff session idle for longer than
  * `SESSION_IDLE_TIMEOUT` (`reason: SESSION_IDLE`) is refused (one Redis read for both); an integration client's token once the client is revoked,
  * and a staff token once its user is no longer a user of its clinic (a deleted or moved account whose token has not
- * expired yet): one indexed read each.
+ * expired yet): one indexed read each, which reads the clinic too: a token of a clinic the operators disabled is refused
+ * (`reason: CLINIC_DISABLED`), and so is one whose session started before the clinic was last disabled (`SIGNED_OUT`).
  */
 export async function authenticateCaller(
   services: Pick<Services, 'tokens' | 'integrations' | 'db' | 'sessions'>,
@@ -31,11 +33,17 @@ export async function authenticateCaller(
   const viewer = await authenticate(services.tokens, authorization);
   const ended = viewer ? await services.sessions.check(viewer) : null;
   if (ended) throw sessionEnded(ended);
-  if (viewer?.kind === 'integration' && !(await services.integrations.isActive(viewer))) {
-    throw unauthenticated('This integration client has been revoked');
+  if (viewer?.kind === 'integration') {
+    const { active, clinic } = await services.integrations.atDoor(viewer);
+    if (!active) throw unauthenticated('This integration client has been revoked');
+    const refusal = clinicRefusal(clinic!, viewer);
+    if (refusal) throw refusal;
   }
-  if (viewer?.kind === 'user' && !(await isUserOfTenant(services.db, viewer.tenantId, viewer.userId))) {
-    throw unauthenticated('This account is not a user of its clinic any more: sign in again');
+  if (viewer?.kind === 'user') {
+    const clinic = await clinicOfUser(services.db, viewer.tenantId, viewer.userId);
+    if (!clinic) throw unauthenticated('This account is not a user of its clinic any more: sign in again');
+    const refusal = clinicRefusal(clinic, viewer);
+    if (refusal) throw refusal;
   }
   return viewer;
 }

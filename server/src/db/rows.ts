@@ -15,6 +15,10 @@ export interface TenantRow {
   /** Whether every staff member must pass a second factor at sign-in (set by an admin). */
   secondFactorRequired: boolean;
   createdAt: Date;
+  /** Set while the operators have the clinic disabled (`npm run clinics -- disable`); null while it is active. */
+  disabledAt: Date | null;
+  /** When it was last disabled: sessions that started before it are over, even once it is enabled again. */
+  sessionsEndedAt: Date | null;
 }
 
 export interface UserRow {

@@ -12,7 +12,10 @@ export const ChannelKind = {
   viewing: 'viewing',
   /** An integration client was revoked: every instance closes its connections. */
   integrations: 'integrations',
-  /** A session, or every earlier session of a user, was signed out: every instance closes its connections. */
+  /**
+   * A session, or every earlier session of a user, was signed out, or the clinic was disabled: every instance closes
+   * the matching connections.
+   */
   sessions: 'sessions',
 } as const;
 export type ChannelKind = keyof typeof ChannelKind;
@@ -57,10 +60,12 @@ export interface IntegrationRevokedSignal {
 }
 
 /**
- * What was signed out: one session (by id), or every session of a user that started before `before` (epoch ms); or an
- * SSE stream to run on a newer token of its caller (`viewer`, verified by the instance that took the renewal).
+ * What was signed out: one session (by id), or every session of a user that started before `before` (epoch ms), or
+ * every connection of the clinic, which the operators disabled (`npm run clinics -- disable`); or an SSE stream to run
+ * on a newer token of its caller (`viewer`, verified by the instance that took the renewal).
  */
 export type SessionSignal =
   | { kind: 'session'; sessionId: string }
   | { kind: 'user'; userId: string; before: number }
+  | { kind: 'tenantDisabled' }
   | { kind: 'renewStream'; streamId: string; viewer: Viewer };

@@ -1,11 +1,14 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { parseScopes, type Scope } from '../auth/scopes.js';
 import type { Services } from '../context.js';
+import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
+import { tenantsByIds } from '../domains/identity/data.js';
 import { integrationClientById, touchIntegrationClient } from '../domains/integrations/data.js';
 import { DUMMY_SECRET_HASH, secretMatches } from '../domains/integrations/secrets.js';
 
 /** The error codes of RFC 6749 §5.2 this endpoint uses. */
-type OAuthError = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'invalid_scope';
+type OAuthError =
+  'invalid_request' | 'invalid_client' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
 
 const REALM = 'derm-realtime';
 
@@ -115,6 +118,12 @@ export function tokenEndpoint(services: Services): Router {
           'token request refused',
         );
         return fail(res, 'invalid_client', 'Unknown client, wrong secret, or the client was revoked');
+      }
+      // A client of a clinic the operators disabled authenticated, but gets no token (§5.2 unauthorized_client).
+      const [clinic] = await tenantsByIds(services.db, [client.tenantId]);
+      if (clinic?.disabledAt) {
+        services.log.info({ clientId: client.id, reason: 'clinic disabled' }, 'token request refused');
+        return fail(res, 'unauthorized_client', CLINIC_DISABLED_MESSAGE);
       }
 
       const granted = new Set(client.scopes);

@@ -13,6 +13,8 @@ export interface SessionEnds {
   signedOut(): void;
   /** The staff session went idle (`SESSION_IDLE_TIMEOUT`): the user unlocks with their password. */
   idle(): void;
+  /** The operators disabled the caller's clinic (`npm run clinics -- disable`): nobody of it can sign in for now. */
+  clinicDisabled(): void;
 }
 
 /** One authenticated connection's session, as a transport holds it. */
@@ -104,6 +106,10 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
 
   idle(): void {
     this.ends.idle();
+  }
+
+  clinicDisabled(): void {
+    this.ends.clinicDisabled();
   }
 
   stop(): void {

@@ -5,6 +5,7 @@ import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { createHandler } from 'graphql-sse';
 import { authenticateCaller } from '../auth/authenticate.js';
 import { retryAfterOf, type Release } from '../auth/callerLimits.js';
+import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
@@ -27,6 +28,8 @@ export const StreamEndReason = {
   signedOut: 'SIGNED_OUT',
   /** The staff session had no activity for `SESSION_IDLE_TIMEOUT`: sign in again. */
   sessionIdle: 'SESSION_IDLE',
+  /** The operators disabled the clinic: sign-in is refused until it is enabled. */
+  clinicDisabled: 'CLINIC_DISABLED',
 } as const;
 
 interface StreamRequestContext {
@@ -290,6 +293,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
               message: 'This session has been idle too long: sign in again',
               reason: StreamEndReason.sessionIdle,
             }),
+          clinicDisabled: () => s.end({ message: CLINIC_DISABLED_MESSAGE, reason: StreamEndReason.clinicDisabled }),
         },
         requestId,
       );

@@ -43,6 +43,8 @@ export const ForbiddenReason = {
   signedOut: 'Signed out',
   /** The staff session had no activity for `SESSION_IDLE_TIMEOUT`: the user unlocks with their password. */
   sessionIdle: 'Session idle',
+  /** The operators disabled the clinic (`npm run clinics -- disable`): sign-in is refused until it is enabled. */
+  clinicDisabled: 'Clinic disabled',
 } as const;
 
 type SocketExtra = {
@@ -116,6 +118,9 @@ class SocketEnds implements SessionEnds {
   }
   idle(): void {
     this.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
+  }
+  clinicDisabled(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clinicDisabled);
   }
 }
 

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { vi } from 'vitest';
 import { integrationsCli as runIntegrationsCli } from '../../src/domains/integrations/cli.js';
+import { operatorScript, type ScriptResult } from './process.js';
 import { APPOINTMENT_CHANGED } from './realtime.js';
 import { collect, wsClient } from './ws.js';
 import type { TestServer } from './testServer.js';
@@ -71,14 +69,7 @@ export async function integrationToken(url: string, client: IntegrationCredentia
   return res.body.access_token as string;
 }
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ScriptResult;
 
 /**
  * `npm run integrations -- <args>` run in this process: the operators' command itself, against the database of `env`.
@@ -96,18 +87,8 @@ export async function integrationsCli(args: string[], env: Record<string, string
 }
 
 /** The same, as an operator starts it: its own process (the script, without npm's banner). */
-export async function integrationsScript(args: string[], env: Record<string, string>): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'server/src/domains/integrations/cli.ts', ...args],
-      { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env } },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as CliResult;
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+export function integrationsScript(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return operatorScript('server/src/domains/integrations/cli.ts', args, env);
 }
 
 /** Opens an integration client's socket with one live subscription, and records how it closes. */

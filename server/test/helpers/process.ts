@@ -44,6 +44,39 @@ export async function pruneEventLog(dataDir: string): Promise<string> {
   return stdout;
 }
 
+/** What an operators' command printed, and its exit code. */
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * An operators' command (`npm run integrations`, `npm run clinics`) as an operator starts it: its own process (the
+ * script, without npm's banner), with `stdin` piped to it. PORT 0: no server to look for.
+ */
+export function operatorScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin = '',
+): Promise<ScriptResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin!.end(stdin);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
 /** A shared secret so that tokens from one instance are accepted by another, as in a real deployment. */
 export const SHARED_JWT_SECRET = randomBytes(32).toString('base64url');
 

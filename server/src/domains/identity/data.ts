@@ -1,6 +1,7 @@
 import type { Db } from '../../db/knex.js';
 import type { Role, TenantRow, UserRow } from '../../db/rows.js';
 import { isUuid } from '../../validation.js';
+import type { ClinicStanding } from '../clinics/standing.js';
 
 export async function tenantBySlug(db: Db, slug: string): Promise<TenantRow | undefined> {
   return db<TenantRow>('tenants').where({ slug }).first();
@@ -18,6 +19,18 @@ export async function userByEmail(db: Db, tenantId: string, email: string): Prom
 export async function isUserOfTenant(db: Db, tenantId: string, userId: string): Promise<boolean> {
   if (!isUuid(userId) || !isUuid(tenantId)) return false;
   return (await db('users').where({ tenantId, id: userId }).first('id')) !== undefined;
+}
+
+/**
+ * What the door reads of a staff token, in one indexed query: its clinic's standing (domains/clinics/standing.ts) when
+ * the user is a user of that clinic, undefined otherwise.
+ */
+export async function clinicOfUser(db: Db, tenantId: string, userId: string): Promise<ClinicStanding | undefined> {
+  if (!isUuid(userId) || !isUuid(tenantId)) return undefined;
+  return db('users')
+    .join('tenants', 'tenants.id', 'users.tenantId')
+    .where({ 'users.tenantId': tenantId, 'users.id': userId })
+    .first('tenants.disabledAt', 'tenants.sessionsEndedAt');
 }
 
 export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promise<UserRow[]> {

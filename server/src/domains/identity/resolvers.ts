@@ -6,7 +6,8 @@ import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { GraphQLError } from 'graphql';
 import { authenticateCaller } from '../../auth/authenticate.js';
-import { badInput, badRequest, conflict, notFound, unauthenticated } from '../../errors.js';
+import { badInput, badRequest, conflict, notFound, SessionEndReason, unauthenticated } from '../../errors.js';
+import { CLINIC_DISABLED_MESSAGE } from '../clinics/standing.js';
 import { requiredEmail, requiredText } from '../../validation.js';
 import { mustLoad } from '../../loaders.js';
 import { passSecondFactor } from './secondFactor.js';
@@ -34,6 +35,8 @@ export const identityResolvers: Resolvers = {
       // Always spend one password hash, so timing does not tell which clinics and emails exist.
       const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
       if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
+      // Told only to whoever knows a password of the clinic: to anyone else it answers like any refused sign-in.
+      if (tenant.disabledAt) throw unauthenticated(CLINIC_DISABLED_MESSAGE, SessionEndReason.clinicDisabled);
       const recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);

@@ -5,6 +5,7 @@ import { tenantChannel, type SessionSignal } from '../../events/channels.js';
 import { redisCall } from '../../events/pubsub.js';
 import type { Logger } from '../../logger.js';
 import type { Realtime } from '../../realtime/service.js';
+import { clinicRefusal, type ClinicStanding } from '../clinics/standing.js';
 
 /** A connection (a WebSocket, an SSE stream) of one session on this instance, closed when its session ends. */
 export interface TrackedConnection {
@@ -14,6 +15,8 @@ export interface TrackedConnection {
   signedOut(): void;
   /** Ends the connection because its session went idle (`SESSION_IDLE_TIMEOUT`). */
   idle(): void;
+  /** Ends the connection because the operators disabled its clinic (`npm run clinics -- disable`). */
+  clinicDisabled(): void;
   /** An SSE stream: the id its response carried (`x-request-id`), by which `renewStream` finds it on any instance. */
   streamId?: string;
   /** Runs the connection on a newer token of the same caller (throws FORBIDDEN for anyone else's). */
@@ -50,8 +53,22 @@ interface SessionStore {
 /** Sessions per batched activity command (one Lua call or MGET each). */
 const ACTIVITY_BATCH = 500;
 
-/** The signals that end sessions (the others renew a stream). */
-type EndSignal = Exclude<SessionSignal, { kind: 'renewStream' }>;
+/** The signals of sign-outs, which an instance keeps (renewals and a disabled clinic are only acted on). */
+type EndSignal = Exclude<SessionSignal, { kind: 'renewStream' } | { kind: 'tenantDisabled' }>;
+
+/** Why this instance closes a tracked connection. */
+type CloseWhy = SessionEnd | 'clinicDisabled';
+
+/**
+ * How an instance catches a clinic disabled without a signal reaching it (no Redis, an outage): a periodic read of
+ * the clinics of its live connections.
+ */
+export interface ClinicCheck {
+  /** The standing of those of these clinics that were ever disabled (domains/clinics/data.ts), in one query. */
+  standings(tenantIds: readonly string[]): Promise<Map<string, ClinicStanding>>;
+  /** How often, while this instance has live connections. @default 5000 */
+  intervalMs?: number;
+}
 
 const userKey = (tenantId: string, userId: string) => `${tenantId}:${userId}`;
 
@@ -251,6 +268,10 @@ export function isUserActivity(document: DocumentNode, operationName?: string | 
  * by hand with the signing key; the server never issues one) and integration clients are exempt. While Redis is
  * unreachable, and for two ticks after it returns (for every instance to write what it noted meanwhile), idleness is
  * not enforced.
+ *
+ * A clinic the operators disable (`npm run clinics -- disable`) ends every connection of it the same way: the command
+ * publishes `tenantDisabled` on the clinic's channel, and a periodic read of the clinics of live connections (`clinics`)
+ * catches a disable no signal announced (docs/architecture.md, "Clinics").
  */
 export class SessionService {
   private readonly store: SessionStore;
@@ -263,6 +284,10 @@ export class SessionService {
   /** Set while what reconnection has to do has not all succeeded yet: tried again shortly. */
   private retry: NodeJS.Timeout | undefined;
   private catchingUp = false;
+  private readonly clinicTimer: NodeJS.Timeout | undefined;
+  private checkingClinics = false;
+  /** The clinic check's reads are failing (logged once per outage). */
+  private clinicsFailing = false;
   /** The idle timeout, in ms. */
   private readonly idleMs: number;
   /** How often activity is written and live sessions checked: a tenth of the timeout, from 250 ms to 15 s. */
@@ -284,6 +309,7 @@ export class SessionService {
     idleTimeoutSeconds: number,
     redisNamespace: string,
     private readonly log: Logger,
+    private readonly clinics?: ClinicCheck,
   ) {
     this.store = realtime.redis ? new RedisSessionStore(realtime.redis, redisNamespace) : this.known;
     this.idleMs = idleTimeoutSeconds * 1000;
@@ -291,10 +317,12 @@ export class SessionService {
     this.idleTimer = setInterval(() => {
       this.idleRound = this.idleRound.then(() => this.idleTick());
     }, this.flushMs).unref();
+    if (clinics) this.clinicTimer = setInterval(() => void this.checkClinics(), clinics.intervalMs ?? 5000).unref();
     realtime.hub.onReconnect(() => this.catchUp());
     realtime.onStop.push(() => {
       clearTimeout(this.retry);
       clearInterval(this.idleTimer);
+      clearInterval(this.clinicTimer);
     });
   }
 
@@ -551,6 +579,12 @@ export class SessionService {
       }
       return;
     }
+    if (signal.kind === 'tenantDisabled') {
+      // The door refuses the clinic's tokens from the database (auth/authenticate.ts); here, its connections close.
+      for (const connection of [...(this.live.get(tenantId)?.connections ?? [])])
+        this.close(connection, 'clinic disabled', 'clinicDisabled');
+      return;
+    }
     if (signal.kind === 'session') void this.known.endSession(signal.sessionId, this.ttlSeconds);
     else void this.known.endUserSessions(tenantId, signal.userId, signal.before, this.ttlSeconds);
     // Which connections it ends is what `ended` says of what is now known here: one rule for the door and for these.
@@ -559,11 +593,41 @@ export class SessionService {
     }
   }
 
-  private close(connection: TrackedConnection, why: string, end: SessionEnd = 'signedOut'): void {
+  private close(connection: TrackedConnection, why: string, end: CloseWhy = 'signedOut'): void {
     const tenant = this.live.get(connection.viewer.tenantId);
     if (!tenant?.connections.delete(connection)) return;
     this.log.info({ tenantId: connection.viewer.tenantId, why }, 'closing the connection of an ended session');
     if (end === 'idle') connection.idle();
+    else if (end === 'clinicDisabled') connection.clinicDisabled();
     else connection.signedOut();
+  }
+
+  /**
+   * The backstop of the `tenantDisabled` signal: reads, in one query, the clinics of this instance's live connections
+   * and closes those the door would refuse now (`clinicRefusal`: one rule for both).
+   */
+  private async checkClinics(): Promise<void> {
+    if (this.checkingClinics || this.live.size === 0) return;
+    this.checkingClinics = true;
+    try {
+      const standings = await this.clinics!.standings([...this.live.keys()]);
+      for (const [tenantId, standing] of standings) {
+        for (const connection of [...(this.live.get(tenantId)?.connections ?? [])]) {
+          if (!clinicRefusal(standing, connection.viewer)) continue;
+          this.close(
+            connection,
+            'clinic disabled (periodic check)',
+            standing.disabledAt ? 'clinicDisabled' : 'signedOut',
+          );
+        }
+      }
+      this.clinicsFailing = false;
+    } catch (err) {
+      if (!this.clinicsFailing)
+        this.log.warn({ err: { message: (err as Error).message } }, 'could not check the clinics of live connections');
+      this.clinicsFailing = true;
+    } finally {
+      this.checkingClinics = false;
+    }
   }
 }

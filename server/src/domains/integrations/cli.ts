@@ -3,13 +3,10 @@ import { parseArgs } from 'node:util';
 import { GraphQLError } from 'graphql';
 import { ALL_SCOPES } from '../../auth/scopes.js';
 import { loadConfig } from '../../config.js';
-import { createDb, type Db } from '../../db/knex.js';
-import { migrateLatest } from '../../db/migrate.js';
+import type { Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
-import { ChannelHub } from '../../events/channelHub.js';
-import { createPubSub } from '../../events/pubsub.js';
-import { createLogger } from '../../logger.js';
+import { announce, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
 import { createIntegrationClient } from './clients.js';
 import { integrationClientsOfTenant, revokeIntegrationClientRow } from './data.js';
 
@@ -23,19 +20,6 @@ Scopes: ${ALL_SCOPES.join(', ')}
 Uses DATABASE_URL, or the embedded database under DATA_DIR (stop the server first: the embedded database has one
 process at a time). With REDIS_URL, a revocation closes the client's live connections at once; without it, each server
 closes them at its next check (within 5 seconds).`;
-
-class UsageError extends Error {}
-
-/** Whether a server answers on this port here: two processes must not open the embedded database at once. */
-async function serverAnswers(port: number): Promise<boolean> {
-  if (port === 0) return false;
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(1000) });
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
 
 async function tenantIdOf(db: Db, slug: string | undefined): Promise<string> {
   if (!slug) throw new UsageError('--tenant <clinic-slug> is required');
@@ -61,14 +45,6 @@ const publicFields = (c: IntegrationClientRow) => ({
   lastUsedAt: c.lastUsedAt,
   revokedAt: c.revokedAt,
 });
-
-/** Where the command writes: the process's streams, or a test's buffers. */
-export interface CliOutput {
-  log(line: string): void;
-  error(line: string): void;
-}
-
-const processOutput: CliOutput = { log: (line) => console.log(line), error: (line) => console.error(line) };
 
 /**
  * `npm run integrations -- <args>`: runs the command against the database of `env` and resolves with the exit code
@@ -121,15 +97,11 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
   if (command === 'create' && !values.scopes) throw new UsageError('--scopes is required');
   if (command === 'revoke' && !rest[0]) throw new UsageError('revoke needs the client id');
   const config = loadConfig(env);
-  if (!config.databaseUrl && (await serverAnswers(config.port))) {
-    throw new UsageError(
-      `A server is running on port ${config.port} with the embedded database, which has one process at a time. Stop it first, ` +
-        'or use the API as a clinic admin (createIntegrationClient, integrationClients, revokeIntegrationClient).',
-    );
-  }
-  const db = createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
+  const db = await openOperatorDb(
+    config,
+    'Stop it first, or use the API as a clinic admin (createIntegrationClient, integrationClients, revokeIntegrationClient).',
+  );
   try {
-    await migrateLatest(db);
     const tenantId = await tenantIdOf(db, values.tenant);
     if (command === 'create') {
       const { client, secret } = await createIntegrationClient(db, tenantId, {
@@ -154,18 +126,8 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       const id = rest[0];
       const client = await revokeIntegrationClientRow(db, tenantId, id);
       if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
-      let announced = false;
-      if (config.redisUrl) {
-        const log = createLogger('warn');
-        const hub = new ChannelHub(await createPubSub(config.redisUrl, log, config.redisNamespace), log);
-        const signal: IntegrationRevokedSignal = { clientId: client.id };
-        try {
-          await hub.publish(tenantChannel({ tenantId }, 'integrations'), signal);
-        } finally {
-          await hub.close();
-        }
-        announced = true;
-      }
+      const signal: IntegrationRevokedSignal = { clientId: client.id };
+      const announced = await announce(config, tenantChannel({ tenantId }, 'integrations'), signal);
       if (values.json) out.log(JSON.stringify({ ...publicFields(client), announced }));
       else {
         out.log(`revoked ${describe(client)}`);

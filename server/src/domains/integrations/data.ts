@@ -2,11 +2,32 @@ import type { Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import type { Scope } from '../../auth/scopes.js';
 import { isUuid } from '../../validation.js';
+import type { ClinicStanding } from '../clinics/standing.js';
 
 /** A client by its id alone: the token endpoint learns the tenant from the client, never from the request. */
 export async function integrationClientById(db: Db, id: string): Promise<IntegrationClientRow | undefined> {
   if (!isUuid(id)) return undefined;
   return db<IntegrationClientRow>('integrationClients').where({ id }).first();
+}
+
+/**
+ * What the door reads of an integration token, in one indexed query: its client's tenant and revocation, and the
+ * clinic's standing (domains/clinics/standing.ts). Undefined when there is no such client.
+ */
+export async function integrationClientAtDoor(
+  db: Db,
+  id: string,
+): Promise<(Pick<IntegrationClientRow, 'tenantId' | 'revokedAt'> & ClinicStanding) | undefined> {
+  if (!isUuid(id)) return undefined;
+  return db('integrationClients')
+    .join('tenants', 'tenants.id', 'integrationClients.tenantId')
+    .where({ 'integrationClients.id': id })
+    .first(
+      'integrationClients.tenantId',
+      'integrationClients.revokedAt',
+      'tenants.disabledAt',
+      'tenants.sessionsEndedAt',
+    );
 }
 
 export async function integrationClientsOfTenant(

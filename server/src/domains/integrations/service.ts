@@ -3,7 +3,8 @@ import type { Db } from '../../db/knex.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
 import type { Logger } from '../../logger.js';
 import type { Realtime } from '../../realtime/service.js';
-import { inactiveClientIds, integrationClientById } from './data.js';
+import type { ClinicStanding } from '../clinics/standing.js';
+import { inactiveClientIds, integrationClientAtDoor } from './data.js';
 
 /** A live connection of an integration client on this instance (a WebSocket or an SSE stream). */
 interface LiveConnection {
@@ -43,8 +44,17 @@ export class IntegrationService {
 
   /** Whether the token's client still exists in its tenant and is not revoked. One indexed read. */
   async isActive(viewer: IntegrationViewer): Promise<boolean> {
-    const client = await integrationClientById(this.db, viewer.clientId);
-    return client !== undefined && client.tenantId === viewer.tenantId && client.revokedAt === null;
+    return (await this.atDoor(viewer)).active;
+  }
+
+  /**
+   * `isActive`, and the standing of the client's clinic (null when the client is not active), in the same one read:
+   * what the door checks (auth/authenticate.ts).
+   */
+  async atDoor(viewer: IntegrationViewer): Promise<{ active: boolean; clinic: ClinicStanding | null }> {
+    const client = await integrationClientAtDoor(this.db, viewer.clientId);
+    const active = client !== undefined && client.tenantId === viewer.tenantId && client.revokedAt === null;
+    return { active, clinic: active ? client : null };
   }
 
   /**

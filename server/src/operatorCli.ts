@@ -1,0 +1,86 @@
+import type { Config } from './config.js';
+import { createDb, type Db } from './db/knex.js';
+import { migrateLatest } from './db/migrate.js';
+import { ChannelHub } from './events/channelHub.js';
+import { createPubSub } from './events/pubsub.js';
+import { createLogger } from './logger.js';
+
+/**
+ * What the operators' commands share (`npm run integrations`, `npm run clinics`): where they print, how they open the
+ * database, how they tell running servers what they changed. Exit codes: 0 done, 2 bad usage or bad input (nothing
+ * written), 1 unexpected.
+ */
+
+/** Bad usage: a missing or unknown argument. Printed with the command's usage; exit code 2. */
+export class UsageError extends Error {}
+
+/** Where a command writes, and reads what is piped to it: the process's streams, or a test's buffers. */
+export interface CliOutput {
+  log(line: string): void;
+  error(line: string): void;
+  /** Everything piped to the command's standard input (`--password-stdin`). */
+  readStdin?(): Promise<string>;
+}
+
+async function readProcessStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('Nothing is piped to standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const processOutput: CliOutput = {
+  log: (line) => console.log(line),
+  error: (line) => console.error(line),
+  readStdin: readProcessStdin,
+};
+
+/** Whether a server answers on this port here: two processes must not open the embedded database at once. */
+async function serverAnswers(port: number): Promise<boolean> {
+  if (port === 0) return false;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(1000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens and migrates the database of `config` (DATABASE_URL, or the embedded one under DATA_DIR). The embedded
+ * database has one process at a time: refused with `busy` while a server runs on it here.
+ */
+export async function openOperatorDb(config: Config, busy: string): Promise<Db> {
+  if (!config.databaseUrl && (await serverAnswers(config.port))) {
+    throw new UsageError(
+      `A server is running on port ${config.port} with the embedded database, which has one process at a time. ${busy}`,
+    );
+  }
+  const db = createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
+  try {
+    await migrateLatest(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
+
+/**
+ * Publishes `signal` on `channel` through Redis, as a server would, so that every running instance acts at once.
+ * False without REDIS_URL or when Redis cannot be reached: the servers then catch the change at their next periodic
+ * check.
+ */
+export async function announce(config: Config, channel: string, signal: unknown): Promise<boolean> {
+  if (!config.redisUrl) return false;
+  const log = createLogger('silent');
+  const hub = new ChannelHub(await createPubSub(config.redisUrl, log, config.redisNamespace), log);
+  try {
+    await hub.publish(channel, signal);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await hub.close();
+  }
+}
