@@ -216,3 +216,18 @@ export async function bookWithPatel(
   const mutation = 'mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }';
   return (await gql(token, mutation, { input }, base)).createAppointment.id as string;
 }
+
+/** A Storage of this test's own (the store reads and writes it as the browser's localStorage). */
+export function memoryStorage(): Storage {
+  const items = new Map<string, string>();
+  return {
+    get length() {
+      return items.size;
+    },
+    clear: () => items.clear(),
+    getItem: (key) => items.get(key) ?? null,
+    key: (i) => [...items.keys()][i] ?? null,
+    removeItem: (key) => void items.delete(key),
+    setItem: (key, value) => void items.set(key, String(value)),
+  };
+}

@@ -5,27 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApolloSession } from '../src/apollo/createApolloSession';
 import { App } from '../src/App';
 import { createAuthStore, type AuthStore } from '../src/session/authStore';
-import { apiUrl, gql, login, recordingWebSocket } from './helpers';
+import { apiUrl, gql, login, memoryStorage, recordingWebSocket } from './helpers';
 
 const CREATE_USER = 'mutation($i: CreateUserInput!) { createUser(input: $i) { id } }';
 const LOGIN = `mutation($t: String!, $e: String!, $p: String!) {
   login(tenant: $t, email: $e, password: $p) { token expiresAt idleTimeoutSeconds recoveryCodes user { id name role tenant { id name slug timeZone } } }
 }`;
-
-/** A Storage of this test's own (the store reads and writes it as the browser's localStorage). */
-function memoryStorage(): Storage {
-  const items = new Map<string, string>();
-  return {
-    get length() {
-      return items.size;
-    },
-    clear: () => items.clear(),
-    getItem: (key) => items.get(key) ?? null,
-    key: (i) => [...items.keys()][i] ?? null,
-    removeItem: (key) => void items.delete(key),
-    setItem: (key, value) => void items.set(key, String(value)),
-  };
-}
 
 describe('Two-step verification in the web app', () => {
   const stores: AuthStore[] = [];

@@ -5,24 +5,9 @@ import { AppointmentChangedDocument, MeDocument } from '../src/__generated__/gra
 import { createApolloSession } from '../src/apollo/createApolloSession';
 import { App } from '../src/App';
 import { createAuthStore, type AuthStore, type Session } from '../src/session/authStore';
-import { apiUrl, clinicIds, DEMO_PASSWORD, gql, login, recordingWebSocket } from './helpers';
+import { apiUrl, clinicIds, DEMO_PASSWORD, gql, login, memoryStorage, recordingWebSocket } from './helpers';
 
 const CREATE = `mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }`;
-
-/** A Storage of this test's own (the store reads and writes it as the browser's localStorage). */
-function memoryStorage(): Storage {
-  const items = new Map<string, string>();
-  return {
-    get length() {
-      return items.size;
-    },
-    clear: () => items.clear(),
-    getItem: (key) => items.get(key) ?? null,
-    key: (i) => [...items.keys()][i] ?? null,
-    removeItem: (key) => void items.delete(key),
-    setItem: (key, value) => void items.set(key, String(value)),
-  };
-}
 
 describe('The signed-in session: renewal and sign-out', () => {
   const stores: AuthStore[] = [];
