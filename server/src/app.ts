@@ -8,6 +8,8 @@ import cors from 'cors';
 import express from 'express';
 import { authenticateCaller } from './auth/authenticate.js';
 import { TokenService } from './auth/tokens.js';
+import { PasswordHashing } from './auth/passwords.js';
+import { AttemptThrottle } from './auth/throttle.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
 import { createDb, type Db } from './db/knex.js';
@@ -77,6 +79,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       config.redisNamespace,
       log,
     ),
+    throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
+    passwordHashing: new PasswordHashing(config.passwordHashConcurrency),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
@@ -86,6 +90,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const app = express();
   app.disable('x-powered-by');
+  // req.ip: the client's address as the nearest trusted proxy saw it (what password attempts are counted against).
+  if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   const httpServer = createServer(app);
   let draining = false;
   const schema = buildSchema();
@@ -162,7 +168,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
         const viewer = await authenticateCaller(services, req.header('authorization'));
-        return createContext(services, viewer, requestId);
+        return createContext(services, viewer, requestId, req.ip);
       },
     }),
   );

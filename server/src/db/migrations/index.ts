@@ -13,6 +13,7 @@ import * as createPatientAccessLog from './20261126K-create-patient-access-log.j
 import * as createIntegrationClients from './20261127A-create-integration-clients.js';
 import * as patientAccessByIntegrations from './20261127B-patient-access-by-integrations.js';
 import * as createEventsPruned from './20261128A-create-events-pruned.js';
+import * as notificationKindAccountLocked from './20261202B-notification-kind-account-locked.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '20261127A-create-integration-clients': createIntegrationClients,
   '20261127B-patient-access-by-integrations': patientAccessByIntegrations,
   '20261128A-create-events-pruned': createEventsPruned,
+  '20261202B-notification-kind-account-locked': notificationKindAccountLocked,
 };
 
 /** Statically imported migrations: the same list runs from TypeScript sources and from the compiled build. */
