@@ -85,6 +85,21 @@ describe('Guessing passwords', () => {
     expect(answers[2].headers.get('retry-after')).toBe('1');
   });
 
+  it('should check at most LOGIN_LOCK_AFTER of 30 wrong passwords sent at once', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => login('chen@lakeside.example', `parallel guess ${i}`)),
+    );
+    const checked = answers.filter((r) => errorCode(r) === 'UNAUTHENTICATED');
+    // Attempts are counted before they are checked: those beyond the lock are refused, however many run at once.
+    expect(checked.length).toBeGreaterThanOrEqual(1);
+    expect(checked.length).toBeLessThanOrEqual(THROTTLE.lockAfter);
+    for (const res of answers.filter((r) => !checked.includes(r))) {
+      expect(res.status).toBe(429);
+      expect(['SLOWED', 'LOCKED', 'BUSY']).toContain(reasonOf(res));
+    }
+    expect((await login('chen@lakeside.example', DEMO_PASSWORD)).status).toBe(429);
+  });
+
   it('should refuse the right password while slowed, and take it once the wait is over', async () => {
     for (const i of [1, 2])
       expect(errorCode(await login('patel@sunrise.example', `guess-${i}`))).toBe('UNAUTHENTICATED');
