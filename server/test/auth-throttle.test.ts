@@ -238,6 +238,19 @@ describe('Source addresses', () => {
       (await login('patel@sunrise.example', DEMO_PASSWORD, from('203.0.113.8'), short)).data?.login.token,
     ).toBeTruthy();
   });
+
+  it('should count an IPv6 address as its /64', async () => {
+    const answers = [];
+    for (let i = 1; i <= SHORT.sourceLockAfter + 1; i++)
+      answers.push(await login(`v6-${i}@sunrise.example`, 'x', from(`2001:db8:1:2::${i}`), short));
+    expect(answers.at(-1)!.errors![0].extensions!.reason).toBe('LOCKED');
+    expect(reasonOf(await login('nurse@sunrise.example', DEMO_PASSWORD, from('2001:db8:1:2:ffff::9'), short))).toBe(
+      'LOCKED',
+    );
+    expect(
+      (await login('nurse@sunrise.example', DEMO_PASSWORD, from('2001:db8:1:3::1'), short)).data?.login.token,
+    ).toBeTruthy();
+  });
 });
 
 describe('Password hashing bound', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import { GraphQLError } from 'graphql';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -26,12 +26,29 @@ export const ThrottleKey = {
     digest(`user:${clinicSlug.trim().toLowerCase()}:${email.trim().toLowerCase()}`),
   /** An integration client (`POST /oauth/token`), by the id it sent. */
   client: (clientId: string): string => digest(`client:${clientId}`),
-  /** A source address; an IPv4 address mapped into IPv6 (`::ffff:1.2.3.4`) counts as that IPv4 address. */
+  /**
+   * A source address. An IPv4 address mapped into IPv6 (`::ffff:1.2.3.4`) counts as that IPv4 address; an IPv6 address
+   * counts as its /64, the block one subscriber is usually given (rotating within it would dodge a per-address count).
+   */
   source: (address: string): string => {
     const mapped = address.startsWith('::ffff:') ? address.slice(7) : address;
-    return digest(`source:${isIPv4(mapped) ? mapped : address}`);
+    if (isIPv4(mapped)) return digest(`source:${mapped}`);
+    return digest(`source:${isIPv6(address) ? ipv6Prefix64(address) : address}`);
   },
 };
+
+/** The first four groups of an IPv6 address, written out (`2001:db8::1` → `2001:db8:0:0`). */
+function ipv6Prefix64(address: string): string {
+  const [head, tail] = address.split('%')[0].toLowerCase().split('::');
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const [before, after] = [groups(head), groups(tail)];
+  const full =
+    tail === undefined ? before : [...before, ...Array(8 - before.length - after.length).fill('0'), ...after];
+  return full
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':');
+}
 
 function digest(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('base64url');
