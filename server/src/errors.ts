@@ -26,6 +26,13 @@ export const ErrorCode = {
    * (`RATE_LIMIT_CALLER`, `RATE_LIMIT_CLINIC`): try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`).
    */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+   * `login`: the password was right and the account needs a second factor. `reason` `CODE_NEEDED`: send `login` again
+   * with `code`. `ENROLMENT_NEEDED`: the clinic requires one the user has not set up; `enrolment` holds a TOTP secret
+   * and its otpauth URI to add to an authenticator app, and a `login` with a code of it completes enrolment.
+   */
+  SECOND_FACTOR_REQUIRED: 'SECOND_FACTOR_REQUIRED',
+  /** A second-factor code that does not match (`reason` `CODE_WRONG`) or was used already (`CODE_ALREADY_USED`). */
+  SECOND_FACTOR_INVALID: 'SECOND_FACTOR_INVALID',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -143,4 +150,27 @@ export function deliveryFailed(): GraphQLError {
 
 export function conflict(message: string, reason: string, details: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT, reason, ...details } });
+}
+
+/** Why a second factor is asked for (`extensions.reason` of SECOND_FACTOR_REQUIRED). */
+export type SecondFactorNeed = 'CODE_NEEDED' | 'ENROLMENT_NEEDED';
+
+/** The password was right; a second factor is needed to sign in (`details`: what enrolment needs, if any). */
+export function secondFactorRequired(reason: SecondFactorNeed, details: Record<string, unknown> = {}): GraphQLError {
+  const message =
+    reason === 'CODE_NEEDED'
+      ? 'Enter the code from your authenticator app (or a recovery code)'
+      : 'Your clinic requires a second factor: add this account to an authenticator app, then enter its code';
+  return new GraphQLError(message, { extensions: { code: ErrorCode.SECOND_FACTOR_REQUIRED, reason, ...details } });
+}
+
+/** Why a well-formed second-factor code is refused (`extensions.reason` of SECOND_FACTOR_INVALID). */
+export type SecondFactorRefusal = 'CODE_WRONG' | 'CODE_ALREADY_USED';
+
+export function secondFactorInvalid(reason: SecondFactorRefusal): GraphQLError {
+  const message =
+    reason === 'CODE_WRONG'
+      ? 'That code is not right: check the time on your device and enter the current code'
+      : 'That code was used already: wait for the next one (or use another recovery code)';
+  return new GraphQLError(message, { extensions: { code: ErrorCode.SECOND_FACTOR_INVALID, reason } });
 }

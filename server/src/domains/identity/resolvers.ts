@@ -9,6 +9,7 @@ import { authenticateCaller } from '../../auth/authenticate.js';
 import { badInput, badRequest, conflict, notFound, unauthenticated } from '../../errors.js';
 import { requiredEmail, requiredText } from '../../validation.js';
 import { mustLoad } from '../../loaders.js';
+import { passSecondFactor } from './secondFactor.js';
 import { insertUser, isUserOfTenant, listStaff, setPasswordHash, tenantBySlug, userByEmail } from './data.js';
 
 export const identityResolvers: Resolvers = {
@@ -27,19 +28,26 @@ export const identityResolvers: Resolvers = {
     },
   },
   Mutation: {
-    login: async (_parent, { tenant: slug, email, password }, ctx) => {
+    login: async (_parent, { tenant: slug, email, password, code }, ctx) => {
       const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
       const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
       // Always spend one password hash, so timing does not tell which clinics and emails exist.
       const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
       if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
+      const recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
       // The new session's idle clock starts now, on every instance.
       await ctx.services.sessions.started(viewer);
       if (!ctx.viewer) ctx.signIn(viewer);
       ctx.log.info('user signed in');
-      return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
+      return {
+        token,
+        expiresAt,
+        user,
+        idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds,
+        recoveryCodes,
+      };
     },
     changePassword: async (_parent, { currentPassword, newPassword }, ctx) => {
       const viewer = requireViewer(ctx.viewer);
