@@ -9,7 +9,7 @@
  * positions are mapped back to the sources through the source maps tsx inlines in each script, read from the server's
  * inspector before it exits.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,8 +64,17 @@ export function scriptSourceMaps(inspectorUrl: string): Promise<ScriptMaps> {
   return withInspector(inspectorUrl, async (session) => {
     const maps: ScriptMaps = new Map();
     session.on('Debugger.scriptParsed', ({ url, sourceMapURL }) => {
-      if (typeof url === 'string' && typeof sourceMapURL === 'string' && sourceMapURL.startsWith('data:'))
-        maps.set(url, new SourceMap(dataUrlJson(sourceMapURL)));
+      if (typeof url !== 'string' || typeof sourceMapURL !== 'string' || !sourceMapURL) return;
+      // tsx inlines its maps; tsc (the build the benchmark runs) writes them beside the scripts.
+      if (sourceMapURL.startsWith('data:')) maps.set(url, new SourceMap(dataUrlJson(sourceMapURL)));
+      else if (url.startsWith('file:') && url.includes('/dist/')) {
+        const file = fileURLToPath(new URL(sourceMapURL, url));
+        if (!existsSync(file)) return;
+        const payload = JSON.parse(readFileSync(file, 'utf8')) as SourceMapPayload;
+        // Its sources are relative to the map: made absolute, so that they print relative to the repository.
+        const base = path.resolve(path.dirname(file), payload.sourceRoot ?? '');
+        maps.set(url, new SourceMap({ ...payload, sources: payload.sources.map((s) => path.resolve(base, s)) }));
+      }
     });
     // Enabling reports every script parsed so far before it answers.
     await session.call('Debugger.enable');

@@ -157,7 +157,7 @@ export interface Spawned {
 }
 
 /**
- * Starts a Node process running a TypeScript entry point through tsx, keeps draining its output (a full pipe would
+ * Starts a Node process running an entry point (TypeScript through tsx, JavaScript as it is), keeps draining its output (a full pipe would
  * block it), and resolves once it prints a JSON line with `"url":"http://…"` (with a trailing `/graphql` or not).
  * With `inspect`, the inspector listens on a free local port (see `collectGarbage`).
  */
@@ -168,7 +168,9 @@ export function spawnListening(
   options: { timeoutMs?: number; ipc?: boolean; nodeArgs?: string[]; inspect?: boolean } = {},
 ): Promise<Spawned> {
   const { timeoutMs = 60_000, ipc = false, nodeArgs = [], inspect = false } = options;
-  const args = [...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), '--import', 'tsx', path.join(ROOT, entry)];
+  // TypeScript through tsx; JavaScript (a build) as it is.
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const args = [...nodeArgs, ...(inspect ? ['--inspect=127.0.0.1:0'] : []), ...loader, path.join(ROOT, entry)];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },

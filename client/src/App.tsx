@@ -3,6 +3,7 @@ import { ApolloProvider } from '@apollo/client/react';
 import { useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes } from 'react-router';
 import { AppShell } from './components/AppShell';
+import { AccountPage } from './pages/AccountPage';
 import { ToastProvider } from './components/notifications/Toasts';
 import { LoginPage } from './pages/LoginPage';
 import { MessagesPage } from './pages/MessagesPage';
@@ -28,6 +29,7 @@ export function AppRoutes() {
         <Route path="patients/:patientId" element={<PatientChartPage />} />
         <Route path="tasks" element={<TasksPage />} />
         <Route path="notifications" element={<NotificationsPage />} />
+        <Route path="account" element={<AccountPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

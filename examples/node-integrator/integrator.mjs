@@ -218,6 +218,16 @@ while (!stopping) {
       }
       continue;
     }
+    // Over our client's or our clinic's rate (docs/integrators.md, "Limits"): wait as long as the server says.
+    const limited = (Array.isArray(err) ? err : (err?.errors ?? [])).find(
+      (e) => e?.extensions?.code === 'TOO_MANY_REQUESTS',
+    );
+    if (limited) {
+      const seconds = Number(limited.extensions.retryAfter) || delayMs / 1000;
+      log(`too many requests (${limited.extensions.reason}); subscribing again in ${seconds} s`);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      continue;
+    }
     // graphql-ws rejects with the socket's close event, or with the errors of the operation.
     const code = err?.code;
     const reason = err?.reason ?? err?.message ?? String(err);

@@ -7,6 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { authenticateCaller } from './auth/authenticate.js';
+import { CallerLimits, forHttp } from './auth/callerLimits.js';
 import { TokenService } from './auth/tokens.js';
 import { PasswordHashing } from './auth/passwords.js';
 import { AttemptThrottle } from './auth/throttle.js';
@@ -82,6 +83,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
     passwordHashing: new PasswordHashing(config.passwordHashConcurrency),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
+    limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
     // After each commit, wake up every instance's readers of that tenant's log.
@@ -137,7 +139,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/readyz',
     readyz(db, () => draining, realtime.hub),
   );
-  app.get('/metrics', createMetrics(realtime, services.delivery, webSocket.wss));
+  app.get('/metrics', createMetrics(realtime, services.delivery, webSocket.wss, services.limits));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);
@@ -168,6 +170,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
         const viewer = await authenticateCaller(services, req.header('authorization'));
+        // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
+        // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
+        const refused = viewer && (await services.limits.admit(viewer));
+        if (refused) throw forHttp(refused);
         return createContext(services, viewer, requestId, req.ip);
       },
     }),

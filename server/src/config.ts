@@ -98,6 +98,11 @@ export interface Config {
    * connection's peer, so behind a load balancer every attempt would come from its address. @default 0
    */
   trustProxyHops: number;
+  /**
+   * How many operations and live subscriptions one caller (a staff session, an integration client) and one clinic may
+   * have (docs/architecture.md, "Limits per caller and clinic"; defaults and why in README.md).
+   */
+  rateLimits: RateLimits;
 }
 
 /**
@@ -121,6 +126,20 @@ export interface ThrottleConfig {
    * 1 to 100000): high, since a clinic's staff often share one address. @default 100
    */
   sourceLockAfter: number;
+}
+
+/** Request rates and live subscriptions per caller and per clinic (`http/rateLimits.ts`). */
+export interface RateLimits {
+  /** Seconds of one counting window (`RATE_LIMIT_WINDOW`, 1 to 3600). @default 10 */
+  windowSeconds: number;
+  /** Operations one caller may send per window, over every transport (`RATE_LIMIT_CALLER`). @default 300 */
+  perCaller: number;
+  /** Operations all callers of one clinic may send per window (`RATE_LIMIT_CLINIC`, at least the caller's). @default 2000 */
+  perClinic: number;
+  /** Live subscriptions one caller may hold at once, WebSocket and SSE (`SUBSCRIPTION_LIMIT_CALLER`). @default 200 */
+  subscriptionsPerCaller: number;
+  /** Live subscriptions one clinic may hold at once (`SUBSCRIPTION_LIMIT_CLINIC`, at least the caller's). @default 2000 */
+  subscriptionsPerClinic: number;
 }
 
 export class ConfigError extends Error {
@@ -296,6 +315,43 @@ function parseOAuthTokenTtl(raw: string): number {
   return seconds;
 }
 
+const MAX_LIMIT = 1_000_000;
+
+function parseRateLimits(env: Env): RateLimits {
+  const count = (name: string, fallback: number) => parseWhole(name, env[name], fallback, 1, MAX_LIMIT, 'operations');
+  const limits: RateLimits = {
+    windowSeconds: parseSeconds('RATE_LIMIT_WINDOW', env.RATE_LIMIT_WINDOW, 10, 1, 3600),
+    perCaller: count('RATE_LIMIT_CALLER', 300),
+    perClinic: count('RATE_LIMIT_CLINIC', 2000),
+    subscriptionsPerCaller: parseWhole(
+      'SUBSCRIPTION_LIMIT_CALLER',
+      env.SUBSCRIPTION_LIMIT_CALLER,
+      200,
+      1,
+      MAX_LIMIT,
+      'subscriptions',
+    ),
+    subscriptionsPerClinic: parseWhole(
+      'SUBSCRIPTION_LIMIT_CLINIC',
+      env.SUBSCRIPTION_LIMIT_CLINIC,
+      2000,
+      1,
+      MAX_LIMIT,
+      'subscriptions',
+    ),
+  };
+  // A clinic's limit below one caller's would make the caller's meaningless, and one caller could use up its clinic's.
+  if (limits.perClinic < limits.perCaller)
+    throw new ConfigError(
+      `RATE_LIMIT_CLINIC (${limits.perClinic}) must be at least RATE_LIMIT_CALLER (${limits.perCaller})`,
+    );
+  if (limits.subscriptionsPerClinic < limits.subscriptionsPerCaller)
+    throw new ConfigError(
+      `SUBSCRIPTION_LIMIT_CLINIC (${limits.subscriptionsPerClinic}) must be at least SUBSCRIPTION_LIMIT_CALLER (${limits.subscriptionsPerCaller})`,
+    );
+  return limits;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
@@ -337,5 +393,6 @@ export function loadConfig(env: Env = process.env): Config {
       'derivations',
     ),
     trustProxyHops: parseWhole('TRUST_PROXY', env.TRUST_PROXY, 0, 0, 10, 'proxies'),
+    rateLimits: parseRateLimits(env),
   };
 }

@@ -6,6 +6,7 @@ import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
+import type { CallerLimits } from './auth/callerLimits.js';
 import type { PasswordHashing } from './auth/passwords.js';
 import type { AttemptThrottle } from './auth/throttle.js';
 import type { IntegrationService } from './domains/integrations/service.js';
@@ -40,6 +41,8 @@ export interface Services {
   passwordHashing: PasswordHashing;
   /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
   delivery: SubscriberGroups;
+  /** Rates of operations and counts of live subscriptions per caller and per clinic, on every transport. */
+  limits: CallerLimits;
   /** One timer for the deadlines of every connection (token expiry). */
   deadlines: Deadlines;
   /** Prunes the event log of what is older than `EVENT_RETENTION`, in small batches, every 10 minutes. */

@@ -22,10 +22,20 @@ export const ErrorCode = {
    */
   CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   /**
-   * Refused for now: try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`). `reason` says why (`SLOWED`,
-   * `LOCKED`, `BUSY`: see `AttemptRefusal`).
+   * Refused for now: try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`). `reason` says why: the
+   * caller (`CALLER_RATE`) or its clinic (`CLINIC_RATE`) sent more operations than its window allows
+   * (`RATE_LIMIT_CALLER`, `RATE_LIMIT_CLINIC`); too many failed password or secret attempts (`SLOWED`, `LOCKED`); too
+   * many password checks at once (`BUSY`) (see `AttemptRefusal`).
    */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  /**
+   * `login`: the password was right and the account needs a second factor. `reason` `CODE_NEEDED`: send `login` again
+   * with `code`. `ENROLMENT_NEEDED`: the clinic requires one the user has not set up; `enrolment` holds a TOTP secret
+   * and its otpauth URI to add to an authenticator app, and a `login` with a code of it completes enrolment.
+   */
+  SECOND_FACTOR_REQUIRED: 'SECOND_FACTOR_REQUIRED',
+  /** A second-factor code that does not match (`reason` `CODE_WRONG`) or was used already (`CODE_ALREADY_USED`). */
+  SECOND_FACTOR_INVALID: 'SECOND_FACTOR_INVALID',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -105,6 +115,33 @@ export function tooManyAttempts(reason: AttemptRefusal, retryAfter: number): Gra
   });
 }
 
+/** Why an operation was refused for its rate (`extensions.reason` of TOO_MANY_REQUESTS). */
+export const RateLimitReason = {
+  /** This caller (a staff session, an integration client) sent too many operations. */
+  caller: 'CALLER_RATE',
+  /** Every caller of the clinic together sent too many. */
+  clinic: 'CLINIC_RATE',
+} as const;
+export type RateLimitReason = (typeof RateLimitReason)[keyof typeof RateLimitReason];
+
+/** An operation over its caller's or clinic's rate; `retryAfter`: whole seconds until the window allows one again. */
+export function tooManyRequests(reason: RateLimitReason, retryAfter: number): GraphQLError {
+  const who = reason === RateLimitReason.caller ? 'this caller' : 'this clinic';
+  return new GraphQLError(`Too many operations from ${who}: try again in ${retryAfter} s`, {
+    extensions: { code: ErrorCode.TOO_MANY_REQUESTS, reason, retryAfter },
+  });
+}
+
+/**
+ * Too many live subscriptions at once: on one connection (`scope: CONNECTION`), of one caller (`CALLER`) or of one
+ * clinic (`CLINIC`). Ends when some of them end.
+ */
+export function tooManySubscriptions(message: string, scope?: 'CALLER' | 'CLINIC'): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.BAD_REQUEST, reason: 'TOO_MANY_SUBSCRIPTIONS', ...(scope ? { scope } : {}) },
+  });
+}
+
 /**
  * A subscription ended because its consumer fell behind (`cursor`: the last event it was sent, when known). Durable
  * subscriptions resume from their last cursor.
@@ -143,4 +180,27 @@ export function deliveryFailed(): GraphQLError {
 
 export function conflict(message: string, reason: string, details: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT, reason, ...details } });
+}
+
+/** Why a second factor is asked for (`extensions.reason` of SECOND_FACTOR_REQUIRED). */
+export type SecondFactorNeed = 'CODE_NEEDED' | 'ENROLMENT_NEEDED';
+
+/** The password was right; a second factor is needed to sign in (`details`: what enrolment needs, if any). */
+export function secondFactorRequired(reason: SecondFactorNeed, details: Record<string, unknown> = {}): GraphQLError {
+  const message =
+    reason === 'CODE_NEEDED'
+      ? 'Enter the code from your authenticator app (or a recovery code)'
+      : 'Your clinic requires a second factor: add this account to an authenticator app, then enter its code';
+  return new GraphQLError(message, { extensions: { code: ErrorCode.SECOND_FACTOR_REQUIRED, reason, ...details } });
+}
+
+/** Why a well-formed second-factor code is refused (`extensions.reason` of SECOND_FACTOR_INVALID). */
+export type SecondFactorRefusal = 'CODE_WRONG' | 'CODE_ALREADY_USED';
+
+export function secondFactorInvalid(reason: SecondFactorRefusal): GraphQLError {
+  const message =
+    reason === 'CODE_WRONG'
+      ? 'That code is not right: check the time on your device and enter the current code'
+      : 'That code was used already: wait for the next one (or use another recovery code)';
+  return new GraphQLError(message, { extensions: { code: ErrorCode.SECOND_FACTOR_INVALID, reason } });
 }

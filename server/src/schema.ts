@@ -8,6 +8,7 @@ import type { Resolvers } from './__generated__/resolvers-types.js';
 import { appointmentResolvers } from './domains/appointments/resolvers.js';
 import { appointmentSubscriptions } from './domains/appointments/subscriptions.js';
 import { identityResolvers } from './domains/identity/resolvers.js';
+import { secondFactorResolvers } from './domains/identity/secondFactorResolvers.js';
 import { integrationResolvers } from './domains/integrations/resolvers.js';
 import { messagingResolvers } from './domains/messaging/resolvers.js';
 import { messagingSubscriptions } from './domains/messaging/subscriptions.js';
@@ -41,6 +42,7 @@ export function loadTypeDefs(): string[] {
 export const resolvers: Resolvers = mergeResolvers([
   scalarResolvers,
   identityResolvers,
+  secondFactorResolvers,
   patientResolvers,
   appointmentResolvers,
   messagingResolvers,

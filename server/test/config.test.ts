@@ -19,6 +19,13 @@ describe('configuration', () => {
       seedDemo: true,
       eventRetentionDays: 30,
       sessionIdleTimeoutSeconds: 15 * 60,
+      rateLimits: {
+        windowSeconds: 10,
+        perCaller: 300,
+        perClinic: 2000,
+        subscriptionsPerCaller: 200,
+        subscriptionsPerClinic: 2000,
+      },
     });
     expect(loadConfig({ DATA_DIR: dataDir, SESSION_IDLE_TIMEOUT: '5m' }).sessionIdleTimeoutSeconds).toBe(300);
     expect(loadConfig({ DATA_DIR: dataDir, SESSION_IDLE_TIMEOUT: '600' }).sessionIdleTimeoutSeconds).toBe(600);
@@ -111,6 +118,18 @@ describe('configuration', () => {
       /PASSWORD_HASH_CONCURRENCY must be a whole number of derivations from 1 to 256/,
     ],
     [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
+    [{ RATE_LIMIT_WINDOW: '0' }, /RATE_LIMIT_WINDOW must be a whole number of seconds from 1 to 3600/],
+    [{ RATE_LIMIT_WINDOW: '1m' }, /RATE_LIMIT_WINDOW/],
+    [{ RATE_LIMIT_CALLER: '0' }, /RATE_LIMIT_CALLER must be a whole number of operations from 1 to 1000000/],
+    [{ RATE_LIMIT_CALLER: 'lots' }, /RATE_LIMIT_CALLER/],
+    [{ RATE_LIMIT_CLINIC: '2.5' }, /RATE_LIMIT_CLINIC/],
+    [{ RATE_LIMIT_CLINIC: '100' }, /RATE_LIMIT_CLINIC \(100\) must be at least RATE_LIMIT_CALLER \(300\)/],
+    [{ SUBSCRIPTION_LIMIT_CALLER: '-1' }, /SUBSCRIPTION_LIMIT_CALLER must be a whole number of subscriptions/],
+    [{ SUBSCRIPTION_LIMIT_CLINIC: '2000000' }, /SUBSCRIPTION_LIMIT_CLINIC/],
+    [
+      { SUBSCRIPTION_LIMIT_CALLER: '50', SUBSCRIPTION_LIMIT_CLINIC: '10' },
+      /SUBSCRIPTION_LIMIT_CLINIC \(10\) must be at least SUBSCRIPTION_LIMIT_CALLER \(50\)/,
+    ],
   ])('stops on an invalid value and names the variable: %o', (env, name) => {
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ JWT_SECRET: secret, ...env })).toThrow(name);
@@ -128,6 +147,11 @@ describe('configuration', () => {
       SLOW_CONSUMER_KIB: '256',
       WS_KEEPALIVE: '20',
       EVENT_RETENTION: '90d',
+      RATE_LIMIT_WINDOW: '60',
+      RATE_LIMIT_CALLER: '1200',
+      RATE_LIMIT_CLINIC: '12000',
+      SUBSCRIPTION_LIMIT_CALLER: '20',
+      SUBSCRIPTION_LIMIT_CLINIC: '500',
     });
     expect(config).toMatchObject({
       eventRetentionDays: 90,
@@ -139,6 +163,13 @@ describe('configuration', () => {
       redisUrl: 'redis://cache:6379',
       port: 8080,
       seedDemo: false,
+      rateLimits: {
+        windowSeconds: 60,
+        perCaller: 1200,
+        perClinic: 12000,
+        subscriptionsPerCaller: 20,
+        subscriptionsPerClinic: 500,
+      },
     });
   });
 });

@@ -91,6 +91,9 @@ export function AppShell() {
             </button>
           </div>
           <div className="me-more">
+            <NavLink to="/account" className="link-button" onClick={close}>
+              Account and two-step verification
+            </NavLink>
             <button type="button" className="link-button" onClick={() => signOut({ everywhere: true })}>
               Sign out on every device
             </button>

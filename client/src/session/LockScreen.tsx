@@ -1,10 +1,10 @@
-import { useMutation } from '@apollo/client/react';
 import { useState } from 'react';
-import { LoginDocument, type LoginMutation } from '../__generated__/graphql';
 import { errorMessage } from '../components/ui/errors';
 import { CredentialField } from '../components/ui/CredentialField';
 import { FormError } from '../components/ui/FormError';
 import type { LockedSession } from './authStore';
+import { SecondFactorStep } from './SecondFactorStep';
+import { useSignIn, type SignedIn } from './useSignIn';
 
 /** "15 minutes", "1 hour", "90 seconds". */
 function duration(seconds: number): string {
@@ -24,10 +24,11 @@ export function LockScreen({
   onSwitchUser,
 }: {
   locked: LockedSession;
-  onSignedIn(payload: LoginMutation['login'] & { email: string }): void;
+  onSignedIn(payload: SignedIn): void;
   onSwitchUser(): void;
 }) {
-  const [login, { loading }] = useMutation(LoginDocument);
+  const flow = useSignIn(onSignedIn);
+  const { loading } = flow;
   const [password, setPassword] = useState('');
   // A session stored before its email was kept: asked for too.
   const [email, setEmail] = useState(locked.email ?? '');
@@ -37,8 +38,7 @@ export function LockScreen({
   const unlock = async () => {
     setError(null);
     try {
-      const { data } = await login({ variables: { tenant: user.tenant.slug, email: email.trim(), password } });
-      if (data) onSignedIn({ ...data.login, email: email.trim() });
+      await flow.signIn({ tenant: user.tenant.slug, email: email.trim(), password });
     } catch (err) {
       setPassword('');
       setError(/unknown clinic, email or password/i.test(errorMessage(err)) ? 'Wrong password' : errorMessage(err));
@@ -60,30 +60,34 @@ export function LockScreen({
           Locked after {duration(locked.idleTimeoutSeconds)} without activity. Enter your password to carry on where you
           were.
         </p>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void unlock();
-          }}
-        >
-          {locked.email ? (
-            // The user's email, for password managers.
-            <input type="hidden" name="username" autoComplete="username" value={locked.email} />
-          ) : (
-            <CredentialField kind="email" value={email} onChange={setEmail} autoFocus />
-          )}
-          {/* The one thing to do here: the field has the focus when the screen appears. */}
-          <CredentialField
-            kind="password"
-            value={password}
-            onChange={setPassword}
-            autoFocus={locked.email !== undefined}
-          />
-          <FormError error={error} />
-          <button type="submit" className="button button-primary button-block" disabled={loading}>
-            {loading ? 'Unlocking…' : 'Unlock'}
-          </button>
-        </form>
+        {flow.challenge || flow.enrolled ? (
+          <SecondFactorStep flow={flow} />
+        ) : (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void unlock();
+            }}
+          >
+            {locked.email ? (
+              // The user's email, for password managers.
+              <input type="hidden" name="username" autoComplete="username" value={locked.email} />
+            ) : (
+              <CredentialField kind="email" value={email} onChange={setEmail} autoFocus />
+            )}
+            {/* The one thing to do here: the field has the focus when the screen appears. */}
+            <CredentialField
+              kind="password"
+              value={password}
+              onChange={setPassword}
+              autoFocus={locked.email !== undefined}
+            />
+            <FormError error={error} />
+            <button type="submit" className="button button-primary button-block" disabled={loading}>
+              {loading ? 'Unlocking…' : 'Unlock'}
+            </button>
+          </form>
+        )}
         <button type="button" className="button button-block lock-switch" onClick={onSwitchUser}>
           Sign in as someone else
         </button>

@@ -70,7 +70,7 @@ export interface Attempt {
  * ```ts
  * const attempt = await throttle.check(keys); // TOO_MANY_REQUESTS (SLOWED or LOCKED) before anything is checked
  * if (!ok) await throttle.recordFailure(attempt); // { locked: true } once, when this failure locked the account
- * else await throttle.recordSuccess(attempt);
+ * else await throttle.recordSuccess(attempt); // or release(attempt) when nothing was checked after all
  * ```
  *
  * Per key, failures are counted over `failureWindowSeconds` from the first. From `slowAfter` failures on an account,
@@ -180,6 +180,18 @@ export class AttemptThrottle {
           kind === 'account' ? this.forget(key) : this.failures.source.reward(key),
         ),
       );
+    } catch (err) {
+      this.failOpen(err);
+    }
+  }
+
+  /**
+   * The attempt checked nothing after all (a second step that is still to come, input that did not parse): it is taken
+   * back from every count, and the failures before it are kept.
+   */
+  async release(attempt: Attempt): Promise<void> {
+    try {
+      await Promise.all(attempt.counted.map(({ kind, key }) => this.failures[kind].reward(key)));
     } catch (err) {
       this.failOpen(err);
     }

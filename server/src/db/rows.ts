@@ -12,6 +12,8 @@ export interface TenantRow {
   slug: string;
   name: string;
   timeZone: string;
+  /** Whether every staff member must pass a second factor at sign-in (set by an admin). */
+  secondFactorRequired: boolean;
   createdAt: Date;
 }
 
@@ -149,4 +151,16 @@ export interface IntegrationClientRow {
   /** When it last obtained a token. */
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+}
+
+/** A user's TOTP authenticator (RFC 6238): pending until `confirmedAt` is set by a first valid code. */
+export interface SecondFactorRow {
+  tenantId: string;
+  userId: string;
+  /** Base32, as the authenticator app was given it. */
+  secret: string;
+  createdAt: Date;
+  confirmedAt: Date | null;
+  /** The newest time step a code was accepted for (codes of it and earlier steps are refused); null before any. */
+  lastUsedStep: number | null;
 }

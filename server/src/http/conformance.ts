@@ -42,6 +42,7 @@ const REQUEST_ERROR_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.BAD_USER_INPUT]: 400,
   [ErrorCode.OPERATION_RESOLUTION_FAILURE]: 400,
   [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.TOO_MANY_REQUESTS]: 429,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 

@@ -1,11 +1,17 @@
 import type { Request, Response } from 'express';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { WebSocketServer } from 'ws';
+import type { CallerLimits } from '../auth/callerLimits.js';
 import type { Realtime } from '../realtime/service.js';
 import type { SubscriberGroups } from '../subscriptions/groups.js';
 
 /** Prometheus metrics at /metrics: process figures plus the live real-time state (what a leak would show in). */
-export function createMetrics(realtime: Realtime, delivery: SubscriberGroups, wss: WebSocketServer) {
+export function createMetrics(
+  realtime: Realtime,
+  delivery: SubscriberGroups,
+  wss: WebSocketServer,
+  limits: CallerLimits,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -46,6 +52,16 @@ export function createMetrics(realtime: Realtime, delivery: SubscriberGroups, ws
     registers: [registry],
     collect() {
       this.set(delivery.memberCount);
+    },
+  });
+  new Counter({
+    name: 'derm_operations_refused_total',
+    help: 'Operations refused on this instance for a limit per caller or clinic (reason: CALLER_RATE, CLINIC_RATE, CALLER_SUBSCRIPTIONS, CLINIC_SUBSCRIPTIONS)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, count] of limits.refusals) this.inc({ reason }, count);
     },
   });
   return async (_req: Request, res: Response) => {

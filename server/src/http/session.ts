@@ -48,9 +48,8 @@ export function sameCaller(current: Viewer, next: Viewer): boolean {
 /**
  * What both transports keep for one authenticated connection (a WebSocket, an SSE stream): it ends when its token
  * does (on the instance's one deadline timer), when its session is signed out (on any instance) or goes idle (on the
- * instance's one idle timer), and an integration
- * client's also when the client is revoked (on any instance). A renewal moves the expiry to the new token's
- * (docs/architecture.md, "Sessions").
+ * instance's one idle timer), and an integration client's also when the client is revoked (on any instance). A renewal
+ * moves the expiry to the new token's (docs/architecture.md, "Sessions").
  */
 export async function watchSession(
   services: Services,
@@ -59,44 +58,63 @@ export async function watchSession(
   /** An SSE stream's id, by which `renewStream` finds it on any instance. */
   streamId?: string,
 ): Promise<WatchedSession> {
-  const expireAt = (v: Viewer) => services.deadlines.at(v.expiresAt * 1000, () => ends.expired());
-  let cancelExpiry = expireAt(viewer);
-  const renew = (next: Viewer) => {
-    if (!sameCaller(tracked.viewer, next)) {
-      throw forbidden('This token is not for the caller of this connection: reconnect with it instead');
-    }
-    cancelExpiry();
-    cancelExpiry = expireAt(next);
-    tracked.viewer = next;
-  };
-  const tracked: TrackedConnection = {
-    viewer,
-    signedOut: () => ends.signedOut(),
-    idle: () => ends.idle(),
-    streamId,
-    renew,
-  };
-  let untrackIntegration = () => {};
-  let untrackSession = () => {};
+  const session = new ConnectionSession(services, viewer, ends, streamId);
   try {
-    untrackSession = await services.sessions.track(tracked);
+    session.untrackSession = await services.sessions.track(session);
     if (viewer.kind === 'integration') {
-      untrackIntegration = await services.integrations.track(viewer, () => ends.revoked());
+      session.untrackIntegration = await services.integrations.track(viewer, () => ends.revoked());
     }
   } catch (err) {
-    cancelExpiry();
-    untrackSession();
+    session.stop();
     throw err;
   }
-  return {
-    get viewer() {
-      return tracked.viewer;
-    },
-    renew,
-    stop() {
-      cancelExpiry();
-      untrackSession();
-      untrackIntegration();
-    },
-  };
+  return session;
 }
+
+/**
+ * One connection's session: a class, so that thousands of idle connections share its methods instead of each
+ * holding closures of its own (docs/architecture.md, "Per-connection cost").
+ */
+class ConnectionSession implements WatchedSession, TrackedConnection {
+  private cancelExpiry: () => void;
+  untrackSession: () => void = noop;
+  untrackIntegration: () => void = noop;
+
+  constructor(
+    private readonly services: Services,
+    public viewer: Viewer,
+    private readonly ends: SessionEnds,
+    readonly streamId: string | undefined,
+  ) {
+    this.cancelExpiry = this.expireAt(viewer);
+  }
+
+  renew(next: Viewer): void {
+    if (!sameCaller(this.viewer, next)) {
+      throw forbidden('This token is not for the caller of this connection: reconnect with it instead');
+    }
+    this.cancelExpiry();
+    this.cancelExpiry = this.expireAt(next);
+    this.viewer = next;
+  }
+
+  signedOut(): void {
+    this.ends.signedOut();
+  }
+
+  idle(): void {
+    this.ends.idle();
+  }
+
+  stop(): void {
+    this.cancelExpiry();
+    this.untrackSession();
+    this.untrackIntegration();
+  }
+
+  private expireAt(viewer: Viewer): () => void {
+    return this.services.deadlines.at(viewer.expiresAt * 1000, () => this.ends.expired());
+  }
+}
+
+const noop = () => {};

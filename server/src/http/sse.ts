@@ -4,6 +4,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-sse';
 import { authenticateCaller } from '../auth/authenticate.js';
+import { retryAfterOf, type Release } from '../auth/callerLimits.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
@@ -35,6 +36,8 @@ interface StreamRequestContext {
   res: Response;
   /** Set once the operation is prepared; opened once the stream's head is written. */
   sink?: StreamSink;
+  /** A subscription's place among its caller's and clinic's live ones (auth/callerLimits.ts), given back at the end. */
+  release?: Release;
 }
 
 type StreamSink = SubscriberSink & { open(): void };
@@ -132,6 +135,14 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       const { viewer, requestId } = req.context;
       const prepared = prepareOperation(schema, services, viewer, requestId, params);
       if (!Array.isArray(prepared)) {
+        const held = services.limits.holdSubscription(viewer, prepared.document, params.operationName);
+        if (held instanceof GraphQLError) {
+          return [
+            JSON.stringify({ errors: forClient([held], requestId) }),
+            { status: 429, statusText: 'Too Many Subscriptions', headers: { 'content-type': MEDIA_TYPE } },
+          ];
+        }
+        if (held) req.context.release = held;
         // A query or mutation over SSE is activity too (the request's token was checked at the door).
         services.sessions.recordActivity(viewer, prepared.document, params.operationName);
         const sink = eventSink(req.context.res, prepared.contextValue);
@@ -197,6 +208,11 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       return sendErrors(res, 401, [err as GraphQLError], requestId);
     }
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
+    const overRate = await services.limits.admit(viewer);
+    if (overRate) {
+      res.setHeader('retry-after', retryAfterOf(overRate));
+      return sendErrors(res, 429, [overRate], requestId);
+    }
     const key = callerKey(viewer);
     const open = perCaller.get(key) ?? 0;
     if (open >= SocketLimits.maxSubscriptions) {
@@ -213,8 +229,8 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     perCaller.set(key, open + 1);
     let session: WatchedSession | undefined;
     let stream: LiveStream | undefined;
+    const context: StreamRequestContext = { viewer, requestId, res };
     try {
-      const context: StreamRequestContext = { viewer, requestId, res };
       const [body, init] = await handler({
         method: req.method,
         url: req.url,
@@ -297,6 +313,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
       else res.end();
     } finally {
+      context.release?.();
       session?.stop();
       if (stream) live.delete(stream);
       const left = (perCaller.get(key) ?? 1) - 1;

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateCaller } from '../auth/authenticate.js';
+import type { Release } from '../auth/callerLimits.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
 import { isUserActivity } from '../domains/identity/sessions.js';
 import type { SocketInfo } from '../realtime/service.js';
-import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
+import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
-import { watchSession, type WatchedSession } from './session.js';
+import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
 import { forClient, maskedResult, prepareOperation } from './operation.js';
 
 /** Limits of one WebSocket connection. */
@@ -51,6 +52,8 @@ type SocketExtra = {
   info?: SocketInfo;
   /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
   session?: WatchedSession;
+  /** The places of its live subscriptions among its caller's and clinic's (auth/callerLimits.ts), by operation id. */
+  held?: Map<string, Release>;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening?: Promise<void>;
   closed?: boolean;
@@ -61,25 +64,59 @@ const CLOSE_BRACE = Buffer.from('}');
 /**
  * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only
  * the envelope with this operation's id is added here (graphql-ws would serialise the whole message per socket).
- * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes.
+ * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes. A class, so that its methods
+ * are shared by every operation rather than held as closures by each (docs/architecture.md, "Per-connection cost").
  */
-function socketSink(socket: WebSocket, id: string, ctx: Context): SubscriberSink {
-  // The message around the group's payload bytes: copied into one buffer, sent as a text frame (no string to encode).
-  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
-  return {
-    next: ({ bytes }) =>
-      socket.send(Buffer.concat([prefix, bytes, CLOSE_BRACE], prefix.length + bytes.length + 1), { binary: false }),
-    nextResult: (result) => socket.send(JSON.stringify({ id, type: 'next', payload: maskedResult(result, ctx) })),
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const check = () =>
-          socket.readyState !== socket.OPEN || socket.bufferedAmount === 0 ? resolve() : setTimeout(check, 10);
-        check();
-      }),
-  };
+class SocketSink implements SubscriberSink {
+  /** The message around the group's payload bytes: copied into one buffer, sent as a text frame (no string to encode). */
+  private readonly prefix: Buffer;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly id: string,
+    private readonly ctx: Context,
+  ) {
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+  }
+
+  next({ bytes }: SharedPayload): void {
+    const { prefix } = this;
+    this.socket.send(Buffer.concat([prefix, bytes, CLOSE_BRACE], prefix.length + bytes.length + 1), { binary: false });
+  }
+
+  nextResult(result: ExecutionResult): void {
+    this.socket.send(JSON.stringify({ id: this.id, type: 'next', payload: maskedResult(result, this.ctx) }));
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  drained(): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve) => {
+      const check = () =>
+        socket.readyState !== socket.OPEN || socket.bufferedAmount === 0 ? resolve() : setTimeout(check, 10);
+      check();
+    });
+  }
+}
+
+/** How the server ends a socket (session.ts): closed with 4403 and the reason the client acts on. */
+class SocketEnds implements SessionEnds {
+  constructor(private readonly socket: WebSocket) {}
+  expired(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
+  }
+  revoked(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked);
+  }
+  signedOut(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.signedOut);
+  }
+  idle(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
+  }
 }
 
 /** The request id of one operation on one socket: what its log lines carry. */
@@ -161,8 +198,12 @@ export function attachWebSocketServer(
       originAllowed(origin, req.headers.host, config.corsOrigins) ? done(true) : done(false, 403, 'Origin not allowed'),
   });
 
+  // One listener for every socket's protocol errors (see below, where graphql-ws's own is taken off).
+  const protocolError = (err: Error) =>
+    log.info({ err: { message: err.message } }, 'websocket closed on a protocol error');
   // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
   wss.on('connection', (socket: WebSocket) => {
+    socket.on('error', protocolError);
     let windowStart = Date.now();
     let count = 0;
     socket.on('message', () => {
@@ -199,18 +240,13 @@ export function attachWebSocketServer(
         if (ctx.extra.closed) return false;
         ctx.extra.id = randomUUID();
         // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
-        // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md).
+        // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md). Set
+        // to undefined, not deleted: a deleted property turns the object into a slow, larger dictionary.
         (ctx.extra as { request?: unknown }).request = undefined;
-        if (ctx.connectionParams) delete (ctx.connectionParams as Record<string, unknown>).authorization;
+        if (ctx.connectionParams) (ctx.connectionParams as Record<string, unknown>).authorization = undefined;
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
-        const close = (reason: string) => ctx.extra.socket.close(CloseCode.Forbidden, reason);
-        ctx.extra.session = await watchSession(services, viewer, {
-          expired: () => close(ForbiddenReason.tokenExpired),
-          revoked: () => close(ForbiddenReason.clientRevoked),
-          signedOut: () => close(ForbiddenReason.signedOut),
-          idle: () => close(ForbiddenReason.sessionIdle),
-        });
+        ctx.extra.session = await watchSession(services, viewer, new SocketEnds(ctx.extra.socket));
         if (ctx.extra.closed) {
           ctx.extra.session.stop();
           return false;
@@ -223,11 +259,14 @@ export function attachWebSocketServer(
           for (const hook of realtime.onSocketOpen) await hook(info);
         })();
         await ctx.extra.opening;
+        // Done: nothing to wait for any more, and nothing to keep for the socket's lifetime.
+        ctx.extra.opening = undefined;
         return true;
       },
       async onClose(ctx) {
         ctx.extra.closed = true;
         ctx.extra.session?.stop();
+        for (const release of ctx.extra.held?.values() ?? []) release();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
@@ -255,8 +294,15 @@ export function attachWebSocketServer(
             }),
           ];
         }
+        // Over its caller's or clinic's rate: an error for this operation; the socket stays (a flood of messages is
+        // closed with 4429 above).
+        const refused = await services.limits.admit(viewer);
+        if (refused) return [refused];
         const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
         if (!Array.isArray(prepared)) {
+          const held = services.limits.holdSubscription(viewer, prepared.document, payload.operationName);
+          if (held instanceof GraphQLError) return [held];
+          if (held) (ctx.extra.held ??= new Map()).set(id, held);
           // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
           // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
           // every request.
@@ -275,11 +321,15 @@ export function attachWebSocketServer(
           prepared.contextValue.connection = session;
           attachTransport(
             prepared.contextValue,
-            socketSink(ctx.extra.socket, id, prepared.contextValue),
+            new SocketSink(ctx.extra.socket, id, prepared.contextValue),
             payload.variables,
           );
         }
         return prepared;
+      },
+      onComplete(ctx, id) {
+        ctx.extra.held?.get(id)?.();
+        ctx.extra.held?.delete(id);
       },
       onNext(_ctx, _id, _payload, args, result) {
         return result.errors ? maskedResult(result, args.contextValue as Context) : undefined;
@@ -295,13 +345,16 @@ export function attachWebSocketServer(
     0,
   );
   const stopKeepAlive = keepAlive(wss, config.keepAliveSeconds * 1000);
-  // Registered after graphql-ws's handler, to replace its socket 'error' listener: it reports every error on the
+  // Registered after graphql-ws's handler, to take its socket 'error' listener off: it reports every error on the
   // console as an internal one ("check your implementation"). The errors a server-side ws socket emits are the
   // client's (a frame over maxPayload, invalid UTF-8, a bad opcode), and ws has already closed the socket with the
   // matching code (1009, 1007, 1002). Log them as what they are; a listener must stay, or the error would be thrown.
+  // Ours was registered first; taking graphql-ws's off one by one leaves ours in place (removeAllListeners would
+  // delete the event's key, and a deleted key turns the socket's listener table into a larger, slower dictionary).
   wss.on('connection', (socket: WebSocket) => {
-    socket.removeAllListeners('error');
-    socket.on('error', (err) => log.info({ err: { message: err.message } }, 'websocket closed on a protocol error'));
+    for (const listener of socket.rawListeners('error')) {
+      if (listener !== protocolError) socket.removeListener('error', listener as (err: Error) => void);
+    }
   });
   return {
     wss,

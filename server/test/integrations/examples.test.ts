@@ -294,6 +294,65 @@ describe('The Node integrator (examples/node-integrator)', () => {
     expect(code).toBe(1);
     expect(integrator.log()).toContain('giving up: Client revoked');
   });
+
+  it('should wait as long as the server says when its client is over its rate (TOO_MANY_REQUESTS), then subscribe', async () => {
+    // A server of its own, with a low rate per caller.
+    const ownDir = mkdtempSync(path.join(tmpdir(), 'derm-examples-rate-'));
+    const ownDatabase = ENGINE === 'postgres' ? await createTestDatabase() : null;
+    const limited = await spawnServer({
+      PORT: '0',
+      ...(ownDatabase ? { DATABASE_URL: ownDatabase.url! } : { DATA_DIR: ownDir }),
+      RATE_LIMIT_WINDOW: '6',
+      RATE_LIMIT_CALLER: '20',
+    });
+    try {
+      const post = async (query: string, token?: string) =>
+        (await fetch(`${limited.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ query }),
+        }).then((r) => r.json())) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
+      const admin = (
+        await post(
+          'mutation { login(tenant: "sunrise-derm", email: "admin@sunrise.example", password: "derm-demo-2026") { token } }',
+        )
+      ).data.login.token;
+      const created = (
+        await post(
+          'mutation { createIntegrationClient(input: { name: "Eager", scopes: ["appointments:read"] }) { clientSecret client { id } } }',
+          admin,
+        )
+      ).data.createIntegrationClient;
+      const client = { id: created.client.id, secret: created.clientSecret };
+      // Another process of the same client has used up its rate for this window.
+      const token = (await requestToken(limited.url, { grant_type: 'client_credentials' }, { basic: client })).body
+        .access_token as string;
+      const answers = await Promise.all(Array.from({ length: 21 }, () => post('{ schedule { id } }', token)));
+      expect(answers.at(-1)!.errors?.[0]?.extensions?.code).toBe('TOO_MANY_REQUESTS');
+
+      const integrator = start(process.execPath, ['examples/node-integrator/integrator.mjs'], {
+        DERM_URL: limited.url,
+        CLIENT_ID: client.id,
+        CLIENT_SECRET: client.secret,
+        CURSOR_FILE: path.join(ownDir, 'eager-cursor.txt'),
+      });
+      running.push(integrator);
+      await vi.waitFor(
+        () => expect(integrator.log()).toMatch(/too many requests \(CALLER_RATE\); subscribing again in [1-6] s/),
+        { timeout: 20_000 },
+      );
+      await vi.waitFor(
+        async () =>
+          expect(await metric(limited.url, 'derm_subscription_streams'), `subscribed:\n${integrator.log()}`).toBe(1),
+        { timeout: 20_000 },
+      );
+      await integrator.stop();
+    } finally {
+      await limited.stop();
+      await ownDatabase?.drop();
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('GraphQL over SSE with curl (examples/sse.sh)', () => {

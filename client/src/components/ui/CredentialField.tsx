@@ -4,9 +4,11 @@ import { Field } from './Field';
 const KINDS = {
   email: { label: 'Email', type: 'email', autoComplete: 'username' },
   password: { label: 'Password', type: 'password', autoComplete: 'current-password' },
+  // The authenticator app's 6 digits, or a recovery code (letters too, so not a numeric keyboard).
+  code: { label: 'Authentication code', type: 'text', autoComplete: 'one-time-code' },
 } as const;
 
-/** A sign-in field (the sign-in page, the lock screen): the email, or the current password. */
+/** A sign-in field (the sign-in page, the lock screen): the email, the current password, or a second-factor code. */
 export function CredentialField({
   kind,
   value,

@@ -6,11 +6,12 @@ import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { GraphQLError } from 'graphql';
 import { authenticateCaller } from '../../auth/authenticate.js';
-import { badInput, badRequest, conflict, notFound, unauthenticated } from '../../errors.js';
+import { badInput, badRequest, conflict, ErrorCode, notFound, unauthenticated } from '../../errors.js';
 import { isUuid, requiredEmail, requiredText } from '../../validation.js';
 import { ThrottleKey } from '../../auth/throttle.js';
 import { announceLockout } from './lockouts.js';
 import { mustLoad } from '../../loaders.js';
+import { passSecondFactor } from './secondFactor.js';
 import { insertUser, isUserOfTenant, listStaff, setPasswordHash, tenantBySlug, userByEmail } from './data.js';
 
 export const identityResolvers: Resolvers = {
@@ -29,7 +30,7 @@ export const identityResolvers: Resolvers = {
     },
   },
   Mutation: {
-    login: async (_parent, { tenant: slug, email, password }, ctx) => {
+    login: async (_parent, { tenant: slug, email, password, code }, ctx) => {
       const { throttle, passwordHashing } = ctx.services;
       // Counted against the clinic and email as typed, existing or not, and the caller's address.
       const keys = {
@@ -50,6 +51,20 @@ export const identityResolvers: Resolvers = {
         if (locked && user) announceLockout(ctx, user);
         throw unauthenticated('Unknown clinic, email or password');
       }
+      // The second factor is part of the same attempt: a wrong code is a failure, the right one forgets them all, and
+      // a step that checked no code (none sent yet, or one that does not parse) gives the attempt back.
+      let recoveryCodes: string[] | null;
+      try {
+        recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
+      } catch (err) {
+        if (err instanceof GraphQLError && err.extensions.code === ErrorCode.SECOND_FACTOR_INVALID) {
+          const { locked } = await throttle.recordFailure(attempt);
+          if (locked) announceLockout(ctx, user);
+        } else {
+          await throttle.release(attempt);
+        }
+        throw err;
+      }
       await throttle.recordSuccess(attempt);
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
@@ -57,7 +72,13 @@ export const identityResolvers: Resolvers = {
       await ctx.services.sessions.started(viewer);
       if (!ctx.viewer) ctx.signIn(viewer);
       ctx.log.info('user signed in');
-      return { token, expiresAt, user, idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds };
+      return {
+        token,
+        expiresAt,
+        user,
+        idleTimeoutSeconds: ctx.services.config.sessionIdleTimeoutSeconds,
+        recoveryCodes,
+      };
     },
     changePassword: async (_parent, { currentPassword, newPassword }, ctx) => {
       const viewer = requireViewer(ctx.viewer);

@@ -1,0 +1,230 @@
+import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Viewer } from './tokens.js';
+import type { RateLimits } from '../config.js';
+import { RateLimitReason, tooManyRequests, tooManySubscriptions } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Who a limit counts: a staff session (every token of one sign-in and its renewals; tokens made by hand, without a
+ * session, count as their user) or an integration client (all its tokens).
+ */
+export function callerKey(viewer: Viewer): string {
+  if (viewer.kind === 'integration') return `client:${viewer.clientId}`;
+  return viewer.sessionId ? `session:${viewer.sessionId}` : `user:${viewer.userId}`;
+}
+
+/** Lets go of one live subscription's place (idempotent). */
+export type Release = () => void;
+
+const ALLOWED = { waitMs: 0, first: false };
+
+/**
+ * One rate (so many operations per window per key): counted in Redis when there is one, so that it holds across
+ * instances, else in this process. Redis unreachable: counted in this process meanwhile (each instance then allows the
+ * rate on its own), never refused for the outage, never thrown.
+ */
+class Rate {
+  private readonly local: RateLimiterMemory;
+  private readonly shared: RateLimiterRedis | null;
+
+  constructor(
+    name: string,
+    private readonly points: number,
+    windowSeconds: number,
+    redis: Redis | null,
+    namespace: string,
+    private readonly store: StoreHealth,
+  ) {
+    this.local = new RateLimiterMemory({ points, duration: windowSeconds, keyPrefix: name });
+    this.shared = redis
+      ? new RateLimiterRedis({
+          storeClient: redis,
+          points,
+          duration: windowSeconds,
+          keyPrefix: `${namespace}:rate-${name}`,
+          // While Redis is disconnected, fail at once instead of trying (the connection has no offline queue anyway).
+          rejectIfRedisNotReady: true,
+          // A key over its rate is refused in memory until its window ends: a flood costs no Redis round trip.
+          inMemoryBlockOnConsumed: points + 1,
+        })
+      : null;
+  }
+
+  /**
+   * Counts one operation for `key`: `waitMs` 0 when allowed, else the milliseconds before one will be; `first` on the
+   * first refusal of the key's window (counted over every instance), for a log line per flood rather than per request.
+   */
+  async consume(key: string): Promise<{ waitMs: number; first: boolean }> {
+    if (this.shared) {
+      try {
+        await this.shared.consume(key);
+        this.store.up();
+        return ALLOWED;
+      } catch (res) {
+        if (res instanceof RateLimiterRes) return this.refused(res);
+        this.store.down(res);
+      }
+    }
+    try {
+      await this.local.consume(key);
+      return ALLOWED;
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return this.refused(res);
+      throw res;
+    }
+  }
+
+  private refused(res: RateLimiterRes): { waitMs: number; first: boolean } {
+    return { waitMs: Math.max(1, res.msBeforeNext), first: res.consumedPoints === this.points + 1 };
+  }
+}
+
+/** Logs once when the shared counters become unreachable, and once when they are back. */
+class StoreHealth {
+  private failing = false;
+  constructor(private readonly log: Logger) {}
+  down(err: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.log.warn(
+      { err: { message: (err as Error)?.message } },
+      'rate limits: Redis unreachable, each instance counts on its own until it is back',
+    );
+  }
+  up(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.log.info('rate limits: Redis reachable again, counted across instances');
+  }
+}
+
+/**
+ * Limits per caller and per clinic, the same on every transport (docs/architecture.md, "Limits per caller and
+ * clinic"): a rate of operations (each HTTP request, each WebSocket `subscribe`, each SSE request is one), checked once
+ * per operation, never per delivered event; and a count of live subscriptions, over WebSocket and SSE.
+ *
+ * Rates are counted in Redis when configured (they hold across instances), else in this process. Live subscriptions
+ * are counted per instance: a count in Redis would have to be given back by an instance that crashed, which only a
+ * time to live renewed by every instance would do (as the expiring sets do); behind a load balancer spreading
+ * connections, a caller can therefore hold up to the limit on each instance.
+ */
+export class CallerLimits {
+  private readonly callerRate: Rate;
+  private readonly clinicRate: Rate;
+  private readonly live = new Map<string, number>();
+  /** Operations refused since start, by reason (`CALLER_RATE`, `CLINIC_RATE`, `CALLER_SUBSCRIPTIONS`, …): /metrics. */
+  readonly refusals = new Map<string, number>();
+
+  constructor(
+    private readonly limits: RateLimits,
+    redis: Redis | null,
+    namespace: string,
+    private readonly log: Logger,
+  ) {
+    const store = new StoreHealth(log);
+    this.callerRate = new Rate('caller', limits.perCaller, limits.windowSeconds, redis, namespace, store);
+    this.clinicRate = new Rate('clinic', limits.perClinic, limits.windowSeconds, redis, namespace, store);
+  }
+
+  /**
+   * Counts one operation of `viewer`: null when it may run, else the TOO_MANY_REQUESTS error to answer it with. The
+   * caller's rate first: a caller over its own rate does not use up its clinic's. Never rejects (a failure lets the
+   * operation through, logged).
+   */
+  async admit(viewer: Viewer): Promise<GraphQLError | null> {
+    try {
+      const caller = await this.callerRate.consume(callerKey(viewer));
+      if (caller.waitMs > 0) return this.refuse(viewer, RateLimitReason.caller, caller);
+      const clinic = await this.clinicRate.consume(viewer.tenantId);
+      if (clinic.waitMs > 0) return this.refuse(viewer, RateLimitReason.clinic, clinic);
+      return null;
+    } catch (err) {
+      this.log.error({ err }, 'rate limit check failed; operation let through');
+      return null;
+    }
+  }
+
+  private refuse(viewer: Viewer, reason: RateLimitReason, { waitMs, first }: { waitMs: number; first: boolean }) {
+    this.count(reason);
+    // Who is flooding, once per window (ids only).
+    if (first) this.log.warn({ caller: callerKey(viewer), tenantId: viewer.tenantId, reason }, 'over its rate');
+    return tooManyRequests(reason, Math.ceil(waitMs / 1000));
+  }
+
+  private count(reason: string): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+  }
+
+  /**
+   * For an operation that is a subscription: takes one of the caller's and the clinic's places for live
+   * subscriptions, given back by the returned `Release` when it ends. Null for queries and mutations; the
+   * TOO_MANY_SUBSCRIPTIONS error when either is full.
+   */
+  holdSubscription(
+    viewer: Viewer,
+    document: DocumentNode,
+    operationName?: string | null,
+  ): Release | GraphQLError | null {
+    if (getOperationAST(document, operationName)?.operation !== 'subscription') return null;
+    const caller = `caller:${callerKey(viewer)}`;
+    const clinic = `clinic:${viewer.tenantId}`;
+    const { subscriptionsPerCaller, subscriptionsPerClinic } = this.limits;
+    if ((this.live.get(caller) ?? 0) >= subscriptionsPerCaller) {
+      this.count('CALLER_SUBSCRIPTIONS');
+      return tooManySubscriptions(
+        `At most ${subscriptionsPerCaller} subscriptions may be live at once per caller on one server`,
+        'CALLER',
+      );
+    }
+    if ((this.live.get(clinic) ?? 0) >= subscriptionsPerClinic) {
+      this.count('CLINIC_SUBSCRIPTIONS');
+      return tooManySubscriptions(
+        `At most ${subscriptionsPerClinic} subscriptions may be live at once per clinic on one server`,
+        'CLINIC',
+      );
+    }
+    this.add(caller, 1);
+    this.add(clinic, 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.add(caller, -1);
+      this.add(clinic, -1);
+    };
+  }
+
+  /** Live subscriptions counted now for a caller and a clinic (tests, metrics). */
+  liveCount(viewer: Viewer): { caller: number; clinic: number } {
+    return {
+      caller: this.live.get(`caller:${callerKey(viewer)}`) ?? 0,
+      clinic: this.live.get(`clinic:${viewer.tenantId}`) ?? 0,
+    };
+  }
+
+  private add(key: string, delta: number): void {
+    const count = (this.live.get(key) ?? 0) + delta;
+    if (count > 0) this.live.set(key, count);
+    else this.live.delete(key);
+  }
+}
+
+/** The `Retry-After` of a TOO_MANY_REQUESTS error, in whole seconds. */
+export function retryAfterOf(error: GraphQLError): string {
+  return String(error.extensions.retryAfter ?? 1);
+}
+
+/**
+ * The refusal as Apollo answers it over HTTP: status 429 with `Retry-After` (Apollo reads `extensions.http`, a `Map` of
+ * headers, and keeps it from the client).
+ */
+export function forHttp(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: {
+      ...error.extensions,
+      http: { status: 429, headers: new Map([['retry-after', retryAfterOf(error)]]) },
+    },
+  });
+}
