@@ -1,3 +1,4 @@
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../src/db/seeds/demo.js';
 import { createIntegrationClient, requestToken } from './helpers/integrations.js';
@@ -205,6 +206,37 @@ describe('changePassword', () => {
     expect(tries[2].status).toBe(429);
     // The same count: signing in is slowed too.
     expect(reasonOf(await login('patel@sunrise.example', DEMO_PASSWORD))).toBe('SLOWED');
+  });
+});
+
+describe('Second factor', () => {
+  it('should count wrong codes after the right password as failures, and a step without a code not at all', async () => {
+    const token = await server.login('lakeside-skin', 'nurse');
+    const { secret } = (await server.gql('mutation { startTotpEnrolment { secret } }', {}, token)).data!
+      .startTotpEnrolment;
+    const confirmed = await server.gql(
+      'mutation($c: String!) { confirmTotpEnrolment(code: $c) { status { enabled } } }',
+      { c: await generate({ secret }) },
+      token,
+    );
+    expect(confirmed.data?.confirmTotpEnrolment.status.enabled).toBe(true);
+
+    const LOGIN_CODE =
+      'mutation($e: String!, $p: String!, $c: String) { login(tenant: "lakeside-skin", email: $e, password: $p, code: $c) { token } }';
+    const signIn = (c?: string) => server.gql(LOGIN_CODE, { e: 'nurse@lakeside.example', p: DEMO_PASSWORD, c }, null);
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await signIn());
+    // A code no authenticator shows now: its digits are the current code's, each shifted by 5.
+    const wrong = (await generate({ secret })).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+    for (let i = 0; i < 3; i++) answers.push(await signIn(wrong));
+    expect(answers.map((r) => reasonOf(r) ?? errorCode(r))).toEqual([
+      'CODE_NEEDED',
+      'CODE_NEEDED',
+      'CODE_NEEDED',
+      'CODE_WRONG',
+      'CODE_WRONG',
+      'SLOWED',
+    ]);
   });
 });
 
