@@ -25,7 +25,7 @@
  * redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir> (run the GraphQL server under --cpu-prof, leave its profiles there and
  * print where its CPU went during the events).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,8 @@ import {
   ROOT,
   sleep,
   spawnListening,
+  SERVER_BUILD,
+  buildServer,
   until,
   type AudienceShare,
   type Spawned,
@@ -453,24 +455,6 @@ async function rawClients(url: string): Promise<number> {
 
 const jwtSecret = randomBytes(32).toString('base64url');
 
-/**
- * The server as `npm run build` makes it and `npm start` runs it: compiled by tsc. Not through tsx, as the tests run
- * it: tsx's esbuild transform keeps function names (`keepNames`) by redefining `name` on every function it creates,
- * which gives each closure a property table of its own (measured: 20.8 against 15.8 KB of heap per subscribed
- * connection) and costs CPU wherever closures are made.
- */
-const SERVER_BUILD = 'dist/server/src/main.js';
-
-function buildServer(): void {
-  const t = Date.now();
-  execFileSync('npm', ['run', 'codegen', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-  log(`server built (${SERVER_BUILD}, as \`npm run build\` does) in ${((Date.now() - t) / 1000).toFixed(0)} s`);
-}
-
 async function startGraphQLServer(): Promise<Spawned> {
   const server = await spawnListening(
     'derm-realtime',
@@ -851,7 +835,7 @@ async function main(): Promise<void> {
   log(`PostgreSQL: throwaway database ${dbName}; Redis: ${REDIS_URL} (namespace ${redisNamespace})`);
 
   const started = Date.now();
-  buildServer();
+  log(buildServer());
   databaseUrl = await createDatabase();
   const results: CaseRun[] = [];
   // Cases side by side within each run, so that they see the same machine state.

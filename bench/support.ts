@@ -142,6 +142,25 @@ export function openFileLimit(): number {
   return Number(match[1]);
 }
 
+/**
+ * The server as `npm run build` makes it and `npm start` runs it: compiled by tsc. Not through tsx, as the tests run
+ * it: tsx's esbuild transform keeps function names (`keepNames`) by redefining `name` on every function it creates,
+ * which gives each closure a property table of its own (measured: 20.8 against 15.8 KB of heap per subscribed
+ * connection) and costs CPU wherever closures are made.
+ */
+export const SERVER_BUILD = 'dist/server/src/main.js';
+
+/** Compiles the server into `dist/` as `npm run build` does (codegen, then tsc); returns a line saying so. */
+export function buildServer(): string {
+  const t = Date.now();
+  execFileSync('npm', ['run', 'codegen', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  return `server built (${SERVER_BUILD}, as \`npm run build\` does) in ${((Date.now() - t) / 1000).toFixed(0)} s`;
+}
+
 export interface Spawned {
   name: string;
   child: ChildProcess;
