@@ -9,6 +9,8 @@ import express from 'express';
 import { authenticateCaller } from './auth/authenticate.js';
 import { CallerLimits, forHttp } from './auth/callerLimits.js';
 import { TokenService } from './auth/tokens.js';
+import { PasswordHashing } from './auth/passwords.js';
+import { AttemptThrottle } from './auth/throttle.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
 import { createDb, type Db } from './db/knex.js';
@@ -81,6 +83,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       // A clinic disabled without a signal reaching this instance: its connections close at the next check.
       { standings: (tenantIds) => standingsOfDisabled(db, tenantIds) },
     ),
+    throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
+    passwordHashing: new PasswordHashing(config.passwordHashConcurrency),
     delivery: new SubscriberGroups(config.slowConsumerBytes),
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
@@ -91,6 +95,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const app = express();
   app.disable('x-powered-by');
+  // req.ip: the client's address as the nearest trusted proxy saw it (what password attempts are counted against).
+  if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   const httpServer = createServer(app);
   let draining = false;
   const schema = buildSchema();
@@ -171,7 +177,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
         const refused = viewer && (await services.limits.admit(viewer));
         if (refused) throw forHttp(refused);
-        return createContext(services, viewer, requestId);
+        return createContext(services, viewer, requestId, req.ip);
       },
     }),
   );

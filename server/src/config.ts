@@ -84,11 +84,48 @@ export interface Config {
   sessionIdleTimeoutSeconds: number;
   /** Serve the offline GraphQL explorer at /explorer (`EXPLORER_ENABLED`). @default true outside production */
   explorerEnabled: boolean;
+  /** Password and client-secret guessing: when answers slow down and accounts lock (auth/throttle.ts). */
+  throttle: ThrottleConfig;
+  /**
+   * Password hashes (scrypt, ~32 MiB and 50-100 ms each) this instance derives at once (`PASSWORD_HASH_CONCURRENCY`, 1
+   * to 256); a sign-in beyond them is refused at once with `TOO_MANY_REQUESTS` (reason `BUSY`) instead of queueing.
+   * @default 8
+   */
+  passwordHashConcurrency: number;
+  /**
+   * Proxies in front of the server whose `X-Forwarded-For` is believed (`TRUST_PROXY`, 0 to 10 hops): the source
+   * address password attempts are counted against is the client's as the nearest of them saw it. With 0, it is the
+   * connection's peer, so behind a load balancer every attempt would come from its address. @default 0
+   */
+  trustProxyHops: number;
   /**
    * How many operations and live subscriptions one caller (a staff session, an integration client) and one clinic may
    * have (docs/architecture.md, "Limits per caller and clinic"; defaults and why in README.md).
    */
   rateLimits: RateLimits;
+}
+
+/**
+ * Counted per account (clinic and email, or integration client id; emails that do not exist too) and per source address,
+ * over `failureWindowSeconds` from the first failure; shared by every instance through Redis when configured.
+ */
+export interface ThrottleConfig {
+  /**
+   * Failed attempts on one account after which each further failure makes it wait before the next try, 1 s doubling
+   * up to the lock duration (`LOGIN_SLOW_AFTER`, 1 to 1000). @default 5
+   */
+  slowAfter: number;
+  /** Failed attempts on one account that lock it for `lockSeconds` (`LOGIN_LOCK_AFTER`, 1 to 1000). @default 10 */
+  lockAfter: number;
+  /** How long a locked account or source stays locked (`LOGIN_LOCK_DURATION`, 1 s to 1 d). @default 15m */
+  lockSeconds: number;
+  /** Failures are counted over this window from the first one (`LOGIN_FAILURE_WINDOW`, 1 s to 1 d). @default 1h */
+  failureWindowSeconds: number;
+  /**
+   * Failed attempts from one source address, whatever the account, that lock that address (`LOGIN_SOURCE_LOCK_AFTER`,
+   * 1 to 100000): high, since a clinic's staff often share one address. @default 100
+   */
+  sourceLockAfter: number;
 }
 
 /** Request rates and live subscriptions per caller and per clinic (`http/rateLimits.ts`). */
@@ -234,6 +271,36 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+/** A span of time like `parseDuration`'s, within bounds of its own (seconds). */
+function parseSpan(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 } as const;
+  const seconds = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < min || seconds > max) {
+    throw new ConfigError(
+      `${name} must be a duration from ${min}s to ${max}s such as "90", "15m" or "1h", got "${raw}"`,
+    );
+  }
+  return seconds;
+}
+
+function parseThrottle(env: Env): ThrottleConfig {
+  const slowAfter = parseWhole('LOGIN_SLOW_AFTER', env.LOGIN_SLOW_AFTER, 5, 1, 1000, 'failures');
+  const lockAfter = parseWhole('LOGIN_LOCK_AFTER', env.LOGIN_LOCK_AFTER, 10, 1, 1000, 'failures');
+  if (slowAfter > lockAfter)
+    throw new ConfigError(
+      `LOGIN_SLOW_AFTER (${slowAfter}) must not exceed LOGIN_LOCK_AFTER (${lockAfter}): answers slow down before the lock`,
+    );
+  return {
+    slowAfter,
+    lockAfter,
+    lockSeconds: parseSpan('LOGIN_LOCK_DURATION', env.LOGIN_LOCK_DURATION, 15 * 60, 1, 86400),
+    failureWindowSeconds: parseSpan('LOGIN_FAILURE_WINDOW', env.LOGIN_FAILURE_WINDOW, 3600, 1, 86400),
+    sourceLockAfter: parseWhole('LOGIN_SOURCE_LOCK_AFTER', env.LOGIN_SOURCE_LOCK_AFTER, 100, 1, 100000, 'failures'),
+  };
+}
+
 function parseIdleTimeout(raw: string): number {
   const seconds = parseDuration('SESSION_IDLE_TIMEOUT', raw);
   if (seconds > 12 * 3600)
@@ -316,6 +383,16 @@ export function loadConfig(env: Env = process.env): Config {
     eventRetentionDays: parseDays('EVENT_RETENTION', env.EVENT_RETENTION, 30, 1, 3650),
     sessionIdleTimeoutSeconds: parseIdleTimeout(env.SESSION_IDLE_TIMEOUT ?? '15m'),
     explorerEnabled: parseBoolean('EXPLORER_ENABLED', env.EXPLORER_ENABLED, nodeEnv !== 'production'),
+    throttle: parseThrottle(env),
+    passwordHashConcurrency: parseWhole(
+      'PASSWORD_HASH_CONCURRENCY',
+      env.PASSWORD_HASH_CONCURRENCY,
+      8,
+      1,
+      256,
+      'derivations',
+    ),
+    trustProxyHops: parseWhole('TRUST_PROXY', env.TRUST_PROXY, 0, 0, 10, 'proxies'),
     rateLimits: parseRateLimits(env),
   };
 }

@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { CallerLimits } from './auth/callerLimits.js';
+import type { PasswordHashing } from './auth/passwords.js';
+import type { AttemptThrottle } from './auth/throttle.js';
 import type { IntegrationService } from './domains/integrations/service.js';
 import type { SessionService } from './domains/identity/sessions.js';
 import type { EventPruner } from './events/retention.js';
@@ -33,6 +35,10 @@ export interface Services {
   integrations: IntegrationService;
   /** Sign-outs: refused sessions, and closing their connections on every instance. */
   sessions: SessionService;
+  /** Password and client-secret guessing: slow-down and lock-out per account and per source address. */
+  throttle: AttemptThrottle;
+  /** The bound on password hashes derived at once on this instance (`PASSWORD_HASH_CONCURRENCY`). */
+  passwordHashing: PasswordHashing;
   /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
   delivery: SubscriberGroups;
   /** Rates of operations and counts of live subscriptions per caller and per clinic, on every transport. */
@@ -51,6 +57,11 @@ export interface Context {
   db: Db;
   readonly log: Logger;
   requestId: string;
+  /**
+   * The address the request came from (HTTP: the peer of the connection), which password attempts are also counted
+   * against; absent on WebSocket and SSE operations, whose callers signed in already.
+   */
+  readonly sourceAddress?: string;
   /**
    * Who is calling (staff or integration client), from a verified token; null for anonymous calls (only `login` accepts
    * those).
@@ -90,6 +101,7 @@ class OperationContext implements Context {
     readonly services: Services,
     public viewer: Viewer | null,
     readonly requestId: string,
+    readonly sourceAddress?: string,
   ) {
     this.db = services.db;
   }
@@ -129,6 +141,11 @@ function logFields(viewer: Viewer): Record<string, string> {
     : { clientId: viewer.clientId, tenantId: viewer.tenantId };
 }
 
-export function createContext(services: Services, viewer: Viewer | null, requestId: string): Context {
-  return new OperationContext(services, viewer, requestId);
+export function createContext(
+  services: Services,
+  viewer: Viewer | null,
+  requestId: string,
+  sourceAddress?: string,
+): Context {
+  return new OperationContext(services, viewer, requestId, sourceAddress);
 }

@@ -22,8 +22,10 @@ export const ErrorCode = {
    */
   CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   /**
-   * The caller (`reason: CALLER_RATE`) or its clinic (`CLINIC_RATE`) sent more operations than its window allows
-   * (`RATE_LIMIT_CALLER`, `RATE_LIMIT_CLINIC`): try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`).
+   * Refused for now: try again after `retryAfter` seconds (HTTP: 429 and `Retry-After`). `reason` says why: the
+   * caller (`CALLER_RATE`) or its clinic (`CLINIC_RATE`) sent more operations than its window allows
+   * (`RATE_LIMIT_CALLER`, `RATE_LIMIT_CLINIC`); too many failed password or secret attempts (`SLOWED`, `LOCKED`); too
+   * many password checks at once (`BUSY`) (see `AttemptRefusal`).
    */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   /**
@@ -86,6 +88,33 @@ export function badInput(message: string, field?: string, reason?: string): Grap
 /** A request this transport or this state cannot serve (`reason`: which, when a client may tell them apart). */
 export function badRequest(message: string, reason?: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST, ...(reason ? { reason } : {}) } });
+}
+
+/** Why a password (or client secret) check was refused (`extensions.reason` of TOO_MANY_REQUESTS). */
+export const AttemptRefusal = {
+  /** Several failed attempts on this account: wait `retryAfter` seconds before the next (it grows with each failure). */
+  slowed: 'SLOWED',
+  /** Too many failed attempts on this account, or from this address: locked for `retryAfter` seconds, or until an admin unlocks it. */
+  locked: 'LOCKED',
+  /** The server is checking as many passwords as it may at once (`PASSWORD_HASH_CONCURRENCY`): try again shortly. */
+  busy: 'BUSY',
+} as const;
+export type AttemptRefusal = (typeof AttemptRefusal)[keyof typeof AttemptRefusal];
+
+const REFUSAL_MESSAGES: Record<AttemptRefusal, string> = {
+  SLOWED: 'Too many failed attempts: wait before trying again',
+  LOCKED: 'Too many failed attempts: sign-in is locked for a while',
+  BUSY: 'The server is busy checking passwords: try again in a moment',
+};
+
+/**
+ * A password or secret check refused before it was made. The same answer whether the password was right or wrong,
+ * and whether the account exists: it says nothing of either. `retryAfter`: whole seconds, at least 1.
+ */
+export function tooManyAttempts(reason: AttemptRefusal, retryAfter: number): GraphQLError {
+  return new GraphQLError(REFUSAL_MESSAGES[reason], {
+    extensions: { code: ErrorCode.TOO_MANY_REQUESTS, reason, retryAfter: Math.max(1, Math.ceil(retryAfter)) },
+  });
 }
 
 /** Why an operation was refused for its rate (`extensions.reason` of TOO_MANY_REQUESTS). */

@@ -31,6 +31,35 @@ describe('configuration', () => {
     expect(loadConfig({ DATA_DIR: dataDir, SESSION_IDLE_TIMEOUT: '600' }).sessionIdleTimeoutSeconds).toBe(600);
     expect(loadConfig({ DATA_DIR: dataDir, EVENT_RETENTION: '7' }).eventRetentionDays).toBe(7);
     expect(config.corsOrigins).toEqual(['http://localhost:5173']);
+    expect(config.throttle).toEqual({
+      slowAfter: 5,
+      lockAfter: 10,
+      lockSeconds: 15 * 60,
+      failureWindowSeconds: 3600,
+      sourceLockAfter: 100,
+    });
+    expect(config).toMatchObject({ passwordHashConcurrency: 8, trustProxyHops: 0 });
+  });
+
+  it('reads the guessing limits, the hashing bound and the trusted proxies', () => {
+    const config = loadConfig({
+      JWT_SECRET: secret,
+      LOGIN_SLOW_AFTER: '3',
+      LOGIN_LOCK_AFTER: '6',
+      LOGIN_LOCK_DURATION: '30m',
+      LOGIN_FAILURE_WINDOW: '90',
+      LOGIN_SOURCE_LOCK_AFTER: '500',
+      PASSWORD_HASH_CONCURRENCY: '2',
+      TRUST_PROXY: '1',
+    });
+    expect(config.throttle).toEqual({
+      slowAfter: 3,
+      lockAfter: 6,
+      lockSeconds: 1800,
+      failureWindowSeconds: 90,
+      sourceLockAfter: 500,
+    });
+    expect(config).toMatchObject({ passwordHashConcurrency: 2, trustProxyHops: 1 });
   });
 
   it('keeps a generated development JWT secret under the data folder so restarts keep sessions', () => {
@@ -77,6 +106,18 @@ describe('configuration', () => {
     [{ SESSION_IDLE_TIMEOUT: '0' }, /SESSION_IDLE_TIMEOUT/],
     [{ SESSION_IDLE_TIMEOUT: '-15m' }, /SESSION_IDLE_TIMEOUT/],
     [{ SESSION_IDLE_TIMEOUT: '1d' }, /SESSION_IDLE_TIMEOUT must be at most 12h/],
+    [{ LOGIN_SLOW_AFTER: '0' }, /LOGIN_SLOW_AFTER must be a whole number of failures from 1 to 1000/],
+    [{ LOGIN_LOCK_AFTER: 'ten' }, /LOGIN_LOCK_AFTER/],
+    [{ LOGIN_SLOW_AFTER: '8', LOGIN_LOCK_AFTER: '6' }, /LOGIN_SLOW_AFTER \(8\) must not exceed LOGIN_LOCK_AFTER \(6\)/],
+    [{ LOGIN_LOCK_DURATION: '0' }, /LOGIN_LOCK_DURATION must be a duration from 1s to 86400s/],
+    [{ LOGIN_LOCK_DURATION: '2d' }, /LOGIN_LOCK_DURATION/],
+    [{ LOGIN_FAILURE_WINDOW: 'a while' }, /LOGIN_FAILURE_WINDOW/],
+    [{ LOGIN_SOURCE_LOCK_AFTER: '-1' }, /LOGIN_SOURCE_LOCK_AFTER/],
+    [
+      { PASSWORD_HASH_CONCURRENCY: '0' },
+      /PASSWORD_HASH_CONCURRENCY must be a whole number of derivations from 1 to 256/,
+    ],
+    [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
     [{ RATE_LIMIT_WINDOW: '0' }, /RATE_LIMIT_WINDOW must be a whole number of seconds from 1 to 3600/],
     [{ RATE_LIMIT_WINDOW: '1m' }, /RATE_LIMIT_WINDOW/],
     [{ RATE_LIMIT_CALLER: '0' }, /RATE_LIMIT_CALLER must be a whole number of operations from 1 to 1000000/],

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { AttemptRefusal, tooManyAttempts } from '../errors.js';
 
 // scrypt with N=2^15 takes ~50-100 ms: slow for a guesser, quick enough for a sign-in.
 const PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
@@ -33,4 +34,26 @@ let dummyHash: Promise<string> | undefined;
 export function dummyPasswordHash(): Promise<string> {
   dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
   return dummyHash;
+}
+
+/**
+ * A bound on the password checks this instance runs at once (`PASSWORD_HASH_CONCURRENCY`). Each scrypt derivation holds
+ * 32 MiB and a libuv thread for 50-100 ms; a flood of sign-ins would otherwise queue them without limit, and every
+ * sign-in, the honest ones too, would wait behind it. Beyond the bound a check is refused at once (TOO_MANY_REQUESTS,
+ * reason BUSY) rather than queued. A slot is taken before anything else the check does (the throttle, the database
+ * reads), so a refusal costs nothing and depends on nothing but the checks already running.
+ */
+export class PasswordHashing {
+  private running = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when all are taken. */
+  withSlot<T>(check: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) throw tooManyAttempts(AttemptRefusal.busy, 1);
+    this.running += 1;
+    return check().finally(() => {
+      this.running -= 1;
+    });
+  }
 }

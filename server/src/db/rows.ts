@@ -5,7 +5,7 @@
 export type Role = 'ADMIN' | 'PROVIDER' | 'NURSE' | 'FRONT_DESK';
 export type AppointmentStatus = 'SCHEDULED' | 'CHECKED_IN' | 'IN_PROGRESS' | 'COMPLETED' | 'CANCELLED' | 'NO_SHOW';
 export type Priority = 'LOW' | 'NORMAL' | 'HIGH' | 'URGENT';
-export type NotificationKind = 'TASK_ASSIGNED' | 'ALERT' | 'LAB_RESULT' | 'NEW_MESSAGE';
+export type NotificationKind = 'TASK_ASSIGNED' | 'ALERT' | 'LAB_RESULT' | 'NEW_MESSAGE' | 'ACCOUNT_LOCKED';
 
 export interface TenantRow {
   id: string;

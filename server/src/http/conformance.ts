@@ -14,6 +14,9 @@ import { ErrorCode } from '../errors.js';
  *   not fit, 401 without a valid token, 403 when the token's scopes do not cover the operation; an operation that ran
  *   answers 200, even with field errors. With legacy `application/json`, every well-formed request answers 200 except
  *   for authentication (401), since intermediaries' 4xx answers cannot be told apart.
+ * - Refusals for now (`TOO_MANY_REQUESTS`: a locked account, a busy server) answer 429 with `Retry-After`, in both
+ *   media types and also when the operation ran (`data: null`): the spec only RECOMMENDS 200 then, and 429 is what
+ *   clients, proxies and load testers know to back off on.
  * - Bodies that are not JSON (or too large, or not UTF-8) get a GraphQL error response, not an HTML page.
  */
 export const MediaType = {
@@ -52,12 +55,20 @@ export function httpStatusCodes(): ApolloServerPlugin<Context> {
           if (response.body.kind !== 'single') return;
           const { singleResult } = response.body;
           const legacy = request.http?.headers.get('accept') === MediaType.json;
+          const errors = singleResult.errors ?? [];
+          const throttled = errors.filter((e) => e.extensions?.code === ErrorCode.TOO_MANY_REQUESTS);
+          if (throttled.length > 0 && !singleResult.data) {
+            response.http.status = 429;
+            const waits = throttled.map((e) => Number(e.extensions?.retryAfter) || 1);
+            response.http.headers.set('retry-after', String(Math.max(...waits)));
+            return;
+          }
           if (singleResult.data !== undefined) {
             // It ran: a partial (or null) result is still a result.
             response.http.status = 200;
             return;
           }
-          const codes = (singleResult.errors ?? []).map((e) => String(e.extensions?.code ?? ''));
+          const codes = errors.map((e) => String(e.extensions?.code ?? ''));
           // Automatic persisted queries: Apollo's own protocol answers "not found" with 200, and clients expect it.
           if (codes.some((c) => c.startsWith('PERSISTED_QUERY'))) return;
           if (legacy) {

@@ -1,5 +1,8 @@
 import express, { type Request, type Response, type Router } from 'express';
+import { GraphQLError } from 'graphql';
 import { parseScopes, type Scope } from '../auth/scopes.js';
+import { ThrottleKey, type Attempt } from '../auth/throttle.js';
+import { ErrorCode } from '../errors.js';
 import type { Services } from '../context.js';
 import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import { tenantsByIds } from '../domains/identity/data.js';
@@ -27,6 +30,16 @@ function fail(res: Response, error: OAuthError, description: string): void {
     res.status(400);
   }
   res.json({ error, error_description: description });
+}
+
+/**
+ * Too many failed attempts for this client id or from this address: 429 with `Retry-After` (RFC 6585 §4), and
+ * `slow_down`, the token endpoint error OAuth registered for a client that must wait (RFC 8628 §3.5).
+ */
+function tooMany(res: Response, description: string, retryAfter: number): void {
+  noStore(res);
+  res.status(429).setHeader('retry-after', String(retryAfter));
+  res.json({ error: 'slow_down', error_description: description });
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined with ':' and base64-encoded. */
@@ -109,10 +122,23 @@ export function tokenEndpoint(services: Services): Router {
         credentials = { id, secret };
       }
 
+      // Guessing is slowed down and locked out like staff passwords' (auth/throttle.ts), per client id as sent
+      // (existing or not) and per address, before anything is read.
+      let attempt: Attempt;
+      try {
+        attempt = await services.throttle.check({
+          account: ThrottleKey.client(credentials.id),
+          source: req.ip ? ThrottleKey.source(req.ip) : undefined,
+        });
+      } catch (err) {
+        if (!(err instanceof GraphQLError) || err.extensions.code !== ErrorCode.TOO_MANY_REQUESTS) throw err;
+        return tooMany(res, err.message, Number(err.extensions.retryAfter));
+      }
       const client = await integrationClientById(services.db, credentials.id);
       // An unknown client costs the same comparison as a wrong secret, and gets the same answer as a revoked one.
       const matches = secretMatches(credentials.secret, client?.secretHash ?? DUMMY_SECRET_HASH);
       if (!client || !matches || client.revokedAt !== null) {
+        await services.throttle.recordFailure(attempt);
         services.log.info(
           { clientId: client?.id, reason: !client ? 'unknown' : !matches ? 'wrong secret' : 'revoked' },
           'token request refused',
@@ -125,6 +151,8 @@ export function tokenEndpoint(services: Services): Router {
         services.log.info({ clientId: client.id, reason: 'clinic disabled' }, 'token request refused');
         return fail(res, 'unauthorized_client', CLINIC_DISABLED_MESSAGE);
       }
+
+      await services.throttle.recordSuccess(attempt);
 
       const granted = new Set(client.scopes);
       let scopes: Scope[];

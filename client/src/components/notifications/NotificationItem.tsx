@@ -9,6 +9,7 @@ export const KIND_LABEL: Record<NotificationKind, string> = {
   ALERT: 'Alert',
   LAB_RESULT: 'Lab result',
   NEW_MESSAGE: 'Message',
+  ACCOUNT_LOCKED: 'Sign-in locked',
 };
 
 /** Where a notification leads: its thread, task list or patient. */

@@ -14,6 +14,7 @@ import * as createIntegrationClients from './20261127A-create-integration-client
 import * as patientAccessByIntegrations from './20261127B-patient-access-by-integrations.js';
 import * as createEventsPruned from './20261128A-create-events-pruned.js';
 import * as tenantsDisabled from './20261202A-tenants-disabled.js';
+import * as notificationKindAccountLocked from './20261202B-notification-kind-account-locked.js';
 import * as createSecondFactors from './20261202T-create-second-factors.js';
 import * as createRecoveryCodes from './20261202U-create-recovery-codes.js';
 import * as tenantsSecondFactorRequired from './20261202V-tenants-second-factor-required.js';
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '20261127B-patient-access-by-integrations': patientAccessByIntegrations,
   '20261128A-create-events-pruned': createEventsPruned,
   '20261202A-tenants-disabled': tenantsDisabled,
+  '20261202B-notification-kind-account-locked': notificationKindAccountLocked,
   '20261202T-create-second-factors': createSecondFactors,
   '20261202U-create-recovery-codes': createRecoveryCodes,
   '20261202V-tenants-second-factor-required': tenantsSecondFactorRequired,

@@ -6,9 +6,19 @@ import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { GraphQLError } from 'graphql';
 import { authenticateCaller } from '../../auth/authenticate.js';
-import { badInput, badRequest, conflict, notFound, SessionEndReason, unauthenticated } from '../../errors.js';
+import {
+  badInput,
+  badRequest,
+  conflict,
+  ErrorCode,
+  notFound,
+  SessionEndReason,
+  unauthenticated,
+} from '../../errors.js';
 import { CLINIC_DISABLED_MESSAGE } from '../clinics/standing.js';
-import { requiredEmail, requiredText } from '../../validation.js';
+import { isUuid, requiredEmail, requiredText } from '../../validation.js';
+import { ThrottleKey } from '../../auth/throttle.js';
+import { announceLockout } from './lockouts.js';
 import { mustLoad } from '../../loaders.js';
 import { passSecondFactor } from './secondFactor.js';
 import { insertUser, isUserOfTenant, listStaff, setPasswordHash, tenantBySlug, userByEmail } from './data.js';
@@ -30,14 +40,47 @@ export const identityResolvers: Resolvers = {
   },
   Mutation: {
     login: async (_parent, { tenant: slug, email, password, code }, ctx) => {
-      const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
-      const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
-      // Always spend one password hash, so timing does not tell which clinics and emails exist.
-      const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
-      if (!tenant || !user || !valid) throw unauthenticated('Unknown clinic, email or password');
-      // Told only to whoever knows a password of the clinic: to anyone else it answers like any refused sign-in.
-      if (tenant.disabledAt) throw unauthenticated(CLINIC_DISABLED_MESSAGE, SessionEndReason.clinicDisabled);
-      const recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
+      const { throttle, passwordHashing } = ctx.services;
+      // Counted against the clinic and email as typed, existing or not, and the caller's address.
+      const keys = {
+        account: ThrottleKey.user(slug, email),
+        source: ctx.sourceAddress ? ThrottleKey.source(ctx.sourceAddress) : undefined,
+      };
+      // The slot first: a busy server refuses before it reads or counts anything.
+      const { tenant, user, valid, attempt } = await passwordHashing.withSlot(async () => {
+        const attempt = await throttle.check(keys);
+        const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
+        const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
+        // Always spend one password hash, so timing does not tell which clinics and emails exist.
+        const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+        return { tenant, user, valid, attempt };
+      });
+      if (!tenant || !user || !valid) {
+        const { locked } = await throttle.recordFailure(attempt);
+        if (locked && user) announceLockout(ctx, user);
+        throw unauthenticated('Unknown clinic, email or password');
+      }
+      // Told only to whoever knows a password of the clinic: to anyone else it answers like any refused sign-in. The
+      // password was right: not a failure.
+      if (tenant.disabledAt) {
+        await throttle.release(attempt);
+        throw unauthenticated(CLINIC_DISABLED_MESSAGE, SessionEndReason.clinicDisabled);
+      }
+      // The second factor is part of the same attempt: a wrong code is a failure, the right one forgets them all, and
+      // a step that checked no code (none sent yet, or one that does not parse) gives the attempt back.
+      let recoveryCodes: string[] | null;
+      try {
+        recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
+      } catch (err) {
+        if (err instanceof GraphQLError && err.extensions.code === ErrorCode.SECOND_FACTOR_INVALID) {
+          const { locked } = await throttle.recordFailure(attempt);
+          if (locked) announceLockout(ctx, user);
+        } else {
+          await throttle.release(attempt);
+        }
+        throw err;
+      }
+      await throttle.recordSuccess(attempt);
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
       // The new session's idle clock starts now, on every instance.
@@ -54,16 +97,30 @@ export const identityResolvers: Resolvers = {
     },
     changePassword: async (_parent, { currentPassword, newPassword }, ctx) => {
       const viewer = requireViewer(ctx.viewer);
-      const user = await ctx.loaders.user.load(viewer.userId);
-      if (!user) throw unauthenticated('The signed-in user no longer exists');
-      // Not UNAUTHENTICATED: the session is still good (clients sign out on that code).
-      if (!(await verifyPassword(currentPassword, user.passwordHash)))
-        throw badInput('currentPassword is not your current password', 'currentPassword', 'WRONG_PASSWORD');
-      const tenant = await mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant');
-      await requireAcceptablePassword(newPassword, 'newPassword', { email: user.email, clinicSlug: tenant.slug });
-      if (await verifyPassword(newPassword, user.passwordHash))
-        throw badInput('newPassword is the current password: choose another', 'newPassword', 'PASSWORD_UNCHANGED');
-      await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword));
+      const { throttle, passwordHashing } = ctx.services;
+      // One slot for the three derivations below, taken before anything is read.
+      const user = await passwordHashing.withSlot(async () => {
+        const user = await ctx.loaders.user.load(viewer.userId);
+        if (!user) throw unauthenticated('The signed-in user no longer exists');
+        const tenant = await mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant');
+        // The same count as the account's sign-ins: a stolen session cannot guess the password faster than a sign-in.
+        const attempt = await throttle.check({
+          account: ThrottleKey.user(tenant.slug, user.email),
+          source: ctx.sourceAddress ? ThrottleKey.source(ctx.sourceAddress) : undefined,
+        });
+        if (!(await verifyPassword(currentPassword, user.passwordHash))) {
+          const { locked } = await throttle.recordFailure(attempt);
+          if (locked) announceLockout(ctx, user);
+          // Not UNAUTHENTICATED: the session is still good (clients sign out on that code).
+          throw badInput('currentPassword is not your current password', 'currentPassword', 'WRONG_PASSWORD');
+        }
+        await throttle.recordSuccess(attempt);
+        await requireAcceptablePassword(newPassword, 'newPassword', { email: user.email, clinicSlug: tenant.slug });
+        if (await verifyPassword(newPassword, user.passwordHash))
+          throw badInput('newPassword is the current password: choose another', 'newPassword', 'PASSWORD_UNCHANGED');
+        await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword));
+        return user;
+      });
       // Whoever knew the old password is signed out everywhere; this caller carries on in a new session.
       await ctx.services.sessions.signOutUser(user.tenantId, user.id);
       const identity = { userId: user.id, tenantId: user.tenantId, role: user.role, name: user.name };
@@ -126,19 +183,25 @@ export const identityResolvers: Resolvers = {
       ctx.log.info({ endedUserId: userId }, "an admin ended a user's sessions");
       return true;
     },
+    unlockAccount: async (_parent, { userId }, ctx) => {
+      const viewer = requirePermission(ctx.viewer, 'manageStaff');
+      // The loader reads the viewer's clinic only: another clinic's user is not found, like one that does not exist.
+      const user = isUuid(userId) ? await ctx.loaders.user.load(userId) : null;
+      if (!user) throw notFound('User');
+      const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
+      await ctx.services.throttle.unlock(ThrottleKey.user(tenant.slug, user.email));
+      ctx.log.info({ unlockedUserId: user.id }, "an admin unlocked a user's sign-in");
+      return user;
+    },
     createUser: async (_parent, { input }, ctx) => {
       const viewer = requirePermission(ctx.viewer, 'manageStaff');
       const email = requiredEmail(input.email, 'email');
       const name = requiredText(input.name, 'name', { max: 120 });
       const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
       await requireAcceptablePassword(input.password, 'password', { email, clinicSlug: tenant.slug });
+      const passwordHash = await ctx.services.passwordHashing.withSlot(() => hashPassword(input.password));
       try {
-        return await insertUser(ctx.db, viewer.tenantId, {
-          email,
-          name,
-          role: input.role,
-          passwordHash: await hashPassword(input.password),
-        });
+        return await insertUser(ctx.db, viewer.tenantId, { email, name, role: input.role, passwordHash });
       } catch (err) {
         if (isPgError(err, PgError.uniqueViolation))
           throw conflict(`A user with email ${email} already exists`, 'EMAIL_TAKEN');
