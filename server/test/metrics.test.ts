@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { parsePrometheus, scrape } from './helpers/metrics.js';
 import { openAcknowledged } from './helpers/rawSocket.js';
 import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, subscribeLive } from './helpers/realtime.js';
@@ -167,6 +168,13 @@ describe('Metrics', () => {
     ]);
     const stream = await openEventStream(server.url, desk, APPOINTMENT_CHANGED);
     expect(stream.status).toBe(200);
+    // A valid document refused by who may select what: its labels are known.
+    const integration = await integrationToken(
+      server.url,
+      await createIntegrationClient(server, ['appointments:read']),
+    );
+    const forbidden = await openEventStream(server.url, integration, 'subscription { presence { status } }');
+    expect(forbidden.status).toBe(403);
 
     const count = 'derm_operation_duration_seconds_count';
     await vi.waitFor(async () => {
@@ -183,6 +191,7 @@ describe('Metrics', () => {
       ).toBe(1);
       expect(moved({ transport: 'ws', type: 'unknown', outcome: 'GRAPHQL_VALIDATION_FAILED' })).toBe(1);
       expect(moved({ transport: 'sse', type: 'subscription', field: 'appointmentChanged', outcome: 'ok' })).toBe(1);
+      expect(moved({ transport: 'sse', type: 'subscription', field: 'presence', outcome: 'FORBIDDEN' })).toBe(1);
     });
     const after = await scrape(server.url);
     const labelValues = after.samples.filter((s) => s.name === count).flatMap((s) => Object.values(s.labels));
