@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
+import { GraphQLError } from 'graphql';
 import { authenticateCaller } from './auth/authenticate.js';
 import { CallerLimits, forHttp } from './auth/callerLimits.js';
 import { TokenService } from './auth/tokens.js';
@@ -13,6 +15,7 @@ import { PasswordHashing } from './auth/passwords.js';
 import { AttemptThrottle } from './auth/throttle.js';
 import type { Config } from './config.js';
 import { createContext, type Context, type Services } from './context.js';
+import { ErrorCode } from './errors.js';
 import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
@@ -24,7 +27,13 @@ import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
 import { createMetrics } from './http/metrics.js';
 import { tokenEndpoint } from './http/oauth.js';
-import { accessControl, complexityLimit, sessionActivity, subscriptionsNeedWebSocket } from './http/plugins.js';
+import {
+  accessControl,
+  complexityLimit,
+  operationMetrics,
+  sessionActivity,
+  subscriptionsNeedWebSocket,
+} from './http/plugins.js';
 import { eventStreamRouter } from './http/sse.js';
 import { attachWebSocketServer } from './http/websocket.js';
 import { EventPruner } from './events/retention.js';
@@ -37,6 +46,7 @@ import { standingsOfDisabled } from './domains/clinics/data.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
+import { Metrics, UNKNOWN_OPERATION } from './metrics.js';
 import { buildSchema } from './schema.js';
 
 export interface App {
@@ -64,6 +74,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (config.seedDemo && (await seedDemoIfEmpty(db))) log.info('demo clinics loaded');
 
   const realtime = await createRealtime(db, config, log);
+  const metrics = new Metrics();
   const services: Services = {
     config,
     db,
@@ -85,12 +96,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     ),
     throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
     passwordHashing: new PasswordHashing(config.passwordHashConcurrency),
-    delivery: new SubscriberGroups(config.slowConsumerBytes),
+    delivery: new SubscriberGroups(config.slowConsumerBytes, metrics),
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
+    metrics,
     // After each commit, wake up every instance's readers of that tenant's log.
-    onEventsCommitted: [(tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq)],
+    onEventsCommitted: [
+      (tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq),
+      (_tenantId, events) => metrics.eventsCommitted(events),
+    ],
   };
 
   const app = express();
@@ -129,6 +144,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       complexityLimit(),
       accessControl(),
       sessionActivity(),
+      operationMetrics(),
       httpStatusCodes(),
       unexpectedErrorLogging(),
       ...(config.env === 'production' ? [] : [sandboxWithExplorerLink(config)]),
@@ -142,7 +158,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     '/readyz',
     readyz(db, () => draining, realtime.hub),
   );
-  app.get('/metrics', createMetrics(realtime, services.delivery, webSocket.wss, services.limits));
+  app.get('/metrics', createMetrics(services, webSocket.wss));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);
@@ -169,15 +185,23 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
+        const startedAt = performance.now();
         const given = req.header('x-request-id');
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
-        const viewer = await authenticateCaller(services, req.header('authorization'));
-        // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
-        // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
-        const refused = viewer && (await services.limits.admit(viewer));
-        if (refused) throw forHttp(refused);
-        return createContext(services, viewer, requestId, req.ip);
+        try {
+          const viewer = await authenticateCaller(services, req.header('authorization'));
+          // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
+          // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
+          const refused = viewer && (await services.limits.admit(viewer));
+          if (refused) throw forHttp(refused);
+          return createContext(services, viewer, requestId, req.ip);
+        } catch (err) {
+          // Refused at the door: Apollo runs no request pipeline (plugins.ts, operationMetrics), so it is counted here.
+          const code = err instanceof GraphQLError ? err.extensions.code : undefined;
+          metrics.operation('http', UNKNOWN_OPERATION, startedAt, code ?? ErrorCode.INTERNAL_SERVER_ERROR);
+          throw err;
+        }
       },
     }),
   );

@@ -4,6 +4,7 @@ import type { Db } from './db/knex.js';
 import type { EventRow } from './db/rows.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import { createLoaders, type Loaders, type TenantLoaders } from './loaders.js';
 import type { TokenService } from './auth/tokens.js';
 import type { CallerLimits } from './auth/callerLimits.js';
@@ -47,6 +48,8 @@ export interface Services {
   deadlines: Deadlines;
   /** Prunes the event log of what is older than `EVENT_RETENTION`, in small batches, every 10 minutes. */
   pruner: EventPruner;
+  /** What the instance observes for Prometheus as it happens (metrics.ts; served at /metrics by http/metrics.ts). */
+  metrics: Metrics;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }

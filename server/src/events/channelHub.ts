@@ -38,6 +38,16 @@ export class ChannelHub {
     return this.engine.reachable;
   }
 
+  /** Times pub/sub came back from an outage (always 0, in-process). */
+  get reconnects(): number {
+    return this.engine.reconnects;
+  }
+
+  /** Seconds pub/sub has been unreachable since the instance started, the outage under way included. */
+  downSeconds(): number {
+    return this.engine.downSeconds();
+  }
+
   /** Channels with at least one listener on this instance. */
   get channelCount(): number {
     return this.channels.size;

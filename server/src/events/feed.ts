@@ -89,6 +89,8 @@ interface TenantTail {
   listeners: Set<FeedListener>;
   /** Everything up to here has been read and handed to the listeners. */
   lastSeq: number;
+  /** The newest event of the tenant this instance has heard of (a wake-up, its own commit, a read): metrics' lag. */
+  heardSeq: number;
   ready: Promise<void>;
   reading: boolean;
   readAgain: boolean;
@@ -120,6 +122,8 @@ export class EventFeed {
 
   /** Tells every instance (this one included) that a tenant's log grew. Called after the commit. */
   announce(tenantId: string, seq: number): void {
+    const tail = this.tails.get(tenantId);
+    if (tail) tail.heardSeq = Math.max(tail.heardSeq, seq);
     const wakeUp: EventsWakeUp = { tenantId, seq };
     this.hub.publish(tenantChannel({ tenantId }, 'events'), wakeUp).catch((err: Error) => {
       // Not lost: the rows are in the log, and subscribers read them on the next wake-up or after reconnecting.
@@ -149,6 +153,14 @@ export class EventFeed {
     return { since, stop: () => this.remove(current, listener) };
   }
 
+  /**
+   * The newest event of a tenant this instance has heard of, while it tails that tenant: a wake-up, a commit of its
+   * own, or a read. Delivery lags behind it while wake-ups wait for their read or groups for their execution.
+   */
+  newestHeard(tenantId: string): number | undefined {
+    return this.tails.get(tenantId)?.heardSeq;
+  }
+
   /** Live listeners over all tenants, for metrics and leak checks. */
   get listenerCount(): number {
     let n = 0;
@@ -161,6 +173,7 @@ export class EventFeed {
       tenantId,
       listeners: new Set(),
       lastSeq: 0,
+      heardSeq: 0,
       ready: Promise.resolve(),
       reading: false,
       readAgain: false,
@@ -171,6 +184,7 @@ export class EventFeed {
       // Listen before reading the position: a wake-up for anything after it cannot slip between the two. While Redis
       // is unreachable this resolves at once; the reconnection's backfill covers what is published meanwhile.
       const unsubscribe = await this.hub.subscribe<EventsWakeUp>(tenantChannel({ tenantId }, 'events'), (wakeUp) => {
+        tail.heardSeq = Math.max(tail.heardSeq, wakeUp.seq);
         if (wakeUp.seq > tail.lastSeq) this.read(tail);
       });
       if (tail.closed) {
@@ -179,6 +193,7 @@ export class EventFeed {
       }
       tail.unsubscribe = unsubscribe;
       tail.lastSeq = await latestSeq(this.db, tenantId);
+      tail.heardSeq = Math.max(tail.heardSeq, tail.lastSeq);
     })();
     return tail;
   }
@@ -207,6 +222,7 @@ export class EventFeed {
           rows = await readEvents(this.db, tail.tenantId, tail.lastSeq, PAGE);
           if (rows.length === 0 || tail.closed) break;
           tail.lastSeq = rows[rows.length - 1].seq;
+          tail.heardSeq = Math.max(tail.heardSeq, tail.lastSeq);
           const items = toLoggedEvents(tail.tenantId, rows);
           for (const listener of tail.listeners) {
             try {

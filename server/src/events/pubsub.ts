@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
@@ -35,6 +36,10 @@ export interface PubSubEngine {
   readonly redis: Redis | null;
   /** Whether the engine is connected now (`/readyz`). */
   readonly reachable: boolean;
+  /** Times the subscriber came back from an outage and listened again (metrics). */
+  readonly reconnects: number;
+  /** Seconds the engine has been unreachable since it started, the outage under way included (metrics). */
+  downSeconds(): number;
   publish(channel: string, message: string): Promise<void>;
   /**
    * Starts receiving these channels. Resolves once the engine confirms, or at once while it is unreachable: every
@@ -58,6 +63,7 @@ class MemoryEngine implements PubSubEngine {
   readonly kind = 'memory';
   readonly redis = null;
   readonly reachable = true;
+  readonly reconnects = 0;
   private receiver: (channel: string, message: string) => void = () => {};
   private readonly channels = new Set<string>();
 
@@ -74,6 +80,9 @@ class MemoryEngine implements PubSubEngine {
     this.receiver = receiver;
   }
   onReconnect(): void {}
+  downSeconds(): number {
+    return 0;
+  }
   async close(): Promise<void> {}
 }
 
@@ -97,6 +106,10 @@ class RedisEngine implements PubSubEngine {
   private receiver: (channel: string, message: string) => void = () => {};
   private lostSubscriber = false;
   private closed = false;
+  reconnects = 0;
+  /** When the current outage began (`performance.now()`), and the length of those over. */
+  private downSince: number | null = null;
+  private downMs = 0;
 
   constructor(
     readonly redis: Redis,
@@ -116,6 +129,23 @@ class RedisEngine implements PubSubEngine {
       this.lostSubscriber = false;
       void this.resubscribe();
     });
+    // Either connection lost makes the engine unreachable (`reachable`); both back ends the outage.
+    for (const client of [redis, subscriber]) {
+      client.on('close', () => this.noteReachability()).on('ready', () => this.noteReachability());
+    }
+  }
+
+  private noteReachability(): void {
+    if (this.closed) return;
+    if (!this.reachable) this.downSince ??= performance.now();
+    else if (this.downSince !== null) {
+      this.downMs += performance.now() - this.downSince;
+      this.downSince = null;
+    }
+  }
+
+  downSeconds(): number {
+    return (this.downMs + (this.downSince === null ? 0 : performance.now() - this.downSince)) / 1000;
   }
 
   get reachable(): boolean {
@@ -172,6 +202,7 @@ class RedisEngine implements PubSubEngine {
       this.lostSubscriber = true;
       return;
     }
+    this.reconnects += 1;
     this.log.info({ channels: channels.length }, 'redis subscriber reconnected; backfilling from the event log');
     for (const listener of this.reconnectListeners) {
       try {

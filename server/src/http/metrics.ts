@@ -1,18 +1,15 @@
 import type { Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { WebSocketServer } from 'ws';
-import type { CallerLimits } from '../auth/callerLimits.js';
-import type { Realtime } from '../realtime/service.js';
-import type { SubscriberGroups } from '../subscriptions/groups.js';
+import type { Services } from '../context.js';
 
-/** Prometheus metrics at /metrics: process figures plus the live real-time state (what a leak would show in). */
-export function createMetrics(
-  realtime: Realtime,
-  delivery: SubscriberGroups,
-  wss: WebSocketServer,
-  limits: CallerLimits,
-) {
-  const registry = new Registry();
+/**
+ * Prometheus metrics at /metrics (docs/architecture.md, "Metrics"; README lists them): process figures, what the
+ * instance observed as it happened (metrics.ts), and the live real-time state read at scrape time (what a leak or an
+ * outage would show in).
+ */
+export function createMetrics({ metrics, realtime, delivery, limits }: Services, wss: WebSocketServer) {
+  const { registry } = metrics;
   collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'derm_websocket_connections',
@@ -62,6 +59,40 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const [reason, count] of limits.refusals) this.inc({ reason }, count);
+    },
+  });
+  new Gauge({
+    name: 'derm_redis_up',
+    help: 'Whether pub/sub (Redis) is reachable from this instance now: 1 or 0 (always 1 with the in-process engine)',
+    registers: [registry],
+    collect() {
+      this.set(realtime.hub.reachable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'derm_redis_down_seconds_total',
+    help: 'Seconds this instance has found Redis unreachable since it started, the outage under way included',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(realtime.hub.downSeconds());
+    },
+  });
+  new Counter({
+    name: 'derm_pubsub_reconnects_total',
+    help: 'Times pub/sub came back from an outage on this instance (each one backfills every tail from the log)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(realtime.hub.reconnects);
+    },
+  });
+  new Gauge({
+    name: 'derm_event_log_lag_events',
+    help: 'Events this instance has heard of (a wake-up, its own commit) that its most lagging delivery group has not yet delivered or passed over; 0 when delivery keeps up',
+    registers: [registry],
+    collect() {
+      this.set(delivery.deliveryLag((tenantId) => realtime.feed.newestHeard(tenantId)));
     },
   });
   return async (_req: Request, res: Response) => {

@@ -1,5 +1,7 @@
 import {
+  getOperationAST,
   GraphQLError,
+  Kind,
   parse,
   specifiedRules,
   validate,
@@ -8,12 +10,15 @@ import {
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
+import { UNKNOWN_OPERATION, type OperationLabels, type Transport } from '../metrics.js';
 import { formatError, logUnexpected } from './errors.js';
 import { assertComplexity, OperationLimits, validationRules } from './limits.js';
 
@@ -151,4 +156,109 @@ export function forClient(errors: readonly GraphQLError[], requestId: string): G
     if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
     return { ...formatted, extensions: { ...formatted.extensions, requestId } };
   });
+}
+
+/** Meta fields a root may select besides the schema's own. */
+const META_FIELDS = new Set(['__schema', '__type']);
+const labelsOf = new WeakMap<DocumentNode, Map<string, OperationLabels>>();
+
+/**
+ * An operation's labels in the operation metrics (metrics.ts): its type and the root field it selects, looked up in
+ * the schema, so a label is always one of the schema's names whatever the client sent (an operation name, or a
+ * document that does not validate, is not). Several root fields give `several` rather than a list, whose combinations
+ * a client could multiply. Computed once per document and operation name (documents are shared, `validDocument`).
+ */
+export function operationLabels(
+  schema: GraphQLSchema,
+  document: DocumentNode | undefined | null,
+  operationName: string | null | undefined,
+): OperationLabels {
+  if (!document) return UNKNOWN_OPERATION;
+  let byName = labelsOf.get(document);
+  if (!byName) labelsOf.set(document, (byName = new Map()));
+  let labels = byName.get(operationName ?? '');
+  if (!labels) {
+    labels = labelsFor(schema, document, getOperationAST(document, operationName));
+    byName.set(operationName ?? '', labels);
+  }
+  return labels;
+}
+
+function labelsFor(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode | null | undefined,
+): OperationLabels {
+  if (!operation) return UNKNOWN_OPERATION;
+  const root = schema.getRootType(operation.operation);
+  const known = root?.getFields() ?? {};
+  const fields = new Set<string>();
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const d of document.definitions)
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
+  const seen = new Set<string>();
+  const visit = (set: SelectionSetNode) => {
+    for (const s of set.selections) {
+      if (s.kind === Kind.FIELD) {
+        const name = s.name.value;
+        if (name !== '__typename') fields.add(Object.hasOwn(known, name) || META_FIELDS.has(name) ? name : '');
+      } else if (s.kind === Kind.INLINE_FRAGMENT) visit(s.selectionSet);
+      else if (!seen.has(s.name.value)) {
+        seen.add(s.name.value);
+        const fragment = fragments.get(s.name.value);
+        if (fragment) visit(fragment);
+      }
+    }
+  };
+  visit(operation.selectionSet);
+  const field = fields.size === 1 ? [...fields][0] : fields.size > 1 ? 'several' : '';
+  return { type: operation.operation, field };
+}
+
+/** The code a client is sent for the first of these errors: request errors coded, anything else masked as internal. */
+function codeOf(errors: readonly GraphQLError[]): unknown {
+  const [first] = withRequestErrorCodes({ errors: errors.slice(0, 1) }).errors!;
+  return first.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * An operation over WebSocket or SSE has its result, in the operation metrics: a query or mutation when executed, a
+ * subscription when live (a stream) or refused by its resolver (a result with errors). `startedAt`: when the transport
+ * took it (`performance.now()`).
+ */
+export function observeOperation(
+  transport: Transport,
+  args: ExecutionArgs,
+  startedAt: number,
+  // graphql-ws and graphql-sse type it as possibly a promise; both have awaited it when they call their hook.
+  result: object,
+): void {
+  const { services } = args.contextValue as Context;
+  const errors = Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors;
+  services.metrics.operation(
+    transport,
+    operationLabels(args.schema, args.document, args.operationName),
+    startedAt,
+    errors?.length ? codeOf(errors) : undefined,
+  );
+}
+
+/**
+ * An operation over WebSocket or SSE refused before it ran (its document, its cost, who may select what, a limit).
+ * Its labels are known when its document was parsed and validated already (a peek at the cache, never a parse: a
+ * flood refused for its rate must stay cheap).
+ */
+export function observeRefused(
+  services: Services,
+  transport: Transport,
+  startedAt: number,
+  errors: readonly GraphQLError[],
+  operation?: { schema: GraphQLSchema; payload: OperationPayload },
+): void {
+  const known = operation && documentCaches.get(operation.schema)?.peek(operation.payload.query);
+  const labels =
+    known && !Array.isArray(known)
+      ? operationLabels(operation.schema, known, operation.payload.operationName)
+      : UNKNOWN_OPERATION;
+  services.metrics.operation(transport, labels, startedAt, errors.length ? codeOf(errors) : undefined);
 }

@@ -1,9 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import { assertComplexity } from './limits.js';
-import { accessRulesOf, forClient } from './operation.js';
+import { accessRulesOf, forClient, operationLabels } from './operation.js';
 
 /**
  * Subscriptions are served over WebSocket only. Over plain HTTP, Apollo would run them as a query-like request and
@@ -73,6 +74,30 @@ export function sessionActivity(): ApolloServerPlugin<Context> {
         async executionDidStart({ document, request, contextValue }) {
           if (contextValue.viewer)
             contextValue.services.sessions.recordActivity(contextValue.viewer, document, request.operationName);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Every operation Apollo answers over HTTP, in the operation metrics (metrics.ts): its type, root field, outcome (the
+ * first error's code) and duration, from the start of Apollo's request pipeline to the response. Those refused at the
+ * door, before Apollo has a request (a bad token, a rate), are counted by the context function in app.ts.
+ */
+export function operationMetrics(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      const startedAt = performance.now();
+      return {
+        async willSendResponse({ schema, document, request, response, contextValue }) {
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          contextValue.services.metrics.operation(
+            'http',
+            operationLabels(schema, document, request.operationName),
+            startedAt,
+            errors?.length ? (errors[0].extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : undefined,
+          );
         },
       };
     },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -9,8 +10,9 @@ import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
+import { UNKNOWN_OPERATION } from '../metrics.js';
 import { OperationLimits } from './limits.js';
-import { forClient, maskedResult, prepareOperation } from './operation.js';
+import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { watchSession, type WatchedSession } from './session.js';
@@ -35,6 +37,8 @@ export const StreamEndReason = {
 interface StreamRequestContext {
   viewer: Viewer;
   requestId: string;
+  /** When the request came (`performance.now()`), for the operation metrics. */
+  startedAt: number;
   /** Where the delivery groups write this stream's events (through `eventSink`). */
   res: Response;
   /** Set once the operation is prepared; opened once the stream's head is written. */
@@ -140,6 +144,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!Array.isArray(prepared)) {
         const held = services.limits.holdSubscription(viewer, prepared.document, params.operationName);
         if (held instanceof GraphQLError) {
+          observeRefused(services, 'sse', req.context.startedAt, [held], { schema, payload: params });
           return [
             JSON.stringify({ errors: forClient([held], requestId) }),
             { status: 429, statusText: 'Too Many Subscriptions', headers: { 'content-type': MEDIA_TYPE } },
@@ -153,11 +158,13 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         attachTransport(prepared.contextValue, sink, params.variables);
         return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
       }
+      observeRefused(services, 'sse', req.context.startedAt, prepared, { schema, payload: params });
       return [
         JSON.stringify({ errors: forClient(prepared, requestId) }),
         { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
       ];
     },
+    onOperation: (_ctx, req, args, result) => observeOperation('sse', args, req.context.startedAt, result),
     onNext: (ctx, _req, result) =>
       result.errors
         ? (maskedResult(result as ExecutionResult, ctx as unknown as Context) as unknown as typeof result)
@@ -181,13 +188,16 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       });
   });
   router.post(EVENT_STREAM_PATH, express.json({ limit: '256kb' }), async (req: Request, res: Response) => {
+    const startedAt = performance.now();
     const given = req.header('x-request-id');
     const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
-    const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
+    const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) => {
+      services.metrics.operation('sse', UNKNOWN_OPERATION, startedAt, code);
       res
         .status(status)
         .setHeader('x-request-id', requestId)
         .json({ errors: [{ message, extensions: { code, ...extra } }] });
+    };
 
     if (!req.accepts('text/event-stream') || !/text\/event-stream/i.test(req.header('accept') ?? '')) {
       return refuse(
@@ -208,11 +218,13 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     try {
       viewer = await authenticateCaller(services, req.header('authorization'));
     } catch (err) {
+      observeRefused(services, 'sse', startedAt, [err as GraphQLError]);
       return sendErrors(res, 401, [err as GraphQLError], requestId);
     }
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
     const overRate = await services.limits.admit(viewer);
     if (overRate) {
+      observeRefused(services, 'sse', startedAt, [overRate]);
       res.setHeader('retry-after', retryAfterOf(overRate));
       return sendErrors(res, 429, [overRate], requestId);
     }
@@ -232,7 +244,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     perCaller.set(key, open + 1);
     let session: WatchedSession | undefined;
     let stream: LiveStream | undefined;
-    const context: StreamRequestContext = { viewer, requestId, res };
+    const context: StreamRequestContext = { viewer, requestId, startedAt, res };
     try {
       const [body, init] = await handler({
         method: req.method,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -14,7 +15,7 @@ import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
 import { logUnexpected } from './errors.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
-import { forClient, maskedResult, prepareOperation } from './operation.js';
+import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
 
 /** Limits of one WebSocket connection. */
 export const SocketLimits = {
@@ -143,6 +144,12 @@ export function originAllowed(
     return false;
   }
 }
+
+/**
+ * When each operation was taken, until its result is known (operation metrics): graphql-ws hands the same payload
+ * object to onSubscribe, onOperation and onError.
+ */
+const startedAt = new WeakMap<object, number>();
 
 /** Sockets heard from (a message, a ping, a pong) since the last keep-alive round, and those pinged in it. */
 const heard = new WeakSet<WebSocket>();
@@ -286,6 +293,7 @@ export function attachWebSocketServer(
         }
       },
       async onSubscribe(ctx, id, payload) {
+        startedAt.set(payload, performance.now());
         const { session } = ctx.extra;
         const viewer = session!.viewer;
         if (viewer.expiresAt * 1000 <= Date.now()) {
@@ -336,10 +344,21 @@ export function attachWebSocketServer(
         ctx.extra.held?.get(id)?.();
         ctx.extra.held?.delete(id);
       },
+      onOperation(_ctx, _id, payload, args, result) {
+        const started = startedAt.get(payload);
+        startedAt.delete(payload);
+        if (started !== undefined) observeOperation('ws', args, started, result);
+      },
       onNext(_ctx, _id, _payload, args, result) {
         return result.errors ? maskedResult(result, args.contextValue as Context) : undefined;
       },
-      onError(ctx, id, _payload, errors) {
+      onError(ctx, id, payload, errors) {
+        // Refused before it ran (a stream's own error later finds its operation observed already).
+        const started = startedAt.get(payload);
+        if (started !== undefined) {
+          startedAt.delete(payload);
+          observeRefused(services, 'ws', started, errors, { schema, payload });
+        }
         const requestId = operationId(ctx.extra.id, id);
         logUnexpected(errors, log.child({ requestId }));
         return forClient(errors, requestId);

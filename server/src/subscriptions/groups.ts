@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
 import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
@@ -74,26 +75,38 @@ class Member {
     this.finished.catch(() => {});
   }
 
-  /** Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. */
-  offer(item: FeedItem, out: Rendered | null): void {
-    if (this.ended || item.event.seq <= this.position) return;
+  /**
+   * Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. Whether
+   * a frame was written.
+   */
+  offer(item: FeedItem, out: Rendered | null): boolean {
+    if (this.ended || item.event.seq <= this.position) return false;
     this.position = item.event.seq;
-    if (out) this.write(out, item.cursor);
+    return out !== null && this.write(out, item.cursor);
   }
 
   /**
    * Writes one result, unless this member's transport holds more unsent than allowed: then it is ended as a slow
-   * consumer (with the cursor of the last event it was sent, for durable events), delaying no one.
+   * consumer (with the cursor of the last event it was sent, for durable events), delaying no one. Whether a frame
+   * was written.
    */
-  write(out: Rendered, cursor: string | null): void {
-    if (this.ended) return;
+  write(out: Rendered, cursor: string | null): boolean {
+    if (this.ended) return false;
     if (this.sink.bufferedAmount > this.maxBufferedBytes) {
-      this.end(slowConsumer(this.lastCursor));
-      return;
+      this.endSlow();
+      return false;
     }
     if (out.payload) this.sink.next(out.payload);
     else this.sink.nextResult(out.result);
     if (cursor !== null) this.lastCursor = cursor;
+    return true;
+  }
+
+  /** Ends the stream as a slow consumer, with the cursor of the last event it was sent. */
+  endSlow(): void {
+    if (this.ended) return;
+    this.group.registry.metrics.slowConsumer();
+    this.end(slowConsumer(this.lastCursor));
   }
 
   /** Ends the stream: normally (the client completed, the socket closed), or with an error the client is sent. */
@@ -223,6 +236,8 @@ abstract class Group<R> {
 class DurableGroup extends Group<FeedItem> {
   /** The last event handed to this group by the feed. */
   heard = 0;
+  /** The last event this group has written (or passed over: another topic): metrics' event-log lag. */
+  delivered = 0;
 
   private readonly topics: ReadonlySet<string>;
 
@@ -246,37 +261,56 @@ class DurableGroup extends Group<FeedItem> {
       this.chain = this.chain.then(() => this.deliver(items)).catch((err: unknown) => this.fail(err));
     });
     this.heard = Math.max(this.heard, live.since);
+    this.delivered = Math.max(this.delivered, live.since);
     return live.stop;
   }
 
   private async deliver(items: FeedItem[]): Promise<void> {
     for (const item of items) {
       if (this.closed) return;
-      if (!this.topics.has(item.event.topic)) continue;
+      if (!this.topics.has(item.event.topic)) {
+        this.delivered = item.event.seq;
+        continue;
+      }
       const outFor = await this.renderForMembers(item);
+      let frames = 0;
       for (const member of this.members) {
         const out = outFor(member);
         if (member.replaying) {
           member.held.push({ item, out });
-          if (member.held.length > MAX_HELD) member.end(slowConsumer(member.lastCursor));
-        } else member.offer(item, out);
+          if (member.held.length > MAX_HELD) member.endSlow();
+        } else if (member.offer(item, out)) frames += 1;
       }
+      // Once per group and event, never per member (docs/architecture.md, "Metrics").
+      if (frames > 0) this.registry.metrics.delivered(item.event, frames);
+      this.delivered = item.event.seq;
     }
   }
 
   /** A member back from a break: what it missed, from the log, at the pace its socket takes it; then live. */
   async replay(member: Member): Promise<void> {
-    let page;
-    do {
-      page = await readReplayPage(this.services.db, this.tenantId, member.position, this.options.topics);
-      for (const item of feedItems(this.services.db, this.tenantId, page)) {
-        if (member.ended) return;
-        member.offer(item, await this.render(item, member));
-      }
-      await member.sink.drained();
-    } while (page.length === REPLAY_PAGE && !member.ended);
+    const { metrics } = this.registry;
+    let replayed = 0;
+    try {
+      let page;
+      do {
+        page = await readReplayPage(this.services.db, this.tenantId, member.position, this.options.topics);
+        for (const item of feedItems(this.services.db, this.tenantId, page)) {
+          if (member.ended) return;
+          if (member.offer(item, await this.render(item, member))) {
+            replayed += 1;
+            metrics.replayedFrames(item.event.topic, 1);
+          }
+        }
+        await member.sink.drained();
+      } while (page.length === REPLAY_PAGE && !member.ended);
+    } finally {
+      metrics.replayed(replayed);
+    }
     member.replaying = false;
-    for (const { item, out } of member.held.splice(0)) member.offer(item, out);
+    for (const { item, out } of member.held.splice(0)) {
+      if (member.offer(item, out)) metrics.replayedFrames(item.event.topic, 1);
+    }
   }
 }
 
@@ -342,6 +376,8 @@ export class SubscriberGroups {
   constructor(
     /** A member whose transport holds more unsent bytes than this is ended as SLOW_CONSUMER. */
     private readonly maxBufferedBytes: number,
+    /** Frames, latencies, replays and slow consumers are counted here. */
+    readonly metrics: Metrics,
   ) {}
 
   get groupCount(): number {
@@ -352,6 +388,20 @@ export class SubscriberGroups {
     let n = 0;
     for (const group of this.groups.values()) n += group.members.size;
     return n;
+  }
+
+  /**
+   * How far delivery on this instance lags behind the log as the instance knows it: the most events any durable group
+   * has yet to deliver (or pass over) of those its tenant's tail has heard of. `newestHeard` is the feed's.
+   */
+  deliveryLag(newestHeard: (tenantId: string) => number | undefined): number {
+    let lag = 0;
+    for (const group of this.groups.values()) {
+      if (!(group instanceof DurableGroup)) continue;
+      const heard = newestHeard(group.tenantId);
+      if (heard !== undefined) lag = Math.max(lag, heard - group.delivered);
+    }
+    return lag;
   }
 
   forget(group: Group<unknown>): void {
