@@ -121,26 +121,29 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     let titles: string[] = [];
     let committedUnheard = 0;
     // Redis drops both instances' subscriber connections; alerts are committed (on A) before they are back, so their
-    // wake-ups reach nobody. ioredis reconnects within ~100 ms, so a round whose commits came too late to be unheard
-    // proves nothing about the backfill and is done again (at most five rounds).
+    // wake-ups reach nobody. ioredis reconnects within ~100 ms, so a round in which no commit came early enough to be
+    // unheard proves nothing about the backfill and is done again (at most five rounds); a busy machine may leave only
+    // the first of a round unheard, which is enough.
     for (let round = 0; round < 5 && committedUnheard === 0; round++) {
       const killed = await subscriberConnections();
       expect(killed).toHaveLength(2);
       for (const id of killed) await redis.call('CLIENT', 'KILL', 'ID', id);
       const sent = [`outage ${round}.1`, `outage ${round}.2`, `outage ${round}.3`];
-      for (const title of sent)
+      // Each alert's wake-up was published by the time its mutation answered: unheard if nobody listened then.
+      for (const title of sent) {
         await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title } }, nurse);
-      const [, listeners] = (await redis.call(
-        'PUBSUB',
-        'NUMSUB',
-        `${namespace}:${tenantChannel({ tenantId }, 'events')}`,
-      )) as [string, number];
-      if (Number(listeners) === 0) committedUnheard = sent.length;
+        const [, listeners] = (await redis.call(
+          'PUBSUB',
+          'NUMSUB',
+          `${namespace}:${tenantChannel({ tenantId }, 'events')}`,
+        )) as [string, number];
+        if (Number(listeners) === 0) committedUnheard += 1;
+      }
       titles = [...titles, ...sent];
       // Both subscribers reconnect.
       await vi.waitFor(async () => expect(await subscriberConnections()).toHaveLength(2), { timeout: 10_000 });
     }
-    expect(committedUnheard).toBe(3);
+    expect(committedUnheard).toBeGreaterThan(0);
     // One more after the outage: had anything come twice, it would come before this one.
     await gql(a.url, SEND_ALERT, { i: { userId: users.nurse, kind: 'ALERT', title: 'after the outage' } }, nurse);
     const expected = (
