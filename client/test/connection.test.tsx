@@ -25,7 +25,9 @@ import {
  * The server goes away and comes back on the same address (a deploy, a crash, Wi-Fi): a real server process, stopped
  * and started again over the same embedded database.
  */
-describe('Connection status and resume', () => {
+// Each test stops and starts a real server process: on a loaded two-core machine (the whole suite beside it) a
+// restart alone can take 15 s, so these get more than the suite's 30 s.
+describe('Connection status and resume', { timeout: 90_000 }, () => {
   let dataDir: string;
   let base: string;
   let env: Record<string, string>;

@@ -14,7 +14,9 @@ import { bookWithPatel, freshDay, login, openSession, renderWithSession } from '
  * A real server process on the embedded database; the log is pruned with the operators' command while it is stopped
  * (the embedded database has one process at a time), as of now rather than 30 days ago.
  */
-describe('Event log retention', () => {
+// Each test stops and starts a real server process: on a loaded two-core machine (the whole suite beside it) a
+// restart alone can take 15 s, so these get more than the suite's 30 s.
+describe('Event log retention', { timeout: 90_000 }, () => {
   let dataDir: string;
   let env: Record<string, string>;
   let server: ServerProcess;

@@ -327,8 +327,13 @@ describe('The Node integrator (examples/node-integrator)', () => {
       // Another process of the same client has used up its rate for this window.
       const token = (await requestToken(limited.url, { grant_type: 'client_credentials' }, { basic: client })).body
         .access_token as string;
-      const answers = await Promise.all(Array.from({ length: 21 }, () => post('{ schedule { id } }', token)));
-      expect(answers.at(-1)!.errors?.[0]?.extensions?.code).toBe('TOO_MANY_REQUESTS');
+      // Until the server refuses (sent one at a time: which of a parallel batch is refused is not the last sent).
+      let refused: string | undefined;
+      for (let i = 0; i < 40 && !refused; i++) {
+        const answer = await post('{ schedule { id } }', token);
+        if (answer.errors?.[0]?.extensions?.code === 'TOO_MANY_REQUESTS') refused = answer.errors[0].extensions.code;
+      }
+      expect(refused).toBe('TOO_MANY_REQUESTS');
 
       const integrator = start(process.execPath, ['examples/node-integrator/integrator.mjs'], {
         DERM_URL: limited.url,
