@@ -95,7 +95,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       { standings: (tenantIds) => standingsOfDisabled(db, tenantIds) },
     ),
     throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
-    passwordHashing: new PasswordHashing(config.passwordHashConcurrency),
+    passwordHashing: new PasswordHashing(config.passwordHashConcurrency, config.passwordHashQueue),
     delivery: new SubscriberGroups(config.slowConsumerBytes, metrics),
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),

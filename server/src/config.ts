@@ -88,10 +88,15 @@ export interface Config {
   throttle: ThrottleConfig;
   /**
    * Password hashes (scrypt, ~32 MiB and 50-100 ms each) this instance derives at once (`PASSWORD_HASH_CONCURRENCY`, 1
-   * to 256); a sign-in beyond them is refused at once with `TOO_MANY_REQUESTS` (reason `BUSY`) instead of queueing.
-   * @default 8
+   * to 256). Few: each holds one of libuv's four threads, which every token check needs too (auth/passwords.ts).
+   * @default 2
    */
   passwordHashConcurrency: number;
+  /**
+   * Password checks that may wait for one of those to finish (`PASSWORD_HASH_QUEUE`, 0 to 1024); a sign-in beyond
+   * them is refused at once with `TOO_MANY_REQUESTS` (reason `BUSY`). @default 16
+   */
+  passwordHashQueue: number;
   /**
    * Proxies in front of the server whose `X-Forwarded-For` is believed (`TRUST_PROXY`, 0 to 10 hops): the source
    * address password attempts are counted against is the client's as the nearest of them saw it. With 0, it is the
@@ -387,11 +392,12 @@ export function loadConfig(env: Env = process.env): Config {
     passwordHashConcurrency: parseWhole(
       'PASSWORD_HASH_CONCURRENCY',
       env.PASSWORD_HASH_CONCURRENCY,
-      8,
+      2,
       1,
       256,
       'derivations',
     ),
+    passwordHashQueue: parseWhole('PASSWORD_HASH_QUEUE', env.PASSWORD_HASH_QUEUE, 16, 0, 1024, 'checks'),
     trustProxyHops: parseWhole('TRUST_PROXY', env.TRUST_PROXY, 0, 0, 10, 'proxies'),
     rateLimits: parseRateLimits(env),
   };

@@ -288,7 +288,7 @@ describe('Source addresses', () => {
 describe('Password hashing bound', () => {
   let bounded: TestServer;
   beforeAll(async () => {
-    bounded = await startTestServer({ passwordHashConcurrency: 1 });
+    bounded = await startTestServer({ passwordHashConcurrency: 1, passwordHashQueue: 0 });
   });
   afterAll(() => bounded?.stop());
 
@@ -329,5 +329,41 @@ describe('Password hashing bound', () => {
     expect(answers.filter((r) => r.data?.login.token)).toHaveLength(1);
     // With the slot free again, the next one is served.
     expect((await login('lee@sunrise.example', DEMO_PASSWORD, {}, bounded)).data?.login.token).toBeTruthy();
+  });
+});
+
+describe('Password hashing queue', () => {
+  let queued: TestServer;
+  beforeAll(async () => {
+    queued = await startTestServer({ passwordHashConcurrency: 1, passwordHashQueue: 2 });
+  });
+  afterAll(() => queued?.stop());
+
+  it('should let PASSWORD_HASH_QUEUE sign-ins wait their turn, serve them in order once the slot frees, and refuse the rest', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => (locked = r));
+    const holding = queued.db.transaction(async (trx) => {
+      await trx.raw('lock table users in access exclusive mode');
+      locked();
+      await held;
+    });
+    await lockTaken;
+
+    const settled: GraphQLResponse[] = [];
+    const all = Array.from({ length: 5 }, () =>
+      login('lee@sunrise.example', DEMO_PASSWORD, {}, queued).then((res) => {
+        settled.push(res);
+        return res;
+      }),
+    );
+    // One runs (waiting on the table), two wait in line, two are refused at once.
+    await vi.waitFor(() => expect(settled).toHaveLength(2), { timeout: 10_000 });
+    for (const res of settled) expect(answer(res)).toMatchObject({ status: 429, reason: 'BUSY' });
+    release();
+    await holding;
+    const answers = await Promise.all(all);
+    expect(answers.filter((r) => r.data?.login.token)).toHaveLength(3);
   });
 });

@@ -38,7 +38,7 @@ describe('configuration', () => {
       failureWindowSeconds: 3600,
       sourceLockAfter: 100,
     });
-    expect(config).toMatchObject({ passwordHashConcurrency: 8, trustProxyHops: 0 });
+    expect(config).toMatchObject({ passwordHashConcurrency: 2, passwordHashQueue: 16, trustProxyHops: 0 });
   });
 
   it('reads the guessing limits, the hashing bound and the trusted proxies', () => {
@@ -117,6 +117,7 @@ describe('configuration', () => {
       { PASSWORD_HASH_CONCURRENCY: '0' },
       /PASSWORD_HASH_CONCURRENCY must be a whole number of derivations from 1 to 256/,
     ],
+    [{ PASSWORD_HASH_QUEUE: '-1' }, /PASSWORD_HASH_QUEUE must be a whole number of checks from 0 to 1024/],
     [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
     [{ RATE_LIMIT_WINDOW: '0' }, /RATE_LIMIT_WINDOW must be a whole number of seconds from 1 to 3600/],
     [{ RATE_LIMIT_WINDOW: '1m' }, /RATE_LIMIT_WINDOW/],

@@ -37,23 +37,40 @@ export function dummyPasswordHash(): Promise<string> {
 }
 
 /**
- * A bound on the password checks this instance runs at once (`PASSWORD_HASH_CONCURRENCY`). Each scrypt derivation holds
- * 32 MiB and a libuv thread for 50-100 ms; a flood of sign-ins would otherwise queue them without limit, and every
- * sign-in, the honest ones too, would wait behind it. Beyond the bound a check is refused at once (TOO_MANY_REQUESTS,
- * reason BUSY) rather than queued. A slot is taken before anything else the check does (the throttle, the database
- * reads), so a refusal costs nothing and depends on nothing but the checks already running.
+ * A bound on the password checks this instance runs at once (`PASSWORD_HASH_CONCURRENCY`), and on those that may wait
+ * for one of them to finish (`PASSWORD_HASH_QUEUE`). Each scrypt derivation holds 32 MiB and one of libuv's four
+ * threads for 50-100 ms; those threads also run every token check (jose verifies through WebCrypto, on the same
+ * pool), so a flood of sign-ins holding all four would make every request of every live user wait behind it
+ * (measured with `npm run bench:guessing`: eight at once took a subscriber's delivery from 23 ms to 0.5-2 s). So two
+ * at once by default, the others waiting their turn, and beyond the queue a check is refused at once
+ * (TOO_MANY_REQUESTS, reason BUSY) rather than queued without limit. A slot (or a place in the queue) is taken before
+ * anything else the check does (the throttle, the database reads), so a refusal costs nothing.
  */
 export class PasswordHashing {
   private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    readonly queueLimit = 0,
+  ) {}
 
-  /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when all are taken. */
+  /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when slots and queue are full. */
   withSlot<T>(check: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) throw tooManyAttempts(AttemptRefusal.busy, 1);
-    this.running += 1;
+    if (this.running < this.limit) {
+      this.running += 1;
+      return this.run(check);
+    }
+    if (this.waiting.length >= this.queueLimit) throw tooManyAttempts(AttemptRefusal.busy, 1);
+    // The slot passes straight from the check that ends to the first in line (`running` stays counted).
+    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.run(check));
+  }
+
+  private run<T>(check: () => Promise<T>): Promise<T> {
     return check().finally(() => {
-      this.running -= 1;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
     });
   }
 }
