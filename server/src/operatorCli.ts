@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
@@ -13,6 +14,32 @@ import { createLogger } from './logger.js';
 
 /** Bad usage: a missing or unknown argument. Printed with the command's usage; exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * Runs a command and turns how it ended into its exit code: 0 done; 2 bad usage (printed with `usage`) or bad input
+ * (a GraphQLError, worded by `badInput`, by default also with the usage); 1 anything unexpected (its stack).
+ */
+export async function exitCodeOf(
+  command: () => Promise<number>,
+  out: CliOutput,
+  usage: string,
+  badInput: (err: GraphQLError) => string = (err) => `error: ${err.message}\n\n${usage}`,
+): Promise<number> {
+  try {
+    return await command();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.error(`error: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    if (err instanceof GraphQLError) {
+      out.error(badInput(err));
+      return 2;
+    }
+    out.error(String((err as Error).stack ?? err));
+    return 1;
+  }
+}
 
 /** Where a command writes, and reads what is piped to it: the process's streams, or a test's buffers. */
 export interface CliOutput {

@@ -285,6 +285,26 @@ describe('Source addresses', () => {
   });
 });
 
+/** Holds the users table locked (both engines), until `release`: a sign-in that reads it waits, holding its slot. */
+async function holdUsersTable(server: TestServer): Promise<{ release(): Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const lockTaken = new Promise<void>((r) => (locked = r));
+  const holding = server.db.transaction(async (trx) => {
+    await trx.raw('lock table users in access exclusive mode');
+    locked();
+    await held;
+  });
+  await lockTaken;
+  return {
+    release: async () => {
+      release();
+      await holding;
+    },
+  };
+}
+
 describe('Password hashing bound', () => {
   let bounded: TestServer;
   beforeAll(async () => {
@@ -294,16 +314,7 @@ describe('Password hashing bound', () => {
 
   it('should refuse sign-ins beyond PASSWORD_HASH_CONCURRENCY at once with 429 BUSY, and serve the one running', async () => {
     // Hold the users table: the first sign-in to take the one slot waits on it, holding the slot meanwhile.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((r) => (locked = r));
-    const holding = bounded.db.transaction(async (trx) => {
-      await trx.raw('lock table users in access exclusive mode');
-      locked();
-      await held;
-    });
-    await lockTaken;
+    const table = await holdUsersTable(bounded);
 
     const settled: GraphQLResponse[] = [];
     const all = Array.from({ length: 8 }, () =>
@@ -323,8 +334,7 @@ describe('Password hashing bound', () => {
       });
       expect(res.headers.get('retry-after')).toBe('1');
     }
-    release();
-    await holding;
+    await table.release();
     const answers = await Promise.all(all);
     expect(answers.filter((r) => r.data?.login.token)).toHaveLength(1);
     // With the slot free again, the next one is served.
@@ -340,16 +350,7 @@ describe('Password hashing queue', () => {
   afterAll(() => queued?.stop());
 
   it('should let PASSWORD_HASH_QUEUE sign-ins wait their turn, serve them in order once the slot frees, and refuse the rest', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((r) => (locked = r));
-    const holding = queued.db.transaction(async (trx) => {
-      await trx.raw('lock table users in access exclusive mode');
-      locked();
-      await held;
-    });
-    await lockTaken;
+    const table = await holdUsersTable(queued);
 
     const settled: GraphQLResponse[] = [];
     const all = Array.from({ length: 5 }, () =>
@@ -361,8 +362,7 @@ describe('Password hashing queue', () => {
     // One runs (waiting on the table), two wait in line, two are refused at once.
     await vi.waitFor(() => expect(settled).toHaveLength(2), { timeout: 10_000 });
     for (const res of settled) expect(answer(res)).toMatchObject({ status: 429, reason: 'BUSY' });
-    release();
-    await holding;
+    await table.release();
     const answers = await Promise.all(all);
     expect(answers.filter((r) => r.data?.login.token)).toHaveLength(3);
   });

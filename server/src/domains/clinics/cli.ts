@@ -1,11 +1,10 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GraphQLError } from 'graphql';
 import { dayInZone } from '../../clinicTime.js';
 import { loadConfig } from '../../config.js';
 import type { TenantRow } from '../../db/rows.js';
 import { tenantChannel, type SessionSignal } from '../../events/channels.js';
-import { announce, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
+import { announce, exitCodeOf, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
 import { clinicSummaries, disableTenant, enableTenant, type ClinicSummary } from './data.js';
 import { createClinic } from './onboarding.js';
 
@@ -83,21 +82,15 @@ export async function clinicsCli(
   env: Record<string, string | undefined> = process.env,
   out: CliOutput = processOutput,
 ): Promise<number> {
-  try {
-    return await run(args, env, out);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      out.error(`error: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof GraphQLError) {
+  return exitCodeOf(
+    () => run(args, env, out),
+    out,
+    USAGE,
+    (err) => {
       const option = OPTION_OF[err.extensions.field as string];
-      out.error(`error: ${err.message}${option ? ` (${option})` : ''}; nothing was written`);
-      return 2;
-    }
-    out.error(String((err as Error).stack ?? err));
-    return 1;
-  }
+      return `error: ${err.message}${option ? ` (${option})` : ''}; nothing was written`;
+    },
+  );
 }
 
 async function run(args: string[], env: Record<string, string | undefined>, out: CliOutput): Promise<number> {

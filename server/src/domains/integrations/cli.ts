@@ -1,12 +1,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GraphQLError } from 'graphql';
 import { ALL_SCOPES } from '../../auth/scopes.js';
 import { loadConfig } from '../../config.js';
 import type { Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
-import { announce, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
+import { announce, exitCodeOf, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
 import { createIntegrationClient } from './clients.js';
 import { integrationClientsOfTenant, revokeIntegrationClientRow } from './data.js';
 
@@ -55,16 +54,7 @@ export async function integrationsCli(
   env: Record<string, string | undefined> = process.env,
   out: CliOutput = processOutput,
 ): Promise<number> {
-  try {
-    return await run(args, env, out);
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof GraphQLError) {
-      out.error(`error: ${err.message}\n\n${USAGE}`);
-      return 2;
-    }
-    out.error(String((err as Error).stack ?? err));
-    return 1;
-  }
+  return exitCodeOf(() => run(args, env, out), out, USAGE);
 }
 
 async function run(args: string[], env: Record<string, string | undefined>, out: CliOutput): Promise<number> {
