@@ -22,7 +22,15 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { DEMO_PASSWORD } from '../server/src/db/seeds/demo.js';
-import { buildServer, percentile, SERVER_BUILD, sleep, spawnListening, type Spawned } from './support.js';
+import {
+  buildServer,
+  percentile,
+  procStatCpuNs,
+  SERVER_BUILD,
+  sleep,
+  spawnListening,
+  type Spawned,
+} from './support.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -65,11 +73,13 @@ async function login(url: string, email: string, password: string): Promise<Omit
   });
   const body = (await res.json()) as {
     data?: { login: { token: string } };
-    errors?: { extensions?: { code?: string } }[];
+    errors?: { extensions?: { code?: string; reason?: string } }[];
   };
+  const extensions = body.errors?.[0]?.extensions;
   return {
     status: res.status,
-    code: body.errors?.[0]?.extensions?.code ?? 'OK',
+    // TOO_MANY_REQUESTS says why: LOCKED or SLOWED (the account), BUSY (password checks), SOURCE_RATE (the door).
+    code: [extensions?.code ?? 'OK', extensions?.reason].filter(Boolean).join(' '),
     ms: performance.now() - started,
     token: body.data?.login.token,
   };
@@ -210,6 +220,9 @@ async function main(): Promise<void> {
     const quietLivez = await sampling(() => livez(url), 200, sleep(2000));
 
     const answers: Answer[] = [];
+    // Whose CPU the flood takes: the server's (all its threads) and this process's (the attacker, the probes).
+    const serverCpu0 = procStatCpuNs(server.pid);
+    const ownCpu0 = process.cpuUsage();
     const started = performance.now();
     let next = 0;
     const attack = Promise.all(
@@ -226,6 +239,9 @@ async function main(): Promise<void> {
       sampling(() => livez(url), 200, attack),
     ]);
     const seconds = (performance.now() - started) / 1000;
+    const serverCpuMs = (procStatCpuNs(server.pid) - serverCpu0) / 1e6;
+    const ownCpu = process.cpuUsage(ownCpu0);
+    const ownCpuMs = (ownCpu.user + ownCpu.system) / 1000;
     const right = await login(url, 'admin@sunrise.example', DEMO_PASSWORD);
     await subscriber.dispose();
 
@@ -250,6 +266,11 @@ async function main(): Promise<void> {
         : '  every answer was a wrong password: nothing slowed or stopped the guesser',
     );
     log(`  answer time: ${fmt(answers.map((a) => a.ms))}`);
+    log(
+      `  CPU meanwhile: server ${serverCpuMs.toFixed(0)} ms (${(serverCpuMs / answers.length).toFixed(2)} ms per answer, ` +
+        `${((serverCpuMs / 1000 / seconds) * 100).toFixed(0)}% of a core); attacker and probes ${ownCpuMs.toFixed(0)} ms ` +
+        `(${((ownCpuMs / 1000 / seconds) * 100).toFixed(0)}% of a core)`,
+    );
     log(`  then the right password: ${right.status} ${right.code}`);
     log(`\nlive subscriber's delivery latency (mutation sent -> frame received), one probe every ${PROBE_MS} ms:`);
     log(`  quiet:  ${fmt(quiet)}`);
