@@ -47,6 +47,7 @@ import { standingsOfDisabled } from './domains/clinics/data.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, type Logger } from './logger.js';
+import { ConnectionBoard } from './realtime/connectionBoard.js';
 import { Metrics, UNKNOWN_OPERATION } from './metrics.js';
 import { buildSchema } from './schema.js';
 
@@ -102,12 +103,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
     metrics,
+    board: new ConnectionBoard(realtime.hub, metrics.clinics, log),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [
       (tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq),
       (_tenantId, events) => metrics.eventsCommitted(events),
     ],
   };
+
+  realtime.onStop.push(() => services.board.stop());
 
   const app = express();
   app.disable('x-powered-by');

@@ -14,6 +14,7 @@ import type { IntegrationService } from './domains/integrations/service.js';
 import type { SessionService } from './domains/identity/sessions.js';
 import type { EventPruner } from './events/retention.js';
 import type { Deadlines } from './realtime/deadlines.js';
+import type { ConnectionBoard } from './realtime/connectionBoard.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
@@ -50,6 +51,8 @@ export interface Services {
   pruner: EventPruner;
   /** What the instance observes for Prometheus as it happens (metrics.ts; served at /metrics by http/metrics.ts). */
   metrics: Metrics;
+  /** This instance's connections per clinic, shared with the instances whose admins watch the dashboard. */
+  board: ConnectionBoard;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
 }

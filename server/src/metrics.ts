@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { EventRow } from './db/rows.js';
 import { isKnownCode } from './errors.js';
+import { ClinicActivity } from './realtime/clinicActivity.js';
 
 /** How an operation reached the server. */
 export type Transport = 'http' | 'ws' | 'sse';
@@ -71,6 +72,11 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  /**
+   * The same observations per clinic over the last minutes, for the clinic's admins (the connection dashboard), never
+   * a Prometheus label.
+   */
+  readonly clinics = new ClinicActivity();
   /** Children by topic, made once: the delivery path does not build a label set per event. */
   private readonly byTopic = new Map<string, { delivered: Counter.Internal; latency: Histogram.Internal<'topic'> }>();
 
@@ -82,8 +88,10 @@ export class Metrics {
   /** A delivery group wrote `frames` frames of one live event: counted, and its latency observed once. */
   delivered(event: EventRow, frames: number): void {
     const topic = this.topic(event.topic);
+    const latencyMs = Math.max(0, Date.now() - new Date(event.occurredAt).getTime());
     topic.delivered.inc(frames);
-    topic.latency.observe(Math.max(0, Date.now() - new Date(event.occurredAt).getTime()) / 1000);
+    topic.latency.observe(latencyMs / 1000);
+    this.clinics.delivered(event.tenantId, latencyMs);
   }
 
   /** Frames written by a resume's replay (or what was held for it), which have no latency to speak of. */
@@ -96,19 +104,22 @@ export class Metrics {
     this.replays.observe(events);
   }
 
-  slowConsumer(): void {
+  slowConsumer(tenantId: string): void {
     this.slowConsumers.inc();
+    this.clinics.slowConsumer(tenantId);
   }
 
   /**
    * An operation was answered: `startedAt` is `performance.now()` when the transport took it, `code` the first error's
-   * `extensions.code` (undefined when it succeeded).
+   * `extensions.code` (undefined when it succeeded), `tenantId` the caller's clinic when known.
    */
-  operation(transport: Transport, labels: OperationLabels, startedAt: number, code: unknown): void {
+  operation(transport: Transport, labels: OperationLabels, startedAt: number, code: unknown, tenantId?: string): void {
+    const outcome = outcomeOf(code);
     this.operations.observe(
-      { transport, type: labels.type, field: labels.field, outcome: outcomeOf(code) },
+      { transport, type: labels.type, field: labels.field, outcome },
       (performance.now() - startedAt) / 1000,
     );
+    if (tenantId && code !== undefined) this.clinics.error(tenantId, outcome);
   }
 
   private topic(name: string) {

@@ -7,6 +7,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { appointmentResolvers } from './domains/appointments/resolvers.js';
 import { appointmentSubscriptions } from './domains/appointments/subscriptions.js';
+import { dashboardSubscriptions } from './domains/dashboard/subscriptions.js';
 import { identityResolvers } from './domains/identity/resolvers.js';
 import { secondFactorResolvers } from './domains/identity/secondFactorResolvers.js';
 import { integrationResolvers } from './domains/integrations/resolvers.js';
@@ -55,6 +56,7 @@ export const resolvers: Resolvers = mergeResolvers([
   presenceSubscriptions,
   viewingResolvers,
   integrationResolvers,
+  dashboardSubscriptions,
 ]) as Resolvers;
 
 /** One schema object, shared by HTTP and WebSocket. */

@@ -17,6 +17,11 @@ export const ChannelKind = {
    * the matching connections.
    */
   sessions: 'sessions',
+  /**
+   * The connection dashboard: an instance serving an admin who watches asks, and every instance with connections of
+   * the clinic answers with its snapshot (realtime/connectionBoard.ts). Only while someone watches.
+   */
+  dashboard: 'dashboard',
 } as const;
 export type ChannelKind = keyof typeof ChannelKind;
 

@@ -240,6 +240,7 @@ export function observeOperation(
     operationLabels(args.schema, args.document, args.operationName),
     startedAt,
     errors?.length ? codeOf(errors) : undefined,
+    (args.contextValue as Context).viewer?.tenantId,
   );
 }
 
@@ -254,11 +255,13 @@ export function observeRefused(
   startedAt: number,
   errors: readonly GraphQLError[],
   operation?: { schema: GraphQLSchema; payload: OperationPayload },
+  /** The caller's clinic, when the caller is known (refused after the door). */
+  tenantId?: string,
 ): void {
   const known = operation && documentCaches.get(operation.schema)?.peek(operation.payload.query);
   const labels =
     known && !Array.isArray(known)
       ? operationLabels(operation.schema, known, operation.payload.operationName)
       : UNKNOWN_OPERATION;
-  services.metrics.operation(transport, labels, startedAt, errors.length ? codeOf(errors) : undefined);
+  services.metrics.operation(transport, labels, startedAt, errors.length ? codeOf(errors) : undefined, tenantId);
 }

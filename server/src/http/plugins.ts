@@ -97,6 +97,7 @@ export function operationMetrics(): ApolloServerPlugin<Context> {
             operationLabels(schema, document, request.operationName),
             startedAt,
             errors?.length ? (errors[0].extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : undefined,
+            contextValue.viewer?.tenantId,
           );
         },
       };

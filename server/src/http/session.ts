@@ -2,6 +2,8 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Services } from '../context.js';
 import type { TrackedConnection } from '../domains/identity/sessions.js';
 import { forbidden } from '../errors.js';
+import type { Release } from '../auth/callerLimits.js';
+import type { BoardEntry, BoardTransport } from '../realtime/connectionBoard.js';
 
 /** How a transport ends one caller's connection when the server ends it. */
 export interface SessionEnds {
@@ -27,8 +29,16 @@ export interface WatchedSession {
    * or scopes differ, is refused with FORBIDDEN and changes nothing.
    */
   renew(viewer: Viewer): void;
-  /** Lets go of the timers and listeners, once the connection is gone. */
-  stop(): void;
+  /**
+   * A live subscription of the connection, whose place among its caller's (`release`) is given back when it ends:
+   * counted on the connection dashboard until then. Returns the release to call instead.
+   */
+  holding(release: Release): Release;
+  /**
+   * Lets go of the timers and listeners, once the connection is gone; `closeCode`, a WebSocket's, is counted on the
+   * dashboard unless it is a normal one.
+   */
+  stop(closeCode?: number): void;
 }
 
 /** Whether `next` may take over a connection of `current`: the same caller, with the same rights. */
@@ -57,10 +67,11 @@ export async function watchSession(
   services: Services,
   viewer: Viewer,
   ends: SessionEnds,
+  transport: BoardTransport,
   /** An SSE stream's id, by which `renewStream` finds it on any instance. */
   streamId?: string,
 ): Promise<WatchedSession> {
-  const session = new ConnectionSession(services, viewer, ends, streamId);
+  const session = new ConnectionSession(services, viewer, ends, streamId, services.board.opened(viewer, transport));
   try {
     session.untrackSession = await services.sessions.track(session);
     if (viewer.kind === 'integration') {
@@ -87,6 +98,7 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
     public viewer: Viewer,
     private readonly ends: SessionEnds,
     readonly streamId: string | undefined,
+    private readonly board: BoardEntry,
   ) {
     this.cancelExpiry = this.expireAt(viewer);
   }
@@ -112,10 +124,19 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
     this.ends.clinicDisabled();
   }
 
-  stop(): void {
+  holding(release: Release): Release {
+    const unsubscribed = this.board.subscribed();
+    return () => {
+      unsubscribed();
+      release();
+    };
+  }
+
+  stop(closeCode?: number): void {
     this.cancelExpiry();
     this.untrackSession();
     this.untrackIntegration();
+    this.board.closed(closeCode);
   }
 
   private expireAt(viewer: Viewer): () => void {

@@ -144,7 +144,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!Array.isArray(prepared)) {
         const held = services.limits.holdSubscription(viewer, prepared.document, params.operationName);
         if (held instanceof GraphQLError) {
-          observeRefused(services, 'sse', req.context.startedAt, [held], { schema, payload: params });
+          observeRefused(services, 'sse', req.context.startedAt, [held], { schema, payload: params }, viewer.tenantId);
           return [
             JSON.stringify({ errors: forClient([held], requestId) }),
             { status: 429, statusText: 'Too Many Subscriptions', headers: { 'content-type': MEDIA_TYPE } },
@@ -158,7 +158,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         attachTransport(prepared.contextValue, sink, params.variables);
         return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
       }
-      observeRefused(services, 'sse', req.context.startedAt, prepared, { schema, payload: params });
+      observeRefused(services, 'sse', req.context.startedAt, prepared, { schema, payload: params }, viewer.tenantId);
       return [
         JSON.stringify({ errors: forClient(prepared, requestId) }),
         { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
@@ -224,7 +224,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
     const overRate = await services.limits.admit(viewer);
     if (overRate) {
-      observeRefused(services, 'sse', startedAt, [overRate]);
+      observeRefused(services, 'sse', startedAt, [overRate], undefined, viewer.tenantId);
       res.setHeader('retry-after', retryAfterOf(overRate));
       return sendErrors(res, 429, [overRate], requestId);
     }
@@ -307,8 +307,11 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
             }),
           clinicDisabled: () => s.end({ message: CLINIC_DISABLED_MESSAGE, reason: StreamEndReason.clinicDisabled }),
         },
+        'sse',
         requestId,
       );
+      // The stream is one subscription (or a query answered at once): counted on the dashboard while it lives.
+      if (context.release) context.release = session.holding(context.release);
 
       for await (const chunk of body) {
         if (final !== null || !res.writable) break;

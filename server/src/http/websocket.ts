@@ -258,7 +258,7 @@ export function attachWebSocketServer(
         if (ctx.connectionParams) (ctx.connectionParams as Record<string, unknown>).authorization = undefined;
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
-        ctx.extra.session = await watchSession(services, viewer, new SocketEnds(ctx.extra.socket));
+        ctx.extra.session = await watchSession(services, viewer, new SocketEnds(ctx.extra.socket), 'ws');
         if (ctx.extra.closed) {
           ctx.extra.session.stop();
           return false;
@@ -275,9 +275,9 @@ export function attachWebSocketServer(
         ctx.extra.opening = undefined;
         return true;
       },
-      async onClose(ctx) {
+      async onClose(ctx, code) {
         ctx.extra.closed = true;
-        ctx.extra.session?.stop();
+        ctx.extra.session?.stop(code);
         for (const release of ctx.extra.held?.values() ?? []) release();
         const info = ctx.extra.info;
         if (!info) return;
@@ -315,7 +315,7 @@ export function attachWebSocketServer(
         if (!Array.isArray(prepared)) {
           const held = services.limits.holdSubscription(viewer, prepared.document, payload.operationName);
           if (held instanceof GraphQLError) return [held];
-          if (held) (ctx.extra.held ??= new Map()).set(id, held);
+          if (held) (ctx.extra.held ??= new Map()).set(id, session!.holding(held));
           // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
           // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
           // every request.
@@ -357,7 +357,7 @@ export function attachWebSocketServer(
         const started = startedAt.get(payload);
         if (started !== undefined) {
           startedAt.delete(payload);
-          observeRefused(services, 'ws', started, errors, { schema, payload });
+          observeRefused(services, 'ws', started, errors, { schema, payload }, ctx.extra.session?.viewer.tenantId);
         }
         const requestId = operationId(ctx.extra.id, id);
         logUnexpected(errors, log.child({ requestId }));

@@ -105,7 +105,7 @@ class Member {
   /** Ends the stream as a slow consumer, with the cursor of the last event it was sent. */
   endSlow(): void {
     if (this.ended) return;
-    this.group.registry.metrics.slowConsumer();
+    this.group.registry.metrics.slowConsumer(this.group.tenantId);
     this.end(slowConsumer(this.lastCursor));
   }
 

@@ -4,7 +4,10 @@ import { tenantChannel, type IntegrationRevokedSignal } from '../../events/chann
 import type { Logger } from '../../logger.js';
 import type { Realtime } from '../../realtime/service.js';
 import type { ClinicStanding } from '../clinics/standing.js';
-import { inactiveClientIds, integrationClientAtDoor } from './data.js';
+import { inactiveClientIds, integrationClientAtDoor, touchIntegrationClient } from './data.js';
+
+/** A client's last activity is written at most this often per instance (`lastUsedAt`, the connection dashboard). */
+const ACTIVITY_WRITE_MS = 60_000;
 
 /** A live connection of an integration client on this instance (a WebSocket or an SSE stream). */
 interface LiveConnection {
@@ -31,6 +34,8 @@ export class IntegrationService {
   private readonly live = new Set<LiveConnection>();
   private readonly timer: NodeJS.Timeout;
   private checking = false;
+  /** When this instance last wrote each client's `lastUsedAt`. */
+  private readonly activityWritten = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -54,6 +59,7 @@ export class IntegrationService {
   async atDoor(viewer: IntegrationViewer): Promise<{ active: boolean; clinic: ClinicStanding | null }> {
     const client = await integrationClientAtDoor(this.db, viewer.clientId);
     const active = client !== undefined && client.tenantId === viewer.tenantId && client.revokedAt === null;
+    if (active) this.noteActivity(viewer.clientId);
     return { active, clinic: active ? client : null };
   }
 
@@ -83,6 +89,19 @@ export class IntegrationService {
   async announceRevocation(tenantId: string, clientId: string): Promise<void> {
     const signal: IntegrationRevokedSignal = { clientId };
     await this.realtime.hub.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+  }
+
+  /** The client called the API: its `lastUsedAt` is written, at most once a minute (never awaited, never thrown). */
+  private noteActivity(clientId: string): void {
+    const now = Date.now();
+    if (now - (this.activityWritten.get(clientId) ?? 0) < ACTIVITY_WRITE_MS) return;
+    if (this.activityWritten.size >= 10_000) {
+      for (const [id, at] of this.activityWritten) if (now - at >= ACTIVITY_WRITE_MS) this.activityWritten.delete(id);
+    }
+    this.activityWritten.set(clientId, now);
+    touchIntegrationClient(this.db, clientId).catch((err: Error) =>
+      this.log.warn({ err: { message: err.message } }, "could not record the client's last activity"),
+    );
   }
 
   private end(connection: LiveConnection, why: string): void {

@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import type { Viewer } from '../auth/tokens.js';
+import type { ChannelHub } from '../events/channelHub.js';
+import { tenantChannel } from '../events/channels.js';
+import type { Logger } from '../logger.js';
+import type { ActivityBucket, ClinicActivity } from './clinicActivity.js';
+
+/** The transport of a connection on the board. */
+export type BoardTransport = 'ws' | 'sse';
+
+/** One live connection (a WebSocket, an SSE stream) of a clinic on one instance. */
+export interface BoardConnection {
+  /** Unique over all instances. */
+  id: string;
+  transport: BoardTransport;
+  kind: 'user' | 'integration';
+  /** The user's id, or the integration client's. */
+  callerId: string;
+  /** Epoch ms. */
+  openedAt: number;
+  /** Its live subscriptions. */
+  subscriptions: number;
+}
+
+/** What one instance holds and observed of one clinic, as it is shared with the instances whose admins watch. */
+export interface InstanceSnapshot {
+  instanceId: string;
+  /** When it was taken, epoch ms. */
+  at: number;
+  connections: BoardConnection[];
+  /** The clinic's activity window on that instance (clinicActivity.ts), oldest bucket first. */
+  activity: ActivityBucket[];
+}
+
+/** What travels on a clinic's `dashboard` channel. Ids and counts only: no name, nothing of a patient. */
+export type DashboardSignal = { kind: 'watch' } | { kind: 'snapshot'; snapshot: InstanceSnapshot };
+
+/** One connection's place on the board, held by its transport's session (http/session.ts). */
+export interface BoardEntry {
+  /** A subscription started on the connection: counted until the returned function is called (idempotent). */
+  subscribed(): () => void;
+  /** The connection is gone; `closeCode` is the WebSocket's close code, counted as an error unless 1000 or 1001. */
+  closed(closeCode?: number): void;
+}
+
+export interface BoardTiming {
+  /** How often a watched clinic's changes are published, at most: the dashboard's pace. @default 1000 */
+  publishMs: number;
+  /** How often a watcher asks again, and an instance publishes a watched clinic even without a change. @default 2000 */
+  refreshMs: number;
+  /** A snapshot not renewed for this long is dropped (its instance crashed or lost Redis). @default 10000 */
+  staleMs: number;
+}
+
+const DEFAULT_TIMING: BoardTiming = { publishMs: 1000, refreshMs: 2000, staleMs: 10_000 };
+
+/** The close codes of a connection that ended normally: a client leaving, a server draining. */
+const NORMAL_CLOSE = new Set([1000, 1001]);
+
+interface Watching {
+  listeners: Set<() => void>;
+  /** The snapshots heard, by instance. */
+  snapshots: Map<string, InstanceSnapshot>;
+  askedAt: number;
+}
+
+/**
+ * The connection dashboard's shared state (docs/architecture.md, "Connection dashboard"). Each instance keeps its
+ * clinics' connections here (the transports add and remove them through their sessions); the activity comes from
+ * `Metrics.clinics`. Nothing leaves the instance until an admin watches: the instance serving the admin asks on the
+ * clinic's `dashboard` channel, every `refreshMs` while watched, and each instance holding connections or activity of
+ * that clinic (and so listening on its channel) answers with its snapshot, then publishes it at most every `publishMs`
+ * when it changes and every `refreshMs` anyway. The watching instance merges the latest snapshot of each instance and
+ * drops one that went stale. One timer per instance; a clinic nobody watches costs a channel subscription per instance
+ * that serves it, and nothing per event beyond the activity counters.
+ */
+export class ConnectionBoard {
+  readonly instanceId = randomUUID();
+  private readonly timing: BoardTiming;
+  /** This instance's live connections, per clinic. */
+  private readonly connections = new Map<string, Map<string, BoardConnection>>();
+  /** The clinics whose channel this instance listens on. */
+  private readonly channels = new Map<string, Promise<() => void>>();
+  /** Clinics someone watches (asked recently), until when; and whether something changed since last published. */
+  private readonly watched = new Map<string, { until: number; publishedAt: number; dirty: boolean }>();
+  /** The clinics watched from this instance. */
+  private readonly watching = new Map<string, Watching>();
+  private readonly timer: NodeJS.Timeout;
+  private ticks = 0;
+
+  constructor(
+    private readonly hub: ChannelHub,
+    private readonly activity: ClinicActivity,
+    private readonly log: Logger,
+    timing: Partial<BoardTiming> = {},
+  ) {
+    this.timing = { ...DEFAULT_TIMING, ...timing };
+    activity.onChange = (tenantId) => this.changed(tenantId);
+    this.timer = setInterval(() => this.tick(), this.timing.publishMs).unref();
+  }
+
+  /** A connection authenticated as `viewer` opened on this instance. */
+  opened(viewer: Viewer, transport: BoardTransport): BoardEntry {
+    const { tenantId } = viewer;
+    const connection: BoardConnection = {
+      id: randomUUID(),
+      transport,
+      kind: viewer.kind,
+      callerId: viewer.kind === 'user' ? viewer.userId : viewer.clientId,
+      openedAt: Date.now(),
+      subscriptions: 0,
+    };
+    let clinic = this.connections.get(tenantId);
+    if (!clinic) this.connections.set(tenantId, (clinic = new Map()));
+    clinic.set(connection.id, connection);
+    this.listen(tenantId);
+    this.changed(tenantId);
+    let open = true;
+    return {
+      subscribed: () => {
+        connection.subscriptions += 1;
+        this.changed(tenantId);
+        let held = true;
+        return () => {
+          if (!held) return;
+          held = false;
+          connection.subscriptions -= 1;
+          this.changed(tenantId);
+        };
+      },
+      closed: (closeCode) => {
+        if (!open) return;
+        open = false;
+        if (closeCode !== undefined && !NORMAL_CLOSE.has(closeCode))
+          this.activity.error(tenantId, `CLOSE_${closeCode}`);
+        const current = this.connections.get(tenantId);
+        current?.delete(connection.id);
+        if (current?.size === 0) this.connections.delete(tenantId);
+        this.changed(tenantId);
+      },
+    };
+  }
+
+  /**
+   * Watches a clinic from this instance: `onChange` runs whenever an instance's snapshot arrives or one is dropped.
+   * Resolves once the channel listens and the instances were asked.
+   */
+  async watch(tenantId: string, onChange: () => void): Promise<{ snapshots(): InstanceSnapshot[]; stop(): void }> {
+    let watching = this.watching.get(tenantId);
+    if (!watching) {
+      watching = { listeners: new Set(), snapshots: new Map(), askedAt: 0 };
+      this.watching.set(tenantId, watching);
+    }
+    watching.listeners.add(onChange);
+    await this.listen(tenantId);
+    await this.ask(tenantId, watching);
+    const w = watching;
+    return {
+      snapshots: () => [...w.snapshots.values()],
+      stop: () => {
+        w.listeners.delete(onChange);
+        if (w.listeners.size > 0 || this.watching.get(tenantId) !== w) return;
+        this.watching.delete(tenantId);
+        this.release(tenantId);
+      },
+    };
+  }
+
+  /** This instance's snapshot of a clinic now. */
+  snapshot(tenantId: string, now = Date.now()): InstanceSnapshot {
+    return {
+      instanceId: this.instanceId,
+      at: now,
+      connections: [...(this.connections.get(tenantId)?.values() ?? [])].map((c) => ({ ...c })),
+      activity: this.activity.window(tenantId, now),
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.activity.onChange = null;
+    for (const tenantId of [...this.channels.keys()]) this.unlisten(tenantId);
+  }
+
+  private changed(tenantId: string): void {
+    const watched = this.watched.get(tenantId);
+    if (watched) watched.dirty = true;
+  }
+
+  /** Listens on the clinic's channel (once per clinic). */
+  private listen(tenantId: string): Promise<() => void> {
+    let channel = this.channels.get(tenantId);
+    if (!channel) {
+      channel = this.hub.subscribe<DashboardSignal>(tenantChannel({ tenantId }, 'dashboard'), (signal) =>
+        this.heard(tenantId, signal),
+      );
+      this.channels.set(tenantId, channel);
+    }
+    return channel;
+  }
+
+  private unlisten(tenantId: string): void {
+    const channel = this.channels.get(tenantId);
+    if (!channel) return;
+    this.channels.delete(tenantId);
+    this.watched.delete(tenantId);
+    void channel.then((unsubscribe) => unsubscribe());
+  }
+
+  /** Stops listening on a clinic's channel once nothing here needs it (checked again on each tick). */
+  private release(tenantId: string): void {
+    if (this.connections.has(tenantId) || this.watching.has(tenantId)) return;
+    if (this.activity.window(tenantId).length > 0) return;
+    this.unlisten(tenantId);
+  }
+
+  private heard(tenantId: string, signal: DashboardSignal): void {
+    if (signal.kind === 'watch') {
+      const watched = this.watched.get(tenantId);
+      this.watched.set(tenantId, {
+        until: Date.now() + this.timing.staleMs,
+        publishedAt: watched?.publishedAt ?? 0,
+        dirty: watched?.dirty ?? true,
+      });
+      // A new watcher waits for nobody: answered at once, unless answered a moment ago.
+      if (!watched || Date.now() - watched.publishedAt > this.timing.publishMs) void this.publish(tenantId);
+      return;
+    }
+    const watching = this.watching.get(tenantId);
+    if (!watching) return;
+    watching.snapshots.set(signal.snapshot.instanceId, signal.snapshot);
+    for (const listener of watching.listeners) listener();
+  }
+
+  private async ask(tenantId: string, watching: Watching): Promise<void> {
+    watching.askedAt = Date.now();
+    try {
+      await this.hub.publish(tenantChannel({ tenantId }, 'dashboard'), { kind: 'watch' } satisfies DashboardSignal);
+    } catch (err) {
+      // Asked again on the next refresh.
+      this.log.warn({ err: { message: (err as Error).message } }, 'dashboard: could not ask for snapshots');
+    }
+  }
+
+  private async publish(tenantId: string): Promise<void> {
+    const watched = this.watched.get(tenantId);
+    if (!watched) return;
+    const now = Date.now();
+    watched.publishedAt = now;
+    watched.dirty = false;
+    const snapshot = this.snapshot(tenantId, now);
+    try {
+      await this.hub.publish(tenantChannel({ tenantId }, 'dashboard'), {
+        kind: 'snapshot',
+        snapshot,
+      } satisfies DashboardSignal);
+    } catch (err) {
+      // Published again on the next refresh.
+      watched.dirty = true;
+      this.log.warn({ err: { message: (err as Error).message } }, 'dashboard: could not publish a snapshot');
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const [tenantId, watched] of this.watched) {
+      if (watched.until <= now) {
+        this.watched.delete(tenantId);
+        continue;
+      }
+      if (watched.dirty || now - watched.publishedAt >= this.timing.refreshMs) void this.publish(tenantId);
+    }
+    for (const [tenantId, watching] of this.watching) {
+      if (now - watching.askedAt >= this.timing.refreshMs) void this.ask(tenantId, watching);
+      let dropped = false;
+      for (const [instanceId, snapshot] of watching.snapshots) {
+        if (snapshot.at < now - this.timing.staleMs) dropped = watching.snapshots.delete(instanceId);
+      }
+      if (dropped) for (const listener of watching.listeners) listener();
+    }
+    // Every ten ticks: forget old activity, listen on the channels of clinics with activity here but no connection
+    // (HTTP callers' errors), and stop listening where nothing is left.
+    if (++this.ticks % 10 === 0) {
+      this.activity.prune(now);
+      for (const tenantId of this.activity.tenants()) void this.listen(tenantId);
+      for (const tenantId of [...this.channels.keys()]) this.release(tenantId);
+    }
+  }
+}
