@@ -16,6 +16,10 @@ const PROJECTS = ['e2e', 'explorer', 'client', 'embedded', 'postgres'];
 
 const ESTIMATES: Record<string, number> = {
   'e2e:client/e2e/clinic.test.ts': 186,
+  'e2e:client/e2e/dashboard.test.ts': 40,
+  'postgres:server/test/dashboard/dashboard-instances.postgres.test.ts': 20,
+  'embedded:server/test/dashboard/dashboard.test.ts': 25,
+  'postgres:server/test/dashboard/dashboard.test.ts': 25,
   'explorer:explorer/e2e/explorer.test.ts': 95,
   'embedded:server/test/clinics/clinics.test.ts': 59,
   'embedded:server/test/integrations/examples.test.ts': 58,
