@@ -3,6 +3,7 @@ import { ApolloProvider } from '@apollo/client/react';
 import { useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes } from 'react-router';
 import { AppShell } from './components/AppShell';
+import { DashboardPage } from './pages/DashboardPage';
 import { AccountPage } from './pages/AccountPage';
 import { ToastProvider } from './components/notifications/Toasts';
 import { LoginPage } from './pages/LoginPage';
@@ -32,6 +33,7 @@ export function AppRoutes() {
         <Route path="notifications" element={<NotificationsPage />} />
         <Route path="account" element={<AccountPage />} />
         <Route path="staff" element={<StaffPage />} />
+        <Route path="dashboard" element={<DashboardPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -77,6 +77,7 @@ export function AppShell() {
               <NavItem to="/tasks" label="Tasks" onNavigate={close} />
               <NavItem to="/notifications" label="Notifications" count={counts.notifications} onNavigate={close} />
               {user.role === 'ADMIN' && <NavItem to="/staff" label="Staff" onNavigate={close} />}
+              {user.role === 'ADMIN' && <NavItem to="/dashboard" label="Connections" onNavigate={close} />}
             </ul>
           </nav>
           <OnlineUsers />
