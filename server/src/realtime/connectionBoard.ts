@@ -87,6 +87,8 @@ export class ConnectionBoard {
   private readonly watching = new Map<string, Watching>();
   private readonly timer: NodeJS.Timeout;
   private ticks = 0;
+  /** Publishing fails (pub/sub unreachable): logged once until it works again. */
+  private failing = false;
 
   constructor(
     private readonly hub: ChannelHub,
@@ -236,9 +238,10 @@ export class ConnectionBoard {
     watching.askedAt = Date.now();
     try {
       await this.hub.publish(tenantChannel({ tenantId }, 'dashboard'), { kind: 'watch' } satisfies DashboardSignal);
+      this.failing = false;
     } catch (err) {
       // Asked again on the next refresh.
-      this.log.warn({ err: { message: (err as Error).message } }, 'dashboard: could not ask for snapshots');
+      this.failed(err);
     }
   }
 
@@ -254,11 +257,21 @@ export class ConnectionBoard {
         kind: 'snapshot',
         snapshot,
       } satisfies DashboardSignal);
+      this.failing = false;
     } catch (err) {
       // Published again on the next refresh.
       watched.dirty = true;
-      this.log.warn({ err: { message: (err as Error).message } }, 'dashboard: could not publish a snapshot');
+      this.failed(err);
     }
+  }
+
+  private failed(err: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.log.warn(
+      { err: { message: (err as Error).message } },
+      'dashboard: could not publish on pub/sub; the dashboard waits until it can',
+    );
   }
 
   private tick(): void {

@@ -68,6 +68,18 @@ describe('connectionDashboard', () => {
     await vi.waitFor(() => expect(rowOf(latestDashboard(dashboard), t.sunrise.users.lee)).toBeUndefined(), WAIT);
   });
 
+  it('is served over SSE too, counting its own stream', async () => {
+    const stream = await openEventStream(t.server.url, await t.token('admin'), CONNECTION_DASHBOARD);
+    expect(stream.status).toBe(200);
+    const [first] = await stream.waitFor(1);
+    expect(first.errors).toBeUndefined();
+    const own = first.data.connectionDashboard.users.find(
+      (u: { user: { id: string } }) => u.user.id === t.sunrise.users.admin,
+    );
+    expect(own.connections).toEqual([expect.objectContaining({ transport: 'SSE', subscriptions: 1 })]);
+    stream.close();
+  });
+
   it("shows nothing of another clinic, and another clinic's admin nothing of this one", async () => {
     const sunrise = await watching();
     const lakeside = await watching('lakeside-skin');
@@ -119,6 +131,13 @@ describe('connectionDashboard', () => {
   it("lists the clinic's integration clients with their connections and last activity", async () => {
     const client = await createIntegrationClient(t.server, ['appointments:read']);
     const token = await integrationToken(t.server.url, client);
+    // Its last activity is written when it calls the API too, not only when it gets a token.
+    const row = () => t.server.db('integrationClients').where({ id: client.id }).first('lastUsedAt');
+    // (The token's own write is not awaited by the endpoint: it has landed first, so it is not what is seen below.)
+    await vi.waitFor(async () => expect((await row()).lastUsedAt).toBeInstanceOf(Date), WAIT);
+    await t.server.db('integrationClients').where({ id: client.id }).update({ lastUsedAt: null });
+    expect((await t.server.gql('{ __typename }', {}, token)).status).toBe(200);
+    await vi.waitFor(async () => expect((await row()).lastUsedAt).toBeInstanceOf(Date), WAIT);
     const dashboard = await watching();
     const listed = () => latestDashboard(dashboard).integrationClients.find((c) => c.client.id === client.id);
     expect(listed()?.lastActiveAt).not.toBeNull();
