@@ -57,10 +57,18 @@ const DEFAULT_TIMING: BoardTiming = { publishMs: 1000, refreshMs: 2000, staleMs:
 /** The close codes of a connection that ended normally: a client leaving, a server draining. */
 const NORMAL_CLOSE = new Set([1000, 1001]);
 
+/**
+ * A close code as an error code: the standard ones (1002 to 1015) and those of graphql-ws and ours (4400 to 4599) each
+ * count apart; any other (a client may close with any code it likes) is `CLOSE_OTHER`, so the set of keys stays small.
+ */
+function closeCodeKey(code: number): string {
+  return (code >= 1002 && code <= 1015) || (code >= 4400 && code <= 4599) ? `CLOSE_${code}` : 'CLOSE_OTHER';
+}
+
 interface Watching {
   listeners: Set<() => void>;
-  /** The snapshots heard, by instance. */
-  snapshots: Map<string, InstanceSnapshot>;
+  /** The snapshots heard, by instance, and when each arrived (this instance's clock: another's may be off). */
+  snapshots: Map<string, { snapshot: InstanceSnapshot; heardAt: number }>;
   askedAt: number;
 }
 
@@ -134,7 +142,7 @@ export class ConnectionBoard {
         if (!open) return;
         open = false;
         if (closeCode !== undefined && !NORMAL_CLOSE.has(closeCode))
-          this.activity.error(tenantId, `CLOSE_${closeCode}`);
+          this.activity.error(tenantId, closeCodeKey(closeCode));
         const current = this.connections.get(tenantId);
         current?.delete(connection.id);
         if (current?.size === 0) this.connections.delete(tenantId);
@@ -158,7 +166,7 @@ export class ConnectionBoard {
     await this.ask(tenantId, watching);
     const w = watching;
     return {
-      snapshots: () => [...w.snapshots.values()],
+      snapshots: () => [...w.snapshots.values()].map(({ snapshot }) => snapshot),
       stop: () => {
         w.listeners.delete(onChange);
         if (w.listeners.size > 0 || this.watching.get(tenantId) !== w) return;
@@ -230,7 +238,7 @@ export class ConnectionBoard {
     }
     const watching = this.watching.get(tenantId);
     if (!watching) return;
-    watching.snapshots.set(signal.snapshot.instanceId, signal.snapshot);
+    watching.snapshots.set(signal.snapshot.instanceId, { snapshot: signal.snapshot, heardAt: Date.now() });
     for (const listener of watching.listeners) listener();
   }
 
@@ -286,8 +294,8 @@ export class ConnectionBoard {
     for (const [tenantId, watching] of this.watching) {
       if (now - watching.askedAt >= this.timing.refreshMs) void this.ask(tenantId, watching);
       let dropped = false;
-      for (const [instanceId, snapshot] of watching.snapshots) {
-        if (snapshot.at < now - this.timing.staleMs) dropped = watching.snapshots.delete(instanceId);
+      for (const [instanceId, { heardAt }] of watching.snapshots) {
+        if (heardAt < now - this.timing.staleMs) dropped = watching.snapshots.delete(instanceId);
       }
       if (dropped) for (const listener of watching.listeners) listener();
     }

@@ -4,6 +4,7 @@ import { CONNECTION_DASHBOARD, latestDashboard, rowOf } from '../helpers/dashboa
 import { createIntegrationClient, integrationToken } from '../helpers/integrations.js';
 import { APPOINTMENT_CHANGED, freeSlot, subscribeLive } from '../helpers/realtime.js';
 import { useSockets, useTestServer } from '../helpers/setup.js';
+import { openAcknowledged } from '../helpers/rawSocket.js';
 import { openEventStream } from '../helpers/sse.js';
 import { collect, type Collected } from '../helpers/ws.js';
 
@@ -126,6 +127,29 @@ describe('connectionDashboard', () => {
       WAIT,
     );
     expect(latestDashboard(dashboard).errors.find((e) => e.code === 'FORBIDDEN')!.count).toBeGreaterThanOrEqual(3);
+  });
+
+  it('counts sockets closed abnormally by close code, and codes a client makes up as CLOSE_OTHER', async () => {
+    const dashboard = await watching();
+    // The window holds what earlier tests of this file did too: counted from here.
+    const codesNow = () => Object.fromEntries(latestDashboard(dashboard).errors.map((e) => [e.code, e.count]));
+    const before = codesNow();
+    const vanished = await openAcknowledged(t.server.url, await t.token('lee'));
+    vanished.ws.terminate();
+    const odd = await openAcknowledged(t.server.url, await t.token('patel'));
+    odd.ws.close(3999, 'my own code');
+    const fine = await openAcknowledged(t.server.url, await t.token('frontdesk'));
+    fine.ws.close(1000);
+    await Promise.all([vanished.closed, odd.closed, fine.closed]);
+    await vi.waitFor(() => {
+      const codes = codesNow();
+      expect(codes).toMatchObject({
+        CLOSE_1006: (before.CLOSE_1006 ?? 0) + 1,
+        CLOSE_OTHER: (before.CLOSE_OTHER ?? 0) + 1,
+      });
+      expect(codes).not.toHaveProperty('CLOSE_1000');
+      expect(codes).not.toHaveProperty('CLOSE_3999');
+    }, WAIT);
   });
 
   it("lists the clinic's integration clients with their connections and last activity", async () => {
