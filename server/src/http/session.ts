@@ -125,9 +125,13 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
   }
 
   holding(release: Release): Release {
-    const unsubscribed = this.board.subscribed();
+    const { board } = this;
+    board.subscribed();
+    let held = true;
     return () => {
-      unsubscribed();
+      if (!held) return;
+      held = false;
+      board.unsubscribed();
       release();
     };
   }

@@ -35,12 +35,36 @@ export interface InstanceSnapshot {
 /** What travels on a clinic's `dashboard` channel. Ids and counts only: no name, nothing of a patient. */
 export type DashboardSignal = { kind: 'watch' } | { kind: 'snapshot'; snapshot: InstanceSnapshot };
 
-/** One connection's place on the board, held by its transport's session (http/session.ts). */
-export interface BoardEntry {
-  /** A subscription started on the connection: counted until the returned function is called (idempotent). */
-  subscribed(): () => void;
+/**
+ * One connection's place on the board, held by its transport's session (http/session.ts). A class, so that thousands
+ * of connections share its methods instead of each holding closures (docs/architecture.md, "Per-connection cost").
+ */
+export class BoardEntry {
+  private open = true;
+
+  constructor(
+    private readonly board: ConnectionBoard,
+    private readonly tenantId: string,
+    private readonly connection: BoardConnection,
+  ) {}
+
+  /** A subscription started on the connection: counted until `unsubscribed()`. */
+  subscribed(): void {
+    this.connection.subscriptions += 1;
+    this.board.changed(this.tenantId);
+  }
+
+  unsubscribed(): void {
+    this.connection.subscriptions -= 1;
+    this.board.changed(this.tenantId);
+  }
+
   /** The connection is gone; `closeCode` is the WebSocket's close code, counted as an error unless 1000 or 1001. */
-  closed(closeCode?: number): void;
+  closed(closeCode?: number): void {
+    if (!this.open) return;
+    this.open = false;
+    this.board.closed(this.tenantId, this.connection.id, closeCode);
+  }
 }
 
 export interface BoardTiming {
@@ -123,32 +147,18 @@ export class ConnectionBoard {
     let clinic = this.connections.get(tenantId);
     if (!clinic) this.connections.set(tenantId, (clinic = new Map()));
     clinic.set(connection.id, connection);
-    this.listen(tenantId);
+    void this.listen(tenantId);
     this.changed(tenantId);
-    let open = true;
-    return {
-      subscribed: () => {
-        connection.subscriptions += 1;
-        this.changed(tenantId);
-        let held = true;
-        return () => {
-          if (!held) return;
-          held = false;
-          connection.subscriptions -= 1;
-          this.changed(tenantId);
-        };
-      },
-      closed: (closeCode) => {
-        if (!open) return;
-        open = false;
-        if (closeCode !== undefined && !NORMAL_CLOSE.has(closeCode))
-          this.activity.error(tenantId, closeCodeKey(closeCode));
-        const current = this.connections.get(tenantId);
-        current?.delete(connection.id);
-        if (current?.size === 0) this.connections.delete(tenantId);
-        this.changed(tenantId);
-      },
-    };
+    return new BoardEntry(this, tenantId, connection);
+  }
+
+  /** A connection's entry closed (`BoardEntry.closed`, once). */
+  closed(tenantId: string, connectionId: string, closeCode: number | undefined): void {
+    if (closeCode !== undefined && !NORMAL_CLOSE.has(closeCode)) this.activity.error(tenantId, closeCodeKey(closeCode));
+    const current = this.connections.get(tenantId);
+    current?.delete(connectionId);
+    if (current?.size === 0) this.connections.delete(tenantId);
+    this.changed(tenantId);
   }
 
   /**
@@ -192,7 +202,8 @@ export class ConnectionBoard {
     for (const tenantId of [...this.channels.keys()]) this.unlisten(tenantId);
   }
 
-  private changed(tenantId: string): void {
+  /** Something of the clinic changed here: published at the next tick if someone watches it. */
+  changed(tenantId: string): void {
     const watched = this.watched.get(tenantId);
     if (watched) watched.dirty = true;
   }
