@@ -41,6 +41,8 @@ const ESTIMATES: Record<string, number> = {
   'postgres:server/test/realtime/resume.test.ts': 17,
   'postgres:server/test/rate-limits.test.ts': 17,
   'embedded:server/test/realtime/sessions.test.ts': 17,
+  'embedded:server/test/logs-phi.test.ts': 17,
+  'postgres:server/test/logs-phi.test.ts': 15,
   'client:client/test/session.test.tsx': 17,
   'postgres:server/test/realtime/sessions.test.ts': 16,
   'postgres:server/test/rate-limits-instances.postgres.test.ts': 16,
