@@ -3,9 +3,10 @@ import { rmSync } from 'node:fs';
 import { stdSerializers } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { CREATE_CLIENT, integrationToken, type IntegrationCredentials } from './helpers/integrations.js';
+import { CREATE_CLIENT, integrationToken, requestToken, type IntegrationCredentials } from './helpers/integrations.js';
 import { instanceClients } from './helpers/instances.js';
 import { spawnServer, type ServerProcess } from './helpers/process.js';
+import { openSocket } from './helpers/rawSocket.js';
 import { freeSlot } from './helpers/realtime.js';
 import { TEST_REDIS_URL } from './helpers/services.js';
 import { openEventStream } from './helpers/sse.js';
@@ -48,7 +49,12 @@ describe('Logs at LOG_LEVEL=debug', () => {
   let logs = '';
 
   beforeAll(async () => {
-    const env: Record<string, string> = { LOG_LEVEL: 'debug', REDIS_NAMESPACE: `test-phi-${tag}` };
+    // As deployed (production): Express and graphql-ws print their own errors outside tests, and those count too.
+    const env: Record<string, string> = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'debug',
+      REDIS_NAMESPACE: `test-phi-${tag}`,
+    };
     if (ENGINE === 'postgres') {
       const database = await createTestDatabase();
       drop = database.drop;
@@ -223,6 +229,36 @@ describe('Logs at LOG_LEVEL=debug', () => {
       }).then((res) => res.text()),
     ]);
     expect(JSON.stringify(refused)).toContain(CANARY.badValue);
+    // Credentials that are someone's secret: a password, an integration client's secret, a token.
+    const signIn = await post(
+      'mutation($e: String!, $p: String!) { login(tenant: "sunrise-derm", email: $e, password: $p) { token } }',
+      { e: `${CANARY.badValue}@sunrise.example`, p: CANARY.search },
+    );
+    expect(signIn.errors).toBeDefined();
+    const secret = await requestToken(
+      url,
+      { grant_type: 'client_credentials' },
+      {
+        basic: { id: credentials.id, secret: CANARY.badValue },
+      },
+    );
+    expect(secret.status).toBe(401);
+    // A socket whose client says things in its close reason, one that reuses an operation id, one with a bad token.
+    const chatty = await openSocket(url);
+    chatty.send({ type: 'connection_init', payload: { authorization: `Bearer ${lee}` } });
+    await chatty.waitFor((m) => m.type === 'connection_ack');
+    chatty.ws.close(4000, CANARY.badValue);
+    await chatty.closed;
+    const reused = await openSocket(url);
+    reused.send({ type: 'connection_init', payload: { authorization: `Bearer ${lee}` } });
+    await reused.waitFor((m) => m.type === 'connection_ack');
+    const subscribe = { type: 'subscribe', id: 'twice', payload: { query: 'subscription { presence { status } }' } };
+    reused.send(subscribe);
+    reused.send(subscribe);
+    expect((await reused.closed).code).toBe(4409);
+    const badToken = await openSocket(url);
+    badToken.send({ type: 'connection_init', payload: { authorization: `Bearer ${CANARY.badValue}` } });
+    expect((await badToken.closed).code).toBe(4403);
     const badSse = await openEventStream(
       url,
       integration,
@@ -281,9 +317,11 @@ describe('Logs at LOG_LEVEL=debug', () => {
     ).toHaveLength(1);
     expect(said('operation', { transport: 'sse', outcome: 'GRAPHQL_VALIDATION_FAILED' })).toHaveLength(1);
     const opened = said('socket opened');
-    expect(opened.length).toBeGreaterThanOrEqual(3);
-    expect(said('socket connection accepted', { userId: leeId })).toHaveLength(1);
-    expect(said('socket connection refused', { code: 4403, outcome: 'UNAUTHENTICATED' })).toHaveLength(1);
+    expect(opened.length).toBeGreaterThanOrEqual(6);
+    expect(said('socket connection accepted', { userId: leeId })).toHaveLength(3);
+    expect(said('socket connection refused', { code: 4403, outcome: 'UNAUTHENTICATED' })).toHaveLength(2);
+    expect(said('socket closed', { code: 4000, reason: 'other' })).toHaveLength(1);
+    expect(said('socket closed', { code: 4409, reason: 'other' })).toHaveLength(1);
     expect(said('socket operation subscribed', { type: 'subscription', fields: ['typing'] })).toHaveLength(1);
     expect(said('socket operation complete').length).toBeGreaterThanOrEqual(5);
     const closed = said('socket closed');
