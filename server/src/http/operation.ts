@@ -253,7 +253,8 @@ export function observeOperation(
   // graphql-ws and graphql-sse type it as possibly a promise; both have awaited it when they call their hook.
   result: object,
 ): void {
-  const { services, log } = args.contextValue as Context;
+  const context = args.contextValue as Context;
+  const { services } = context;
   const errors = Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors;
   services.metrics.operation(
     transport,
@@ -264,7 +265,8 @@ export function observeOperation(
   // A subscription is logged when it is live; its end, by the transport (debugLog.ts).
   if (services.log.isLevelEnabled('debug')) {
     const fields = operationFields(args.schema, args.document, args.operationName);
-    logOperation(log, transport, fields, startedAt, errors?.length ? codesOf(errors) : []);
+    // `context.log` is made when first read: only here, at debug.
+    logOperation(context.log, transport, fields, startedAt, errors?.length ? codesOf(errors) : []);
   }
 }
 
