@@ -36,6 +36,20 @@ const CANARY = {
   subject: `canarysubject${letters(8)}`,
 };
 
+/** A server process's database: a copy of the run's template on this project's engine (with Redis on PostgreSQL). */
+async function databaseEnv(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const namespace = `test-logs-${randomBytes(4).toString('hex')}`;
+  if (ENGINE === 'postgres') {
+    const database = await createTestDatabase();
+    return {
+      env: { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL, REDIS_NAMESPACE: namespace },
+      drop: database.drop,
+    };
+  }
+  const dataDir = scratchDir('derm-logs-');
+  return { env: { DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
 const PATIENT_FIELDS = 'id mrn firstName lastName displayName dateOfBirth';
 const APPOINTMENT_CHANGED =
   'subscription { appointmentChanged { kind appointment { id reason patient { displayName firstName lastName } } } }';
@@ -50,21 +64,9 @@ describe('Logs at LOG_LEVEL=debug', () => {
 
   beforeAll(async () => {
     // As deployed (production): Express and graphql-ws print their own errors outside tests, and those count too.
-    const env: Record<string, string> = {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'debug',
-      REDIS_NAMESPACE: `test-phi-${tag}`,
-    };
-    if (ENGINE === 'postgres') {
-      const database = await createTestDatabase();
-      drop = database.drop;
-      Object.assign(env, { DATABASE_URL: database.url!, REDIS_URL: TEST_REDIS_URL });
-    } else {
-      const dataDir = scratchDir('derm-phi-');
-      drop = async () => rmSync(dataDir, { recursive: true, force: true });
-      env.DATA_DIR = dataDir;
-    }
-    server = await spawnServer(env);
+    let env: Record<string, string>;
+    ({ env, drop } = await databaseEnv());
+    server = await spawnServer({ ...env, NODE_ENV: 'production', LOG_LEVEL: 'debug' });
   });
   afterAll(async () => {
     await clients.dispose();
@@ -333,6 +335,32 @@ describe('Logs at LOG_LEVEL=debug', () => {
     for (const line of said('operation', { transport: 'http', operationName: 'Chart' })) {
       expect(line).toMatchObject({ tenantId: expect.any(String), userId: nurseId, requestId: expect.any(String) });
     }
+  });
+});
+
+describe('Logs at LOG_LEVEL=info', () => {
+  it('should write nothing per connection or operation', async () => {
+    const { env, drop } = await databaseEnv();
+    const clients = instanceClients('sunrise-derm');
+    const server = await spawnServer({ ...env, NODE_ENV: 'production', LOG_LEVEL: 'info' });
+    try {
+      const nurse = await clients.login(server, 'nurse');
+      expect((await clients.post(server, '{ me { id } }', {}, nurse)).data.me.id).toBeDefined();
+      const socket = clients.connect(server, nurse);
+      const presence = await clients.subscribedOver(server, socket, 'subscription { presence { status } }');
+      presence.stop();
+      const sse = await openEventStream(server.url, nurse, MESSAGE_ADDED);
+      expect(sse.status).toBe(200);
+      sse.close();
+      await clients.dispose();
+    } finally {
+      await server.stop();
+      await drop();
+    }
+    const output = server.output();
+    // It logged (the sign-in), and nothing of the connections and operations.
+    expect(output).toContain('"msg":"user signed in"');
+    expect(output).not.toMatch(/"level":20|"msg":"(operation|socket [a-z ]+|stream [a-z]+)"/);
   });
 });
 
