@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Viewer } from '../auth/tokens.js';
+import { logFields } from '../context.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../metrics.js';
 
@@ -10,13 +11,6 @@ import type { Transport } from '../metrics.js';
  * and above none of this runs: each entry point asks the logger first and does nothing else, and delivery to a
  * subscriber (a frame) is never logged at all.
  */
-
-/** Who a line is about: ids only, never names. */
-export function callerFields(viewer: Viewer): Record<string, string> {
-  return viewer.kind === 'user'
-    ? { tenantId: viewer.tenantId, userId: viewer.userId }
-    : { tenantId: viewer.tenantId, clientId: viewer.clientId };
-}
 
 /** Milliseconds since `startedAt` (`performance.now()`), rounded to a tenth. */
 export function msSince(startedAt: number): number {
@@ -87,7 +81,7 @@ export class SocketTrace {
   }
 
   accepted(viewer: Viewer): void {
-    this.log = this.log.child(callerFields(viewer));
+    this.log = this.log.child(logFields(viewer));
     this.log.debug('socket connection accepted');
   }
 

@@ -8,11 +8,11 @@ import { authenticateCaller } from '../auth/authenticate.js';
 import { retryAfterOf, type Release } from '../auth/callerLimits.js';
 import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import type { Viewer } from '../auth/tokens.js';
-import type { Context, Services } from '../context.js';
+import { logFields, type Context, type Services } from '../context.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION } from '../metrics.js';
-import { callerFields, msSince } from './debugLog.js';
+import { msSince } from './debugLog.js';
 import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
@@ -236,7 +236,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       return sendErrors(res, 401, [err as GraphQLError], requestId);
     }
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
-    trace = trace?.child(callerFields(viewer));
+    trace = trace?.child(logFields(viewer));
     const overRate = await services.limits.admit(viewer);
     if (overRate) {
       observeRefused(services, 'sse', startedAt, [overRate], undefined, trace);
