@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { DEMO_PASSWORD } from '../server/src/db/seeds/demo.js';
-import { ATTACKER_ADDRESS, login, type Answer, type AttackOrder, type AttackReport } from './guessingAttacker.js';
+import { ATTACKER_ADDRESS, login, type AttackOrder, type AttackReport } from './guessingAttacker.js';
 import {
   buildServer,
   percentile,
