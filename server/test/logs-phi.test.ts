@@ -277,6 +277,8 @@ describe('Logs at LOG_LEVEL=debug', () => {
     viewers.stop();
     typing.stop();
     sse.close();
+    // Told by the server's own line: a shutdown would end the stream otherwise, as SHUTDOWN.
+    await vi.waitFor(() => expect(server.output()).toContain('"msg":"stream closed"'));
     await clients.dispose();
     const closes: unknown[] = [];
     const refusedSocket = wsClient(url, { token: 'not-a-token', onClosed: (e) => closes.push(e.code) });
