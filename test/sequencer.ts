@@ -32,7 +32,9 @@ const ESTIMATES: Record<string, number> = {
   'postgres:server/test/realtime/sessions-instances.postgres.test.ts': 35,
   'postgres:server/test/realtime/presence-instances.postgres.test.ts': 32,
   'postgres:server/test/auth-throttle.test.ts': 31,
+  'embedded:server/test/logs-phi.test.ts': 30,
   'client:client/test/hooks.test.tsx': 26,
+  'postgres:server/test/logs-phi.test.ts': 25,
   'embedded:server/test/auth-throttle.test.ts': 24,
   'postgres:server/test/realtime/viewing-instances.postgres.test.ts': 22,
   'postgres:server/test/auth-throttle-instances.postgres.test.ts': 22,
@@ -62,6 +64,7 @@ const ESTIMATES: Record<string, number> = {
   'client:client/test/sign-in.test.tsx': 10,
   'client:client/test/second-factor.test.tsx': 10,
   'client:client/test/staff.test.tsx': 8,
+  'client:client/test/debug.test.tsx': 5,
 };
 
 export default class LongestFirst extends BaseSequencer {

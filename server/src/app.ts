@@ -26,11 +26,13 @@ import { bodyErrors, httpStatusCodes, negotiateMediaType } from './http/conforma
 import { mountExplorer, mountSchemaFile, sandboxWithExplorerLink } from './http/explorer.js';
 import { livez, readyz } from './http/health.js';
 import { OperationLimits, validationRules } from './http/limits.js';
+import { logOperation } from './http/debugLog.js';
 import { createMetrics } from './http/metrics.js';
 import { tokenEndpoint } from './http/oauth.js';
 import {
   accessControl,
   complexityLimit,
+  operationLog,
   operationMetrics,
   sessionActivity,
   subscriptionsNeedWebSocket,
@@ -46,7 +48,7 @@ import { SessionService } from './domains/identity/sessions.js';
 import { standingsOfDisabled } from './domains/clinics/data.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, prettyLogs, type Logger } from './logger.js';
 import { ConnectionBoard } from './realtime/connectionBoard.js';
 import { Metrics, UNKNOWN_OPERATION } from './metrics.js';
 import { buildSchema } from './schema.js';
@@ -69,7 +71,7 @@ export interface AppOptions {
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const log = options.log ?? createLogger(config.logLevel);
+  const log = options.log ?? createLogger(config.logLevel, { pretty: prettyLogs(config.env) });
   const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
   const applied = await migrateLatest(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
@@ -150,6 +152,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       accessControl(),
       sessionActivity(),
       operationMetrics(),
+      operationLog(),
       httpStatusCodes(),
       unexpectedErrorLogging(),
       ...(config.env === 'production' ? [] : [sandboxWithExplorerLink(config)]),
@@ -207,6 +210,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           // Refused at the door: Apollo runs no request pipeline (plugins.ts, operationMetrics), so it is counted here.
           const code = err instanceof GraphQLError ? err.extensions.code : undefined;
           metrics.operation('http', UNKNOWN_OPERATION, startedAt, code ?? ErrorCode.INTERNAL_SERVER_ERROR);
+          if (log.isLevelEnabled('debug')) {
+            const fields = { type: UNKNOWN_OPERATION.type, fields: [] };
+            logOperation(log.child({ requestId }), 'http', fields, startedAt, [
+              code ?? ErrorCode.INTERNAL_SERVER_ERROR,
+            ]);
+          }
           throw err;
         }
       },

@@ -141,7 +141,7 @@ class OperationContext implements Context {
 }
 
 /** Who a log line is about: ids only, never names. */
-function logFields(viewer: Viewer): Record<string, string> {
+export function logFields(viewer: Viewer): Record<string, string> {
   return viewer.kind === 'user'
     ? { userId: viewer.userId, tenantId: viewer.tenantId }
     : { clientId: viewer.clientId, tenantId: viewer.tenantId };

@@ -16,6 +16,8 @@ export interface OperationLabels {
   type: string;
   /** The schema's root field it selects; `several` when more than one; empty when unknown. */
   field: string;
+  /** Every root field of the schema it selects: for the debug log (http/debugLog.ts), never a label. */
+  fields?: readonly string[];
 }
 
 export const UNKNOWN_OPERATION: OperationLabels = { type: 'unknown', field: '' };

@@ -5,7 +5,8 @@ import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
 import { Kind, print } from 'graphql';
 import { RenewConnectionDocument } from '../__generated__/graphql';
-import { tap } from 'rxjs';
+import { finalize, tap } from 'rxjs';
+import { createDebug } from '../lib/debug';
 import { createCache } from './cache';
 import { ConnectionStore } from './connectionState';
 import { createFailedQueryLink } from './failedQueryLink';
@@ -90,6 +91,24 @@ const FED_BY_STREAM: Record<string, string[]> = {
   NotificationAdded: ['NotificationsPage', 'TasksPage'],
 };
 
+/**
+ * The socket's life and its operations in the console, when switched on (`localStorage.debug = 'derm:*'`; README,
+ * "Debugging"): codes, attempts and operation names, never a token or data.
+ */
+const socketDebug = createDebug('derm:socket');
+const pingDebug = createDebug('derm:socket:ping');
+const operationDebug = createDebug('derm:operation');
+
+/** Each operation over the socket by name, when it starts and when it ends (completed, unsubscribed or failed). */
+const operationDebugLink = new ApolloLink((operation, forward) => {
+  const operationName = operation.operationName ?? '(unnamed)';
+  operationDebug('subscribe', { operationName });
+  return forward(operation).pipe(
+    tap({ error: () => operationDebug('error', { operationName }) }),
+    finalize(() => operationDebug('complete', { operationName })),
+  );
+});
+
 export function createApolloSession(options: ApolloSessionOptions): ApolloSession {
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const connection = new ConnectionStore(timing.maxAttempts);
@@ -128,6 +147,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     shouldRetry: () => true,
     on: {
       connected: (_socket, _payload, wasRetry) => {
+        socketDebug('connected (acknowledged)', { wasRetry });
         policy.reset();
         connection.connected(wasRetry);
       },
@@ -135,6 +155,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
         clearTimeout(pongTimer);
         clearTimeout(connectTimer);
         const code = typeof (event as CloseEvent | undefined)?.code === 'number' ? (event as CloseEvent).code : null;
+        socketDebug('closed', { code, reason: (event as CloseEvent | undefined)?.reason ?? '' });
         if (disposed) return;
         connection.closed(code);
         if (code === FORBIDDEN) {
@@ -146,17 +167,27 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       // would wait for a closing handshake that never comes (Chromium gives up after about a minute), so it is
       // dropped at once: graphql-ws's terminate() reports it closed (4499) and retries.
       // The same on a dead network: an attempt can hang without an error. (The acknowledgement has its own timeout.)
-      connecting: () => {
+      connecting: (isRetry) => {
+        socketDebug(
+          isRetry ? 'reconnecting' : 'connecting',
+          isRetry ? { attempt: connection.getSnapshot().attempt } : undefined,
+        );
         clearTimeout(connectTimer);
         connectTimer = setTimeout(() => wsClient.terminate(), timing.connectTimeoutMs);
       },
-      opened: () => clearTimeout(connectTimer),
+      opened: () => {
+        socketDebug('opened');
+        clearTimeout(connectTimer);
+      },
+      error: () => socketDebug('error'),
       ping: (received) => {
+        pingDebug(received ? 'ping received' : 'ping sent');
         if (received) return;
         clearTimeout(pongTimer);
         pongTimer = setTimeout(() => wsClient.terminate(), timing.pongTimeoutMs);
       },
       pong: (received) => {
+        pingDebug(received ? 'pong received' : 'pong sent');
         if (received) clearTimeout(pongTimer);
       },
     },
@@ -212,6 +243,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
       ApolloLink.split(
         isSubscription,
         ApolloLink.from([
+          operationDebugLink,
           createResumeLink(cursors, { onCursorExpired: (stream) => refetchActive(FED_BY_STREAM[stream] ?? []) }),
           new GraphQLWsLink(wsClient),
         ]),

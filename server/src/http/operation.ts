@@ -19,6 +19,8 @@ import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION, type OperationLabels, type Transport } from '../metrics.js';
+import type { Logger } from '../logger.js';
+import { logOperation } from './debugLog.js';
 import { formatError, logUnexpected } from './errors.js';
 import { assertComplexity, OperationLimits, validationRules } from './limits.js';
 
@@ -212,13 +214,31 @@ function labelsFor(
   };
   visit(operation.selectionSet);
   const field = fields.size === 1 ? [...fields][0] : fields.size > 1 ? 'several' : '';
-  return { type: operation.operation, field };
+  return { type: operation.operation, field, fields: [...fields].filter(Boolean) };
+}
+
+/**
+ * What a debug line says of an operation (debugLog.ts): its type, the root fields it selects, and the name its document
+ * gives it: a GraphQL name as the document spells it, not the request's `operationName`, which can be any string.
+ */
+export function operationFields(
+  schema: GraphQLSchema,
+  document: DocumentNode | undefined | null,
+  operationName: string | null | undefined,
+): Record<string, unknown> {
+  const { type, fields = [] } = operationLabels(schema, document, operationName);
+  const name = document ? getOperationAST(document, operationName)?.name?.value : undefined;
+  return { type, ...(name ? { operationName: name } : {}), fields };
 }
 
 /** The code a client is sent for the first of these errors: request errors coded, anything else masked as internal. */
 function codeOf(errors: readonly GraphQLError[]): unknown {
-  const [first] = withRequestErrorCodes({ errors: errors.slice(0, 1) }).errors!;
-  return first.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR;
+  return codesOf(errors.slice(0, 1))[0];
+}
+
+/** The codes a client is sent for these errors, in order. */
+export function codesOf(errors: readonly GraphQLError[]): unknown[] {
+  return withRequestErrorCodes({ errors }).errors!.map((e) => e.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR);
 }
 
 /**
@@ -233,15 +253,22 @@ export function observeOperation(
   // graphql-ws and graphql-sse type it as possibly a promise; both have awaited it when they call their hook.
   result: object,
 ): void {
-  const { services } = args.contextValue as Context;
+  const context = args.contextValue as Context;
+  const { services } = context;
   const errors = Symbol.asyncIterator in result ? undefined : (result as ExecutionResult).errors;
   services.metrics.operation(
     transport,
     operationLabels(args.schema, args.document, args.operationName),
     startedAt,
     errors?.length ? codeOf(errors) : undefined,
-    (args.contextValue as Context).viewer?.tenantId,
+    context.viewer?.tenantId,
   );
+  // A subscription is logged when it is live; its end, by the transport (debugLog.ts).
+  if (services.log.isLevelEnabled('debug')) {
+    const fields = operationFields(args.schema, args.document, args.operationName);
+    // `context.log` is made when first read: only here, at debug.
+    logOperation(context.log, transport, fields, startedAt, errors?.length ? codesOf(errors) : []);
+  }
 }
 
 /**
@@ -255,13 +282,21 @@ export function observeRefused(
   startedAt: number,
   errors: readonly GraphQLError[],
   operation?: { schema: GraphQLSchema; payload: OperationPayload },
-  /** The caller's clinic, when the caller is known (refused after the door). */
+  /** Where the debug line goes: a logger with the request's id and caller. */
+  log: Logger = services.log,
+  /** The caller's clinic, when the caller is known (refused after the door): counted on its dashboard. */
   tenantId?: string,
 ): void {
   const known = operation && documentCaches.get(operation.schema)?.peek(operation.payload.query);
-  const labels =
-    known && !Array.isArray(known)
-      ? operationLabels(operation.schema, known, operation.payload.operationName)
-      : UNKNOWN_OPERATION;
+  const document = known && !Array.isArray(known) ? known : undefined;
+  const labels = document
+    ? operationLabels(operation!.schema, document, operation!.payload.operationName)
+    : UNKNOWN_OPERATION;
   services.metrics.operation(transport, labels, startedAt, errors.length ? codeOf(errors) : undefined, tenantId);
+  if (log.isLevelEnabled('debug')) {
+    const fields = document
+      ? operationFields(operation!.schema, document, operation!.payload.operationName)
+      : { type: labels.type, fields: [] };
+    logOperation(log, transport, fields, startedAt, codesOf(errors));
+  }
 }

@@ -4,7 +4,8 @@ import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { ErrorCode } from '../errors.js';
 import { assertComplexity } from './limits.js';
-import { accessRulesOf, forClient, operationLabels } from './operation.js';
+import { logOperation } from './debugLog.js';
+import { accessRulesOf, forClient, operationFields, operationLabels } from './operation.js';
 
 /**
  * Subscriptions are served over WebSocket only. Over plain HTTP, Apollo would run them as a query-like request and
@@ -98,6 +99,33 @@ export function operationMetrics(): ApolloServerPlugin<Context> {
             startedAt,
             errors?.length ? (errors[0].extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : undefined,
             contextValue.viewer?.tenantId,
+          );
+        },
+      };
+    },
+  };
+}
+
+/**
+ * At `LOG_LEVEL=debug`, every operation Apollo answers over HTTP, as WebSocket and SSE log theirs (debugLog.ts): its
+ * type, name and root fields, its outcome (the codes the client was sent) and duration, with the request id and the
+ * caller's ids. At other levels it does nothing past one check per request.
+ */
+export function operationLog(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      if (!contextValue.services.log.isLevelEnabled('debug')) return;
+      const startedAt = performance.now();
+      return {
+        async willSendResponse({ schema, document, request, response, contextValue }) {
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          const codes = (errors ?? []).map((e) => e.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR);
+          logOperation(
+            contextValue.log,
+            'http',
+            operationFields(schema, document, request.operationName),
+            startedAt,
+            codes,
           );
         },
       };

@@ -8,9 +8,11 @@ import { authenticateCaller } from '../auth/authenticate.js';
 import { retryAfterOf, type Release } from '../auth/callerLimits.js';
 import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import type { Viewer } from '../auth/tokens.js';
-import type { Context, Services } from '../context.js';
+import { logFields, type Context, type Services } from '../context.js';
+import type { Logger } from '../logger.js';
 import { ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION } from '../metrics.js';
+import { msSince } from './debugLog.js';
 import { OperationLimits } from './limits.js';
 import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
 import { SocketLimits } from './websocket.js';
@@ -45,6 +47,8 @@ interface StreamRequestContext {
   sink?: StreamSink;
   /** A subscription's place among its caller's and clinic's live ones (auth/callerLimits.ts), given back at the end. */
   release?: Release;
+  /** Its debug lines, with its request id: only at that level. */
+  trace?: Logger;
 }
 
 type StreamSink = SubscriberSink & { open(): void };
@@ -144,7 +148,15 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       if (!Array.isArray(prepared)) {
         const held = services.limits.holdSubscription(viewer, prepared.document, params.operationName);
         if (held instanceof GraphQLError) {
-          observeRefused(services, 'sse', req.context.startedAt, [held], { schema, payload: params }, viewer.tenantId);
+          observeRefused(
+            services,
+            'sse',
+            req.context.startedAt,
+            [held],
+            { schema, payload: params },
+            req.context.trace,
+            viewer.tenantId,
+          );
           return [
             JSON.stringify({ errors: forClient([held], requestId) }),
             { status: 429, statusText: 'Too Many Subscriptions', headers: { 'content-type': MEDIA_TYPE } },
@@ -158,7 +170,15 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         attachTransport(prepared.contextValue, sink, params.variables);
         return prepared as typeof prepared & { contextValue: Record<PropertyKey, unknown> };
       }
-      observeRefused(services, 'sse', req.context.startedAt, prepared, { schema, payload: params }, viewer.tenantId);
+      observeRefused(
+        services,
+        'sse',
+        req.context.startedAt,
+        prepared,
+        { schema, payload: params },
+        req.context.trace,
+        viewer.tenantId,
+      );
       return [
         JSON.stringify({ errors: forClient(prepared, requestId) }),
         { status: statusOf(prepared), statusText: 'Refused', headers: { 'content-type': MEDIA_TYPE } },
@@ -191,8 +211,11 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     const startedAt = performance.now();
     const given = req.header('x-request-id');
     const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    // This stream's debug lines (debugLog.ts), only at that level.
+    let trace = log.isLevelEnabled('debug') ? log.child({ requestId }) : undefined;
     const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) => {
       services.metrics.operation('sse', UNKNOWN_OPERATION, startedAt, code);
+      trace?.debug({ transport: 'sse', status, outcome: code }, 'stream refused');
       res
         .status(status)
         .setHeader('x-request-id', requestId)
@@ -218,13 +241,14 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     try {
       viewer = await authenticateCaller(services, req.header('authorization'));
     } catch (err) {
-      observeRefused(services, 'sse', startedAt, [err as GraphQLError]);
+      observeRefused(services, 'sse', startedAt, [err as GraphQLError], undefined, trace);
       return sendErrors(res, 401, [err as GraphQLError], requestId);
     }
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
+    trace = trace?.child(logFields(viewer));
     const overRate = await services.limits.admit(viewer);
     if (overRate) {
-      observeRefused(services, 'sse', startedAt, [overRate], undefined, viewer.tenantId);
+      observeRefused(services, 'sse', startedAt, [overRate], undefined, trace, viewer.tenantId);
       res.setHeader('retry-after', retryAfterOf(overRate));
       return sendErrors(res, 429, [overRate], requestId);
     }
@@ -244,7 +268,9 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     perCaller.set(key, open + 1);
     let session: WatchedSession | undefined;
     let stream: LiveStream | undefined;
-    const context: StreamRequestContext = { viewer, requestId, startedAt, res };
+    /** How the stream ended, for its debug line: set once it is open. */
+    let endedBy: unknown;
+    const context: StreamRequestContext = { viewer, requestId, startedAt, res, trace };
     try {
       const [body, init] = await handler({
         method: req.method,
@@ -266,6 +292,8 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       // Proxies (nginx) buffer responses unless told not to: an event must reach the client when it happens.
       res.writeHead(init.status, init.statusText, { ...init.headers, 'x-accel-buffering': 'no' });
       context.sink?.open();
+      trace?.debug({ transport: 'sse' }, 'stream opened');
+      endedBy = 'COMPLETE';
 
       let final: string | null = null;
       let ended = false;
@@ -273,6 +301,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         end(last) {
           if (ended) return;
           ended = true;
+          endedBy = last?.reason ?? 'SHUTDOWN';
           final = last
             ? frame('next', {
                 errors: [
@@ -284,7 +313,10 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         },
       };
       live.add(stream);
-      res.once('close', () => void body.return(undefined));
+      res.once('close', () => {
+        if (!res.writableEnded && endedBy === 'COMPLETE') endedBy = 'CLIENT_CLOSED';
+        void body.return(undefined);
+      });
       const s = stream;
       // The stream ends when its token does, and an integration client's when the client is revoked.
       session = await watchSession(
@@ -326,12 +358,15 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
         if (!res.writableEnded && !res.destroyed) {
           res.end(frame('next', { errors: forClient([err], requestId) }) + frame('complete', null));
         }
+        endedBy = err.extensions.code;
         return;
       }
       log.warn({ err: { message: (err as Error).message }, requestId }, 'event stream failed');
+      if (endedBy) endedBy = 'FAILED';
       if (!res.headersSent) refuse(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
       else res.end();
     } finally {
+      if (endedBy) trace?.debug({ end: endedBy, ms: msSince(startedAt) }, 'stream closed');
       context.release?.();
       session?.stop();
       if (stream) live.delete(stream);

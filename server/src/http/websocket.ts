@@ -13,9 +13,17 @@ import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
 import { isUserActivity } from '../domains/identity/sessions.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
+import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
-import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
+import {
+  forClient,
+  maskedResult,
+  observeOperation,
+  observeRefused,
+  operationFields,
+  prepareOperation,
+} from './operation.js';
 
 /** Limits of one WebSocket connection. */
 export const SocketLimits = {
@@ -151,6 +159,9 @@ export function originAllowed(
  */
 const startedAt = new WeakMap<object, number>();
 
+/** Each socket's debug lines (debugLog.ts), only while the level is debug: otherwise nothing is kept or logged. */
+const traces = new WeakMap<WebSocket, SocketTrace>();
+
 /** Sockets heard from (a message, a ping, a pong) since the last keep-alive round, and those pinged in it. */
 const heard = new WeakSet<WebSocket>();
 const pinged = new WeakSet<WebSocket>();
@@ -215,6 +226,7 @@ export function attachWebSocketServer(
     log.info({ err: { message: err.message } }, 'websocket closed on a protocol error');
   // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
   wss.on('connection', (socket: WebSocket) => {
+    if (log.isLevelEnabled('debug')) traces.set(socket, new SocketTrace(log, randomUUID()));
     socket.on('error', protocolError);
     let windowStart = Date.now();
     let count = 0;
@@ -233,6 +245,7 @@ export function attachWebSocketServer(
       schema,
       async onConnect(ctx) {
         let viewer: Viewer | null;
+        let refusal: unknown;
         try {
           const authorization = ctx.connectionParams?.authorization;
           // A revoked integration client's token is refused here like an invalid one.
@@ -243,14 +256,19 @@ export function attachWebSocketServer(
           if (err instanceof GraphQLError && err.extensions.reason === SessionEndReason.sessionIdle) {
             ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
           }
+          refusal = err;
           viewer = null;
         }
         // graphql-ws closes with 4403 Forbidden.
-        if (!viewer) return false;
+        if (!viewer) {
+          traces.get(ctx.extra.socket)?.refused(CloseCode.Forbidden, refusal);
+          return false;
+        }
         // The client may have vanished while its token was checked: onClose has run and found no info, so opening now
         // would leave the open hooks' state (presence) and the expiry timer behind for a socket that is gone.
         if (ctx.extra.closed) return false;
-        ctx.extra.id = randomUUID();
+        const trace = traces.get(ctx.extra.socket);
+        ctx.extra.id = trace?.id ?? randomUUID();
         // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
         // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md). Set
         // to undefined, not deleted: a deleted property turns the object into a slow, larger dictionary.
@@ -263,6 +281,7 @@ export function attachWebSocketServer(
           ctx.extra.session.stop();
           return false;
         }
+        trace?.accepted(viewer);
         // Integration clients are not staff: no presence.
         if (viewer.kind === 'integration') return true;
         const info: SocketInfo = { id: ctx.extra.id, viewer };
@@ -275,8 +294,9 @@ export function attachWebSocketServer(
         ctx.extra.opening = undefined;
         return true;
       },
-      async onClose(ctx, code) {
+      async onClose(ctx, code, reason) {
         ctx.extra.closed = true;
+        traces.get(ctx.extra.socket)?.closed(code, reason);
         ctx.extra.session?.stop(code);
         for (const release of ctx.extra.held?.values() ?? []) release();
         const info = ctx.extra.info;
@@ -330,6 +350,9 @@ export function attachWebSocketServer(
             }
             services.sessions.recordActivity(viewer, prepared.document, payload.operationName);
           }
+          traces
+            .get(ctx.extra.socket)
+            ?.subscribed(id, operationFields(schema, prepared.document, payload.operationName));
           // `renewConnection` hands this socket a newer token (identity/resolvers.ts).
           prepared.contextValue.connection = session;
           attachTransport(
@@ -341,6 +364,7 @@ export function attachWebSocketServer(
         return prepared;
       },
       onComplete(ctx, id) {
+        traces.get(ctx.extra.socket)?.completed(id);
         ctx.extra.held?.get(id)?.();
         ctx.extra.held?.delete(id);
       },
@@ -355,11 +379,20 @@ export function attachWebSocketServer(
       onError(ctx, id, payload, errors) {
         // Refused before it ran (a stream's own error later finds its operation observed already).
         const started = startedAt.get(payload);
+        const requestId = operationId(ctx.extra.id, id);
         if (started !== undefined) {
           startedAt.delete(payload);
-          observeRefused(services, 'ws', started, errors, { schema, payload }, ctx.extra.session?.viewer.tenantId);
+          const trace = traces.get(ctx.extra.socket);
+          observeRefused(
+            services,
+            'ws',
+            started,
+            errors,
+            { schema, payload },
+            trace?.log.child({ requestId }),
+            ctx.extra.session?.viewer.tenantId,
+          );
         }
-        const requestId = operationId(ctx.extra.id, id);
         logUnexpected(errors, log.child({ requestId }));
         return forClient(errors, requestId);
       },
