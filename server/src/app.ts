@@ -31,6 +31,7 @@ import {
   accessControl,
   complexityLimit,
   operationMetrics,
+  patientAccessAudit,
   sessionActivity,
   subscriptionsNeedWebSocket,
 } from './http/plugins.js';
@@ -45,6 +46,7 @@ import { SessionService } from './domains/identity/sessions.js';
 import { standingsOfDisabled } from './domains/clinics/data.js';
 import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
+import { AccessAuditWriter } from './domains/patients/accessAudit.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics, UNKNOWN_OPERATION } from './metrics.js';
 import { buildSchema } from './schema.js';
@@ -100,6 +102,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
+    audit: new AccessAuditWriter(db, log),
     metrics,
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [
@@ -144,6 +147,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       complexityLimit(),
       accessControl(),
       sessionActivity(),
+      patientAccessAudit(),
       operationMetrics(),
       httpStatusCodes(),
       unexpectedErrorLogging(),
@@ -195,7 +199,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
           const refused = viewer && (await services.limits.admit(viewer));
           if (refused) throw forHttp(refused);
-          return createContext(services, viewer, requestId, req.ip);
+          return createContext(services, viewer, requestId, 'HTTP', req.ip);
         } catch (err) {
           // Refused at the door: Apollo runs no request pipeline (plugins.ts, operationMetrics), so it is counted here.
           const code = err instanceof GraphQLError ? err.extensions.code : undefined;
@@ -234,6 +238,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       services.deadlines.stop();
       await services.pruner.stop();
       await realtime.stop();
+      await services.audit.settled();
       if (!options.db) await db.destroy();
     },
   };

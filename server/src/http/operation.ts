@@ -1,4 +1,5 @@
 import {
+  execute,
   getOperationAST,
   GraphQLError,
   Kind,
@@ -17,7 +18,8 @@ import { LRUCache } from 'lru-cache';
 import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
-import { ErrorCode } from '../errors.js';
+import { auditOperation } from '../domains/patients/accessAudit.js';
+import { auditUnavailable, ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION, type OperationLabels, type Transport } from '../metrics.js';
 import { formatError, logUnexpected } from './errors.js';
 import { assertComplexity, OperationLimits, validationRules } from './limits.js';
@@ -92,6 +94,7 @@ export function prepareOperation(
   viewer: Viewer | null,
   requestId: string,
   payload: OperationPayload,
+  via: 'WEBSOCKET' | 'SSE',
 ): PreparedOperation | GraphQLError[] {
   if (payload.query.length > OperationLimits.maxDocumentLength) {
     return [
@@ -114,7 +117,7 @@ export function prepareOperation(
     document,
     operationName: payload.operationName,
     variableValues: payload.variables,
-    contextValue: createContext(services, viewer, requestId),
+    contextValue: createContext(services, viewer, requestId, via),
   };
 }
 
@@ -261,4 +264,19 @@ export function observeRefused(
       ? operationLabels(operation.schema, known, operation.payload.operationName)
       : UNKNOWN_OPERATION;
   services.metrics.operation(transport, labels, startedAt, errors.length ? codeOf(errors) : undefined);
+}
+
+/**
+ * Runs a query or mutation over WebSocket or SSE, then writes the access audit of the patient records it read before
+ * the result goes out; if that fails, the client gets `SERVICE_UNAVAILABLE` (`AUDIT_UNAVAILABLE`) instead, as over
+ * HTTP (plugins.ts, `patientAccessAudit`).
+ */
+export async function executeAudited(args: ExecutionArgs): Promise<ExecutionResult> {
+  const result = await execute(args);
+  try {
+    await auditOperation(args.contextValue as Context);
+  } catch {
+    return { errors: [auditUnavailable()] };
+  }
+  return result;
 }
