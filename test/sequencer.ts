@@ -51,6 +51,8 @@ const ESTIMATES: Record<string, number> = {
   'postgres:server/test/realtime/multi-instance.postgres.test.ts': 11,
   'embedded:server/test/realtime/resume.test.ts': 11,
   'embedded:server/test/realtime/isolation-load.test.ts': 11,
+  'embedded:server/test/access-audit.test.ts': 11,
+  'postgres:server/test/access-audit.test.ts': 11,
   'postgres:server/test/realtime/ephemeral-sets.test.ts': 10,
   'embedded:server/test/realtime/viewing.test.ts': 10,
   'embedded:server/test/realtime/ephemeral-sets.test.ts': 10,

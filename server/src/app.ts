@@ -20,6 +20,7 @@ import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
+import { accessLogExport } from './http/auditExport.js';
 import { mountClient } from './http/client.js';
 import { bodyErrors, httpStatusCodes, negotiateMediaType } from './http/conformance.js';
 import { mountExplorer, mountSchemaFile, sandboxWithExplorerLink } from './http/explorer.js';
@@ -167,6 +168,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);
   mountSchemaFile(app);
+  // The access audit as CSV, for admins (before the web app, whose fallback would answer it).
+  app.use(accessLogExport(services));
   app.use('/graphql', negotiateMediaType);
   app.use(
     '/graphql',

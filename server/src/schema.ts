@@ -14,6 +14,7 @@ import { messagingResolvers } from './domains/messaging/resolvers.js';
 import { messagingSubscriptions } from './domains/messaging/subscriptions.js';
 import { notificationResolvers } from './domains/notifications/resolvers.js';
 import { notificationSubscriptions } from './domains/notifications/subscriptions.js';
+import { accessLogResolvers } from './domains/patients/accessLogResolvers.js';
 import { auditPatientFields } from './domains/patients/auditedFields.js';
 import { patientResolvers } from './domains/patients/resolvers.js';
 import { viewingResolvers } from './domains/patients/viewingResolvers.js';
@@ -56,6 +57,7 @@ export const resolvers: Resolvers = mergeResolvers([
   presenceSubscriptions,
   viewingResolvers,
   integrationResolvers,
+  accessLogResolvers,
 ]) as Resolvers;
 
 /** One schema object, shared by HTTP and WebSocket; every field that gives a patient record is audited. */

@@ -7,6 +7,7 @@ import type { UserViewer, Viewer } from './tokens.js';
 export const Permission = {
   manageStaff: ['ADMIN'],
   manageIntegrations: ['ADMIN'],
+  readAccessAudit: ['ADMIN'],
   createPatient: ['ADMIN', 'FRONT_DESK', 'NURSE'],
   bookAppointment: ['ADMIN', 'FRONT_DESK', 'NURSE', 'PROVIDER'],
   checkIn: ['ADMIN', 'FRONT_DESK', 'NURSE'],
