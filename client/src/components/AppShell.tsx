@@ -77,6 +77,7 @@ export function AppShell() {
               <NavItem to="/patients" label="Patients" onNavigate={close} />
               <NavItem to="/tasks" label="Tasks" onNavigate={close} />
               <NavItem to="/notifications" label="Notifications" count={counts.notifications} onNavigate={close} />
+              {user.role === 'ADMIN' && <NavItem to="/audit" label="Access audit" onNavigate={close} />}
             </ul>
           </nav>
           <OnlineUsers />
