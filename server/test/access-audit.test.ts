@@ -249,6 +249,55 @@ describe('Reads over WebSocket and SSE', () => {
   });
 });
 
+describe('Reads by signals and by a resume', () => {
+  it("should record each subscriber sent a chart's viewers with its patient", async () => {
+    const chart = t.sunrise.patients[1];
+    const viewers = 'subscription($p: ID!) { patientViewersChanged(patientId: $p) { patient { displayName } } }';
+    const since = await lastEntryId();
+    const nurseSees = await subscribeLive(t.server, sockets.open(nurse), viewers, { p: chart });
+    await nurseSees.waitFor(1);
+    // Dr. Lee opening the chart is a signal to both: each is sent the patient.
+    const leeSees = await subscribeLive(t.server, sockets.open(await t.token('lee')), viewers, { p: chart });
+    await Promise.all([nurseSees.waitFor(2), leeSees.waitFor(1)]);
+    const through = 'Subscription.patientViewersChanged > PatientViewersEvent.patient';
+    await vi.waitFor(async () => {
+      const entries = await entriesAfter(since, { patientId: chart, through });
+      expect(entries.filter((e) => e.userId === t.sunrise.users.nurse)).toHaveLength(2);
+      expect(entries.filter((e) => e.userId === t.sunrise.users.lee)).toHaveLength(1);
+    });
+  });
+
+  it('should record what a resume replays from the log', async () => {
+    const query =
+      'subscription($after: String) { appointmentChanged(after: $after) { cursor appointment { patient { id } } } }';
+    const first = await subscribeLive(t.server, sockets.open(nurse), query);
+    const booked = await t.server.gql(
+      BOOK,
+      { i: { patientId: patientA, providerId: t.sunrise.users.patel, ...freeSlot() } },
+      nurse,
+    );
+    expect(booked.errors).toBeUndefined();
+    const [event] = await first.waitFor(1);
+    const cursor = event.data!.appointmentChanged.cursor as string;
+    await t.server.gql(BOOK, { i: { patientId: patientA, providerId: t.sunrise.users.patel, ...freeSlot() } }, nurse);
+    await first.waitFor(2);
+    first.stop();
+    await t.server.app.services.audit.settled();
+    const since = await lastEntryId();
+    const resumed = await subscribeLive(t.server, sockets.open(await t.token('frontdesk')), query, { after: cursor });
+    await resumed.waitFor(1);
+    await vi.waitFor(async () =>
+      expect(await entriesAfter(since, { userId: t.sunrise.users.frontdesk })).toEqual([
+        expect.objectContaining({
+          patientId: patientA,
+          transport: 'WEBSOCKET',
+          through: 'Subscription.appointmentChanged > AppointmentEvent.appointment > Appointment.patient',
+        }),
+      ]),
+    );
+  });
+});
+
 describe('When the audit cannot be written', () => {
   afterEach(async () => {
     await t.server.db.raw('alter table patient_access_log drop constraint if exists audit_refuses_all');
