@@ -314,6 +314,31 @@ describe('When the audit cannot be written', () => {
     expect(result.data).toBeUndefined();
     expect(result.errors![0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'AUDIT_UNAVAILABLE' });
   });
+
+  it('should deliver a subscription event, then write its entries once the database takes them again', async () => {
+    const sub = await subscribeLive(t.server, sockets.open(await t.token('lee')), SCHEDULED_PATIENT);
+    await t.server.db.raw('alter table patient_access_log add constraint audit_refuses_all check (false) not valid');
+    const since = await lastEntryId();
+    const booked = await t.server.gql(
+      BOOK,
+      { i: { patientId: patientA, providerId: t.sunrise.users.lee, ...freeSlot() } },
+      nurse,
+    );
+    expect(booked.errors).toBeUndefined();
+    const [event] = await sub.waitFor(1);
+    expect(event.data!.appointmentChanged.appointment.patient).toBeTruthy();
+    // Delivered, its entry refused: it waits for the next try (0.5 s, then 2 s…).
+    await t.server.app.services.audit.settled();
+    expect(await entriesAfter(since)).toEqual([]);
+    await t.server.db.raw('alter table patient_access_log drop constraint audit_refuses_all');
+    await vi.waitFor(
+      async () =>
+        expect(await entriesAfter(since)).toEqual([
+          expect.objectContaining({ patientId: patientA, userId: t.sunrise.users.lee, transport: 'WEBSOCKET' }),
+        ]),
+      { timeout: 10_000, interval: 100 },
+    );
+  });
 });
 
 describe('patientAccessLog', () => {

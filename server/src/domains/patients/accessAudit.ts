@@ -141,7 +141,7 @@ export class AccessAuditWriter {
   }
 
   private enqueue(item: Waiting): void {
-    if (!item.settle) {
+    if (!item.settle && item.attempt === 0) {
       this.retained += item.entries.length;
       while (this.retained > MAX_RETAINED) {
         const oldest = this.waiting.findIndex((w) => !w.settle);
@@ -171,19 +171,20 @@ export class AccessAuditWriter {
     const batch = this.waiting;
     this.waiting = [];
     try {
-      const rows = batch.flatMap((w) => w.entries);
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-        await this.db('patientAccessLog').insert(rows.slice(i, i + ROWS_PER_STATEMENT));
-      }
+      await this.insert(batch.flatMap((w) => w.entries));
       for (const w of batch) this.done(w);
     } catch (err) {
-      this.log.error(
-        { err, entries: batch.reduce((n, w) => n + w.entries.length, 0) },
-        'patient access audit write failed',
-      );
-      for (const w of batch) {
-        if (w.settle) w.settle.reject(err);
-        else this.retry(w);
+      // One waiter's entries must not fail another's request: apart, each learns of its own outcome.
+      if (batch.length === 1) this.failed(batch[0], err);
+      else {
+        for (const w of batch) {
+          try {
+            await this.insert(w.entries);
+            this.done(w);
+          } catch (own) {
+            this.failed(w, own);
+          }
+        }
       }
     } finally {
       this.flushing = false;
@@ -195,19 +196,38 @@ export class AccessAuditWriter {
     }
   }
 
+  /** All or nothing: more than one statement's worth shares a transaction, so a retry never writes an entry twice. */
+  private async insert(rows: AccessEntry[]): Promise<void> {
+    if (rows.length <= ROWS_PER_STATEMENT) {
+      await this.db('patientAccessLog').insert(rows);
+      return;
+    }
+    await this.db.transaction(async (trx) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        await trx('patientAccessLog').insert(rows.slice(i, i + ROWS_PER_STATEMENT));
+      }
+    });
+  }
+
+  private failed(w: Waiting, err: unknown): void {
+    this.log.error({ err, entries: w.entries.length }, 'patient access audit write failed');
+    if (w.settle) w.settle.reject(err);
+    else this.retry(w);
+  }
+
   private done(w: Waiting): void {
     if (w.settle) w.settle.resolve();
     else this.retained -= w.entries.length;
   }
 
+  /** Entries of delivered events are kept (counted in `retained`) until written, given up, or crowded out. */
   private retry(w: Waiting): void {
     const delay = RETRY_MS[w.attempt];
-    if (delay === undefined) {
+    if (delay === undefined || this.retained > MAX_RETAINED) {
       this.retained -= w.entries.length;
       this.log.error({ entries: w.entries.length }, 'patient access audit entries lost after retries');
       return;
     }
-    this.retained -= w.entries.length;
     setTimeout(() => this.enqueue({ entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
   }
 }
