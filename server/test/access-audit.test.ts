@@ -38,7 +38,7 @@ async function lastEntryId(): Promise<number> {
 async function auditInserts(run: () => Promise<unknown>): Promise<number> {
   let inserts = 0;
   const onQuery = (q: { sql: string }) => {
-    if (/^insert into "patient_access_log"/i.test(q.sql)) inserts += 1;
+    if (/^insert into "?patient_access_log\b/i.test(q.sql)) inserts += 1;
   };
   t.server.db.on('query', onQuery);
   try {
