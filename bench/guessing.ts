@@ -7,7 +7,9 @@
  * the subscriber's frame is the delivery latency, measured quiet first, then during the attack. The attack: `--guesses`
  * wrong passwords for `admin@sunrise.example`, `--concurrency` at a time, over HTTP `login`; every answer's HTTP status
  * and `extensions.code` is counted, and when the first answer other than a wrong password's came. Then the right
- * password, once. `/livez` is timed throughout.
+ * password, once, from another address. `/livez` is timed throughout. The server sits behind one trusted proxy
+ * (`TRUST_PROXY=1`) as in production: the attacker's address is 203.0.113.66 (X-Forwarded-For), the right password's
+ * 198.51.100.7, so the account's lock and the attacker's address are told apart.
  *
  *   npm run bench:guessing                                  600 guesses, 30 at a time
  *   npm run bench:guessing -- --guesses=200 --concurrency=10
@@ -17,12 +19,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { DEMO_PASSWORD } from '../server/src/db/seeds/demo.js';
-import { buildServer, percentile, SERVER_BUILD, sleep, spawnListening, type Spawned } from './support.js';
+import { ATTACKER_ADDRESS, login, type AttackOrder, type AttackReport } from './guessingAttacker.js';
+import {
+  buildServer,
+  percentile,
+  procStatCpuNs,
+  SERVER_BUILD,
+  sleep,
+  spawnListening,
+  type Spawned,
+} from './support.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,36 +56,7 @@ const runId = randomBytes(4).toString('hex');
 const dbName = `derm_guessing_${runId}`;
 const namespace = `bench-guessing-${runId}`;
 const log = (line: string) => console.log(line);
-
-interface Answer {
-  /** ms since the attack started */
-  at: number;
-  status: number;
-  code: string;
-  ms: number;
-}
-
-async function login(url: string, email: string, password: string): Promise<Omit<Answer, 'at'> & { token?: string }> {
-  const started = performance.now();
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: 'mutation($t: String!, $e: String!, $p: String!) { login(tenant: $t, email: $e, password: $p) { token } }',
-      variables: { t: 'sunrise-derm', e: email, p: password },
-    }),
-  });
-  const body = (await res.json()) as {
-    data?: { login: { token: string } };
-    errors?: { extensions?: { code?: string } }[];
-  };
-  return {
-    status: res.status,
-    code: body.errors?.[0]?.extensions?.code ?? 'OK',
-    ms: performance.now() - started,
-    token: body.data?.login.token,
-  };
-}
+const RIGHTFUL_ADDRESS = '198.51.100.7';
 
 async function graphql<T>(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
   const res = await fetch(`${url}/graphql`, {
@@ -88,8 +71,8 @@ async function graphql<T>(url: string, token: string, query: string, variables: 
 
 /** A colleague's change, and when the subscriber sees it: one latency sample per probe. */
 async function deliveryProbe(url: string) {
-  const viewer = (await login(url, 'frontdesk@sunrise.example', DEMO_PASSWORD)).token!;
-  const colleague = (await login(url, 'nurse@sunrise.example', DEMO_PASSWORD)).token!;
+  const viewer = (await login(url, 'frontdesk@sunrise.example', DEMO_PASSWORD, RIGHTFUL_ADDRESS)).token!;
+  const colleague = (await login(url, 'nurse@sunrise.example', DEMO_PASSWORD, RIGHTFUL_ADDRESS)).token!;
   const ids = await graphql<{
     staff: { id: string; role: string }[];
     patients: { edges: { node: { id: string } }[] };
@@ -156,6 +139,29 @@ async function deliveryProbe(url: string) {
   return { probe, dispose: () => client.dispose() };
 }
 
+/**
+ * The attack in a process of its own (bench/guessingAttacker.ts): an attacker is another machine, so its requests and
+ * answers must not hold up the event loop that times the subscriber's frames. Resolves with every answer.
+ */
+function runAttacker(order: AttackOrder): Promise<AttackReport> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./guessingAttacker.ts', import.meta.url).pathname],
+    {
+      env: { ...process.env, ATTACK_ORDER: JSON.stringify(order) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as AttackReport) : reject(new Error(`the attacker exited with ${code}`)),
+    );
+  });
+}
+
 /** Samples until `stop` resolves: one every `everyMs`, each awaited. */
 async function sampling(sample: () => Promise<number>, everyMs: number, stop: Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
@@ -201,6 +207,7 @@ async function main(): Promise<void> {
       JWT_SECRET: randomBytes(32).toString('base64url'),
       // `info` is needed for the "listening" line.
       LOG_LEVEL: 'info',
+      TRUST_PROXY: '1',
     });
     const { url } = server;
     const subscriber = await deliveryProbe(url);
@@ -209,24 +216,22 @@ async function main(): Promise<void> {
     const quiet = await sampling(subscriber.probe, PROBE_MS, sleep(5000));
     const quietLivez = await sampling(() => livez(url), 200, sleep(2000));
 
-    const answers: Answer[] = [];
+    // Whose CPU the flood takes: the server's (all its threads), the attacker's, and this process's (the probes).
+    const serverCpu0 = procStatCpuNs(server.pid);
+    const ownCpu0 = process.cpuUsage();
     const started = performance.now();
-    let next = 0;
-    const attack = Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < GUESSES) {
-          const i = next++;
-          const answer = await login(url, 'admin@sunrise.example', `wrong-guess-${i}-${runId}`);
-          answers.push({ at: performance.now() - started, ...answer });
-        }
-      }),
-    );
+    const order: AttackOrder = { url, guesses: GUESSES, concurrency: CONCURRENCY, runId };
+    const attack = runAttacker(order);
     const [during, duringLivez] = await Promise.all([
       sampling(subscriber.probe, PROBE_MS, attack),
       sampling(() => livez(url), 200, attack),
     ]);
+    const { answers, cpuMs: attackerCpuMs } = await attack;
     const seconds = (performance.now() - started) / 1000;
-    const right = await login(url, 'admin@sunrise.example', DEMO_PASSWORD);
+    const serverCpuMs = (procStatCpuNs(server.pid) - serverCpu0) / 1e6;
+    const ownCpu = process.cpuUsage(ownCpu0);
+    const ownCpuMs = (ownCpu.user + ownCpu.system) / 1000;
+    const right = await login(url, 'admin@sunrise.example', DEMO_PASSWORD, RIGHTFUL_ADDRESS);
     await subscriber.dispose();
 
     const byCode = new Map<string, number>();
@@ -235,7 +240,7 @@ async function main(): Promise<void> {
     const wrongAnswered = answers.filter((a) => a.code === 'UNAUTHENTICATED');
 
     log(
-      `\nguessing run: ${GUESSES} wrong passwords for admin@sunrise.example, ${CONCURRENCY} at a time, one source address`,
+      `\nguessing run: ${GUESSES} wrong passwords for admin@sunrise.example, ${CONCURRENCY} at a time, from ${ATTACKER_ADDRESS}`,
     );
     log(`  ${answers.length} answers in ${seconds.toFixed(1)} s: ${(answers.length / seconds).toFixed(1)} answers/s`);
     log(
@@ -250,7 +255,13 @@ async function main(): Promise<void> {
         : '  every answer was a wrong password: nothing slowed or stopped the guesser',
     );
     log(`  answer time: ${fmt(answers.map((a) => a.ms))}`);
-    log(`  then the right password: ${right.status} ${right.code}`);
+    log(
+      `  CPU meanwhile: server ${serverCpuMs.toFixed(0)} ms (${(serverCpuMs / answers.length).toFixed(2)} ms per answer, ` +
+        `${((serverCpuMs / 1000 / seconds) * 100).toFixed(0)}% of a core); attacker ${attackerCpuMs.toFixed(0)} ms ` +
+        `(${((attackerCpuMs / 1000 / seconds) * 100).toFixed(0)}% of a core); subscriber and probes ` +
+        `${ownCpuMs.toFixed(0)} ms`,
+    );
+    log(`  then the right password, from ${RIGHTFUL_ADDRESS}: ${right.status} ${right.code}`);
     log(`\nlive subscriber's delivery latency (mutation sent -> frame received), one probe every ${PROBE_MS} ms:`);
     log(`  quiet:  ${fmt(quiet)}`);
     log(`  during: ${fmt(during)}`);

@@ -59,6 +59,7 @@ const ESTIMATES: Record<string, number> = {
   'embedded:server/test/auth.test.ts': 10,
   'client:client/test/sign-in.test.tsx': 10,
   'client:client/test/second-factor.test.tsx': 10,
+  'client:client/test/staff.test.tsx': 8,
   'client:client/test/audit.test.tsx': 4,
 };
 

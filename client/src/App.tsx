@@ -13,6 +13,7 @@ import { NotificationsPage } from './pages/NotificationsPage';
 import { PatientChartPage } from './pages/PatientChartPage';
 import { PatientsPage } from './pages/PatientsPage';
 import { SchedulePage } from './pages/SchedulePage';
+import { StaffPage } from './pages/StaffPage';
 import { TasksPage } from './pages/TasksPage';
 import type { AuthStore } from './session/authStore';
 import { LockScreen } from './session/LockScreen';
@@ -31,6 +32,7 @@ export function AppRoutes() {
         <Route path="tasks" element={<TasksPage />} />
         <Route path="notifications" element={<NotificationsPage />} />
         <Route path="account" element={<AccountPage />} />
+        <Route path="staff" element={<StaffPage />} />
         <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>

@@ -19,6 +19,7 @@ import { ErrorCode } from './errors.js';
 import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
+import { limitAnonymousRequests } from './http/anonymousLimit.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { accessLogExport } from './http/auditExport.js';
 import { mountClient } from './http/client.js';
@@ -164,6 +165,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     readyz(db, () => draining, realtime.hub),
   );
   app.get('/metrics', createMetrics(services, webSocket.wss));
+  // Requests without a token, per source address, before anything reads their body.
+  app.use(limitAnonymousRequests(services.limits));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);

@@ -141,6 +141,12 @@ export interface RateLimits {
   perCaller: number;
   /** Operations all callers of one clinic may send per window (`RATE_LIMIT_CLINIC`, at least the caller's). @default 2000 */
   perClinic: number;
+  /**
+   * Requests without a token (sign-in, `POST /oauth/token`, anything else sent without `Authorization: Bearer`) one
+   * source address may send per window, refused at the door before the body is read (`RATE_LIMIT_ANONYMOUS`). A
+   * clinic's staff often share one address: enough for all of them to sign in at the start of a day. @default 100
+   */
+  perAnonymousSource: number;
   /** Live subscriptions one caller may hold at once, WebSocket and SSE (`SUBSCRIPTION_LIMIT_CALLER`). @default 200 */
   subscriptionsPerCaller: number;
   /** Live subscriptions one clinic may hold at once (`SUBSCRIPTION_LIMIT_CLINIC`, at least the caller's). @default 2000 */
@@ -328,6 +334,7 @@ function parseRateLimits(env: Env): RateLimits {
     windowSeconds: parseSeconds('RATE_LIMIT_WINDOW', env.RATE_LIMIT_WINDOW, 10, 1, 3600),
     perCaller: count('RATE_LIMIT_CALLER', 300),
     perClinic: count('RATE_LIMIT_CLINIC', 2000),
+    perAnonymousSource: count('RATE_LIMIT_ANONYMOUS', 100),
     subscriptionsPerCaller: parseWhole(
       'SUBSCRIPTION_LIMIT_CALLER',
       env.SUBSCRIPTION_LIMIT_CALLER,

@@ -136,12 +136,16 @@ export const RateLimitReason = {
   caller: 'CALLER_RATE',
   /** Every caller of the clinic together sent too many. */
   clinic: 'CLINIC_RATE',
+  /** One source address sent too many requests without a token (sign-ins, token requests). */
+  source: 'SOURCE_RATE',
 } as const;
 export type RateLimitReason = (typeof RateLimitReason)[keyof typeof RateLimitReason];
 
 /** An operation over its caller's or clinic's rate; `retryAfter`: whole seconds until the window allows one again. */
 export function tooManyRequests(reason: RateLimitReason, retryAfter: number): GraphQLError {
-  const who = reason === RateLimitReason.caller ? 'this caller' : 'this clinic';
+  const who = { CALLER_RATE: 'this caller', CLINIC_RATE: 'this clinic', SOURCE_RATE: 'this address without a token' }[
+    reason
+  ];
   return new GraphQLError(`Too many operations from ${who}: try again in ${retryAfter} s`, {
     extensions: { code: ErrorCode.TOO_MANY_REQUESTS, reason, retryAfter },
   });

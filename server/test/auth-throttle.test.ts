@@ -240,6 +240,36 @@ describe('Second factor', () => {
   });
 });
 
+describe('Second factor of a signed-in user', () => {
+  it('should count wrong codes to turn the factor off with the account’s sign-ins: a stolen session guesses no faster', async () => {
+    const token = await server.login('lakeside-skin', 'frontdesk');
+    const { secret } = (await server.gql('mutation { startTotpEnrolment { secret } }', {}, token)).data!
+      .startTotpEnrolment;
+    const confirmed = await server.gql(
+      'mutation($c: String!) { confirmTotpEnrolment(code: $c) { status { enabled } } }',
+      { c: await generate({ secret }) },
+      token,
+    );
+    expect(confirmed.data?.confirmTotpEnrolment.status.enabled).toBe(true);
+    const DISABLE = 'mutation($c: String!) { disableSecondFactor(code: $c) { enabled } }';
+    const wrong = (await generate({ secret })).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+    const answers = [];
+    // A malformed code is not a guess: not counted.
+    answers.push(await server.gql(DISABLE, { c: '12' }, token));
+    for (let i = 0; i < 3; i++) answers.push(await server.gql(DISABLE, { c: wrong }, token));
+    expect(answers.map((r) => [r.status, errorCode(r), reasonOf(r)])).toEqual([
+      [200, 'BAD_USER_INPUT', 'CODE_MALFORMED'],
+      [200, 'SECOND_FACTOR_INVALID', 'CODE_WRONG'],
+      [200, 'SECOND_FACTOR_INVALID', 'CODE_WRONG'],
+      [429, 'TOO_MANY_REQUESTS', 'SLOWED'],
+    ]);
+    // The same count as sign-in: the account's sign-in is slowed too, and the factor is still on.
+    const signIn = await login('frontdesk@lakeside.example', DEMO_PASSWORD);
+    expect(reasonOf(signIn)).toBe('SLOWED');
+    expect((await server.gql('{ secondFactor { enabled } }', {}, token)).data?.secondFactor.enabled).toBe(true);
+  });
+});
+
 describe('POST /oauth/token', () => {
   it('should slow down wrong client secrets with 429 slow_down and Retry-After, right secret included', async () => {
     const client = await createIntegrationClient(server, ['appointments:read']);

@@ -55,6 +55,7 @@ describe('Operations per caller', () => {
       windowSeconds: 5,
       perCaller: 6,
       perClinic: 1000,
+      perAnonymousSource: 1000,
       subscriptionsPerCaller: 3,
       subscriptionsPerClinic: 1000,
     },
@@ -160,6 +161,7 @@ describe('Live subscriptions per caller', () => {
       windowSeconds: 60,
       perCaller: 1000,
       perClinic: 1000,
+      perAnonymousSource: 1000,
       subscriptionsPerCaller: 3,
       subscriptionsPerClinic: 1000,
     },
@@ -216,6 +218,7 @@ describe('Live subscriptions per clinic', () => {
       windowSeconds: 60,
       perCaller: 1000,
       perClinic: 1000,
+      perAnonymousSource: 1000,
       subscriptionsPerCaller: 2,
       subscriptionsPerClinic: 3,
     },
@@ -253,6 +256,7 @@ describe('Operations per clinic: one noisy clinic cannot slow the others', () =>
       windowSeconds: 60,
       perCaller: 8,
       perClinic: 20,
+      perAnonymousSource: 1000,
       subscriptionsPerCaller: 1000,
       subscriptionsPerClinic: 1000,
     },
@@ -300,5 +304,72 @@ describe('Operations per clinic: one noisy clinic cannot slow the others', () =>
     const openStream = await openEventStream(t.server.url, quiet[1].token, APPOINTMENT_CHANGED);
     expect(openStream.status).toBe(200);
     openStream.close();
+  });
+});
+
+describe('Requests without a token, per source address', () => {
+  // Four per 30 s window per address; a trusted proxy in front, so each test gives its own address in
+  // X-Forwarded-For (as a load balancer would) and starts from an empty count.
+  const t = useTestServer({
+    trustProxyHops: 1,
+    rateLimits: {
+      windowSeconds: 30,
+      perCaller: 1000,
+      perClinic: 1000,
+      perAnonymousSource: 4,
+      subscriptionsPerCaller: 1000,
+      subscriptionsPerClinic: 1000,
+    },
+  });
+  const LOGIN =
+    'mutation { login(tenant: "sunrise-derm", email: "nobody@sunrise.example", password: "wrong") { token } }';
+  const from = (address: string) => ({ 'x-forwarded-for': address });
+
+  it('should refuse an address over its rate at the door, on GraphQL, the token endpoint and the event stream, and not signed-in callers nor other addresses', async () => {
+    const { server } = t;
+    const address = from('203.0.113.7');
+    const answered = [];
+    for (let i = 0; i < 4; i++) answered.push(await server.gql(LOGIN, {}, undefined, address));
+    // Within the rate: each sign-in checked and refused as a wrong password.
+    expect(answered.map((a) => [a.status, errorCode(a)])).toEqual(Array(4).fill([200, 'UNAUTHENTICATED']));
+
+    const refused = await server.gql(LOGIN, {}, undefined, address);
+    expect(refused.status).toBe(429);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'SOURCE_RATE' });
+    expect(refused.errors?.[0]?.message).toMatch(
+      /^Too many operations from this address without a token: try again in \d+ s$/,
+    );
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(30);
+
+    // The token endpoint answers in OAuth's words; the event stream in GraphQL's.
+    const token = await requestToken(server.url, { grant_type: 'client_credentials' }, { headers: address });
+    expect(token.status).toBe(429);
+    expect(token.body).toMatchObject({ error: 'slow_down' });
+    expect(token.headers.get('retry-after')).toMatch(/^\d+$/);
+    const stream = await openEventStream(server.url, null, APPOINTMENT_CHANGED, {}, address);
+    expect(stream.status).toBe(429);
+    expect(stream.body.errors[0].extensions).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'SOURCE_RATE' });
+    stream.close();
+
+    // A signed-in caller behind the same address is counted as itself, and another address starts afresh.
+    const { token: staff } = await freshSession(t, 'nurse');
+    const signedIn = await server.gql(ME, {}, staff, address);
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.data?.me?.id).toBeTruthy();
+    const elsewhere = await server.gql(LOGIN, {}, undefined, from('198.51.100.20'));
+    expect([elsewhere.status, errorCode(elsewhere)]).toEqual([200, 'UNAUTHENTICATED']);
+    expect(await metric(server.url, 'derm_operations_refused_total{reason="SOURCE_RATE"}')).toBe(3);
+  });
+
+  it('should count an IPv6 address as its /64, and a garbage token as no token at the door but never as a caller', async () => {
+    const { server } = t;
+    for (let i = 1; i <= 4; i++) await server.gql(LOGIN, {}, undefined, from(`2001:db8:7:1::${i}`));
+    // Another address of the same /64: the same count.
+    const refused = await server.gql(LOGIN, {}, undefined, from('2001:db8:7:1:abcd::99'));
+    expect([refused.status, errorCode(refused)]).toEqual([429, 'TOO_MANY_REQUESTS']);
+    // A bearer token goes on to be verified: a forged one is refused as such, whatever its address's count.
+    const forged = await server.gql(ME, {}, 'not-a-token', from('2001:db8:7:1::5'));
+    expect([forged.status, errorCode(forged)]).toEqual([401, 'UNAUTHENTICATED']);
   });
 });

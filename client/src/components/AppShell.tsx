@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { NavLink, Outlet } from 'react-router';
 import { useUnreadCounts } from '../hooks/useUnreadCounts';
+import { ROLE_LABEL } from '../lib/roles';
 import { useSession } from '../session/SessionContext';
 import { ConnectionStatusBadge } from './connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from './connection/ConnectionStatusIndicator';
@@ -8,8 +9,6 @@ import { LiveSubscribers } from './live/Subscribers';
 import { ToastHost } from './notifications/Toasts';
 import { OnlineUsers } from './presence/OnlineUsers';
 import { Avatar } from './ui/Avatar';
-
-const ROLE_LABEL = { ADMIN: 'Administrator', PROVIDER: 'Provider', NURSE: 'Nurse', FRONT_DESK: 'Front desk' } as const;
 
 function NavItem({ to, label, count, onNavigate }: { to: string; label: string; count?: number; onNavigate(): void }) {
   return (
@@ -77,6 +76,7 @@ export function AppShell() {
               <NavItem to="/patients" label="Patients" onNavigate={close} />
               <NavItem to="/tasks" label="Tasks" onNavigate={close} />
               <NavItem to="/notifications" label="Notifications" count={counts.notifications} onNavigate={close} />
+              {user.role === 'ADMIN' && <NavItem to="/staff" label="Staff" onNavigate={close} />}
               {user.role === 'ADMIN' && <NavItem to="/audit" label="Access audit" onNavigate={close} />}
             </ul>
           </nav>

@@ -1,6 +1,7 @@
 import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { ThrottleKey } from './throttle.js';
 import type { Viewer } from './tokens.js';
 import type { RateLimits } from '../config.js';
 import { RateLimitReason, tooManyRequests, tooManySubscriptions } from '../errors.js';
@@ -113,6 +114,7 @@ class StoreHealth {
 export class CallerLimits {
   private readonly callerRate: Rate;
   private readonly clinicRate: Rate;
+  private readonly anonymousRate: Rate;
   private readonly live = new Map<string, number>();
   /** Operations refused since start, by reason (`CALLER_RATE`, `CLINIC_RATE`, `CALLER_SUBSCRIPTIONS`, …): /metrics. */
   readonly refusals = new Map<string, number>();
@@ -126,6 +128,33 @@ export class CallerLimits {
     const store = new StoreHealth(log);
     this.callerRate = new Rate('caller', limits.perCaller, limits.windowSeconds, redis, namespace, store);
     this.clinicRate = new Rate('clinic', limits.perClinic, limits.windowSeconds, redis, namespace, store);
+    this.anonymousRate = new Rate(
+      'anonymous',
+      limits.perAnonymousSource,
+      limits.windowSeconds,
+      redis,
+      namespace,
+      store,
+    );
+  }
+
+  /**
+   * Counts one request without a token from `address` (its /64 for IPv6, as sign-in attempts are counted): null when
+   * it may go on, else the TOO_MANY_REQUESTS error (reason SOURCE_RATE) to answer it with. Over its rate, an address is
+   * refused in memory until its window ends (Rate's `inMemoryBlockOnConsumed`): a flood costs no Redis round trip.
+   * Never rejects.
+   */
+  async admitAnonymous(address: string): Promise<GraphQLError | null> {
+    try {
+      const source = await this.anonymousRate.consume(ThrottleKey.source(address));
+      if (source.waitMs === 0) return null;
+      this.count(RateLimitReason.source);
+      if (source.first) this.log.warn({ source: address, reason: RateLimitReason.source }, 'over its rate');
+      return tooManyRequests(RateLimitReason.source, Math.ceil(source.waitMs / 1000));
+    } catch (err) {
+      this.log.error({ err }, 'rate limit check failed; request let through');
+      return null;
+    }
   }
 
   /**

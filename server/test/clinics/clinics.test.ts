@@ -78,6 +78,20 @@ describe("The operators' command (npm run clinics)", () => {
     // No REDIS_URL here: the servers notice at their next check.
     expect(JSON.parse(disabled.stdout)).toMatchObject({ slug: 'lakeside-skin', status: 'disabled', announced: false });
     expect((await clinicsCli(['list'], env)).stdout).toMatch(/^lakeside-skin +Lakeside Skin Clinic .* disabled +5 /m);
+    // Said again, in words: the moment it was disabled, on the clinic's clock (Chicago), not the server's or UTC.
+    const again = await clinicsCli(['disable', 'lakeside-skin'], env);
+    const disabledAt = new Date(JSON.parse(disabled.stdout).disabledAt);
+    const chicago = new Intl.DateTimeFormat('en-US', {
+      timeZone: 'America/Chicago',
+      hour: 'numeric',
+      minute: '2-digit',
+    });
+    const clock = chicago.format(disabledAt).replace(/[\u202f\u2009]/g, ' ');
+    expect(again.stdout).toMatch(
+      /^disabled lakeside-skin \(Lakeside Skin Clinic\) since \w{3}, \w{3} \d{1,2}, \d{4}, /m,
+    );
+    expect(again.stdout).toContain(`${clock} C`); // CST or CDT
+    expect(again.stdout).toContain('(America/Chicago)');
     const enabled = await clinicsCli(['enable', 'lakeside-skin'], env);
     expect(enabled.stdout).toContain('enabled lakeside-skin (Lakeside Skin Clinic): its staff can sign in again');
     expect(await clinics()).toContainEqual(expect.objectContaining({ slug: 'lakeside-skin', status: 'active' }));

@@ -12,10 +12,11 @@ export const KIND_LABEL: Record<NotificationKind, string> = {
   ACCOUNT_LOCKED: 'Sign-in locked',
 };
 
-/** Where a notification leads: its thread, task list or patient. */
+/** Where a notification leads: its thread, task list or patient; a locked sign-in, the staff page (to unlock it). */
 export function notificationHref(
-  n: Pick<NotificationItem_NotificationFragment, 'task' | 'thread' | 'patient'>,
+  n: Pick<NotificationItem_NotificationFragment, 'kind' | 'task' | 'thread' | 'patient'>,
 ): string | undefined {
+  if (n.kind === 'ACCOUNT_LOCKED') return '/staff';
   if (n.thread) return `/messages/${n.thread.id}`;
   if (n.task) return '/tasks';
   if (n.patient) return `/patients/${n.patient.id}`;

@@ -38,6 +38,8 @@ export function tooManyAttemptsMessage(error: unknown): string | null {
       return `Too many failed attempts: signing in is locked. Try again ${wait}, or ask your clinic's admin to unlock your account.`;
     case 'SLOWED':
       return `Too many failed attempts. Try again ${wait}.`;
+    case 'SOURCE_RATE':
+      return `Too many sign-ins from this network. Try again ${wait}.`;
     default:
       return `The server is busy. Try again ${wait}.`;
   }

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dayInZone } from '../../clinicTime.js';
+import { dayInZone, formatClinicInstant } from '../../clinicTime.js';
 import { loadConfig } from '../../config.js';
 import type { TenantRow } from '../../db/rows.js';
 import { tenantChannel, type SessionSignal } from '../../events/channels.js';
@@ -175,7 +175,9 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       if (values.json)
         out.log(JSON.stringify({ ...publicFields(tenant), ...(command === 'disable' ? { announced } : {}) }));
       else if (command === 'disable') {
-        out.log(`disabled ${tenant.slug} (${tenant.name}) since ${tenant.disabledAt!.toISOString()}`);
+        out.log(
+          `disabled ${tenant.slug} (${tenant.name}) since ${formatClinicInstant(tenant.disabledAt!, tenant.timeZone)} (${tenant.timeZone})`,
+        );
         out.log(
           announced
             ? 'Its tokens are refused from now on, and its live connections were told to close.'

@@ -1,4 +1,7 @@
+import { GraphQLError } from 'graphql';
+import { ThrottleKey, type Attempt, type AttemptKeys } from '../../auth/throttle.js';
 import type { Context } from '../../context.js';
+import { ErrorCode } from '../../errors.js';
 import type { UserRow } from '../../db/rows.js';
 import { commitChange } from '../../db/transaction.js';
 import { createNotifications } from '../notifications/data.js';
@@ -31,4 +34,42 @@ export function announceLockout(ctx: Context, user: UserRow): void {
   write().catch((err: unknown) =>
     ctx.log.error({ err, lockedUserId: user.id }, 'could not notify admins of a lockout'),
   );
+}
+
+/** What an attempt on a staff account counts: the account as typed (clinic slug and email) and the caller's address. */
+export function accountAttemptKeys(ctx: Context, clinicSlug: string, email: string): AttemptKeys {
+  return {
+    account: ThrottleKey.user(clinicSlug, email),
+    source: ctx.sourceAddress ? ThrottleKey.source(ctx.sourceAddress) : undefined,
+  };
+}
+
+/**
+ * Checks a second-factor code as part of an attempt on the account (auth/throttle.ts; docs/architecture.md,
+ * "Guessing"): a wrong or reused code is a failure (the one that locks the account tells its admins), any other
+ * refusal (no code sent yet, one that does not parse) gives the attempt back, and the right code forgets the
+ * account's failures. The same for sign-in's code and for the signed-in user's own (turning the factor off), so a
+ * stolen session guesses codes no faster than a sign-in would.
+ */
+export async function checkCodeInAttempt<T>(
+  ctx: Context,
+  attempt: Attempt,
+  user: UserRow,
+  check: () => Promise<T>,
+): Promise<T> {
+  const { throttle } = ctx.services;
+  let result: T;
+  try {
+    result = await check();
+  } catch (err) {
+    if (err instanceof GraphQLError && err.extensions.code === ErrorCode.SECOND_FACTOR_INVALID) {
+      const { locked } = await throttle.recordFailure(attempt);
+      if (locked) announceLockout(ctx, user);
+    } else {
+      await throttle.release(attempt);
+    }
+    throw err;
+  }
+  await throttle.recordSuccess(attempt);
+  return result;
 }

@@ -6,19 +6,11 @@ import { isPgError, PgError } from '../../db/knex.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { GraphQLError } from 'graphql';
 import { authenticateCaller } from '../../auth/authenticate.js';
-import {
-  badInput,
-  badRequest,
-  conflict,
-  ErrorCode,
-  notFound,
-  SessionEndReason,
-  unauthenticated,
-} from '../../errors.js';
+import { badInput, badRequest, conflict, notFound, SessionEndReason, unauthenticated } from '../../errors.js';
 import { CLINIC_DISABLED_MESSAGE } from '../clinics/standing.js';
 import { isUuid, requiredEmail, requiredText } from '../../validation.js';
 import { ThrottleKey } from '../../auth/throttle.js';
-import { announceLockout } from './lockouts.js';
+import { accountAttemptKeys, announceLockout, checkCodeInAttempt } from './lockouts.js';
 import { mustLoad } from '../../loaders.js';
 import { passSecondFactor } from './secondFactor.js';
 import { insertUser, isUserOfTenant, listStaff, setPasswordHash, tenantBySlug, userByEmail } from './data.js';
@@ -42,10 +34,7 @@ export const identityResolvers: Resolvers = {
     login: async (_parent, { tenant: slug, email, password, code }, ctx) => {
       const { throttle, passwordHashing } = ctx.services;
       // Counted against the clinic and email as typed, existing or not, and the caller's address.
-      const keys = {
-        account: ThrottleKey.user(slug, email),
-        source: ctx.sourceAddress ? ThrottleKey.source(ctx.sourceAddress) : undefined,
-      };
+      const keys = accountAttemptKeys(ctx, slug, email);
       // The slot first: a busy server refuses before it reads or counts anything.
       const { tenant, user, valid, attempt } = await passwordHashing.withSlot(async () => {
         const attempt = await throttle.check(keys);
@@ -66,21 +55,10 @@ export const identityResolvers: Resolvers = {
         await throttle.release(attempt);
         throw unauthenticated(CLINIC_DISABLED_MESSAGE, SessionEndReason.clinicDisabled);
       }
-      // The second factor is part of the same attempt: a wrong code is a failure, the right one forgets them all, and
-      // a step that checked no code (none sent yet, or one that does not parse) gives the attempt back.
-      let recoveryCodes: string[] | null;
-      try {
-        recoveryCodes = await passSecondFactor(ctx.db, tenant, user, code);
-      } catch (err) {
-        if (err instanceof GraphQLError && err.extensions.code === ErrorCode.SECOND_FACTOR_INVALID) {
-          const { locked } = await throttle.recordFailure(attempt);
-          if (locked) announceLockout(ctx, user);
-        } else {
-          await throttle.release(attempt);
-        }
-        throw err;
-      }
-      await throttle.recordSuccess(attempt);
+      // The second factor is part of the same attempt.
+      const recoveryCodes = await checkCodeInAttempt(ctx, attempt, user, () =>
+        passSecondFactor(ctx.db, tenant, user, code),
+      );
       const identity = { userId: user.id, tenantId: tenant.id, role: user.role, name: user.name };
       const { token, expiresAt, viewer } = await ctx.services.tokens.sign(identity);
       // The new session's idle clock starts now, on every instance.
@@ -104,10 +82,7 @@ export const identityResolvers: Resolvers = {
         if (!user) throw unauthenticated('The signed-in user no longer exists');
         const tenant = await mustLoad(ctx.loaders.tenant, user.tenantId, 'tenant');
         // The same count as the account's sign-ins: a stolen session cannot guess the password faster than a sign-in.
-        const attempt = await throttle.check({
-          account: ThrottleKey.user(tenant.slug, user.email),
-          source: ctx.sourceAddress ? ThrottleKey.source(ctx.sourceAddress) : undefined,
-        });
+        const attempt = await throttle.check(accountAttemptKeys(ctx, tenant.slug, user.email));
         if (!(await verifyPassword(currentPassword, user.passwordHash))) {
           const { locked } = await throttle.recordFailure(attempt);
           if (locked) announceLockout(ctx, user);

@@ -5,6 +5,7 @@ import type { Context } from '../../context.js';
 import { conflict, notFound, unauthenticated } from '../../errors.js';
 import { mustLoad } from '../../loaders.js';
 import { isUserOfTenant } from './data.js';
+import { accountAttemptKeys, checkCodeInAttempt } from './lockouts.js';
 import { checkSecondFactorCode, confirmEnrolment, parseSecondFactorCode, startEnrolment } from './secondFactor.js';
 import { removeFactor, secondFactorOf, setSecondFactorRequired, unusedRecoveryCodeCount } from './secondFactorData.js';
 
@@ -54,7 +55,10 @@ export const secondFactorResolvers: Resolvers = {
       const parsed = parseSecondFactorCode(code);
       const factor = await secondFactorOf(ctx.db, viewer.tenantId, viewer.userId);
       if (!factor?.confirmedAt) throw conflict('No second factor is on for this account', 'SECOND_FACTOR_NOT_ENABLED');
-      await checkSecondFactorCode(ctx.db, factor, parsed);
+      // Counted with the account's sign-ins (TOO_MANY_REQUESTS, SLOWED or LOCKED, before the code is looked at).
+      const { user, tenant } = await me(ctx, viewer);
+      const attempt = await ctx.services.throttle.check(accountAttemptKeys(ctx, tenant.slug, user.email));
+      await checkCodeInAttempt(ctx, attempt, user, () => checkSecondFactorCode(ctx.db, factor, parsed));
       await removeFactor(ctx.db, viewer.tenantId, viewer.userId);
       ctx.log.info('user turned their second factor off');
       return statusOf(ctx, viewer);
