@@ -31,7 +31,9 @@ describe('Access audit page', () => {
     await screen.findByRole('heading', { name: 'Access audit' });
     expect(screen.getByRole('link', { name: 'Access audit' })).toBeTruthy();
 
-    fireEvent.change(await screen.findByLabelText('Staff member'), { target: { value: ids.byKey('nurse').id } });
+    // The staff list arrives by its own query: the nurse must be a choice before being chosen.
+    await screen.findByRole('option', { name: nurseName });
+    fireEvent.change(screen.getByLabelText('Staff member'), { target: { value: ids.byKey('nurse').id } });
     fireEvent.click(screen.getByRole('button', { name: 'Search' }));
     const table = await screen.findByRole('table', { name: 'Access audit entries' });
     // Once the search is answered, every row is the nurse's, and one is this read.
