@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PatientAccessRow } from '../src/db/rows.js';
+import { entriesOf } from '../src/domains/patients/accessAudit.js';
 import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { freeSlot, subscribeLive, waitForStreams } from './helpers/realtime.js';
 import { useSockets, useTestServer } from './helpers/setup.js';
@@ -341,6 +342,25 @@ describe('When the audit cannot be written', () => {
   });
 });
 
+describe('The audit writer', () => {
+  it('should write thousands of entries in one statement', async () => {
+    const since = await lastEntryId();
+    // An integration client of its own: the searches below page through the nurse's entries.
+    const client = await createIntegrationClient(t.server, ['patients:read']);
+    const reader = { kind: 'integration', clientId: client.id, tenantId: t.sunrise.tenantId } as const;
+    const reads = Array.from({ length: 6000 }, (_, i) => ({
+      patientId: patientA,
+      through: `Test.read${i}`,
+      at: new Date(),
+    }));
+    const inserts = await auditInserts(() =>
+      t.server.app.services.audit.write(entriesOf(reads, reader as never, 'HTTP', 'audit-bulk')),
+    );
+    expect(inserts).toBe(1);
+    expect(await entriesAfter(since, { requestId: 'audit-bulk' })).toHaveLength(6000);
+  });
+});
+
 describe('patientAccessLog', () => {
   it('should list the entries of a patient newest first, with their reader, for an admin', async () => {
     await t.server.gql(READ, { id: patientA }, nurse, { 'x-request-id': 'audit-list-1' });
@@ -474,11 +494,19 @@ describe('GET /audit/patient-access.csv', () => {
     expect(create).toContain(',CREATE,');
   });
 
-  it('should audit the names it gives out', async () => {
+  it('should stream every entry over many pages, and audit the names it gives once per patient', async () => {
+    // This patient has thousands of entries by now ("The audit writer"): the export reads them 1,000 at a time.
+    const [{ n }] = await t.server.db('patientAccessLog').where({ patientId: patientA }).count({ n: '*' });
+    expect(Number(n)).toBeGreaterThan(2000);
     const since = await lastEntryId();
     const res = await exportCsv(`?patientId=${patientA}`, admin);
     expect(res.status).toBe(200);
-    await res.text();
+    const lines = (await res.text()).split('\r\n').slice(1, -1);
+    expect(lines).toHaveLength(Number(n));
+    expect(new Set(lines.map((line) => line.split(',')[2]))).toEqual(new Set([patientA]));
+    // The 6,000 written at once, many in the same millisecond: each once, across the pages' seams.
+    const bulk = lines.filter((line) => line.endsWith(',audit-bulk')).map((line) => line.split(',')[9]);
+    expect(new Set(bulk).size).toBe(6000);
     expect(await entriesAfter(since)).toEqual([
       expect.objectContaining({
         patientId: patientA,
@@ -487,6 +515,20 @@ describe('GET /audit/patient-access.csv', () => {
         through: 'GET /audit/patient-access.csv',
       }),
     ]);
+  });
+
+  it('should answer 503 (AUDIT_UNAVAILABLE) and send nothing when the names it would give cannot be audited', async () => {
+    await t.server.db.raw('alter table patient_access_log add constraint audit_refuses_all check (false) not valid');
+    try {
+      const res = await exportCsv(`?patientId=${patientA}`, admin);
+      expect(res.status).toBe(503);
+      expect((await res.json()).errors[0].extensions).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        reason: 'AUDIT_UNAVAILABLE',
+      });
+    } finally {
+      await t.server.db.raw('alter table patient_access_log drop constraint audit_refuses_all');
+    }
   });
 
   it('should answer 401 without a valid token, 403 to other staff and integration clients, 400 to a bad filter', async () => {

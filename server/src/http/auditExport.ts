@@ -100,6 +100,7 @@ export function accessLogExport(services: Services): Router {
     res.setHeader('x-request-id', requestId);
     let after: AccessLogPosition | null = null;
     let started = false;
+    const audited = new Set<string>();
     try {
       for (;;) {
         const rows = await readAccessLog(services.db, tenantId, tenant.timeZone, filter, PAGE, after);
@@ -113,10 +114,13 @@ export function accessLogExport(services: Services): Router {
         const named = new Map<string, string>();
         for (const row of [...users, ...clients]) if (row && !(row instanceof Error)) named.set(row.id, row.name);
         const byId = new Map(patients.flatMap((p) => (p && !(p instanceof Error) ? [[p.id, p] as const] : [])));
-        // The names and MRNs of this page are read now: audited before they go out.
+        // The names and MRNs of this page are read now: audited before they go out, once per patient per export.
         const now = new Date();
-        const reads: PatientRead[] = [...byId.keys()].map((patientId) => ({ patientId, through: THROUGH, at: now }));
+        const reads: PatientRead[] = [...byId.keys()]
+          .filter((patientId) => !audited.has(patientId))
+          .map((patientId) => ({ patientId, through: THROUGH, at: now }));
         await services.audit.write(entriesOf(reads, viewer, 'HTTP', requestId));
+        for (const read of reads) audited.add(read.patientId);
         if (!started) {
           started = true;
           res.status(200);
