@@ -59,12 +59,18 @@ function refuse(res: Response, status: number, code: string, message: string, ex
 export function accessLogExport(services: Services): Router {
   const router = express.Router();
   router.get(ACCESS_LOG_CSV_PATH, async (req: Request, res: Response) => {
+    const given = req.header('x-request-id');
+    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', requestId);
     let viewer: Viewer | null;
     try {
       viewer = await authenticateCaller(services, req.header('authorization'));
     } catch (err) {
-      const e = err as GraphQLError;
-      return refuse(res, 401, ErrorCode.UNAUTHENTICATED, e.message, { reason: e.extensions?.reason });
+      if (!(err instanceof GraphQLError)) {
+        services.log.error({ err, requestId }, 'access audit export: the token could not be checked');
+        return refuse(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', { requestId });
+      }
+      return refuse(res, 401, ErrorCode.UNAUTHENTICATED, err.message, { reason: err.extensions.reason });
     }
     if (!viewer) return refuse(res, 401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
     const overRate = await services.limits.admit(viewer);
@@ -95,9 +101,6 @@ export function accessLogExport(services: Services): Router {
 
     const { tenantId } = viewer;
     const [tenant] = await tenantsByIds(services.db, [tenantId]);
-    const given = req.header('x-request-id');
-    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
-    res.setHeader('x-request-id', requestId);
     let after: AccessLogPosition | null = null;
     let started = false;
     const audited = new Set<string>();
@@ -157,7 +160,7 @@ export function accessLogExport(services: Services): Router {
       }
       res.end();
     } catch (err) {
-      services.log.error({ err }, 'access audit export failed');
+      services.log.error({ err, requestId }, 'access audit export failed');
       if (!started) {
         return refuse(
           res,
