@@ -100,11 +100,11 @@ export function accessLogExport(services: Services): Router {
     }
 
     const { tenantId } = viewer;
-    const [tenant] = await tenantsByIds(services.db, [tenantId]);
     let after: AccessLogPosition | null = null;
     let started = false;
     const audited = new Set<string>();
     try {
+      const [tenant] = await tenantsByIds(services.db, [tenantId]);
       for (;;) {
         const rows = await readAccessLog(services.db, tenantId, tenant.timeZone, filter, PAGE, after);
         // Fresh loaders per page: nothing read for one page is kept for the whole export.
