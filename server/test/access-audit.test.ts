@@ -408,6 +408,42 @@ describe('patientAccessLog', () => {
     expect(await count(tomorrow, tomorrow)).toBe(0);
   });
 
+  it("should count a day from the clinic's midnight on the day its clocks fall back", async () => {
+    // New York, Sunday 1 November 2026: midnight is 04:00Z (EDT), the next midnight 05:00Z (EST), 25 hours later.
+    const patientId = t.sunrise.patients[3];
+    const at = ['2026-11-01T03:59:00Z', '2026-11-01T04:01:00Z', '2026-11-02T04:59:00Z', '2026-11-02T05:01:00Z'];
+    await t.server.db('patientAccessLog').insert(
+      at.map((instant) => ({
+        tenantId: t.sunrise.tenantId,
+        patientId,
+        userId: t.sunrise.users.patel,
+        action: 'VIEW',
+        transport: 'HTTP',
+        through: 'Test.dst',
+        at: new Date(instant),
+      })),
+    );
+    const res = await t.server.gql(
+      LOG,
+      { patientId, userId: t.sunrise.users.patel, from: '2026-11-01', to: '2026-11-01' },
+      admin,
+    );
+    const seen = res.data!.patientAccessLog.edges.map((e: { node: { at: string } }) =>
+      new Date(e.node.at).toISOString(),
+    );
+    expect(seen).toEqual(['2026-11-02T04:59:00.000Z', '2026-11-01T04:01:00.000Z']);
+    // The CSV writes each with the offset of its instant.
+    const csv = await fetch(
+      `${t.server.url}/audit/patient-access.csv?patientId=${patientId}&userId=${t.sunrise.users.patel}&from=2026-11-01&to=2026-11-01`,
+      { headers: { authorization: `Bearer ${admin}` } },
+    );
+    const times = (await csv.text())
+      .split('\r\n')
+      .slice(1, -1)
+      .map((line) => line.split(',')[0]);
+    expect(times).toEqual(['2026-11-01T23:59:00.000-05:00', '2026-11-01T00:01:00.000-04:00']);
+  });
+
   it('should filter by integration client', async () => {
     const client = await createIntegrationClient(t.server, ['patients:read']);
     await t.server.gql(READ, { id: patientA }, await integrationToken(t.server.url, client));
