@@ -41,6 +41,7 @@ const config: CodegenConfig = {
           PatientViewersEvent: '../events/channels.js#ViewingSignal',
           UnreadCounts: '../domains/messaging/unreadCounts.js#UnreadCountsModel',
           IntegrationClient: '../db/rows.js#IntegrationClientRow',
+          PatientAccess: '../db/rows.js#PatientAccessRow',
         },
         mapperTypeSuffix: 'Mapper',
       },

@@ -57,6 +57,8 @@ const ESTIMATES: Record<string, number> = {
   'postgres:server/test/realtime/multi-instance.postgres.test.ts': 11,
   'embedded:server/test/realtime/resume.test.ts': 11,
   'embedded:server/test/realtime/isolation-load.test.ts': 11,
+  'embedded:server/test/access-audit.test.ts': 14,
+  'postgres:server/test/access-audit.test.ts': 14,
   'postgres:server/test/realtime/ephemeral-sets.test.ts': 10,
   'embedded:server/test/realtime/viewing.test.ts': 10,
   'embedded:server/test/realtime/ephemeral-sets.test.ts': 10,
@@ -65,6 +67,7 @@ const ESTIMATES: Record<string, number> = {
   'client:client/test/second-factor.test.tsx': 10,
   'client:client/test/staff.test.tsx': 8,
   'client:client/test/debug.test.tsx': 5,
+  'client:client/test/audit.test.tsx': 4,
 };
 
 export default class LongestFirst extends BaseSequencer {

@@ -5,6 +5,7 @@ import { Navigate, Route, Routes } from 'react-router';
 import { AppShell } from './components/AppShell';
 import { DashboardPage } from './pages/DashboardPage';
 import { AccountPage } from './pages/AccountPage';
+import { AuditPage } from './pages/AuditPage';
 import { ToastProvider } from './components/notifications/Toasts';
 import { LoginPage } from './pages/LoginPage';
 import { MessagesPage } from './pages/MessagesPage';
@@ -34,6 +35,7 @@ export function AppRoutes() {
         <Route path="account" element={<AccountPage />} />
         <Route path="staff" element={<StaffPage />} />
         <Route path="dashboard" element={<DashboardPage />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

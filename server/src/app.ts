@@ -21,6 +21,7 @@ import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
 import { limitAnonymousRequests } from './http/anonymousLimit.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
+import { accessLogExport } from './http/auditExport.js';
 import { mountClient } from './http/client.js';
 import { bodyErrors, httpStatusCodes, negotiateMediaType } from './http/conformance.js';
 import { mountExplorer, mountSchemaFile, sandboxWithExplorerLink } from './http/explorer.js';
@@ -34,6 +35,7 @@ import {
   complexityLimit,
   operationLog,
   operationMetrics,
+  patientAccessAudit,
   sessionActivity,
   subscriptionsNeedWebSocket,
 } from './http/plugins.js';
@@ -50,6 +52,7 @@ import { PresenceService } from './domains/presence/service.js';
 import { ViewingService } from './domains/patients/viewing.js';
 import { createLogger, prettyLogs, type Logger } from './logger.js';
 import { ConnectionBoard } from './realtime/connectionBoard.js';
+import { AccessAuditWriter } from './domains/patients/accessAudit.js';
 import { Metrics, UNKNOWN_OPERATION } from './metrics.js';
 import { buildSchema } from './schema.js';
 
@@ -104,6 +107,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),
     pruner: new EventPruner(db, config.eventRetentionDays, log),
+    audit: new AccessAuditWriter(db, log),
     metrics,
     board: new ConnectionBoard(realtime.hub, metrics.clinics, log),
     // After each commit, wake up every instance's readers of that tenant's log.
@@ -151,6 +155,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       complexityLimit(),
       accessControl(),
       sessionActivity(),
+      patientAccessAudit(),
       operationMetrics(),
       operationLog(),
       httpStatusCodes(),
@@ -173,6 +178,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);
   mountSchemaFile(app);
+  // The access audit as CSV, for admins (before the web app, whose fallback would answer it).
+  app.use(accessLogExport(services));
   app.use('/graphql', negotiateMediaType);
   app.use(
     '/graphql',
@@ -205,7 +212,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
           const refused = viewer && (await services.limits.admit(viewer));
           if (refused) throw forHttp(refused);
-          return createContext(services, viewer, requestId, req.ip);
+          return createContext(services, viewer, requestId, 'HTTP', req.ip);
         } catch (err) {
           // Refused at the door: Apollo runs no request pipeline (plugins.ts, operationMetrics), so it is counted here.
           const code = err instanceof GraphQLError ? err.extensions.code : undefined;
@@ -250,6 +257,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       services.deadlines.stop();
       await services.pruner.stop();
       await realtime.stop();
+      await services.audit.settled();
       if (!options.db) await db.destroy();
     },
   };

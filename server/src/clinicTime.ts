@@ -50,3 +50,33 @@ export function formatClinicInstant(instant: Date, timeZone: string): string {
   });
   return format.format(instant).replace(/[\u202f\u2009]/g, ' ');
 }
+
+const stampFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An instant as the clinic's wall clock, with the zone's offset at that instant (ISO 8601):
+ * `2026-12-02T09:15:04.123-05:00`. Exact and unambiguous, for exports a person reads and a program parses.
+ */
+export function clinicTimestamp(instant: Date, timeZone: string): string {
+  let format = stampFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      fractionalSecondDigits: 3,
+      hourCycle: 'h23',
+      timeZoneName: 'longOffset',
+    });
+    stampFormats.set(timeZone, format);
+  }
+  const part: Record<string, string> = {};
+  for (const { type, value } of format.formatToParts(instant)) part[type] = value;
+  // `GMT-05:00`, or `GMT` when the offset is zero.
+  const offset = part.timeZoneName === 'GMT' ? '+00:00' : part.timeZoneName.slice(3);
+  return `${part.year}-${part.month}-${part.day}T${part.hour}:${part.minute}:${part.second}.${part.fractionalSecond}${offset}`;
+}

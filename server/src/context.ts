@@ -19,6 +19,8 @@ import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
 import type { SubscriberGroups } from './subscriptions/groups.js';
+import type { AccessTransport } from './db/rows.js';
+import { PatientReads, type AccessAuditWriter } from './domains/patients/accessAudit.js';
 import type { SubscriberTransport } from './subscriptions/sink.js';
 
 /** Long-lived pieces shared by every request and connection of one server. */
@@ -49,6 +51,8 @@ export interface Services {
   deadlines: Deadlines;
   /** Prunes the event log of what is older than `EVENT_RETENTION`, in small batches, every 10 minutes. */
   pruner: EventPruner;
+  /** Writes the access audit's entries in batches (docs/architecture.md, "Access audit"). */
+  audit: AccessAuditWriter;
   /** What the instance observes for Prometheus as it happens (metrics.ts; served at /metrics by http/metrics.ts). */
   metrics: Metrics;
   /** This instance's connections per clinic, shared with the instances whose admins watch the dashboard. */
@@ -75,6 +79,13 @@ export interface Context {
   viewer: Viewer | null;
   /** Per-operation batch loaders bound to the viewer's tenant; reading them anonymously is UNAUTHENTICATED. */
   readonly loaders: Loaders;
+  /** The transport the operation came on, which the access audit records. */
+  readonly via: AccessTransport;
+  /**
+   * The patient records this operation's execution gave out (the `Patient` fields note them, schema.ts), written to
+   * the access audit when the operation ends (docs/architecture.md, "Access audit").
+   */
+  readonly patientReads: PatientReads;
   /** Subscriptions over WebSocket and SSE: where the operation's frames go (the delivery groups write there). */
   transport?: SubscriberTransport;
   /**
@@ -102,11 +113,13 @@ class OperationContext implements Context {
   private logOfOperation: Logger | undefined;
   private loadersOfOperation: Loaders | undefined;
   private sharedLoaders: TenantLoaders | undefined;
+  readonly patientReads = new PatientReads();
 
   constructor(
     readonly services: Services,
     public viewer: Viewer | null,
     readonly requestId: string,
+    readonly via: AccessTransport,
     readonly sourceAddress?: string,
   ) {
     this.db = services.db;
@@ -151,7 +164,8 @@ export function createContext(
   services: Services,
   viewer: Viewer | null,
   requestId: string,
+  via: AccessTransport,
   sourceAddress?: string,
 ): Context {
-  return new OperationContext(services, viewer, requestId, sourceAddress);
+  return new OperationContext(services, viewer, requestId, via, sourceAddress);
 }

@@ -74,6 +74,19 @@ export function forbidden(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
 }
 
+/**
+ * The access audit could not be written, so the patient records the operation read are not sent
+ * (docs/architecture.md, "Access audit"). Try again shortly.
+ */
+export function auditUnavailable(): GraphQLError {
+  return new GraphQLError(
+    'The access audit is unavailable for now, so patient records cannot be shown: try again shortly',
+    {
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, reason: 'AUDIT_UNAVAILABLE', http: { status: 503 } },
+    },
+  );
+}
+
 /** The same answer for "does not exist" and "belongs to another clinic", so nothing leaks. */
 export function notFound(what: string): GraphQLError {
   return new GraphQLError(`${what} not found`, { extensions: { code: ErrorCode.NOT_FOUND } });

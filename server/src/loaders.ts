@@ -13,6 +13,7 @@ import { patientsByIds } from './domains/patients/data.js';
 import { appointmentsByIds } from './domains/appointments/data.js';
 import { notificationsByIds } from './domains/notifications/data.js';
 import { tasksByIds } from './domains/tasks/data.js';
+import { integrationClientsByIds } from './domains/integrations/data.js';
 import { isUuid } from './validation.js';
 
 /** A loader of rows by a unique field: one query per batch; ids that are not UUIDs never reach SQL. */
@@ -65,6 +66,7 @@ export function createTenantLoaders(db: Db, t: string) {
     lastMessage: rowLoader((ids) => lastMessagesByThreads(db, t, ids), 'threadId'),
     appointment: rowLoader((ids) => appointmentsByIds(db, t, ids), 'id'),
     notification: rowLoader((ids) => notificationsByIds(db, t, ids), 'id'),
+    integrationClient: rowLoader((ids) => integrationClientsByIds(db, t, ids), 'id'),
   };
 }
 export type TenantLoaders = ReturnType<typeof createTenantLoaders>;

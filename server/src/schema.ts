@@ -15,6 +15,8 @@ import { messagingResolvers } from './domains/messaging/resolvers.js';
 import { messagingSubscriptions } from './domains/messaging/subscriptions.js';
 import { notificationResolvers } from './domains/notifications/resolvers.js';
 import { notificationSubscriptions } from './domains/notifications/subscriptions.js';
+import { accessLogResolvers } from './domains/patients/accessLogResolvers.js';
+import { auditPatientFields } from './domains/patients/auditedFields.js';
 import { patientResolvers } from './domains/patients/resolvers.js';
 import { viewingResolvers } from './domains/patients/viewingResolvers.js';
 import { presenceResolvers } from './domains/presence/resolvers.js';
@@ -57,9 +59,12 @@ export const resolvers: Resolvers = mergeResolvers([
   viewingResolvers,
   integrationResolvers,
   dashboardSubscriptions,
+  accessLogResolvers,
 ]) as Resolvers;
 
-/** One schema object, shared by HTTP and WebSocket. */
+/** One schema object, shared by HTTP and WebSocket; every field that gives a patient record is audited. */
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, inheritResolversFromInterfaces: true });
+  return auditPatientFields(
+    makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, inheritResolversFromInterfaces: true }),
+  );
 }

@@ -150,7 +150,7 @@ describe('unexpected errors', () => {
     try {
       const token = await broken.login('sunrise-derm', 'nurse');
       const [patientId] = (await broken.ids('sunrise-derm')).patients;
-      await broken.db.raw('alter table patient_access_log rename to patient_access_log_gone');
+      await broken.db.raw('alter table patients rename to patients_gone');
       const res = await broken.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, token, {
         'x-request-id': 'support-42',
       });

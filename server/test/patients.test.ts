@@ -439,7 +439,8 @@ describe('patient(id)', () => {
     const patientId = sunrise.patients[1];
     await server.gql(READ, { id: patientId }, token.lee);
     await server.gql(READ, { id: patientId }, token.frontdesk);
-    const rows = await accessLog({ patientId });
+    // Searches earlier in this file read it too, through Query.patients (access-audit.test.ts).
+    const rows = await accessLog({ patientId, through: 'Query.patient' });
     expect(rows.map((r: { userId: string; action: string }) => [r.userId, r.action])).toEqual([
       [sunrise.users.lee, 'VIEW'],
       [sunrise.users.frontdesk, 'VIEW'],

@@ -1,5 +1,6 @@
 import { InMemoryCache, type Reference } from '@apollo/client';
 import type { FieldFunctionOptions } from '@apollo/client/cache';
+import { relayStylePagination } from '@apollo/client/utilities';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
 type Connection = {
@@ -49,6 +50,8 @@ export function createCache(): InMemoryCache {
           notifications: { keyArgs: ['unreadOnly'], merge: false },
           tasks: { keyArgs: ['assigneeId', 'status'], merge: false },
           tasksAssignedByMe: { keyArgs: ['status'], merge: false },
+          // The access audit: one list per search, its pages appended ("Load more").
+          patientAccessLog: relayStylePagination(['patientId', 'userId', 'integrationClientId', 'from', 'to']),
         },
       },
       Thread: {

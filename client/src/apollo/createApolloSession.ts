@@ -42,6 +42,8 @@ export interface ApolloSessionOptions {
 /** One signed-in user's Apollo Client, WebSocket client, connection state and resume cursors. */
 export interface ApolloSession {
   client: ApolloClient;
+  /** `http(s)://host/graphql`: the API's other endpoints (the access audit's CSV) are beside it. */
+  httpUrl: string;
   wsClient: Client;
   connection: ConnectionStore;
   cursors: CursorStore;
@@ -271,6 +273,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
 
   return {
     client,
+    httpUrl: options.httpUrl,
     wsClient,
     connection,
     cursors,

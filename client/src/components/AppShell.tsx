@@ -78,6 +78,7 @@ export function AppShell() {
               <NavItem to="/notifications" label="Notifications" count={counts.notifications} onNavigate={close} />
               {user.role === 'ADMIN' && <NavItem to="/staff" label="Staff" onNavigate={close} />}
               {user.role === 'ADMIN' && <NavItem to="/dashboard" label="Connections" onNavigate={close} />}
+              {user.role === 'ADMIN' && <NavItem to="/audit" label="Access audit" onNavigate={close} />}
             </ul>
           </nav>
           <OnlineUsers />

@@ -8,6 +8,7 @@ export const Permission = {
   manageStaff: ['ADMIN'],
   manageIntegrations: ['ADMIN'],
   watchConnections: ['ADMIN'],
+  readAccessAudit: ['ADMIN'],
   createPatient: ['ADMIN', 'FRONT_DESK', 'NURSE'],
   bookAppointment: ['ADMIN', 'FRONT_DESK', 'NURSE', 'PROVIDER'],
   checkIn: ['ADMIN', 'FRONT_DESK', 'NURSE'],

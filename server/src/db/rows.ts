@@ -168,3 +168,23 @@ export interface SecondFactorRow {
   /** The newest time step a code was accepted for (codes of it and earlier steps are refused); null before any. */
   lastUsedStep: number | null;
 }
+
+/** How a patient's record reached its reader (docs/architecture.md, "Access audit"). */
+export type AccessTransport = 'HTTP' | 'WEBSOCKET' | 'SSE';
+export type AccessAction = 'VIEW' | 'CREATE' | 'UPDATE';
+
+/** One entry of the access audit: who read (a user or an integration client, exactly one), which patient, when, how. */
+export interface PatientAccessRow {
+  id: number;
+  tenantId: string;
+  patientId: string;
+  userId: string | null;
+  integrationClientId: string | null;
+  action: AccessAction;
+  /** Null for entries written before transports were recorded. */
+  transport: AccessTransport | null;
+  /** The field path that gave the record, e.g. `Query.schedule > Appointment.patient`; null before it was recorded. */
+  through: string | null;
+  requestId: string | null;
+  at: Date;
+}

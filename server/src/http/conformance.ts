@@ -44,6 +44,8 @@ const REQUEST_ERROR_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.TOO_MANY_REQUESTS]: 429,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+  // The access audit could not be written, so nothing was sent (plugins.ts, patientAccessAudit).
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
 };
 
 /** Sets the status of each response by its media type and whether the operation ran (see above). */
@@ -83,11 +85,13 @@ export function httpStatusCodes(): ApolloServerPlugin<Context> {
           // The most telling one: authentication before permission before the rest.
           response.http.status = statuses.includes(500)
             ? 500
-            : statuses.includes(401)
-              ? 401
-              : statuses.includes(403)
-                ? 403
-                : Math.max(400, ...statuses.filter((s) => s < 500));
+            : statuses.includes(503)
+              ? 503
+              : statuses.includes(401)
+                ? 401
+                : statuses.includes(403)
+                  ? 403
+                  : Math.max(400, ...statuses.filter((s) => s < 500));
         },
       };
     },

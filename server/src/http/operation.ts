@@ -1,4 +1,5 @@
 import {
+  execute,
   getOperationAST,
   GraphQLError,
   Kind,
@@ -17,7 +18,8 @@ import { LRUCache } from 'lru-cache';
 import { AccessRules } from '../auth/access.js';
 import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
-import { ErrorCode } from '../errors.js';
+import { auditOperation } from '../domains/patients/accessAudit.js';
+import { auditUnavailable, ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION, type OperationLabels, type Transport } from '../metrics.js';
 import type { Logger } from '../logger.js';
 import { logOperation } from './debugLog.js';
@@ -94,6 +96,7 @@ export function prepareOperation(
   viewer: Viewer | null,
   requestId: string,
   payload: OperationPayload,
+  via: 'WEBSOCKET' | 'SSE',
 ): PreparedOperation | GraphQLError[] {
   if (payload.query.length > OperationLimits.maxDocumentLength) {
     return [
@@ -116,7 +119,7 @@ export function prepareOperation(
     document,
     operationName: payload.operationName,
     variableValues: payload.variables,
-    contextValue: createContext(services, viewer, requestId),
+    contextValue: createContext(services, viewer, requestId, via),
   };
 }
 
@@ -299,4 +302,19 @@ export function observeRefused(
       : { type: labels.type, fields: [] };
     logOperation(log, transport, fields, startedAt, codesOf(errors));
   }
+}
+
+/**
+ * Runs a query or mutation over WebSocket or SSE, then writes the access audit of the patient records it read before
+ * the result goes out; if that fails, the client gets `SERVICE_UNAVAILABLE` (`AUDIT_UNAVAILABLE`) instead, as over
+ * HTTP (plugins.ts, `patientAccessAudit`).
+ */
+export async function executeAudited(args: ExecutionArgs): Promise<ExecutionResult> {
+  const result = await execute(args);
+  try {
+    await auditOperation(args.contextValue as Context);
+  } catch {
+    return { errors: [auditUnavailable()] };
+  }
+  return result;
 }

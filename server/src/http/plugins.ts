@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
-import { ErrorCode } from '../errors.js';
+import { auditOperation } from '../domains/patients/accessAudit.js';
+import { auditUnavailable, ErrorCode } from '../errors.js';
 import { assertComplexity } from './limits.js';
 import { logOperation } from './debugLog.js';
 import { accessRulesOf, forClient, operationFields, operationLabels } from './operation.js';
@@ -127,6 +128,37 @@ export function operationLog(): ApolloServerPlugin<Context> {
             startedAt,
             codes,
           );
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The access audit over HTTP (docs/architecture.md, "Access audit"): the patient records an operation gave are written
+ * (batched with whatever else is waiting) before its response goes out. If they cannot be, the response is not sent:
+ * the client gets `SERVICE_UNAVAILABLE` (reason `AUDIT_UNAVAILABLE`, HTTP 503) instead of records nobody could
+ * account for. Set after execution, so the operation metrics see the answer the client gets.
+ */
+export function patientAccessAudit(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async executionDidStart(requestContext) {
+          return {
+            async executionDidEnd() {
+              const { contextValue: ctx, response } = requestContext;
+              try {
+                await auditOperation(ctx);
+              } catch {
+                response.http.status = 503;
+                response.body = {
+                  kind: 'single',
+                  singleResult: { errors: forClient([auditUnavailable()], ctx.requestId) },
+                };
+              }
+            },
+          };
         },
       };
     },

@@ -14,7 +14,15 @@ import { ErrorCode } from '../errors.js';
 import { UNKNOWN_OPERATION } from '../metrics.js';
 import { msSince } from './debugLog.js';
 import { OperationLimits } from './limits.js';
-import { forClient, maskedResult, observeOperation, observeRefused, prepareOperation } from './operation.js';
+import { auditStreamEvent } from '../domains/patients/accessAudit.js';
+import {
+  executeAudited,
+  forClient,
+  maskedResult,
+  observeOperation,
+  observeRefused,
+  prepareOperation,
+} from './operation.js';
 import { SocketLimits } from './websocket.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
 import { watchSession, type WatchedSession } from './session.js';
@@ -71,6 +79,7 @@ function eventSink(res: Response, ctx: Context): StreamSink {
     } else if (!res.writableEnded && !res.destroyed) res.write(chunk);
   };
   return {
+    origin: { via: ctx.via, requestId: ctx.requestId },
     // The same bytes for every stream of the group: framed once per event.
     next: (payload) => write(payload.framed('sse', (bytes) => Buffer.concat([SSE_NEXT, bytes, SSE_END]))),
     nextResult: (result) => write(frame('next', maskedResult(result, ctx))),
@@ -142,9 +151,11 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     authenticate: () => null,
     // prepareOperation has validated the document with our rules; graphql-sse would validate it again with its own.
     validate: () => [],
+    // Queries and mutations: their patient reads are audited before the result is sent.
+    execute: executeAudited as never,
     onSubscribe: (req, params) => {
       const { viewer, requestId } = req.context;
-      const prepared = prepareOperation(schema, services, viewer, requestId, params);
+      const prepared = prepareOperation(schema, services, viewer, requestId, params, 'SSE');
       if (!Array.isArray(prepared)) {
         const held = services.limits.holdSubscription(viewer, prepared.document, params.operationName);
         if (held instanceof GraphQLError) {
@@ -185,10 +196,13 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       ];
     },
     onOperation: (_ctx, req, args, result) => observeOperation('sse', args, req.context.startedAt, result),
-    onNext: (ctx, _req, result) =>
-      result.errors
+    onNext: (ctx, _req, result) => {
+      // A stream graphql-js runs itself (not a delivery group): what this event read, audited.
+      auditStreamEvent(ctx as unknown as Context);
+      return result.errors
         ? (maskedResult(result as ExecutionResult, ctx as unknown as Context) as unknown as typeof result)
-        : undefined,
+        : undefined;
+    },
   });
 
   const router = express.Router();

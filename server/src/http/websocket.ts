@@ -16,7 +16,9 @@ import { attachTransport, type SharedPayload, type SubscriberSink } from '../sub
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
+import { auditStreamEvent } from '../domains/patients/accessAudit.js';
 import {
+  executeAudited,
   forClient,
   maskedResult,
   observeOperation,
@@ -81,6 +83,7 @@ const CLOSE_BRACE = Buffer.from('}');
 class SocketSink implements SubscriberSink {
   /** The message around the group's payload bytes: copied into one buffer, sent as a text frame (no string to encode). */
   private readonly prefix: Buffer;
+  readonly origin: SubscriberSink['origin'];
 
   constructor(
     private readonly socket: WebSocket,
@@ -88,6 +91,7 @@ class SocketSink implements SubscriberSink {
     private readonly ctx: Context,
   ) {
     this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    this.origin = { via: ctx.via, requestId: ctx.requestId };
   }
 
   next({ bytes }: SharedPayload): void {
@@ -243,6 +247,8 @@ export function attachWebSocketServer(
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
+      // Queries and mutations: their patient reads are audited before the result is sent.
+      execute: executeAudited,
       async onConnect(ctx) {
         let viewer: Viewer | null;
         let refusal: unknown;
@@ -331,7 +337,14 @@ export function attachWebSocketServer(
         // closed with 4429 above).
         const refused = await services.limits.admit(viewer);
         if (refused) return [refused];
-        const prepared = prepareOperation(schema, services, viewer, operationId(ctx.extra.id, id), payload);
+        const prepared = prepareOperation(
+          schema,
+          services,
+          viewer,
+          operationId(ctx.extra.id, id),
+          payload,
+          'WEBSOCKET',
+        );
         if (!Array.isArray(prepared)) {
           const held = services.limits.holdSubscription(viewer, prepared.document, payload.operationName);
           if (held instanceof GraphQLError) return [held];
@@ -374,6 +387,8 @@ export function attachWebSocketServer(
         if (started !== undefined) observeOperation('ws', args, started, result);
       },
       onNext(_ctx, _id, _payload, args, result) {
+        // A stream graphql-js runs itself (not a delivery group): what this event read, audited.
+        auditStreamEvent(args.contextValue as Context);
         return result.errors ? maskedResult(result, args.contextValue as Context) : undefined;
       },
       onError(ctx, id, payload, errors) {

@@ -12,6 +12,7 @@ import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
+import { entriesOf, type AccessEntry, type PatientRead } from '../domains/patients/accessAudit.js';
 import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
@@ -26,6 +27,8 @@ const MAX_HELD = 1000;
 interface Rendered {
   payload: SharedPayload | null;
   result: ExecutionResult;
+  /** The patient records the execution gave: each member sent it is their reader (the access audit). */
+  reads: PatientRead[];
 }
 
 /**
@@ -79,10 +82,10 @@ class Member {
    * Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. Whether
    * a frame was written.
    */
-  offer(item: FeedItem, out: Rendered | null): boolean {
+  offer(item: FeedItem, out: Rendered | null, audit: AccessEntry[]): boolean {
     if (this.ended || item.event.seq <= this.position) return false;
     this.position = item.event.seq;
-    return out !== null && this.write(out, item.cursor);
+    return out !== null && this.write(out, item.cursor, audit);
   }
 
   /**
@@ -90,7 +93,7 @@ class Member {
    * consumer (with the cursor of the last event it was sent, for durable events), delaying no one. Whether a frame
    * was written.
    */
-  write(out: Rendered, cursor: string | null): boolean {
+  write(out: Rendered, cursor: string | null, audit: AccessEntry[]): boolean {
     if (this.ended) return false;
     if (this.sink.bufferedAmount > this.maxBufferedBytes) {
       this.endSlow();
@@ -99,6 +102,11 @@ class Member {
     if (out.payload) this.sink.next(out.payload);
     else this.sink.nextResult(out.result);
     if (cursor !== null) this.lastCursor = cursor;
+    // This member is a reader of the patient records it was sent: an entry each, written with the event's others.
+    if (out.reads.length > 0) {
+      const { via, requestId } = this.sink.origin;
+      entriesOf(out.reads, this.viewer, via, requestId, audit);
+    }
     return true;
   }
 
@@ -194,7 +202,7 @@ abstract class Group<R> {
   async render(root: R, member: Member): Promise<Rendered | null> {
     const caller = tracked(member.viewer, () => this.identityRead());
     if (!(await member.accept(root, caller))) return null;
-    const ctx = createContext(this.services, member.viewer, this.requestIdOf(root));
+    const ctx = createContext(this.services, member.viewer, this.requestIdOf(root), member.sink.origin.via);
     ctx.viewer = caller;
     const result = (await execute({
       schema: this.schema,
@@ -204,7 +212,11 @@ abstract class Group<R> {
       variableValues: this.variableValues,
       operationName: this.operationName,
     })) as ExecutionResult;
-    return { payload: result.errors ? null : new SharedPayload(JSON.stringify(result)), result };
+    return {
+      payload: result.errors ? null : new SharedPayload(JSON.stringify(result)),
+      result,
+      reads: ctx.patientReads.take(),
+    };
   }
 
   /** What each identity among the members receives for one root (one entry for all when none reads it). */
@@ -274,13 +286,16 @@ class DurableGroup extends Group<FeedItem> {
       }
       const outFor = await this.renderForMembers(item);
       let frames = 0;
+      const audit: AccessEntry[] = [];
       for (const member of this.members) {
         const out = outFor(member);
         if (member.replaying) {
           member.held.push({ item, out });
           if (member.held.length > MAX_HELD) member.endSlow();
-        } else if (member.offer(item, out)) frames += 1;
+        } else if (member.offer(item, out, audit)) frames += 1;
       }
+      // Delivered, then audited: one batch for the event's readers (docs/architecture.md, "Access audit").
+      this.services.audit.writeDelivered(audit);
       // Once per group and event, never per member (docs/architecture.md, "Metrics").
       if (frames > 0) this.registry.metrics.delivered(item.event, frames);
       this.delivered = item.event.seq;
@@ -295,22 +310,27 @@ class DurableGroup extends Group<FeedItem> {
       let page;
       do {
         page = await readReplayPage(this.services.db, this.tenantId, member.position, this.options.topics);
+        const audit: AccessEntry[] = [];
         for (const item of feedItems(this.services.db, this.tenantId, page)) {
-          if (member.ended) return;
-          if (member.offer(item, await this.render(item, member))) {
+          if (member.ended) break;
+          if (member.offer(item, await this.render(item, member), audit)) {
             replayed += 1;
             metrics.replayedFrames(item.event.topic, 1);
           }
         }
+        this.services.audit.writeDelivered(audit);
+        if (member.ended) return;
         await member.sink.drained();
       } while (page.length === REPLAY_PAGE && !member.ended);
     } finally {
       metrics.replayed(replayed);
     }
     member.replaying = false;
+    const audit: AccessEntry[] = [];
     for (const { item, out } of member.held.splice(0)) {
-      if (member.offer(item, out)) metrics.replayedFrames(item.event.topic, 1);
+      if (member.offer(item, out, audit)) metrics.replayedFrames(item.event.topic, 1);
     }
+    this.services.audit.writeDelivered(audit);
   }
 }
 
@@ -358,10 +378,12 @@ class SignalGroup<S, R> extends Group<R> {
   private async deliver(root: R): Promise<void> {
     if (this.closed) return;
     const outFor = await this.renderForMembers(root);
+    const audit: AccessEntry[] = [];
     for (const member of this.members) {
       const out = outFor(member);
-      if (out) member.write(out, null);
+      if (out) member.write(out, null, audit);
     }
+    this.services.audit.writeDelivered(audit);
   }
 }
 

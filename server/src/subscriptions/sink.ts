@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { Viewer } from '../auth/tokens.js';
+import type { AccessTransport } from '../db/rows.js';
 import { IdentityWatch } from './identity.js';
 
 /**
@@ -16,6 +17,8 @@ export interface SubscriberSink {
   readonly bufferedAmount: number;
   /** Resolves once what is buffered has been sent (or the transport closed): a replay waits here between pages. */
   drained(): Promise<void>;
+  /** The transport and the operation's request id, which the access audit records for what this subscriber is sent. */
+  readonly origin: { via: AccessTransport; requestId: string };
 }
 
 /**

@@ -362,7 +362,7 @@ describe('Unexpected errors', () => {
     const query = 'query($id: ID!) { patient(id: $id) { id } }';
     const variables = { id: sunrise.patients[0] };
     const c = client({ token: nurse });
-    await server.db.raw('alter table patient_access_log rename to patient_access_log_gone');
+    await server.db.raw('alter table patients rename to patients_gone');
     try {
       const http = await server.gql(query, variables, nurse);
       const ws = await overSocket(c, query, variables);
@@ -383,7 +383,7 @@ describe('Unexpected errors', () => {
         },
       ]);
     } finally {
-      await server.db.raw('alter table patient_access_log_gone rename to patient_access_log');
+      await server.db.raw('alter table patients_gone rename to patients');
     }
   });
 

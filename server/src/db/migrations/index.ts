@@ -18,6 +18,7 @@ import * as notificationKindAccountLocked from './20261202B-notification-kind-ac
 import * as createSecondFactors from './20261202T-create-second-factors.js';
 import * as createRecoveryCodes from './20261202U-create-recovery-codes.js';
 import * as tenantsSecondFactorRequired from './20261202V-tenants-second-factor-required.js';
+import * as patientAccessAudit from './20261202W-patient-access-audit.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
   '20261202T-create-second-factors': createSecondFactors,
   '20261202U-create-recovery-codes': createRecoveryCodes,
   '20261202V-tenants-second-factor-required': tenantsSecondFactorRequired,
+  '20261202W-patient-access-audit': patientAccessAudit,
 };
 
 /** Statically imported migrations: the same list runs from TypeScript sources and from the compiled build. */

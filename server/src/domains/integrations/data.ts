@@ -86,3 +86,12 @@ export async function inactiveClientIds(db: Db, ids: readonly string[]): Promise
   const live = new Set(active as string[]);
   return new Set(ids.filter((id) => !live.has(id)));
 }
+
+/** Clients of one clinic by id (the access audit names the client that read). */
+export async function integrationClientsByIds(
+  db: Db,
+  tenantId: string,
+  ids: string[],
+): Promise<IntegrationClientRow[]> {
+  return db<IntegrationClientRow>('integrationClients').where({ tenantId }).whereIn('id', ids);
+}

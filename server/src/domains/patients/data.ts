@@ -1,4 +1,3 @@
-import type { Viewer } from '../../auth/tokens.js';
 import type { Db } from '../../db/knex.js';
 import type { PatientRow } from '../../db/rows.js';
 
@@ -56,10 +55,4 @@ export async function updatePatientRow(
   if (Object.keys(changes).length === 0) return query.first();
   const [row] = await query.update(changes).returning('*');
   return row as PatientRow | undefined;
-}
-
-/** Audits a read of a patient's record, by a staff member or an integration client. */
-export async function recordPatientAccess(db: Db, tenantId: string, patientId: string, reader: Viewer, action: string) {
-  const who = reader.kind === 'user' ? { userId: reader.userId } : { integrationClientId: reader.clientId };
-  await db('patientAccessLog').insert({ tenantId, patientId, ...who, action });
 }

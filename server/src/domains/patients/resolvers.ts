@@ -17,7 +17,8 @@ import {
   timeRange,
 } from '../../validation.js';
 import { appointmentsOfPatient } from '../appointments/data.js';
-import { insertPatient, recordPatientAccess, searchPatients, updatePatientRow } from './data.js';
+import { recordPatientChange } from './accessAudit.js';
+import { insertPatient, searchPatients, updatePatientRow } from './data.js';
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
 
@@ -63,11 +64,10 @@ export const patientResolvers: Resolvers = {
         },
       };
     },
-    patient: async (_parent, { id }, ctx) => {
-      const viewer = requireCaller(ctx.viewer);
-      const patient = await ctx.loaders.patient.load(id);
-      if (patient) await recordPatientAccess(ctx.db, viewer.tenantId, patient.id, viewer, 'VIEW');
-      return patient;
+    // Audited where a Patient is given out, as every path is (auditedFields.ts).
+    patient: (_parent, { id }, ctx) => {
+      requireCaller(ctx.viewer);
+      return ctx.loaders.patient.load(id);
     },
   },
   Mutation: {
@@ -83,7 +83,11 @@ export const patientResolvers: Resolvers = {
         email: optionalEmail(input.email, 'email'),
       };
       try {
-        return await insertPatient(ctx.db, viewer.tenantId, patient);
+        return await ctx.db.transaction(async (trx) => {
+          const row = await insertPatient(trx, viewer.tenantId, patient);
+          await recordPatientChange(trx, row.id, viewer, 'CREATE', ctx.via, 'Mutation.createPatient', ctx.requestId);
+          return row;
+        });
       } catch (err) {
         if (isPgError(err, PgError.uniqueViolation))
           throw conflict(`MRN ${patient.mrn} is already in use`, 'MRN_TAKEN');
@@ -108,7 +112,7 @@ export const patientResolvers: Resolvers = {
         return await ctx.db.transaction(async (trx) => {
           const row = await updatePatientRow(trx, viewer.tenantId, id, changes);
           if (!row) throw notFound('Patient');
-          await recordPatientAccess(trx, viewer.tenantId, row.id, viewer, 'UPDATE');
+          await recordPatientChange(trx, row.id, viewer, 'UPDATE', ctx.via, 'Mutation.updatePatient', ctx.requestId);
           return row;
         });
       } catch (err) {
