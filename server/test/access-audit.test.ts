@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PatientAccessRow } from '../src/db/rows.js';
-import { entriesOf } from '../src/domains/patients/accessAudit.js';
+import { grantOf } from '../src/domains/patients/accessAudit.js';
 import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { freeSlot, subscribeLive, waitForStreams } from './helpers/realtime.js';
 import { useSockets, useTestServer } from './helpers/setup.js';
+import { openAcknowledged } from './helpers/rawSocket.js';
 import { openEventStream } from './helpers/sse.js';
 import { errorCode, type GraphQLResponse } from './helpers/testServer.js';
 import { dayInZone } from './helpers/time.js';
@@ -250,6 +251,29 @@ describe('Reads over WebSocket and SSE', () => {
   });
 });
 
+describe('Operation ids chosen by clients', () => {
+  it('should record a subscriber whose operation id holds quotes, backslashes, commas and braces, as it is', async () => {
+    const socket = await openAcknowledged(t.server.url, await t.token('lee'));
+    const id = 'op "1" \\ {a,b}';
+    const streams = t.server.app.services.realtime.streams.count;
+    socket.send({ id, type: 'subscribe', payload: { query: SCHEDULED_PATIENT } });
+    await waitForStreams(t.server, streams + 1);
+    const since = await lastEntryId();
+    const booked = await t.server.gql(
+      BOOK,
+      { i: { patientId: patientA, providerId: t.sunrise.users.lee, ...freeSlot() } },
+      nurse,
+    );
+    expect(booked.errors).toBeUndefined();
+    await socket.waitFor((m) => m.type === 'next' && m.id === id);
+    await vi.waitFor(async () => {
+      const [entry] = await entriesAfter(since, { userId: t.sunrise.users.lee });
+      expect(entry?.requestId?.endsWith(`/${id}`)).toBe(true);
+    });
+    socket.ws.close();
+  });
+});
+
 describe('Reads by signals and by a resume', () => {
   it("should record each subscriber sent a chart's viewers with its patient", async () => {
     const chart = t.sunrise.patients[1];
@@ -354,7 +378,7 @@ describe('The audit writer', () => {
       at: new Date(),
     }));
     const inserts = await auditInserts(() =>
-      t.server.app.services.audit.write(entriesOf(reads, reader as never, 'HTTP', 'audit-bulk')),
+      t.server.app.services.audit.write(grantOf(reads, reader as never, 'HTTP', 'audit-bulk')),
     );
     expect(inserts).toBe(1);
     expect(await entriesAfter(since, { requestId: 'audit-bulk' })).toHaveLength(6000);

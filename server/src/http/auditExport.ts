@@ -8,7 +8,7 @@ import type { Viewer } from '../auth/tokens.js';
 import { clinicTimestamp } from '../clinicTime.js';
 import type { Services } from '../context.js';
 import { tenantsByIds } from '../domains/identity/data.js';
-import { entriesOf, type PatientRead } from '../domains/patients/accessAudit.js';
+import { grantOf, type PatientRead } from '../domains/patients/accessAudit.js';
 import { accessLogFilter, readAccessLog, type AccessLogPosition } from '../domains/patients/accessLog.js';
 import { ErrorCode } from '../errors.js';
 import { createTenantLoaders } from '../loaders.js';
@@ -122,7 +122,7 @@ export function accessLogExport(services: Services): Router {
         const reads: PatientRead[] = [...byId.keys()]
           .filter((patientId) => !audited.has(patientId))
           .map((patientId) => ({ patientId, through: THROUGH, at: now }));
-        await services.audit.write(entriesOf(reads, viewer, 'HTTP', requestId));
+        await services.audit.write(grantOf(reads, viewer, 'HTTP', requestId));
         for (const read of reads) audited.add(read.patientId);
         if (!started) {
           started = true;

@@ -12,7 +12,7 @@ import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
-import { entriesOf, type AccessEntry, type PatientRead } from '../domains/patients/accessAudit.js';
+import { DeliveredAccess, type PatientRead } from '../domains/patients/accessAudit.js';
 import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
@@ -82,7 +82,7 @@ class Member {
    * Hands one event to this member: sent unless already seen, filtered out, or the member is still replaying. Whether
    * a frame was written.
    */
-  offer(item: FeedItem, out: Rendered | null, audit: AccessEntry[]): boolean {
+  offer(item: FeedItem, out: Rendered | null, audit: DeliveredAccess): boolean {
     if (this.ended || item.event.seq <= this.position) return false;
     this.position = item.event.seq;
     return out !== null && this.write(out, item.cursor, audit);
@@ -93,7 +93,7 @@ class Member {
    * consumer (with the cursor of the last event it was sent, for durable events), delaying no one. Whether a frame
    * was written.
    */
-  write(out: Rendered, cursor: string | null, audit: AccessEntry[]): boolean {
+  write(out: Rendered, cursor: string | null, audit: DeliveredAccess): boolean {
     if (this.ended) return false;
     if (this.sink.bufferedAmount > this.maxBufferedBytes) {
       this.endSlow();
@@ -105,7 +105,7 @@ class Member {
     // This member is a reader of the patient records it was sent: an entry each, written with the event's others.
     if (out.reads.length > 0) {
       const { via, requestId } = this.sink.origin;
-      entriesOf(out.reads, this.viewer, via, requestId, audit);
+      audit.add(out.reads, this.viewer, via, requestId);
     }
     return true;
   }
@@ -286,7 +286,7 @@ class DurableGroup extends Group<FeedItem> {
       }
       const outFor = await this.renderForMembers(item);
       let frames = 0;
-      const audit: AccessEntry[] = [];
+      const audit = new DeliveredAccess();
       for (const member of this.members) {
         const out = outFor(member);
         if (member.replaying) {
@@ -295,7 +295,7 @@ class DurableGroup extends Group<FeedItem> {
         } else if (member.offer(item, out, audit)) frames += 1;
       }
       // Delivered, then audited: one batch for the event's readers (docs/architecture.md, "Access audit").
-      this.services.audit.writeDelivered(audit);
+      this.services.audit.writeDelivered(audit.grants);
       // Once per group and event, never per member (docs/architecture.md, "Metrics").
       if (frames > 0) this.registry.metrics.delivered(item.event, frames);
       this.delivered = item.event.seq;
@@ -310,7 +310,7 @@ class DurableGroup extends Group<FeedItem> {
       let page;
       do {
         page = await readReplayPage(this.services.db, this.tenantId, member.position, this.options.topics);
-        const audit: AccessEntry[] = [];
+        const audit = new DeliveredAccess();
         for (const item of feedItems(this.services.db, this.tenantId, page)) {
           if (member.ended) break;
           if (member.offer(item, await this.render(item, member), audit)) {
@@ -318,7 +318,7 @@ class DurableGroup extends Group<FeedItem> {
             metrics.replayedFrames(item.event.topic, 1);
           }
         }
-        this.services.audit.writeDelivered(audit);
+        this.services.audit.writeDelivered(audit.grants);
         if (member.ended) return;
         await member.sink.drained();
       } while (page.length === REPLAY_PAGE && !member.ended);
@@ -326,11 +326,11 @@ class DurableGroup extends Group<FeedItem> {
       metrics.replayed(replayed);
     }
     member.replaying = false;
-    const audit: AccessEntry[] = [];
+    const audit = new DeliveredAccess();
     for (const { item, out } of member.held.splice(0)) {
       if (member.offer(item, out, audit)) metrics.replayedFrames(item.event.topic, 1);
     }
-    this.services.audit.writeDelivered(audit);
+    this.services.audit.writeDelivered(audit.grants);
   }
 }
 
@@ -378,12 +378,12 @@ class SignalGroup<S, R> extends Group<R> {
   private async deliver(root: R): Promise<void> {
     if (this.closed) return;
     const outFor = await this.renderForMembers(root);
-    const audit: AccessEntry[] = [];
+    const audit = new DeliveredAccess();
     for (const member of this.members) {
       const out = outFor(member);
       if (out) member.write(out, null, audit);
     }
-    this.services.audit.writeDelivered(audit);
+    this.services.audit.writeDelivered(audit.grants);
   }
 }
 

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Viewer } from '../../auth/tokens.js';
 import type { Context } from '../../context.js';
 import type { Db } from '../../db/knex.js';
-import type { AccessAction, AccessTransport, PatientAccessRow } from '../../db/rows.js';
+import type { AccessAction, AccessTransport } from '../../db/rows.js';
 import type { Logger } from '../../logger.js';
 
 /**
@@ -19,8 +19,6 @@ export interface PatientRead {
   through: string;
   at: Date;
 }
-
-export type AccessEntry = Omit<PatientAccessRow, 'id'>;
 
 /**
  * The patient records one execution gave out, once per patient and field path (a schedule that shows one patient
@@ -48,30 +46,62 @@ export class PatientReads {
 
 const NO_READS: PatientRead[] = [];
 
-/** The audit entries of `reads` by one reader. */
-export function entriesOf(
-  reads: readonly PatientRead[],
-  reader: Viewer,
-  transport: AccessTransport,
-  requestId: string,
-  into: AccessEntry[] = [],
-): AccessEntry[] {
-  const userId = reader.kind === 'user' ? reader.userId : null;
-  const integrationClientId = reader.kind === 'integration' ? reader.clientId : null;
-  for (const read of reads) {
-    into.push({
-      tenantId: reader.tenantId,
-      patientId: read.patientId,
-      userId,
-      integrationClientId,
-      action: 'VIEW',
-      transport,
-      through: read.through,
-      requestId,
-      at: read.at,
-    });
+/**
+ * Who was given what: every reader of a grant read every record of `reads`, so a delivery group's execution, shared by
+ * its members, is one grant whose readers are columns (a member costs four pushes, not an entry of nine fields). A
+ * grant of R records and M readers is R × M entries of `patient_access_log`.
+ */
+export class AccessGrant {
+  readonly userIds: (string | null)[] = [];
+  readonly clientIds: (string | null)[] = [];
+  readonly transports: AccessTransport[] = [];
+  readonly requestIds: string[] = [];
+
+  constructor(
+    readonly tenantId: string,
+    readonly reads: readonly PatientRead[],
+    readonly action: AccessAction = 'VIEW',
+  ) {}
+
+  /** One more reader of every record of the grant. */
+  add(reader: Viewer, transport: AccessTransport, requestId: string): this {
+    this.userIds.push(reader.kind === 'user' ? reader.userId : null);
+    this.clientIds.push(reader.kind === 'integration' ? reader.clientId : null);
+    this.transports.push(transport);
+    this.requestIds.push(requestId);
+    return this;
   }
-  return into;
+
+  /** The entries it writes. */
+  get size(): number {
+    return this.reads.length * this.userIds.length;
+  }
+}
+
+/** The grant of `reads` to one reader (an operation, a stream run per subscriber); none when nothing was read. */
+export function grantOf(reads: readonly PatientRead[], reader: Viewer, transport: AccessTransport, requestId: string) {
+  return reads.length === 0 ? [] : [new AccessGrant(reader.tenantId, reads).add(reader, transport, requestId)];
+}
+
+/**
+ * What one delivery gave (an event, a signal, a replay's page): members sent the same execution's result share a
+ * grant, keyed by that execution's reads.
+ */
+export class DeliveredAccess {
+  private readonly byReads = new Map<readonly PatientRead[], AccessGrant>();
+
+  add(reads: readonly PatientRead[], reader: Viewer, transport: AccessTransport, requestId: string): void {
+    if (reads.length === 0) return;
+    let grant = this.byReads.get(reads);
+    // A group is one clinic's: a reads array never reaches readers of two (kept apart all the same).
+    if (grant && grant.tenantId !== reader.tenantId) grant = undefined;
+    if (!grant) this.byReads.set(reads, (grant = new AccessGrant(reader.tenantId, reads)));
+    grant.add(reader, transport, requestId);
+  }
+
+  get grants(): AccessGrant[] {
+    return [...this.byReads.values()];
+  }
 }
 
 /** One audit entry written with a change, in its transaction (`createPatient`, `updatePatient`). */
@@ -84,8 +114,36 @@ export async function recordPatientChange(
   through: string,
   requestId: string,
 ): Promise<void> {
-  const [entry] = entriesOf([{ patientId, through, at: new Date() }], reader, transport, requestId);
-  await db('patientAccessLog').insert({ ...entry, action });
+  await db('patientAccessLog').insert({
+    tenantId: reader.tenantId,
+    patientId,
+    userId: reader.kind === 'user' ? reader.userId : null,
+    integrationClientId: reader.kind === 'integration' ? reader.clientId : null,
+    action,
+    transport,
+    through,
+    requestId,
+    at: new Date(),
+  });
+}
+
+/** Grants in one statement: nine bind parameters each. */
+const GRANTS_PER_STATEMENT = 1000;
+
+function countEntries(grants: readonly AccessGrant[]): number {
+  let n = 0;
+  for (const grant of grants) n += grant.size;
+  return n;
+}
+
+/** A PostgreSQL array literal of ids (uuids we issued, or null): nothing in them needs quoting. */
+function uuidArray(ids: readonly (string | null)[]): string {
+  return `{${ids.map((id) => id ?? 'NULL').join(',')}}`;
+}
+
+/** A PostgreSQL array literal of text, every element quoted (backslashes and double quotes escaped). */
+function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /** Entries read by subscribers kept for a retry while the database fails; beyond, the oldest are dropped (logged). */
@@ -93,7 +151,9 @@ const MAX_RETAINED = 100_000;
 const RETRY_MS = [500, 2000, 5000, 15_000, 30_000];
 
 interface Waiting {
-  entries: AccessEntry[];
+  grants: AccessGrant[];
+  /** Entries the grants make. */
+  entries: number;
   settle?: { resolve(): void; reject(err: unknown): void };
   attempt: number;
 }
@@ -122,16 +182,18 @@ export class AccessAuditWriter {
     private readonly log: Logger,
   ) {}
 
-  write(entries: AccessEntry[]): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
+  write(grants: AccessGrant[]): Promise<void> {
+    const entries = countEntries(grants);
+    if (entries === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.enqueue({ entries, settle: { resolve, reject }, attempt: 0 });
+      this.enqueue({ grants, entries, settle: { resolve, reject }, attempt: 0 });
     });
   }
 
-  writeDelivered(entries: AccessEntry[]): void {
-    if (entries.length === 0) return;
-    this.enqueue({ entries, attempt: 0 });
+  writeDelivered(grants: AccessGrant[]): void {
+    const entries = countEntries(grants);
+    if (entries === 0) return;
+    this.enqueue({ grants, entries, attempt: 0 });
   }
 
   /** Resolves once nothing is waiting or being written (shutdown, tests). */
@@ -141,13 +203,13 @@ export class AccessAuditWriter {
 
   private enqueue(item: Waiting): void {
     if (!item.settle && item.attempt === 0) {
-      this.retained += item.entries.length;
+      this.retained += item.entries;
       while (this.retained > MAX_RETAINED) {
         const oldest = this.waiting.findIndex((w) => !w.settle);
         if (oldest < 0) break;
         const [dropped] = this.waiting.splice(oldest, 1);
-        this.retained -= dropped.entries.length;
-        this.log.error({ entries: dropped.entries.length }, 'patient access audit entries dropped: too many waiting');
+        this.retained -= dropped.entries;
+        this.log.error({ entries: dropped.entries }, 'patient access audit entries dropped: too many waiting');
       }
     }
     this.waiting.push(item);
@@ -170,7 +232,7 @@ export class AccessAuditWriter {
     const batch = this.waiting;
     this.waiting = [];
     try {
-      await this.insert(batch.flatMap((w) => w.entries));
+      await this.insert(batch.flatMap((w) => w.grants));
       for (const w of batch) this.done(w);
     } catch (err) {
       // One waiter's entries must not fail another's request: apart, each learns of its own outcome.
@@ -178,7 +240,7 @@ export class AccessAuditWriter {
       else {
         for (const w of batch) {
           try {
-            await this.insert(w.entries);
+            await this.insert(w.grants);
             this.done(w);
           } catch (own) {
             this.failed(w, own);
@@ -196,50 +258,61 @@ export class AccessAuditWriter {
   }
 
   /**
-   * One statement whatever the number of rows: nine arrays, unnested. Nothing to split at PostgreSQL's 65,535 bind
-   * parameters, and little to build (a multi-row VALUES of 5,000 readers would be 45,000 placeholders).
+   * One statement for up to `GRANTS_PER_STATEMENT` grants, whatever their number of records and readers: each grant is
+   * its records cross-joined with its readers, both unnested from arrays (nothing to split at PostgreSQL's 65,535
+   * bind parameters). The readers' arrays go as array literals built here: a delivery to 5,000 subscribers is four
+   * strings joined, not 20,000 values escaped one by one by pg and scanned by knex.
    */
-  private async insert(rows: AccessEntry[]): Promise<void> {
-    const column = (key: keyof AccessEntry): Knex.Value => rows.map((row) => row[key]) as Knex.Value;
-    await this.db.raw(
-      `insert into patient_access_log
-         (tenant_id, patient_id, user_id, integration_client_id, action, transport, through, request_id, at)
-       select * from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[],
-         ?::timestamptz[])`,
-      [
-        column('tenantId'),
-        column('patientId'),
-        column('userId'),
-        column('integrationClientId'),
-        column('action'),
-        column('transport'),
-        column('through'),
-        column('requestId'),
-        column('at'),
-      ],
-    );
+  private async insert(grants: AccessGrant[]): Promise<void> {
+    for (let at = 0; at < grants.length; at += GRANTS_PER_STATEMENT) {
+      const chunk = grants.slice(at, at + GRANTS_PER_STATEMENT).filter((g) => g.size > 0);
+      if (chunk.length === 0) continue;
+      const bindings: Knex.Value[] = [];
+      const selects = chunk.map((grant) => {
+        bindings.push(
+          grant.tenantId,
+          grant.action,
+          uuidArray(grant.reads.map((r) => r.patientId)),
+          textArray(grant.reads.map((r) => r.through)),
+          textArray(grant.reads.map((r) => r.at.toISOString())),
+          uuidArray(grant.userIds),
+          uuidArray(grant.clientIds),
+          textArray(grant.transports),
+          textArray(grant.requestIds),
+        );
+        return `select ?::uuid, r.patient_id, m.user_id, m.client_id, ?::text, m.transport, r.through, m.request_id, r.at
+          from unnest(?::uuid[], ?::text[], ?::timestamptz[]) as r (patient_id, through, at)
+          cross join unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[]) as m (user_id, client_id, transport, request_id)`;
+      });
+      await this.db.raw(
+        `insert into patient_access_log
+           (tenant_id, patient_id, user_id, integration_client_id, action, transport, through, request_id, at)
+         ${selects.join(' union all ')}`,
+        bindings,
+      );
+    }
   }
 
   private failed(w: Waiting, err: unknown): void {
-    this.log.error({ err, entries: w.entries.length }, 'patient access audit write failed');
+    this.log.error({ err, entries: w.entries }, 'patient access audit write failed');
     if (w.settle) w.settle.reject(err);
     else this.retry(w);
   }
 
   private done(w: Waiting): void {
     if (w.settle) w.settle.resolve();
-    else this.retained -= w.entries.length;
+    else this.retained -= w.entries;
   }
 
   /** Entries of delivered events are kept (counted in `retained`) until written, given up, or crowded out. */
   private retry(w: Waiting): void {
     const delay = RETRY_MS[w.attempt];
     if (delay === undefined || this.retained > MAX_RETAINED) {
-      this.retained -= w.entries.length;
-      this.log.error({ entries: w.entries.length }, 'patient access audit entries lost after retries');
+      this.retained -= w.entries;
+      this.log.error({ entries: w.entries }, 'patient access audit entries lost after retries');
       return;
     }
-    setTimeout(() => this.enqueue({ entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
+    setTimeout(() => this.enqueue({ grants: w.grants, entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
   }
 }
 
@@ -254,12 +327,12 @@ export function auditOperation(ctx: Context): Promise<void> {
   const reads = ctx.patientReads.take();
   const reader = readerOf(ctx);
   if (reads.length === 0 || !reader) return Promise.resolve();
-  return ctx.services.audit.write(entriesOf(reads, reader, ctx.via, ctx.requestId));
+  return ctx.services.audit.write(grantOf(reads, reader, ctx.via, ctx.requestId));
 }
 
 /** A stream that graphql-js runs per subscriber (not a delivery group): what its last event read, written after. */
 export function auditStreamEvent(ctx: Context): void {
   const reads = ctx.patientReads.take();
   const reader = readerOf(ctx);
-  if (reads.length > 0 && reader) ctx.services.audit.writeDelivered(entriesOf(reads, reader, ctx.via, ctx.requestId));
+  if (reads.length > 0 && reader) ctx.services.audit.writeDelivered(grantOf(reads, reader, ctx.via, ctx.requestId));
 }
