@@ -31,10 +31,18 @@ export function limitAnonymousRequests(limits: CallerLimits): RequestHandler {
         next();
         return;
       }
-      res.status(429).setHeader('retry-after', retryAfterOf(refused));
-      res.setHeader('cache-control', 'no-store');
-      if (req.path === '/oauth/token') res.json({ error: 'slow_down', error_description: refused.message });
-      else res.json({ errors: [{ message: refused.message, extensions: refused.extensions }] });
+      const body =
+        req.path === '/oauth/token'
+          ? { error: 'slow_down', error_description: refused.message }
+          : { errors: [{ message: refused.message, extensions: refused.extensions }] };
+      // Written as it is: none of Express's ETag and content negotiation for a refusal.
+      res
+        .writeHead(429, {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+          'retry-after': retryAfterOf(refused),
+        })
+        .end(JSON.stringify(body));
     }, next);
   };
 }
