@@ -4,7 +4,13 @@ import { DEMO_PASSWORD } from '../src/db/seeds/demo.js';
 import { createIntegrationClient, requestToken } from './helpers/integrations.js';
 import { NOTIFICATION, subscribeLive } from './helpers/realtime.js';
 import { useSockets, useTestServer } from './helpers/setup.js';
-import { errorCode, startTestServer, type GraphQLResponse, type TestServer } from './helpers/testServer.js';
+import {
+  errorCode,
+  startTestServer,
+  type GraphQLResponse,
+  type StaffKey,
+  type TestServer,
+} from './helpers/testServer.js';
 
 // Low thresholds so a run takes seconds: the 2nd failure makes the next attempt wait 1 s, the 3rd locks.
 const THROTTLE = { slowAfter: 2, lockAfter: 3, lockSeconds: 30, failureWindowSeconds: 3600, sourceLockAfter: 1000 };
@@ -209,25 +215,34 @@ describe('changePassword', () => {
   });
 });
 
+/** A Lakeside demo user signed in, with a TOTP factor set up and on: their token and the factor's secret. */
+async function withSecondFactor(key: StaffKey): Promise<{ token: string; secret: string }> {
+  const token = await server.login('lakeside-skin', key);
+  const { secret } = (await server.gql('mutation { startTotpEnrolment { secret } }', {}, token)).data!
+    .startTotpEnrolment;
+  const confirmed = await server.gql(
+    'mutation($c: String!) { confirmTotpEnrolment(code: $c) { status { enabled } } }',
+    { c: await generate({ secret }) },
+    token,
+  );
+  expect(confirmed.data?.confirmTotpEnrolment.status.enabled).toBe(true);
+  return { token, secret };
+}
+
+/** A code no authenticator shows now: its digits are the current code's, each shifted by 5. */
+const wrongCode = async (secret: string) =>
+  (await generate({ secret })).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+
 describe('Second factor', () => {
   it('should count wrong codes after the right password as failures, and a step without a code not at all', async () => {
-    const token = await server.login('lakeside-skin', 'nurse');
-    const { secret } = (await server.gql('mutation { startTotpEnrolment { secret } }', {}, token)).data!
-      .startTotpEnrolment;
-    const confirmed = await server.gql(
-      'mutation($c: String!) { confirmTotpEnrolment(code: $c) { status { enabled } } }',
-      { c: await generate({ secret }) },
-      token,
-    );
-    expect(confirmed.data?.confirmTotpEnrolment.status.enabled).toBe(true);
+    const { secret } = await withSecondFactor('nurse');
 
     const LOGIN_CODE =
       'mutation($e: String!, $p: String!, $c: String) { login(tenant: "lakeside-skin", email: $e, password: $p, code: $c) { token } }';
     const signIn = (c?: string) => server.gql(LOGIN_CODE, { e: 'nurse@lakeside.example', p: DEMO_PASSWORD, c }, null);
     const answers = [];
     for (let i = 0; i < 3; i++) answers.push(await signIn());
-    // A code no authenticator shows now: its digits are the current code's, each shifted by 5.
-    const wrong = (await generate({ secret })).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+    const wrong = await wrongCode(secret);
     for (let i = 0; i < 3; i++) answers.push(await signIn(wrong));
     expect(answers.map((r) => reasonOf(r) ?? errorCode(r))).toEqual([
       'CODE_NEEDED',
@@ -242,17 +257,9 @@ describe('Second factor', () => {
 
 describe('Second factor of a signed-in user', () => {
   it('should count wrong codes to turn the factor off with the account’s sign-ins: a stolen session guesses no faster', async () => {
-    const token = await server.login('lakeside-skin', 'frontdesk');
-    const { secret } = (await server.gql('mutation { startTotpEnrolment { secret } }', {}, token)).data!
-      .startTotpEnrolment;
-    const confirmed = await server.gql(
-      'mutation($c: String!) { confirmTotpEnrolment(code: $c) { status { enabled } } }',
-      { c: await generate({ secret }) },
-      token,
-    );
-    expect(confirmed.data?.confirmTotpEnrolment.status.enabled).toBe(true);
+    const { token, secret } = await withSecondFactor('frontdesk');
     const DISABLE = 'mutation($c: String!) { disableSecondFactor(code: $c) { enabled } }';
-    const wrong = (await generate({ secret })).replace(/\d/g, (d) => String((Number(d) + 5) % 10));
+    const wrong = await wrongCode(secret);
     const answers = [];
     // A malformed code is not a guess: not counted.
     answers.push(await server.gql(DISABLE, { c: '12' }, token));
