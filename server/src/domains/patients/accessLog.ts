@@ -1,3 +1,4 @@
+import { LocalDateResolver } from 'graphql-scalars';
 import type { Db } from '../../db/knex.js';
 import type { PatientAccessRow } from '../../db/rows.js';
 import { badInput } from '../../errors.js';
@@ -25,13 +26,15 @@ export interface AccessLogInput {
   to?: string | null;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** A real calendar day: the GraphQL scalar checks it for the API; the CSV's query string is checked here. */
+/**
+ * A real calendar day, checked by the LocalDate scalar's own parser (graphql-scalars): the API's arguments have been
+ * through it already; the CSV's query string comes here as it was typed.
+ */
 function day(value: string | null | undefined, field: string): string | null {
   if (value === null || value === undefined || value === '') return null;
-  const date = new Date(`${value}T00:00:00Z`);
-  if (!DAY.test(value) || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+  try {
+    LocalDateResolver.parseValue(value);
+  } catch {
     throw badInput(`${field} must be a day written YYYY-MM-DD`, field);
   }
   return value;
