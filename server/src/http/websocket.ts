@@ -36,6 +36,13 @@ export const SocketLimits = {
   /** Most messages a client may send in `floodWindowMs` before the connection is closed with 4429. */
   maxMessages: 200,
   floodWindowMs: 10_000,
+  /**
+   * How long a socket may stay open without `connection_init` before it is closed with 4408. graphql-ws's default,
+   * 3 s, counts from the upgrade: a server whose event loop is busy for that long (a burst of writes on the embedded
+   * database, which runs in process) read a client's init only after the timer, which runs first, and closed a client
+   * that had sent it at once.
+   */
+  connectionInitWaitMs: 10_000,
 } as const;
 
 /** Close codes of our own, beside graphql-ws's (4400 bad request, 4403 forbidden, ...). */
@@ -247,6 +254,7 @@ export function attachWebSocketServer(
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
+      connectionInitWaitTimeout: SocketLimits.connectionInitWaitMs,
       // Queries and mutations: their patient reads are audited before the result is sent.
       execute: executeAudited,
       async onConnect(ctx) {
