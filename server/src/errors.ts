@@ -143,12 +143,29 @@ export type RateLimitReason = (typeof RateLimitReason)[keyof typeof RateLimitRea
 
 /** An operation over its caller's or clinic's rate; `retryAfter`: whole seconds until the window allows one again. */
 export function tooManyRequests(reason: RateLimitReason, retryAfter: number): GraphQLError {
+  const { message, extensions } = tooManyRequestsRefusal(reason, retryAfter);
+  return new GraphQLError(message, { extensions });
+}
+
+/** A TOO_MANY_REQUESTS refusal as its answer's JSON carries it. */
+export interface Refusal {
+  message: string;
+  extensions: { code: ErrorCode; reason: RateLimitReason; retryAfter: number };
+}
+
+/**
+ * What `tooManyRequests` says, as plain data: where a refusal is written straight to the response (the door's, per
+ * source address), so that a flood of them costs no GraphQLError and its stack trace each (a profile of
+ * `npm run bench:guessing` found those, and the garbage they leave, among the largest costs of a refusal).
+ */
+export function tooManyRequestsRefusal(reason: RateLimitReason, retryAfter: number): Refusal {
   const who = { CALLER_RATE: 'this caller', CLINIC_RATE: 'this clinic', SOURCE_RATE: 'this address without a token' }[
     reason
   ];
-  return new GraphQLError(`Too many operations from ${who}: try again in ${retryAfter} s`, {
+  return {
+    message: `Too many operations from ${who}: try again in ${retryAfter} s`,
     extensions: { code: ErrorCode.TOO_MANY_REQUESTS, reason, retryAfter },
-  });
+  };
 }
 
 /**

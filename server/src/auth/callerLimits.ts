@@ -4,7 +4,13 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import { ThrottleKey } from './throttle.js';
 import type { Viewer } from './tokens.js';
 import type { RateLimits } from '../config.js';
-import { RateLimitReason, tooManyRequests, tooManySubscriptions } from '../errors.js';
+import {
+  RateLimitReason,
+  tooManyRequests,
+  tooManyRequestsRefusal,
+  tooManySubscriptions,
+  type Refusal,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -140,17 +146,17 @@ export class CallerLimits {
 
   /**
    * Counts one request without a token from `address` (its /64 for IPv6, as sign-in attempts are counted): null when
-   * it may go on, else the TOO_MANY_REQUESTS error (reason SOURCE_RATE) to answer it with. Over its rate, an address is
+   * it may go on, else the TOO_MANY_REQUESTS refusal (reason SOURCE_RATE) to answer it with, as plain data. Over its rate, an address is
    * refused in memory until its window ends (Rate's `inMemoryBlockOnConsumed`): a flood costs no Redis round trip.
    * Never rejects.
    */
-  async admitAnonymous(address: string): Promise<GraphQLError | null> {
+  async admitAnonymous(address: string): Promise<Refusal | null> {
     try {
       const source = await this.anonymousRate.consume(ThrottleKey.source(address));
       if (source.waitMs === 0) return null;
       this.count(RateLimitReason.source);
       if (source.first) this.log.warn({ source: address, reason: RateLimitReason.source }, 'over its rate');
-      return tooManyRequests(RateLimitReason.source, Math.ceil(source.waitMs / 1000));
+      return tooManyRequestsRefusal(RateLimitReason.source, Math.ceil(source.waitMs / 1000));
     } catch (err) {
       this.log.error({ err }, 'rate limit check failed; request let through');
       return null;
@@ -241,7 +247,7 @@ export class CallerLimits {
 }
 
 /** The `Retry-After` of a TOO_MANY_REQUESTS error, in whole seconds. */
-export function retryAfterOf(error: GraphQLError): string {
+export function retryAfterOf(error: { extensions: { retryAfter?: unknown } }): string {
   return String(error.extensions.retryAfter ?? 1);
 }
 
