@@ -23,10 +23,12 @@
  * servers each), --timeout / BENCH_TIMEOUT (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL
  * (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
  * redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir> (run the GraphQL server under --cpu-prof, leave its profiles there and
- * print where its CPU went during the events).
+ * print where its CPU went during the events), BENCH_HEAP=<dir> (heap snapshots of the GraphQL server before the clients
+ * connect and after the events, left there, and what its heap holds per connection by constructor: bench/heap.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +43,7 @@ import {
   type SelfTime,
   type Window,
 } from './profile.js';
+import { growthPerConnection, heapCensus, writeHeapSnapshot } from './heap.js';
 import { clinicsComparison, details, table, type CaseRun, type EventSample, type Side } from './report.js';
 import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec } from './scenarios.js';
 import {
@@ -138,6 +141,8 @@ const RUNS = intOption('runs', flags.runs, env.BENCH_RUNS, 1, 1, 20);
 const ADMIN_DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CPU_PROF_DIR = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
+const HEAP_DIR = env.BENCH_HEAP ? path.resolve(env.BENCH_HEAP) : undefined;
+if (HEAP_DIR) mkdirSync(HEAP_DIR, { recursive: true });
 
 /** One clinic always, as the reference of the others. */
 const CASES: CaseSpec[] = [
@@ -683,6 +688,9 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   // one is read as it always was: right after warm-up connections, with no collection of ours just before.
   await warmUp(gqlServer, rawServer, subscribers[0]);
   [g.rssBeforeGc, w.rssBeforeGc] = await rssAfterGc(gqlServer, rawServer);
+  const heapFile = (when: string) =>
+    path.join(HEAP_DIR!, `${scenarioName.replace(/\W+/g, '-')}-${n}-${run}-${when}.heapsnapshot`);
+  if (HEAP_DIR) await writeHeapSnapshot(gqlServer.inspectorUrl!, heapFile('before'));
   await warmUp(gqlServer, rawServer, subscribers[0]);
   g.rssBefore = procRssBytes(gqlServer.pid);
   w.rssBefore = procRssBytes(rawServer.pid);
@@ -764,6 +772,12 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   g.rssEnd = procRssBytes(gqlServer.pid);
   w.rssEnd = procRssBytes(rawServer.pid);
   [g.rssEndGc, w.rssEndGc] = await rssAfterGc(gqlServer, rawServer);
+  if (HEAP_DIR) {
+    await writeHeapSnapshot(gqlServer.inspectorUrl!, heapFile('after'));
+    const [before, after] = await Promise.all([heapCensus(heapFile('before')), heapCensus(heapFile('after'))]);
+    log(`   heap per connection, N = ${n}, ${scenarioName} (growth from before connecting to after the events):`);
+    for (const line of growthPerConnection(before, after, n)) log(`     ${line}`);
+  }
   result.frameBytes = [...frameBytes].sort((a, b) => a - b);
   if (CPU_PROF_DIR) {
     const windows = g.samples.map((s): Window => [toMonotonicUs(s.fromMs), toMonotonicUs(s.toMs)]);
