@@ -25,6 +25,7 @@ import {
 } from './operation.js';
 import { SocketLimits } from './websocket.js';
 import { attachTransport, type SubscriberSink } from '../subscriptions/sink.js';
+import { subscribeSharing } from '../subscriptions/subscribe.js';
 import { watchSession, type WatchedSession } from './session.js';
 
 /** Where GraphQL over Server-Sent Events is served (graphql-sse, distinct connections mode). */
@@ -153,6 +154,8 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
     validate: () => [],
     // Queries and mutations: their patient reads are audited before the result is sent.
     execute: executeAudited as never,
+    // A delivery group's member stream as it is, without graphql-js's per-subscription wrapper.
+    subscribe: subscribeSharing,
     onSubscribe: (req, params) => {
       const { viewer, requestId } = req.context;
       const prepared = prepareOperation(schema, services, viewer, requestId, params, 'SSE');

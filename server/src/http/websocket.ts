@@ -13,6 +13,7 @@ import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
 import { isUserActivity } from '../domains/identity/sessions.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
+import { subscribeSharing } from '../subscriptions/subscribe.js';
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
@@ -257,6 +258,8 @@ export function attachWebSocketServer(
       connectionInitWaitTimeout: SocketLimits.connectionInitWaitMs,
       // Queries and mutations: their patient reads are audited before the result is sent.
       execute: executeAudited,
+      // A delivery group's member stream as it is, without graphql-js's per-subscription wrapper.
+      subscribe: subscribeSharing,
       async onConnect(ctx) {
         let viewer: Viewer | null;
         let refusal: unknown;
@@ -381,6 +384,10 @@ export function attachWebSocketServer(
             new SocketSink(ctx.extra.socket, id, prepared.contextValue),
             payload.variables,
           );
+          // graphql-ws keeps the subscribe message for as long as the operation runs, and with it the query's text:
+          // parsed (and cached by its text) by now, and read by nothing after. Set to an empty string, not deleted
+          // (docs/architecture.md, "Per-connection cost").
+          (payload as { query: string }).query = '';
         }
         return prepared;
       },

@@ -50,6 +50,14 @@ function canonical(value: unknown): string {
 /** Whether a caller receives a root (an event, a signal): decided in memory. */
 type Accept<R> = (root: R, caller: Viewer) => boolean | Promise<boolean>;
 
+/** The instance's count of live streams (the realtime service's). */
+interface StreamCount {
+  opened(): void;
+  closed(): void;
+}
+
+const ignore = () => {};
+
 /** One subscriber of a group: its position in the log, its sink, and how its stream ends. */
 class Member {
   /** The last event this member has been offered (sent or filtered out). */
@@ -62,6 +70,8 @@ class Member {
   ended = false;
   private settle!: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void };
   readonly finished: Promise<IteratorResult<never>>;
+  /** Where this member's stream is counted once handed to its transport (`MemberStream`). */
+  private counted: StreamCount | null = null;
 
   constructor(
     readonly group: Group<unknown>,
@@ -75,7 +85,14 @@ class Member {
     this.identity = identityOf(viewer);
     this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Handled by graphql-ws or graphql-sse when they iterate; never an unhandled rejection if they do not.
-    this.finished.catch(() => {});
+    this.finished.catch(ignore);
+  }
+
+  /** Counts this member among the instance's live streams until it ends. */
+  countIn(streams: StreamCount): void {
+    if (this.ended || this.counted) return;
+    this.counted = streams;
+    streams.opened();
   }
 
   /**
@@ -125,6 +142,34 @@ class Member {
     this.group.leave(this);
     if (error) this.settle.reject(error);
     else this.settle.resolve({ value: undefined, done: true });
+    this.counted?.closed();
+  }
+}
+
+/**
+ * The stream graphql-js hands to the transport for one member: it never yields (the group writes the member's frames
+ * through its sink) and ends when the member does. A class, not an object of closures: one is kept per live
+ * subscription (docs/architecture.md, "Per-connection cost"). `subscribeSharing` hands it to the transport as it is.
+ */
+export class MemberStream implements AsyncIterableIterator<never> {
+  constructor(private readonly member: Member) {}
+
+  next(): Promise<IteratorResult<never>> {
+    return this.member.finished;
+  }
+
+  return(): Promise<IteratorResult<never>> {
+    this.member.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(err: unknown): Promise<IteratorResult<never>> {
+    this.member.end();
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
@@ -439,7 +484,7 @@ export class SubscriberGroups {
     info: GraphQLResolveInfo,
     transport: SubscriberTransport,
     options: DurableStreamOptions,
-  ): Promise<AsyncIterableIterator<never>> {
+  ): Promise<MemberStream> {
     const { viewer } = transport.identity;
     const { services } = ctx;
     // Only null means "from now": an empty string is not a cursor, and taking it for none would skip what was missed.
@@ -472,7 +517,7 @@ export class SubscriberGroups {
     info: GraphQLResolveInfo,
     transport: SubscriberTransport,
     source: SignalSource<S, R>,
-  ): Promise<AsyncIterableIterator<never>> {
+  ): Promise<MemberStream> {
     const group = this.groupOf(info, transport, ctx.services, (base) => new SignalGroup(base, source));
     const member = this.enter(group, transport, source.accept as Accept<unknown>);
     try {
@@ -527,26 +572,9 @@ export class SubscriberGroups {
   }
 
   /** The stream graphql-js hands to the transport for one member, counted among the instance's live streams. */
-  private streamOf(member: Member, ctx: Context): AsyncIterableIterator<never> {
-    const { streams } = ctx.services.realtime;
-    streams.opened();
-    void member.finished.then(
-      () => streams.closed(),
-      () => streams.closed(),
-    );
-    const stream: AsyncIterableIterator<never> = {
-      next: () => member.finished,
-      return: () => {
-        member.end();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      throw: (err: unknown) => {
-        member.end();
-        return Promise.reject(err);
-      },
-      [Symbol.asyncIterator]: () => stream,
-    };
-    return stream;
+  private streamOf(member: Member, ctx: Context): MemberStream {
+    member.countIn(ctx.services.realtime.streams);
+    return new MemberStream(member);
   }
 }
 
