@@ -23,8 +23,9 @@
  * servers each), --timeout / BENCH_TIMEOUT (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL
  * (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
  * redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir> (run the GraphQL server under --cpu-prof, leave its profiles there and
- * print where its CPU went during the events), BENCH_HEAP=<dir> (heap snapshots of the GraphQL server before the clients
- * connect and after the events, left there, and what its heap holds per connection by constructor: bench/heap.ts).
+ * print where its CPU went during the events), BENCH_HEAP=<dir> (heap snapshots of the GraphQL server before the
+ * clients connect and after the events, left there, and what its heap holds per connection by constructor:
+ * bench/heap.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

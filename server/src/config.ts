@@ -133,7 +133,10 @@ export interface ThrottleConfig {
   sourceLockAfter: number;
 }
 
-/** Request rates and live subscriptions per caller and per clinic (auth/callerLimits.ts; without a token, per address). */
+/**
+ * Request rates and live subscriptions per caller and per clinic, and requests per address without a token
+ * (auth/callerLimits.ts).
+ */
 export interface RateLimits {
   /** Seconds of one counting window (`RATE_LIMIT_WINDOW`, 1 to 3600). @default 10 */
   windowSeconds: number;

@@ -146,9 +146,9 @@ export class CallerLimits {
 
   /**
    * Counts one request without a token from `address` (its /64 for IPv6, as sign-in attempts are counted): null when
-   * it may go on, else the TOO_MANY_REQUESTS refusal (reason SOURCE_RATE) to answer it with, as plain data. Over its rate, an address is
-   * refused in memory until its window ends (Rate's `inMemoryBlockOnConsumed`): a flood costs no Redis round trip.
-   * Never rejects.
+   * it may go on, else the TOO_MANY_REQUESTS refusal (reason SOURCE_RATE) to answer it with, as plain data. Over its
+   * rate, an address is refused in memory until its window ends (Rate's `inMemoryBlockOnConsumed`): a flood costs no
+   * Redis round trip. Never rejects.
    */
   async admitAnonymous(address: string): Promise<Refusal | null> {
     try {

@@ -1,6 +1,7 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
-// Not in graphql 16's index, but the very function its `subscribe` maps a source stream with.
+// Not in graphql 16's index, but the very functions its `subscribe` tells and maps a source stream with.
 import { mapAsyncIterator } from 'graphql/execution/mapAsyncIterator.js';
+import { isAsyncIterable } from 'graphql/jsutils/isAsyncIterable.js';
 import { MemberStream } from './groups.js';
 
 /**
@@ -17,8 +18,4 @@ export async function subscribeSharing(
   const source = await createSourceEventStream(args);
   if (source instanceof MemberStream || !isAsyncIterable(source)) return source;
   return mapAsyncIterator(source, (payload: unknown) => execute({ ...args, rootValue: payload }));
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
 }
