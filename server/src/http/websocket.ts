@@ -16,6 +16,7 @@ import { attachTransport, type SharedPayload, type SubscriberSink } from '../sub
 import { subscribeSharing } from '../subscriptions/subscribe.js';
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
+import { sendEnveloped } from './wsFrames.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
 import { auditStreamEvent } from '../domains/patients/accessAudit.js';
 import {
@@ -80,8 +81,6 @@ type SocketExtra = {
   closed?: boolean;
 };
 
-const CLOSE_BRACE = Buffer.from('}');
-
 /**
  * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only
  * the envelope with this operation's id is added here (graphql-ws would serialise the whole message per socket).
@@ -89,7 +88,7 @@ const CLOSE_BRACE = Buffer.from('}');
  * are shared by every operation rather than held as closures by each (docs/architecture.md, "Per-connection cost").
  */
 class SocketSink implements SubscriberSink {
-  /** The message around the group's payload bytes: copied into one buffer, sent as a text frame (no string to encode). */
+  /** The message around the group's payload bytes, which ./wsFrames.ts frames with them (no string to encode). */
   private readonly prefix: Buffer;
   readonly origin: SubscriberSink['origin'];
 
@@ -103,8 +102,7 @@ class SocketSink implements SubscriberSink {
   }
 
   next({ bytes }: SharedPayload): void {
-    const { prefix } = this;
-    this.socket.send(Buffer.concat([prefix, bytes, CLOSE_BRACE], prefix.length + bytes.length + 1), { binary: false });
+    sendEnveloped(this.socket, this.prefix, bytes);
   }
 
   nextResult(result: ExecutionResult): void {

@@ -118,6 +118,32 @@ describe('messageAdded', () => {
     }
   });
 
+  it('delivers bodies of every size whole and in order, from a two-word note to a message read seven times over', async () => {
+    // The group's payload is framed per socket by the server (http/wsFrames.ts): the three sizes of a WebSocket
+    // frame's length field (under 126 bytes, under 64 KiB, over) and multi-byte characters must all arrive intact.
+    const t = await thread('lee', ['nurse', 'frontdesk']);
+    const small = subscribe('nurse', 'subscription($t: ID) { messageAdded(threadId: $t) { message { body } } }', { t });
+    const aliases = Array.from({ length: 7 }, (_, i) => `b${i}: body`).join(' ');
+    const large = subscribe(
+      'frontdesk',
+      `subscription($t: ID) { messageAdded(threadId: $t) { message { ${aliases} } } }`,
+      {
+        t,
+      },
+    );
+    await streamsLive(2);
+    const bodies = ['ok', `Crème brûlée, 🩺 ${'é'.repeat(400)}`, '🧴'.repeat(2500)];
+    for (const body of bodies) await send('lee', t, body);
+    await small.waitFor(3);
+    await large.waitFor(3);
+    expect(small.results.map((r) => r.data!.messageAdded.message.body)).toEqual(bodies);
+    for (const [i, r] of large.results.entries()) {
+      expect(Object.values(r.data!.messageAdded.message)).toEqual(Array(7).fill(bodies[i]));
+    }
+    // The last one was a frame of more than 64 KiB (seven times 10,000 bytes of UTF-8).
+    expect(Buffer.byteLength(JSON.stringify(large.results[2]))).toBeGreaterThan(65_536);
+  });
+
   it('delivers to an all-threads subscription only the messages of threads its user takes part in, never another clinic’s', async () => {
     const notPatels = await thread('lee', ['nurse']);
     const patels = await thread('lee', ['patel']);

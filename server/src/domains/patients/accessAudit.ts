@@ -141,10 +141,17 @@ function uuidArray(ids: readonly (string | null)[]): string {
   return `{${ids.map((id) => id ?? 'NULL').join(',')}}`;
 }
 
-/** A PostgreSQL array literal of text, every element quoted (backslashes and double quotes escaped). */
+/**
+ * A PostgreSQL array literal of text, every element quoted (backslashes and double quotes escaped). A delivery's
+ * columns are thousands of request ids and transport names, which never hold either: they are joined as they are.
+ */
 function textArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+  if (values.length === 0) return '{}';
+  const escaped = values.some(needsEscape) ? values.map((v) => v.replace(/[\\"]/g, '\\$&')) : values;
+  return `{"${escaped.join('","')}"}`;
 }
+
+const needsEscape = (value: string) => value.includes('"') || value.includes('\\');
 
 /** Entries read by subscribers kept for a retry while the database fails; beyond, the oldest are dropped (logged). */
 const MAX_RETAINED = 100_000;

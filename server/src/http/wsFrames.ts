@@ -1,0 +1,68 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+
+/**
+ * A delivery group's `next` messages over WebSocket, each written as one finished text frame in one socket write
+ * (docs/architecture.md, "Delivery groups"). `ws.send` takes a whole message and, per call, builds its options twice,
+ * frames it, and corks the socket for two writes (header, then data) that Node gathers into a `writev`: in a fan-out
+ * to thousands of sockets that per-call work cost about as much as the group's own, measured with `perf` during
+ * `npm run bench`. ws has no way to send a message that is already framed, nor one in several parts (its
+ * `Sender.frame`, added for broadcasts in ws pull request 1016, frames a single buffer), so the frame is made here.
+ *
+ * It is written to ws's own socket only when ws would have written it at once: open, no compression (the server
+ * does not offer permessage-deflate), and nothing of ws's queued ahead of it. Otherwise the message goes through
+ * `ws.send`. So frames keep their order with everything ws sends (graphql-ws's `complete`, pings, the close frame).
+ * Checked against ws 8.23 (`WebSocket#_socket`, `#_sender`, `Sender#_state`, `#_queue`); server/test/realtime
+ * tests read these frames with graphql-ws's client, which would fail on a malformed one.
+ */
+
+/** ws's private fields read here (node_modules/ws/lib/websocket.js, sender.js). */
+interface WsInternals {
+  _socket?: Socket;
+  _sender?: { _state: number; _queue: unknown[] };
+  _extensions: Record<string, unknown>;
+}
+
+const FIN_TEXT = 0x81;
+const CLOSE_BRACE = 0x7d;
+
+/** The length of the header of an unmasked frame carrying `length` bytes (RFC 6455, 5.2). */
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+/**
+ * Sends `prefix + payload + "}"` as one text message: the graphql-ws envelope of one operation (`prefix` holds its id)
+ * around a payload serialised once for the whole group.
+ */
+export function sendEnveloped(socket: WebSocket, prefix: Buffer, payload: Buffer): void {
+  const length = prefix.length + payload.length + 1;
+  if (socket.readyState !== socket.OPEN) return;
+  const ws = socket as unknown as WsInternals;
+  const raw = ws._socket;
+  const sender = ws._sender;
+  if (!raw || !sender || sender._state !== 0 || sender._queue.length > 0 || Object.keys(ws._extensions).length > 0) {
+    const message = Buffer.allocUnsafe(length);
+    message.set(prefix, 0);
+    message.set(payload, prefix.length);
+    message[length - 1] = CLOSE_BRACE;
+    socket.send(message, { binary: false });
+    return;
+  }
+  const head = headerLength(length);
+  const frame = Buffer.allocUnsafe(head + length);
+  frame[0] = FIN_TEXT;
+  if (head === 2) frame[1] = length;
+  else if (head === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt16BE(0, 2);
+    frame.writeUIntBE(length, 4, 6);
+  }
+  frame.set(prefix, head);
+  frame.set(payload, head + prefix.length);
+  frame[head + length - 1] = CLOSE_BRACE;
+  raw.write(frame);
+}
