@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { connectionId } from '../ids.js';
 import { performance } from 'node:perf_hooks';
 import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
@@ -227,7 +227,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
   router.post(EVENT_STREAM_PATH, express.json({ limit: '256kb' }), async (req: Request, res: Response) => {
     const startedAt = performance.now();
     const given = req.header('x-request-id');
-    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+    const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : connectionId();
     // This stream's debug lines (debugLog.ts), only at that level.
     let trace = log.isLevelEnabled('debug') ? log.child({ requestId }) : undefined;
     const refuse = (status: number, code: string, message: string, extra: Record<string, unknown> = {}) => {

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { connectionId } from '../ids.js';
+import type { IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateCaller } from '../auth/authenticate.js';
 import type { Release } from '../auth/callerLimits.js';
@@ -16,7 +15,8 @@ import { attachTransport, type SharedPayload, type SubscriberSink } from '../sub
 import { subscribeSharing } from '../subscriptions/subscribe.js';
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
-import { sendEnveloped } from './wsFrames.js';
+import { serveGraphqlWs, type ExtraBase } from './graphqlWs.js';
+import { envelopePrefix, sendEnveloped, type Envelope } from './wsFrames.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
 import { auditStreamEvent } from '../domains/patients/accessAudit.js';
 import {
@@ -67,19 +67,28 @@ export const ForbiddenReason = {
   clinicDisabled: 'Clinic disabled',
 } as const;
 
-type SocketExtra = {
+/**
+ * What the server keeps of one socket, as graphql-ws's `ctx.extra`: every field declared up front, so that the object
+ * keeps one shape and its fields in itself rather than in a separate, growing property store.
+ */
+class SocketExtra implements ExtraBase {
   /** Unique over all instances; the first part of the request id of the socket's operations. */
-  id?: string;
+  id: string | undefined = undefined;
   /** Staff sockets only: what the open and close hooks (presence) are told. */
-  info?: SocketInfo;
+  info: SocketInfo | undefined = undefined;
   /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
-  session?: WatchedSession;
+  session: WatchedSession | undefined = undefined;
   /** The places of its live subscriptions among its caller's and clinic's (auth/callerLimits.ts), by operation id. */
-  held?: Map<string, Release>;
+  held: Map<string, Release> | undefined = undefined;
   /** The open hooks, while they run: the close hooks wait for them. */
-  opening?: Promise<void>;
-  closed?: boolean;
-};
+  opening: Promise<void> | undefined = undefined;
+  closed = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    public request: IncomingMessage | undefined,
+  ) {}
+}
 
 /**
  * Where the delivery groups write one operation's `next` messages: the payload bytes are the group's, shared; only
@@ -87,9 +96,10 @@ type SocketExtra = {
  * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes. A class, so that its methods
  * are shared by every operation rather than held as closures by each (docs/architecture.md, "Per-connection cost").
  */
-class SocketSink implements SubscriberSink {
-  /** The message around the group's payload bytes, which ./wsFrames.ts frames with them (no string to encode). */
-  private readonly prefix: Buffer;
+class SocketSink implements SubscriberSink, Envelope {
+  /** The message around the group's payload bytes, which ./wsFrames.ts frames with them. */
+  readonly prefix: string;
+  readonly prefixBytes: number;
   readonly origin: SubscriberSink['origin'];
 
   constructor(
@@ -97,12 +107,13 @@ class SocketSink implements SubscriberSink {
     private readonly id: string,
     private readonly ctx: Context,
   ) {
-    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    this.prefix = envelopePrefix(id);
+    this.prefixBytes = Buffer.byteLength(this.prefix);
     this.origin = { via: ctx.via, requestId: ctx.requestId };
   }
 
   next({ bytes }: SharedPayload): void {
-    sendEnveloped(this.socket, this.prefix, bytes);
+    sendEnveloped(this.socket, this, bytes);
   }
 
   nextResult(result: ExecutionResult): void {
@@ -172,41 +183,6 @@ const startedAt = new WeakMap<object, number>();
 /** Each socket's debug lines (debugLog.ts), only while the level is debug: otherwise nothing is kept or logged. */
 const traces = new WeakMap<WebSocket, SocketTrace>();
 
-/** Sockets heard from (a message, a ping, a pong) since the last keep-alive round, and those pinged in it. */
-const heard = new WeakSet<WebSocket>();
-const pinged = new WeakSet<WebSocket>();
-
-/** One listener function for every socket (no closure per socket): `this` is the socket that spoke. */
-function spoke(this: WebSocket): void {
-  heard.add(this);
-  pinged.delete(this);
-}
-
-/**
- * The keep-alive of every socket on one timer (graphql-ws's own keeps an interval, and a timeout per ping, per
- * socket). Each round: a socket heard from since the last one is left alone (the web app's client pings every 8 s, so
- * it is never pinged); one that left the last round's ping unanswered is cut; the others are pinged. So a peer that
- * vanished without closing is cut within two rounds, which then closes its subscriptions and takes it offline.
- */
-function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
-  wss.on('connection', (socket: WebSocket) => {
-    socket.on('message', spoke).on('ping', spoke).on('pong', spoke);
-  });
-  const round = setInterval(() => {
-    for (const socket of wss.clients) {
-      if (socket.readyState !== socket.OPEN) continue;
-      if (heard.delete(socket)) continue;
-      if (pinged.has(socket)) socket.terminate();
-      else {
-        pinged.add(socket);
-        socket.ping();
-      }
-    }
-  }, intervalMs);
-  round.unref();
-  return () => clearInterval(round);
-}
-
 /**
  * Serves GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's `/graphql`, with the same schema, context
  * builder, validation rules and error masking as HTTP. graphql-ws does not run Apollo's plugins, so what they do for
@@ -234,23 +210,13 @@ export function attachWebSocketServer(
   // One listener for every socket's protocol errors (see below, where graphql-ws's own is taken off).
   const protocolError = (err: Error) =>
     log.info({ err: { message: err.message } }, 'websocket closed on a protocol error');
-  // Registered before graphql-ws's own handler, so a flood is cut before it is parsed.
   wss.on('connection', (socket: WebSocket) => {
-    if (log.isLevelEnabled('debug')) traces.set(socket, new SocketTrace(log, randomUUID()));
+    if (log.isLevelEnabled('debug')) traces.set(socket, new SocketTrace(log, connectionId()));
     socket.on('error', protocolError);
-    let windowStart = Date.now();
-    let count = 0;
-    socket.on('message', () => {
-      const now = Date.now();
-      if (now - windowStart > SocketLimits.floodWindowMs) {
-        windowStart = now;
-        count = 0;
-      }
-      if (++count > SocketLimits.maxMessages) socket.close(AppCloseCode.TooManyMessages, 'Too many messages');
-    });
   });
 
-  const server = useServer<Record<string, unknown>, SocketExtra>(
+  const server = serveGraphqlWs<Record<string, unknown>, SocketExtra>(
+    wss,
     {
       schema,
       connectionInitWaitTimeout: SocketLimits.connectionInitWaitMs,
@@ -283,11 +249,11 @@ export function attachWebSocketServer(
         // would leave the open hooks' state (presence) and the expiry timer behind for a socket that is gone.
         if (ctx.extra.closed) return false;
         const trace = traces.get(ctx.extra.socket);
-        ctx.extra.id = trace?.id ?? randomUUID();
+        ctx.extra.id = trace?.id ?? connectionId();
         // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
         // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md). Set
         // to undefined, not deleted: a deleted property turns the object into a slow, larger dictionary.
-        (ctx.extra as { request?: unknown }).request = undefined;
+        ctx.extra.request = undefined;
         if (ctx.connectionParams) (ctx.connectionParams as Record<string, unknown>).authorization = undefined;
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
@@ -425,27 +391,20 @@ export function attachWebSocketServer(
         return forClient(errors, requestId);
       },
     },
-    wss,
-    // Off: one shared timer does it (keepAlive above).
-    0,
+    (socket, request) => new SocketExtra(socket, request),
+    {
+      log,
+      keepAliveMs: config.keepAliveSeconds * 1000,
+      // A flood of messages closes the socket before they are parsed.
+      flood: {
+        maxMessages: SocketLimits.maxMessages,
+        windowMs: SocketLimits.floodWindowMs,
+        onFlood: (socket) => socket.close(AppCloseCode.TooManyMessages, 'Too many messages'),
+      },
+    },
   );
-  const stopKeepAlive = keepAlive(wss, config.keepAliveSeconds * 1000);
-  // Registered after graphql-ws's handler, to take its socket 'error' listener off: it reports every error on the
-  // console as an internal one ("check your implementation"). The errors a server-side ws socket emits are the
-  // client's (a frame over maxPayload, invalid UTF-8, a bad opcode), and ws has already closed the socket with the
-  // matching code (1009, 1007, 1002). Log them as what they are; a listener must stay, or the error would be thrown.
-  // Ours was registered first; taking graphql-ws's off one by one leaves ours in place (removeAllListeners would
-  // delete the event's key, and a deleted key turns the socket's listener table into a larger, slower dictionary).
-  wss.on('connection', (socket: WebSocket) => {
-    for (const listener of socket.rawListeners('error')) {
-      if (listener !== protocolError) socket.removeListener('error', listener as (err: Error) => void);
-    }
-  });
   return {
     wss,
-    dispose: () => {
-      stopKeepAlive();
-      return server.dispose();
-    },
+    dispose: () => server.dispose(),
   };
 }

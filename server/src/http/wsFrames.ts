@@ -32,19 +32,32 @@ function headerLength(length: number): number {
 }
 
 /**
- * Sends `prefix + payload + "}"` as one text message: the graphql-ws envelope of one operation (`prefix` holds its id)
- * around a payload serialised once for the whole group.
+ * The start of an operation's `next` messages, up to its payload: `{"id":…,"type":"next","payload":`, and its length
+ * in UTF-8. Kept as text and written into each frame: a small Buffer per operation would be a slice of Node's 8 KiB
+ * pool and keep the whole slab alive for as long as the operation lives.
  */
-export function sendEnveloped(socket: WebSocket, prefix: Buffer, payload: Buffer): void {
-  const length = prefix.length + payload.length + 1;
+export interface Envelope {
+  readonly prefix: string;
+  readonly prefixBytes: number;
+}
+
+export function envelopePrefix(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+}
+
+/**
+ * Sends the envelope of one operation around a payload serialised once for the whole group, as one text message.
+ */
+export function sendEnveloped(socket: WebSocket, { prefix, prefixBytes }: Envelope, payload: Buffer): void {
   if (socket.readyState !== socket.OPEN) return;
+  const length = prefixBytes + payload.length + 1;
   const ws = socket as unknown as WsInternals;
   const raw = ws._socket;
   const sender = ws._sender;
   if (!raw || !sender || sender._state !== 0 || sender._queue.length > 0 || Object.keys(ws._extensions).length > 0) {
     const message = Buffer.allocUnsafe(length);
-    message.set(prefix, 0);
-    message.set(payload, prefix.length);
+    message.write(prefix, 0);
+    message.set(payload, prefixBytes);
     message[length - 1] = CLOSE_BRACE;
     socket.send(message, { binary: false });
     return;
@@ -61,8 +74,8 @@ export function sendEnveloped(socket: WebSocket, prefix: Buffer, payload: Buffer
     frame.writeUInt16BE(0, 2);
     frame.writeUIntBE(length, 4, 6);
   }
-  frame.set(prefix, head);
-  frame.set(payload, head + prefix.length);
+  frame.write(prefix, head);
+  frame.set(payload, head + prefixBytes);
   frame[head + length - 1] = CLOSE_BRACE;
   raw.write(frame);
 }

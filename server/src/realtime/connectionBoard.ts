@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connectionId } from '../ids.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { ChannelHub } from '../events/channelHub.js';
 import { tenantChannel } from '../events/channels.js';
@@ -137,7 +138,7 @@ export class ConnectionBoard {
   opened(viewer: Viewer, transport: BoardTransport): BoardEntry {
     const { tenantId } = viewer;
     const connection: BoardConnection = {
-      id: randomUUID(),
+      id: connectionId(),
       transport,
       kind: viewer.kind,
       callerId: viewer.kind === 'user' ? viewer.userId : viewer.clientId,
