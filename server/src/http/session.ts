@@ -4,6 +4,7 @@ import type { TrackedConnection } from '../domains/identity/sessions.js';
 import { forbidden } from '../errors.js';
 import type { Release } from '../auth/callerLimits.js';
 import type { BoardEntry, BoardTransport } from '../realtime/connectionBoard.js';
+import type { Due } from '../realtime/deadlines.js';
 
 /** How a transport ends one caller's connection when the server ends it. */
 export interface SessionEnds {
@@ -73,7 +74,7 @@ export async function watchSession(
 ): Promise<WatchedSession> {
   const session = new ConnectionSession(services, viewer, ends, streamId, services.board.opened(viewer, transport));
   try {
-    session.untrackSession = await services.sessions.track(session);
+    await services.sessions.track(session);
     if (viewer.kind === 'integration') {
       session.untrackIntegration = await services.integrations.track(viewer, () => ends.revoked());
     }
@@ -88,9 +89,9 @@ export async function watchSession(
  * One connection's session: a class, so that thousands of idle connections share its methods instead of each
  * holding closures of its own (docs/architecture.md, "Per-connection cost").
  */
-class ConnectionSession implements WatchedSession, TrackedConnection {
-  private cancelExpiry: () => void;
-  untrackSession: () => void = noop;
+class ConnectionSession implements WatchedSession, TrackedConnection, Due {
+  /** The token's expiry among the instance's deadlines (realtime/deadlines.ts). */
+  private expiry: number;
   untrackIntegration: () => void = noop;
 
   constructor(
@@ -100,16 +101,16 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
     readonly streamId: string | undefined,
     private readonly board: BoardEntry,
   ) {
-    this.cancelExpiry = this.expireAt(viewer);
+    this.expiry = services.deadlines.at(viewer.expiresAt * 1000, this);
   }
 
   renew(next: Viewer): void {
     if (!sameCaller(this.viewer, next)) {
       throw forbidden('This token is not for the caller of this connection: reconnect with it instead');
     }
-    this.cancelExpiry();
-    this.cancelExpiry = this.expireAt(next);
+    this.services.deadlines.cancel(this.expiry, this);
     this.viewer = next;
+    this.expiry = this.services.deadlines.at(next.expiresAt * 1000, this);
   }
 
   signedOut(): void {
@@ -136,15 +137,16 @@ class ConnectionSession implements WatchedSession, TrackedConnection {
     };
   }
 
-  stop(closeCode?: number): void {
-    this.cancelExpiry();
-    this.untrackSession();
-    this.untrackIntegration();
-    this.board.closed(closeCode);
+  /** The token expired (realtime/deadlines.ts). */
+  due(): void {
+    this.ends.expired();
   }
 
-  private expireAt(viewer: Viewer): () => void {
-    return this.services.deadlines.at(viewer.expiresAt * 1000, () => this.ends.expired());
+  stop(closeCode?: number): void {
+    this.services.deadlines.cancel(this.expiry, this);
+    this.services.sessions.untrack(this);
+    this.untrackIntegration();
+    this.board.closed(closeCode);
   }
 }
 

@@ -68,6 +68,35 @@ export const ForbiddenReason = {
 } as const;
 
 /**
+ * The places a socket's live subscriptions hold among their caller's and clinic's, by operation id, given back when
+ * each ends. A list of id and release, one after the other: a socket runs a few operations at most, and a Map's table
+ * would be some 300 bytes for each of thousands of sockets.
+ */
+class HeldPlaces {
+  private readonly entries: (string | Release)[] = [];
+
+  add(id: string, release: Release): void {
+    this.entries.push(id, release);
+  }
+
+  release(id: string): void {
+    const { entries } = this;
+    for (let i = 0; i < entries.length; i += 2) {
+      if (entries[i] !== id) continue;
+      const release = entries[i + 1] as Release;
+      entries.splice(i, 2);
+      release();
+      return;
+    }
+  }
+
+  releaseAll(): void {
+    const released = this.entries.splice(0);
+    for (let i = 1; i < released.length; i += 2) (released[i] as Release)();
+  }
+}
+
+/**
  * What the server keeps of one socket, as graphql-ws's `ctx.extra`: every field declared up front, so that the object
  * keeps one shape and its fields in itself rather than in a separate, growing property store.
  */
@@ -79,7 +108,7 @@ class SocketExtra implements ExtraBase {
   /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
   session: WatchedSession | undefined = undefined;
   /** The places of its live subscriptions among its caller's and clinic's (auth/callerLimits.ts), by operation id. */
-  held: Map<string, Release> | undefined = undefined;
+  held: HeldPlaces | undefined = undefined;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening: Promise<void> | undefined = undefined;
   closed = false;
@@ -279,7 +308,7 @@ export function attachWebSocketServer(
         ctx.extra.closed = true;
         traces.get(ctx.extra.socket)?.closed(code, reason);
         ctx.extra.session?.stop(code);
-        for (const release of ctx.extra.held?.values() ?? []) release();
+        ctx.extra.held?.releaseAll();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
@@ -323,7 +352,7 @@ export function attachWebSocketServer(
         if (!Array.isArray(prepared)) {
           const held = services.limits.holdSubscription(viewer, prepared.document, payload.operationName);
           if (held instanceof GraphQLError) return [held];
-          if (held) (ctx.extra.held ??= new Map()).set(id, session!.holding(held));
+          if (held) (ctx.extra.held ??= new HeldPlaces()).add(id, session!.holding(held));
           // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
           // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
           // every request.
@@ -357,8 +386,7 @@ export function attachWebSocketServer(
       },
       onComplete(ctx, id) {
         traces.get(ctx.extra.socket)?.completed(id);
-        ctx.extra.held?.get(id)?.();
-        ctx.extra.held?.delete(id);
+        ctx.extra.held?.release(id);
       },
       onOperation(_ctx, _id, payload, args, result) {
         const started = startedAt.get(payload);

@@ -3,9 +3,14 @@
  * interval ticks every `tickMs` and runs what fell due since the last tick, so a deadline runs at most one tick late
  * and never early. Holding thousands of connections costs no timer each (docs/architecture.md, "Sessions").
  */
+/** What falls due at a deadline: a connection's session, at its token's expiry. An object, not a closure. */
+export interface Due {
+  due(): void;
+}
+
 export class Deadlines {
   /** Pending deadlines by tick number (epoch ms / tickMs, rounded up). */
-  private readonly due = new Map<number, Set<() => void>>();
+  private readonly due = new Map<number, Set<Due>>();
   private timer: NodeJS.Timeout | undefined;
   /** The last tick whose deadlines have run. */
   private ran = 0;
@@ -19,26 +24,32 @@ export class Deadlines {
     return n;
   }
 
-  /** Runs `run` once the epoch-ms instant `at` has passed (at once if it has). Returns how to cancel it. */
-  at(at: number, run: () => void): () => void {
+  /**
+   * Calls `target.due()` once the epoch-ms instant `at` has passed (at once if it has). Returns what `cancel` takes:
+   * a number, so that a connection keeps no closure for its deadline (docs/architecture.md, "Per-connection cost").
+   * A target has one deadline at a time: cancel the old one before setting another.
+   */
+  at(at: number, target: Due): number {
     if (at <= Date.now()) {
-      run();
-      return () => {};
+      target.due();
+      return 0;
     }
     const tick = Math.ceil(at / this.tickMs);
     let set = this.due.get(tick);
     if (!set) this.due.set(tick, (set = new Set()));
-    // An entry of its own: the same function may be registered twice.
-    const entry = () => run();
-    set.add(entry);
+    set.add(target);
     if (!this.timer) {
       this.ran = Math.floor(Date.now() / this.tickMs);
       this.timer = setInterval(() => this.tick(), this.tickMs);
       this.timer.unref();
     }
-    return () => {
-      if (set.delete(entry) && set.size === 0 && this.due.get(tick) === set) this.due.delete(tick);
-    };
+    return tick;
+  }
+
+  /** `target` will not fall due at the deadline `at` returned (nothing if it has run, or `tick` is 0). */
+  cancel(tick: number, target: Due): void {
+    const set = this.due.get(tick);
+    if (set?.delete(target) && set.size === 0) this.due.delete(tick);
   }
 
   /** Stops the timer; what is pending never runs. */
@@ -54,7 +65,7 @@ export class Deadlines {
       const set = this.due.get(tick);
       if (!set) continue;
       this.due.delete(tick);
-      for (const run of set) run();
+      for (const target of set) target.due();
     }
     this.ran = Math.max(this.ran, now);
     if (this.due.size === 0) {

@@ -8,13 +8,14 @@ describe('Deadlines (one timer for every connection’s token expiry)', () => {
     const ran: Array<{ name: string; late: number }> = [];
     const add = (name: string, inMs: number) => {
       const at = start + inMs;
-      return deadlines.at(at, () => ran.push({ name, late: Date.now() - at }));
+      const target = { due: () => void ran.push({ name, late: Date.now() - at }) };
+      return { tick: deadlines.at(at, target), target };
     };
     add('b', 240);
     add('a', 120);
-    const cancel = add('cancelled', 150);
+    const cancelled = add('cancelled', 150);
     add('a-twin', 120);
-    cancel();
+    deadlines.cancel(cancelled.tick, cancelled.target);
     expect(deadlines.size).toBe(3);
     await vi.waitFor(() => expect(ran).toHaveLength(3), { timeout: 5_000 });
     expect(ran.map((r) => r.name)).toEqual(['a', 'a-twin', 'b']);
@@ -26,7 +27,7 @@ describe('Deadlines (one timer for every connection’s token expiry)', () => {
   it('runs a deadline that has already passed at once', () => {
     const deadlines = new Deadlines();
     let ran = false;
-    deadlines.at(Date.now() - 1, () => (ran = true));
+    deadlines.at(Date.now() - 1, { due: () => void (ran = true) });
     expect(ran).toBe(true);
     expect(deadlines.size).toBe(0);
   });

@@ -391,10 +391,10 @@ export class SessionService {
   }
 
   /**
-   * Closes the connection when its session is signed out or goes idle, from now on. Returns how to stop (when the
-   * connection ends). Checks once more after listening, so a sign-out between the token check and now is not missed.
+   * Closes the connection when its session is signed out or goes idle, from now on, until `untrack`. Checks once more
+   * after listening, so a sign-out between the token check and now is not missed.
    */
-  async track(connection: TrackedConnection): Promise<() => void> {
+  async track(connection: TrackedConnection): Promise<void> {
     const { tenantId } = connection.viewer;
     let tenant = this.live.get(tenantId);
     if (!tenant) {
@@ -409,17 +409,20 @@ export class SessionService {
     }
     tenant.connections.add(connection);
     await tenant.unsubscribe;
-    const stop = () => {
-      const current = this.live.get(tenantId);
-      if (!current) return;
-      current.connections.delete(connection);
-      if (current.connections.size > 0) return;
-      this.live.delete(tenantId);
-      void current.unsubscribe.then((unsubscribe) => unsubscribe());
-    };
     const end = await this.check(connection.viewer);
     if (end) this.close(connection, `${end === 'idle' ? 'idle' : 'signed out'} before tracking`, end);
-    return stop;
+  }
+
+  /**
+   * The connection ended: no longer tracked (nothing if it was not). A method, not a closure `track` would return: a
+   * connection keeps none for it (docs/architecture.md, "Per-connection cost").
+   */
+  untrack(connection: TrackedConnection): void {
+    const { tenantId } = connection.viewer;
+    const current = this.live.get(tenantId);
+    if (!current?.connections.delete(connection) || current.connections.size > 0) return;
+    this.live.delete(tenantId);
+    void current.unsubscribe.then((unsubscribe) => unsubscribe());
   }
 
   private idleApplies(viewer: Viewer): boolean {
