@@ -147,11 +147,9 @@ function uuidArray(ids: readonly (string | null)[]): string {
  */
 function textArray(values: readonly string[]): string {
   if (values.length === 0) return '{}';
-  const escaped = values.some(needsEscape) ? values.map((v) => v.replace(/[\\"]/g, '\\$&')) : values;
+  const escaped = /[\\"]/.test(values.join('')) ? values.map((v) => v.replace(/[\\"]/g, '\\$&')) : values;
   return `{"${escaped.join('","')}"}`;
 }
-
-const needsEscape = (value: string) => value.includes('"') || value.includes('\\');
 
 /** Entries read by subscribers kept for a retry while the database fails; beyond, the oldest are dropped (logged). */
 const MAX_RETAINED = 100_000;
