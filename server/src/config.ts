@@ -58,6 +58,14 @@ export interface Config {
    */
   keepAliveSeconds: number;
   /**
+   * Seconds a new WebSocket connection has to send `connection_init` (`WS_INIT_TIMEOUT`, 1 to 60) before it is closed
+   * with 4408. Counted on the instance's one deadline timer, so up to a second late. Not graphql-ws's default of 3 s:
+   * a server whose event loop was busy for that long (a burst of writes on the embedded database, which runs in
+   * process) read a client's init only after the timer had closed a client that sent it at once.
+   * @default 10
+   */
+  wsInitTimeoutSeconds: number;
+  /**
    * Kibibytes a subscriber's connection may hold unsent (`SLOW_CONSUMER_KIB`, 16 to 65536) before its subscription is
    * ended with `SLOW_CONSUMER` and its last cursor, so a client that stops reading delays nobody.
    * @default 1024
@@ -393,6 +401,7 @@ export function loadConfig(env: Env = process.env): Config {
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
     typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
     keepAliveSeconds: parseSeconds('WS_KEEPALIVE', env.WS_KEEPALIVE, 12, 1, 300),
+    wsInitTimeoutSeconds: parseSeconds('WS_INIT_TIMEOUT', env.WS_INIT_TIMEOUT, 10, 1, 60),
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
     eventRetentionDays: parseDays('EVENT_RETENTION', env.EVENT_RETENTION, 30, 1, 3650),

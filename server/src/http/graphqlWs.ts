@@ -8,6 +8,7 @@ import {
 } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import type { Deadlines, Due } from '../realtime/deadlines.js';
 
 /**
  * graphql-ws's protocol (makeServer: init, ping/pong, subscribe, complete, close codes) on the sockets of a `ws`
@@ -19,6 +20,8 @@ import type { Logger } from '../logger.js';
  *   them the whole chunk the socket read them from;
  * - a closure per socket for each of `send`, `close`, `onMessage`, the message, close and error listeners;
  * - a keep-alive interval per socket, and a timeout per ping: here one timer serves every socket (`keepAlive`);
+ * - graphql-ws's timer for `connection_init`, kept by the socket's handler for its whole life: here the wait is one
+ *   of the instance's deadlines (realtime/deadlines.ts), cancelled when the init arrives;
  * - its socket 'error' listener printed every client's protocol error on the console as an internal one.
  *
  * Here one listener function per event serves every socket; what a socket needs is one small object, its `Port`.
@@ -42,7 +45,7 @@ const kPort = Symbol('graphql-ws port');
 type PortedSocket = WebSocket & { [kPort]: Port };
 
 /** One socket as graphql-ws's server sees it, and what its listeners need. */
-class Port implements ProtocolSocket {
+class Port implements ProtocolSocket, Due {
   /** graphql-ws's message handler, given once by `onMessage`. */
   receive: ((data: string) => Promise<void>) | undefined = undefined;
   /** graphql-ws's close handler, returned by `opened`. */
@@ -53,6 +56,9 @@ class Port implements ProtocolSocket {
   /** Heard from (a message, a ping, a pong) since the last keep-alive round; pinged in the last round. */
   heard = false;
   pinged = false;
+  /** Whether `connection_init` arrived; until then, its deadline among the instance's. */
+  initialised = false;
+  initDeadline = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -76,6 +82,12 @@ class Port implements ProtocolSocket {
   onMessage(cb: (data: string) => Promise<void>): void {
     this.receive = cb;
   }
+
+  /** No `connection_init` in time: closed as graphql-ws would have. */
+  due(): void {
+    if (!this.initialised)
+      this.ws.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+  }
 }
 
 /** What the shared listeners read of the server they belong to. */
@@ -84,6 +96,9 @@ interface Host {
   flood: FloodLimit;
   /** The keep-alive round (`keepAlive`); 0 for none. */
   keepAliveMs: number;
+  /** How long a socket may stay open without `connection_init`, on these deadlines. */
+  initWaitMs: number;
+  deadlines: Deadlines;
 }
 
 /** Every socket's message listener: counted against the flood limit, then handed to graphql-ws. */
@@ -137,6 +152,7 @@ function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
 /** Every socket's close listener: graphql-ws's close handling (its onClose hook, completing the operations). */
 function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   const port = (this as PortedSocket)[kPort];
+  if (!port.initialised) port.host.deadlines.cancel(port.initDeadline, port);
   port.closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
 }
 
@@ -156,7 +172,17 @@ export function serveGraphqlWs<P extends Record<string, unknown>, E extends Extr
   extraOf: (socket: WebSocket, request: IncomingMessage) => E,
   host: Host,
 ): { dispose(): Promise<void> } {
-  const server = makeServer<P, E>(options);
+  const server = makeServer<P, E>({
+    ...options,
+    // Counted here instead, on the instance's deadlines (Port.due).
+    connectionInitWaitTimeout: 0,
+    onConnect(ctx) {
+      const port = (ctx.extra.socket as PortedSocket)[kPort];
+      port.initialised = true;
+      host.deadlines.cancel(port.initDeadline, port);
+      return options.onConnect?.(ctx);
+    },
+  });
   const stopKeepAlive = host.keepAliveMs > 0 ? keepAlive(wss, host.keepAliveMs) : () => {};
   wss.options.handleProtocols = handleProtocols;
   wss.once('error', (err) => {
@@ -168,6 +194,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>, E extends Extr
     (socket as PortedSocket)[kPort] = port;
     socket.on('message', onSocketMessage).on('ping', onSocketSpoke).on('pong', onSocketSpoke);
     socket.once('close', onSocketClose);
+    port.initDeadline = host.deadlines.at(Date.now() + host.initWaitMs, port);
     port.closed = server.opened(port, extraOf(socket, request));
   });
   return {

@@ -38,13 +38,6 @@ export const SocketLimits = {
   /** Most messages a client may send in `floodWindowMs` before the connection is closed with 4429. */
   maxMessages: 200,
   floodWindowMs: 10_000,
-  /**
-   * How long a socket may stay open without `connection_init` before it is closed with 4408. graphql-ws's default,
-   * 3 s, counts from the upgrade: a server whose event loop is busy for that long (a burst of writes on the embedded
-   * database, which runs in process) read a client's init only after the timer, which runs first, and closed a client
-   * that had sent it at once.
-   */
-  connectionInitWaitMs: 10_000,
 } as const;
 
 /** Close codes of our own, beside graphql-ws's (4400 bad request, 4403 forbidden, ...). */
@@ -248,7 +241,6 @@ export function attachWebSocketServer(
     wss,
     {
       schema,
-      connectionInitWaitTimeout: SocketLimits.connectionInitWaitMs,
       // Queries and mutations: their patient reads are audited before the result is sent.
       execute: executeAudited,
       // A delivery group's member stream as it is, without graphql-js's per-subscription wrapper.
@@ -423,6 +415,8 @@ export function attachWebSocketServer(
     {
       log,
       keepAliveMs: config.keepAliveSeconds * 1000,
+      initWaitMs: config.wsInitTimeoutSeconds * 1000,
+      deadlines: services.deadlines,
       // A flood of messages closes the socket before they are parsed.
       flood: {
         maxMessages: SocketLimits.maxMessages,

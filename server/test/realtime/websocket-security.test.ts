@@ -13,7 +13,7 @@ import {
   waitForStreams,
 } from '../helpers/realtime.js';
 import { useTestServer, type ClinicIds } from '../helpers/setup.js';
-import type { TestServer } from '../helpers/testServer.js';
+import { startTestServer, type TestServer } from '../helpers/testServer.js';
 import { signToken, unsignedToken, type TokenClaims } from '../helpers/tokens.js';
 import { collect, wsClient } from '../helpers/ws.js';
 
@@ -423,5 +423,26 @@ describe('Unexpected errors', () => {
       ],
     });
     expect(after.data!.appointmentChanged.appointment.id).toBe(next);
+  });
+});
+
+describe('connection_init wait (WS_INIT_TIMEOUT)', () => {
+  let quick: TestServer;
+  beforeAll(async () => {
+    quick = await startTestServer({ wsInitTimeoutSeconds: 1 });
+  });
+  afterAll(() => quick?.stop());
+
+  it('should close a socket that sends no connection_init with 4408 once the wait is over, never before, and keep one that did', async () => {
+    const token = await quick.login('sunrise-derm', 'nurse');
+    const openedAt = Date.now();
+    const [silent, greeted] = await Promise.all([openSocket(quick.url), openAcknowledged(quick.url, token)]);
+    expect(await silent.closed).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(1000);
+    // The one that greeted in time is past its wait too, and still served.
+    expect(greeted.ws.readyState).toBe(greeted.ws.OPEN);
+    greeted.send({ type: 'ping' });
+    await vi.waitFor(() => expect(greeted.messages.some((m) => m.type === 'pong')).toBe(true), { timeout: 5_000 });
+    greeted.ws.close();
   });
 });
