@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -37,8 +38,84 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** `npm run build`'s client half, into client/dist (what the production server serves at `/`). */
-export function buildClient(): Promise<void> {
+/**
+ * `npm run build`'s client half, into client/dist (what the production server serves at `/`), once for the browser
+ * files that run at once and once for runs that follow as long as what it is built from stays the same: the build is
+ * named by a hash of its inputs (`BUILD_INPUTS`, package-lock.json, the mode), written beside it when it is done. A
+ * lock file makes a second test file wait for the build the first one started rather than write client/dist under it.
+ */
+export async function buildClient(): Promise<void> {
+  const key = clientBuildKey();
+  await withLock(path.join(CACHE, 'client-build.lock'), async () => {
+    if (existsSync(path.join(DIST, 'index.html')) && readIfExists(STAMP) === key) return;
+    rmSync(STAMP, { force: true });
+    await viteBuild();
+    writeFileSync(STAMP, key);
+  });
+}
+
+const CACHE = path.join(ROOT, 'node_modules/.cache/derm-e2e');
+const DIST = path.join(ROOT, 'client/dist');
+/** Which inputs the client/dist of now was built from. */
+const STAMP = path.join(CACHE, 'client-build.key');
+/** What the client build reads, besides node_modules (package-lock.json stands for it). */
+const BUILD_INPUTS = ['client/index.html', 'client/vite.config.ts', 'client/tsconfig.json', 'client/src'];
+
+function clientBuildKey(): string {
+  const hash = createHash('sha256').update('production\0');
+  const files = [path.join(ROOT, 'package-lock.json')];
+  for (const input of BUILD_INPUTS) {
+    const full = path.join(ROOT, input);
+    if (statSync(full).isDirectory()) {
+      for (const entry of readdirSync(full, { withFileTypes: true, recursive: true })) {
+        if (entry.isFile()) files.push(path.join(entry.parentPath, entry.name));
+      }
+    } else files.push(full);
+  }
+  for (const file of files.sort()) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file));
+  return hash.digest('hex');
+}
+
+function readIfExists(file: string): string | null {
+  return existsSync(file) ? readFileSync(file, 'utf8') : null;
+}
+
+/**
+ * Runs `work` holding a lock file (its holder's pid inside), waiting up to 5 minutes for another process to let go;
+ * a lock whose process is gone is taken over.
+ */
+async function withLock(lock: string, work: () => Promise<void>): Promise<void> {
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readIfExists(lock));
+    if (holder && !alive(holder)) rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} still held by process ${holder} after 5 minutes`);
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  try {
+    await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function viteBuild(): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
