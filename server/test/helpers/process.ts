@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { serverScript } from './serverBuild.js';
+import { TEST_PASSWORD_HASH_COST } from './services.js';
 import { copyPgliteTemplate } from './templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -64,7 +65,14 @@ export function operatorScript(
 ): Promise<ScriptResult> {
   const child = spawn(process.execPath, [...serverScript(script), ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -102,6 +110,7 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Pr
       SEED_DEMO: 'true',
       // As startTestServer: tests sign in from one address far faster than a clinic does.
       RATE_LIMIT_ANONYMOUS: '1000000',
+      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
