@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -39,38 +39,42 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
- * `npm run build`'s client half, into client/dist (what the production server serves at `/`), once for the browser
- * files that run at once and once for runs that follow as long as what it is built from stays the same: the build is
- * named by a hash of its inputs (`BUILD_INPUTS`, package-lock.json, the mode), written beside it when it is done. A
- * lock file makes a second test file wait for the build the first one started rather than write client/dist under it.
+ * `npm run build`'s client half, into client/dist (what the production server serves at `/`): see `buildApp`.
  */
-export async function buildClient(): Promise<void> {
-  const key = clientBuildKey();
-  await withLock(path.join(CACHE, 'client-build.lock'), async () => {
-    if (existsSync(path.join(DIST, 'index.html')) && readIfExists(STAMP) === key) return;
-    rmSync(STAMP, { force: true });
-    await viteBuild();
-    writeFileSync(STAMP, key);
+export function buildClient(): Promise<void> {
+  // What `npm run build` makes: vitest sets NODE_ENV=test, which would give Vite React's development build.
+  return buildApp('client', { NODE_ENV: 'production' });
+}
+
+/**
+ * `npm run build`'s half for `app` (client/ or explorer/), into its dist/, once for the browser files that run at once
+ * and once for the runs that follow as long as what it is built from stays the same: the build is named by a hash of
+ * its inputs (the app's folder but for dist/ and the tests, package-lock.json, `env`), written beside it when it is
+ * done. A lock file makes a second test file wait for the build the first one started rather than write dist/ under
+ * it.
+ */
+export async function buildApp(app: 'client' | 'explorer', env: Record<string, string> = {}): Promise<void> {
+  const dist = path.join(ROOT, app, 'dist');
+  const stamp = path.join(CACHE, `${app}-build.key`);
+  const key = buildKey(app, env);
+  await withLock(path.join(CACHE, `${app}-build.lock`), async () => {
+    if (existsSync(path.join(dist, 'index.html')) && readIfExists(stamp) === key) return;
+    rmSync(stamp, { force: true });
+    await viteBuild(app, env);
+    writeFileSync(stamp, key);
   });
 }
 
 const CACHE = path.join(ROOT, 'node_modules/.cache/derm-e2e');
-const DIST = path.join(ROOT, 'client/dist');
-/** Which inputs the client/dist of now was built from. */
-const STAMP = path.join(CACHE, 'client-build.key');
-/** What the client build reads, besides node_modules (package-lock.json stands for it). */
-const BUILD_INPUTS = ['client/index.html', 'client/vite.config.ts', 'client/tsconfig.json', 'client/src'];
+/** Not what the build reads: its output and the tests. */
+const NOT_INPUTS = new Set(['dist', 'e2e', 'test', 'README.md']);
 
-function clientBuildKey(): string {
-  const hash = createHash('sha256').update('production\0');
+function buildKey(app: string, env: Record<string, string>): string {
+  const hash = createHash('sha256').update(JSON.stringify({ NODE_ENV: process.env.NODE_ENV, ...env }));
   const files = [path.join(ROOT, 'package-lock.json')];
-  for (const input of BUILD_INPUTS) {
-    const full = path.join(ROOT, input);
-    if (statSync(full).isDirectory()) {
-      for (const entry of readdirSync(full, { withFileTypes: true, recursive: true })) {
-        if (entry.isFile()) files.push(path.join(entry.parentPath, entry.name));
-      }
-    } else files.push(full);
+  for (const entry of readdirSync(path.join(ROOT, app), { withFileTypes: true, recursive: true })) {
+    const top = path.relative(path.join(ROOT, app), entry.parentPath).split(path.sep)[0] || entry.name;
+    if (entry.isFile() && !NOT_INPUTS.has(top)) files.push(path.join(entry.parentPath, entry.name));
   }
   for (const file of files.sort()) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file));
   return hash.digest('hex');
@@ -115,7 +119,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function viteBuild(): Promise<void> {
+function viteBuild(app: string, env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -123,14 +127,13 @@ function viteBuild(): Promise<void> {
         path.join(ROOT, 'node_modules/vite/bin/vite.js'),
         'build',
         '--config',
-        'client/vite.config.ts',
+        `${app}/vite.config.ts`,
         '--logLevel',
         'warn',
       ],
       {
         cwd: ROOT,
-        // What `npm run build` makes: vitest sets NODE_ENV=test, which would give Vite React's development build.
-        env: { ...process.env, NODE_ENV: 'production' },
+        env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
