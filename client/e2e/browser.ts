@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -37,8 +38,88 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** `npm run build`'s client half, into client/dist (what the production server serves at `/`). */
+/**
+ * `npm run build`'s client half, into client/dist (what the production server serves at `/`): see `buildApp`.
+ */
 export function buildClient(): Promise<void> {
+  // What `npm run build` makes: vitest sets NODE_ENV=test, which would give Vite React's development build.
+  return buildApp('client', { NODE_ENV: 'production' });
+}
+
+/**
+ * `npm run build`'s half for `app` (client/ or explorer/), into its dist/, once for the browser files that run at once
+ * and once for the runs that follow as long as what it is built from stays the same: the build is named by a hash of
+ * its inputs (the app's folder but for dist/ and the tests, package-lock.json, `env`), written beside it when it is
+ * done. A lock file makes a second test file wait for the build the first one started rather than write dist/ under
+ * it.
+ */
+export async function buildApp(app: 'client' | 'explorer', env: Record<string, string> = {}): Promise<void> {
+  const dist = path.join(ROOT, app, 'dist');
+  const stamp = path.join(CACHE, `${app}-build.key`);
+  const key = buildKey(app, env);
+  await withLock(path.join(CACHE, `${app}-build.lock`), async () => {
+    if (existsSync(path.join(dist, 'index.html')) && readIfExists(stamp) === key) return;
+    rmSync(stamp, { force: true });
+    await viteBuild(app, env);
+    writeFileSync(stamp, key);
+  });
+}
+
+const CACHE = path.join(ROOT, 'node_modules/.cache/derm-e2e');
+/** Not what the build reads: its output and the tests. */
+const NOT_INPUTS = new Set(['dist', 'e2e', 'test', 'README.md']);
+
+function buildKey(app: string, env: Record<string, string>): string {
+  const hash = createHash('sha256').update(JSON.stringify({ NODE_ENV: process.env.NODE_ENV, ...env }));
+  const files = [path.join(ROOT, 'package-lock.json')];
+  for (const entry of readdirSync(path.join(ROOT, app), { withFileTypes: true, recursive: true })) {
+    const top = path.relative(path.join(ROOT, app), entry.parentPath).split(path.sep)[0] || entry.name;
+    if (entry.isFile() && !NOT_INPUTS.has(top)) files.push(path.join(entry.parentPath, entry.name));
+  }
+  for (const file of files.sort()) hash.update(path.relative(ROOT, file)).update('\0').update(readFileSync(file));
+  return hash.digest('hex');
+}
+
+function readIfExists(file: string): string | null {
+  return existsSync(file) ? readFileSync(file, 'utf8') : null;
+}
+
+/**
+ * Runs `work` holding a lock file (its holder's pid inside), waiting up to 5 minutes for another process to let go;
+ * a lock whose process is gone is taken over.
+ */
+async function withLock(lock: string, work: () => Promise<void>): Promise<void> {
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readIfExists(lock));
+    if (holder && !alive(holder)) rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} still held by process ${holder} after 5 minutes`);
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  try {
+    await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function viteBuild(app: string, env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -46,14 +127,13 @@ export function buildClient(): Promise<void> {
         path.join(ROOT, 'node_modules/vite/bin/vite.js'),
         'build',
         '--config',
-        'client/vite.config.ts',
+        `${app}/vite.config.ts`,
         '--logLevel',
         'warn',
       ],
       {
         cwd: ROOT,
-        // What `npm run build` makes: vitest sets NODE_ENV=test, which would give Vite React's development build.
-        env: { ...process.env, NODE_ENV: 'production' },
+        env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -1,40 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { dayInZone } from '../../server/test/helpers/time.js';
-import { launchChromium, newBrowserContext } from '../../client/e2e/browser.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** `npm run build`'s explorer half: the static files the server serves at /explorer. */
-function buildExplorer(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'node_modules/vite/bin/vite.js'),
-        'build',
-        '--config',
-        'explorer/vite.config.ts',
-        '--logLevel',
-        'warn',
-      ],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`vite build failed (${code}):\n${output}`))));
-  });
-}
+import { buildApp, launchChromium, newBrowserContext } from '../../client/e2e/browser.js';
 
 let dataDir: string;
 let server: ServerProcess;
@@ -43,7 +14,8 @@ let browser: Browser;
 const requested: string[] = [];
 
 beforeAll(async () => {
-  await buildExplorer();
+  // `npm run build`'s explorer half: the static files the server serves at /explorer.
+  await buildApp('explorer');
   dataDir = mkdtempSync(path.join(tmpdir(), 'derm-explorer-'));
   server = await spawnServer({ DATA_DIR: dataDir });
   browser = await launchChromium();

@@ -78,7 +78,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, embeddedDir: `${config.dataDir}/pglite` });
   const applied = await migrateLatest(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
-  if (config.seedDemo && (await seedDemoIfEmpty(db))) log.info('demo clinics loaded');
+  if (config.seedDemo && (await seedDemoIfEmpty(db, config.passwordHashCost))) log.info('demo clinics loaded');
 
   const realtime = await createRealtime(db, config, log);
   const metrics = new Metrics();
@@ -102,7 +102,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       { standings: (tenantIds) => standingsOfDisabled(db, tenantIds) },
     ),
     throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
-    passwordHashing: new PasswordHashing(config.passwordHashConcurrency, config.passwordHashQueue),
+    passwordHashing: new PasswordHashing(
+      config.passwordHashConcurrency,
+      config.passwordHashQueue,
+      config.passwordHashCost,
+    ),
     delivery: new SubscriberGroups(config.slowConsumerBytes, metrics),
     limits: new CallerLimits(config.rateLimits, realtime.redis, config.redisNamespace, log),
     deadlines: new Deadlines(),

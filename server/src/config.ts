@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_PASSWORD_HASH_COST } from './auth/passwords.js';
 
 /** Every setting the server reads from its environment, parsed and defaulted in this one place. */
 export interface Config {
@@ -105,6 +106,11 @@ export interface Config {
    * them is refused at once with `TOO_MANY_REQUESTS` (reason `BUSY`). @default 16
    */
   passwordHashQueue: number;
+  /**
+   * log2 of scrypt's N for the password hashes this instance makes (`PASSWORD_HASH_COST`, 10 to 20): memory and time
+   * double with each step. Hashes keep the cost they were made with. Lower it for tests only. @default 15
+   */
+  passwordHashCost: number;
   /**
    * Proxies in front of the server whose `X-Forwarded-For` is believed (`TRUST_PROXY`, 0 to 10 hops): the source
    * address password attempts are counted against is the client's as the nearest of them saw it. With 0, it is the
@@ -417,6 +423,14 @@ export function loadConfig(env: Env = process.env): Config {
       'derivations',
     ),
     passwordHashQueue: parseWhole('PASSWORD_HASH_QUEUE', env.PASSWORD_HASH_QUEUE, 16, 0, 1024, 'checks'),
+    passwordHashCost: parseWhole(
+      'PASSWORD_HASH_COST',
+      env.PASSWORD_HASH_COST,
+      DEFAULT_PASSWORD_HASH_COST,
+      10,
+      20,
+      'steps (log2 of scrypt N)',
+    ),
     trustProxyHops: parseWhole('TRUST_PROXY', env.TRUST_PROXY, 0, 0, 10, 'proxies'),
     rateLimits: parseRateLimits(env),
   };

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../src/auth/passwords.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const secret = 'x'.repeat(40);
@@ -180,5 +181,19 @@ describe('configuration', () => {
         subscriptionsPerClinic: 500,
       },
     });
+  });
+
+  it("hashes passwords at production's cost (scrypt N=2^15) unless PASSWORD_HASH_COST says otherwise", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'derm-config-'));
+    expect(loadConfig({ DATA_DIR: dataDir }).passwordHashCost).toBe(15);
+    expect(loadConfig({ DATA_DIR: dataDir, PASSWORD_HASH_COST: '12' }).passwordHashCost).toBe(12);
+    for (const value of ['9', '21', '15.5', 'high'])
+      expect(() => loadConfig({ DATA_DIR: dataDir, PASSWORD_HASH_COST: value })).toThrow(/PASSWORD_HASH_COST/);
+    // The tests' servers hash at 2^10 (helpers/services.ts); this one is the cost that ships.
+    const hash = await hashPassword('violet-harbour-lantern-42');
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await verifyPassword('violet-harbour-lantern-42', hash)).toBe(true);
+    expect(await verifyPassword('violet-harbour-lantern-43', hash)).toBe(false);
+    expect(await hashPassword('violet-harbour-lantern-42', 10)).toMatch(/^scrypt\$1024\$8\$1\$/);
   });
 });

@@ -1,8 +1,12 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { AttemptRefusal, tooManyAttempts } from '../errors.js';
 
-// scrypt with N=2^15 takes ~50-100 ms: slow for a guesser, quick enough for a sign-in.
-const PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
+/**
+ * log2 of scrypt's N for new hashes (`PASSWORD_HASH_COST`). 2^15 takes ~50-100 ms: slow for a guesser, quick enough
+ * for a sign-in. Only the tests go lower (they sign in hundreds of times a run); a hash keeps the cost it was made with.
+ */
+export const DEFAULT_PASSWORD_HASH_COST = 15;
+const PARAMS = { r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 const MAX_MEM = 64 * 1024 * 1024;
 
@@ -14,11 +18,15 @@ function derive(password: string, salt: Buffer, params: ScryptOptions): Promise<
   );
 }
 
-/** `scrypt$N$r$p$salt$hash`, base64url parts: the parameters travel with the hash so they can be raised later. */
-export async function hashPassword(password: string): Promise<string> {
+/**
+ * `scrypt$N$r$p$salt$hash`, base64url parts: the parameters travel with the hash so they can be raised later. `cost`
+ * is log2 of N.
+ */
+export async function hashPassword(password: string, cost = DEFAULT_PASSWORD_HASH_COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const params = { N: 2 ** cost, ...PARAMS };
+  const key = await derive(password, salt, params);
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -29,11 +37,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-/** Spent when the user does not exist, so a wrong email takes as long as a wrong password. */
-let dummyHash: Promise<string> | undefined;
-export function dummyPasswordHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-  return dummyHash;
+/**
+ * Spent when the user does not exist, so a wrong email takes as long as a wrong password (of the same `cost` as the
+ * instance's new hashes).
+ */
+const dummyHashes = new Map<number, Promise<string>>();
+export function dummyPasswordHash(cost = DEFAULT_PASSWORD_HASH_COST): Promise<string> {
+  let hash = dummyHashes.get(cost);
+  if (!hash) dummyHashes.set(cost, (hash = hashPassword(randomBytes(16).toString('hex'), cost)));
+  return hash;
 }
 
 /**
@@ -53,6 +65,8 @@ export class PasswordHashing {
   constructor(
     readonly limit: number,
     readonly queueLimit = 0,
+    /** log2 of scrypt's N for the hashes this instance makes (`PASSWORD_HASH_COST`). */
+    readonly cost = DEFAULT_PASSWORD_HASH_COST,
   ) {}
 
   /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when slots and queue are full. */

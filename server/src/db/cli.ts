@@ -18,7 +18,11 @@ try {
   else if (command === 'rollback') console.log('reverted:', (await migrateRollback(db)).join(', ') || 'nothing');
   else if (command === 'seed') {
     await migrateLatest(db);
-    console.log((await seedDemoIfEmpty(db)) ? 'demo clinics loaded' : 'database already has clinics; nothing loaded');
+    console.log(
+      (await seedDemoIfEmpty(db, config.passwordHashCost))
+        ? 'demo clinics loaded'
+        : 'database already has clinics; nothing loaded',
+    );
   } else if (command === 'prune') {
     const flag = process.argv.indexOf('--before');
     const before =

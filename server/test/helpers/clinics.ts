@@ -1,5 +1,6 @@
 import { clinicsCli as runClinicsCli } from '../../src/domains/clinics/cli.js';
 import { operatorScript, type ScriptResult } from './process.js';
+import { TEST_PASSWORD_HASH_COST } from './services.js';
 
 /**
  * `npm run clinics -- <args>` run in this process: the operators' command itself, against the database of `env`, with
@@ -10,7 +11,14 @@ export async function clinicsCli(args: string[], env: Record<string, string>, st
   const stderr: string[] = [];
   const code = await runClinicsCli(
     args,
-    { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
+      ...env,
+    },
     {
       log: (line) => stdout.push(line),
       error: (line) => stderr.push(line),

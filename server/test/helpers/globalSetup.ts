@@ -1,4 +1,5 @@
 import { ADMIN_DATABASE_URL, reachable, TEST_REDIS_URL } from './services.js';
+import { buildServer } from './serverBuild.js';
 import { prepareTemplates } from './templates.js';
 
 /**
@@ -31,6 +32,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       { cause: err },
     );
   }
+  // The server's JavaScript for the processes the tests start (serverBuild.ts), once per run.
+  process.env.DERM_TEST_SERVER_JS ??= buildServer();
   shared.dermTemplates ??= { users: 0, ready: prepareTemplates() };
   const templates = shared.dermTemplates;
   templates.users += 1;

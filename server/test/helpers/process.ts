@@ -5,6 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { serverScript } from './serverBuild.js';
+import { TEST_PASSWORD_HASH_COST } from './services.js';
 import { copyPgliteTemplate } from './templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -38,7 +40,7 @@ export function freePort(): Promise<number> {
 export async function pruneEventLog(dataDir: string): Promise<string> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
+    [...serverScript('server/src/db/cli.ts'), 'prune', '--before', new Date().toISOString()],
     { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir } },
   );
   return stdout;
@@ -53,7 +55,7 @@ export interface ScriptResult {
 
 /**
  * An operators' command (`npm run integrations`, `npm run clinics`) as an operator starts it: its own process (the
- * script, without npm's banner), with `stdin` piped to it. PORT 0: no server to look for.
+ * script, built (serverBuild.ts), without npm's banner), with `stdin` piped to it. PORT 0: no server to look for.
  */
 export function operatorScript(
   script: string,
@@ -61,9 +63,16 @@ export function operatorScript(
   env: Record<string, string>,
   stdin = '',
 ): Promise<ScriptResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, [...serverScript(script), ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
+      ...env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -81,15 +90,15 @@ export function operatorScript(
 export const SHARED_JWT_SECRET = randomBytes(32).toString('base64url');
 
 /**
- * Starts the real server (`server/src/main.ts`) as its own process on an ephemeral port and resolves once it
- * listens. Used where one process is not enough: several instances sharing PostgreSQL and Redis, crashes, signals.
+ * Starts the real server (`server/src/main.ts`, built: serverBuild.ts) as its own process on an ephemeral port and
+ * resolves once it listens. Used where one process is not enough: several instances sharing PostgreSQL and Redis, crashes, signals.
  */
 export function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   // A fresh embedded database starts as a copy of the run's seeded template (templates.ts), not with initdb.
   if (env.DATA_DIR && !env.DATABASE_URL && !existsSync(path.join(env.DATA_DIR, 'pglite'))) {
     copyPgliteTemplate(path.join(env.DATA_DIR, 'pglite'));
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/src/main.ts')], {
+  const child = spawn(process.execPath, serverScript('server/src/main.ts'), {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -101,6 +110,7 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Pr
       SEED_DEMO: 'true',
       // As startTestServer: tests sign in from one address far faster than a clinic does.
       RATE_LIMIT_ANONYMOUS: '1000000',
+      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

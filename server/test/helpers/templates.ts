@@ -6,7 +6,7 @@ import knexPkg from 'knex';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { DEMO_CLINICS, seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
-import { ADMIN_DATABASE_URL } from './services.js';
+import { ADMIN_DATABASE_URL, TEST_PASSWORD_HASH_COST } from './services.js';
 
 /**
  * Migrating and seeding a database costs seconds (PGlite's initdb alone takes 3-8 s; the seed hashes a password), and
@@ -34,7 +34,7 @@ function clinicDays(): string {
 
 async function seed(db: Db): Promise<void> {
   await migrateLatest(db);
-  await seedDemoIfEmpty(db);
+  await seedDemoIfEmpty(db, TEST_PASSWORD_HASH_COST);
 }
 
 /** Creates both templates; resolves with a function that removes them. */

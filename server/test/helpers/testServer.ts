@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { DEMO_CLINICS, demoEmail, seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
-import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './services.js';
+import { ADMIN_DATABASE_URL, TEST_PASSWORD_HASH_COST, TEST_REDIS_URL } from './services.js';
 import { copyPgliteTemplate, currentTemplate, scratchDir } from './templates.js';
 
 export type Engine = 'pglite' | 'postgres';
@@ -61,7 +61,7 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
 
 async function seedFresh(db: Db): Promise<void> {
   await migrateLatest(db);
-  await seedDemoIfEmpty(db);
+  await seedDemoIfEmpty(db, TEST_PASSWORD_HASH_COST);
 }
 
 export type DemoClinicSlug = 'sunrise-derm' | 'lakeside-skin';
@@ -93,6 +93,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     // Every test signs in from 127.0.0.1, far faster than a clinic behind one address would: the door's limit on
     // requests without a token is tested where it is set low (rate-limits.test.ts).
     ...loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_ANONYMOUS: '1000000' }),
+    passwordHashCost: TEST_PASSWORD_HASH_COST,
     seedDemo: true,
     // The PostgreSQL runs use Redis pub/sub too; the embedded runs the in-process engine.
     redisUrl: ENGINE === 'postgres' ? TEST_REDIS_URL : undefined,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestToken, type IntegrationCredentials } from '../helpers/integrations.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { metric } from '../helpers/realtime.js';
+import { serverScript } from '../helpers/serverBuild.js';
 import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
 
 /**
@@ -235,7 +236,7 @@ describe('The Node integrator (examples/node-integrator)', () => {
     await server.stop();
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'server/src/db/cli.ts', 'prune', '--before', new Date().toISOString()],
+      [...serverScript('server/src/db/cli.ts'), 'prune', '--before', new Date().toISOString()],
       { cwd: ROOT, env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env } },
     );
     expect(stdout).toMatch(/pruned [1-9]\d* events/);

@@ -199,9 +199,12 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
   });
 }
 
-/** Loads both demo clinics when the database has no clinic yet; returns whether it did. */
-export async function seedDemoIfEmpty(db: Db): Promise<boolean> {
-  const passwordHash = await hashPassword(DEMO_PASSWORD);
+/**
+ * Loads both demo clinics when the database has no clinic yet; returns whether it did. `passwordHashCost`: see
+ * `PASSWORD_HASH_COST`.
+ */
+export async function seedDemoIfEmpty(db: Db, passwordHashCost?: number): Promise<boolean> {
+  const passwordHash = await hashPassword(DEMO_PASSWORD, passwordHashCost);
   return db.transaction(async (trx) => {
     // Two instances starting together against one database must not both seed.
     await trx.raw('select pg_advisory_xact_lock(?)', [0x5eed]);

@@ -138,14 +138,18 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
   const db = await openOperatorDb(config, 'Stop it first: clinics are managed with the servers stopped.');
   try {
     if (command === 'create') {
-      const { tenant, admin, generatedPassword } = await createClinic(db, {
-        slug: slug!,
-        name: values.name!,
-        timeZone: values['time-zone']!,
-        adminName: values['admin-name']!,
-        adminEmail: values['admin-email']!,
-        adminPassword: password,
-      });
+      const { tenant, admin, generatedPassword } = await createClinic(
+        db,
+        {
+          slug: slug!,
+          name: values.name!,
+          timeZone: values['time-zone']!,
+          adminName: values['admin-name']!,
+          adminEmail: values['admin-email']!,
+          adminPassword: password,
+        },
+        config.passwordHashCost,
+      );
       const adminFields = { id: admin.id, name: admin.name, email: admin.email, role: admin.role };
       if (values.json) {
         out.log(JSON.stringify({ ...publicFields(tenant), admin: { ...adminFields, password: generatedPassword } }));

@@ -52,7 +52,7 @@ function generatedPassword(): string {
  * before anything is written (BAD_USER_INPUT with the `field`); a slug already taken is CONFLICT `SLUG_TAKEN`. Used by
  * `npm run clinics -- create`.
  */
-export async function createClinic(db: Db, input: NewClinic): Promise<CreatedClinic> {
+export async function createClinic(db: Db, input: NewClinic, passwordHashCost?: number): Promise<CreatedClinic> {
   const slug = input.slug.trim().toLowerCase();
   if (!SLUG.test(slug)) {
     throw badInput(
@@ -68,7 +68,7 @@ export async function createClinic(db: Db, input: NewClinic): Promise<CreatedCli
   if (input.adminPassword !== undefined) {
     await requireAcceptablePassword(password, 'password', { email: adminEmail, clinicSlug: slug });
   }
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, passwordHashCost);
   try {
     return await db.transaction(async (trx) => {
       const tenant = await insertTenant(trx, { slug, name, timeZone });

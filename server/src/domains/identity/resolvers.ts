@@ -41,7 +41,10 @@ export const identityResolvers: Resolvers = {
         const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
         const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
         // Always spend one password hash, so timing does not tell which clinics and emails exist.
-        const valid = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+        const valid = await verifyPassword(
+          password,
+          user?.passwordHash ?? (await dummyPasswordHash(passwordHashing.cost)),
+        );
         return { tenant, user, valid, attempt };
       });
       if (!tenant || !user || !valid) {
@@ -93,7 +96,7 @@ export const identityResolvers: Resolvers = {
         await requireAcceptablePassword(newPassword, 'newPassword', { email: user.email, clinicSlug: tenant.slug });
         if (await verifyPassword(newPassword, user.passwordHash))
           throw badInput('newPassword is the current password: choose another', 'newPassword', 'PASSWORD_UNCHANGED');
-        await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword));
+        await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword, passwordHashing.cost));
         return user;
       });
       // Whoever knew the old password is signed out everywhere; this caller carries on in a new session.
@@ -174,7 +177,9 @@ export const identityResolvers: Resolvers = {
       const name = requiredText(input.name, 'name', { max: 120 });
       const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
       await requireAcceptablePassword(input.password, 'password', { email, clinicSlug: tenant.slug });
-      const passwordHash = await ctx.services.passwordHashing.withSlot(() => hashPassword(input.password));
+      const passwordHash = await ctx.services.passwordHashing.withSlot(() =>
+        hashPassword(input.password, ctx.services.passwordHashing.cost),
+      );
       try {
         return await insertUser(ctx.db, viewer.tenantId, { email, name, role: input.role, passwordHash });
       } catch (err) {
