@@ -1,6 +1,5 @@
 import { clinicsCli as runClinicsCli } from '../../src/domains/clinics/cli.js';
-import { operatorScript, type ScriptResult } from './process.js';
-import { TEST_PASSWORD_HASH_COST } from './services.js';
+import { operatorEnv, operatorScript, type ScriptResult } from './process.js';
 
 /**
  * `npm run clinics -- <args>` run in this process: the operators' command itself, against the database of `env`, with
@@ -9,22 +8,11 @@ import { TEST_PASSWORD_HASH_COST } from './services.js';
 export async function clinicsCli(args: string[], env: Record<string, string>, stdin?: string): Promise<ScriptResult> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runClinicsCli(
-    args,
-    {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      PORT: '0',
-      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
-      ...env,
-    },
-    {
-      log: (line) => stdout.push(line),
-      error: (line) => stderr.push(line),
-      ...(stdin === undefined ? {} : { readStdin: async () => stdin }),
-    },
-  );
+  const code = await runClinicsCli(args, operatorEnv(env), {
+    log: (line) => stdout.push(line),
+    error: (line) => stderr.push(line),
+    ...(stdin === undefined ? {} : { readStdin: async () => stdin }),
+  });
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }
 

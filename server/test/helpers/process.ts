@@ -53,6 +53,18 @@ export interface ScriptResult {
   stderr: string;
 }
 
+/** The environment of an operators' command in the tests: quiet, no server to look for, the tests' hash cost. */
+export function operatorEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
+    ...env,
+  };
+}
+
 /**
  * An operators' command (`npm run integrations`, `npm run clinics`) as an operator starts it: its own process (the
  * script, built (serverBuild.ts), without npm's banner), with `stdin` piped to it. PORT 0: no server to look for.
@@ -65,14 +77,7 @@ export function operatorScript(
 ): Promise<ScriptResult> {
   const child = spawn(process.execPath, [...serverScript(script), ...args], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      PORT: '0',
-      PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
-      ...env,
-    },
+    env: operatorEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
