@@ -69,6 +69,16 @@ export class PasswordHashing {
     readonly cost = DEFAULT_PASSWORD_HASH_COST,
   ) {}
 
+  /** A new hash of `password` at this instance's cost (no slot taken: see `withSlot`). */
+  hash(password: string): Promise<string> {
+    return hashPassword(password, this.cost);
+  }
+
+  /** What a sign-in for an unknown email checks against, at this instance's cost (`dummyPasswordHash`). */
+  dummyHash(): Promise<string> {
+    return dummyPasswordHash(this.cost);
+  }
+
   /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when slots and queue are full. */
   withSlot<T>(check: () => Promise<T>): Promise<T> {
     if (this.running < this.limit) {

@@ -1,4 +1,3 @@
-import { connectionId } from '../ids.js';
 import { performance } from 'node:perf_hooks';
 import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
@@ -11,6 +10,7 @@ import type { Viewer } from '../auth/tokens.js';
 import { logFields, type Context, type Services } from '../context.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode } from '../errors.js';
+import { connectionId } from '../ids.js';
 import { UNKNOWN_OPERATION } from '../metrics.js';
 import { msSince } from './debugLog.js';
 import { OperationLimits } from './limits.js';

@@ -1,4 +1,3 @@
-import { connectionId } from '../ids.js';
 import type { IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -10,6 +9,7 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
 import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
 import { isUserActivity } from '../domains/identity/sessions.js';
+import { connectionId } from '../ids.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
 import { subscribeSharing } from '../subscriptions/subscribe.js';
@@ -229,7 +229,10 @@ export function attachWebSocketServer(
       originAllowed(origin, req.headers.host, config.corsOrigins) ? done(true) : done(false, 403, 'Origin not allowed'),
   });
 
-  // One listener for every socket's protocol errors (see below, where graphql-ws's own is taken off).
+  // One listener for every socket's protocol errors: the client's (a frame over maxPayload, invalid UTF-8, a bad
+  // opcode), after which ws has closed the socket with the matching code (1009, 1007, 1002). A listener must stay, or
+  // the error would be thrown; graphql-ws's, which printed each one on the console as internal, is not installed
+  // (./graphqlWs.ts).
   const protocolError = (err: Error) =>
     log.info({ err: { message: err.message } }, 'websocket closed on a protocol error');
   wss.on('connection', (socket: WebSocket) => {

@@ -1,13 +1,16 @@
 /**
- * The deadlines of every connection of this instance (token expiries) on one timer: while any is pending, one
- * interval ticks every `tickMs` and runs what fell due since the last tick, so a deadline runs at most one tick late
- * and never early. Holding thousands of connections costs no timer each (docs/architecture.md, "Sessions").
+ * What falls due at a deadline: a connection's session at its token's expiry, a new socket at the end of its wait for
+ * `connection_init` (http/graphqlWs.ts). An object, not a closure.
  */
-/** What falls due at a deadline: a connection's session, at its token's expiry. An object, not a closure. */
 export interface Due {
   due(): void;
 }
 
+/**
+ * The deadlines of every connection of this instance (token expiries, `connection_init` waits) on one timer: while any is pending, one
+ * interval ticks every `tickMs` and runs what fell due since the last tick, so a deadline runs at most one tick late
+ * and never early. Holding thousands of connections costs no timer each (docs/architecture.md, "Sessions").
+ */
 export class Deadlines {
   /** Pending deadlines by tick number (epoch ms / tickMs, rounded up). */
   private readonly due = new Map<number, Set<Due>>();

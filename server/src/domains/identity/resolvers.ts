@@ -1,5 +1,5 @@
 import { clinicToday } from '../../clinicTime.js';
-import { hashPassword, verifyPassword, dummyPasswordHash } from '../../auth/passwords.js';
+import { verifyPassword } from '../../auth/passwords.js';
 import { requireAcceptablePassword } from '../../auth/passwordRules.js';
 import { requireCaller, requirePermission, requireViewer } from '../../auth/roles.js';
 import { isPgError, PgError } from '../../db/knex.js';
@@ -41,10 +41,7 @@ export const identityResolvers: Resolvers = {
         const tenant = await tenantBySlug(ctx.db, slug.trim().toLowerCase());
         const user = tenant ? await userByEmail(ctx.db, tenant.id, email.trim()) : undefined;
         // Always spend one password hash, so timing does not tell which clinics and emails exist.
-        const valid = await verifyPassword(
-          password,
-          user?.passwordHash ?? (await dummyPasswordHash(passwordHashing.cost)),
-        );
+        const valid = await verifyPassword(password, user?.passwordHash ?? (await passwordHashing.dummyHash()));
         return { tenant, user, valid, attempt };
       });
       if (!tenant || !user || !valid) {
@@ -96,7 +93,7 @@ export const identityResolvers: Resolvers = {
         await requireAcceptablePassword(newPassword, 'newPassword', { email: user.email, clinicSlug: tenant.slug });
         if (await verifyPassword(newPassword, user.passwordHash))
           throw badInput('newPassword is the current password: choose another', 'newPassword', 'PASSWORD_UNCHANGED');
-        await setPasswordHash(ctx.db, user.tenantId, user.id, await hashPassword(newPassword, passwordHashing.cost));
+        await setPasswordHash(ctx.db, user.tenantId, user.id, await passwordHashing.hash(newPassword));
         return user;
       });
       // Whoever knew the old password is signed out everywhere; this caller carries on in a new session.
@@ -178,7 +175,7 @@ export const identityResolvers: Resolvers = {
       const tenant = await mustLoad(ctx.loaders.tenant, viewer.tenantId, 'tenant');
       await requireAcceptablePassword(input.password, 'password', { email, clinicSlug: tenant.slug });
       const passwordHash = await ctx.services.passwordHashing.withSlot(() =>
-        hashPassword(input.password, ctx.services.passwordHashing.cost),
+        ctx.services.passwordHashing.hash(input.password),
       );
       try {
         return await insertUser(ctx.db, viewer.tenantId, { email, name, role: input.role, passwordHash });
