@@ -23,6 +23,8 @@ interface WsInternals {
   _extensions: Record<string, unknown>;
 }
 
+/** The only extension ws implements (`PerMessageDeflate.extensionName`); looked up, not listed, per frame. */
+const DEFLATE = 'permessage-deflate';
 const FIN_TEXT = 0x81;
 const CLOSE_BRACE = 0x7d;
 
@@ -54,7 +56,8 @@ export function sendEnveloped(socket: WebSocket, { prefix, prefixBytes }: Envelo
   const ws = socket as unknown as WsInternals;
   const raw = ws._socket;
   const sender = ws._sender;
-  if (!raw || !sender || sender._state !== 0 || sender._queue.length > 0 || Object.keys(ws._extensions).length > 0) {
+  const compressed = ws._extensions[DEFLATE] !== undefined;
+  if (!raw || !sender || sender._state !== 0 || sender._queue.length > 0 || compressed) {
     const message = Buffer.allocUnsafe(length);
     message.write(prefix, 0);
     message.set(payload, prefixBytes);
