@@ -19,7 +19,7 @@ import { ErrorCode } from './errors.js';
 import { createDb, type Db } from './db/knex.js';
 import { migrateLatest } from './db/migrate.js';
 import { seedDemoIfEmpty } from './db/seeds/demo.js';
-import { limitAnonymousRequests } from './http/anonymousLimit.js';
+import { limitAnonymousRequests, type TrustProxy } from './http/anonymousLimit.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { accessLogExport } from './http/auditExport.js';
 import { mountClient } from './http/client.js';
@@ -127,7 +127,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   app.disable('x-powered-by');
   // req.ip: the client's address as the nearest trusted proxy saw it (what password attempts are counted against).
   if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
-  const httpServer = createServer(app);
+  // Requests without a token, per source address, at the door: before Express and anything that reads their body.
+  const httpServer = createServer(
+    limitAnonymousRequests(services.limits, app.get('trust proxy fn') as TrustProxy, app),
+  );
   let draining = false;
   const schema = buildSchema();
   const webSocket = attachWebSocketServer(httpServer, schema, services);
@@ -176,8 +179,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     readyz(db, () => draining, realtime.hub),
   );
   app.get('/metrics', createMetrics(services, webSocket.wss));
-  // Requests without a token, per source address, before anything reads their body.
-  app.use(limitAnonymousRequests(services.limits));
   // Integrators: the token endpoint, GraphQL over SSE and the SDL, before /graphql (which would take /graphql/*).
   app.use(tokenEndpoint(services));
   app.use(eventStream.router);

@@ -362,6 +362,39 @@ describe('Requests without a token, per source address', () => {
     expect(await metric(server.url, 'derm_operations_refused_total{reason="SOURCE_RATE"}')).toBe(3);
   });
 
+  it('should count every spelling of a counted path that is served, as Express routes it: case, trailing slash, a path below', async () => {
+    const { server } = t;
+    const address = from('203.0.113.9');
+    // An account of its own: the other tests' wrong passwords for nobody@ slow that account down.
+    const login = LOGIN.replace('nobody@', 'nobody-else@');
+    const post = (path: string) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...address },
+        body: JSON.stringify({ query: login }),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as any }));
+    // Each of these reaches sign-in (a wrong password), and each is counted at the same door.
+    const served = [];
+    for (const path of ['/GraphQL', '/graphql/', '/graphql/anything?x=1', '/GRAPHQL/']) served.push(await post(path));
+    expect(served.map((a) => [a.status, a.body.errors?.[0]?.extensions?.code])).toEqual(
+      Array(4).fill([200, 'UNAUTHENTICATED']),
+    );
+    for (const path of ['/graphql', '/Graphql/', '/graphql/anything']) {
+      const refused = await post(path);
+      expect([path, refused.status, refused.body.errors?.[0]?.extensions]).toEqual([
+        path,
+        429,
+        { code: 'TOO_MANY_REQUESTS', reason: 'SOURCE_RATE', retryAfter: expect.any(Number) },
+      ]);
+    }
+    const token = await fetch(`${server.url}/OAuth/Token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...address },
+      body: 'grant_type=client_credentials',
+    });
+    expect([token.status, ((await token.json()) as { error: string }).error]).toEqual([429, 'slow_down']);
+  });
+
   it('should count an IPv6 address as its /64, and a garbage token as no token at the door but never as a caller', async () => {
     const { server } = t;
     for (let i = 1; i <= 4; i++) await server.gql(LOGIN, {}, undefined, from(`2001:db8:7:1::${i}`));
