@@ -88,8 +88,13 @@ export function App({ authStore, httpUrl }: { authStore: AuthStore; httpUrl: str
   );
 }
 
-let anonymous: ApolloClient | undefined;
+/** One client without a session per API address (a page has one; the tests mount the app many times in a worker). */
+const anonymous = new Map<string, ApolloClient>();
 function anonymousClient(httpUrl: string): ApolloClient {
-  anonymous ??= new ApolloClient({ cache: new InMemoryCache(), link: new HttpLink({ uri: httpUrl }) });
-  return anonymous;
+  let client = anonymous.get(httpUrl);
+  if (!client) {
+    client = new ApolloClient({ cache: new InMemoryCache(), link: new HttpLink({ uri: httpUrl }) });
+    anonymous.set(httpUrl, client);
+  }
+  return client;
 }
