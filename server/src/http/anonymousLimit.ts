@@ -15,7 +15,7 @@ const BEARER = /^Bearer\s/i;
  * served: without regard to case, and with whatever follows a `/` (`app.use('/graphql', …)` also serves `/GraphQL/`
  * and `/graphql/anything`).
  */
-export function doorOf(url: string | undefined): Door | null {
+function doorOf(url: string | undefined): Door | null {
   if (!url) return null;
   let path = url;
   if (!path.startsWith('/')) {
