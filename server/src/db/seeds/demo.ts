@@ -204,6 +204,9 @@ async function seedClinic(trx: Trx, clinic: DemoClinic, passwordHash: string): P
  * `PASSWORD_HASH_COST`.
  */
 export async function seedDemoIfEmpty(db: Db, passwordHashCost?: number): Promise<boolean> {
+  // Every start but the first finds clinics: it need not spend a password hash (~100 ms at the production cost).
+  if (await db('tenants').first('id')) return false;
+  // Hashed before the lock is taken, so that a second instance waits for the seeding only, then finds it done.
   const passwordHash = await hashPassword(DEMO_PASSWORD, passwordHashCost);
   return db.transaction(async (trx) => {
     // Two instances starting together against one database must not both seed.
