@@ -22,8 +22,37 @@ export function callerKey(viewer: Viewer): string {
   return viewer.sessionId ? `session:${viewer.sessionId}` : `user:${viewer.userId}`;
 }
 
-/** Lets go of one live subscription's place (idempotent). */
-export type Release = () => void;
+/**
+ * One live subscription's place, let go of by `release()` (idempotent). An object, not a closure: a subscription keeps
+ * it for as long as it lives (docs/architecture.md, "Per-connection cost").
+ */
+export interface Release {
+  release(): void;
+}
+
+/** A place among a caller's and its clinic's live subscriptions (`CallerLimits.holdSubscription`). */
+class HeldSubscription implements Release {
+  private held = true;
+
+  constructor(
+    private readonly live: Map<string, number>,
+    /** Who holds it: its keys are made again on release rather than kept. */
+    private readonly viewer: Viewer,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    countLive(this.live, `caller:${callerKey(this.viewer)}`, -1);
+    countLive(this.live, `clinic:${this.viewer.tenantId}`, -1);
+  }
+}
+
+function countLive(live: Map<string, number>, key: string, delta: number): void {
+  const count = (live.get(key) ?? 0) + delta;
+  if (count > 0) live.set(key, count);
+  else live.delete(key);
+}
 
 const ALLOWED = { waitMs: 0, first: false };
 
@@ -220,15 +249,9 @@ export class CallerLimits {
         'CLINIC',
       );
     }
-    this.add(caller, 1);
-    this.add(clinic, 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.add(caller, -1);
-      this.add(clinic, -1);
-    };
+    countLive(this.live, caller, 1);
+    countLive(this.live, clinic, 1);
+    return new HeldSubscription(this.live, viewer);
   }
 
   /** Live subscriptions counted now for a caller and a clinic (tests, metrics). */
@@ -237,12 +260,6 @@ export class CallerLimits {
       caller: this.live.get(`caller:${callerKey(viewer)}`) ?? 0,
       clinic: this.live.get(`clinic:${viewer.tenantId}`) ?? 0,
     };
-  }
-
-  private add(key: string, delta: number): void {
-    const count = (this.live.get(key) ?? 0) + delta;
-    if (count > 0) this.live.set(key, count);
-    else this.live.delete(key);
   }
 }
 

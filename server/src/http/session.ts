@@ -85,6 +85,23 @@ export async function watchSession(
   return session;
 }
 
+/** A subscription's place, counted on the connection board too while it is held (`ConnectionSession.holding`). */
+class BoardHeld implements Release {
+  private held = true;
+
+  constructor(
+    private readonly board: BoardEntry,
+    private readonly place: Release,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.board.unsubscribed();
+    this.place.release();
+  }
+}
+
 /**
  * One connection's session: a class, so that thousands of idle connections share its methods instead of each
  * holding closures of its own (docs/architecture.md, "Per-connection cost").
@@ -126,15 +143,8 @@ class ConnectionSession implements WatchedSession, TrackedConnection, Due {
   }
 
   holding(release: Release): Release {
-    const { board } = this;
-    board.subscribed();
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      board.unsubscribed();
-      release();
-    };
+    this.board.subscribed();
+    return new BoardHeld(this.board, release);
   }
 
   /** The token expired (realtime/deadlines.ts). */

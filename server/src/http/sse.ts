@@ -384,7 +384,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       else res.end();
     } finally {
       if (endedBy) trace?.debug({ end: endedBy, ms: msSince(startedAt) }, 'stream closed');
-      context.release?.();
+      context.release?.release();
       session?.stop();
       if (stream) live.delete(stream);
       const left = (perCaller.get(key) ?? 1) - 1;

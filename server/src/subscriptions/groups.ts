@@ -245,7 +245,7 @@ abstract class Group<R> {
 
   /** Filters (with the member's own filter) and executes one root as one member. */
   async render(root: R, member: Member): Promise<Rendered | null> {
-    const caller = tracked(member.viewer, () => this.identityRead());
+    const caller = tracked(member.viewer, this);
     if (!(await member.accept(root, caller))) return null;
     const ctx = createContext(this.services, member.viewer, this.requestIdOf(root), member.sink.origin.via);
     ctx.viewer = caller;
@@ -567,7 +567,7 @@ export class SubscriberGroups {
   private enter(group: Group<unknown>, { sink, identity }: SubscriberTransport, accept: Accept<unknown>): Member {
     const member = new Member(group, identity.viewer, sink, this.maxBufferedBytes, accept);
     group.join(member);
-    identity.onRead(() => group.identityRead());
+    identity.onRead(group);
     return member;
   }
 

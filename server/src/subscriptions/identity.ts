@@ -4,14 +4,27 @@ import type { Viewer } from '../auth/tokens.js';
 export const identityOf = (viewer: Viewer): string =>
   viewer.kind === 'user' ? `u:${viewer.userId}` : `c:${viewer.clientId}`;
 
-/** The caller, watched: reading who it is (`userId`, `clientId`) calls `onIdentity`. */
-export function tracked(viewer: Viewer, onIdentity: () => void): Viewer {
-  return new Proxy(viewer, {
-    get(target, prop, receiver) {
-      if (prop === 'userId' || prop === 'clientId') onIdentity();
-      return Reflect.get(target, prop, receiver) as unknown;
-    },
-  });
+/** Told whenever something reads who a watched caller is. */
+export interface IdentityReader {
+  identityRead(): void;
+}
+
+/**
+ * The proxy handler of a watched caller. An object with one field rather than a closure: a subscription keeps its
+ * watched caller for as long as it lives (docs/architecture.md, "Per-connection cost").
+ */
+class ReadWatch implements ProxyHandler<Viewer> {
+  constructor(private readonly reader: IdentityReader) {}
+
+  get(target: Viewer, prop: string | symbol, receiver: unknown): unknown {
+    if (prop === 'userId' || prop === 'clientId') this.reader.identityRead();
+    return Reflect.get(target, prop, receiver) as unknown;
+  }
+}
+
+/** The caller, watched: reading who it is (`userId`, `clientId`) calls `reader.identityRead()`. */
+export function tracked(viewer: Viewer, reader: IdentityReader): Viewer {
+  return new Proxy(viewer, new ReadWatch(reader));
 }
 
 /**
@@ -20,20 +33,22 @@ export function tracked(viewer: Viewer, onIdentity: () => void): Viewer {
  * in the field's subscribe resolver (then the subscriber's group is that person's own), or later, in a filter that
  * captured the caller then (then the group it joined is told, and executes per person from then on).
  */
-export class IdentityWatch {
+export class IdentityWatch implements IdentityReader {
   readonly watched: Viewer;
   read = false;
-  private listener: (() => void) | null = null;
+  private reader: IdentityReader | null = null;
 
   constructor(readonly viewer: Viewer) {
-    this.watched = tracked(viewer, () => {
-      this.read = true;
-      this.listener?.();
-    });
+    this.watched = tracked(viewer, this);
   }
 
-  /** Called on every read from now on. */
-  onRead(listener: () => void): void {
-    this.listener = listener;
+  identityRead(): void {
+    this.read = true;
+    this.reader?.identityRead();
+  }
+
+  /** Tells `reader` of every read from now on. */
+  onRead(reader: IdentityReader): void {
+    this.reader = reader;
   }
 }
