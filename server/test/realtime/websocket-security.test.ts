@@ -208,6 +208,13 @@ describe('Protocol', () => {
       (s) => s.send({ type: 'start', id: '1', payload: { query: '{ me { id } }' } }),
     ],
     ['a message that is JSON but not an object', CloseCode.BadRequest, (s) => s.send('42')],
+    ['a message that is JSON null', CloseCode.BadRequest, (s) => s.send('null')],
+    ['a message that is a JSON array', CloseCode.BadRequest, (s) => s.send('[{"type": "connection_init"}]')],
+    [
+      'a message sent as a JSON string of a message (encoded twice)',
+      CloseCode.BadRequest,
+      (s) => s.send(JSON.stringify(JSON.stringify({ type: 'connection_init' }))),
+    ],
     [
       'a subscribe before connection_init',
       CloseCode.Unauthorized,
