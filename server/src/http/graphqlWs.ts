@@ -125,6 +125,7 @@ function onSocketMessage(this: WebSocket, data: RawData): void {
  * text (some 400 bytes for a small document, kilobytes for the web app's) would stay beside the parsed message it
  * already keeps. graphql-ws's `parseMessage` takes a message already parsed as it is (`typeof data === 'string' ?
  * JSON.parse(data) : data`, graphql-ws 6.4); anything else goes on as text, for graphql-ws to refuse as ever (4400).
+ * A `jsonMessageReviver`, were one configured, would not see the messages parsed here.
  */
 function parsedForGraphqlWs(text: string): string | object {
   try {
