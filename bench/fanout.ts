@@ -423,7 +423,9 @@ function splitOverWorkers(audiences: AudienceShare[], workerCount: number): Audi
   return shares;
 }
 
-/** Opens the audiences' sockets to a server, split over the workers; resolves when every worker has opened its share. */
+/**
+ * Opens the audiences' sockets to a server, split over the workers; resolves when every worker has opened its share.
+ */
 async function connectClients(list: Worker[], target: Target, url: string, audiences: AudienceShare[]): Promise<void> {
   const count = audiences.reduce((sum, a) => sum + a.count, 0);
   const connected = answers(

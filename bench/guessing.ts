@@ -2,13 +2,14 @@
  * Online password guessing against the built server (docs/architecture.md, "Sign-in throttling"): what an attacker
  * gets, and what a live subscriber of the same instance feels meanwhile.
  *
- * One server as it ships (built, PostgreSQL, Redis), the demo clinics. A front-desk user keeps a graphql-ws subscription
- * to `appointmentChanged`; a colleague moves an appointment every `--probe-ms` and the time from the mutation sent to
- * the subscriber's frame is the delivery latency, measured quiet first, then during the attack. The attack: `--guesses`
- * wrong passwords for `admin@sunrise.example`, `--concurrency` at a time, over HTTP `login`; every answer's HTTP status
- * and `extensions.code` is counted, and when the first answer other than a wrong password's came. Then the right
- * password, once, from another address. `/livez` is timed throughout. The server sits behind one trusted proxy
- * (`TRUST_PROXY=1`) as in production: the attacker's address is 203.0.113.66 (X-Forwarded-For), the right password's
+ * One server as it ships (built, PostgreSQL, Redis), the demo clinics. A front-desk user keeps a graphql-ws
+ * subscription to `appointmentChanged`; a colleague moves an appointment every `--probe-ms` and the time from the
+ * mutation sent to the subscriber's frame is the delivery latency, measured quiet first, then during the attack. The
+ * attack: `--guesses` wrong passwords for `admin@sunrise.example`, `--concurrency` at a time, over HTTP `login`; every
+ * answer's HTTP status and `extensions.code` is counted, and when the first answer other than a wrong password's came.
+ * Then the right password, once, from another address. `/livez` is timed throughout. The server sits behind one trusted
+ * proxy (`TRUST_PROXY=1`) as in production: the attacker's address is 203.0.113.66 (X-Forwarded-For), the right
+ * password's
  * 198.51.100.7, so the account's lock and the attacker's address are told apart.
  *
  *   npm run bench:guessing                                  600 guesses, 30 at a time

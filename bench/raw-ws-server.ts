@@ -4,11 +4,12 @@
  * sockets costs in Node. Same `ws` version and WebSocket limits as the GraphQL server.
  *
  * A socket joins the audience named in its URL (`/graphql?audience=clinic-3`), so that an event reaches the same
- * sockets as the GraphQL server's subscribers that received it (one clinic's, one user's), each with the frame they got.
+ * sockets as the GraphQL server's subscribers that received it (one clinic's, one user's), each with the frame they
+ * got.
  *
  *   POST /broadcast?to=<audience>&bytes=<length>[&to=…&bytes=…]   body = the frames, one after the other; each sent
- *                                                                   as a text frame to every open socket of its audience,
- *                                                                   then 204
+ *                                                                   as a text frame to every open socket of its
+ *                                                                   audience, then 204
  *   GET  /stats       {"clients": <open sockets>}
  *
  * Prints `{"url":"http://127.0.0.1:<port>","msg":"raw ws listening"}` once listening. Exits on SIGTERM, or when the

@@ -176,9 +176,9 @@ export interface Spawned {
 }
 
 /**
- * Starts a Node process running an entry point (TypeScript through tsx, JavaScript as it is), keeps draining its output (a full pipe would
- * block it), and resolves once it prints a JSON line with `"url":"http://…"` (with a trailing `/graphql` or not).
- * With `inspect`, the inspector listens on a free local port (see `collectGarbage`).
+ * Starts a Node process running an entry point (TypeScript through tsx, JavaScript as it is), keeps draining its output
+ * (a full pipe would block it), and resolves once it prints a JSON line with `"url":"http://…"` (with a trailing
+ * `/graphql` or not). With `inspect`, the inspector listens on a free local port (see `collectGarbage`).
  */
 export function spawnListening(
   name: string,

@@ -57,7 +57,8 @@ describe('Clinic app in the browser', () => {
       signIn(browser, base, 'sunrise-derm', 'frontdesk@sunrise.example', 'Jordan Kim'),
       signIn(browser, base, 'sunrise-derm', 'lee@sunrise.example', 'Dr. Maya Lee'),
       signIn(browser, base, 'lakeside-skin', 'frontdesk@lakeside.example', 'Taylor Brooks'),
-      // "Offline" after 3 attempts 300 ms apart, then tries at most 1 s apart: the last test takes seconds, not minutes.
+      // "Offline" after 3 attempts 300 ms apart, then tries at most 1 s apart: the last test takes seconds, not
+      // minutes.
       signIn(browser, base, 'sunrise-derm', 'nurse@sunrise.example', 'Sam Rivera', {
         timing: { maxAttempts: 3, waitMs: 300, maxWaitMs: 1_000 },
       }),

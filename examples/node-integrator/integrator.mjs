@@ -122,7 +122,9 @@ async function reread({ token }) {
   return body.data.appointments.length;
 }
 
-/** The CURSOR_EXPIRED error among what the server answered, if any (a result's errors, or what the stream ended with). */
+/**
+ * The CURSOR_EXPIRED error among what the server answered, if any (a result's errors, or what the stream ended with).
+ */
 function expiredError(err) {
   const errors = Array.isArray(err) ? err : (err?.errors ?? []);
   return errors.find((e) => e?.extensions?.code === 'CURSOR_EXPIRED') ?? null;

@@ -50,7 +50,9 @@ async function run(page: Page): Promise<void> {
 /** The text of the response pane (Monaco renders spaces as no-break spaces). */
 const response = async (page: Page) => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
 
-/** Ids of today's appointments still to check in (today in the clinic's zone), read through the API as the front desk. */
+/**
+ * Ids of today's appointments still to check in (today in the clinic's zone), read through the API as the front desk.
+ */
 async function scheduledToday(): Promise<string[]> {
   const post = async (query: string, token?: string) =>
     (await (

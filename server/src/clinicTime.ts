@@ -36,7 +36,9 @@ export function formatClinicSpan(start: Date, end: Date, timeZone: string): stri
   return format.formatRange(start, end).replace(/[\u202f\u2009]/g, ' ');
 }
 
-/** An instant as the clinic's staff read it, in its zone, with the zone's abbreviation: "Wed, Dec 2, 2026, 5:52 PM EST". */
+/**
+ * An instant as the clinic's staff read it, in its zone, with the zone's abbreviation: "Wed, Dec 2, 2026, 5:52 PM EST".
+ */
 export function formatClinicInstant(instant: Date, timeZone: string): string {
   const format = new Intl.DateTimeFormat('en-US', {
     timeZone,

@@ -125,8 +125,8 @@ export interface Config {
 }
 
 /**
- * Counted per account (clinic and email, or integration client id; emails that do not exist too) and per source address,
- * over `failureWindowSeconds` from the first failure; shared by every instance through Redis when configured.
+ * Counted per account (clinic and email, or integration client id; emails that do not exist too) and per source
+ * address, over `failureWindowSeconds` from the first failure; shared by every instance through Redis when configured.
  */
 export interface ThrottleConfig {
   /**
@@ -156,7 +156,10 @@ export interface RateLimits {
   windowSeconds: number;
   /** Operations one caller may send per window, over every transport (`RATE_LIMIT_CALLER`). @default 300 */
   perCaller: number;
-  /** Operations all callers of one clinic may send per window (`RATE_LIMIT_CLINIC`, at least the caller's). @default 2000 */
+  /**
+   * Operations all callers of one clinic may send per window (`RATE_LIMIT_CLINIC`, at least the caller's). @default
+   * 2000
+   */
   perClinic: number;
   /**
    * Requests without a token (sign-in, `POST /oauth/token`, anything else sent without `Authorization: Bearer`) one
@@ -166,7 +169,9 @@ export interface RateLimits {
   perAnonymousSource: number;
   /** Live subscriptions one caller may hold at once, WebSocket and SSE (`SUBSCRIPTION_LIMIT_CALLER`). @default 200 */
   subscriptionsPerCaller: number;
-  /** Live subscriptions one clinic may hold at once (`SUBSCRIPTION_LIMIT_CLINIC`, at least the caller's). @default 2000 */
+  /**
+   * Live subscriptions one clinic may hold at once (`SUBSCRIPTION_LIMIT_CLINIC`, at least the caller's). @default 2000
+   */
   subscriptionsPerClinic: number;
 }
 

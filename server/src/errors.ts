@@ -59,7 +59,9 @@ export const SessionEndReason = {
   signedOut: 'SIGNED_OUT',
   /** No activity for `SESSION_IDLE_TIMEOUT`: the web app locks and asks for the password again. */
   sessionIdle: 'SESSION_IDLE',
-  /** The clinic was disabled by the operators (`npm run clinics -- disable`): nobody of it can sign in until enabled. */
+  /**
+   * The clinic was disabled by the operators (`npm run clinics -- disable`): nobody of it can sign in until enabled.
+   */
   clinicDisabled: 'CLINIC_DISABLED',
 } as const;
 
@@ -105,9 +107,14 @@ export function badRequest(message: string, reason?: string): GraphQLError {
 
 /** Why a password (or client secret) check was refused (`extensions.reason` of TOO_MANY_REQUESTS). */
 export const AttemptRefusal = {
-  /** Several failed attempts on this account: wait `retryAfter` seconds before the next (it grows with each failure). */
+  /**
+   * Several failed attempts on this account: wait `retryAfter` seconds before the next (it grows with each failure).
+   */
   slowed: 'SLOWED',
-  /** Too many failed attempts on this account, or from this address: locked for `retryAfter` seconds, or until an admin unlocks it. */
+  /**
+   * Too many failed attempts on this account, or from this address: locked for `retryAfter` seconds, or until an admin
+   * unlocks it.
+   */
   locked: 'LOCKED',
   /** The server is checking as many passwords as it may at once (`PASSWORD_HASH_CONCURRENCY`): try again shortly. */
   busy: 'BUSY',

@@ -6,7 +6,8 @@ export type { Logger };
 export interface LoggerOptions {
   /**
    * Human-readable lines (pino-pretty) instead of JSON: for `npm run dev` in a terminal only. pino-pretty is a
-   * development dependency, loaded only then; production (`npm start`) and anything piped (tests, log shippers) get JSON.
+   * development dependency, loaded only then; production (`npm start`) and anything piped (tests, log shippers) get
+   * JSON.
    * @default false
    */
   pretty?: boolean;

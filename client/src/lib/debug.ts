@@ -1,7 +1,8 @@
 /**
  * Debug lines in the browser console, off unless switched on with the convention of the `debug` package:
- * `localStorage.debug = 'derm:*'` in the console (all of ours), `'derm:socket'` (one namespace), `'derm:*,-derm:socket:ping'`
- * (all but one); `localStorage.removeItem('debug')` switches them off. Read at each line, so no reload is needed.
+ * `localStorage.debug = 'derm:*'` in the console (all of ours), `'derm:socket'` (one namespace),
+ * `'derm:*,-derm:socket:ping'` (all but one); `localStorage.removeItem('debug')` switches them off. Read at each line,
+ * so no reload is needed.
  *
  * A reader of our own rather than the `debug` package: these twenty lines keep the same switch, and the client tests
  * (jsdom under Node) run the code the browser runs, where `debug` would resolve to its Node build (which reads

@@ -21,10 +21,11 @@ export async function authenticate(
 /**
  * `authenticate`, then what a signature cannot tell, on every transport alike (HTTP 401, WebSocket 4403, SSE 401): a
  * token of a signed-out session (`reason: SIGNED_OUT`) or of a staff session idle for longer than
- * `SESSION_IDLE_TIMEOUT` (`reason: SESSION_IDLE`) is refused (one Redis read for both); an integration client's token once the client is revoked,
- * and a staff token once its user is no longer a user of its clinic (a deleted or moved account whose token has not
- * expired yet): one indexed read each, which reads the clinic too: a token of a clinic the operators disabled is refused
- * (`reason: CLINIC_DISABLED`), and so is one whose session started before the clinic was last disabled (`SIGNED_OUT`).
+ * `SESSION_IDLE_TIMEOUT` (`reason: SESSION_IDLE`) is refused (one Redis read for both); an integration client's token
+ * once the client is revoked, and a staff token once its user is no longer a user of its clinic (a deleted or moved
+ * account whose token has not expired yet): one indexed read each, which reads the clinic too: a token of a clinic the
+ * operators disabled is refused (`reason: CLINIC_DISABLED`), and so is one whose session started before the clinic was
+ * last disabled (`SIGNED_OUT`).
  */
 export async function authenticateCaller(
   services: Pick<Services, 'tokens' | 'integrations' | 'db' | 'sessions'>,

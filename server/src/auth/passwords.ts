@@ -3,7 +3,8 @@ import { AttemptRefusal, tooManyAttempts } from '../errors.js';
 
 /**
  * log2 of scrypt's N for new hashes (`PASSWORD_HASH_COST`). 2^15 takes ~50-100 ms: slow for a guesser, quick enough
- * for a sign-in. Only the tests go lower (they sign in hundreds of times a run); a hash keeps the cost it was made with.
+ * for a sign-in. Only the tests go lower (they sign in hundreds of times a run); a hash keeps the cost it was made
+ * with.
  */
 export const DEFAULT_PASSWORD_HASH_COST = 15;
 const PARAMS = { r: 8, p: 1 } as const;
@@ -79,7 +80,9 @@ export class PasswordHashing {
     return dummyPasswordHash(this.cost);
   }
 
-  /** Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when slots and queue are full. */
+  /**
+   * Runs `check` holding one slot, or throws `tooManyAttempts('BUSY', 1)` synchronously when slots and queue are full.
+   */
   withSlot<T>(check: () => Promise<T>): Promise<T> {
     if (this.running < this.limit) {
       this.running += 1;

@@ -217,7 +217,9 @@ export class AttemptThrottle {
     return parts;
   }
 
-  /** Neither Redis nor memory could count (never seen; the insurance limiter catches Redis failures): let it through. */
+  /**
+   * Neither Redis nor memory could count (never seen; the insurance limiter catches Redis failures): let it through.
+   */
   private failOpen(err: unknown): Attempt {
     this.log.warn({ err: { message: (err as Error)?.message } }, 'attempt throttle failed; not throttling this one');
     return { counted: [] };

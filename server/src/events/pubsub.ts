@@ -3,8 +3,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
 /**
- * A dependency (Redis) did not answer: the feature that needed it waits, the process does not end (docs/architecture.md,
- * "When a dependency fails"). The GraphQL layer answers it with `SERVICE_UNAVAILABLE`.
+ * A dependency (Redis) did not answer: the feature that needed it waits, the process does not end
+ * (docs/architecture.md, "When a dependency fails"). The GraphQL layer answers it with `SERVICE_UNAVAILABLE`.
  */
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';
@@ -46,7 +46,9 @@ export interface PubSubEngine {
    * channel asked for is subscribed again when the connection comes back, before `onReconnect` listeners run.
    */
   listen(channels: string[]): Promise<void>;
-  /** Stops receiving these channels. Never rejects: a channel left subscribed by a failure is dropped at reconnection. */
+  /**
+   * Stops receiving these channels. Never rejects: a channel left subscribed by a failure is dropped at reconnection.
+   */
   unlisten(channels: string[]): Promise<void>;
   /** The one receiver of every message. */
   onMessage(receiver: (channel: string, message: string) => void): void;
@@ -99,7 +101,9 @@ const RESUBSCRIBE_BATCH = 500;
  */
 class RedisEngine implements PubSubEngine {
   readonly kind = 'redis';
-  /** Channels as Redis names them: prefixed with the deployment's namespace, so deployments sharing a Redis never meet. */
+  /**
+   * Channels as Redis names them: prefixed with the deployment's namespace, so deployments sharing a Redis never meet.
+   */
   private readonly prefix: string;
   private readonly wanted = new Set<string>();
   private readonly reconnectListeners: Array<() => void> = [];

@@ -7,9 +7,10 @@ export interface Due {
 }
 
 /**
- * The deadlines of every connection of this instance (token expiries, `connection_init` waits) on one timer: while any is pending, one
- * interval ticks every `tickMs` and runs what fell due since the last tick, so a deadline runs at most one tick late
- * and never early. Holding thousands of connections costs no timer each (docs/architecture.md, "Sessions").
+ * The deadlines of every connection of this instance (token expiries, `connection_init` waits) on one timer: while any
+ * is pending, one interval ticks every `tickMs` and runs what fell due since the last tick, so a deadline runs at most
+ * one tick late and never early. Holding thousands of connections costs no timer each (docs/architecture.md,
+ * "Sessions").
  */
 export class Deadlines {
   /** Pending deadlines by tick number (epoch ms / tickMs, rounded up). */

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import { redisCall } from '../events/pubsub.js';
 
 /**
- * Named sets whose members expire unless renewed (docs/architecture.md, invariant 3): presence, chart viewers, thread viewers.
- * Nothing here is stored in SQL; a member whose owner stops renewing it (a crashed instance, a closed laptop)
+ * Named sets whose members expire unless renewed (docs/architecture.md, invariant 3): presence, chart viewers, thread
+ * viewers. Nothing here is stored in SQL; a member whose owner stops renewing it (a crashed instance, a closed laptop)
  * disappears within its time to live, and `sweep()` reports it so that watchers can be told.
  */
 export interface EphemeralSets {
@@ -178,8 +178,8 @@ end
 return out`;
 
 /**
- * Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. Every key is prefixed with the
- * deployment's namespace (deployments or test runs sharing one Redis never meet, and each sweeps only its own
+ * Redis sorted sets scored by expiry time, plus one index of every entry for the sweeper. Every key is prefixed with
+ * the deployment's namespace (deployments or test runs sharing one Redis never meet, and each sweeps only its own
  * entries); callers and the index speak of the keys without it.
  */
 export class RedisEphemeralSets implements EphemeralSets {

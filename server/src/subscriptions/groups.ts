@@ -182,7 +182,9 @@ export class MemberStream implements AsyncIterableIterator<never> {
  */
 abstract class Group<R> {
   readonly members = new Set<Member>();
-  /** The members of each identity: one of them (whose viewer and filter the identity's executions use), and how many. */
+  /**
+   * The members of each identity: one of them (whose viewer and filter the identity's executions use), and how many.
+   */
   private readonly identities = new Map<string, { member: Member; count: number }>();
   /** Set once an execution or filter read the caller's identity: from then on, one execution per identity. */
   perIdentity = false;

@@ -96,7 +96,8 @@ export const SHARED_JWT_SECRET = randomBytes(32).toString('base64url');
 
 /**
  * Starts the real server (`server/src/main.ts`, built: serverBuild.ts) as its own process on an ephemeral port and
- * resolves once it listens. Used where one process is not enough: several instances sharing PostgreSQL and Redis, crashes, signals.
+ * resolves once it listens. Used where one process is not enough: several instances sharing PostgreSQL and Redis,
+ * crashes, signals.
  */
 export function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   // A fresh embedded database starts as a copy of the run's seeded template (templates.ts), not with initdb.

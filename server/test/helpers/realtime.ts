@@ -30,8 +30,8 @@ export function liveStreams(server: TestServer): number {
 
 /**
  * Resolves once the server holds `n` live subscription streams (or its count passes `test`), told by the server each
- * time a stream goes live or ends (`realtime.streams`), as graphql-ws's own tests wait on server hooks rather than poll.
- * A stream counts once it hears new events: a mutation made after this reaches it.
+ * time a stream goes live or ends (`realtime.streams`), as graphql-ws's own tests wait on server hooks rather than
+ * poll. A stream counts once it hears new events: a mutation made after this reaches it.
  */
 export function waitForStreams(
   server: TestServer,

@@ -10,8 +10,8 @@ import { ADMIN_DATABASE_URL, TEST_PASSWORD_HASH_COST } from './services.js';
 
 /**
  * Migrating and seeding a database costs seconds (PGlite's initdb alone takes 3-8 s; the seed hashes a password), and
- * every test file needs a fresh one. So the run prepares one seeded template per engine, once, in the global set-up, and
- * each test database is a copy: `CREATE DATABASE … TEMPLATE` on PostgreSQL, a copied data directory for PGlite.
+ * every test file needs a fresh one. So the run prepares one seeded template per engine, once, in the global set-up,
+ * and each test database is a copy: `CREATE DATABASE … TEMPLATE` on PostgreSQL, a copied data directory for PGlite.
  *
  * The set-up runs in vitest's main process; the test workers and the server processes they spawn inherit these
  * variables from it.
@@ -22,7 +22,9 @@ const ENV = {
   seededDays: 'DERM_TEST_SEEDED_DAYS',
 } as const;
 
-/** Where copies go: memory-backed when the machine has /dev/shm, so a copied database is as fast as an in-memory one. */
+/**
+ * Where copies go: memory-backed when the machine has /dev/shm, so a copied database is as fast as an in-memory one.
+ */
 const SCRATCH = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 
 /** The demo seed books "today" in each clinic's zone: the days it saw, to tell whether a template is still current. */

@@ -22,8 +22,8 @@ export interface GraphQLResponse<T = Record<string, any>> {
 }
 
 /**
- * A throwaway database on the engine under test, migrated and seeded with the demo clinics (a copy of the run's template,
- * see templates.ts); `drop()` removes it.
+ * A throwaway database on the engine under test, migrated and seeded with the demo clinics (a copy of the run's
+ * template, see templates.ts); `drop()` removes it.
  */
 export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop(): Promise<void> }> {
   if (ENGINE === 'pglite') {

@@ -200,7 +200,8 @@ describe('The Node integrator (examples/node-integrator)', () => {
     expect(printed(integrator)[3].appointmentId).toBe(afterDeploy);
     expect(integrator.log()).toContain('subscribing after cursor');
     await integrator.stop();
-    // Three integrator runs and a server restart with the integrator's own reconnection backoff: generous on a loaded machine.
+    // Three integrator runs and a server restart with the integrator's own reconnection backoff: generous on a loaded
+    // machine.
   }, 90_000);
 
   it('should read again what it mirrors when its cursor has expired (CURSOR_EXPIRED), then go on after the server’s cursor', async () => {

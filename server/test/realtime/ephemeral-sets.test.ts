@@ -91,7 +91,8 @@ describe.each([
       // A member of its own, for much longer: renewed with the others, by its own time to live.
       await held.hold({ key, member: 'long', ttlMs: 60_000 });
       expect((await sets.members(key)).sort()).toEqual(['a', 'b', 'long']);
-      // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back, and says so.
+      // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back, and says
+      // so.
       await sets.remove(key, 'b');
       await vi.waitFor(async () => expect(await sets.members(key)).toContain('b'), { timeout: 10_000 });
       // Several times the time to live later, all are still there.

@@ -21,8 +21,8 @@ import { createTestDatabase } from '../helpers/testServer.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
 /**
- * A Redis outage degrades the service and heals; it never ends the process (docs/architecture.md, invariant 8). Each test here
- * kills a Redis server of its own (never the shared one) and starts it again on the same port, empty.
+ * A Redis outage degrades the service and heals; it never ends the process (docs/architecture.md, invariant 8). Each
+ * test here kills a Redis server of its own (never the shared one) and starts it again on the same port, empty.
  *
  * How long Redis stays down: a few seconds, longer than ioredis takes to give up on a queued command (two reconnection
  * attempts), which is what ended the process before (an unhandled MaxRetriesPerRequestError about a second after an

@@ -35,7 +35,9 @@ interface ShownToast extends Toast {
 
 /** How long a toast stays, by priority; urgent ones stay until dismissed. */
 export const TOAST_MS: Record<Priority, number | null> = { LOW: 5_000, NORMAL: 8_000, HIGH: 12_000, URGENT: null };
-/** At most this many toasts that leave by themselves are shown; the oldest goes first. Urgent ones are never pushed out. */
+/**
+ * At most this many toasts that leave by themselves are shown; the oldest goes first. Urgent ones are never pushed out.
+ */
 export const MAX_PASSING_TOASTS = 3;
 
 /**

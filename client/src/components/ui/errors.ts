@@ -5,7 +5,10 @@ interface ServerErrorEntry {
   extensions?: { code?: unknown; reason?: unknown; retryAfter?: unknown };
 }
 
-/** The GraphQL errors of an answer: from a result, or from the body of a non-2xx one (a 429 reaches Apollo as a ServerError). */
+/**
+ * The GraphQL errors of an answer: from a result, or from the body of a non-2xx one (a 429 reaches Apollo as a
+ * ServerError).
+ */
 function graphQLErrorsOf(error: unknown): readonly ServerErrorEntry[] {
   if (CombinedGraphQLErrors.is(error)) return error.errors as readonly ServerErrorEntry[];
   if (ServerError.is(error)) {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 
 /**
- * The transactional outbox (docs/architecture.md, invariant 2). `seq` is handed out from the tenant's counter row, which the
- * writing transaction keeps locked until it commits: within a tenant, sequence order is commit order, so a
+ * The transactional outbox (docs/architecture.md, invariant 2). `seq` is handed out from the tenant's counter row,
+ * which the writing transaction keeps locked until it commits: within a tenant, sequence order is commit order, so a
  * reader that resumes after seq N can never miss a row committed later with a smaller number.
  */
 export async function up(knex: Knex): Promise<void> {

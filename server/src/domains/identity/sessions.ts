@@ -29,7 +29,10 @@ interface SessionState {
   ended: boolean;
   /** The instant before which the user's sessions are signed out (0: none). */
   userBefore: number;
-  /** The session's last activity (epoch ms) as last written; null when none is kept (not seen yet, or the store lost it). */
+  /**
+   * The session's last activity (epoch ms) as last written; null when none is kept (not seen yet, or the store lost
+   * it).
+   */
   lastActive: number | null;
 }
 
@@ -270,8 +273,8 @@ export function isUserActivity(document: DocumentNode, operationName?: string | 
  * not enforced.
  *
  * A clinic the operators disable (`npm run clinics -- disable`) ends every connection of it the same way: the command
- * publishes `tenantDisabled` on the clinic's channel, and a periodic read of the clinics of live connections (`clinics`)
- * catches a disable no signal announced (docs/architecture.md, "Clinics").
+ * publishes `tenantDisabled` on the clinic's channel, and a periodic read of the clinics of live connections
+ * (`clinics`) catches a disable no signal announced (docs/architecture.md, "Clinics").
  */
 export class SessionService {
   private readonly store: SessionStore;

@@ -9,10 +9,10 @@ import type { Realtime } from '../../realtime/service.js';
 import { requireThreadAccess } from './access.js';
 
 /**
- * Typing signals are ephemeral (docs/architecture.md, invariant 3): published on the tenant's typing channel, never stored. A `true`
- * lapses `TYPING_TTL` after it was sent unless renewed (its `expiresAt` says so to clients too), and at most one `true`
- * per user and thread reaches pub/sub per third of that (2 s by default): well inside the lapse, so a renewing typist
- * never flickers.
+ * Typing signals are ephemeral (docs/architecture.md, invariant 3): published on the tenant's typing channel, never
+ * stored. A `true` lapses `TYPING_TTL` after it was sent unless renewed (its `expiresAt` says so to clients too), and
+ * at most one `true` per user and thread reaches pub/sub per third of that (2 s by default): well inside the lapse, so
+ * a renewing typist never flickers.
  */
 export function typingTiming(ttlSeconds: number): { ttlMs: number; throttleMs: number } {
   return { ttlMs: ttlSeconds * 1000, throttleMs: Math.round((ttlSeconds * 1000) / 3) };

@@ -55,7 +55,9 @@ export class ViewingService {
     });
   }
 
-  /** Opens (or renews) the user's view of the chart (deprecated `viewPatient`); returns the ids of the other viewers. */
+  /**
+   * Opens (or renews) the user's view of the chart (deprecated `viewPatient`); returns the ids of the other viewers.
+   */
   async view(scope: Scope, patientId: string): Promise<string[]> {
     const change = await this.realtime.sets.touchAndList(
       EphemeralKey.viewing(scope, patientId),

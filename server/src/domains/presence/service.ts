@@ -10,11 +10,11 @@ import { MemoryStatusStore, RedisStatusStore, type ChosenStatus, type PresenceSt
 type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
 
 /**
- * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any instance,
- * is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the clinic's
- * online users (`online`, one member per user); each instance renews its own sockets and their users on its heartbeat
- * (`Realtime.onHeartbeat`, at least every third of the time to live), all at once in a few round trips. A join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten
- * thousand connections.
+ * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any
+ * instance, is open. Two expiring sets hold it: the user's connections (`connections`, one member per socket) and the
+ * clinic's online users (`online`, one member per user); each instance renews its own sockets and their users on its
+ * heartbeat (`Realtime.onHeartbeat`, at least every third of the time to live), all at once in a few round trips. A
+ * join or a leave touches only that user's set, so it costs the same in a clinic of ten or ten thousand connections.
  *
  * ONLINE is announced by the connection that makes the user's set non-empty, and OFFLINE by whoever takes the user
  * out of `online`: a leave that empties the user's set, or the sweep (of any instance) reporting the lapsed member of
