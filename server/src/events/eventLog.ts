@@ -36,24 +36,34 @@ export type NewEvent = {
  */
 export async function appendEvents(trx: Trx, tenantId: string, events: NewEvent[]): Promise<EventRow[]> {
   if (events.length === 0) return [];
-  const [{ lastSeq }] = (await trx('eventCounters')
-    .insert({ tenantId, lastSeq: events.length })
-    .onConflict('tenantId')
-    .merge({ lastSeq: trx.raw('event_counters.last_seq + ?', [events.length]) })
-    .returning('lastSeq')) as { lastSeq: number }[];
-  const first = Number(lastSeq) - events.length + 1;
-  const rows = events.map((e, i) => ({
-    tenantId,
-    seq: first + i,
-    topic: e.topic,
-    kind: e.kind,
-    entityId: e.entityId,
-    userId: e.userId ?? null,
-    threadId: e.threadId ?? null,
-    providerId: e.providerId ?? null,
-    data: JSON.stringify(e.data ?? {}),
-  }));
-  return (await trx('events').insert(rows).returning('*')) as EventRow[];
+  // One statement, one round trip: the counter's increment and the rows numbered from it (docs/architecture.md,
+  // "The path of an event"). A row's seq is the new last_seq minus the events after it in this call.
+  const row = '(?::int, ?::text, ?::text, ?::uuid, ?::uuid, ?::uuid, ?::uuid, ?::jsonb)';
+  const values = events.flatMap((e, i) => [
+    i + 1,
+    e.topic,
+    e.kind,
+    e.entityId,
+    e.userId ?? null,
+    e.threadId ?? null,
+    e.providerId ?? null,
+    JSON.stringify(e.data ?? {}),
+  ]);
+  const { rows } = (await trx.raw(
+    `with counter as (
+       insert into event_counters (tenant_id, last_seq) values (?::uuid, ?)
+       on conflict (tenant_id) do update set last_seq = event_counters.last_seq + excluded.last_seq
+       returning last_seq
+     )
+     insert into events (tenant_id, seq, topic, kind, entity_id, user_id, thread_id, provider_id, data)
+     select ?::uuid, counter.last_seq - ? + e.ord, e.topic, e.kind, e.entity_id, e.user_id, e.thread_id,
+       e.provider_id, e.data
+     from counter, (values ${events.map(() => row).join(', ')})
+       as e (ord, topic, kind, entity_id, user_id, thread_id, provider_id, data)
+     returning *`,
+    [tenantId, events.length, tenantId, events.length, ...values],
+  )) as { rows: EventRow[] };
+  return rows.sort((a, b) => a.seq - b.seq);
 }
 
 /**
