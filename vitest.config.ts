@@ -28,12 +28,13 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Three files at a time on two cores: most of a test's time is waiting on sockets, databases, timers and other
-    // processes (measured on this machine: 2 workers 282 s, 3 workers 196 s, 4 workers 175 s for the same suite; the
-    // suite uses 1.2 to 1.5 cores). Three, not four: the tests must stay deterministic on a loaded machine, and this
-    // keeps the load moderate. A project's own `maxWorkers` wins over the command line's (vitest 4), so this is the
-    // place to change it.
-    maxWorkers: 3,
+    // Four files at a time on two cores: most of a test's time is waiting on sockets, databases, timers and other
+    // processes. Measured on a 2 x Intel Xeon machine, 2026-12-03: vitest 253-259 s with three workers (three runs,
+    // 1.25 cores used), 236-239 s with four (three runs, every test passing each time, 1.38 cores used: the machine
+    // is still not saturated); earlier, on an AMD machine, 2 workers 282 s, 3 workers 196 s, 4 workers 175 s. The
+    // tests must stay deterministic on a loaded machine: their waits are conditions with deadlines, never sleeps. A
+    // project's own `maxWorkers` wins over the command line's (vitest 4), so this is the place to change it.
+    maxWorkers: 4,
     // Longest first, across projects (test/sequencer.ts).
     sequence: { sequencer: LongestFirst },
     globalSetup: ['server/test/helpers/globalSetup.ts'],
