@@ -43,10 +43,14 @@ class HeldSubscription implements Release {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    countLive(this.live, `caller:${callerKey(this.viewer)}`, -1);
-    countLive(this.live, `clinic:${this.viewer.tenantId}`, -1);
+    countLive(this.live, liveCallerKey(this.viewer), -1);
+    countLive(this.live, liveClinicKey(this.viewer), -1);
   }
 }
+
+/** The keys of a caller's and its clinic's live subscriptions in `CallerLimits.live`. */
+const liveCallerKey = (viewer: Viewer) => `caller:${callerKey(viewer)}`;
+const liveClinicKey = (viewer: Viewer) => `clinic:${viewer.tenantId}`;
 
 function countLive(live: Map<string, number>, key: string, delta: number): void {
   const count = (live.get(key) ?? 0) + delta;
@@ -232,8 +236,8 @@ export class CallerLimits {
     operationName?: string | null,
   ): Release | GraphQLError | null {
     if (getOperationAST(document, operationName)?.operation !== 'subscription') return null;
-    const caller = `caller:${callerKey(viewer)}`;
-    const clinic = `clinic:${viewer.tenantId}`;
+    const caller = liveCallerKey(viewer);
+    const clinic = liveClinicKey(viewer);
     const { subscriptionsPerCaller, subscriptionsPerClinic } = this.limits;
     if ((this.live.get(caller) ?? 0) >= subscriptionsPerCaller) {
       this.count('CALLER_SUBSCRIPTIONS');
@@ -257,8 +261,8 @@ export class CallerLimits {
   /** Live subscriptions counted now for a caller and a clinic (tests, metrics). */
   liveCount(viewer: Viewer): { caller: number; clinic: number } {
     return {
-      caller: this.live.get(`caller:${callerKey(viewer)}`) ?? 0,
-      clinic: this.live.get(`clinic:${viewer.tenantId}`) ?? 0,
+      caller: this.live.get(liveCallerKey(viewer)) ?? 0,
+      clinic: this.live.get(liveClinicKey(viewer)) ?? 0,
     };
   }
 }
