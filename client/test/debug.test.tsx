@@ -48,7 +48,9 @@ describe('Debug lines in the console', () => {
     await waitFor(() => expect(lines().at(-1)).toMatch(/^derm:socket closed \{"code":1000/));
     const written = lines();
 
-    expect(written.slice(0, 3)).toEqual([
+    // The keep-alive's first ping may go out before the server's acknowledgement on a loaded machine (graphql-ws sends
+    // it keepAlive after the socket opened): the socket's own lines, without the ping namespace, come in this order.
+    expect(written.filter((line) => !line.startsWith('derm:socket:ping')).slice(0, 3)).toEqual([
       'derm:socket connecting',
       'derm:socket opened',
       'derm:socket connected (acknowledged) {"wasRetry":false}',
