@@ -129,6 +129,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   // Requests without a token, per source address, at the door: before Express and anything that reads their body.
   const httpServer = createServer(
+    { keepAliveTimeout: config.httpKeepAliveSeconds * 1000 },
     limitAnonymousRequests(services.limits, app.get('trust proxy fn') as TrustProxy, app),
   );
   let draining = false;

@@ -59,6 +59,14 @@ export interface Config {
    */
   keepAliveSeconds: number;
   /**
+   * Seconds an idle HTTP keep-alive connection stays open (`HTTP_KEEPALIVE`, 1 to 3600). Longer than any client or
+   * proxy in front keeps one idle (AWS load balancers and nginx: 60 s; Node's fetch: what the server announces, less
+   * 2 s), so the server is never the side that closes a connection a client is reusing at that moment: the request
+   * written on it would fail with "socket hang up" (a 502 behind a proxy). Node's default is 5 s.
+   * docs/architecture.md, "When a dependency fails". @default 65
+   */
+  httpKeepAliveSeconds: number;
+  /**
    * Seconds a new WebSocket connection has to send `connection_init` (`WS_INIT_TIMEOUT`, 1 to 60) before it is closed
    * with 4408. Counted on the instance's one deadline timer, so up to a second late. Not graphql-ws's default of 3 s:
    * a server whose event loop was busy for that long (a burst of writes on the embedded database, which runs in
@@ -412,6 +420,7 @@ export function loadConfig(env: Env = process.env): Config {
     viewingTtlSeconds: parseSeconds('VIEWING_TTL', env.VIEWING_TTL, 30, 2, 3600),
     typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
     keepAliveSeconds: parseSeconds('WS_KEEPALIVE', env.WS_KEEPALIVE, 12, 1, 300),
+    httpKeepAliveSeconds: parseSeconds('HTTP_KEEPALIVE', env.HTTP_KEEPALIVE, 65, 1, 3600),
     wsInitTimeoutSeconds: parseSeconds('WS_INIT_TIMEOUT', env.WS_INIT_TIMEOUT, 10, 1, 60),
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),
