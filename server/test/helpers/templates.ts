@@ -69,7 +69,7 @@ export async function prepareTemplates(): Promise<() => Promise<void>> {
       await db.destroy();
     }
     // Every copy starts a PostgreSQL of its own in WebAssembly, which zeroes its buffer pool at start: 128 MB by
-    // default, some 150 ms of CPU (page faults) per start for databases of a few MB. Each copy reads this at start.
+    // default, about a third of a start's CPU (page faults) for databases of a few MB. Each copy reads this at start.
     appendFileSync(path.join(pgliteDir, 'postgresql.conf'), `\n${TEST_PGLITE_CONF}\n`);
   })();
   await Promise.all([postgres, pglite]);
