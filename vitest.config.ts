@@ -31,9 +31,11 @@ export default defineConfig({
     // Four files at a time on two cores: most of a test's time is waiting on sockets, databases, timers and other
     // processes. Measured on a 2 x Intel Xeon machine, 2026-12-03: vitest 253-259 s with three workers (three runs,
     // 1.25 cores used), 236-239 s with four (three runs, every test passing each time, 1.38 cores used: the machine
-    // is still not saturated); earlier, on an AMD machine, 2 workers 282 s, 3 workers 196 s, 4 workers 175 s. The
-    // tests must stay deterministic on a loaded machine: their waits are conditions with deadlines, never sleeps. A
-    // project's own `maxWorkers` wins over the command line's (vitest 4), so this is the place to change it.
+    // is still not saturated); earlier, on an AMD machine, 2 workers 282 s, 3 workers 196 s, 4 workers 175 s. Later
+    // on that AMD machine, with a larger suite, both cores were busy: six workers took 255 s against 246-294 s with
+    // four (2026-12-03), no gain. The tests must stay deterministic on a loaded machine: their waits are conditions
+    // with deadlines, never sleeps. A project's own `maxWorkers` wins over the command line's (vitest 4), so this is
+    // the place to change it.
     maxWorkers: 4,
     // Longest first, across projects (test/sequencer.ts).
     sequence: { sequencer: LongestFirst },
