@@ -61,8 +61,8 @@ export interface Config {
   /**
    * Seconds an idle HTTP keep-alive connection stays open (`HTTP_KEEPALIVE`, 1 to 3600). Longer than any client or
    * proxy in front keeps one idle (AWS load balancers and nginx: 60 s; Node's fetch: what the server announces, less
-   * 2 s), so the server is never the side that closes a connection a client is reusing at that moment: the request
-   * written on it would fail with "socket hang up" (a 502 behind a proxy). Node's default is 5 s.
+   * a second or two), so the server is never the side that closes a connection a client is reusing at that moment:
+   * the request written on it would fail with "socket hang up" (a 502 behind a proxy). Node's default is 5 s.
    * docs/architecture.md, "When a dependency fails". @default 65
    */
   httpKeepAliveSeconds: number;

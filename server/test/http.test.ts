@@ -40,7 +40,8 @@ describe('keep-alive', () => {
       });
     try {
       const first = await get();
-      // What clients size their pools by (Node's fetch keeps a connection this long, less 2 s): not Node's 5 s.
+      // What clients size their pools by (Node's fetch keeps a connection this long, less a second or two), not
+      // Node's 5 s.
       expect(first.headers['keep-alive']).toBe('timeout=65');
       const second = await get();
       expect((second as http.IncomingMessage & { req: http.ClientRequest }).req.reusedSocket).toBe(true);
