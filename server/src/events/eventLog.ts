@@ -53,15 +53,15 @@ export async function appendEvents(trx: Trx, tenantId: string, events: NewEvent[
     `with counter as (
        insert into event_counters (tenant_id, last_seq) values (?::uuid, ?)
        on conflict (tenant_id) do update set last_seq = event_counters.last_seq + excluded.last_seq
-       returning last_seq
+       returning tenant_id, last_seq
      )
      insert into events (tenant_id, seq, topic, kind, entity_id, user_id, thread_id, provider_id, data)
-     select ?::uuid, counter.last_seq - ? + e.ord, e.topic, e.kind, e.entity_id, e.user_id, e.thread_id,
+     select counter.tenant_id, counter.last_seq - ? + e.ord, e.topic, e.kind, e.entity_id, e.user_id, e.thread_id,
        e.provider_id, e.data
      from counter, (values ${events.map(() => row).join(', ')})
        as e (ord, topic, kind, entity_id, user_id, thread_id, provider_id, data)
      returning *`,
-    [tenantId, events.length, tenantId, events.length, ...values],
+    [tenantId, events.length, events.length, ...values],
   )) as { rows: EventRow[] };
   return rows.sort((a, b) => a.seq - b.seq);
 }
