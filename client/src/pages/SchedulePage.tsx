@@ -1,5 +1,5 @@
 import { useApolloClient, useQuery } from '@apollo/client/react';
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import {
   SchedulePageDocument,
@@ -75,17 +75,27 @@ export function SchedulePage() {
   const [highlighted, setHighlighted] = useState<ReadonlySet<string>>(new Set());
   const activity = useLiveActivity();
 
+  // A change stays highlighted for HIGHLIGHT_MS; its timer goes with the page, never firing into one that is gone.
+  const highlightTimers = useRef(new Set<ReturnType<typeof setTimeout>>());
+  useEffect(() => {
+    const timers = highlightTimers.current;
+    return () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    };
+  }, []);
   const highlight = useCallback((id: string) => {
     setHighlighted((s) => new Set(s).add(id));
-    setTimeout(
-      () =>
-        setHighlighted((s) => {
-          const next = new Set(s);
-          next.delete(id);
-          return next;
-        }),
-      HIGHLIGHT_MS,
-    );
+    const timers = highlightTimers.current;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      setHighlighted((s) => {
+        const next = new Set(s);
+        next.delete(id);
+        return next;
+      });
+    }, HIGHLIGHT_MS);
+    timers.add(timer);
   }, []);
   const client = useApolloClient();
   const onChange = (appointment: LiveAppointment, event: AppointmentEvent) => {
