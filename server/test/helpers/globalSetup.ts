@@ -33,7 +33,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     );
   }
   // The server's JavaScript for the processes the tests start (serverBuild.ts), once per run.
-  process.env.DERM_TEST_SERVER_JS ??= buildServer();
+  process.env.DERM_TEST_SERVER_JS ??= await buildServer();
   shared.dermTemplates ??= { users: 0, ready: prepareTemplates() };
   const templates = shared.dermTemplates;
   templates.users += 1;
