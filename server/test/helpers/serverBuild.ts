@@ -43,10 +43,10 @@ const EXTERNAL = [
  *
  * Each script is one file with its dependencies (esbuild), not a tree of modules: Node 20 has no compile cache, and a
  * start spent most of its CPU finding, reading and compiling some thousand modules one by one. A start to "listening"
- * took 1.6-1.9 s of CPU transpiled file by file and 1.0-1.4 s bundled, on PostgreSQL (2026-12-03, three each); the
- * suite starts some seventy such processes. The bundle is ESM, as our sources are, in a folder under node_modules/, so
- * Node's interop with CommonJS packages is the one `npm start` gets, and `require` (for the packages bundled as
- * CommonJS, and for those left to Node) is the bundle's own. Named after the content of the sources and the lock
+ * took 1.6-2.0 s of CPU transpiled file by file and 1.0-1.3 s bundled, on PostgreSQL (2026-12-03, three each); a run
+ * of the suite starts some sixty such processes. The bundle is ESM, as our sources are (package.json's `"type":
+ * "module"`, which esbuild reads to give CommonJS packages Node's own interop), in a folder under node_modules/, and
+ * its `require` (for the packages bundled as CommonJS, and for those left to Node) is made from its own address. Named after the content of the sources and the lock
  * file, so an unchanged tree is not built again. The types are `npm run typecheck`'s business. Runs in vitest's main
  * process (globalSetup.ts); the workers and the processes they start inherit the variable.
  */
