@@ -11,7 +11,12 @@ checks=$(mktemp -d)
 trap 'rm -rf "$checks"' EXIT
 check() { # check NAME COMMAND...: runs in the background, records its exit code and duration
   local name=$1 t=$SECONDS; shift
-  ("$@" >"$checks/$name.log" 2>&1; echo "$? $((SECONDS - t))" >"$checks/$name.rc") &
+  # `|| rc=$?`: the subshell inherits errexit, which would end it at a failing check before the code is recorded.
+  (
+    rc=0
+    "$@" >"$checks/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - t))" >"$checks/$name.rc"
+  ) &
 }
 check lint npm run lint --silent
 check typecheck npm run typecheck --silent

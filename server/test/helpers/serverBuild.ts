@@ -46,9 +46,10 @@ const EXTERNAL = [
  * took 1.6-2.0 s of CPU transpiled file by file and 1.0-1.3 s bundled, on PostgreSQL (2026-12-03, three each); a run
  * of the suite starts some sixty such processes. The bundle is ESM, as our sources are (package.json's `"type":
  * "module"`, which esbuild reads to give CommonJS packages Node's own interop), in a folder under node_modules/, and
- * its `require` (for the packages bundled as CommonJS, and for those left to Node) is made from its own address. Named after the content of the sources and the lock
- * file, so an unchanged tree is not built again. The types are `npm run typecheck`'s business. Runs in vitest's main
- * process (globalSetup.ts); the workers and the processes they start inherit the variable.
+ * its `require` (for the packages bundled as CommonJS, and for those left to Node) is made from its own address.
+ * Named after the content of the sources and the lock file, so an unchanged tree is not built again. The types are
+ * `npm run typecheck`'s business. Runs in vitest's main process (globalSetup.ts); the workers and the processes they
+ * start inherit the variable.
  */
 export async function buildServer(): Promise<string> {
   // Imported here, in vitest's main process: the client's test files import this module under jsdom, where esbuild
