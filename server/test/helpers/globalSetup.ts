@@ -8,6 +8,7 @@ import { prepareTemplates } from './templates.js';
  */
 const shared = globalThis as typeof globalThis & {
   dermTemplates?: { users: number; ready: Promise<() => Promise<void>> };
+  dermServerBuild?: Promise<string>;
 };
 
 /** Fails the run in its first seconds when a service the tests need is not there: never a silent skip. */
@@ -32,8 +33,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       { cause: err },
     );
   }
-  // The server's JavaScript for the processes the tests start (serverBuild.ts), once per run.
-  process.env.DERM_TEST_SERVER_JS ??= await buildServer();
+  // The server's JavaScript for the processes the tests start (serverBuild.ts), once per run: the projects' set-ups
+  // share one build, as they share the templates, even when they run at once.
+  if (!process.env.DERM_TEST_SERVER_JS) await (shared.dermServerBuild ??= buildServer());
   shared.dermTemplates ??= { users: 0, ready: prepareTemplates() };
   const templates = shared.dermTemplates;
   templates.users += 1;
