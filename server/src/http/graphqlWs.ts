@@ -25,6 +25,11 @@ import type { Deadlines, Due } from '../realtime/deadlines.js';
  * - its socket 'error' listener printed every client's protocol error on the console as an internal one.
  *
  * Here one listener function per event serves every socket; what a socket needs is one small object, its `Port`.
+ *
+ * And graphql-ws keeps one thing per running subscription that a delivery group's member does not need: its message
+ * handler awaits the operation's stream (`for await`) for as long as the subscription lives, so the handler's suspended
+ * async frame, the subscribe message, the `emit` closures and the execution arguments stay. A member's stream never
+ * yields (its group writes the frames), so its operation is taken over once it runs (`adopt`).
  */
 
 /** What every hook of graphql-ws finds in `ctx.extra` besides the server's own fields. */
@@ -39,6 +44,15 @@ export interface FloodLimit {
   maxMessages: number;
   windowMs: number;
   onFlood(socket: WebSocket): void;
+}
+
+/**
+ * An operation taken over from graphql-ws once it runs (`adopt`): it writes its own frames, and ends by itself (then
+ * it calls `releaseAdopted` and sends its `error` or `complete`) or when `stop` is called.
+ */
+export interface Adopted {
+  /** The client completed the operation, or the socket closed: end it; the client is sent nothing for it. */
+  stop(): void;
 }
 
 const kPort = Symbol('graphql-ws port');
@@ -59,6 +73,11 @@ class Port implements ProtocolSocket, Due {
   /** Whether `connection_init` arrived; until then, its deadline among the instance's. */
   initialised = false;
   initDeadline = 0;
+  /**
+   * The operations taken over from graphql-ws (`adopt`): id and operation one after the other. A socket runs a few
+   * operations at most, and a Map's table would be some 300 bytes for each of thousands of sockets.
+   */
+  adopted: (string | Adopted)[] | undefined = undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -116,7 +135,106 @@ function onSocketMessage(this: WebSocket, data: RawData): void {
     flood.onFlood(this);
     return;
   }
-  port.receive?.(parsedForGraphqlWs(String(data))).catch((err: unknown) => internalError(port, err));
+  const message = parsedForGraphqlWs(String(data));
+  if (port.adopted && typeof message === 'object' && adoptedMessage(port, message as { id?: unknown; type?: unknown }))
+    return;
+  port.receive?.(message).catch((err: unknown) => internalError(port, err));
+}
+
+/**
+ * A client's message about an adopted operation, handled as graphql-ws handles one about an operation it runs
+ * (graphql-ws 6, `makeServer`): `complete` ends it and nothing is sent back; a `subscribe` reusing its id closes the
+ * socket with 4409. Whether the message was one of these.
+ */
+function adoptedMessage(port: Port, { id, type }: { id?: unknown; type?: unknown }): boolean {
+  if (typeof id !== 'string') return false;
+  if (type === 'subscribe' && adoptedIndex(port, id) >= 0) {
+    port.ws.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+    return true;
+  }
+  if (type !== 'complete') return false;
+  const op = takeAdopted(port, id);
+  op?.stop();
+  return op !== undefined;
+}
+
+function adoptedIndex(port: Port, id: string): number {
+  const list = port.adopted;
+  if (list) for (let i = 0; i < list.length; i += 2) if (list[i] === id) return i;
+  return -1;
+}
+
+function takeAdopted(port: Port, id: string): Adopted | undefined {
+  const at = adoptedIndex(port, id);
+  if (at < 0) return undefined;
+  const op = port.adopted![at + 1] as Adopted;
+  port.adopted!.splice(at, 2);
+  if (port.adopted!.length === 0) port.adopted = undefined;
+  return op;
+}
+
+/**
+ * What graphql-ws iterates in place of an adopted operation's stream: it ends at once, after taking the id out of
+ * graphql-ws's running operations, so that graphql-ws finishes handling the subscribe message without sending
+ * anything (it sends `complete` only for an operation it still counts) and lets go of it.
+ */
+class Handover implements AsyncIterableIterator<never> {
+  constructor(
+    private readonly subscriptions: Record<string, unknown>,
+    private readonly id: string,
+  ) {}
+
+  next(): Promise<IteratorResult<never>> {
+    delete this.subscriptions[this.id];
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  return(): Promise<IteratorResult<never>> {
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/**
+ * Takes a running operation over from graphql-ws: `onOperation` returns this in place of the operation's stream, and
+ * graphql-ws's handling of the subscribe message ends (see the top of this file). From then on the socket's listeners
+ * handle the client's messages about it (`adoptedMessage`) and stop it when the socket closes. graphql-ws calls its
+ * `onComplete` hook at the handover, for an id `isAdopted` then reports. Undefined, and graphql-ws goes on as ever,
+ * when the client completed the operation while it was being set up, or the socket is closing.
+ */
+export function adopt(
+  ctx: { extra: { socket: WebSocket }; subscriptions: Record<string, unknown> },
+  id: string,
+  op: Adopted,
+): AsyncIterableIterator<never> | undefined {
+  const port = (ctx.extra.socket as PortedSocket)[kPort];
+  if (!port || !(id in ctx.subscriptions) || port.ws.readyState !== port.ws.OPEN) return undefined;
+  if (port.adopted) port.adopted.push(id, op);
+  else port.adopted = [id, op];
+  return new Handover(ctx.subscriptions, id);
+}
+
+/** Whether `id` is an operation of this socket taken over from graphql-ws. */
+export function isAdopted(socket: WebSocket, id: string): boolean {
+  const port = (socket as PortedSocket)[kPort];
+  return port !== undefined && adoptedIndex(port, id) >= 0;
+}
+
+/** How many operations of this socket were taken over from graphql-ws: they count among its running operations. */
+export function adoptedCount(socket: WebSocket): number {
+  return ((socket as PortedSocket)[kPort]?.adopted?.length ?? 0) / 2;
+}
+
+/**
+ * An adopted operation ended by itself: no longer this socket's. Whether it still was, so that its end is to be sent
+ * to the client; false once the client completed it or the socket closed, or if it was never adopted.
+ */
+export function releaseAdopted(socket: WebSocket, id: string): boolean {
+  const port = (socket as PortedSocket)[kPort];
+  return port !== undefined && takeAdopted(port, id) !== undefined;
 }
 
 /**
@@ -171,6 +289,10 @@ function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
 function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   const port = (this as PortedSocket)[kPort];
   if (!port.initialised) port.host.deadlines.cancel(port.initDeadline, port);
+  // What graphql-ws does for the operations it runs (their streams' `return`), for those it handed over.
+  const adopted = port.adopted;
+  port.adopted = undefined;
+  if (adopted) for (let i = 1; i < adopted.length; i += 2) (adopted[i] as Adopted).stop();
   port.closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
 }
 

@@ -13,9 +13,18 @@ import { connectionId } from '../ids.js';
 import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
 import { subscribeSharing } from '../subscriptions/subscribe.js';
+import { MemberStream } from '../subscriptions/groups.js';
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
-import { serveGraphqlWs, type ExtraBase } from './graphqlWs.js';
+import {
+  adopt,
+  adoptedCount,
+  isAdopted,
+  releaseAdopted,
+  serveGraphqlWs,
+  type Adopted,
+  type ExtraBase,
+} from './graphqlWs.js';
 import { envelopePrefix, sendEnveloped, type Envelope } from './wsFrames.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
 import { auditStreamEvent } from '../domains/patients/accessAudit.js';
@@ -125,18 +134,26 @@ class SocketExtra implements ExtraBase {
  * the envelope with this operation's id is added here (graphql-ws would serialise the whole message per socket).
  * graphql-ws still runs the protocol: init, ping/pong, complete, errors and close codes. A class, so that its methods
  * are shared by every operation rather than held as closures by each (docs/architecture.md, "Per-connection cost").
+ *
+ * A delivery group's member is taken over from graphql-ws once it runs (`adopt`, ./graphqlWs.ts): then this sink is
+ * the operation, and sends its `error` or `complete` when it ends, as graphql-ws would have.
  */
-class SocketSink implements SubscriberSink, Envelope {
+class SocketSink implements SubscriberSink, Envelope, Adopted {
   /** The message around the group's payload bytes, which ./wsFrames.ts frames with them. */
   readonly prefix: string;
   readonly prefixBytes: number;
   readonly origin: SubscriberSink['origin'];
 
+  /** The member's stream, once the operation is taken over from graphql-ws. */
+  private stream: MemberStream | undefined = undefined;
+  private readonly socket: WebSocket;
+
   constructor(
-    private readonly socket: WebSocket,
+    private readonly extra: SocketExtra,
     private readonly id: string,
     private readonly ctx: Context,
   ) {
+    this.socket = extra.socket;
     this.prefix = envelopePrefix(id);
     this.prefixBytes = Buffer.byteLength(this.prefix);
     this.origin = { via: ctx.via, requestId: ctx.requestId };
@@ -152,6 +169,42 @@ class SocketSink implements SubscriberSink, Envelope {
 
   get bufferedAmount(): number {
     return this.socket.bufferedAmount;
+  }
+
+  /**
+   * Takes the operation over from graphql-ws (`onOperation` returns what this returns): a member still running,
+   * on a socket still open. Otherwise undefined, and graphql-ws iterates the stream as ever.
+   */
+  adopt(ctx: Parameters<typeof adopt>[0], stream: MemberStream): AsyncIterableIterator<never> | undefined {
+    if (stream.ended) return undefined;
+    this.stream = stream;
+    const handover = adopt(ctx, this.id, this);
+    if (!handover) this.stream = undefined;
+    return handover;
+  }
+
+  /** The client completed the operation, or the socket closed (./graphqlWs.ts). */
+  stop(): void {
+    void this.stream?.return();
+    completed(this.extra, this.id);
+  }
+
+  /**
+   * The member ended by itself: told to the client as graphql-ws tells the end of a stream it iterates (graphql-ws 6,
+   * `makeServer`): its error wrapped as a GraphQLError and passed through `onError`'s masking, or `complete`.
+   */
+  ended(error?: Error): void {
+    if (!releaseAdopted(this.socket, this.id)) return;
+    if (error) {
+      const errors = [new GraphQLError(error.message, { originalError: error })];
+      logUnexpected(errors, this.ctx.log);
+      this.send({ id: this.id, type: 'error', payload: forClient(errors, this.ctx.requestId) });
+    } else this.send({ id: this.id, type: 'complete' });
+    completed(this.extra, this.id);
+  }
+
+  private send(message: object): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   drained(): Promise<void> {
@@ -182,6 +235,12 @@ class SocketEnds implements SessionEnds {
   clinicDisabled(): void {
     this.socket.close(CloseCode.Forbidden, ForbiddenReason.clinicDisabled);
   }
+}
+
+/** An operation of the socket ended (graphql-ws's `onComplete`, or an adopted one's end): its place is given back. */
+function completed(extra: SocketExtra, id: string): void {
+  traces.get(extra.socket)?.completed(id);
+  extra.held?.release(id);
 }
 
 /** The request id of one operation on one socket: what its log lines carry. */
@@ -333,7 +392,8 @@ export function attachWebSocketServer(
           ctx.extra.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
           return [new GraphQLError('The token has expired', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
         }
-        if (Object.keys(ctx.subscriptions).length > SocketLimits.maxSubscriptions) {
+        const running = Object.keys(ctx.subscriptions).length + adoptedCount(ctx.extra.socket);
+        if (running > SocketLimits.maxSubscriptions) {
           return [
             new GraphQLError(`At most ${SocketLimits.maxSubscriptions} operations may run at once on one connection`, {
               extensions: { code: ErrorCode.BAD_REQUEST, reason: 'TOO_MANY_SUBSCRIPTIONS' },
@@ -381,7 +441,7 @@ export function attachWebSocketServer(
           prepared.contextValue.connection = session;
           attachTransport(
             prepared.contextValue,
-            new SocketSink(ctx.extra.socket, id, prepared.contextValue),
+            new SocketSink(ctx.extra, id, prepared.contextValue),
             payload.variables,
           );
           // graphql-ws keeps the subscribe message for as long as the operation runs, and with it the query's text:
@@ -392,13 +452,18 @@ export function attachWebSocketServer(
         return prepared;
       },
       onComplete(ctx, id) {
-        traces.get(ctx.extra.socket)?.completed(id);
-        ctx.extra.held?.release(id);
+        // Handed over (onOperation): the operation goes on, on this socket.
+        if (isAdopted(ctx.extra.socket, id)) return;
+        completed(ctx.extra, id);
       },
-      onOperation(_ctx, _id, payload, args, result) {
+      onOperation(ctx, id, payload, args, result) {
         const started = startedAt.get(payload);
         startedAt.delete(payload);
         if (started !== undefined) observeOperation('ws', args, started, result);
+        // A delivery group's member: taken over from graphql-ws, which would otherwise keep its handling of the
+        // subscribe message suspended for the subscription's life (./graphqlWs.ts).
+        const sink = (args.contextValue as Context).transport?.sink;
+        if (result instanceof MemberStream && sink instanceof SocketSink) return sink.adopt(ctx, result);
       },
       onNext(_ctx, _id, _payload, args, result) {
         // A stream graphql-js runs itself (not a delivery group): what this event read, audited.

@@ -68,8 +68,14 @@ class Member {
   replaying = false;
   readonly held: Array<{ item: FeedItem; out: Rendered | null }> = [];
   ended = false;
-  private settle!: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void };
-  readonly finished: Promise<IteratorResult<never>>;
+  /** The error the member ended with, once it has. */
+  private endedWith: unknown = undefined;
+  /**
+   * How its stream ends, made when the transport first asks (`MemberStream.next`): a WebSocket operation taken over
+   * from graphql-ws never asks, and learns of the end through its sink (`SubscriberSink.ended`).
+   */
+  private settled: Promise<IteratorResult<never>> | undefined = undefined;
+  private settle: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void } | undefined = undefined;
   /** Where this member's stream is counted once handed to its transport (`MemberStream`). */
   private counted: StreamCount | null = null;
 
@@ -83,9 +89,19 @@ class Member {
     readonly accept: Accept<unknown>,
   ) {
     this.identity = identityOf(viewer);
-    this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  /** Settles when the member ends: done, or rejected with the error it ended with. */
+  get finished(): Promise<IteratorResult<never>> {
+    if (this.settled) return this.settled;
+    if (this.ended) {
+      this.settled = this.endedWith
+        ? Promise.reject(this.endedWith)
+        : Promise.resolve({ value: undefined, done: true });
+    } else this.settled = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Handled by graphql-ws or graphql-sse when they iterate; never an unhandled rejection if they do not.
-    this.finished.catch(ignore);
+    this.settled.catch(ignore);
+    return this.settled;
   }
 
   /** Counts this member among the instance's live streams until it ends. */
@@ -140,9 +156,12 @@ class Member {
     this.ended = true;
     this.held.length = 0;
     this.group.leave(this);
-    if (error) this.settle.reject(error);
-    else this.settle.resolve({ value: undefined, done: true });
+    this.endedWith = error;
+    if (error) this.settle?.reject(error);
+    else this.settle?.resolve({ value: undefined, done: true });
+    this.settle = undefined;
     this.counted?.closed();
+    this.sink.ended?.(error);
   }
 }
 
@@ -153,6 +172,11 @@ class Member {
  */
 export class MemberStream implements AsyncIterableIterator<never> {
   constructor(private readonly member: Member) {}
+
+  /** Whether the member has ended (its stream is over). */
+  get ended(): boolean {
+    return this.member.ended;
+  }
 
   next(): Promise<IteratorResult<never>> {
     return this.member.finished;

@@ -19,6 +19,12 @@ export interface SubscriberSink {
   drained(): Promise<void>;
   /** The transport and the operation's request id, which the access audit records for what this subscriber is sent. */
   readonly origin: { via: AccessTransport; requestId: string };
+  /**
+   * The subscriber's stream ended: normally (the client completed, the socket closed), or with the error it is to be
+   * sent. For a transport that stopped iterating the stream (an operation graphql-ws handed over, http/graphqlWs.ts);
+   * the others learn of the end from the stream itself.
+   */
+  ended?(error?: Error): void;
 }
 
 /**

@@ -240,6 +240,43 @@ describe('Protocol', () => {
     },
   );
 
+  it('should keep a running subscription’s id its own: `complete` stops it with no reply and frees the id; reusing it while it runs closes the socket with 4409', async () => {
+    const streams = liveStreams(server);
+    const socket = await openAcknowledged(server.url, nurse);
+    const subscribe = { type: 'subscribe', id: 'schedule', payload: { query: APPOINTMENT_CHANGED } };
+    const about = (id: string) => socket.messages.filter((m) => m.id === id);
+    const booked = (m: { payload?: unknown }) =>
+      (m.payload as { data: { appointmentChanged: { appointment: { id: string } } } }).data.appointmentChanged
+        .appointment.id;
+    socket.send(subscribe);
+    await waitForStreams(server, streams + 1);
+    const first = await book();
+    await socket.waitFor((m) => m.id === 'schedule' && m.type === 'next');
+
+    socket.send({ type: 'complete', id: 'schedule' });
+    await waitForStreams(server, streams);
+    const missed = await book();
+    socket.send(subscribe);
+    await waitForStreams(server, streams + 1);
+    const third = await book();
+    await vi.waitFor(() => expect(about('schedule').filter((m) => m.type === 'next')).toHaveLength(2), {
+      timeout: 10_000,
+    });
+    // Every message about the id is one of its events, the one booked while it was completed not among them.
+    expect(about('schedule').map((m) => [m.type, booked(m)])).toEqual([
+      ['next', first],
+      ['next', third],
+    ]);
+    expect(missed).not.toBe(third);
+
+    socket.send(subscribe);
+    expect(await socket.closed).toEqual({
+      code: CloseCode.SubscriberAlreadyExists,
+      reason: 'Subscriber for schedule already exists',
+    });
+    await waitForStreams(server, streams);
+  });
+
   it('should close the socket with 4406 when the client does not ask for graphql-transport-ws', async () => {
     const socket = await openSocket(server.url, { protocol: null });
     expect((await socket.closed).code).toBe(CloseCode.SubprotocolNotAcceptable);
