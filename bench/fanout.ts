@@ -61,6 +61,7 @@ import {
   SERVER_BUILD,
   buildServer,
   until,
+  withInspector,
   type AudienceShare,
   type Spawned,
   type Target,
@@ -526,6 +527,15 @@ async function rssAfterGc(...list: Spawned[]): Promise<number[]> {
   return list.map((server) => procRssBytes(server.pid));
 }
 
+/** The server's JavaScript heap in use, bytes (`process.memoryUsage().heapUsed`, read through its inspector). */
+async function heapUsed(server: Spawned): Promise<number> {
+  if (!server.inspectorUrl) throw new Error(`${server.name} printed no inspector URL`);
+  const { result } = (await withInspector(server.inspectorUrl, (session) =>
+    session.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true }),
+  )) as { result: { value: number } };
+  return result.value;
+}
+
 /** Asks the raw server to send each audience its frame. */
 async function rawBroadcast(url: string, audiences: string[], frames: string[]): Promise<void> {
   const query = new URLSearchParams();
@@ -657,6 +667,8 @@ const emptySide = (): Side => ({
   rssConnected: 0,
   rssEnd: 0,
   rssEndGc: 0,
+  heapBeforeGc: 0,
+  heapEndGc: 0,
   restCpuNsPerS: 0,
   connectMs: 0,
 });
@@ -691,6 +703,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   // one is read as it always was: right after warm-up connections, with no collection of ours just before.
   await warmUp(gqlServer, rawServer, subscribers[0]);
   [g.rssBeforeGc, w.rssBeforeGc] = await rssAfterGc(gqlServer, rawServer);
+  [g.heapBeforeGc, w.heapBeforeGc] = await Promise.all([heapUsed(gqlServer), heapUsed(rawServer)]);
   const heapFile = (when: string) =>
     path.join(HEAP_DIR!, `${scenarioName.replace(/\W+/g, '-')}-${n}-${run}-${when}.heapsnapshot`);
   if (HEAP_DIR) await writeHeapSnapshot(gqlServer.inspectorUrl!, heapFile('before'));
@@ -775,6 +788,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   g.rssEnd = procRssBytes(gqlServer.pid);
   w.rssEnd = procRssBytes(rawServer.pid);
   [g.rssEndGc, w.rssEndGc] = await rssAfterGc(gqlServer, rawServer);
+  [g.heapEndGc, w.heapEndGc] = await Promise.all([heapUsed(gqlServer), heapUsed(rawServer)]);
   if (HEAP_DIR) {
     await writeHeapSnapshot(gqlServer.inspectorUrl!, heapFile('after'));
     const [before, after] = await Promise.all([heapCensus(heapFile('before')), heapCensus(heapFile('after'))]);
@@ -868,7 +882,8 @@ async function main(): Promise<void> {
       "last delivery, divided by the subscribers it reached; the median over events (mixed case: all events' CPU over all " +
       "their frames). derm-realtime's figure includes the mutation itself (HTTP, transaction, Redis wake-up, log read), " +
       'the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS minus VmRSS before ' +
-      'connecting, over N; "forced GC": read after a full garbage collection through the inspector. ' +
+      'connecting, over N; "forced GC": read after a full garbage collection through the inspector, as is the heap ' +
+      'used (process.memoryUsage().heapUsed: the objects, apart from native memory). ' +
       `${RUNS > 1 ? `${RUNS} runs: median (min–max). ` : ''}` +
       `${cpus().length} cores shared with ${WORKERS} client process(es): read ratios, not absolutes.`,
   );

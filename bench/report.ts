@@ -35,6 +35,12 @@ export interface Side {
   rssEnd: number;
   /** After the events and a forced garbage collection. */
   rssEndGc: number;
+  /**
+   * The JavaScript heap in use (`process.memoryUsage().heapUsed`) where `rssBeforeGc` and `rssEndGc` are read, bytes:
+   * the part of RSS that is objects, apart from native memory (socket buffers, ws's and Node's native parts).
+   */
+  heapBeforeGc: number;
+  heapEndGc: number;
   /** CPU while holding the N connections with no event, ns per second (timers, keep-alive pings, presence renewals). */
   restCpuNsPerS: number;
   /** From the first handshake to the last subscription live (graphql) or socket open (raw), ms. */
@@ -68,6 +74,7 @@ interface Figures {
   rssKiB: number;
   rssEndKiB: number;
   rssGcKiB: number;
+  heapGcKiB: number;
   clientCpuUs: number;
   connectS: number;
   restMsPerS: number;
@@ -91,6 +98,7 @@ function figures(side: Side, n: number): Figures {
     rssKiB: perConnection(side.rssConnected - side.rssBefore),
     rssEndKiB: perConnection(side.rssEnd - side.rssBefore),
     rssGcKiB: perConnection(side.rssEndGc - side.rssBeforeGc),
+    heapGcKiB: perConnection(side.heapEndGc - side.heapBeforeGc),
     clientCpuUs: median(side.samples.map((s) => s.clientCpuNs / s.delivered)) / 1000,
     connectS: side.connectMs / 1000,
     restMsPerS: side.restCpuNsPerS / 1e6,
@@ -217,6 +225,7 @@ export function details(runs: CaseRun[]): string {
       cpu,
       r.metric('same, from utime+stime over the whole span (µs)', (f) => f.cpuStatUs, [1, 2]),
       r.metric('server RSS per connection after the events (KiB)', (f) => f.rssEndKiB, [1, 1]),
+      r.metric('of which heap used per connection, forced GC (KiB)', (f) => f.heapGcKiB, [1, 1]),
       r.metric('time to connect the N clients (s; graphql: until subscribed)', (f) => f.connectS, [1, 1]),
       r.metric(
         'server CPU at rest with the N connections open (ms/s)',
