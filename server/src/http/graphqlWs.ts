@@ -9,6 +9,7 @@ import {
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Deadlines, Due } from '../realtime/deadlines.js';
+import { ByOperation } from './byOperation.js';
 
 /**
  * graphql-ws's protocol (makeServer: init, ping/pong, subscribe, complete, close codes) on the sockets of a `ws`
@@ -73,11 +74,8 @@ class Port implements ProtocolSocket, Due {
   /** Whether `connection_init` arrived; until then, its deadline among the instance's. */
   initialised = false;
   initDeadline = 0;
-  /**
-   * The operations taken over from graphql-ws (`adopt`): id and operation one after the other. A socket runs a few
-   * operations at most, and a Map's table would be some 300 bytes for each of thousands of sockets.
-   */
-  adopted: (string | Adopted)[] | undefined = undefined;
+  /** The operations taken over from graphql-ws (`adopt`), while there are any. */
+  adopted: ByOperation<Adopted> | undefined = undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -148,7 +146,7 @@ function onSocketMessage(this: WebSocket, data: RawData): void {
  */
 function adoptedMessage(port: Port, { id, type }: { id?: unknown; type?: unknown }): boolean {
   if (typeof id !== 'string') return false;
-  if (type === 'subscribe' && adoptedIndex(port, id) >= 0) {
+  if (type === 'subscribe' && port.adopted?.has(id)) {
     port.ws.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
     return true;
   }
@@ -158,18 +156,9 @@ function adoptedMessage(port: Port, { id, type }: { id?: unknown; type?: unknown
   return op !== undefined;
 }
 
-function adoptedIndex(port: Port, id: string): number {
-  const list = port.adopted;
-  if (list) for (let i = 0; i < list.length; i += 2) if (list[i] === id) return i;
-  return -1;
-}
-
 function takeAdopted(port: Port, id: string): Adopted | undefined {
-  const at = adoptedIndex(port, id);
-  if (at < 0) return undefined;
-  const op = port.adopted![at + 1] as Adopted;
-  port.adopted!.splice(at, 2);
-  if (port.adopted!.length === 0) port.adopted = undefined;
+  const op = port.adopted?.take(id);
+  if (port.adopted?.size === 0) port.adopted = undefined;
   return op;
 }
 
@@ -212,20 +201,20 @@ export function adopt(
 ): AsyncIterableIterator<never> | undefined {
   const port = (ctx.extra.socket as PortedSocket)[kPort];
   if (!port || !(id in ctx.subscriptions) || port.ws.readyState !== port.ws.OPEN) return undefined;
-  if (port.adopted) port.adopted.push(id, op);
-  else port.adopted = [id, op];
+  if (port.adopted) port.adopted.add(id, op);
+  else port.adopted = new ByOperation(id, op);
   return new Handover(ctx.subscriptions, id);
 }
 
 /** Whether `id` is an operation of this socket taken over from graphql-ws. */
 export function isAdopted(socket: WebSocket, id: string): boolean {
   const port = (socket as PortedSocket)[kPort];
-  return port !== undefined && adoptedIndex(port, id) >= 0;
+  return port?.adopted?.has(id) ?? false;
 }
 
 /** How many operations of this socket were taken over from graphql-ws: they count among its running operations. */
 export function adoptedCount(socket: WebSocket): number {
-  return ((socket as PortedSocket)[kPort]?.adopted?.length ?? 0) / 2;
+  return (socket as PortedSocket)[kPort]?.adopted?.size ?? 0;
 }
 
 /**
@@ -292,7 +281,7 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   // What graphql-ws does for the operations it runs (their streams' `return`), for those it handed over.
   const adopted = port.adopted;
   port.adopted = undefined;
-  if (adopted) for (let i = 1; i < adopted.length; i += 2) (adopted[i] as Adopted).stop();
+  for (const op of adopted?.takeAll() ?? []) op.stop();
   port.closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
 }
 

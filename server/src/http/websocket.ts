@@ -1,12 +1,13 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode, type Disposable } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateCaller } from '../auth/authenticate.js';
 import type { Release } from '../auth/callerLimits.js';
 import type { Viewer } from '../auth/tokens.js';
 import type { Context, Services } from '../context.js';
+import type { Logger } from '../logger.js';
 import { ErrorCode, sessionEnded, SessionEndReason } from '../errors.js';
 import { isUserActivity } from '../domains/identity/sessions.js';
 import { connectionId } from '../ids.js';
@@ -14,6 +15,7 @@ import type { SocketInfo } from '../realtime/service.js';
 import { attachTransport, type SharedPayload, type SubscriberSink } from '../subscriptions/sink.js';
 import { subscribeSharing } from '../subscriptions/subscribe.js';
 import { MemberStream } from '../subscriptions/groups.js';
+import { ByOperation } from './byOperation.js';
 import { SocketTrace } from './debugLog.js';
 import { logUnexpected } from './errors.js';
 import {
@@ -70,43 +72,6 @@ export const ForbiddenReason = {
 } as const;
 
 /**
- * The places a socket's live subscriptions hold among their caller's and clinic's, by operation id, given back when
- * each ends. A list of id and release, one after the other: a socket runs a few operations at most, and a Map's table
- * would be some 300 bytes for each of thousands of sockets.
- */
-class HeldPlaces {
-  private readonly entries: (string | Release)[];
-
-  /**
-   * Made with its first place: an array literal holds just its two values, where a first `push` into `[]` reserves
-   * seventeen slots (about 170 bytes a socket, seen in the benchmark's heap census).
-   */
-  constructor(id: string, release: Release) {
-    this.entries = [id, release];
-  }
-
-  add(id: string, release: Release): void {
-    this.entries.push(id, release);
-  }
-
-  release(id: string): void {
-    const { entries } = this;
-    for (let i = 0; i < entries.length; i += 2) {
-      if (entries[i] !== id) continue;
-      const release = entries[i + 1] as Release;
-      entries.splice(i, 2);
-      release.release();
-      return;
-    }
-  }
-
-  releaseAll(): void {
-    const released = this.entries.splice(0);
-    for (let i = 1; i < released.length; i += 2) (released[i] as Release).release();
-  }
-}
-
-/**
  * What the server keeps of one socket, as graphql-ws's `ctx.extra`: every field declared up front, so that the object
  * keeps one shape and its fields in itself rather than in a separate, growing property store.
  */
@@ -118,7 +83,7 @@ class SocketExtra implements ExtraBase {
   /** The token's expiry, sign-out and, for an integration client, revocation (session.ts); renewed in place. */
   session: WatchedSession | undefined = undefined;
   /** The places of its live subscriptions among its caller's and clinic's (auth/callerLimits.ts), by operation id. */
-  held: HeldPlaces | undefined = undefined;
+  held: ByOperation<Release> | undefined = undefined;
   /** The open hooks, while they run: the close hooks wait for them. */
   opening: Promise<void> | undefined = undefined;
   closed = false;
@@ -146,17 +111,19 @@ class SocketSink implements SubscriberSink, Envelope, Adopted {
 
   /** The member's stream, once the operation is taken over from graphql-ws. */
   private stream: MemberStream | undefined = undefined;
-  private readonly socket: WebSocket;
 
   constructor(
     private readonly extra: SocketExtra,
     private readonly id: string,
     private readonly ctx: Context,
   ) {
-    this.socket = extra.socket;
     this.prefix = envelopePrefix(id);
     this.prefixBytes = Buffer.byteLength(this.prefix);
     this.origin = { via: ctx.via, requestId: ctx.requestId };
+  }
+
+  private get socket(): WebSocket {
+    return this.extra.socket;
   }
 
   next({ bytes }: SharedPayload): void {
@@ -197,8 +164,7 @@ class SocketSink implements SubscriberSink, Envelope, Adopted {
     if (!releaseAdopted(this.socket, this.id)) return;
     if (error) {
       const errors = [new GraphQLError(error.message, { originalError: error })];
-      logUnexpected(errors, this.ctx.log);
-      this.send({ id: this.id, type: 'error', payload: forClient(errors, this.ctx.requestId) });
+      this.send({ id: this.id, type: 'error', payload: socketErrors(errors, this.ctx.log, this.ctx.requestId) });
     } else this.send({ id: this.id, type: 'complete' });
     completed(this.extra, this.id);
   }
@@ -240,7 +206,13 @@ class SocketEnds implements SessionEnds {
 /** An operation of the socket ended (graphql-ws's `onComplete`, or an adopted one's end): its place is given back. */
 function completed(extra: SocketExtra, id: string): void {
   traces.get(extra.socket)?.completed(id);
-  extra.held?.release(id);
+  extra.held?.take(id)?.release();
+}
+
+/** An operation's errors as its `error` message carries them: the unexpected ones logged, then masked. */
+function socketErrors(errors: readonly GraphQLError[], log: Logger, requestId: string): GraphQLFormattedError[] {
+  logUnexpected(errors, log);
+  return forClient(errors, requestId);
 }
 
 /** The request id of one operation on one socket: what its log lines carry. */
@@ -370,7 +342,7 @@ export function attachWebSocketServer(
         ctx.extra.closed = true;
         traces.get(ctx.extra.socket)?.closed(code, reason);
         ctx.extra.session?.stop(code);
-        ctx.extra.held?.releaseAll();
+        for (const place of ctx.extra.held?.takeAll() ?? []) place.release();
         const info = ctx.extra.info;
         if (!info) return;
         // A socket that closes while its open hooks run is closed after them, not before (or "online" would outlive
@@ -418,7 +390,7 @@ export function attachWebSocketServer(
           if (held) {
             const place = session!.holding(held);
             if (ctx.extra.held) ctx.extra.held.add(id, place);
-            else ctx.extra.held = new HeldPlaces(id, place);
+            else ctx.extra.held = new ByOperation(id, place);
           }
           // A query or mutation is the user's activity, unless the session has gone idle already (the idle timer
           // would close the socket within a tick; the operation must not revive it meanwhile): checked as HTTP checks
@@ -444,9 +416,9 @@ export function attachWebSocketServer(
             new SocketSink(ctx.extra, id, prepared.contextValue),
             payload.variables,
           );
-          // graphql-ws keeps the subscribe message for as long as the operation runs, and with it the query's text:
-          // parsed (and cached by its text) by now, and read by nothing after. Set to an empty string, not deleted
-          // (docs/architecture.md, "Per-connection cost").
+          // graphql-ws keeps the subscribe message for as long as it runs the operation (one that is not handed over,
+          // onOperation), and with it the query's text: parsed (and cached by its text) by now, and read by nothing
+          // after. Set to an empty string, not deleted (docs/architecture.md, "Per-connection cost").
           (payload as { query: string }).query = '';
         }
         return prepared;
@@ -487,8 +459,7 @@ export function attachWebSocketServer(
             ctx.extra.session?.viewer.tenantId,
           );
         }
-        logUnexpected(errors, log.child({ requestId }));
-        return forClient(errors, requestId);
+        return socketErrors(errors, log.child({ requestId }), requestId);
       },
     },
     (socket, request) => new SocketExtra(socket, request),
