@@ -2,6 +2,7 @@ import { act, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionStore } from '../src/apollo/connectionState';
 import { createRetryPolicy } from '../src/apollo/retryPolicy';
+import { readTimingOverride, TIMING_STORAGE_KEY } from '../src/apollo/timing';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
 import type { Session } from '../src/session/authStore';
@@ -141,5 +142,16 @@ describe('Connection states', () => {
     act(() => store.closed(1006));
     act(() => store.connected(true));
     expect(back).toHaveBeenCalledOnce();
+  });
+
+  it("should take from a browser's stored timing only whole numbers within bounds, and nothing from broken JSON", () => {
+    const stored = (value: string) => ({ getItem: (key: string) => (key === TIMING_STORAGE_KEY ? value : null) });
+    expect(
+      readTimingOverride(stored('{"waitMs":300,"failedQueryWindowMs":0,"maxWaitMs":1.5,"keepAliveMs":"8000"}')),
+    ).toEqual({ waitMs: 300, failedQueryWindowMs: 0 });
+    expect(readTimingOverride(stored('{"failedQueryWindowMs":-1,"maxAttempts":0,"pongTimeoutMs":600001}'))).toEqual({});
+    expect(readTimingOverride(stored('{"waitMs":'))).toEqual({});
+    expect(readTimingOverride(stored('[300]'))).toEqual({});
+    expect(readTimingOverride(undefined)).toEqual({});
   });
 });

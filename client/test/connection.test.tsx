@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { flakyProxy } from '../../server/test/helpers/proxy.js';
@@ -198,6 +198,38 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
     await waitFor(() => expect(badge()).toBe('Live'), { timeout: 20_000 });
     await screen.findByText(/1 appointment ·/);
     expect(me.http).toContain('SchedulePage');
+    await me.apollo.dispose();
+  });
+
+  it('should read again, as soon as the link is back, a day that failed to load moments before', async () => {
+    // Failed queries are held back for two minutes here, far longer than the outage: the link coming back is what
+    // lets the day be read again, not the end of the wait.
+    const me = await openSession('sunrise-derm', 'frontdesk', {
+      base,
+      timing: { maxAttempts: 30, waitMs: 500, failedQueryWindowMs: 120_000 },
+    });
+    const colleague = await login('sunrise-derm', 'nurse', base);
+    const day = freshDay();
+    renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });
+    await waitFor(() => expect(badge()).toBe('Live'));
+    await screen.findByText(/0 appointments/);
+
+    await server.stop();
+    await waitFor(() => expect(badge()).toMatch(/^Reconnecting/));
+    // The next day, opened while the server is away: it cannot be read. (This file's server is its own: no other
+    // file books on it, and this is its last test, so the day after a fresh one is free.)
+    const next = new Date(Date.parse(`${day}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    fireEvent.click(screen.getByRole('button', { name: 'Next day' }));
+    await screen.findByText(/The server cannot be reached\. Check your connection/);
+    const readsBefore = me.http.filter((name) => name === 'SchedulePage').length;
+
+    server = await spawnServer(env);
+    await book(colleague.token, next, '14:00', 4);
+    await waitFor(() => expect(badge()).toBe('Live'), { timeout: 20_000 });
+    await screen.findByText(/1 appointment ·/);
+    expect(screen.queryByText(/The server cannot be reached\. Check your connection/)).toBeNull();
+    // Read over HTTP once the link was back, not answered the failure it had remembered.
+    expect(me.http.filter((name) => name === 'SchedulePage').length).toBeGreaterThan(readsBefore);
     await me.apollo.dispose();
   });
 });

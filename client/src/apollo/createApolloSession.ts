@@ -9,7 +9,7 @@ import { finalize, tap } from 'rxjs';
 import { createDebug } from '../lib/debug';
 import { createCache } from './cache';
 import { ConnectionStore } from './connectionState';
-import { createFailedQueryLink } from './failedQueryLink';
+import { FailedQueryLink } from './failedQueryLink';
 import { createResumeLink, CursorStore } from './resumeLink';
 import { createRetryPolicy } from './retryPolicy';
 import { DEFAULT_TIMING, type ConnectionTiming } from './timing';
@@ -238,6 +238,7 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     if (include.length) void client.refetchQueries({ include }).catch(() => {});
   };
 
+  const failedQueries = new FailedQueryLink(timing.failedQueryWindowMs);
   const client = new ApolloClient({
     cache: createCache(),
     link: ApolloLink.from([
@@ -249,12 +250,14 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
           createResumeLink(cursors, { onCursorExpired: (stream) => refetchActive(FED_BY_STREAM[stream] ?? []) }),
           new GraphQLWsLink(wsClient),
         ]),
-        ApolloLink.from([reachabilityLink, createFailedQueryLink(), authLink, httpLink]),
+        ApolloLink.from([reachabilityLink, failedQueries, authLink, httpLink]),
       ),
     ]),
   });
 
   const offReconnected = connection.onReconnected(() => {
+    // The server answers again: a query that failed moments ago (within the failed-query window) goes out again too.
+    failedQueries.forget();
     refetchActive([...REREAD_ON_RECONNECT, ...cursors.withoutCursor().flatMap((op) => FED_BY_STREAM[op] ?? [])]);
     // And whatever failed while the server was away (a day opened during the outage shows an error until read again).
     const failed = [...client.getObservableQueries('active')].filter((q) => q.getCurrentResult().error);

@@ -15,6 +15,11 @@ export interface ConnectionTiming extends RetryPolicyOptions {
    * dead network a connection attempt can hang with no error at all. @default 10000
    */
   connectTimeoutMs: number;
+  /**
+   * A query that failed because the server could not be reached is not sent again for this long (ms): the same query
+   * asked again meanwhile fails at once (`FailedQueryLink`). Forgotten as soon as the live link is back. @default 2000
+   */
+  failedQueryWindowMs: number;
 }
 
 export const DEFAULT_TIMING: ConnectionTiming = {
@@ -22,6 +27,7 @@ export const DEFAULT_TIMING: ConnectionTiming = {
   keepAliveMs: 8_000,
   pongTimeoutMs: 5_000,
   connectTimeoutMs: 10_000,
+  failedQueryWindowMs: 2_000,
 };
 
 /**
@@ -39,6 +45,7 @@ const BOUNDS: Record<keyof ConnectionTiming, [number, number]> = {
   keepAliveMs: [100, 600_000],
   pongTimeoutMs: [100, 600_000],
   connectTimeoutMs: [100, 600_000],
+  failedQueryWindowMs: [0, 600_000],
 };
 
 /** The override stored in this browser, if any (see `TIMING_STORAGE_KEY`). */
