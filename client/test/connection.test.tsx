@@ -5,6 +5,7 @@ import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnServer, type ServerProcess } from '../../server/test/helpers/process.js';
 import { flakyProxy } from '../../server/test/helpers/proxy.js';
+import type { ConnectionTiming } from '../src/apollo/timing';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
 import { usePatientViewing } from '../src/hooks/usePatientViewing';
@@ -66,6 +67,22 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
   }
 
   const badge = () => screen.getByTestId('connection-badge').textContent;
+
+  /**
+   * A front desk on a fresh day, live with nothing booked, whose server then goes away; a colleague to book once it is
+   * back.
+   */
+  async function liveOnAFreshDayThenServerAway(timing: Partial<ConnectionTiming>) {
+    const me = await openSession('sunrise-derm', 'frontdesk', { base, timing });
+    const colleague = await login('sunrise-derm', 'nurse', base);
+    const day = freshDay();
+    renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });
+    await waitFor(() => expect(badge()).toBe('Live'));
+    await screen.findByText(/0 appointments/);
+    await server.stop();
+    await waitFor(() => expect(badge()).toMatch(/^Reconnecting/));
+    return { me, colleague, day };
+  }
 
   it('should count the attempts, say offline after the last, go on trying by itself, and replay what was missed from the cursor', async () => {
     const me: TestSession = await openSession('sunrise-derm', 'frontdesk', {
@@ -183,15 +200,7 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
   });
 
   it('should re-read what a stream feeds when it had no cursor yet to resume from', async () => {
-    const me = await openSession('sunrise-derm', 'frontdesk', { base, timing: { maxAttempts: 30, waitMs: 500 } });
-    const colleague = await login('sunrise-derm', 'nurse', base);
-    const day = freshDay();
-    renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });
-    await waitFor(() => expect(badge()).toBe('Live'));
-    await screen.findByText(/0 appointments/);
-
-    await server.stop();
-    await waitFor(() => expect(badge()).toMatch(/^Reconnecting/));
+    const { me, colleague, day } = await liveOnAFreshDayThenServerAway({ maxAttempts: 30, waitMs: 500 });
     server = await spawnServer(env);
     await book(colleague.token, day, '11:00', 3);
 
@@ -204,18 +213,11 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
   it('should read again, as soon as the link is back, a day that failed to load moments before', async () => {
     // Failed queries are held back for two minutes here, far longer than the outage: the link coming back is what
     // lets the day be read again, not the end of the wait.
-    const me = await openSession('sunrise-derm', 'frontdesk', {
-      base,
-      timing: { maxAttempts: 30, waitMs: 500, failedQueryWindowMs: 120_000 },
+    const { me, colleague, day } = await liveOnAFreshDayThenServerAway({
+      maxAttempts: 30,
+      waitMs: 500,
+      failedQueryWindowMs: 120_000,
     });
-    const colleague = await login('sunrise-derm', 'nurse', base);
-    const day = freshDay();
-    renderWithSession(<Screen />, me, { route: `/schedule?date=${day}` });
-    await waitFor(() => expect(badge()).toBe('Live'));
-    await screen.findByText(/0 appointments/);
-
-    await server.stop();
-    await waitFor(() => expect(badge()).toMatch(/^Reconnecting/));
     // The next day, opened while the server is away: it cannot be read. (This file's server is its own: no other
     // file books on it, and this is its last test, so the day after a fresh one is free.)
     const next = new Date(Date.parse(`${day}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
