@@ -206,14 +206,21 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
     }
   });
 
-  it('should re-read what a stream feeds when it had no cursor yet to resume from', async () => {
+  it('should resume a stream that had received nothing after the cursor the server acknowledged the link with', async () => {
     const { me, colleague, day } = await liveOnAFreshDayThenServerAway({ maxAttempts: 30, waitMs: 500 });
+    const subscribesBefore = me.sent.length;
     server = await spawnServer(env);
     await book(colleague.token, day, '11:00', 3);
 
     await waitFor(() => expect(badge()).toBe('Live'), { timeout: 20_000 });
     await screen.findByText(/1 appointment ·/);
-    expect(me.http).toContain('SchedulePage');
+    // Not from whenever the subscription reached the server: after the cursor of the acknowledgement (this one's, or
+    // the first connection's when the stream was already running then). A stream that had none at the
+    // acknowledgement also had what it feeds read again (createApolloSession.ts, `onReconnected`).
+    const resubscribe = me.sent
+      .slice(subscribesBefore)
+      .find((f) => f.type === 'subscribe' && f.payload?.operationName === 'AppointmentChanged');
+    expect(resubscribe?.payload?.variables?.after).toEqual(expect.any(String));
     await me.apollo.dispose();
   });
 

@@ -148,10 +148,15 @@ export function createApolloSession(options: ApolloSessionOptions): ApolloSessio
     // Browsers report a refused connection as an `error` event before the close; retry on those too.
     shouldRetry: () => true,
     on: {
-      connected: (_socket, _payload, wasRetry) => {
+      connected: (_socket, payload, wasRetry) => {
         socketDebug('connected (acknowledged)', { wasRetry });
         policy.reset();
+        // First: a reconnection re-reads what the streams without a cursor feed (onReconnected, below).
         connection.connected(wasRetry);
+        // Then those streams resubscribe after the server's newest event as it acknowledged this link: no event
+        // falls between that re-read and the stream (docs/architecture.md, "Retention").
+        const cursor = (payload as { cursor?: unknown } | undefined)?.cursor;
+        if (typeof cursor === 'string') cursors.startAt(cursor);
       },
       closed: (event) => {
         clearTimeout(pongTimer);

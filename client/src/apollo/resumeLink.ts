@@ -9,8 +9,11 @@ import { Observable } from 'rxjs';
  */
 export class CursorStore {
   private readonly cursors = new Map<string, string>();
-  /** Durable streams subscribed now: key → operation name and how many subscriptions share it. */
-  private readonly live = new Map<string, { operationName: string; count: number }>();
+  /**
+   * Durable streams subscribed now: key → operation name, how many subscriptions share it, and whether one was given
+   * its own `after`.
+   */
+  private readonly live = new Map<string, { operationName: string; count: number; given: boolean }>();
 
   get(key: string): string | undefined {
     return this.cursors.get(key);
@@ -34,9 +37,10 @@ export class CursorStore {
   }
 
   /** @internal the resume link's bookkeeping of running streams. */
-  opened(key: string, operationName: string): () => void {
-    const entry = this.live.get(key) ?? { operationName, count: 0 };
+  opened(key: string, operationName: string, given = false): () => void {
+    const entry = this.live.get(key) ?? { operationName, count: 0, given: false };
     entry.count += 1;
+    entry.given ||= given;
     this.live.set(key, entry);
     return () => {
       entry.count -= 1;
@@ -49,11 +53,21 @@ export class CursorStore {
    * lost, so a resubscription cannot say where to resume, and what they feed must be read again.
    */
   withoutCursor(): string[] {
-    return [
-      ...new Set(
-        [...this.live].filter(([key]) => !this.cursors.has(key)).map(([, { operationName }]) => operationName),
-      ),
-    ];
+    return [...new Set(this.uncursored().map(([, { operationName }]) => operationName))];
+  }
+
+  /**
+   * Every running stream that has no cursor (and was given none) goes on after `cursor`, the server's newest event as
+   * it acknowledged the connection, instead of from whenever its subscription reaches the server. On a reconnection
+   * what such a stream feeds is read again after the acknowledgement (`withoutCursor`, asked first), so nothing falls
+   * between that read and the stream. Called on the acknowledgement, before graphql-ws sends the subscriptions.
+   */
+  startAt(cursor: string): void {
+    for (const [key, { given }] of this.uncursored()) if (!given) this.cursors.set(key, cursor);
+  }
+
+  private uncursored() {
+    return [...this.live].filter(([key]) => !this.cursors.has(key));
   }
 }
 
@@ -130,7 +144,7 @@ export function createResumeLink(cursors: CursorStore, { onCursorExpired }: Resu
     const responseKey = rootResponseKey(definition);
     const operationName = operation.operationName ?? 'anonymous';
     return new Observable<ApolloLink.Result>((observer) => {
-      const closed = cursors.opened(key, operationName);
+      const closed = cursors.opened(key, operationName, given !== null);
       let subscription: { unsubscribe(): void } | null = null;
       let ended = false;
       /** The stream went past what the log keeps: go on after `head` (or from now), and have its data read again. */

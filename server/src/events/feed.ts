@@ -41,6 +41,14 @@ export async function latestSeq(db: Db, tenantId: string): Promise<number> {
   return Number(row?.lastSeq ?? 0);
 }
 
+/**
+ * The cursor of a tenant's newest committed event: a subscription resumed after it receives everything committed from
+ * now on. WebSocket connections are acknowledged with it (docs/architecture.md, "Retention").
+ */
+export async function newestCursor(db: Db, tenantId: string): Promise<string> {
+  return eventCursor(tenantId, await latestSeq(db, tenantId));
+}
+
 /** A resume replays the log this many events at a time, and waits for its subscriber between pages. */
 export const REPLAY_PAGE = 500;
 

@@ -30,6 +30,7 @@ import {
 import { envelopePrefix, sendEnveloped, type Envelope } from './wsFrames.js';
 import { watchSession, type SessionEnds, type WatchedSession } from './session.js';
 import { auditStreamEvent } from '../domains/patients/accessAudit.js';
+import { newestCursor } from '../events/feed.js';
 import {
   executeAudited,
   forClient,
@@ -279,6 +280,21 @@ export function attachWebSocketServer(
     socket.on('error', protocolError);
   });
 
+  /**
+   * `connection_ack`'s payload: the clinic's newest event cursor as the connection is accepted. A client that reads
+   * what it shows after the acknowledgement, and subscribes after this cursor, misses nothing in between, also on a
+   * stream that has received nothing yet (docs/architecture.md, "Retention"). Without the database, a bare
+   * acknowledgement: the connection is not refused for it.
+   */
+  const acknowledgement = async (viewer: Viewer): Promise<{ cursor: string } | true> => {
+    try {
+      return { cursor: await newestCursor(services.db, viewer.tenantId) };
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'connection acknowledged without a cursor');
+      return true;
+    }
+  };
+
   const server = serveGraphqlWs<Record<string, unknown>, SocketExtra>(
     wss,
     {
@@ -327,7 +343,7 @@ export function attachWebSocketServer(
         }
         trace?.accepted(viewer);
         // Integration clients are not staff: no presence.
-        if (viewer.kind === 'integration') return true;
+        if (viewer.kind === 'integration') return acknowledgement(viewer);
         const info: SocketInfo = { id: ctx.extra.id, viewer };
         ctx.extra.info = info;
         ctx.extra.opening = (async () => {
@@ -336,7 +352,7 @@ export function attachWebSocketServer(
         await ctx.extra.opening;
         // Done: nothing to wait for any more, and nothing to keep for the socket's lifetime.
         ctx.extra.opening = undefined;
-        return true;
+        return acknowledgement(viewer);
       },
       async onClose(ctx, code, reason) {
         ctx.extra.closed = true;

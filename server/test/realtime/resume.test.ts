@@ -18,6 +18,7 @@ import {
 } from '../helpers/realtime.js';
 import { useTestServer, type ClinicIds } from '../helpers/setup.js';
 import type { TestServer } from '../helpers/testServer.js';
+import { openAcknowledged } from '../helpers/rawSocket.js';
 import { collect, wsClient, type Collected } from '../helpers/ws.js';
 
 const t = useTestServer();
@@ -155,6 +156,32 @@ describe('appointmentChanged(after)', () => {
     await resumed.waitFor(4);
     expect(resumed.results).toHaveLength(4);
     expect(resumed.results[3].data!.appointmentChanged).toMatchObject({ kind: 'CREATED', appointment: { id: d } });
+  });
+
+  it("should acknowledge a connection with its clinic's newest cursor, after which a subscription misses nothing", async () => {
+    const earlier = await book();
+    // What a client does on a first start: connect, read what it shows, then subscribe after the acknowledgement's
+    // cursor. The booking made between the acknowledgement and the subscription comes; the earlier one does not.
+    const socket = await openAcknowledged(server.url, nurse);
+    const { cursor } = socket.messages.find((m) => m.type === 'connection_ack')!.payload as { cursor: string };
+    socket.ws.close();
+    const newest = await server.db('eventCounters').where({ tenantId: sunrise.tenantId }).first('lastSeq');
+    expect(cursor).toBe(eventCursor(sunrise.tenantId, Number(newest.lastSeq)));
+    const between = await book();
+
+    const resumed = await subscribe(nurse, APPOINTMENT_CHANGED, { after: cursor });
+    await resumed.waitFor(1);
+    const later = await book();
+    await resumed.waitFor(2);
+    expect(resumed.results.map((r) => r.data!.appointmentChanged.appointment.id)).toEqual([between, later]);
+    expect(resumed.results.map((r) => r.data!.appointmentChanged.appointment.id)).not.toContain(earlier);
+
+    // Another clinic's acknowledgement carries a cursor of its own, which this clinic's subscription refuses.
+    const other = await openAcknowledged(server.url, await t.token('frontdesk', 'lakeside-skin'));
+    const theirs = (other.messages.find((m) => m.type === 'connection_ack')!.payload as { cursor: string }).cursor;
+    other.ws.close();
+    const refused = await collect(client(nurse), APPOINTMENT_CHANGED, { after: theirs }).waitFor(1);
+    expect(refused[0].errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
   });
 
   it('should neither lose nor repeat events committed while a long replay runs', async () => {
