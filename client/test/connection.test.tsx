@@ -8,6 +8,7 @@ import { flakyProxy } from '../../server/test/helpers/proxy.js';
 import type { ConnectionTiming } from '../src/apollo/timing';
 import { ConnectionStatusBadge } from '../src/components/connection/ConnectionStatusBadge';
 import { ConnectionStatusIndicator } from '../src/components/connection/ConnectionStatusIndicator';
+import { addDays } from '../src/lib/time';
 import { usePatientViewing } from '../src/hooks/usePatientViewing';
 import { usePresenceEvents } from '../src/hooks/usePresenceEvents';
 import { SchedulePage } from '../src/pages/SchedulePage';
@@ -234,7 +235,7 @@ describe('Connection status and resume', { timeout: 90_000 }, () => {
     });
     // The next day, opened while the server is away: it cannot be read. (This file's server is its own: no other
     // file books on it, and this is its last test, so the day after a fresh one is free.)
-    const next = new Date(Date.parse(`${day}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    const next = addDays(day, 1);
     fireEvent.click(screen.getByRole('button', { name: 'Next day' }));
     await screen.findByText(/The server cannot be reached\. Check your connection/);
     const readsBefore = me.http.filter((name) => name === 'SchedulePage').length;

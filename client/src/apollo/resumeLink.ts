@@ -49,8 +49,9 @@ export class CursorStore {
   }
 
   /**
-   * Operation names of running durable streams that have no cursor yet: they received nothing before the link was
-   * lost, so a resubscription cannot say where to resume, and what they feed must be read again.
+   * Operation names of running durable streams that have no cursor yet: they received nothing and were not started at
+   * an acknowledgement's cursor (`startAt`; opened since the last one), so a resubscription cannot say where to resume,
+   * and what they feed must be read again.
    */
   withoutCursor(): string[] {
     return [...new Set(this.uncursored().map(([, { operationName }]) => operationName))];
