@@ -91,14 +91,21 @@ export function integrationsScript(args: string[], env: Record<string, string>):
   return operatorScript('server/src/domains/integrations/cli.ts', args, env);
 }
 
-/** Opens an integration client's socket with one live subscription, and records how it closes. */
+/**
+ * Opens an integration client's socket with one live subscription, and records how it closes. `connected` resolves
+ * when the server acknowledged the socket: by then the instance listens for the client's revocation
+ * (integrations/service.ts `track`, awaited before the acknowledgement).
+ */
 export async function liveSocket(server: { url: string }, token: string) {
   let closed: { code: number; reason: string; at: number } | undefined;
+  let acknowledged!: () => void;
+  const connected = new Promise<void>((resolve) => (acknowledged = resolve));
   const socket = wsClient(server.url, {
     token,
     onClosed: (e) => (closed ??= { code: e.code, reason: e.reason, at: Date.now() }),
+    onConnected: () => acknowledged(),
   });
   const sub = collect(socket, APPOINTMENT_CHANGED);
   const whenClosed = (timeoutMs: number) => vi.waitUntil(() => closed, { timeout: timeoutMs, interval: 25 });
-  return { socket, sub, closed: () => closed, whenClosed };
+  return { socket, sub, connected, closed: () => closed, whenClosed };
 }

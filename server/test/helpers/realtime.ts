@@ -23,6 +23,18 @@ export function freeSlot(): { startsAt: string; endsAt: string } {
   return { startsAt: new Date(start).toISOString(), endsAt: new Date(start + 30 * 60_000).toISOString() };
 }
 
+/** Books a slot nobody else in the file has used, Dr. Lee with Sunrise's first patient, as `token`; its id. */
+export async function bookFreeSlot(server: TestServer, token: string): Promise<string> {
+  const { users, patients } = await server.ids('sunrise-derm');
+  const res = await server.gql(
+    CREATE_APPOINTMENT,
+    { i: { providerId: users.lee, patientId: patients[0], ...freeSlot() } },
+    token,
+  );
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data!.createAppointment.id as string;
+}
+
 /** The live subscription streams of a server now (durable and signal). */
 export function liveStreams(server: TestServer): number {
   return server.app.services.realtime.streams.count;

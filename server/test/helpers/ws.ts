@@ -18,11 +18,16 @@ export interface WsOptions {
   origin?: string;
   /** Resolves with the close event when the socket closes. */
   onClosed?: (event: { code: number; reason: string }) => void;
+  /** Called when the server acknowledges the connection (its authentication and open hooks have run). */
+  onConnected?: () => void;
   retryAttempts?: number;
 }
 
 /** A real graphql-ws client over a real WebSocket. */
-export function wsClient(httpUrl: string, { token, origin, onClosed, retryAttempts = 0 }: WsOptions = {}): Client {
+export function wsClient(
+  httpUrl: string,
+  { token, origin, onClosed, onConnected, retryAttempts = 0 }: WsOptions = {},
+): Client {
   const url = httpUrl.replace(/^http/, 'ws') + '/graphql';
   return createClient({
     url,
@@ -38,6 +43,7 @@ export function wsClient(httpUrl: string, { token, origin, onClosed, retryAttemp
     onNonLazyError: () => {},
     on: {
       closed: (event) => onClosed?.(event as { code: number; reason: string }),
+      connected: () => onConnected?.(),
     },
   });
 }

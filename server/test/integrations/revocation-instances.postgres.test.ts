@@ -46,7 +46,8 @@ describe('Revocation across instances', () => {
       // Revoked by an admin on instance A, connected to instance B.
       const first = await create();
       const onB = await liveSocket(b, await integrationToken(b.url, first));
-      await new Promise((r) => setTimeout(r, 500));
+      // Acknowledged: B listens for the client's revocation from here on.
+      await onB.connected;
       let revokedAt = Date.now();
       await fetch(`${a.url}/graphql`, {
         method: 'POST',
@@ -64,7 +65,7 @@ describe('Revocation across instances', () => {
       // Revoked by the operators' script, which publishes the same signal through Redis.
       const second = await create();
       const alsoOnB = await liveSocket(b, await integrationToken(b.url, second));
-      await new Promise((r) => setTimeout(r, 500));
+      await alsoOnB.connected;
       revokedAt = Date.now();
       const res = await integrationsCli(['revoke', '--tenant', 'sunrise-derm', second.id], env);
       expect(res.stdout).toContain('Its live connections were told to close.');

@@ -5,7 +5,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForStreams } from '../helpers/realtime.js';
+import { bookFreeSlot, waitForStreams } from '../helpers/realtime.js';
 import {
   createIntegrationClient,
   integrationToken,
@@ -55,11 +55,15 @@ describe('Revocation closes live connections', () => {
     ]);
     const a = await liveSocket(server, await integrationToken(server.url, doomed));
     const b = await liveSocket(server, await integrationToken(server.url, kept));
-    const staff = await liveSocket(server, await server.login('sunrise-derm', 'frontdesk'));
+    const frontDesk = await server.login('sunrise-derm', 'frontdesk');
+    const staff = await liveSocket(server, frontDesk);
     await waitForStreams(server, 3);
     await server.gql(REVOKE_CLIENT, { id: doomed.id }, admin);
     await a.whenClosed(5000);
-    await new Promise((r) => setTimeout(r, 300));
+    // The others still stream: a booking made after the revocation reaches both, and neither socket closed.
+    const booked = await bookFreeSlot(server, frontDesk);
+    for (const { sub } of [b, staff])
+      expect((await sub.waitFor(1))[0].data!.appointmentChanged.appointment.id).toBe(booked);
     expect([b.closed(), staff.closed()]).toEqual([undefined, undefined]);
     await Promise.all([a, b, staff].map((s) => s.socket.dispose()));
   });

@@ -23,6 +23,7 @@ import { openEventStream } from '../helpers/sse.js';
 import { type TestServer } from '../helpers/testServer.js';
 import { useTestServer } from '../helpers/setup.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { liveStreams, waitForStreams } from '../helpers/realtime.js';
 
 const schema = buildSchema();
 const rules = accessRulesOf(schema);
@@ -321,11 +322,12 @@ describe('What an integration client may do with its scopes', () => {
     const token = await tokenWith(['notifications:read']);
     const socket = wsClient(server.url, { token });
     sockets.push(socket);
+    const before = liveStreams(server);
     const sub = collect(socket, 'subscription { notification { cursor notification { title recipient { name } } } }');
     const { users } = await server.ids('sunrise-derm');
     const nurse = await server.login('sunrise-derm', 'nurse');
-    // The subscription is live once the server counts it; then an alert to the front desk reaches the client.
-    await new Promise((r) => setTimeout(r, 300));
+    // Once the server counts the subscription live, an alert to the front desk reaches the client.
+    await waitForStreams(server, (live) => live > before);
     await server.gql(
       'mutation($i: SendAlertInput!) { sendAlert(input: $i) { id } }',
       { i: { userId: users.frontdesk, kind: 'ALERT', title: 'Room 2 ready' } },
@@ -338,8 +340,10 @@ describe('What an integration client may do with its scopes', () => {
   it('should not count an integration client as online staff', async () => {
     const socket = wsClient(server.url, { token: await tokenWith(['presence:read']) });
     sockets.push(socket);
+    const before = liveStreams(server);
     const sub = collect(socket, 'subscription { presence { status } }');
-    await new Promise((r) => setTimeout(r, 300));
+    // Live: its connection was opened (and would have been announced) before the subscription ran.
+    await waitForStreams(server, (live) => live > before);
     const res = await server.gql('{ onlineUsers { user { name } } }', {}, await tokenWith(['presence:read']));
     expect(res.data!.onlineUsers).toEqual([]);
     sub.stop();
