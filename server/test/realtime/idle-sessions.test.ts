@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/db/seeds/demo.js';
 import { createIntegrationClient, integrationToken, liveSocket } from '../helpers/integrations.js';
 import { APPOINTMENT_CHANGED, waitForStreams } from '../helpers/realtime.js';
@@ -117,9 +117,12 @@ describe('sessions: automatic logoff after SESSION_IDLE_TIMEOUT', () => {
       name: 'Dr. Maya Lee',
     });
     const handMadeSocket = socketOf(handMade);
-    await waitForStreams(fixture.server, 2);
+    // The control: a signed-in session left idle beside them, which the idle timer closes.
+    const control = socketOf(await signIn('nurse'));
+    await waitForStreams(fixture.server, 3);
 
-    await new Promise((resolve) => setTimeout(resolve, (IDLE_SECONDS + 2) * 1000));
+    await vi.waitUntil(() => control.closed(), { timeout: (IDLE_SECONDS + 10) * 1000, interval: 50 });
+    expect(control.closed()).toMatchObject({ code: 4403, reason: 'Session idle' });
     expect(integration.closed()).toBeUndefined();
     expect(handMadeSocket.closed()).toBeUndefined();
     expect(await me(handMade)).toEqual({ status: 200 });
