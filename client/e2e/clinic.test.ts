@@ -148,6 +148,55 @@ describe('Clinic app in the browser', () => {
     await lee.page.getByText('Seen by Jordan Kim').waitFor({ timeout: LIVE });
   });
 
+  it('should keep still for a person who asks for less motion: typing dots that do not bounce, a dialog that fades in without sliding', async () => {
+    for (const { page } of [frontDesk, lee]) {
+      await page.getByRole('link', { name: /^Messages/ }).click();
+      await page.getByRole('link', { name: /^Biopsy follow-up: Olivia Bennett/ }).click();
+      await page.getByRole('heading', { name: 'Biopsy follow-up: Olivia Bennett' }).waitFor();
+    }
+    const { page } = frontDesk;
+    // The animations running on the front desk's page now: name and whether it never ends.
+    const running = () =>
+      page.evaluate(() =>
+        document
+          .getAnimations()
+          .filter((a) => a.playState === 'running')
+          .map((a) => ({
+            name: (a as CSSAnimation).animationName,
+            endless: a.effect?.getTiming().iterations === Infinity,
+          })),
+      );
+    const composer = lee.page.getByRole('textbox', { name: 'Message' });
+    const typing = page.getByTestId('typing-indicator').getByText('Dr. Maya Lee is typing…');
+    await composer.pressSequentially('Is room 3 free at noon', { delay: 20 });
+    // She keeps typing until the front desk sees it: having just sent a message (the test before), her first signal
+    // may fall within the server's one per 2 s, and the next goes out with a keystroke 2.5 s on.
+    for (const deadline = Date.now() + LIVE; ;) {
+      const seen = await typing.waitFor({ timeout: 500 }).then(
+        () => true,
+        () => false,
+      );
+      if (seen) break;
+      if (Date.now() > deadline) throw new Error('The front desk never saw Dr. Lee typing');
+      await composer.press('?');
+    }
+    try {
+      // As most people see it: the dots bounce.
+      expect(await running()).toContainEqual({ name: 'typing', endless: true });
+      // Asking the system for less motion: nothing runs without end, and a dialog fades in rather than slides.
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      await expect.poll(async () => (await running()).filter((a) => a.endless)).toEqual([]);
+      await page.getByRole('button', { name: 'New conversation' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New conversation' });
+      await dialog.waitFor();
+      expect(await dialog.evaluate((el) => getComputedStyle(el).animationName)).toBe('fade-in');
+      await page.keyboard.press('Escape');
+    } finally {
+      await page.emulateMedia({ reducedMotion: null });
+      await composer.fill('');
+    }
+  });
+
   it('should pop a toast at the front desk when Dr. Lee assigns her a task, and only there', async () => {
     await lee.page.getByRole('link', { name: 'Tasks' }).click();
     await lee.page.getByRole('button', { name: 'Assign a task' }).click();
