@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, waitForStreams } from '../helpers/realtime.js';
+import { APPOINTMENT_CHANGED, bookFreeSlot, waitForStreams } from '../helpers/realtime.js';
 import {
   createIntegrationClient,
   integrationToken,
@@ -41,15 +41,7 @@ async function open(
   return stream;
 }
 
-async function book(): Promise<string> {
-  const res = await server.gql(
-    CREATE_APPOINTMENT,
-    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } },
-    frontDesk,
-  );
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-  return res.data!.createAppointment.id;
-}
+const book = () => bookFreeSlot(server, frontDesk);
 
 describe('Subscribe over SSE', () => {
   it('should stream appointment changes to an integration client as `next` events, each with its cursor', async () => {

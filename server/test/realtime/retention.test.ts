@@ -7,10 +7,10 @@ import { latestSeq } from '../../src/events/feed.js';
 import { prunedThrough, pruneEvents } from '../../src/events/retention.js';
 import { createIntegrationClient, integrationToken } from '../helpers/integrations.js';
 import { spawnServer } from '../helpers/process.js';
-import { APPOINTMENT_CHANGED, CREATE_APPOINTMENT, freeSlot, subscribeLive } from '../helpers/realtime.js';
+import { APPOINTMENT_CHANGED, bookFreeSlot, subscribeLive } from '../helpers/realtime.js';
 import { useSockets, useTestServer, type ClinicIds } from '../helpers/setup.js';
 import { openEventStream } from '../helpers/sse.js';
-import { dataOf, type TestServer } from '../helpers/testServer.js';
+import { type TestServer } from '../helpers/testServer.js';
 import { collect } from '../helpers/ws.js';
 
 /**
@@ -35,8 +35,7 @@ beforeAll(async () => {
 
 /** A booking; resolves with the seq of its event. */
 async function book(): Promise<number> {
-  const input = { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() };
-  dataOf(await server.gql(CREATE_APPOINTMENT, { i: input }, frontDesk));
+  await bookFreeSlot(server, frontDesk);
   return latestSeq(server.db, sunrise.tenantId);
 }
 

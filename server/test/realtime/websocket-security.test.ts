@@ -5,8 +5,7 @@ import { eventCursor } from '../../src/events/eventLog.js';
 import { openAcknowledged, openSocket } from '../helpers/rawSocket.js';
 import {
   APPOINTMENT_CHANGED,
-  CREATE_APPOINTMENT,
-  freeSlot,
+  bookFreeSlot,
   NOTIFICATION,
   liveStreams,
   subscribeLive,
@@ -63,15 +62,7 @@ async function overSocket(c: Client, query: string, variables: Record<string, un
   });
 }
 
-async function book(): Promise<string> {
-  const res = await server.gql(
-    CREATE_APPOINTMENT,
-    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...freeSlot() } },
-    frontDesk,
-  );
-  expect(res.errors).toBeUndefined();
-  return res.data!.createAppointment.id;
-}
+const book = () => bookFreeSlot(server, frontDesk);
 
 /** A subscriber that must keep receiving whatever the misbehaving clients around it do. */
 async function bystander(): Promise<{ stillServed(): Promise<void> }> {
