@@ -27,6 +27,15 @@ const PHONE = { width: 390, height: 844 };
 /** Sunrise Dermatology's days are New York days. Bookings go a week ahead: never in the past, whatever the hour. */
 const AHEAD = addDays(today('America/New_York'), 7);
 
+/** Each of `staff` opens the conversation `subject` from the Messages page. */
+async function openConversation(staff: Staff[], subject: string): Promise<void> {
+  for (const { page } of staff) {
+    await page.getByRole('link', { name: /^Messages/ }).click();
+    await page.getByRole('link', { name: new RegExp(`^${subject}`) }).click();
+    await page.getByRole('heading', { name: subject }).waitFor();
+  }
+}
+
 /**
  * The clinic app in a real browser, against the real server process serving the production build: two people of
  * Sunrise Dermatology (the front desk and Dr. Lee) and one of Lakeside Skin Clinic, each in a browser context of their
@@ -125,11 +134,7 @@ describe('Clinic app in the browser', () => {
   });
 
   it('should show Dr. Lee typing to the front desk, deliver her message, and show her it was seen', async () => {
-    for (const { page } of [frontDesk, lee]) {
-      await page.getByRole('link', { name: /^Messages/ }).click();
-      await page.getByRole('link', { name: /^Biopsy follow-up: Olivia Bennett/ }).click();
-      await page.getByRole('heading', { name: 'Biopsy follow-up: Olivia Bennett' }).waitFor();
-    }
+    await openConversation([frontDesk, lee], 'Biopsy follow-up: Olivia Bennett');
     const composer = lee.page.getByRole('textbox', { name: 'Message' });
     await composer.pressSequentially('Olivia can come Thursday at 9, please book her', { delay: 20 });
 
@@ -149,11 +154,7 @@ describe('Clinic app in the browser', () => {
   });
 
   it('should keep still for a person who asks for less motion: typing dots that do not bounce, a dialog that fades in without sliding', async () => {
-    for (const { page } of [frontDesk, lee]) {
-      await page.getByRole('link', { name: /^Messages/ }).click();
-      await page.getByRole('link', { name: /^Biopsy follow-up: Olivia Bennett/ }).click();
-      await page.getByRole('heading', { name: 'Biopsy follow-up: Olivia Bennett' }).waitFor();
-    }
+    await openConversation([frontDesk, lee], 'Biopsy follow-up: Olivia Bennett');
     const { page } = frontDesk;
     // The animations running on the front desk's page now: name and whether it never ends.
     const running = () =>
@@ -489,9 +490,7 @@ describe('Clinic app in the browser', () => {
     await page.getByRole('button', { name: 'Week', exact: true }).click();
     await page.getByText(/^Week of /).waitFor();
     await check('schedule, week', page);
-    await page.getByRole('link', { name: /^Messages/ }).click();
-    await page.getByRole('link', { name: /^Biopsy follow-up: Olivia Bennett/ }).click();
-    await page.getByRole('heading', { name: 'Biopsy follow-up: Olivia Bennett' }).waitFor();
+    await openConversation([frontDesk], 'Biopsy follow-up: Olivia Bennett');
     await check('messages, a conversation', page);
     await page.getByRole('button', { name: 'New conversation' }).click();
     await page.getByRole('dialog', { name: 'New conversation' }).waitFor();
