@@ -27,4 +27,6 @@ echo "test:clock: $instant UTC ($(TZ=$zone date -d "$instant UTC" '+%Y-%m-%d %H:
 # Timers and the monotonic clock stay real: only what time it is changes.
 export TZ=$zone FAKETIME_DONT_FAKE_MONOTONIC=1
 projects=(--project embedded --project client)
-exec faketime -f "${offset}s" npx vitest run "${projects[@]}" "$@"
+# Signed: libfaketime reads an offset without its sign as a timestamp and refuses it, so an instant in the future
+# needs its "+".
+exec faketime -f "$(printf '%+d' "$offset")s" npx vitest run "${projects[@]}" "$@"
