@@ -31,7 +31,8 @@ const AHEAD = addDays(today('America/New_York'), 7);
 async function openConversation(staff: Staff[], subject: string): Promise<void> {
   for (const { page } of staff) {
     await page.getByRole('link', { name: /^Messages/ }).click();
-    await page.getByRole('link', { name: new RegExp(`^${subject}`) }).click();
+    // The link's name starts with the subject (then its last message): matched as text, not as a pattern.
+    await page.getByRole('link', { name: new RegExp(`^${subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }).click();
     await page.getByRole('heading', { name: subject }).waitFor();
   }
 }
