@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `npm test`: lint and formatting, and types (side by side: one core each), then every test project; prints how long
-# each step and the whole took.
+# `npm test`: ESLint, Prettier and the type checks side by side, then every test project; prints how long each step and
+# the whole took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 timings=()
 
-# Lint and typecheck at once, each output kept apart and printed whole; either failing stops the run before the tests.
+# The three checks at once, each output kept apart and printed whole; any failing stops the run before the tests.
 checks=$(mktemp -d)
 trap 'rm -rf "$checks"' EXIT
 check() { # check NAME COMMAND...: runs in the background, records its exit code and duration
@@ -18,11 +18,12 @@ check() { # check NAME COMMAND...: runs in the background, records its exit code
     echo "$rc $((SECONDS - t))" >"$checks/$name.rc"
   ) &
 }
-check lint npm run lint --silent
+check eslint npm run lint:code --silent
+check prettier npm run lint:format --silent
 check typecheck npm run typecheck --silent
 wait
 failed=0
-for name in lint typecheck; do
+for name in eslint prettier typecheck; do
   read -r rc seconds <"$checks/$name.rc"
   cat "$checks/$name.log"
   timings+=("$name $seconds s")
