@@ -28,14 +28,18 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Six files at a time on two cores: most of a test's time is waiting on sockets, databases, timers and other
-    // processes, and the waits of some files leave the CPU to others. Measured on a 2 x AMD EPYC machine, 2026-12-04,
-    // alternating: four files at a time in the former order (test/sequencer.ts) 194 and 202 s with 62 to 71 s of
-    // idle core time; six in this order 180 and 188 s with 14 to 21 s idle. Earlier on 2026-12-03, with more CPU to
-    // spend per file, four workers did as well as six. The tests must stay deterministic on a loaded machine: their
-    // waits are conditions with deadlines, never sleeps. A project's own `maxWorkers` wins over the command line's
-    // (vitest 4), so this is the place to change it.
-    maxWorkers: 6,
+    // Four files at a time on two cores: most of a test's time is waiting on sockets, databases, timers and other
+    // processes. Measured on a 2 x Intel Xeon machine, 2026-12-03: vitest 253-259 s with three workers (three runs,
+    // 1.25 cores used), 236-239 s with four (three runs, every test passing each time, 1.38 cores used: the machine
+    // is still not saturated); earlier, on an AMD machine, 2 workers 282 s, 3 workers 196 s, 4 workers 175 s. Later
+    // on that AMD machine, with a larger suite, both cores were busy: six workers took 255 s against 246-294 s with
+    // four (2026-12-03), no gain. On 2026-12-04 six, with the postgres project right after the browsers, filled the
+    // idle stretches of a run (that project's long files wait on timers, together at the end: 62 to 72 s of idle core
+    // time against 14 to 21 s), but the extra contention cost about as much CPU as it saved: fresh clones of the
+    // suite took 201 and 235 s against 229 and 231 s with four (alternated), 248 s against 238 s earlier that hour.
+    // The tests must stay deterministic on a loaded machine: their waits are conditions with deadlines, never sleeps.
+    // A project's own `maxWorkers` wins over the command line's (vitest 4), so this is the place to change it.
+    maxWorkers: 4,
     // Longest first, across projects (test/sequencer.ts).
     sequence: { sequencer: LongestFirst },
     globalSetup: ['server/test/helpers/globalSetup.ts'],

@@ -8,17 +8,11 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  *
  * So: the projects whose files are long start first (the browsers), and within a project its files run longest first.
  * A project's files stay together: the server projects' workers keep their modules between files (isolate: false),
- * and vitest ends a worker whose next file is another project's, so mixing projects would import them again. How long
- * a file takes is what vitest remembered from the last run (node_modules/.vite/vitest), or else the estimate below
- * (seconds, measured in a whole run of the suite on this machine, 2026-12-02), or else its size.
- *
- * The postgres project comes right after the browsers, not last: its longest files wait on timers (idle sessions,
- * rate windows, token expiry, a Redis outage) and other processes, and, started together at the end of the run as
- * they were, they left the cores idle for some 30 s (2026-12-04, sampled from /proc/stat every 2 s). Beside the
- * browsers' CPU, their waits cost nothing: the same run had 14 to 21 s of idle core time against 62 to 71 s, and took
- * 180 and 188 s against 194 and 202 s (two runs each, alternated).
+ * and mixing projects in one worker would import them again. How long a file takes is what vitest remembered from the
+ * last run (node_modules/.vite/vitest), or else the estimate below (seconds, measured in a whole run of the suite on
+ * this machine, 2026-12-02), or else its size.
  */
-const PROJECTS = ['e2e', 'explorer', 'postgres', 'client', 'embedded'];
+const PROJECTS = ['e2e', 'explorer', 'client', 'embedded', 'postgres'];
 
 const ESTIMATES: Record<string, number> = {
   'e2e:client/e2e/clinic.test.ts': 106,
