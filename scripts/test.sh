@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 timings=()
+names=()
 
 # The three checks at once, each output kept apart and printed whole; any failing stops the run before the tests.
 checks=$(mktemp -d)
 trap 'rm -rf "$checks"' EXIT
 check() { # check NAME COMMAND...: runs in the background, records its exit code and duration
   local name=$1 t=$SECONDS; shift
+  names+=("$name")
   # `|| rc=$?`: the subshell inherits errexit, which would end it at a failing check before the code is recorded.
   (
     rc=0
@@ -23,7 +25,7 @@ check prettier npm run lint:format --silent
 check typecheck npm run typecheck --silent
 wait
 failed=0
-for name in eslint prettier typecheck; do
+for name in "${names[@]}"; do
   read -r rc seconds <"$checks/$name.rc"
   cat "$checks/$name.log"
   timings+=("$name $seconds s")
