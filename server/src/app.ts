@@ -116,7 +116,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     board: new ConnectionBoard(realtime.hub, metrics.clinics, log),
     // After each commit, wake up every instance's readers of that tenant's log.
     onEventsCommitted: [
-      (tenantId, events) => realtime.feed.announce(tenantId, events[events.length - 1].seq),
+      (tenantId, events) => realtime.feed.announce(tenantId, events),
       (_tenantId, events) => metrics.eventsCommitted(events),
     ],
   };

@@ -100,6 +100,8 @@ interface TenantTail {
   /** The newest event of the tenant this instance has heard of (a wake-up, its own commit, a read): metrics' lag. */
   heardSeq: number;
   ready: Promise<void>;
+  /** `lastSeq` has been read: the tail is listening and knows where it stands. */
+  live: boolean;
   reading: boolean;
   readAgain: boolean;
   /** Stops listening for the tenant's wake-ups. */
@@ -128,10 +130,23 @@ export class EventFeed {
     });
   }
 
-  /** Tells every instance (this one included) that a tenant's log grew. Called after the commit. */
-  announce(tenantId: string, seq: number): void {
+  /**
+   * Tells every instance that a tenant's log grew, with the rows this instance just committed (oldest first). Called
+   * after the commit. This instance's own tail takes the rows as they are when they are the very next ones it waits
+   * for: a tenant's numbers have no gaps (a rolled-back transaction takes its counter increment with it) and become
+   * visible in order (eventLog.ts), so nothing can sit between. Otherwise (another writer's events came first, or a
+   * read is under way) it reads the log as on any wake-up (docs/architecture.md, "The path of an event").
+   */
+  announce(tenantId: string, committed: readonly EventRow[]): void {
+    const seq = committed[committed.length - 1].seq;
     const tail = this.tails.get(tenantId);
-    if (tail) tail.heardSeq = Math.max(tail.heardSeq, seq);
+    if (tail) {
+      tail.heardSeq = Math.max(tail.heardSeq, seq);
+      if (tail.live && !tail.reading && !tail.closed && committed[0].seq === tail.lastSeq + 1) {
+        tail.lastSeq = seq;
+        this.hand(tail, toLoggedEvents(tenantId, [...committed]));
+      } else if (seq > tail.lastSeq) this.read(tail);
+    }
     const wakeUp: EventsWakeUp = { tenantId, seq };
     this.hub.publish(tenantChannel({ tenantId }, 'events'), wakeUp).catch((err: Error) => {
       // Not lost: the rows are in the log, and subscribers read them on the next wake-up or after reconnecting.
@@ -183,6 +198,7 @@ export class EventFeed {
       lastSeq: 0,
       heardSeq: 0,
       ready: Promise.resolve(),
+      live: false,
       reading: false,
       readAgain: false,
       unsubscribe: null,
@@ -202,6 +218,7 @@ export class EventFeed {
       tail.unsubscribe = unsubscribe;
       tail.lastSeq = await latestSeq(this.db, tenantId);
       tail.heardSeq = Math.max(tail.heardSeq, tail.lastSeq);
+      tail.live = true;
     })();
     return tail;
   }
@@ -212,6 +229,17 @@ export class EventFeed {
     tail.closed = true;
     if (this.tails.get(tail.tenantId) === tail) this.tails.delete(tail.tenantId);
     tail.unsubscribe?.();
+  }
+
+  /** Hands one batch, in order after everything handed before, to each listener of a tail. */
+  private hand(tail: TenantTail, batch: readonly LoggedEvent[]): void {
+    for (const listener of tail.listeners) {
+      try {
+        listener(batch);
+      } catch (err) {
+        this.log.error({ err }, 'event listener failed');
+      }
+    }
   }
 
   private read(tail: TenantTail): void {
@@ -231,14 +259,7 @@ export class EventFeed {
           if (rows.length === 0 || tail.closed) break;
           tail.lastSeq = rows[rows.length - 1].seq;
           tail.heardSeq = Math.max(tail.heardSeq, tail.lastSeq);
-          const items = toLoggedEvents(tail.tenantId, rows);
-          for (const listener of tail.listeners) {
-            try {
-              listener(items);
-            } catch (err) {
-              this.log.error({ err }, 'event listener failed');
-            }
-          }
+          this.hand(tail, toLoggedEvents(tail.tenantId, rows));
         } while (rows.length === PAGE);
       } while (tail.readAgain && !tail.closed);
     })()

@@ -115,6 +115,57 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     }
   });
 
+  it('should give subscribers on both instances every booking made on both at once, once each, in the order of the log', async () => {
+    const seqBefore = Number((await database.db('events').where({ tenantId }).max('seq as seq').first())!.seq);
+    const subscribers = [
+      await subscribe(a, nurse, APPOINTMENT_CHANGED),
+      await subscribe(b, nurse, APPOINTMENT_CHANGED),
+    ];
+    // Each instance hands the rows it committed to its own subscribers when they are the next ones; bookings racing
+    // on the other instance take some of those places, and then the log is read instead.
+    const booked = await Promise.all(Array.from({ length: 24 }, (_, i) => book(i % 2 === 0 ? a.url : b.url)));
+    const expected = (
+      await database
+        .db('events')
+        .where({ tenantId, topic: 'appointment' })
+        .andWhere('seq', '>', seqBefore)
+        .orderBy('seq')
+        .select('entityId', 'seq')
+    ).map((row: { entityId: string; seq: string }) => ({
+      id: row.entityId,
+      cursor: eventCursor(tenantId, Number(row.seq)),
+    }));
+    expect(expected.map((e) => e.id).sort()).toEqual([...booked].sort());
+    // One more from each instance: anything delivered twice would come before them.
+    const last = [await book(a.url), await book(b.url)];
+    for (const sub of subscribers) {
+      await sub.waitFor(expected.length + 2, 15_000);
+      const got = sub.results.map((r) => r.data!.appointmentChanged);
+      expect(got.slice(0, expected.length).map((e) => ({ id: e.appointment.id, cursor: e.cursor }))).toEqual(expected);
+      expect(got.slice(expected.length).map((e) => e.appointment.id)).toEqual(last);
+    }
+  });
+
+  it('should deliver a change whose wake-up it never heard before its own next one, in the order of the log', async () => {
+    // An instance on another namespace of the same database: its wake-ups never reach A, as when a pub/sub message is
+    // lost (Redis delivers at most once). A then commits one of its own: it must not hand its own row to its
+    // subscribers as the next one, but read the log and deliver both, in order.
+    const deaf = await spawnServer({
+      DATABASE_URL: database.url!,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_NAMESPACE: `${namespace}-other`,
+    });
+    try {
+      const onA = await subscribe(a, nurse, APPOINTMENT_CHANGED);
+      const unheard = await book(deaf.url);
+      const own = await book(a.url);
+      await onA.waitFor(2, 15_000);
+      expect(onA.results.map((r) => r.data!.appointmentChanged.appointment.id)).toEqual([unheard, own]);
+    } finally {
+      await deaf.stop();
+    }
+  });
+
   it('should backfill live subscribers from the log, exactly once, after their Redis connection dropped', async () => {
     const subscribers = [await subscribe(a, nurse, NOTIFICATION), await subscribe(b, nurse, NOTIFICATION)];
     const seqBefore = Number((await database.db('events').where({ tenantId }).max('seq as seq').first())!.seq);

@@ -109,7 +109,7 @@ describe('A server process whose Redis is killed', () => {
     expect(server.output()).not.toContain('unhandled promise rejection');
   });
 
-  it("should stay up when a clinic's first subscription comes while Redis is down, and deliver what was committed meanwhile", async () => {
+  it("should stay up when a clinic's first subscription comes while Redis is down, and deliver the changes made on this instance meanwhile", async () => {
     await redis.kill();
     const client = wsClient(server.url, { token });
     try {
@@ -117,16 +117,20 @@ describe('A server process whose Redis is killed', () => {
       await vi.waitFor(async () => expect(await streams()).toBe(1), { timeout: 10_000 });
       const booked = await book();
       expect(booked.errors).toBeUndefined();
-      await outage();
-      expect(server.child.exitCode).toBeNull();
-      expect(sub.results).toEqual([]);
-      await redis.restart();
+      // The instance that committed it hands its own rows to its subscribers: no wake-up needed.
       const [event] = await sub.waitFor(1, 15_000);
       expect(event.data!.appointmentChanged).toEqual({
         kind: 'CREATED',
         appointment: { id: booked.data.createAppointment.id },
       });
-      // Live again: the next booking arrives on its own wake-up, after the one it missed, once.
+      await outage();
+      expect(server.child.exitCode).toBeNull();
+      expect((await readyz(server.url)).body).toMatchObject({ status: 'degraded', redis: 'unreachable' });
+      await redis.restart();
+      await vi.waitFor(async () => expect((await readyz(server.url)).body).toMatchObject({ status: 'ok' }), {
+        timeout: 10_000,
+      });
+      // Live again: the next booking arrives after the first, and the first never comes twice.
       const next = await book();
       await sub.waitFor(2);
       expect(sub.results.map((r) => r.data!.appointmentChanged.appointment.id)).toEqual([
