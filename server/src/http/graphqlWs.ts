@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   CloseCode,
   handleProtocols,
@@ -20,7 +21,8 @@ import { ByOperation } from './byOperation.js';
  *   subscribe message's handling lasts as long as the subscription: the frame kept the message's raw bytes, and with
  *   them the whole chunk the socket read them from;
  * - a closure per socket for each of `send`, `close`, `onMessage`, the message, close and error listeners;
- * - a keep-alive interval per socket, and a timeout per ping: here one timer serves every socket (`keepAlive`);
+ * - a keep-alive interval per socket, and a timeout per ping: here one timer serves every socket (`keepAlive`), and
+ *   tells a peer that spoke by the bytes its connection read, with no ping or pong listener on each socket;
  * - graphql-ws's timer for `connection_init`, kept by the socket's handler for its whole life: here the wait is one
  *   of the instance's deadlines (realtime/deadlines.ts), cancelled when the init arrives;
  * - its socket 'error' listener printed every client's protocol error on the console as an internal one.
@@ -68,8 +70,11 @@ class Port implements ProtocolSocket, Due {
   /** The flood window's start and the messages counted in it. */
   windowStart = Date.now();
   messages = 0;
-  /** Heard from (a message, a ping, a pong) since the last keep-alive round; pinged in the last round. */
-  heard = false;
+  /**
+   * Bytes read from the peer at the last keep-alive round: anything it sent since (a message, a ping, a pong) shows
+   * as more, with no listener of its own on the socket. Pinged in the last round.
+   */
+  bytesHeard = 0;
   pinged = false;
   /** Whether `connection_init` arrived; until then, its deadline among the instance's. */
   initialised = false;
@@ -79,6 +84,8 @@ class Port implements ProtocolSocket, Due {
 
   constructor(
     readonly ws: WebSocket,
+    /** The connection under the WebSocket: what keep-alive reads `bytesRead` of. */
+    readonly tcp: Socket,
     readonly host: Host,
   ) {}
 
@@ -121,8 +128,6 @@ interface Host {
 /** Every socket's message listener: counted against the flood limit, then handed to graphql-ws. */
 function onSocketMessage(this: WebSocket, data: RawData): void {
   const port = (this as PortedSocket)[kPort];
-  port.heard = true;
-  port.pinged = false;
   const { flood } = port.host;
   const now = Date.now();
   if (now - port.windowStart > flood.windowMs) {
@@ -169,12 +174,16 @@ function takeAdopted(port: Port, id: string): Adopted | undefined {
  */
 class Handover implements AsyncIterableIterator<never> {
   constructor(
-    private readonly subscriptions: Record<string, unknown>,
+    private readonly ctx: { subscriptions: Record<string, unknown> },
     private readonly id: string,
   ) {}
 
   next(): Promise<IteratorResult<never>> {
-    delete this.subscriptions[this.id];
+    const { ctx } = this;
+    delete ctx.subscriptions[this.id];
+    // Emptied, the record is made anew (graphql-ws makes it so on close): a deleted numeric id ("1") leaves the old
+    // one a dictionary of elements that every idle socket would keep (docs/architecture.md, "Per-connection cost").
+    if (isEmpty(ctx.subscriptions)) ctx.subscriptions = Object.create(null) as Record<string, unknown>;
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -203,7 +212,12 @@ export function adopt(
   if (!port || !(id in ctx.subscriptions) || port.ws.readyState !== port.ws.OPEN) return undefined;
   if (port.adopted) port.adopted.add(id, op);
   else port.adopted = new ByOperation(id, op);
-  return new Handover(ctx.subscriptions, id);
+  return new Handover(ctx, id);
+}
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false;
+  return true;
 }
 
 /** Whether `id` is an operation of this socket taken over from graphql-ws. */
@@ -244,13 +258,6 @@ function parsedForGraphqlWs(text: string): string | object {
   return text;
 }
 
-/** Every socket's ping and pong listener: the peer is there. */
-function onSocketSpoke(this: WebSocket): void {
-  const port = (this as PortedSocket)[kPort];
-  port.heard = true;
-  port.pinged = false;
-}
-
 /**
  * The keep-alive of every socket on one timer. Each round: a socket heard from since the last one is left alone (the
  * web app's client pings every 8 s, so it is never pinged); one that left the last round's ping unanswered is cut; the
@@ -262,8 +269,11 @@ function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
     for (const socket of wss.clients) {
       const port = (socket as PortedSocket)[kPort];
       if (socket.readyState !== socket.OPEN || !port) continue;
-      if (port.heard) port.heard = false;
-      else if (port.pinged) socket.terminate();
+      const read = port.tcp.bytesRead;
+      if (read !== port.bytesHeard) {
+        port.bytesHeard = read;
+        port.pinged = false;
+      } else if (port.pinged) socket.terminate();
       else {
         port.pinged = true;
         socket.ping();
@@ -319,9 +329,9 @@ export function serveGraphqlWs<P extends Record<string, unknown>, E extends Extr
     for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
   });
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const port = new Port(socket, host);
+    const port = new Port(socket, request.socket, host);
     (socket as PortedSocket)[kPort] = port;
-    socket.on('message', onSocketMessage).on('ping', onSocketSpoke).on('pong', onSocketSpoke);
+    socket.on('message', onSocketMessage);
     socket.once('close', onSocketClose);
     port.initDeadline = host.deadlines.at(Date.now() + host.initWaitMs, port);
     port.closed = server.opened(port, extraOf(socket, request));
