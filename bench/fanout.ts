@@ -880,7 +880,7 @@ async function main(): Promise<void> {
   log(
     `\nCPU: per event, summed over the server's threads (/proc/<pid>/task/*/schedstat) from the trigger to ${GAP_MS} ms after the ` +
       "last delivery, divided by the subscribers it reached; the median over events (mixed case: all events' CPU over all " +
-      "their frames). derm-realtime's figure includes the mutation itself (HTTP, transaction, Redis wake-up, log read), " +
+      "their frames). derm-realtime's figure includes the mutation itself (HTTP, transaction, Redis wake-up, the delivery's reads), " +
       'the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS minus VmRSS before ' +
       'connecting, over N; "forced GC": read after a full garbage collection through the inspector, as is the heap ' +
       'used (process.memoryUsage().heapUsed: the objects, apart from native memory). ' +
