@@ -114,7 +114,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     audit: new AccessAuditWriter(db, log),
     metrics,
     board: new ConnectionBoard(realtime.hub, metrics.clinics, log),
-    // After each commit, wake up every instance's readers of that tenant's log.
+    // After each commit: this instance's tail takes the rows (or reads them), every other instance's is woken up.
     onEventsCommitted: [
       (tenantId, events) => realtime.feed.announce(tenantId, events),
       (_tenantId, events) => metrics.eventsCommitted(events),

@@ -88,7 +88,7 @@ export async function readReplayPage(
 }
 
 /** Log rows with their cursors, as listeners and replays take them. */
-export function toLoggedEvents(tenantId: string, rows: EventRow[]): LoggedEvent[] {
+export function toLoggedEvents(tenantId: string, rows: readonly EventRow[]): LoggedEvent[] {
   return rows.map((event) => ({ event, cursor: eventCursor(tenantId, event.seq) }));
 }
 
@@ -114,7 +114,8 @@ interface TenantTail {
  *
  * A Redis message is only a wake-up ("tenant T has events up to seq N"). On a wake-up the instance reads the new
  * rows of that tenant once, whatever its number of subscribers, and hands them to each listener in order. Wake-ups
- * that arrive while a read runs fold into one more read. After Redis comes back from an outage every tail reads
+ * that arrive while a read runs fold into one more read. The instance that committed rows needs no wake-up: it hands
+ * them over itself when they are the next ones (`announce`). After Redis comes back from an outage every tail reads
  * what it missed: live delivery, backfill and a client's resume are all the same read of the log.
  */
 export class EventFeed {
@@ -144,7 +145,7 @@ export class EventFeed {
       tail.heardSeq = Math.max(tail.heardSeq, seq);
       if (tail.live && !tail.reading && !tail.closed && committed[0].seq === tail.lastSeq + 1) {
         tail.lastSeq = seq;
-        this.hand(tail, toLoggedEvents(tenantId, [...committed]));
+        this.hand(tail, toLoggedEvents(tenantId, committed));
       } else if (seq > tail.lastSeq) this.read(tail);
     }
     const wakeUp: EventsWakeUp = { tenantId, seq };
