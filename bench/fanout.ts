@@ -36,12 +36,12 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
-  addSelfTime,
+  addSamples,
+  noSamples,
   profileOf,
   scriptSourceMaps,
-  topSelfTime,
+  topEntries,
   type ScriptMaps,
-  type SelfTime,
   type Window,
 } from './profile.js';
 import { growthPerConnection, heapCensus, writeHeapSnapshot } from './heap.js';
@@ -816,8 +816,8 @@ function log(line: string): void {
 }
 
 /**
- * The top self-time entries of the server in its measured events, and while it held the connections at rest, per N
- * and case (runs added together).
+ * The top self-time and total-time entries of the server in its measured events, and while it held the connections at
+ * rest, per N and case (runs added together).
  */
 function profileReport(dir: string): void {
   const cases = new Map<string, typeof profiled>();
@@ -831,17 +831,22 @@ function profileReport(dir: string): void {
       { name: 'at rest with the connections open', windowsOf: (run: (typeof runs)[number]) => [run.rest] },
     ];
     for (const { name, windowsOf } of phases) {
-      const selfTime: SelfTime = { counts: new Map(), busy: 0 };
+      const samples = noSamples();
       for (const run of runs) {
         const file = profileOf(dir, run.pid);
-        if (file) addSelfTime(file, windowsOf(run), run.maps, selfTime);
+        if (file) addSamples(file, windowsOf(run), run.maps, samples);
         else log(`\nno profile of process ${run.pid} in ${dir}`);
       }
+      const together = runs.length > 1 ? `, ${runs.length} runs together` : '';
       log(
-        `\nderm-realtime's CPU ${name}, ${title}: self time per function, % of ${selfTime.busy} busy ` +
-          `samples (idle left out)${runs.length > 1 ? `, ${runs.length} runs together` : ''}:`,
+        `\nderm-realtime's CPU ${name}, ${title}: self time per function, % of ${samples.busy} busy ` +
+          `samples (idle left out)${together}:`,
       );
-      for (const line of topSelfTime(selfTime)) log(`  ${line}`);
+      for (const line of topEntries(samples.self, samples.busy)) log(`  ${line}`);
+      // Node's own frames (ticks, microtasks, streams) are on nearly every stack and say nothing of where work starts.
+      const ours = new Map([...samples.total].filter(([label]) => / {2}(?!node:)/.test(label)));
+      log(`\nsame, total time (the function and what it calls) of the server's and its libraries' functions:`);
+      for (const line of topEntries(ours, samples.busy, 25)) log(`  ${line}`);
     }
   }
 }

@@ -23,7 +23,7 @@ interface CallFrame {
 }
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: CallFrame }[];
+  nodes: { id: number; callFrame: CallFrame; children?: number[] }[];
   startTime: number;
   samples: number[];
   timeDeltas: number[];
@@ -32,10 +32,18 @@ interface CpuProfile {
 /** [start, end] in µs of the monotonic clock. */
 export type Window = readonly [number, number];
 
-/** Samples per function (self time), and the busy samples they add up to. */
-export interface SelfTime {
-  counts: Map<string, number>;
+/**
+ * Samples per function: those taken while it ran itself (self time), and those taken while it or what it called ran
+ * (total time: once per sample, however often the function is on the stack); and the busy samples in all.
+ */
+export interface Samples {
+  self: Map<string, number>;
+  total: Map<string, number>;
   busy: number;
+}
+
+export function noSamples(): Samples {
+  return { self: new Map(), total: new Map(), busy: 0 };
 }
 
 /**
@@ -116,10 +124,13 @@ function within(windows: readonly Window[]): (at: number) => boolean {
   };
 }
 
-/** Adds the self time of `file`'s samples inside `windows` to `into`; `(idle)` is left out. */
-export function addSelfTime(file: string, windows: readonly Window[], maps: ScriptMaps, into: SelfTime): void {
+/** Adds `file`'s samples inside `windows` to `into`; `(idle)` is left out. */
+export function addSamples(file: string, windows: readonly Window[], maps: ScriptMaps, into: Samples): void {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const labels = new Map(profile.nodes.map((node) => [node.id, label(node.callFrame, maps)]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const add = (counts: Map<string, number>, name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
   const inside = within(windows);
   let at = profile.startTime;
   profile.samples.forEach((id, i) => {
@@ -128,13 +139,18 @@ export function addSelfTime(file: string, windows: readonly Window[], maps: Scri
     if (!inside(at)) return;
     const name = labels.get(id)!;
     if (name === '(idle)') return;
-    into.counts.set(name, (into.counts.get(name) ?? 0) + 1);
+    add(into.self, name);
     into.busy += 1;
+    const onStack = new Set<string>();
+    for (let node: number | undefined = id; node !== undefined; node = parents.get(node))
+      onStack.add(labels.get(node)!);
+    onStack.delete('(root)');
+    for (const caller of onStack) add(into.total, caller);
   });
 }
 
-/** The `limit` heaviest entries, as lines: share of the busy samples, then the function. */
-export function topSelfTime({ counts, busy }: SelfTime, limit = 15): string[] {
+/** The `limit` heaviest entries of `counts`, as lines: share of the busy samples, then the function. */
+export function topEntries(counts: Map<string, number>, busy: number, limit = 15): string[] {
   return [...counts]
     .sort((a, b) => b[1] - a[1])
     .slice(0, limit)
