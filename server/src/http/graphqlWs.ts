@@ -11,6 +11,7 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Deadlines, Due } from '../realtime/deadlines.js';
 import { ByOperation } from './byOperation.js';
+import { sendPing } from './wsFrames.js';
 
 /**
  * graphql-ws's protocol (makeServer: init, ping/pong, subscribe, complete, close codes) on the sockets of a `ws`
@@ -181,9 +182,11 @@ class Handover implements AsyncIterableIterator<never> {
   next(): Promise<IteratorResult<never>> {
     const { ctx } = this;
     delete ctx.subscriptions[this.id];
-    // Emptied, the record is made anew (graphql-ws makes it so on close): a deleted numeric id ("1") leaves the old
-    // one a dictionary of elements that every idle socket would keep (docs/architecture.md, "Per-connection cost").
-    if (isEmpty(ctx.subscriptions)) ctx.subscriptions = Object.create(null) as Record<string, unknown>;
+    // Emptied, the record is made anew: a deleted numeric id ("1") leaves the old one a table of elements that every
+    // idle socket would keep. Without a prototype, as graphql-ws makes it (an id "toString" is not in it), but in V8's
+    // fast mode: `Object.create(null)` starts a ~190-byte dictionary, this ~60 bytes (docs/architecture.md,
+    // "Per-connection cost").
+    if (isEmpty(ctx.subscriptions)) ctx.subscriptions = Object.setPrototypeOf({}, null) as Record<string, unknown>;
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -276,7 +279,7 @@ function keepAlive(wss: WebSocketServer, intervalMs: number): () => void {
       } else if (port.pinged) socket.terminate();
       else {
         port.pinged = true;
-        socket.ping();
+        sendPing(socket);
       }
     }
   }, intervalMs);
@@ -292,7 +295,10 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   const adopted = port.adopted;
   port.adopted = undefined;
   for (const op of adopted?.takeAll() ?? []) op.stop();
-  port.closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
+  // Taken, so that a second close event (ws emits one) could not close graphql-ws's side twice.
+  const closed = port.closed;
+  port.closed = undefined;
+  closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
 }
 
 /** A hook threw where graphql-ws does not catch it: logged, and the socket closed without the error's text. */
@@ -332,7 +338,8 @@ export function serveGraphqlWs<P extends Record<string, unknown>, E extends Extr
     const port = new Port(socket, request.socket, host);
     (socket as PortedSocket)[kPort] = port;
     socket.on('message', onSocketMessage);
-    socket.once('close', onSocketClose);
+    // `on`, not `once`, which would keep a wrapper and a bound function per socket; onSocketClose runs its part once.
+    socket.on('close', onSocketClose);
     port.initDeadline = host.deadlines.at(Date.now() + host.initWaitMs, port);
     port.closed = server.opened(port, extraOf(socket, request));
   });

@@ -13,7 +13,8 @@ import type { WebSocket } from 'ws';
  * does not offer permessage-deflate), and nothing of ws's queued ahead of it. Otherwise the message goes through
  * `ws.send`. So frames keep their order with everything ws sends (graphql-ws's `complete`, pings, the close frame).
  * Checked against ws 8.23 (`WebSocket#_socket`, `#_sender`, `Sender#_state`, `#_queue`); server/test/realtime
- * tests read these frames with graphql-ws's client, which would fail on a malformed one.
+ * tests read these frames with graphql-ws's client, which would fail on a malformed one. The keep-alive's pings go
+ * the same way (`sendPing`); a peer that answers none is cut (server/test/realtime/presence.test.ts).
  */
 
 /** ws's private fields read here (node_modules/ws/lib/websocket.js, sender.js). */
@@ -47,17 +48,36 @@ export function envelopePrefix(id: string): string {
   return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }
 
+/** ws's socket, when ws would write a frame to it at once (see the top of this file); otherwise undefined. */
+function writableNow(socket: WebSocket): Socket | undefined {
+  const ws = socket as unknown as WsInternals;
+  const sender = ws._sender;
+  if (!sender || sender._state !== 0 || sender._queue.length > 0 || ws._extensions[DEFLATE] !== undefined) return;
+  return ws._socket;
+}
+
+/** A ping without data (RFC 6455, 5.5.2), the same bytes for every socket. */
+const PING = Buffer.from([0x89, 0x00]);
+
+/**
+ * Pings an open socket, as `ws.ping()` does but in one write of a shared frame: ws makes a header buffer per ping and
+ * corks the socket for it and an empty body. The keep-alive pings thousands of quiet sockets a minute.
+ */
+export function sendPing(socket: WebSocket): void {
+  if (socket.readyState !== socket.OPEN) return;
+  const raw = writableNow(socket);
+  if (raw) raw.write(PING);
+  else socket.ping();
+}
+
 /**
  * Sends the envelope of one operation around a payload serialised once for the whole group, as one text message.
  */
 export function sendEnveloped(socket: WebSocket, { prefix, prefixBytes }: Envelope, payload: Buffer): void {
   if (socket.readyState !== socket.OPEN) return;
   const length = prefixBytes + payload.length + 1;
-  const ws = socket as unknown as WsInternals;
-  const raw = ws._socket;
-  const sender = ws._sender;
-  const compressed = ws._extensions[DEFLATE] !== undefined;
-  if (!raw || !sender || sender._state !== 0 || sender._queue.length > 0 || compressed) {
+  const raw = writableNow(socket);
+  if (!raw) {
     const message = Buffer.allocUnsafe(length);
     message.write(prefix, 0);
     message.set(payload, prefixBytes);
