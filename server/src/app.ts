@@ -45,6 +45,7 @@ import { EventPruner } from './events/retention.js';
 import { Deadlines } from './realtime/deadlines.js';
 import { createRealtime } from './realtime/service.js';
 import { SubscriberGroups } from './subscriptions/groups.js';
+import { primeDelivery } from './subscriptions/feedItems.js';
 import { IntegrationService } from './domains/integrations/service.js';
 import { SessionService } from './domains/identity/sessions.js';
 import { standingsOfDisabled } from './domains/clinics/data.js';
@@ -114,9 +115,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     audit: new AccessAuditWriter(db, log),
     metrics,
     board: new ConnectionBoard(realtime.hub, metrics.clinics, log),
-    // After each commit: this instance's tail takes the rows (or reads them), every other instance's is woken up.
+    // After each commit: this instance's tail takes the rows (or reads them), every other instance's is woken up; the
+    // rows the change wrote go with its events to this instance's delivery.
     onEventsCommitted: [
-      (tenantId, events) => realtime.feed.announce(tenantId, events),
+      (tenantId, events, rows) => {
+        primeDelivery(events, rows);
+        realtime.feed.announce(tenantId, events);
+      },
       (_tenantId, events) => metrics.eventsCommitted(events),
     ],
   };

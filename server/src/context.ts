@@ -1,7 +1,7 @@
 import type { Viewer } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
-import type { EventRow } from './db/rows.js';
+import type { EventsCommitted } from './db/transaction.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -58,7 +58,7 @@ export interface Services {
   /** This instance's connections per clinic, shared with the instances whose admins watch the dashboard. */
   board: ConnectionBoard;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
-  onEventsCommitted: Array<(tenantId: string, events: EventRow[]) => void>;
+  onEventsCommitted: EventsCommitted[];
 }
 
 /** The context of one GraphQL operation, over HTTP or WebSocket alike. */

@@ -1,15 +1,30 @@
 import { appendEvents, type NewEvent } from '../events/eventLog.js';
 import type { Logger } from '../logger.js';
-import type { EventRow } from './rows.js';
+import type { AppointmentRow, EventRow, MessageRow, NotificationRow, UserRow } from './rows.js';
 import type { Db, Trx } from './knex.js';
 
-export type RecordEvents = (events: NewEvent[]) => Promise<EventRow[]>;
+/**
+ * Rows a change wrote or locked, as they are at its commit, named as the tenant loader that reads each kind
+ * (loaders.ts). The events' delivery on the committing instance starts from them instead of reading them back
+ * (subscriptions/feedItems.ts).
+ */
+export interface CommittedRows {
+  appointment?: AppointmentRow[];
+  user?: UserRow[];
+  message?: MessageRow[];
+  notification?: NotificationRow[];
+}
+
+/** Appends events to the log in the change's transaction; `rows`, what their delivery may take as read. */
+export type RecordEvents = (events: NewEvent[], rows?: CommittedRows) => Promise<EventRow[]>;
+
+export type EventsCommitted = (tenantId: string, events: EventRow[], rows: readonly CommittedRows[]) => void;
 
 /** What a change needs of its operation (an operation's `Context` is one): the database, a log, who hears commits. */
 export interface ChangeContext {
   db: Db;
   log: Logger;
-  services: { onEventsCommitted: ReadonlyArray<(tenantId: string, events: EventRow[]) => void> };
+  services: { onEventsCommitted: readonly EventsCommitted[] };
 }
 
 /**
@@ -22,17 +37,19 @@ export async function commitChange<T>(
   change: (trx: Trx, record: RecordEvents) => Promise<T>,
 ): Promise<T> {
   const written: EventRow[] = [];
+  const committed: CommittedRows[] = [];
   const result = await ctx.db.transaction(async (trx) =>
-    change(trx, async (events) => {
-      const rows = await appendEvents(trx, tenantId, events);
-      written.push(...rows);
-      return rows;
+    change(trx, async (events, rows) => {
+      const logged = await appendEvents(trx, tenantId, events);
+      written.push(...logged);
+      if (rows) committed.push(rows);
+      return logged;
     }),
   );
   if (written.length > 0) {
     for (const listener of ctx.services.onEventsCommitted) {
       try {
-        listener(tenantId, written);
+        listener(tenantId, written, committed);
       } catch (err) {
         ctx.log.error({ err }, 'event listener failed after commit');
       }

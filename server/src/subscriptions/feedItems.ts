@@ -1,4 +1,6 @@
 import type { Db } from '../db/knex.js';
+import type { EventRow } from '../db/rows.js';
+import type { CommittedRows } from '../db/transaction.js';
 import type { LoggedEvent } from '../events/feed.js';
 import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
 
@@ -10,6 +12,28 @@ export interface FeedItem extends LoggedEvent {
 
 const shared = new WeakMap<readonly LoggedEvent[], FeedItem[]>();
 
+/** The rows that changes committed on this instance wrote with their events (`primeDelivery`), by event. */
+const committedRows = new WeakMap<EventRow, readonly CommittedRows[]>();
+
+/**
+ * Hands the rows a change committed to its events' delivery on this instance: the feed passes the committed events
+ * on as they are (events/feed.ts, `announce`), and the loaders of their batch then start with these rows instead of
+ * reading them back. Events read from the log (another instance's, or after a gap) have none: their rows are read.
+ */
+export function primeDelivery(events: readonly EventRow[], rows: readonly CommittedRows[]): void {
+  if (rows.length === 0) return;
+  for (const event of events) committedRows.set(event, rows);
+}
+
+function prime(loaders: TenantLoaders, sets: readonly CommittedRows[]): void {
+  for (const rows of sets) {
+    for (const row of rows.appointment ?? []) loaders.appointment.prime(row.id, row);
+    for (const row of rows.user ?? []) loaders.user.prime(row.id, row);
+    for (const row of rows.message ?? []) loaders.message.prime(row.id, row);
+    for (const row of rows.notification ?? []) loaders.notification.prime(row.id, row);
+  }
+}
+
 /**
  * The events of one batch with one set of tenant loaders for all of them. The feed hands the same batch to every
  * listener of a tenant's tail, so every group and stream on this instance that hears it reads through the same
@@ -19,6 +43,14 @@ export function feedItems(db: Db, tenantId: string, batch: readonly LoggedEvent[
   let items = shared.get(batch);
   if (!items) {
     const loaders = createTenantLoaders(db, tenantId);
+    const primed = new Set<readonly CommittedRows[]>();
+    for (const { event } of batch) {
+      const rows = committedRows.get(event);
+      if (rows && !primed.has(rows)) {
+        primed.add(rows);
+        prime(loaders, rows);
+      }
+    }
     items = batch.map((logged) => ({ ...logged, loaders }));
     shared.set(batch, items);
   }

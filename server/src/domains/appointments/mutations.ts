@@ -3,7 +3,7 @@ import type { TenantRow } from '../../db/rows.js';
 import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
-import type { AppointmentRow } from '../../db/rows.js';
+import type { AppointmentRow, UserRow } from '../../db/rows.js';
 import { commitChange } from '../../db/transaction.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
@@ -31,7 +31,7 @@ async function requireProviderFree(
   startsAt: Date,
   endsAt: Date,
   exceptId?: string,
-): Promise<void> {
+): Promise<UserRow> {
   const provider = isUuid(providerId) ? await lockProvider(trx, tenantId, providerId) : undefined;
   if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
   const overlap = await findOverlap(trx, tenantId, providerId, startsAt, endsAt, exceptId);
@@ -44,6 +44,7 @@ async function requireProviderFree(
       endsAt: overlap.endsAt.toISOString(),
     });
   }
+  return provider;
 }
 
 /** Locks the appointment for the rest of the transaction; a cancelled one cannot change any more. */
@@ -65,7 +66,7 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
+    const provider = await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
     const row = await insertAppointment(trx, viewer.tenantId, {
       providerId: input.providerId,
       patientId: patient.id,
@@ -74,7 +75,10 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
       room,
       reason,
     });
-    await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }]);
+    await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
+      appointment: [row],
+      user: [provider],
+    });
     return row;
   });
 }
@@ -112,26 +116,29 @@ export async function updateAppointment(
     const claimsTime = holdsTime(changes.status ?? current.status) && (moved || !holdsTime(current.status));
     if (moved) checkTimes(startsAt, endsAt);
     // A move, or a no-show put back on the schedule, must find the provider free.
-    if (claimsTime) await requireProviderFree(trx, viewer.tenantId, providerId, startsAt, endsAt, current.id);
-    else if (
-      providerId !== current.providerId &&
-      !(isUuid(providerId) && (await lockProvider(trx, viewer.tenantId, providerId)))
-    ) {
-      throw badInput('providerId does not name a provider of your clinic', 'providerId');
+    let provider: UserRow | undefined;
+    if (claimsTime)
+      provider = await requireProviderFree(trx, viewer.tenantId, providerId, startsAt, endsAt, current.id);
+    else if (providerId !== current.providerId) {
+      provider = isUuid(providerId) ? await lockProvider(trx, viewer.tenantId, providerId) : undefined;
+      if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
     }
     if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
     if (changes.patientId === current.patientId) delete changes.patientId;
     if (Object.keys(changes).length === 0) return current;
     const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes);
-    await record([
-      {
-        topic: 'appointment',
-        kind: 'UPDATED',
-        entityId: row.id,
-        providerId: row.providerId,
-        data: moved && providerId !== current.providerId ? { previousProviderId: current.providerId } : {},
-      },
-    ]);
+    await record(
+      [
+        {
+          topic: 'appointment',
+          kind: 'UPDATED',
+          entityId: row.id,
+          providerId: row.providerId,
+          data: moved && providerId !== current.providerId ? { previousProviderId: current.providerId } : {},
+        },
+      ],
+      { appointment: [row], user: provider ? [provider] : [] },
+    );
     return row;
   });
 }
@@ -147,7 +154,9 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
       status: 'CANCELLED',
       cancellationReason: reason,
     });
-    await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }]);
+    await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }], {
+      appointment: [row],
+    });
     return row;
   });
 }
@@ -163,7 +172,9 @@ export async function checkInAppointment(ctx: Context, id: string): Promise<Appo
       status: 'CHECKED_IN',
       checkedInAt: trx.fn.now() as unknown as Date,
     });
-    await record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }]);
+    await record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }], {
+      appointment: [row],
+    });
     return row;
   });
 }

@@ -37,9 +37,10 @@ async function postMessage(
   viewing: ReadonlySet<string>,
 ): Promise<MessageRow> {
   const row = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
-  await record([
-    { topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } },
-  ]);
+  await record(
+    [{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }],
+    { message: [row] },
+  );
   const others = (await participantIds(trx, thread.tenantId, thread.id)).filter(
     (id) => id !== message.senderId && !viewing.has(id),
   );

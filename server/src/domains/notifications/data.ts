@@ -32,6 +32,7 @@ export async function createNotifications(
       userId: n.userId,
       data: { kind: n.kind, priority: n.priority },
     })),
+    { notification: rows },
   );
   return rows;
 }
