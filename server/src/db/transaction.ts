@@ -1,6 +1,6 @@
 import { appendEvents, type NewEvent } from '../events/eventLog.js';
 import type { Logger } from '../logger.js';
-import type { AppointmentRow, EventRow, MessageRow, NotificationRow, UserRow } from './rows.js';
+import type { AppointmentRow, EventRow, MessageRow, NotificationRow, PatientRow, UserRow } from './rows.js';
 import type { Db, Trx } from './knex.js';
 
 /**
@@ -11,6 +11,7 @@ import type { Db, Trx } from './knex.js';
 export interface CommittedRows {
   appointment?: AppointmentRow[];
   user?: UserRow[];
+  patient?: PatientRow[];
   message?: MessageRow[];
   notification?: NotificationRow[];
 }

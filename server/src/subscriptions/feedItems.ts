@@ -29,6 +29,7 @@ function prime(loaders: TenantLoaders, sets: readonly CommittedRows[]): void {
   for (const rows of sets) {
     for (const row of rows.appointment ?? []) loaders.appointment.prime(row.id, row);
     for (const row of rows.user ?? []) loaders.user.prime(row.id, row);
+    for (const row of rows.patient ?? []) loaders.patient.prime(row.id, row);
     for (const row of rows.message ?? []) loaders.message.prime(row.id, row);
     for (const row of rows.notification ?? []) loaders.notification.prime(row.id, row);
   }

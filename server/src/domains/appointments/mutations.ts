@@ -8,7 +8,7 @@ import { commitChange } from '../../db/transaction.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
-import { patientsByIds } from '../patients/data.js';
+import { patientsByIds, referredPatient } from '../patients/data.js';
 import {
   BLOCKING_STATUSES,
   findOverlap,
@@ -62,10 +62,10 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   checkTimes(startsAt, endsAt);
   const room = optionalText(input.room, 'room', 40);
   const reason = optionalText(input.reason, 'reason', 500);
-  const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
-  if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
+    const patient = isUuid(input.patientId) ? await referredPatient(trx, viewer.tenantId, input.patientId) : undefined;
+    if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
     const provider = await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
     const row = await insertAppointment(trx, viewer.tenantId, {
       providerId: input.providerId,
@@ -78,6 +78,7 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
     await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
       user: [provider],
+      patient: [patient],
     });
     return row;
   });
