@@ -295,7 +295,7 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
   const adopted = port.adopted;
   port.adopted = undefined;
   for (const op of adopted?.takeAll() ?? []) op.stop();
-  // Taken, so that a second close event (ws emits one) could not close graphql-ws's side twice.
+  // ws emits a socket's close once; taken all the same, so that graphql-ws's side could never be closed twice.
   const closed = port.closed;
   port.closed = undefined;
   closed?.(code, String(reason)).catch((err: unknown) => port.host.log.error({ err }, 'socket close failed'));
