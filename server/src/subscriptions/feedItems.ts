@@ -44,13 +44,11 @@ export function feedItems(db: Db, tenantId: string, batch: readonly LoggedEvent[
   let items = shared.get(batch);
   if (!items) {
     const loaders = createTenantLoaders(db, tenantId);
-    const primed = new Set<readonly CommittedRows[]>();
+    // The events of one commit are next to each other and share their rows.
+    let primed: readonly CommittedRows[] | undefined;
     for (const { event } of batch) {
       const rows = committedRows.get(event);
-      if (rows && !primed.has(rows)) {
-        primed.add(rows);
-        prime(loaders, rows);
-      }
+      if (rows && rows !== primed) prime(loaders, (primed = rows));
     }
     items = batch.map((logged) => ({ ...logged, loaders }));
     shared.set(batch, items);
