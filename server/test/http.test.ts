@@ -118,6 +118,43 @@ describe('operation limits', () => {
     expect(everyday.errors).toBeUndefined();
   });
 
+  it('estimates the cost of one document anew when a variable sets its page size, and remembers it when none does', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    // 1 + first × (1 + 10 participants × 1): over 20,000 from first = 1,819 on.
+    const paged =
+      'query Paged($first: Int, $with: Boolean!) { threads(first: $first) { participants @include(if: $with) { id } } }';
+    const asked = async (first: number, withParticipants = true) =>
+      server.gql(paged, { first, with: withParticipants }, token);
+    for (const [first, withParticipants, answer] of [
+      [5, true, 'ran'],
+      [2_000, true, 'TOO_COMPLEX'],
+      [5, true, 'ran'],
+      // Without the nested list the same page costs 2,001: it runs, and meets the field's own bound.
+      [2_000, false, 'BAD_USER_INPUT'],
+      [2_000, true, 'TOO_COMPLEX'],
+    ] as const) {
+      const res = await asked(first, withParticipants);
+      if (answer === 'ran') expect(res.errors).toBeUndefined();
+      else if (answer === 'BAD_USER_INPUT') expect(errorCode(res)).toBe('BAD_USER_INPUT');
+      else {
+        expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+        expect(res.errors![0].extensions).toMatchObject({ reason: 'TOO_COMPLEX', cost: 22_001 });
+      }
+    }
+    // A variable that includes a nested list changes the cost too.
+    const included =
+      'query Included($with: Boolean!) { threads(first: 2000) { participants @include(if: $with) { id } } }';
+    expect(errorCode(await server.gql(included, { with: false }, token))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await server.gql(included, { with: true }, token))).toBe('GRAPHQL_VALIDATION_FAILED');
+    // No variable in the cost: refused the second time as the first, whatever the (unrelated) variable says.
+    const fixed =
+      'query Fixed($search: String) { threads(first: 2000) { participants { id } } patients(search: $search) { pageInfo { hasNextPage } } }';
+    for (const search of ['a', 'b']) {
+      const res = await server.gql(fixed, { search }, token);
+      expect(res.errors![0].extensions).toMatchObject({ reason: 'TOO_COMPLEX' });
+    }
+  });
+
   it('refuses an oversized document with 413 before parsing it', async () => {
     const res = await server.gql(`{ me { id } } # ${'x'.repeat(25_000)}`);
     expect(res.status).toBe(413);

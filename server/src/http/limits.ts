@@ -1,8 +1,11 @@
 import {
+  BREAK,
   getNullableType,
   GraphQLError,
   isListType,
   Kind,
+  visit,
+  type ArgumentNode,
   type ASTNode,
   type DocumentNode,
   type GraphQLSchema,
@@ -101,6 +104,60 @@ const listAwareEstimator: ComplexityEstimator = ({ field, args, childComplexity 
 };
 
 /**
+ * Whether a variable can change what the estimator counts: one given as a page size (`first`, `last`: Ints) or to
+ * `@include`/`@skip` (a Boolean). Other variables (a mutation's `input`, an id) leave the cost as the document has it.
+ */
+function costReadsVariables(document: DocumentNode): boolean {
+  const isVariable = (arg: ArgumentNode) => arg.value.kind === Kind.VARIABLE;
+  let reads = false;
+  visit(document, {
+    Field(node) {
+      if (!node.arguments?.some((a) => (a.name.value === 'first' || a.name.value === 'last') && isVariable(a)))
+        return undefined;
+      reads = true;
+      return BREAK;
+    },
+    Directive(node) {
+      if (!(node.name.value === 'include' || node.name.value === 'skip') || !node.arguments?.some(isVariable))
+        return undefined;
+      reads = true;
+      return BREAK;
+    },
+  });
+  return reads;
+}
+
+/**
+ * The cost of each operation of a parsed document whose cost no variable changes, by operation name: estimated once
+ * per document, not per request (both transports keep one DocumentNode per distinct document: Apollo's document
+ * store, operation.ts's cache). `null`: its variables can change it, so it is estimated every time.
+ */
+const fixedCosts = new WeakMap<DocumentNode, Map<string, number> | null>();
+
+function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | null | undefined,
+): number {
+  const estimate = () =>
+    getComplexity({
+      schema,
+      query: document,
+      variables: variables ?? {},
+      operationName: operationName ?? undefined,
+      estimators: [listAwareEstimator],
+    });
+  let costs = fixedCosts.get(document);
+  if (costs === undefined) fixedCosts.set(document, (costs = costReadsVariables(document) ? null : new Map()));
+  if (costs === null) return estimate();
+  const key = operationName ?? '';
+  let cost = costs.get(key);
+  if (cost === undefined) costs.set(key, (cost = estimate()));
+  return cost;
+}
+
+/**
  * Throws a GRAPHQL_VALIDATION_FAILED error when an operation would cost more than allowed. HTTP and WebSocket alike.
  */
 export function assertComplexity(
@@ -111,13 +168,7 @@ export function assertComplexity(
 ): void {
   let cost: number;
   try {
-    cost = getComplexity({
-      schema,
-      query: document,
-      variables: variables ?? {},
-      operationName: operationName ?? undefined,
-      estimators: [listAwareEstimator],
-    });
+    cost = costOf(schema, document, variables, operationName);
   } catch {
     // Variables that do not fit the operation are reported by execution, with their own code.
     return;
