@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -130,6 +131,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const app = express();
   app.disable('x-powered-by');
+  // Nothing we answer is served again for an ETag (the API is `no-store`; the web app's files have serve-static's own).
+  app.set('etag', false);
   // req.ip: the client's address as the nearest trusted proxy saw it (what password attempts are counted against).
   if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
   // Requests without a token, per source address, at the door: before Express and anything that reads their body.
@@ -152,6 +155,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     validationRules,
     formatError,
     plugins: [
+      // No cache hints in the schema: every answer is `no-store` (set below, with the request id). Apollo's cache
+      // control plugin would say the same, at the price of a hook around every field resolver of every operation.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // On shutdown, close WebSockets with 1001 (going away) and end event streams, so clients reconnect elsewhere.
       {
@@ -217,6 +223,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const given = req.header('x-request-id');
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
+        // Patient records are never kept by browsers or proxies, even those of a query sent with GET.
+        res.setHeader('cache-control', 'no-store');
         try {
           const viewer = await authenticateCaller(services, req.header('authorization'));
           // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,

@@ -68,6 +68,46 @@ describe('CSRF prevention', () => {
   });
 });
 
+describe('caching', () => {
+  it('tells browsers and proxies to keep no GraphQL answer, a GET query of patient records included', async () => {
+    const token = await server.login('sunrise-derm', 'nurse');
+    const query = encodeURIComponent('{ patients(first: 1) { edges { node { firstName } } } }');
+    const got = await fetch(`${server.url}/graphql?query=${query}`, {
+      headers: { authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' },
+    });
+    const body = (await got.json()) as { data?: { patients: { edges: unknown[] } } };
+    expect(body.data?.patients.edges).toHaveLength(1);
+    expect(got.headers.get('cache-control')).toBe('no-store');
+    expect(got.headers.get('etag')).toBeNull();
+    const posted = await server.gql('{ me { id } }', {}, token);
+    expect(posted.headers.get('cache-control')).toBe('no-store');
+    // Refused at the door (no valid token) and refused by validation alike.
+    const refused = await server.gql('{ me { id } }', {}, 'not-a-token');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+    const invalid = await server.gql('{ me { ssn } }', {}, token);
+    expect(invalid.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers the schema file with an ETag and 304 when it has not changed', async () => {
+    const first = await fetch(`${server.url}/graphql/schema.graphql`);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toMatch(/type Query/);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    // node:http, not fetch: fetch adds `cache-control: no-cache` to a conditional request, asking for a full answer.
+    const again = await new Promise<number | undefined>((resolve, reject) => {
+      http
+        .get(`${server.url}/graphql/schema.graphql`, { headers: { 'if-none-match': etag! } }, (res) => {
+          res.resume();
+          res.once('end', () => resolve(res.statusCode));
+        })
+        .once('error', reject);
+    });
+    expect(again).toBe(304);
+  });
+});
+
 describe('CORS', () => {
   it('allows the configured front-end origin and not others', async () => {
     const preflight = (origin: string) =>

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -46,8 +47,11 @@ function explorerConfig(config: Config) {
 /** The SDL, all of schema/ in one file: descriptions and scope directives included (introspection drops directives). */
 export function mountSchemaFile(app: Express): void {
   const sdl = loadTypeDefs().join('\n');
+  // Its own ETag, computed once (the app generates none, see app.ts): `res.send` answers 304 to a matching request.
+  const etag = `"${createHash('sha256').update(sdl).digest('base64url')}"`;
   app.get(SCHEMA_FILE_PATH, (_req, res) => {
     res.type('text/plain; charset=utf-8').setHeader('content-disposition', 'inline; filename="schema.graphql"');
+    res.setHeader('etag', etag);
     res.send(sdl);
   });
 }
