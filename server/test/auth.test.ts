@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../src/db/seeds/demo.js';
 import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { errorCode, type TestServer } from './helpers/testServer.js';
@@ -89,6 +89,30 @@ describe('bearer tokens', () => {
     const res = await server.gql(ME, {}, token);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
     expect(res.errors![0].message).toMatch(/expired/);
+  });
+
+  it('accepts a token until it expires and refuses it from then on, however often it was used', async () => {
+    const ids = await server.ids('sunrise-derm');
+    const expiresAt = Math.floor(Date.now() / 1000) + 3;
+    const token = await claims({ tenantId: ids.tenantId, userId: ids.users.admin })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime(expiresAt)
+      .sign(new TextEncoder().encode(server.config.jwtSecret));
+    for (let i = 0; i < 2; i++) {
+      const res = await server.gql(ME, {}, token);
+      expect(res.errors).toBeUndefined();
+      expect(res.data).toMatchObject({ me: { id: ids.users.admin } });
+    }
+    await vi.waitFor(
+      async () => {
+        const res = await server.gql(ME, {}, token);
+        expect(errorCode(res)).toBe('UNAUTHENTICATED');
+        expect(res.errors![0].message).toMatch(/expired/);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
   });
 
   it('refuses a token signed with another key', async () => {
