@@ -93,21 +93,30 @@ export async function openOperatorDb(config: Config, busy: string): Promise<Db> 
   return db;
 }
 
+/** Publishes signals through Redis, as a server would, so that every running instance acts at once. */
+export interface Announcer {
+  /** False without REDIS_URL or when Redis cannot be reached: the servers then catch the change at their next check. */
+  publish(channel: string, signal: unknown): Promise<boolean>;
+  close(): Promise<void>;
+}
+
 /**
- * Publishes `signal` on `channel` through Redis, as a server would, so that every running instance acts at once.
- * False without REDIS_URL or when Redis cannot be reached: the servers then catch the change at their next periodic
- * check.
+ * Connects to Redis before the change it will announce is made, so that the signal follows the commit at once:
+ * connecting takes longer than committing, and meanwhile a server's periodic check could act on the change first.
  */
-export async function announce(config: Config, channel: string, signal: unknown): Promise<boolean> {
-  if (!config.redisUrl) return false;
+export async function openAnnouncer(config: Config): Promise<Announcer> {
+  if (!config.redisUrl) return { publish: async () => false, close: async () => {} };
   const log = createLogger('silent');
   const hub = new ChannelHub(await createPubSub(config.redisUrl, log, config.redisNamespace), log);
-  try {
-    await hub.publish(channel, signal);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await hub.close();
-  }
+  return {
+    async publish(channel, signal) {
+      try {
+        await hub.publish(channel, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => hub.close(),
+  };
 }

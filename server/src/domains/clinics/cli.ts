@@ -4,7 +4,14 @@ import { dayInZone, formatClinicInstant } from '../../clinicTime.js';
 import { loadConfig } from '../../config.js';
 import type { TenantRow } from '../../db/rows.js';
 import { tenantChannel, type SessionSignal } from '../../events/channels.js';
-import { announce, exitCodeOf, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
+import {
+  openAnnouncer,
+  exitCodeOf,
+  openOperatorDb,
+  processOutput,
+  UsageError,
+  type CliOutput,
+} from '../../operatorCli.js';
 import { clinicSummaries, disableTenant, enableTenant, type ClinicSummary } from './data.js';
 import { createClinic } from './onboarding.js';
 
@@ -168,13 +175,20 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const line of listing(clinics)) out.log(line);
     } else {
       const normalized = slug!.trim().toLowerCase();
-      const tenant = command === 'disable' ? await disableTenant(db, normalized) : await enableTenant(db, normalized);
-      if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
+      // Connected before the change, so that the signal follows its commit at once.
+      const announcer = command === 'disable' ? await openAnnouncer(config) : undefined;
+      let tenant;
       let announced = false;
-      if (command === 'disable') {
-        // Every instance closes the clinic's live connections at once (domains/identity/sessions.ts).
-        const signal: SessionSignal = { kind: 'tenantDisabled' };
-        announced = await announce(config, tenantChannel({ tenantId: tenant.id }, 'sessions'), signal);
+      try {
+        tenant = command === 'disable' ? await disableTenant(db, normalized) : await enableTenant(db, normalized);
+        if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
+        if (announcer) {
+          // Every instance closes the clinic's live connections at once (domains/identity/sessions.ts).
+          const signal: SessionSignal = { kind: 'tenantDisabled' };
+          announced = await announcer.publish(tenantChannel({ tenantId: tenant.id }, 'sessions'), signal);
+        }
+      } finally {
+        await announcer?.close();
       }
       if (values.json)
         out.log(JSON.stringify({ ...publicFields(tenant), ...(command === 'disable' ? { announced } : {}) }));

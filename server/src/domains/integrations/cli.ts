@@ -5,7 +5,14 @@ import { loadConfig } from '../../config.js';
 import type { Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
-import { announce, exitCodeOf, openOperatorDb, processOutput, UsageError, type CliOutput } from '../../operatorCli.js';
+import {
+  openAnnouncer,
+  exitCodeOf,
+  openOperatorDb,
+  processOutput,
+  UsageError,
+  type CliOutput,
+} from '../../operatorCli.js';
 import { createIntegrationClient } from './clients.js';
 import { integrationClientsOfTenant, revokeIntegrationClientRow } from './data.js';
 
@@ -114,10 +121,18 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const c of clients) out.log(describe(c));
     } else {
       const id = rest[0];
-      const client = await revokeIntegrationClientRow(db, tenantId, id);
-      if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
-      const signal: IntegrationRevokedSignal = { clientId: client.id };
-      const announced = await announce(config, tenantChannel({ tenantId }, 'integrations'), signal);
+      // Connected before the change, so that the signal follows its commit at once.
+      const announcer = await openAnnouncer(config);
+      let client;
+      let announced;
+      try {
+        client = await revokeIntegrationClientRow(db, tenantId, id);
+        if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
+        const signal: IntegrationRevokedSignal = { clientId: client.id };
+        announced = await announcer.publish(tenantChannel({ tenantId }, 'integrations'), signal);
+      } finally {
+        await announcer.close();
+      }
       if (values.json) out.log(JSON.stringify({ ...publicFields(client), announced }));
       else {
         out.log(`revoked ${describe(client)}`);
