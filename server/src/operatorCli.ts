@@ -101,22 +101,30 @@ export interface Announcer {
 }
 
 /**
- * Connects to Redis before the change it will announce is made, so that the signal follows the commit at once:
- * connecting takes longer than committing, and meanwhile a server's periodic check could act on the change first.
+ * Starts connecting to Redis before the change it will announce is made, without waiting for it: the change never
+ * waits for Redis (nor fails for it), and the signal follows the commit at once instead of after a connection set up
+ * only then, during which a server's periodic check could act on the change first.
  */
-export async function openAnnouncer(config: Config): Promise<Announcer> {
+export function openAnnouncer(config: Config): Announcer {
   if (!config.redisUrl) return { publish: async () => false, close: async () => {} };
   const log = createLogger('silent');
-  const hub = new ChannelHub(await createPubSub(config.redisUrl, log, config.redisNamespace), log);
+  const hub = createPubSub(config.redisUrl, log, config.redisNamespace).then(
+    (engine) => new ChannelHub(engine, log),
+    () => null,
+  );
   return {
     async publish(channel, signal) {
+      const connected = await hub;
+      if (!connected) return false;
       try {
-        await hub.publish(channel, signal);
+        await connected.publish(channel, signal);
         return true;
       } catch {
         return false;
       }
     },
-    close: () => hub.close(),
+    async close() {
+      await (await hub)?.close();
+    },
   };
 }

@@ -175,8 +175,8 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const line of listing(clinics)) out.log(line);
     } else {
       const normalized = slug!.trim().toLowerCase();
-      // Connected before the change, so that the signal follows its commit at once.
-      const announcer = command === 'disable' ? await openAnnouncer(config) : undefined;
+      // Connecting while the change is made, so that the signal follows its commit at once.
+      const announcer = command === 'disable' ? openAnnouncer(config) : undefined;
       let tenant;
       let announced = false;
       try {

@@ -121,8 +121,8 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const c of clients) out.log(describe(c));
     } else {
       const id = rest[0];
-      // Connected before the change, so that the signal follows its commit at once.
-      const announcer = await openAnnouncer(config);
+      // Connecting while the change is made, so that the signal follows its commit at once.
+      const announcer = openAnnouncer(config);
       let client;
       let announced;
       try {
