@@ -105,7 +105,7 @@ export interface Announcer {
  * waits for Redis (nor fails for it), and the signal follows the commit at once instead of after a connection set up
  * only then, during which a server's periodic check could act on the change first.
  */
-export function openAnnouncer(config: Config): Announcer {
+function openAnnouncer(config: Config): Announcer {
   if (!config.redisUrl) return { publish: async () => false, close: async () => {} };
   const log = createLogger('silent');
   const hub = createPubSub(config.redisUrl, log, config.redisNamespace).then(
@@ -127,4 +127,16 @@ export function openAnnouncer(config: Config): Announcer {
       await (await hub)?.close();
     },
   };
+}
+
+/**
+ * Runs `change` with an announcer opened as it starts (`openAnnouncer`), closed once it is over, whatever the outcome.
+ */
+export async function announcing<T>(config: Config, change: (announcer: Announcer) => Promise<T>): Promise<T> {
+  const announcer = openAnnouncer(config);
+  try {
+    return await change(announcer);
+  } finally {
+    await announcer.close();
+  }
 }

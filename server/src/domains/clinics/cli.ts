@@ -5,7 +5,7 @@ import { loadConfig } from '../../config.js';
 import type { TenantRow } from '../../db/rows.js';
 import { tenantChannel, type SessionSignal } from '../../events/channels.js';
 import {
-  openAnnouncer,
+  announcing,
   exitCodeOf,
   openOperatorDb,
   processOutput,
@@ -175,21 +175,20 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const line of listing(clinics)) out.log(line);
     } else {
       const normalized = slug!.trim().toLowerCase();
-      // Connecting while the change is made, so that the signal follows its commit at once.
-      const announcer = command === 'disable' ? openAnnouncer(config) : undefined;
-      let tenant;
       let announced = false;
-      try {
-        tenant = command === 'disable' ? await disableTenant(db, normalized) : await enableTenant(db, normalized);
-        if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
-        if (announcer) {
-          // Every instance closes the clinic's live connections at once (domains/identity/sessions.ts).
-          const signal: SessionSignal = { kind: 'tenantDisabled' };
-          announced = await announcer.publish(tenantChannel({ tenantId: tenant.id }, 'sessions'), signal);
-        }
-      } finally {
-        await announcer?.close();
-      }
+      const tenant =
+        command === 'disable'
+          ? // Connecting while the change is made, so that the signal follows its commit at once.
+            await announcing(config, async (announcer) => {
+              const disabled = await disableTenant(db, normalized);
+              // Every instance closes the clinic's live connections at once (domains/identity/sessions.ts).
+              const signal: SessionSignal = { kind: 'tenantDisabled' };
+              if (disabled)
+                announced = await announcer.publish(tenantChannel({ tenantId: disabled.id }, 'sessions'), signal);
+              return disabled;
+            })
+          : await enableTenant(db, normalized);
+      if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
       if (values.json)
         out.log(JSON.stringify({ ...publicFields(tenant), ...(command === 'disable' ? { announced } : {}) }));
       else if (command === 'disable') {

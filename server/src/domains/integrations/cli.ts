@@ -6,7 +6,7 @@ import type { Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import { tenantChannel, type IntegrationRevokedSignal } from '../../events/channels.js';
 import {
-  openAnnouncer,
+  announcing,
   exitCodeOf,
   openOperatorDb,
   processOutput,
@@ -122,17 +122,15 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
     } else {
       const id = rest[0];
       // Connecting while the change is made, so that the signal follows its commit at once.
-      const announcer = openAnnouncer(config);
-      let client;
-      let announced;
-      try {
-        client = await revokeIntegrationClientRow(db, tenantId, id);
-        if (!client) throw new UsageError(`No integration client ${id} in that clinic`);
-        const signal: IntegrationRevokedSignal = { clientId: client.id };
-        announced = await announcer.publish(tenantChannel({ tenantId }, 'integrations'), signal);
-      } finally {
-        await announcer.close();
-      }
+      const { client, announced } = await announcing(config, async (announcer) => {
+        const revoked = await revokeIntegrationClientRow(db, tenantId, id);
+        if (!revoked) throw new UsageError(`No integration client ${id} in that clinic`);
+        const signal: IntegrationRevokedSignal = { clientId: revoked.id };
+        return {
+          client: revoked,
+          announced: await announcer.publish(tenantChannel({ tenantId }, 'integrations'), signal),
+        };
+      });
       if (values.json) out.log(JSON.stringify({ ...publicFields(client), announced }));
       else {
         out.log(`revoked ${describe(client)}`);
