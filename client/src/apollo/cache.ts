@@ -1,6 +1,7 @@
 import { InMemoryCache, type Reference } from '@apollo/client';
 import type { FieldFunctionOptions } from '@apollo/client/cache';
 import { relayStylePagination } from '@apollo/client/utilities';
+import { keepLiveArrivals } from './updates/notifications';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
 type Connection = {
@@ -47,7 +48,7 @@ export function createCache(): InMemoryCache {
           schedule: { keyArgs: ['date', 'providerId'] },
           messages: { keyArgs: ['threadId'], merge: mergeMessageConnections },
           threads: { keyArgs: false, merge: false },
-          notifications: { keyArgs: ['unreadOnly'], merge: false },
+          notifications: { keyArgs: ['unreadOnly'], merge: keepLiveArrivals },
           tasks: { keyArgs: ['assigneeId', 'status'], merge: false },
           tasksAssignedByMe: { keyArgs: ['status'], merge: false },
           // The access audit: one list per search, its pages appended ("Load more").
