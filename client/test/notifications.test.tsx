@@ -50,48 +50,74 @@ describe('Notifications, live', () => {
     await userEvent.click(within(toast).getByRole('button', { name: `Dismiss notification: New task: ${title}` }));
     expect(screen.queryByRole('alert')).toBeNull();
   });
-  it('should keep an alert that arrived while the page was loading its list, read before the alert was sent', async () => {
-    const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
-    // A slow network on the page's first load: the server reads the list at once, its answer is held until the alert
-    // has come in over the socket, so the list lands without it, after it.
-    const listReads: { sentAfterAlert: boolean }[] = [];
-    let alertSent = false;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const slow = await openSession('sunrise-derm', 'nurse', {
-      fetch: async (input, init) => {
-        const response = await fetch(input, init);
-        if ((JSON.parse(String(init?.body)) as { operationName?: string }).operationName === 'NotificationsPage') {
-          listReads.push({ sentAfterAlert: alertSent });
-          await held;
-        }
-        return response;
+  it.each([
+    [
+      'an alert',
+      {
+        route: '/notifications',
+        read: 'NotificationsPage',
+        list: 'Notifications',
+        send: (title: string, nurseId: string) =>
+          gql(lee.token, SEND_ALERT, { input: { userId: nurseId, kind: 'LAB_RESULT', priority: 'HIGH', title } }),
+        toast: (title: string) => title,
       },
-    });
-    try {
-      renderWithSession(<AppRoutes />, slow, { route: '/notifications' });
-      await connected(slow);
-      await waitFor(() => expect(slow.openSubscriptions('NotificationAdded')).toBe(1));
-      await waitFor(() => expect(listReads).toHaveLength(1));
-      expect(screen.queryByRole('list', { name: 'Notifications' })).toBeNull();
+    ],
+    [
+      'a task assigned to me',
+      {
+        route: '/tasks',
+        read: 'TasksPage',
+        list: 'Open tasks',
+        send: (title: string, nurseId: string) =>
+          gql(lee.token, ASSIGN, { input: { title, assigneeId: nurseId, priority: 'HIGH' } }),
+        toast: (title: string) => `New task: ${title}`,
+      },
+    ],
+  ] as const)(
+    'should keep %s that arrived while the page was loading its list, read before it',
+    async (_what, page) => {
+      const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
+      // A slow network on the page's first load: the server reads the list at once, its answer is held until the
+      // notification has come in over the socket, so the list lands without it, after it.
+      const reads: { sentAfterIt: boolean }[] = [];
+      let sent = false;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const slow = await openSession('sunrise-derm', 'nurse', {
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          if ((JSON.parse(String(init?.body)) as { operationName?: string }).operationName === page.read) {
+            reads.push({ sentAfterIt: sent });
+            await held;
+          }
+          return response;
+        },
+      });
+      try {
+        renderWithSession(<AppRoutes />, slow, { route: page.route });
+        await connected(slow);
+        await waitFor(() => expect(slow.openSubscriptions('NotificationAdded')).toBe(1));
+        await waitFor(() => expect(reads).toHaveLength(1));
+        expect(screen.queryByRole('list', { name: page.list })).toBeNull();
 
-      const title = `Biopsy result in ${Date.now()}`;
-      alertSent = true;
-      await gql(lee.token, SEND_ALERT, { input: { userId: nurseId, kind: 'LAB_RESULT', priority: 'HIGH', title } });
-      expect(within(await screen.findByRole('alert')).getByText(title)).toBeTruthy();
+        const title = `Biopsy result in ${Date.now()}`;
+        sent = true;
+        await page.send(title, nurseId);
+        expect(within(await screen.findByRole('alert')).getByText(page.toast(title))).toBeTruthy();
 
-      release();
-      const list = await screen.findByRole('list', { name: 'Notifications' });
-      expect(await within(list).findByText(title)).toBeTruthy();
-      // Newest first, once; and no read of the list after the alert could have brought it.
-      expect(within(list).getAllByRole('listitem')[0].textContent).toContain(title);
-      expect(within(list).getAllByText(title)).toHaveLength(1);
-      expect(listReads.every((read) => !read.sentAfterAlert)).toBe(true);
-    } finally {
-      release();
-      await slow.apollo.dispose();
-    }
-  });
+        release();
+        const list = await screen.findByRole('list', { name: page.list });
+        expect(await within(list).findByText(title)).toBeTruthy();
+        // Newest first, once; and no read of the list after it could have brought it.
+        expect(within(list).getAllByRole('listitem')[0].textContent).toContain(title);
+        expect(within(list).getAllByText(title)).toHaveLength(1);
+        expect(reads.every((read) => !read.sentAfterIt)).toBe(true);
+      } finally {
+        release();
+        await slow.apollo.dispose();
+      }
+    },
+  );
   it('should count one read as one: three unread, one marked read, two left on the page and in the badge, never one', async () => {
     const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
     await gql(nurse.token, 'mutation { markAllNotificationsRead }');

@@ -1,7 +1,7 @@
 import { InMemoryCache, type Reference } from '@apollo/client';
 import type { FieldFunctionOptions } from '@apollo/client/cache';
 import { relayStylePagination } from '@apollo/client/utilities';
-import { keepLiveArrivals } from './updates/notifications';
+import { keepLiveArrivals } from './updates/liveArrivals';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
 type Connection = {
@@ -48,8 +48,23 @@ export function createCache(): InMemoryCache {
           schedule: { keyArgs: ['date', 'providerId'] },
           messages: { keyArgs: ['threadId'], merge: mergeMessageConnections },
           threads: { keyArgs: false, merge: false },
-          notifications: { keyArgs: ['unreadOnly'], merge: keepLiveArrivals },
-          tasks: { keyArgs: ['assigneeId', 'status'], merge: false },
+          // Replaced by each read, but for what arrived live while the read was on its way (only the viewer's own
+          // notifications and the tasks assigned to the viewer arrive).
+          notifications: {
+            keyArgs: ['unreadOnly'],
+            merge: keepLiveArrivals(
+              'notifications',
+              (ref, args, { readField }) => !(args.unreadOnly && readField('readAt', ref)),
+            ),
+          },
+          tasks: {
+            keyArgs: ['assigneeId', 'status'],
+            merge: keepLiveArrivals('tasks', (ref, args, { readField }) => {
+              const assignee = readField<Reference>('assignee', ref);
+              const forAssignee = !args.assigneeId || args.assigneeId === readField('id', assignee);
+              return forAssignee && readField('status', ref) === (args.status ?? 'OPEN');
+            }),
+          },
           tasksAssignedByMe: { keyArgs: ['status'], merge: false },
           // The access audit: one list per search, its pages appended ("Load more").
           patientAccessLog: relayStylePagination(['patientId', 'userId', 'integrationClientId', 'from', 'to']),
