@@ -302,7 +302,26 @@ export async function documentScreenshot(page: Page, name: string): Promise<void
   await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
-/** Full-page screenshots of every page, for a failed test. */
+/** How many lines of each page's accessibility tree a failed test prints (its navigation left out). */
+const SNAPSHOT_LINES = 120;
+
+/** An accessibility tree (Playwright's YAML) without its navigation landmarks' contents: the same on every page. */
+function withoutNavigation(tree: string): string[] {
+  const kept: string[] = [];
+  let skipDeeperThan = -1;
+  for (const line of tree.split('\n')) {
+    const depth = line.search(/\S/);
+    if (skipDeeperThan >= 0 && depth > skipDeeperThan) continue;
+    skipDeeperThan = /^\s*- navigation\b/.test(line) ? depth : -1;
+    kept.push(line);
+  }
+  return kept;
+}
+
+/**
+ * Full-page screenshots of every page, for a failed test; and what each page showed, printed as its URL and its
+ * accessibility tree, for a run whose files are gone with its machine (CI keeps only the log).
+ */
 export async function screenshotAll(testName: string, people: Staff[]): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const slug = testName.replace(/[^\w]+/g, '-').slice(0, 80);
@@ -310,5 +329,13 @@ export async function screenshotAll(testName: string, people: Staff[]): Promise<
     await person.page
       .screenshot({ path: path.join(RESULTS, `${slug}--${person.name.replace(/[^\w]+/g, '-')}.png`), fullPage: true })
       .catch(() => {});
+    const tree = await person.page
+      .locator('body')
+      .ariaSnapshot({ timeout: 2_000 })
+      .catch((err: Error) => `(no accessibility tree: ${err.message.split('\n')[0]})`);
+    const lines = withoutNavigation(tree);
+    const shown = lines.slice(0, SNAPSHOT_LINES).join('\n');
+    const more = lines.length > SNAPSHOT_LINES ? `\n  … ${lines.length - SNAPSHOT_LINES} more lines` : '';
+    console.error(`${person.name} at ${person.page.url()} when "${testName}" failed:\n${shown}${more}`);
   }
 }
