@@ -131,6 +131,29 @@ export async function openSession(
   return session;
 }
 
+/**
+ * A session whose HTTP reads of one operation are answered late, as on a slow network: the server reads at once, and
+ * the answer is held until `release()`. `reads` says, for each such read, whether it went out after `markLate()`: a
+ * test that holds a list's answer while something arrives live checks that no later read could have brought it.
+ */
+export async function openSlowSession(tenant: Clinic, key: string, operationName: string) {
+  const reads: { afterMark: boolean }[] = [];
+  let marked = false;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const session = await openSession(tenant, key, {
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if ((JSON.parse(String(init?.body)) as { operationName?: string }).operationName === operationName) {
+        reads.push({ afterMark: marked });
+        await held;
+      }
+      return response;
+    },
+  });
+  return { session, reads, release, markLate: () => (marked = true) };
+}
+
 /** Renders inside the providers the app uses (session, Apollo, toasts, a router), under StrictMode by default. */
 export function renderWithSession(
   ui: ReactNode,

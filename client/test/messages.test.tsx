@@ -3,7 +3,15 @@ import userEvent from '@testing-library/user-event';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NavCountsDocument, ThreadViewDocument, ThreadsDocument } from '../src/__generated__/graphql';
 import { AppRoutes } from '../src/App';
-import { clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
+import {
+  clinicIds,
+  connected,
+  gql,
+  openSession,
+  openSlowSession,
+  renderWithSession,
+  type TestSession,
+} from './helpers';
 
 const CREATE_THREAD = `mutation($input: CreateThreadInput!) { createThread(input: $input) { id } }`;
 const SEND = `mutation($threadId: ID!, $body: String!) { sendMessage(threadId: $threadId, body: $body) { id } }`;
@@ -76,6 +84,39 @@ describe('Messages, live', () => {
     ]);
   });
 
+  it('should keep a conversation started with me while the page was loading its list, read before it', async () => {
+    // A slow network on the page's first load: the server reads the list at once, its answer is held until the new
+    // conversation's first message has come in over the socket, so the list lands without it, after it.
+    const { session: slow, reads, release, markLate } = await openSlowSession('sunrise-derm', 'frontdesk', 'Threads');
+    try {
+      renderWithSession(<AppRoutes />, slow, { route: '/messages' });
+      await connected(slow);
+      await waitFor(() => expect(slow.openSubscriptions('MessageAdded')).toBe(1));
+      await waitFor(() => expect(reads).toHaveLength(1));
+
+      const subject = `Pathology callback ${Date.now()}`;
+      markLate();
+      const threadId = await startThread(subject, 'The lab called back about the biopsy.');
+      // Its message, which only the message stream brings (the thread itself comes with the unread counts too).
+      const cached = () => Object.entries(slow.apollo.client.cache.extract() as Record<string, object>);
+      await waitFor(() =>
+        expect(
+          cached().some(([id, value]) => id.startsWith('Message:') && JSON.stringify(value).includes(threadId)),
+        ).toBe(true),
+      );
+
+      release();
+      const item = await screen.findByRole('link', { name: new RegExp(`^${subject}.*\\b1 unread$`) });
+      // Most recent first, once; and no read of the list after it could have brought it.
+      const listed = within(screen.getByRole('complementary', { name: 'Conversations' })).getAllByRole('link');
+      expect(listed[0]).toBe(item);
+      expect(listed.filter((link) => link.textContent?.includes(subject))).toHaveLength(1);
+      expect(reads.every((read) => !read.afterMark)).toBe(true);
+    } finally {
+      release();
+      await slow.apollo.dispose();
+    }
+  });
   it('should show a sent message at once and once, and the read receipt when the colleague reads it', async () => {
     const threadId = await startThread(`Room change ${Date.now()}`);
     const mine = renderWithSession(<AppRoutes />, lee, { route: `/messages/${threadId}` });

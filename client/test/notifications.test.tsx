@@ -5,7 +5,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { NavCountsDocument, NotificationsPageDocument, TasksPageDocument } from '../src/__generated__/graphql';
 import { AppRoutes } from '../src/App';
 import { ToastProvider, useToasts, type Toast } from '../src/components/notifications/Toasts';
-import { clinicIds, connected, gql, openSession, renderWithSession, type TestSession } from './helpers';
+import {
+  clinicIds,
+  connected,
+  gql,
+  openSession,
+  openSlowSession,
+  renderWithSession,
+  type TestSession,
+} from './helpers';
 
 const ASSIGN = `mutation($input: AssignTaskInput!) { assignTask(input: $input) { id } }`;
 const SEND_ALERT = `mutation($input: SendAlertInput!) { sendAlert(input: $input) { id } }`;
@@ -79,20 +87,7 @@ describe('Notifications, live', () => {
       const nurseId = (await clinicIds(lee.token)).byKey('nurse').id;
       // A slow network on the page's first load: the server reads the list at once, its answer is held until the
       // notification has come in over the socket, so the list lands without it, after it.
-      const reads: { sentAfterIt: boolean }[] = [];
-      let sent = false;
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const slow = await openSession('sunrise-derm', 'nurse', {
-        fetch: async (input, init) => {
-          const response = await fetch(input, init);
-          if ((JSON.parse(String(init?.body)) as { operationName?: string }).operationName === page.read) {
-            reads.push({ sentAfterIt: sent });
-            await held;
-          }
-          return response;
-        },
-      });
+      const { session: slow, reads, release, markLate } = await openSlowSession('sunrise-derm', 'nurse', page.read);
       try {
         renderWithSession(<AppRoutes />, slow, { route: page.route });
         await connected(slow);
@@ -101,7 +96,7 @@ describe('Notifications, live', () => {
         expect(screen.queryByRole('list', { name: page.list })).toBeNull();
 
         const title = `Biopsy result in ${Date.now()}`;
-        sent = true;
+        markLate();
         await page.send(title, nurseId);
         expect(within(await screen.findByRole('alert')).getByText(page.toast(title))).toBeTruthy();
 
@@ -111,7 +106,7 @@ describe('Notifications, live', () => {
         // Newest first, once; and no read of the list after it could have brought it.
         expect(within(list).getAllByRole('listitem')[0].textContent).toContain(title);
         expect(within(list).getAllByText(title)).toHaveLength(1);
-        expect(reads.every((read) => !read.sentAfterIt)).toBe(true);
+        expect(reads.every((read) => !read.afterMark)).toBe(true);
       } finally {
         release();
         await slow.apollo.dispose();

@@ -47,9 +47,9 @@ export function createCache(): InMemoryCache {
           // Kept apart by date (and provider), so that a live change can find the days it belongs to.
           schedule: { keyArgs: ['date', 'providerId'] },
           messages: { keyArgs: ['threadId'], merge: mergeMessageConnections },
-          threads: { keyArgs: false, merge: false },
           // Replaced by each read, but for what arrived live while the read was on its way (only the viewer's own
-          // notifications and the tasks assigned to the viewer arrive).
+          // threads and notifications, and the tasks assigned to the viewer, arrive).
+          threads: { keyArgs: false, merge: keepLiveArrivals('threads', () => true, 'lastActivityAt') },
           notifications: {
             keyArgs: ['unreadOnly'],
             merge: keepLiveArrivals(

@@ -33,8 +33,9 @@ export function rememberArrival(cache: object, field: string, id: string): void 
 }
 
 /**
- * The merge of a list read from the server, newest first by `createdAt`: the list as read, and the objects that arrived
- * live in the last two minutes, belong in it (`belongs`, given the list's arguments) and are not in it. A list read
+ * The merge of a list read from the server, newest first by the time field `by` (an ISO instant): the list as read, and
+ * the objects that arrived live in the last two minutes, belong in it (`belongs`, given the list's arguments) and are
+ * not in it. A list read
  * before an object was created can land after the stream delivered it (a page's first read, when there is no cached
  * list yet for the object to join, or its `cache-and-network` re-read on a slow network); replacing the list would
  * then lose it from the page though its toast showed and the counts include it (docs/architecture.md, "Retention").
@@ -42,20 +43,21 @@ export function rememberArrival(cache: object, field: string, id: string): void 
 export function keepLiveArrivals(
   field: string,
   belongs: (ref: Reference, args: Record<string, unknown>, options: FieldFunctionOptions) => boolean,
+  by = 'createdAt',
 ): FieldMergeFunction<readonly Reference[], readonly Reference[]> {
   return (_existing, incoming, options) => {
     const { cache, readField } = options;
     if (!arrivals.get(cache)?.get(field)?.size) return incoming;
     const listed = new Set(incoming.map((ref) => ref.__ref));
-    const createdAt = (ref: Reference) => readField<string>('createdAt', ref);
+    const at = (ref: Reference) => readField<string>(by, ref);
     const missing = [...remembered(cache, field, Date.now()).keys()]
       .filter((id) => !listed.has(id))
       .map((id): Reference => ({ __ref: id }))
       // Gone from the cache (cleared on sign-out), or no longer one of the list's (read, done).
-      .filter((ref) => createdAt(ref) !== undefined && belongs(ref, options.args ?? {}, options));
+      .filter((ref) => at(ref) !== undefined && belongs(ref, options.args ?? {}, options));
     if (missing.length === 0) return incoming;
     // Both newest first; an arrival goes before the listed ones it is newer than.
-    const time = (ref: Reference) => Date.parse(createdAt(ref) ?? '') || 0;
+    const time = (ref: Reference) => Date.parse(at(ref) ?? '') || 0;
     missing.sort((a, b) => time(b) - time(a));
     const merged: Reference[] = [];
     let m = 0;

@@ -1,4 +1,5 @@
 import type { ApolloCache, Reference } from '@apollo/client';
+import { rememberArrival } from './liveArrivals';
 import { storeFieldArgs } from './storeFieldArgs';
 
 export interface AddedMessage {
@@ -14,12 +15,14 @@ type Connection = { edges: readonly Edge[] };
 /**
  * A new message (live, or the result of our own send) joins its thread's cached message list once (by id, in time
  * order), and its thread moves to the top of the thread list (or joins it: a new conversation someone started with
- * us). The thread's own fields (last message, activity, unread count) arrive normalized with the event.
+ * us). The thread's own fields (last message, activity, unread count) arrive normalized with the event. The thread is
+ * remembered for a while, for a thread list read before it that is still on its way (`keepLiveArrivals`).
  */
 export function addMessage(cache: ApolloCache, message: AddedMessage): void {
   const messageId = cache.identify({ __typename: 'Message', id: message.id });
   const threadId = cache.identify({ __typename: 'Thread', id: message.thread.id });
   if (!messageId || !threadId) return;
+  rememberArrival(cache, 'threads', threadId);
   cache.modify<Record<string, unknown>>({
     id: 'ROOT_QUERY',
     fields: {
