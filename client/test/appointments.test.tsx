@@ -5,7 +5,16 @@ import { useAppointmentEvents } from '../src/hooks/useAppointmentEvents';
 import { useCreateAppointmentMutation } from '../src/mutations/useCreateAppointmentMutation';
 import { SchedulePage } from '../src/pages/SchedulePage';
 import { formatDate, zonedInstant } from '../src/lib/time';
-import { clinicIds, connected, freshDay, gql, openSession, renderWithSession, type TestSession } from './helpers';
+import {
+  clinicIds,
+  connected,
+  freshDay,
+  gql,
+  openSession,
+  openSlowSession,
+  renderWithSession,
+  type TestSession,
+} from './helpers';
 
 const TZ = 'America/New_York';
 
@@ -45,6 +54,49 @@ describe('Schedule cache, live', () => {
     session.apollo.client.readQuery({ query: SchedulePageDocument, variables: { date } })?.schedule.map((a) => a.id) ??
     [];
 
+  it('should keep a booking and a move that arrived while the day was loading, read before them', async () => {
+    const day = freshDay();
+    const nextDay = freshDay();
+    const leaving = await book(day, '10:00', 3);
+    // A slow network on the page's first load: the server reads the day at once, its answer is held until a booking
+    // on it and the move of `leaving` to another day have come in over the socket, so the day lands without the one
+    // and with the other, after both.
+    const {
+      session: slow,
+      reads,
+      release,
+      markLate,
+    } = await openSlowSession('sunrise-derm', 'frontdesk', 'SchedulePage');
+    try {
+      renderWithSession(<SchedulePage />, slow, { route: `/schedule?date=${day}` });
+      await connected(slow);
+      await waitFor(() => expect(slow.openSubscriptions('AppointmentChanged')).toBe(1));
+      await waitFor(() => expect(reads).toHaveLength(1));
+
+      markLate();
+      const arrived = await book(day, '09:00', 1);
+      const away = zonedInstant(nextDay, '10:00', TZ);
+      await gql(colleague.token, UPDATE, {
+        id: leaving,
+        input: { startsAt: away.toISOString(), endsAt: new Date(away.getTime() + 30 * 60_000).toISOString() },
+      });
+      // Both events handled: only the stream has brought these appointments into this cache so far.
+      const cached = (id: string) =>
+        (slow.apollo.client.cache.extract() as Record<string, { startsAt?: string } | undefined>)[`Appointment:${id}`];
+      await waitFor(() => expect(cached(arrived)).toBeTruthy());
+      await waitFor(() => expect(cached(leaving)?.startsAt).toBe(away.toISOString()));
+
+      release();
+      await screen.findByText(/· 1 appointment ·/);
+      expect(cachedDay(slow, day)).toEqual([arrived]);
+      const column = screen.getByRole('list', { name: "Dr. Maya Lee's appointments" });
+      expect(within(column).getAllByRole('button')).toHaveLength(1);
+      expect(reads.every((read) => !read.afterMark)).toBe(true);
+    } finally {
+      release();
+      await slow.apollo.dispose();
+    }
+  });
   it("should add a colleague's booking to the open day once, in start order, without a refetch", async () => {
     const day = freshDay();
     renderWithSession(<SchedulePage />, viewer, { route: `/schedule?date=${day}` });

@@ -1,6 +1,7 @@
 import { InMemoryCache, type Reference } from '@apollo/client';
 import type { FieldFunctionOptions } from '@apollo/client/cache';
 import { relayStylePagination } from '@apollo/client/utilities';
+import { inScheduleList, type ScheduleTag } from './updates/appointments';
 import { keepLiveArrivals } from './updates/liveArrivals';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
@@ -44,12 +45,20 @@ export function createCache(): InMemoryCache {
     typePolicies: {
       Query: {
         fields: {
-          // Kept apart by date (and provider), so that a live change can find the days it belongs to.
-          schedule: { keyArgs: ['date', 'providerId'] },
+          // Kept apart by date (and provider), so that a live change can find the days it belongs to. Replaced by each
+          // read, but for the bookings and moves that arrived live while the read was on its way.
+          schedule: {
+            keyArgs: ['date', 'providerId'],
+            merge: keepLiveArrivals(
+              'schedule',
+              (_ref, args, _options, tag) => inScheduleList(args, tag as ScheduleTag),
+              { by: 'startsAt', ascending: true },
+            ),
+          },
           messages: { keyArgs: ['threadId'], merge: mergeMessageConnections },
           // Replaced by each read, but for what arrived live while the read was on its way (only the viewer's own
           // threads and notifications, and the tasks assigned to the viewer, arrive).
-          threads: { keyArgs: false, merge: keepLiveArrivals('threads', () => true, 'lastActivityAt') },
+          threads: { keyArgs: false, merge: keepLiveArrivals('threads', () => true, { by: 'lastActivityAt' }) },
           notifications: {
             keyArgs: ['unreadOnly'],
             merge: keepLiveArrivals(
