@@ -3,6 +3,7 @@ import type { FieldFunctionOptions } from '@apollo/client/cache';
 import { relayStylePagination } from '@apollo/client/utilities';
 import { inScheduleList, type ScheduleTag } from './updates/appointments';
 import { keepLiveArrivals } from './updates/liveArrivals';
+import { inNotificationList, inTaskList } from './updates/notifications';
 
 type Edge = { __typename?: string; cursor: string; node: Reference };
 type Connection = {
@@ -61,18 +62,18 @@ export function createCache(): InMemoryCache {
           threads: { keyArgs: false, merge: keepLiveArrivals('threads', () => true, { by: 'lastActivityAt' }) },
           notifications: {
             keyArgs: ['unreadOnly'],
-            merge: keepLiveArrivals(
-              'notifications',
-              (ref, args, { readField }) => !(args.unreadOnly && readField('readAt', ref)),
+            merge: keepLiveArrivals('notifications', (ref, args, { readField }) =>
+              inNotificationList(args, readField<string | null>('readAt', ref)),
             ),
           },
           tasks: {
             keyArgs: ['assigneeId', 'status'],
-            merge: keepLiveArrivals('tasks', (ref, args, { readField }) => {
-              const assignee = readField<Reference>('assignee', ref);
-              const forAssignee = !args.assigneeId || args.assigneeId === readField('id', assignee);
-              return forAssignee && readField('status', ref) === (args.status ?? 'OPEN');
-            }),
+            merge: keepLiveArrivals('tasks', (ref, args, { readField }) =>
+              inTaskList(args, {
+                assigneeId: readField<string>('id', readField<Reference>('assignee', ref)),
+                status: readField<string>('status', ref),
+              }),
+            ),
           },
           tasksAssignedByMe: { keyArgs: ['status'], merge: false },
           // The access audit: one list per search, its pages appended ("Load more").

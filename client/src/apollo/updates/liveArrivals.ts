@@ -77,14 +77,14 @@ export function keepLiveArrivals(
     }
     if (missing.length === 0 && moved.size === 0) return incoming;
     const kept = moved.size ? incoming.filter((ref) => !moved.has(ref.__ref)) : incoming;
-    // `before(a, b)`: a comes before b in the list's order.
+    // Negative when a comes before b in the list's order.
     const time = (ref: Reference) => Date.parse(at(ref) ?? '') || 0;
-    const before = (a: Reference, b: Reference) => (order.ascending ? time(a) < time(b) : time(a) > time(b));
-    missing.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    const compare = (a: Reference, b: Reference) => (order.ascending ? 1 : -1) * (time(a) - time(b));
+    missing.sort(compare);
     const merged: Reference[] = [];
     let m = 0;
     for (const ref of kept) {
-      while (m < missing.length && before(missing[m], ref)) merged.push(missing[m++]);
+      while (m < missing.length && compare(missing[m], ref) < 0) merged.push(missing[m++]);
       merged.push(ref);
     }
     return [...merged, ...missing.slice(m)];

@@ -11,6 +11,17 @@ export interface AddedNotification {
   task: { id: string; status?: string; assignee?: { id: string } } | null;
 }
 
+/** Whether a notification list (the `notifications` field's arguments) shows a notification read at `readAt`. */
+export function inNotificationList(args: Record<string, unknown>, readAt: string | null | undefined): boolean {
+  return !(args.unreadOnly && readAt);
+}
+
+/** Whether a task list (the `tasks` field's arguments) shows a task of this assignee in this status. */
+export function inTaskList(args: Record<string, unknown>, task: { assigneeId?: string; status?: string }): boolean {
+  const forAssignee = !args.assigneeId || args.assigneeId === task.assigneeId;
+  return forAssignee && (args.status ?? 'OPEN') === (task.status ?? 'OPEN');
+}
+
 /**
  * A new notification joins the cached notification lists (newest first, once), and a task assigned to the viewer
  * joins their cached open-task lists. The unread count is the server's (the unreadCounts subscription). Both are
@@ -21,26 +32,26 @@ export function addNotification(cache: ApolloCache, notification: AddedNotificat
   if (!id) return;
   rememberArrival(cache, 'notifications', id);
   const task = notification.task;
-  const taskId = task ? cache.identify({ __typename: 'Task', id: task.id }) : undefined;
-  if (taskId && notification.kind === 'TASK_ASSIGNED' && task?.assignee?.id === viewerId)
-    rememberArrival(cache, 'tasks', taskId);
+  // Only a task assigned to the viewer joins the viewer's task lists.
+  const myTaskId =
+    task && notification.kind === 'TASK_ASSIGNED' && task.assignee?.id === viewerId
+      ? cache.identify({ __typename: 'Task', id: task.id })
+      : undefined;
+  if (myTaskId) rememberArrival(cache, 'tasks', myTaskId);
   cache.modify<Record<string, unknown>>({
     id: 'ROOT_QUERY',
     fields: {
       notifications(existing, { storeFieldName, toReference }) {
         const list = existing as readonly Reference[];
         if (list.some((ref) => ref.__ref === id)) return list;
-        if (storeFieldArgs(storeFieldName).unreadOnly && notification.readAt) return list;
+        if (!inNotificationList(storeFieldArgs(storeFieldName), notification.readAt)) return list;
         return [toReference(id)!, ...list];
       },
       tasks(existing, { storeFieldName, toReference }) {
         const list = existing as readonly Reference[];
-        if (!taskId || notification.kind !== 'TASK_ASSIGNED' || task?.assignee?.id !== viewerId) return list;
-        const args = storeFieldArgs(storeFieldName);
-        const forViewer = !args.assigneeId || args.assigneeId === viewerId;
-        const status = args.status ?? 'OPEN';
-        if (!forViewer || status !== (task.status ?? 'OPEN') || list.some((ref) => ref.__ref === taskId)) return list;
-        return [toReference(taskId)!, ...list];
+        if (!myTaskId || list.some((ref) => ref.__ref === myTaskId)) return list;
+        if (!inTaskList(storeFieldArgs(storeFieldName), { assigneeId: viewerId, status: task?.status })) return list;
+        return [toReference(myTaskId)!, ...list];
       },
     },
   });

@@ -175,19 +175,18 @@ async function run(args: string[], env: Record<string, string | undefined>, out:
       else for (const line of listing(clinics)) out.log(line);
     } else {
       const normalized = slug!.trim().toLowerCase();
-      let announced = false;
-      const tenant =
+      const { tenant, announced } =
         command === 'disable'
           ? // Connecting while the change is made, so that the signal follows its commit at once.
             await announcing(config, async (announcer) => {
               const disabled = await disableTenant(db, normalized);
+              if (!disabled) return { tenant: undefined, announced: false };
               // Every instance closes the clinic's live connections at once (domains/identity/sessions.ts).
               const signal: SessionSignal = { kind: 'tenantDisabled' };
-              if (disabled)
-                announced = await announcer.publish(tenantChannel({ tenantId: disabled.id }, 'sessions'), signal);
-              return disabled;
+              const channel = tenantChannel({ tenantId: disabled.id }, 'sessions');
+              return { tenant: disabled, announced: await announcer.publish(channel, signal) };
             })
-          : await enableTenant(db, normalized);
+          : { tenant: await enableTenant(db, normalized), announced: false };
       if (!tenant) throw new UsageError(`No clinic with the slug "${slug}"`);
       if (values.json)
         out.log(JSON.stringify({ ...publicFields(tenant), ...(command === 'disable' ? { announced } : {}) }));
