@@ -48,7 +48,10 @@ export interface DbOptions {
 
 export function createDb({ databaseUrl, embeddedDir }: DbOptions): Db {
   if (databaseUrl) {
-    return knexPkg.knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, ...caseMapping });
+    // The pool looks for connections idle past 30 s every 10 s, not tarn's default second: that timer would wake an
+    // idle instance every second (docs/architecture.md, "CPU at rest"); a connection is closed at most 10 s later.
+    const pool = { min: 0, max: 10, reapIntervalMillis: 10_000 };
+    return knexPkg.knex({ client: 'pg', connection: databaseUrl, pool, ...caseMapping });
   }
   let dir: string | undefined;
   if (embeddedDir && embeddedDir !== 'memory') {

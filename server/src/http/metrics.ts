@@ -10,10 +10,12 @@ import type { Services } from '../context.js';
  */
 export function createMetrics({ metrics, realtime, delivery, limits }: Services, wss: WebSocketServer) {
   const { registry } = metrics;
-  // The event-loop delay histogram (`nodejs_eventloop_lag_*`) samples every 100 ms, not prom-client's 10: its timer
-  // woke the process a hundred times a second, two thirds of an idle instance's CPU (3 against 1 ms/s, measured with
-  // the built server and no connection). A stall still shows: it delays the next sample.
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // The event-loop delay histogram (`nodejs_eventloop_lag_*`) samples once a second, not every 10 ms as prom-client
+  // would: each sample is a timer that wakes the process, and on a virtual machine a wake-up of an idle process costs
+  // 0.1-0.2 ms of CPU. At 10 ms that was three quarters of an idle instance's CPU, at 100 ms still more than half
+  // (measured with the built server; docs/architecture.md, "CPU at rest"). A stall still shows: it delays the next
+  // sample, and a sustained lag shows in every sample.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
   new Gauge({
     name: 'derm_websocket_connections',
     help: 'Open WebSocket connections on this instance',

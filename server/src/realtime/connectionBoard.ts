@@ -79,6 +79,9 @@ export interface BoardTiming {
 
 const DEFAULT_TIMING: BoardTiming = { publishMs: 1000, refreshMs: 2000, staleMs: 10_000 };
 
+/** Housekeeping (old activity, unneeded channels) runs every this many `publishMs`. */
+const HOUSEKEEPING_TICKS = 10;
+
 /** The close codes of a connection that ended normally: a client leaving, a server draining. */
 const NORMAL_CLOSE = new Set([1000, 1001]);
 
@@ -118,8 +121,12 @@ export class ConnectionBoard {
   private readonly watched = new Map<string, { until: number; publishedAt: number; dirty: boolean }>();
   /** The clinics watched from this instance. */
   private readonly watching = new Map<string, Watching>();
-  private readonly timer: NodeJS.Timeout;
-  private ticks = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the timer is due (epoch ms). */
+  private dueAt = 0;
+  /** When old activity was last forgotten and unneeded channels released. */
+  private housekeptAt = Date.now();
+  private stopped = false;
   /** Publishing fails (pub/sub unreachable): logged once until it works again. */
   private failing = false;
 
@@ -131,7 +138,7 @@ export class ConnectionBoard {
   ) {
     this.timing = { ...DEFAULT_TIMING, ...timing };
     activity.onChange = (tenantId) => this.changed(tenantId);
-    this.timer = setInterval(() => this.tick(), this.timing.publishMs).unref();
+    this.schedule();
   }
 
   /** A connection authenticated as `viewer` opened on this instance. */
@@ -171,6 +178,7 @@ export class ConnectionBoard {
     if (!watching) {
       watching = { listeners: new Set(), snapshots: new Map(), askedAt: 0 };
       this.watching.set(tenantId, watching);
+      this.schedule();
     }
     watching.listeners.add(onChange);
     await this.listen(tenantId);
@@ -198,7 +206,8 @@ export class ConnectionBoard {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.activity.onChange = null;
     for (const tenantId of [...this.channels.keys()]) this.unlisten(tenantId);
   }
@@ -244,6 +253,7 @@ export class ConnectionBoard {
         publishedAt: watched?.publishedAt ?? 0,
         dirty: watched?.dirty ?? true,
       });
+      if (!watched) this.schedule();
       // A new watcher waits for nobody: answered at once, unless answered a moment ago.
       if (!watched || Date.now() - watched.publishedAt > this.timing.publishMs) void this.publish(tenantId);
       return;
@@ -294,7 +304,24 @@ export class ConnectionBoard {
     );
   }
 
+  /**
+   * Arms the one timer for the next tick: every `publishMs` while a clinic is watched from or through this instance,
+   * otherwise only for the housekeeping every ten of those. An idle instance is not woken every second for nothing
+   * (docs/architecture.md, "CPU at rest"). Re-arms sooner when a clinic becomes watched.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const busy = this.watched.size > 0 || this.watching.size > 0;
+    const at = busy ? now + this.timing.publishMs : this.housekeptAt + HOUSEKEEPING_TICKS * this.timing.publishMs;
+    if (this.timer && this.dueAt <= at) return;
+    clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, at - now)).unref();
+  }
+
   private tick(): void {
+    this.timer = undefined;
     const now = Date.now();
     for (const [tenantId, watched] of this.watched) {
       if (watched.until <= now) {
@@ -311,12 +338,14 @@ export class ConnectionBoard {
       }
       if (dropped) for (const listener of watching.listeners) listener();
     }
-    // Every ten ticks: forget old activity, listen on the channels of clinics with activity here but no connection
-    // (HTTP callers' errors), and stop listening where nothing is left.
-    if (++this.ticks % 10 === 0) {
+    // Every ten ticks' time: forget old activity, listen on the channels of clinics with activity here but no
+    // connection (HTTP callers' errors), and stop listening where nothing is left.
+    if (now - this.housekeptAt >= HOUSEKEEPING_TICKS * this.timing.publishMs) {
+      this.housekeptAt = now;
       this.activity.prune(now);
       for (const tenantId of this.activity.tenants()) void this.listen(tenantId);
       for (const tenantId of [...this.channels.keys()]) this.release(tenantId);
     }
+    this.schedule();
   }
 }

@@ -31,4 +31,41 @@ describe('Deadlines (one timer for every connection’s token expiry)', () => {
     expect(ran).toBe(true);
     expect(deadlines.size).toBe(0);
   });
+
+  // An idle instance holding connections whose tokens expire in an hour should sleep for that hour, not wake every
+  // second to find nothing due: each wake-up of an idle process costs CPU (docs/architecture.md, "CPU at rest").
+  it('sleeps until the earliest pending deadline, whichever order they were set in', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const deadlines = new Deadlines(1000);
+      const start = Date.now();
+      const ran: string[] = [];
+      deadlines.at(start + 60_000, { due: () => void ran.push('in a minute') });
+      const soon = { due: () => void ran.push('in ten seconds') };
+      const soonTick = deadlines.at(start + 10_000, soon);
+      deadlines.at(start + 3_600_000, { due: () => void ran.push('in an hour') });
+      expect(vi.getTimerCount()).toBe(1);
+
+      vi.advanceTimersToNextTimer();
+      expect(ran).toEqual(['in ten seconds']);
+      expect(Date.now() - start).toBeGreaterThanOrEqual(10_000);
+      expect(Date.now() - start).toBeLessThan(11_000);
+
+      deadlines.at(Date.now() + 5_000, soon);
+      deadlines.cancel(soonTick, soon);
+      vi.advanceTimersToNextTimer();
+      expect(ran).toEqual(['in ten seconds', 'in ten seconds']);
+
+      vi.advanceTimersToNextTimer();
+      expect(ran).toEqual(['in ten seconds', 'in ten seconds', 'in a minute']);
+      expect(Date.now() - start).toBeLessThan(61_000);
+      vi.advanceTimersToNextTimer();
+      expect(ran).toHaveLength(4);
+      expect(Date.now() - start).toBeGreaterThanOrEqual(3_600_000);
+      expect(vi.getTimerCount()).toBe(0);
+      deadlines.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
