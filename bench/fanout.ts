@@ -164,8 +164,20 @@ const SETTLE_MS = 2000;
  * generation, shrunk by V8's memory reducer in an idle process) are given back 10 to 30 s after a full collection.
  */
 const GC_SETTLE_MS = 30_000;
-/** How long the servers are watched at rest with N connections (a presence renewal period: TTL / 3 = 10 s). */
-const REST_MS = 10_000;
+/** The GraphQL server's keep-alive round (`WS_KEEPALIVE`, its default): a quiet socket is pinged every other round. */
+const KEEPALIVE_S = 12;
+/**
+ * How long the servers are left after the connections before their rest is read: V8's memory reducer shrinks the heap
+ * with a full collection or two once allocation has slowed down, some 30 s after the last connection here (seen with
+ * `--trace-gc` and each thread's CPU): the end of connecting, not rest.
+ */
+const REST_SETTLE_MS = 45_000;
+/**
+ * How long the servers are watched at rest with N connections: two keep-alive rounds, in which every quiet socket is
+ * pinged once, and two presence renewals (TTL / 3 = 10 s). A 10 s window held the round that pings them all or not,
+ * and read ~1 or ~10 µs/s per connection by the phase of the round.
+ */
+const REST_MS = 2 * KEEPALIVE_S * 1000;
 /** File descriptors a process needs besides its sockets to the other side: listener, database, Redis, pipes, files. */
 const FD_MARGIN = 200;
 
@@ -470,6 +482,7 @@ async function startGraphQLServer(): Promise<Spawned> {
     SERVER_BUILD,
     {
       NODE_ENV: 'production',
+      WS_KEEPALIVE: String(KEEPALIVE_S),
       SEED_DEMO: 'true',
       PORT: '0',
       HOST: '127.0.0.1',
@@ -744,6 +757,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   );
 
   // What holding N connections costs with nothing happening, so that it can be told apart from the events' cost.
+  await sleep(REST_SETTLE_MS);
   const rest0 = { graphql: procCpuNs(gqlServer.pid), raw: procCpuNs(rawServer.pid), at: nowMs(epoch) };
   await sleep(REST_MS);
   const restEnd = nowMs(epoch);
@@ -889,6 +903,8 @@ async function main(): Promise<void> {
       'the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS minus VmRSS before ' +
       'connecting, over N; "forced GC": read after a full garbage collection through the inspector, as is the heap ' +
       'used (process.memoryUsage().heapUsed: the objects, apart from native memory). ' +
+      `At rest: all threads' CPU over ${REST_MS / 1000} s (two of derm-realtime's keep-alive rounds), from ` +
+      `${REST_SETTLE_MS / 1000} s after the last subscription went live. ` +
       `${RUNS > 1 ? `${RUNS} runs: median (min–max). ` : ''}` +
       `${cpus().length} cores shared with ${WORKERS} client process(es): read ratios, not absolutes.`,
   );
