@@ -37,6 +37,8 @@ export function rememberArrival(cache: object, field: string, id: string, tag?: 
   const recent = remembered(cache, field, now);
   recent.delete(id);
   recent.set(id, { at: now, tag });
+  // The oldest goes when this one made them one too many.
+  if (recent.size > MEMORY_SIZE) recent.delete(recent.keys().next().value!);
 }
 
 /** How a list is ordered: by a time field (an ISO instant), newest first unless `ascending`. */
