@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { PatientAccessRow } from '../src/db/rows.js';
-import { grantOf } from '../src/domains/patients/accessAudit.js';
+import { AccessGrant, grantOf } from '../src/domains/patients/accessAudit.js';
 import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
 import { freeSlot, subscribeLive, waitForStreams } from './helpers/realtime.js';
 import { useSockets, useTestServer } from './helpers/setup.js';
@@ -382,6 +382,35 @@ describe('The audit writer', () => {
     );
     expect(inserts).toBe(1);
     expect(await entriesAfter(since, { requestId: 'audit-bulk' })).toHaveLength(6000);
+  });
+
+  it("should write each event's own readers when a large group's readers change between events", async () => {
+    // A group's members are the readers of each event it delivers; the columns of a large group's readers are built
+    // once and reused while its members stay the same, and must never be once one differs, even at the same count.
+    // Integration clients of their own as the readers: other tests page through the staff's entries.
+    const clients = [
+      (await createIntegrationClient(t.server, ['patients:read'])).id,
+      (await createIntegrationClient(t.server, ['patients:read'])).id,
+    ];
+    const tenantId = t.sunrise.tenantId;
+    const readerAt = (i: number, requestId: string) => ({
+      viewer: { kind: 'integration', clientId: clients[i % 2], tenantId } as never,
+      origin: { via: 'WEBSOCKET' as const, requestId },
+    });
+    const run = randomUUID();
+    const members = Array.from({ length: 200 }, (_, i) => readerAt(i, `${run}/${i}`));
+    const oneReplaced = members.map((m, i) => (i === 117 ? readerAt(i, `${run}/replaced`) : m));
+    const reads = [{ patientId: patientA, through: 'Test.groupRead', at: new Date() }];
+    for (const readers of [members, members, oneReplaced, members]) {
+      const grant = new AccessGrant(tenantId, reads);
+      for (const reader of readers) grant.add(reader);
+      const since = await lastEntryId();
+      await t.server.app.services.audit.write([grant]);
+      const written = await entriesAfter(since, { through: 'Test.groupRead' });
+      expect(written.map((e) => [e.requestId, e.integrationClientId]).sort()).toEqual(
+        readers.map((r) => [r.origin.requestId, (r.viewer as { clientId: string }).clientId]).sort(),
+      );
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import type { Viewer } from '../auth/tokens.js';
 import { createContext, type Context, type Services } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
-import { DeliveredAccess, type PatientRead } from '../domains/patients/accessAudit.js';
+import { DeliveredAccess, type PatientRead, type Reader } from '../domains/patients/accessAudit.js';
 import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
@@ -58,8 +58,11 @@ interface StreamCount {
 
 const ignore = () => {};
 
-/** One subscriber of a group: its position in the log, its sink, and how its stream ends. */
-class Member {
+/**
+ * One subscriber of a group: its position in the log, its sink, and how its stream ends. It is the access audit's
+ * reader of what it is sent, as it is (`Reader`: who, and its sink's origin).
+ */
+class Member implements Reader {
   /** The last event this member has been offered (sent or filtered out). */
   position = 0;
   /** Who the member is, to the resolvers that depend on it. */
@@ -78,6 +81,10 @@ class Member {
   private settle: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void } | undefined = undefined;
   /** Where this member's stream is counted once handed to its transport (`MemberStream`). */
   private counted: StreamCount | null = null;
+
+  get origin(): Reader['origin'] {
+    return this.sink.origin;
+  }
 
   constructor(
     readonly group: Group<unknown>,
@@ -136,10 +143,7 @@ class Member {
     else this.sink.nextResult(out.result);
     if (cursor !== null) this.lastCursor = cursor;
     // This member is a reader of the patient records it was sent: an entry each, written with the event's others.
-    if (out.reads.length > 0) {
-      const { via, requestId } = this.sink.origin;
-      audit.add(out.reads, this.viewer, via, requestId);
-    }
+    if (out.reads.length > 0) audit.add(out.reads, this);
     return true;
   }
 

@@ -47,15 +47,21 @@ export class PatientReads {
 const NO_READS: PatientRead[] = [];
 
 /**
+ * One reader of patient records: who, over which transport, by which request. A delivery group's member is one as it
+ * is (subscriptions/groups.ts), so a grant to thousands of members holds a reference to each and nothing more.
+ */
+export interface Reader {
+  readonly viewer: Viewer;
+  readonly origin: { readonly via: AccessTransport; readonly requestId: string };
+}
+
+/**
  * Who was given what: every reader of a grant read every record of `reads`, so a delivery group's execution, shared by
- * its members, is one grant whose readers are columns (a member costs four pushes, not an entry of nine fields). A
- * grant of R records and M readers is R × M entries of `patient_access_log`.
+ * its members, is one grant whose readers are the members. A grant of R records and M readers is R × M entries of
+ * `patient_access_log`.
  */
 export class AccessGrant {
-  readonly userIds: (string | null)[] = [];
-  readonly clientIds: (string | null)[] = [];
-  readonly transports: AccessTransport[] = [];
-  readonly requestIds: string[] = [];
+  readonly readers: Reader[] = [];
 
   constructor(
     readonly tenantId: string,
@@ -64,23 +70,21 @@ export class AccessGrant {
   ) {}
 
   /** One more reader of every record of the grant. */
-  add(reader: Viewer, transport: AccessTransport, requestId: string): this {
-    this.userIds.push(reader.kind === 'user' ? reader.userId : null);
-    this.clientIds.push(reader.kind === 'integration' ? reader.clientId : null);
-    this.transports.push(transport);
-    this.requestIds.push(requestId);
+  add(reader: Reader): this {
+    this.readers.push(reader);
     return this;
   }
 
   /** The entries it writes. */
   get size(): number {
-    return this.reads.length * this.userIds.length;
+    return this.reads.length * this.readers.length;
   }
 }
 
 /** The grant of `reads` to one reader (an operation, a stream run per subscriber); none when nothing was read. */
-export function grantOf(reads: readonly PatientRead[], reader: Viewer, transport: AccessTransport, requestId: string) {
-  return reads.length === 0 ? [] : [new AccessGrant(reader.tenantId, reads).add(reader, transport, requestId)];
+export function grantOf(reads: readonly PatientRead[], viewer: Viewer, via: AccessTransport, requestId: string) {
+  if (reads.length === 0) return [];
+  return [new AccessGrant(viewer.tenantId, reads).add({ viewer, origin: { via, requestId } })];
 }
 
 /**
@@ -90,13 +94,14 @@ export function grantOf(reads: readonly PatientRead[], reader: Viewer, transport
 export class DeliveredAccess {
   private readonly byReads = new Map<readonly PatientRead[], AccessGrant>();
 
-  add(reads: readonly PatientRead[], reader: Viewer, transport: AccessTransport, requestId: string): void {
+  add(reads: readonly PatientRead[], reader: Reader): void {
     if (reads.length === 0) return;
+    const { tenantId } = reader.viewer;
     let grant = this.byReads.get(reads);
     // A group is one clinic's: a reads array never reaches readers of two (kept apart all the same).
-    if (grant && grant.tenantId !== reader.tenantId) grant = undefined;
-    if (!grant) this.byReads.set(reads, (grant = new AccessGrant(reader.tenantId, reads)));
-    grant.add(reader, transport, requestId);
+    if (grant && grant.tenantId !== tenantId) grant = undefined;
+    if (!grant) this.byReads.set(reads, (grant = new AccessGrant(tenantId, reads)));
+    grant.add(reader);
   }
 
   get grants(): AccessGrant[] {
@@ -167,6 +172,65 @@ function textArray(values: readonly string[]): string {
   return out + '}';
 }
 
+/** The readers' columns as PostgreSQL array literals, one bind parameter each. */
+interface ReaderColumns {
+  userIds: string;
+  clientIds: string;
+  transports: string;
+  requestIds: string;
+}
+
+function readerColumns(readers: readonly Reader[]): ReaderColumns {
+  const userIds: (string | null)[] = [];
+  const clientIds: (string | null)[] = [];
+  const transports: string[] = [];
+  const requestIds: string[] = [];
+  for (const { viewer, origin } of readers) {
+    userIds.push(viewer.kind === 'user' ? viewer.userId : null);
+    clientIds.push(viewer.kind === 'integration' ? viewer.clientId : null);
+    transports.push(origin.via);
+    requestIds.push(origin.requestId);
+  }
+  return {
+    userIds: uuidArray(userIds),
+    clientIds: uuidArray(clientIds),
+    transports: textArray(transports),
+    requestIds: textArray(requestIds),
+  };
+}
+
+/** Fewer readers than this are written as built each time: cheap, and not worth keeping. */
+const KEPT_FROM = 64;
+/** Reader lists whose columns are kept: the largest groups'. */
+const KEPT_LISTS = 16;
+
+/**
+ * The columns of the reader lists written last, reused while a list stays the same (docs/architecture.md, "Access
+ * audit"). A delivery group's readers are its members, the same event after event; at thousands of subscribers each
+ * of the four columns is a literal of hundreds of KB. Built anew for every event they were more than half of what the
+ * instance allocated during a fan-out to 5,000 (the inspector's sampling heap profiler). A list is compared with the
+ * last ones of its length member by member (references); a literal once written is flat.
+ */
+class KeptColumns {
+  private readonly kept: { readers: readonly Reader[]; columns: ReaderColumns }[] = [];
+
+  of(readers: readonly Reader[]): ReaderColumns {
+    if (readers.length < KEPT_FROM) return readerColumns(readers);
+    const at = this.kept.findIndex((entry) => sameReaders(entry.readers, readers));
+    const entry = at >= 0 ? this.kept.splice(at, 1)[0] : { readers, columns: readerColumns(readers) };
+    this.kept.unshift(entry);
+    if (this.kept.length > KEPT_LISTS) this.kept.pop();
+    return entry.columns;
+  }
+}
+
+function sameReaders(a: readonly Reader[], b: readonly Reader[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Entries read by subscribers kept for a retry while the database fails; beyond, the oldest are dropped (logged). */
 const MAX_RETAINED = 100_000;
 const RETRY_MS = [500, 2000, 5000, 15_000, 30_000];
@@ -197,6 +261,7 @@ export class AccessAuditWriter {
   /** Statements in flight or pending; `stop` waits for them. */
   private idle: Promise<void> = Promise.resolve();
   private markIdle: (() => void) | undefined;
+  private readonly columns = new KeptColumns();
 
   constructor(
     private readonly db: Db,
@@ -290,16 +355,17 @@ export class AccessAuditWriter {
       if (chunk.length === 0) continue;
       const bindings: Knex.Value[] = [];
       const selects = chunk.map((grant) => {
+        const readers = this.columns.of(grant.readers);
         bindings.push(
           grant.tenantId,
           grant.action,
           uuidArray(grant.reads.map((r) => r.patientId)),
           textArray(grant.reads.map((r) => r.through)),
           textArray(grant.reads.map((r) => r.at.toISOString())),
-          uuidArray(grant.userIds),
-          uuidArray(grant.clientIds),
-          textArray(grant.transports),
-          textArray(grant.requestIds),
+          readers.userIds,
+          readers.clientIds,
+          readers.transports,
+          readers.requestIds,
         );
         return `select ?::uuid, r.patient_id, m.user_id, m.client_id, ?::text, m.transport, r.through, m.request_id, r.at
           from unnest(?::uuid[], ?::text[], ?::timestamptz[]) as r (patient_id, through, at)
