@@ -209,25 +209,43 @@ const KEPT_LISTS = 16;
  * audit"). A delivery group's readers are its members, the same event after event; at thousands of subscribers each
  * of the four columns is a literal of hundreds of KB. Built anew for every event they were more than half of what the
  * instance allocated during a fan-out to 5,000 (the inspector's sampling heap profiler). A list is compared with the
- * last ones of its length member by member (references); a literal once written is flat.
+ * kept ones of its length reader by reader, by reference: the same subscriber (`viewer`) by the same operation
+ * (`origin`, its sink's own). Only those two small objects are kept of a reader, never a member: a group's members
+ * that have gone, with their sockets, are not held here. A literal once written is flat.
  */
 class KeptColumns {
-  private readonly kept: { readers: readonly Reader[]; columns: ReaderColumns }[] = [];
+  private readonly kept: { viewers: Viewer[]; origins: Reader['origin'][]; columns: ReaderColumns }[] = [];
 
   of(readers: readonly Reader[]): ReaderColumns {
     if (readers.length < KEPT_FROM) return readerColumns(readers);
-    const at = this.kept.findIndex((entry) => sameReaders(entry.readers, readers));
-    const entry = at >= 0 ? this.kept.splice(at, 1)[0] : { readers, columns: readerColumns(readers) };
+    const at = this.kept.findIndex((entry) => sameReaders(entry, readers));
+    const entry =
+      at >= 0
+        ? this.kept.splice(at, 1)[0]
+        : {
+            viewers: readers.map((r) => r.viewer),
+            origins: readers.map((r) => r.origin),
+            columns: readerColumns(readers),
+          };
     this.kept.unshift(entry);
     if (this.kept.length > KEPT_LISTS) this.kept.pop();
     return entry.columns;
   }
 }
 
-function sameReaders(a: readonly Reader[], b: readonly Reader[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** The same grant, its readers reduced to who they are (`viewer`, `origin`). */
+function detached(grant: AccessGrant): AccessGrant {
+  const copy = new AccessGrant(grant.tenantId, grant.reads, grant.action);
+  for (const { viewer, origin } of grant.readers) copy.add({ viewer, origin });
+  return copy;
+}
+
+function sameReaders(kept: { viewers: Viewer[]; origins: Reader['origin'][] }, readers: readonly Reader[]): boolean {
+  if (kept.viewers.length !== readers.length) return false;
+  for (let i = 0; i < readers.length; i++) {
+    const reader = readers[i];
+    if (reader.origin !== kept.origins[i] || reader.viewer !== kept.viewers[i]) return false;
+  }
   return true;
 }
 
@@ -399,7 +417,10 @@ export class AccessAuditWriter {
       this.log.error({ entries: w.entries }, 'patient access audit entries lost after retries');
       return;
     }
-    setTimeout(() => this.enqueue({ grants: w.grants, entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
+    // Waiting for the database, a grant keeps who its readers were, not the readers: a member is a subscriber's
+    // whole stream, which must not outlive it here (a delivery group's members are its readers as they are).
+    const grants = w.grants.map((grant) => detached(grant));
+    setTimeout(() => this.enqueue({ grants, entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
   }
 }
 
