@@ -418,8 +418,9 @@ export class AccessAuditWriter {
       return;
     }
     // Waiting for the database, a grant keeps who its readers were, not the readers: a member is a subscriber's
-    // whole stream, which must not outlive it here (a delivery group's members are its readers as they are).
-    const grants = w.grants.map((grant) => detached(grant));
+    // whole stream, which must not outlive it here (a delivery group's members are its readers as they are). Once is
+    // enough: a later retry's grants are those copies.
+    const grants = w.attempt === 0 ? w.grants.map((grant) => detached(grant)) : w.grants;
     setTimeout(() => this.enqueue({ grants, entries: w.entries, attempt: w.attempt + 1 }), delay).unref();
   }
 }
