@@ -59,6 +59,7 @@ import {
   sleep,
   spawnListening,
   SERVER_BUILD,
+  SERVER_NODE_FLAGS,
   buildServer,
   until,
   withInspector,
@@ -501,7 +502,10 @@ async function startGraphQLServer(): Promise<Spawned> {
       // `info` is needed for the "listening" line; nothing on the measured path logs at that level.
       LOG_LEVEL: 'info',
     },
-    { nodeArgs: CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [], inspect: true },
+    {
+      nodeArgs: [...SERVER_NODE_FLAGS, ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])],
+      inspect: true,
+    },
   );
   servers.add(server);
   return server;
@@ -512,7 +516,7 @@ async function startRawServer(): Promise<Spawned> {
     'raw ws server',
     'bench/raw-ws-server.ts',
     { PORT: '0', HOST: '127.0.0.1' },
-    { ipc: true, inspect: true },
+    { ipc: true, inspect: true, nodeArgs: [...SERVER_NODE_FLAGS] },
   );
   servers.add(server);
   return server;

@@ -32,6 +32,7 @@ import {
   percentile,
   procStatCpuNs,
   SERVER_BUILD,
+  SERVER_NODE_FLAGS,
   sleep,
   spawnListening,
   type Spawned,
@@ -197,19 +198,24 @@ async function main(): Promise<void> {
   databaseUrl.pathname = `/${dbName}`;
   let server: Spawned | undefined;
   try {
-    server = await spawnListening('derm-realtime', SERVER_BUILD, {
-      NODE_ENV: 'production',
-      SEED_DEMO: 'true',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl.toString(),
-      REDIS_URL,
-      REDIS_NAMESPACE: namespace,
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      // `info` is needed for the "listening" line.
-      LOG_LEVEL: 'info',
-      TRUST_PROXY: '1',
-    });
+    server = await spawnListening(
+      'derm-realtime',
+      SERVER_BUILD,
+      {
+        NODE_ENV: 'production',
+        SEED_DEMO: 'true',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: databaseUrl.toString(),
+        REDIS_URL,
+        REDIS_NAMESPACE: namespace,
+        JWT_SECRET: randomBytes(32).toString('base64url'),
+        // `info` is needed for the "listening" line.
+        LOG_LEVEL: 'info',
+        TRUST_PROXY: '1',
+      },
+      { nodeArgs: [...SERVER_NODE_FLAGS] },
+    );
     const { url } = server;
     const subscriber = await deliveryProbe(url);
 

@@ -150,6 +150,17 @@ export function openFileLimit(): number {
  */
 export const SERVER_BUILD = 'dist/server/src/main.js';
 
+/**
+ * The V8 flags `npm start` gives the server (package.json `config.nodeFlags`; README, "Node's heap"). The
+ * benchmark starts both servers with them: the server as it ships, and the raw one on the same terms.
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = (
+  (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { config?: { nodeFlags?: string } }).config
+    ?.nodeFlags ?? ''
+)
+  .split(/\s+/)
+  .filter(Boolean);
+
 /** Compiles the server into `dist/` as `npm run build` does (codegen, then tsc); returns a line saying so. */
 export function buildServer(): string {
   const t = Date.now();
