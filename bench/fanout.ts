@@ -1,7 +1,8 @@
 /**
  * Fan-out benchmark (docs/architecture.md, invariant 4: "an event costs little per subscriber").
  *
- * For each N and case: N graphql-ws subscribers of the real server, run as its own process on PostgreSQL and Redis,
+ * For each N and case: N graphql-ws subscribers of the real server, run as its own process on PostgreSQL and Redis
+ * with the Node flags `npm start` gives (package.json `config.nodeFlags`, the raw server's too),
  * and events triggered through the real mutation path over HTTP. Beside it, in the same run and interleaved event by
  * event, a raw `ws` server (bench/raw-ws-server.ts) broadcasts the very frames the GraphQL subscribers received to as
  * many plain sockets: each event to as many receivers, each receiver the bytes its GraphQL counterpart got.
