@@ -517,7 +517,7 @@ async function startRawServer(): Promise<Spawned> {
     'raw ws server',
     'bench/raw-ws-server.ts',
     { PORT: '0', HOST: '127.0.0.1' },
-    { ipc: true, inspect: true, nodeArgs: [...SERVER_NODE_FLAGS] },
+    { ipc: true, inspect: true, nodeArgs: SERVER_NODE_FLAGS },
   );
   servers.add(server);
   return server;

@@ -214,7 +214,7 @@ async function main(): Promise<void> {
         LOG_LEVEL: 'info',
         TRUST_PROXY: '1',
       },
-      { nodeArgs: [...SERVER_NODE_FLAGS] },
+      { nodeArgs: SERVER_NODE_FLAGS },
     );
     const { url } = server;
     const subscriber = await deliveryProbe(url);

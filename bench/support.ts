@@ -195,7 +195,7 @@ export function spawnListening(
   name: string,
   entry: string,
   env: Record<string, string>,
-  options: { timeoutMs?: number; ipc?: boolean; nodeArgs?: string[]; inspect?: boolean } = {},
+  options: { timeoutMs?: number; ipc?: boolean; nodeArgs?: readonly string[]; inspect?: boolean } = {},
 ): Promise<Spawned> {
   const { timeoutMs = 60_000, ipc = false, nodeArgs = [], inspect = false } = options;
   // TypeScript through tsx; JavaScript (a build) as it is.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { IntegrationViewer } from '../src/auth/tokens.js';
 import type { PatientAccessRow } from '../src/db/rows.js';
 import { AccessGrant, grantOf } from '../src/domains/patients/accessAudit.js';
 import { createIntegrationClient, integrationToken } from './helpers/integrations.js';
@@ -367,18 +368,28 @@ describe('When the audit cannot be written', () => {
 });
 
 describe('The audit writer', () => {
+  /** An integration client of Sunrise as the writer's reader, the way its token's verification makes one. */
+  const integrationViewer = (clientId: string): IntegrationViewer => ({
+    kind: 'integration',
+    clientId,
+    tenantId: t.sunrise.tenantId,
+    name: 'audit test',
+    scopes: ['patients:read'],
+    expiresAt: Date.now() + 60_000,
+  });
+
   it('should write thousands of entries in one statement', async () => {
     const since = await lastEntryId();
     // An integration client of its own: the searches below page through the nurse's entries.
     const client = await createIntegrationClient(t.server, ['patients:read']);
-    const reader = { kind: 'integration', clientId: client.id, tenantId: t.sunrise.tenantId } as const;
+    const reader = integrationViewer(client.id);
     const reads = Array.from({ length: 6000 }, (_, i) => ({
       patientId: patientA,
       through: `Test.read${i}`,
       at: new Date(),
     }));
     const inserts = await auditInserts(() =>
-      t.server.app.services.audit.write(grantOf(reads, reader as never, 'HTTP', 'audit-bulk')),
+      t.server.app.services.audit.write(grantOf(reads, reader, 'HTTP', 'audit-bulk')),
     );
     expect(inserts).toBe(1);
     expect(await entriesAfter(since, { requestId: 'audit-bulk' })).toHaveLength(6000);
@@ -392,9 +403,9 @@ describe('The audit writer', () => {
       (await createIntegrationClient(t.server, ['patients:read'])).id,
       (await createIntegrationClient(t.server, ['patients:read'])).id,
     ];
-    const tenantId = t.sunrise.tenantId;
+    const viewers = clients.map((id) => integrationViewer(id));
     const readerAt = (i: number, requestId: string) => ({
-      viewer: { kind: 'integration', clientId: clients[i % 2], tenantId } as never,
+      viewer: viewers[i % 2],
       origin: { via: 'WEBSOCKET' as const, requestId },
     });
     const run = randomUUID();
@@ -402,13 +413,13 @@ describe('The audit writer', () => {
     const oneReplaced = members.map((m, i) => (i === 117 ? readerAt(i, `${run}/replaced`) : m));
     const reads = [{ patientId: patientA, through: 'Test.groupRead', at: new Date() }];
     for (const readers of [members, members, oneReplaced, members]) {
-      const grant = new AccessGrant(tenantId, reads);
+      const grant = new AccessGrant(t.sunrise.tenantId, reads);
       for (const reader of readers) grant.add(reader);
       const since = await lastEntryId();
       await t.server.app.services.audit.write([grant]);
       const written = await entriesAfter(since, { through: 'Test.groupRead' });
       expect(written.map((e) => [e.requestId, e.integrationClientId]).sort()).toEqual(
-        readers.map((r) => [r.origin.requestId, (r.viewer as { clientId: string }).clientId]).sort(),
+        readers.map((r) => [r.origin.requestId, r.viewer.clientId]).sort(),
       );
     }
   });
