@@ -46,7 +46,7 @@ import {
   type Window,
 } from './profile.js';
 import { growthPerConnection, heapCensus, writeHeapSnapshot } from './heap.js';
-import { clinicsComparison, details, table, type CaseRun, type EventSample, type Side } from './report.js';
+import { clinicsComparison, costSplit, details, table, type CaseRun, type EventSample, type Side } from './report.js';
 import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec } from './scenarios.js';
 import {
   collectGarbage,
@@ -901,6 +901,8 @@ async function main(): Promise<void> {
   log('\n' + table(results));
   log('\nSupporting figures:\n' + details(results));
   if (CLINICS > 1) log('\n' + clinicsComparison(results, CLINICS).join('\n'));
+  const split = costSplit(results);
+  if (split.length > 0) log('\n' + split.join('\n'));
   log(
     `\nCPU: per event, summed over the server's threads (/proc/<pid>/task/*/schedstat) from the trigger to ${GAP_MS} ms after the ` +
       "last delivery, divided by the subscribers it reached; the median over events (mixed case: all events' CPU over all " +

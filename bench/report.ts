@@ -269,3 +269,39 @@ export function clinicsComparison(runs: CaseRun[], clinics: number): string[] {
   }
   return lines;
 }
+
+/**
+ * What an event costs however many receive it, and what each further delivery adds, from the 1-clinic case's server
+ * CPU per event at each N (the median over the events, then the middle of the runs): per server, the CPU added per
+ * delivery between consecutive sizes, and the event's own cost, where the line through the two smallest sizes meets
+ * N = 0 (for derm-realtime the mutation: HTTP, authentication, the transaction, the wake-up, the delivery's reads; for
+ * the raw server its HTTP trigger). It tells how much of the ratio per delivered event is the event's fixed cost and
+ * how much the fan-out itself. Needs two sizes or more; a small one (`--sizes=10,1000,5000`) pins the fixed cost.
+ */
+export function costSplit(runs: CaseRun[]): string[] {
+  const single = runs.filter((r) => r.scenario === '1 clinic' && !r.mixed);
+  const sizes = [...new Set(single.map((r) => r.n))].sort((a, b) => a - b);
+  if (sizes.length < 2) return [];
+  const perEventNs = (side: 'graphql' | 'raw') =>
+    sizes.map((n) =>
+      middle(single.filter((r) => r.n === n).map((r) => median(r[side].samples.map((s) => s.serverCpuNs)))),
+    );
+  const [graphql, raw] = [perEventNs('graphql'), perEventNs('raw')];
+  const count = (n: number) => n.toLocaleString('en-US');
+  const ms = (ns: number) => `${fmt(ns / 1e6, 2)} ms`;
+  const slope = (ns: number[], i: number) => (ns[i + 1] - ns[i]) / (sizes[i + 1] - sizes[i]);
+  const steps = sizes.slice(1).map((n, i) => {
+    const [a, b] = [slope(graphql, i), slope(raw, i)];
+    return `from ${count(sizes[i])} to ${count(n)}: ${fmt(a / 1000, 2)} against ${fmt(b / 1000, 2)} µs (${fmt(a / b, 2)}×)`;
+  });
+  const fixed = (ns: number[]) => ns[0] - slope(ns, 0) * sizes[0];
+  const [fixedGraphql, fixedRaw] = [fixed(graphql), fixed(raw)];
+  const shares = sizes.slice(1).map((n, i) => `${fmt((100 * fixedGraphql) / graphql[i + 1], 0)}% at ${count(n)}`);
+  return [
+    `Cost split, 1 clinic: server CPU per event (median of events, middle of runs) at N = ${sizes.map(count).join(', ')}: ` +
+      `derm-realtime ${graphql.map(ms).join(', ')}; raw ws ${raw.map(ms).join(', ')}.`,
+    `  Each further delivery, derm-realtime against raw ws: ${steps.join('; ')}.`,
+    `  The event's own cost (the line through the two smallest sizes, at N = 0): derm-realtime ${ms(fixedGraphql)}, ` +
+      `raw ws ${ms(fixedRaw)} (${fmt(fixedGraphql / fixedRaw, 1)}×); of derm-realtime's CPU per event, ${shares.join(', ')}.`,
+  ];
+}
