@@ -11,7 +11,9 @@
  * schedules, open threads and notifications subscribe at once.
  * Reported per N and case, for each server and as a ratio: CPU time per delivered event, fan-out latency (trigger
  * sent → last subscriber received) p50/p99 over the events, RSS per connection (also after the events and a forced
- * garbage collection), CPU at rest, delivery groups; with --runs, the median of the runs and their spread.
+ * garbage collection), CPU at rest, delivery groups; with --runs, the median of the runs and their spread; with two
+ * sizes or more, the 1-clinic case's cost split: the event's own CPU against what each further delivery adds
+ * (report.ts `costSplit`).
  *
  *   npm run bench                               1,000, 5,000 and 10,000 subscribers, 40 events each
  *   npm run bench -- --quick                    1,000 subscribers, 10 events (a minute)
