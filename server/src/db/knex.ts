@@ -17,13 +17,31 @@ pg.types.setTypeParser(PG_INT8, (v: string) => Number(v));
 // A DATE is a calendar day, not an instant: keep 'YYYY-MM-DD' instead of a local-midnight Date.
 pg.types.setTypeParser(PG_DATE, (v: string) => v);
 
-const toSnake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const toCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/**
+ * A spelling of identifiers, each worked out once: statements name the same columns over and over, and every row of a
+ * result repeats its columns' names, so the regular expression would otherwise run per column per row. Code names the
+ * identifiers, a bounded set; past `limit` (which no schema here comes near) a new one is spelt without being kept.
+ */
+function remembered(spell: (s: string) => string, limit = 5_000): (s: string) => string {
+  const known = new Map<string, string>();
+  return (s) => {
+    let out = known.get(s);
+    if (out === undefined) {
+      out = spell(s);
+      if (known.size < limit) known.set(s, out);
+    }
+    return out;
+  };
+}
+
+const toSnake = remembered((s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+const toCamel = remembered((s) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
 
 function camelizeRow(row: unknown): unknown {
   if (row === null || typeof row !== 'object' || row instanceof Date || Array.isArray(row)) return row;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[toCamel(key)] = value;
+  const fields = row as Record<string, unknown>;
+  for (const key of Object.keys(fields)) out[toCamel(key)] = fields[key];
   return out;
 }
 

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import type { Context } from '../context.js';
 import { ErrorCode } from '../errors.js';
 
@@ -24,12 +25,22 @@ export const MediaType = {
   json: 'application/json',
 } as const;
 
+/** What `negotiateMediaType` chose for each `Accept` header lately (clients choose the header: bounded both ways). */
+const negotiated = new LRUCache<string, string | false>({ max: 200 });
+const MAX_REMEMBERED_ACCEPT = 512;
+
 /**
  * Settles which of the two JSON media types a request gets, and tells Apollo by narrowing its `Accept` header to it.
  * Requests that prefer HTML (a browser opening /graphql: the landing page) are left alone.
  */
 export const negotiateMediaType: RequestHandler = (req, _res, next) => {
-  const chosen = req.accepts([MediaType.graphqlResponse, MediaType.json, 'text/html']);
+  // A client sends the same `Accept` with every request: parsed and ranked once per distinct header, not per request.
+  const accept = req.headers.accept ?? '';
+  let chosen = negotiated.get(accept);
+  if (chosen === undefined) {
+    chosen = req.accepts([MediaType.graphqlResponse, MediaType.json, 'text/html']);
+    if (accept.length <= MAX_REMEMBERED_ACCEPT) negotiated.set(accept, chosen);
+  }
   if (chosen === MediaType.graphqlResponse || chosen === MediaType.json) req.headers.accept = chosen;
   next();
 };
