@@ -100,6 +100,12 @@ export interface Context {
    * field they all select is read once per event, not once per subscriber. Viewer-specific loaders start fresh.
    */
   useSharedLoaders(shared: TenantLoaders): void;
+  /**
+   * Subscriptions handed to a delivery group: the operation's context lives as long as the subscription (its sink and
+   * masking read it), but the loaders and logger its subscribe resolver made are let go (made again if read): twelve
+   * loaders a subscription would otherwise keep for its life (docs/architecture.md, "Per-connection cost").
+   */
+  letGoOfStart(): void;
 }
 
 /**
@@ -150,6 +156,13 @@ class OperationContext implements Context {
     if (!this.viewer) throw unauthenticated();
     this.loadersOfOperation ??= createLoaders(this.db, this.viewer);
     return this.loadersOfOperation;
+  }
+
+  letGoOfStart(): void {
+    // Set to undefined, not deleted: the context keeps its shape (V8's fast mode).
+    this.loadersOfOperation = undefined;
+    this.sharedLoaders = undefined;
+    this.logOfOperation = undefined;
   }
 }
 

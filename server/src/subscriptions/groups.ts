@@ -601,9 +601,14 @@ export class SubscriberGroups {
     return member;
   }
 
-  /** The stream graphql-js hands to the transport for one member, counted among the instance's live streams. */
+  /**
+   * The stream graphql-js hands to the transport for one member, counted among the instance's live streams. From here
+   * the group executes the member's events with contexts of its own: what the subscribe resolver read through the
+   * operation's context is let go.
+   */
   private streamOf(member: Member, ctx: Context): MemberStream {
     member.countIn(ctx.services.realtime.streams);
+    ctx.letGoOfStart();
     return new MemberStream(member);
   }
 }
