@@ -2,6 +2,7 @@
  * The fan-out benchmark's figures (bench/fanout.ts) and their tables: per N and case, each server's figure and the
  * ratio; over several runs, the median with its min–max spread.
  */
+import { caseName } from './scenarios.js';
 import { median, percentile } from './support.js';
 
 export interface EventSample {
@@ -246,15 +247,18 @@ export function details(runs: CaseRun[]): string {
   return `${markdown(rows)}\nframes: ${frames.join('; ')} (the same bytes to both servers' subscribers)`;
 }
 
+/** The reference case, always run: the name `caseName` gives it. */
+const ONE_CLINIC = caseName({ kind: 'clinics', clinics: 1 });
+
 /**
  * C clinics against 1, per N: CPU per delivered event of each server (median of runs) and how C compares to 1. The
  * goal is that the GraphQL server's figure does not grow with the number of clinics.
  */
 export function clinicsComparison(runs: CaseRun[], clinics: number): string[] {
   const lines: string[] = [];
-  const name = `${clinics} clinics`;
+  const name = caseName({ kind: 'clinics', clinics });
   for (const n of [...new Set(runs.map((r) => r.n))]) {
-    const one = runs.filter((r) => r.n === n && r.scenario === '1 clinic');
+    const one = runs.filter((r) => r.n === n && r.scenario === ONE_CLINIC);
     const many = runs.filter((r) => r.n === n && r.scenario === name);
     if (one.length === 0 || many.length === 0) continue;
     const cpu = (list: CaseRun[], side: 'graphql' | 'raw') => middle(list.map((r) => figures(r[side], n).cpuUs));
@@ -279,7 +283,7 @@ export function clinicsComparison(runs: CaseRun[], clinics: number): string[] {
  * how much the fan-out itself. Needs two sizes or more; a small one (`--sizes=10,1000,5000`) pins the fixed cost.
  */
 export function costSplit(runs: CaseRun[]): string[] {
-  const single = runs.filter((r) => r.scenario === '1 clinic');
+  const single = runs.filter((r) => r.scenario === ONE_CLINIC);
   const sizes = [...new Set(single.map((r) => r.n))].sort((a, b) => a - b);
   if (sizes.length < 2) return [];
   // The headline's figure (each event reaches all N here), back to ns per event.

@@ -102,8 +102,8 @@ export interface Context {
   useSharedLoaders(shared: TenantLoaders): void;
   /**
    * Subscriptions handed to a delivery group: the operation's context lives as long as the subscription (its sink and
-   * masking read it), but the loaders and logger its subscribe resolver made are let go (made again if read): twelve
-   * loaders a subscription would otherwise keep for its life (docs/architecture.md, "Per-connection cost").
+   * masking read it), but the loaders and logger its subscribe resolver made are let go (made again if read) rather
+   * than kept for the subscription's life (docs/architecture.md, "Per-connection cost").
    */
   letGoOfStart(): void;
 }
