@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
@@ -23,6 +22,7 @@ import { seedDemoIfEmpty } from './db/seeds/demo.js';
 import { limitAnonymousRequests, type TrustProxy } from './http/anonymousLimit.js';
 import { formatError, unexpectedErrorLogging } from './http/errors.js';
 import { accessLogExport } from './http/auditExport.js';
+import { drainHttpServer } from './http/drain.js';
 import { mountClient } from './http/client.js';
 import { bodyErrors, httpStatusCodes, negotiateMediaType } from './http/conformance.js';
 import { mountExplorer, mountSchemaFile, sandboxWithExplorerLink } from './http/explorer.js';
@@ -74,6 +74,9 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** How long a stopping server waits for its requests in flight and its WebSockets' goodbyes before it cuts them. */
+const DRAIN_GRACE_MS = 10_000;
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel, { pretty: prettyLogs(config.env) });
@@ -158,14 +161,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       // No cache hints in the schema: every answer is `no-store` (set below, with the request id). Apollo's cache
       // control plugin would say the same, at the price of a hook around every field resolver of every operation.
       ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginDrainHttpServer({ httpServer }),
-      // On shutdown, close WebSockets with 1001 (going away) and end event streams, so clients reconnect elsewhere.
+      // On shutdown, close WebSockets with 1001 (going away) and end event streams, so clients reconnect elsewhere;
+      // the requests in flight are answered, then every connection is closed (cut after DRAIN_GRACE_MS).
       {
         async serverWillStart() {
           return {
             async drainServer() {
+              const drained = drainHttpServer(httpServer, webSocket.wss.clients, DRAIN_GRACE_MS);
               eventStream.dispose();
               await webSocket.dispose();
+              await drained;
             },
           };
         },

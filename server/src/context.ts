@@ -120,6 +120,10 @@ class OperationContext implements Context {
   private loadersOfOperation: Loaders | undefined;
   private sharedLoaders: TenantLoaders | undefined;
   readonly patientReads = new PatientReads();
+  // Declared here, though most operations never set them, so that a subscription's context, which lives as long as
+  // the subscription, keeps them in itself rather than in a separate property store.
+  transport: SubscriberTransport | undefined = undefined;
+  connection: Context['connection'] = undefined;
 
   constructor(
     readonly services: Services,
