@@ -81,6 +81,8 @@ class Member implements Reader {
   private settle: { resolve: (r: IteratorResult<never>) => void; reject: (e: unknown) => void } | undefined = undefined;
   /** Where this member's stream is counted once handed to its transport (`MemberStream`). */
   private counted: StreamCount | null = null;
+  /** What its field holds while the stream lives, let go when it ends (`MemberStream.whenEnded`). */
+  private onEnd: (() => void) | undefined = undefined;
 
   get origin(): Reader['origin'] {
     return this.sink.origin;
@@ -166,6 +168,19 @@ class Member implements Reader {
     this.settle = undefined;
     this.counted?.closed();
     this.sink.ended?.(error);
+    this.letGo();
+  }
+
+  /** Runs `onEnd` once the member ends (at once if it has). */
+  whenEnded(onEnd: () => void): void {
+    this.onEnd = onEnd;
+    if (this.ended) this.letGo();
+  }
+
+  private letGo(): void {
+    const { onEnd } = this;
+    this.onEnd = undefined;
+    onEnd?.();
   }
 }
 
@@ -194,6 +209,14 @@ export class MemberStream implements AsyncIterableIterator<never> {
   throw(err: unknown): Promise<IteratorResult<never>> {
     this.member.end();
     return Promise.reject(err);
+  }
+
+  /**
+   * Runs `onEnd` exactly once when the member ends, however it ends (complete, socket closed, slow consumer, session
+   * ended); at once if it has. What `mapStream`'s `onEnd` does for other streams, without wrapping this one.
+   */
+  whenEnded(onEnd: () => void): void {
+    this.member.whenEnded(onEnd);
   }
 
   [Symbol.asyncIterator](): this {

@@ -1,3 +1,5 @@
+import { MemberStream } from './groups.js';
+
 /**
  * A stream of `map(item)` for each item of `source`, skipping items mapped to null, that runs `onEnd` exactly once when
  * it ends, however it ends: the client unsubscribed, the socket closed, the source finished or failed.
@@ -49,4 +51,17 @@ export function mapStream<S, T>(
       return this;
     },
   };
+}
+
+/**
+ * `stream` as it is, running `onEnd` exactly once when it ends, however it ends. A delivery group's member
+ * (`MemberStream`) is returned unwrapped, so that its transport can still take it over (http/graphqlWs.ts, `adopt`):
+ * wrapped, graphql-ws would iterate it for the subscription's life, keeping a suspended frame, its promises and the
+ * wrapper's closures per subscriber (docs/architecture.md, "Per-connection cost"). Any other stream goes through
+ * `mapStream`.
+ */
+export function untilEnd<T>(stream: AsyncIterableIterator<T>, onEnd: () => void): AsyncIterableIterator<T> {
+  if (!(stream instanceof MemberStream)) return mapStream(stream, (item) => item, onEnd);
+  stream.whenEnded(onEnd);
+  return stream;
 }

@@ -4,7 +4,7 @@ import type { Viewer } from '../auth/tokens.js';
 import type { Context } from '../context.js';
 import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
 import { tenantChannel, type ChannelKind } from '../events/channels.js';
-import { mapStream } from './mapStream.js';
+import { untilEnd } from './mapStream.js';
 import { signalStream } from './streams.js';
 
 /** A signal as one subscriber receives it, with the loaders every subscriber of that signal shares. */
@@ -75,7 +75,7 @@ export function signalField<S extends object, A = Record<string, never>>(
         await stream.return?.();
         throw err;
       }
-      return mapStream(stream, (item) => item, leave);
+      return untilEnd(stream, leave);
     },
     resolve: ({ signal, loaders }: SharedSignal<S>, _args: unknown, ctx: Context): S => {
       ctx.useSharedLoaders(loaders);

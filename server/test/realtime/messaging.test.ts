@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EphemeralKey } from '../../src/realtime/keys.js';
+import { openAcknowledged } from '../helpers/rawSocket.js';
 import { liveStreams, waitForStreams } from '../helpers/realtime.js';
 import { useTestServer, type ClinicIds } from '../helpers/setup.js';
 import type { GraphQLResponse, TestServer } from '../helpers/testServer.js';
@@ -450,6 +451,24 @@ describe('Viewing a thread', () => {
     await send('lee', t, 'second');
     expect(await newMessageNotifications('nurse', t)).toBe(1);
     expect(await newMessageNotifications('frontdesk', t)).toBe(2);
+  });
+
+  it('takes a participant out of the thread’s viewers when the socket that had it open goes away without completing', async () => {
+    const t = await thread('lee', ['nurse']);
+    const key = EphemeralKey.threadViewers(sunrise, t);
+    const viewers = () => server.app.services.realtime.sets.members(key);
+    const socket = await openAcknowledged(server.url, token.nurse);
+    socket.send({ type: 'subscribe', id: 'open', payload: { query: MESSAGE_ADDED, variables: { threadId: t } } });
+    await vi.waitFor(async () => expect(await viewers()).toHaveLength(1), { timeout: 10_000 });
+    await send('lee', t, 'seen as it arrives');
+    expect((await socket.waitFor((m) => m.type === 'next' && m.id === 'open')).payload.data.messageAdded).toBeTruthy();
+    expect(await newMessageNotifications('nurse', t)).toBe(0);
+
+    // The phone loses its connection: no `complete`, no close handshake.
+    socket.ws.terminate();
+    await vi.waitFor(async () => expect(await viewers()).toHaveLength(0), { timeout: 10_000 });
+    await send('lee', t, 'sent while she is away');
+    expect(await newMessageNotifications('nurse', t)).toBe(1);
   });
 
   it('keeps one viewer member per open subscription, renewed while it lives', async () => {

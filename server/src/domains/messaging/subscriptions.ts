@@ -11,7 +11,7 @@ import type {
 import type { TypingSignal } from '../../events/channels.js';
 import type { EventTopic } from '../../events/eventLog.js';
 import type { FeedItem } from '../../subscriptions/feedItems.js';
-import { mapStream } from '../../subscriptions/mapStream.js';
+import { mapStream, untilEnd } from '../../subscriptions/mapStream.js';
 import { signalField } from '../../subscriptions/signalField.js';
 import { durableStream } from '../../subscriptions/streams.js';
 import { subscribeDurable } from '../../subscriptions/fields.js';
@@ -61,7 +61,7 @@ async function threadEvents(
       after,
       accept: ({ event }) => event.threadId === thread.id,
     });
-    return mapStream(stream, (item) => item, leave);
+    return untilEnd(stream, leave);
   } catch (err) {
     leave();
     throw err;
