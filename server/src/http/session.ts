@@ -69,10 +69,15 @@ export async function watchSession(
   viewer: Viewer,
   ends: SessionEnds,
   transport: BoardTransport,
-  /** An SSE stream's id, by which `renewStream` finds it on any instance. */
-  streamId?: string,
+  ids: {
+    /** An SSE stream's id, by which `renewStream` finds it on any instance. */
+    streamId?: string;
+    /** The connection's own id, unique over all instances, if it has one (a WebSocket's): the dashboard shows it. */
+    connectionId?: string;
+  } = {},
 ): Promise<WatchedSession> {
-  const session = new ConnectionSession(services, viewer, ends, streamId, services.board.opened(viewer, transport));
+  const board = services.board.opened(viewer, transport, ids.connectionId);
+  const session = new ConnectionSession(services, viewer, ends, ids.streamId, board);
   try {
     await services.sessions.track(session);
     if (viewer.kind === 'integration') {

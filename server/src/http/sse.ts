@@ -357,7 +357,7 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
           clinicDisabled: () => s.end({ message: CLINIC_DISABLED_MESSAGE, reason: StreamEndReason.clinicDisabled }),
         },
         'sse',
-        requestId,
+        { streamId: requestId },
       );
       // The stream is one subscription (or a query answered at once): counted on the dashboard while it lives.
       if (context.release) context.release = session.holding(context.release);

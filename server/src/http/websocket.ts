@@ -74,9 +74,10 @@ export const ForbiddenReason = {
 
 /**
  * What the server keeps of one socket, as graphql-ws's `ctx.extra`: every field declared up front, so that the object
- * keeps one shape and its fields in itself rather than in a separate, growing property store.
+ * keeps one shape and its fields in itself rather than in a separate, growing property store. Its session ends the
+ * socket through it (`SessionEnds`): closed with 4403 and the reason the client acts on.
  */
-class SocketExtra implements ExtraBase {
+class SocketExtra implements ExtraBase, SessionEnds {
   /** Unique over all instances; the first part of the request id of the socket's operations. */
   id: string | undefined = undefined;
   /** Staff sockets only: what the open and close hooks (presence) are told. */
@@ -93,6 +94,22 @@ class SocketExtra implements ExtraBase {
     readonly socket: WebSocket,
     public request: IncomingMessage | undefined,
   ) {}
+
+  expired(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
+  }
+  revoked(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked);
+  }
+  signedOut(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.signedOut);
+  }
+  idle(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
+  }
+  clinicDisabled(): void {
+    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clinicDisabled);
+  }
 }
 
 /**
@@ -181,26 +198,6 @@ class SocketSink implements SubscriberSink, Envelope, Adopted {
         socket.readyState !== socket.OPEN || socket.bufferedAmount === 0 ? resolve() : setTimeout(check, 10);
       check();
     });
-  }
-}
-
-/** How the server ends a socket (session.ts): closed with 4403 and the reason the client acts on. */
-class SocketEnds implements SessionEnds {
-  constructor(private readonly socket: WebSocket) {}
-  expired(): void {
-    this.socket.close(CloseCode.Forbidden, ForbiddenReason.tokenExpired);
-  }
-  revoked(): void {
-    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clientRevoked);
-  }
-  signedOut(): void {
-    this.socket.close(CloseCode.Forbidden, ForbiddenReason.signedOut);
-  }
-  idle(): void {
-    this.socket.close(CloseCode.Forbidden, ForbiddenReason.sessionIdle);
-  }
-  clinicDisabled(): void {
-    this.socket.close(CloseCode.Forbidden, ForbiddenReason.clinicDisabled);
   }
 }
 
@@ -330,13 +327,14 @@ export function attachWebSocketServer(
         const trace = traces.get(ctx.extra.socket);
         ctx.extra.id = trace?.id ?? connectionId();
         // What graphql-ws would keep for the socket's lifetime and nothing here reads again: the upgrade request (its
-        // headers) and the token's text. Thousands of idle sockets should cost little (docs/architecture.md). Set
-        // to undefined, not deleted: a deleted property turns the object into a slow, larger dictionary.
+        // headers) and the connection parameters with the token's text (graphql-ws sets them at init and reads them
+        // nowhere after, graphql-ws 6). Thousands of idle sockets should cost little (docs/architecture.md). Set to
+        // undefined, not deleted: a deleted property turns the object into a slow, larger dictionary.
         ctx.extra.request = undefined;
-        if (ctx.connectionParams) (ctx.connectionParams as Record<string, unknown>).authorization = undefined;
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
         // Enforced here, not left to the client: the socket ends when its token does, and an integration client's
         // when the client is revoked.
-        ctx.extra.session = await watchSession(services, viewer, new SocketEnds(ctx.extra.socket), 'ws');
+        ctx.extra.session = await watchSession(services, viewer, ctx.extra, 'ws', { connectionId: ctx.extra.id });
         if (ctx.extra.closed) {
           ctx.extra.session.stop();
           return false;

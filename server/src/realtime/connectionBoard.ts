@@ -37,26 +37,36 @@ export interface InstanceSnapshot {
 export type DashboardSignal = { kind: 'watch' } | { kind: 'snapshot'; snapshot: InstanceSnapshot };
 
 /**
- * One connection's place on the board, held by its transport's session (http/session.ts). A class, so that thousands
- * of connections share its methods instead of each holding closures (docs/architecture.md, "Per-connection cost").
+ * One connection on the board, held by its transport's session (http/session.ts): its record and its place in one
+ * object, a class, so that thousands of connections share its methods instead of each holding closures
+ * (docs/architecture.md, "Per-connection cost"). A snapshot copies the record's fields (`record`).
  */
-export class BoardEntry {
+export class BoardEntry implements BoardConnection {
   private open = true;
+  subscriptions = 0;
+  readonly kind: BoardConnection['kind'];
+  readonly callerId: string;
+  readonly openedAt = Date.now();
 
   constructor(
     private readonly board: ConnectionBoard,
     private readonly tenantId: string,
-    private readonly connection: BoardConnection,
-  ) {}
+    readonly id: string,
+    readonly transport: BoardTransport,
+    viewer: Viewer,
+  ) {
+    this.kind = viewer.kind;
+    this.callerId = viewer.kind === 'user' ? viewer.userId : viewer.clientId;
+  }
 
   /** A subscription started on the connection: counted until `unsubscribed()`. */
   subscribed(): void {
-    this.connection.subscriptions += 1;
+    this.subscriptions += 1;
     this.board.changed(this.tenantId);
   }
 
   unsubscribed(): void {
-    this.connection.subscriptions -= 1;
+    this.subscriptions -= 1;
     this.board.changed(this.tenantId);
   }
 
@@ -64,7 +74,13 @@ export class BoardEntry {
   closed(closeCode?: number): void {
     if (!this.open) return;
     this.open = false;
-    this.board.closed(this.tenantId, this.connection.id, closeCode);
+    this.board.closed(this.tenantId, this, closeCode);
+  }
+
+  /** The record as a snapshot carries it. */
+  record(): BoardConnection {
+    const { id, transport, kind, callerId, openedAt, subscriptions } = this;
+    return { id, transport, kind, callerId, openedAt, subscriptions };
   }
 }
 
@@ -114,7 +130,7 @@ export class ConnectionBoard {
   readonly instanceId = randomUUID();
   private readonly timing: BoardTiming;
   /** This instance's live connections, per clinic. */
-  private readonly connections = new Map<string, Map<string, BoardConnection>>();
+  private readonly connections = new Map<string, Set<BoardEntry>>();
   /** The clinics whose channel this instance listens on. */
   private readonly channels = new Map<string, Promise<() => void>>();
   /** Clinics someone watches (asked recently), until when; and whether something changed since last published. */
@@ -141,30 +157,26 @@ export class ConnectionBoard {
     this.schedule();
   }
 
-  /** A connection authenticated as `viewer` opened on this instance. */
-  opened(viewer: Viewer, transport: BoardTransport): BoardEntry {
+  /**
+   * A connection authenticated as `viewer` opened on this instance; `id`, unique over all instances, is the
+   * transport's own when it has one (a WebSocket's), so that the connection keeps one id.
+   */
+  opened(viewer: Viewer, transport: BoardTransport, id = connectionId()): BoardEntry {
     const { tenantId } = viewer;
-    const connection: BoardConnection = {
-      id: connectionId(),
-      transport,
-      kind: viewer.kind,
-      callerId: viewer.kind === 'user' ? viewer.userId : viewer.clientId,
-      openedAt: Date.now(),
-      subscriptions: 0,
-    };
+    const entry = new BoardEntry(this, tenantId, id, transport, viewer);
     let clinic = this.connections.get(tenantId);
-    if (!clinic) this.connections.set(tenantId, (clinic = new Map()));
-    clinic.set(connection.id, connection);
+    if (!clinic) this.connections.set(tenantId, (clinic = new Set()));
+    clinic.add(entry);
     void this.listen(tenantId);
     this.changed(tenantId);
-    return new BoardEntry(this, tenantId, connection);
+    return entry;
   }
 
   /** A connection's entry closed (`BoardEntry.closed`, once). */
-  closed(tenantId: string, connectionId: string, closeCode: number | undefined): void {
+  closed(tenantId: string, entry: BoardEntry, closeCode: number | undefined): void {
     if (closeCode !== undefined && !NORMAL_CLOSE.has(closeCode)) this.activity.error(tenantId, closeCodeKey(closeCode));
     const current = this.connections.get(tenantId);
-    current?.delete(connectionId);
+    current?.delete(entry);
     if (current?.size === 0) this.connections.delete(tenantId);
     this.changed(tenantId);
   }
@@ -200,7 +212,7 @@ export class ConnectionBoard {
     return {
       instanceId: this.instanceId,
       at: now,
-      connections: [...(this.connections.get(tenantId)?.values() ?? [])].map((c) => ({ ...c })),
+      connections: [...(this.connections.get(tenantId) ?? [])].map((entry) => entry.record()),
       activity: this.activity.window(tenantId, now),
     };
   }
