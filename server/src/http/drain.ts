@@ -10,10 +10,10 @@ const IDLE_SWEEP_MS = 50;
  *
  * What Apollo's `ApolloServerPluginDrainHttpServer` does, without what it keeps for every connection for the
  * connection's whole life: a `once('close')` listener (a closure, a once-wrapper and its state, the socket's listener
- * list) and an entry of a map of request counts, some 270 bytes a socket, most of them WebSockets that never make a
- * request after their upgrade (docs/architecture.md, "Per-connection cost"). Node's HTTP server tracks its connections
- * and their requests already (`closeIdleConnections`, `closeAllConnections`); an upgraded socket has left that list,
- * so the open WebSockets are cut with it (`sockets`).
+ * list) and an entry of a map of request counts, a few hundred bytes a socket, most of them WebSockets that never
+ * make a request after their upgrade (docs/architecture.md, "Per-connection cost"). Node's HTTP server tracks its
+ * connections and their requests already (`closeIdleConnections`, `closeAllConnections`); an upgraded socket has left
+ * that list, so the open WebSockets are cut with it (`sockets`).
  */
 export async function drainHttpServer(
   server: Server,
