@@ -4,6 +4,12 @@ import { durableField } from '../../subscriptions/fields.js';
 import { mustLoad } from '../../loaders.js';
 import { isUuid } from '../../validation.js';
 
+/**
+ * The filter of a schedule without a provider: one function for all its subscribers, where a closure would be kept
+ * per subscription for its life (docs/architecture.md, "Per-connection cost").
+ */
+const everyChange = () => true;
+
 export const appointmentSubscriptions: Resolvers = {
   Subscription: {
     appointmentChanged: durableField(({ providerId, after }: SubscriptionAppointmentChangedArgs) => {
@@ -12,8 +18,9 @@ export const appointmentSubscriptions: Resolvers = {
         topics: ['appointment'],
         after,
         // The provider filter narrows the view; the tenant's channel and log are the wall.
-        accept: ({ event }) =>
-          !providerId || event.providerId === providerId || event.data.previousProviderId === providerId,
+        accept: providerId
+          ? ({ event }) => event.providerId === providerId || event.data.previousProviderId === providerId
+          : everyChange,
       };
     }),
   },
