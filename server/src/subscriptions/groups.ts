@@ -171,9 +171,15 @@ class Member implements Reader {
     this.letGo();
   }
 
-  /** Runs `onEnd` once the member ends (at once if it has). */
+  /** Runs `onEnd` once the member ends (at once if it has), after any given before. */
   whenEnded(onEnd: () => void): void {
-    this.onEnd = onEnd;
+    const before = this.onEnd;
+    this.onEnd = before
+      ? () => {
+          before();
+          onEnd();
+        }
+      : onEnd;
     if (this.ended) this.letGo();
   }
 
