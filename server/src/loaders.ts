@@ -7,7 +7,8 @@ import {
   messagesByIds,
   readStatesByThreads,
   threadsByIds,
-  unreadCountsByThreads,
+  unreadCountsOf,
+  unreadKey,
 } from './domains/messaging/data.js';
 import { patientsByIds } from './domains/patients/data.js';
 import { appointmentsByIds } from './domains/appointments/data.js';
@@ -45,7 +46,7 @@ function groupLoader<R>(load: (ids: string[]) => Promise<R[]>, field: keyof R): 
 /**
  * Batch loaders bound to one tenant: the N+1 pattern never reaches SQL, and no loader can read across clinics.
  * They read nothing that depends on who asks, so one set can serve every subscriber of a tenant that receives the
- * same event.
+ * same event. (`unreadCounts` is keyed by the user it counts for, and asked only through that user's own loader.)
  */
 export function createTenantLoaders(db: Db, t: string) {
   return {
@@ -67,22 +68,37 @@ export function createTenantLoaders(db: Db, t: string) {
     appointment: rowLoader((ids) => appointmentsByIds(db, t, ids), 'id'),
     notification: rowLoader((ids) => notificationsByIds(db, t, ids), 'id'),
     integrationClient: rowLoader((ids) => integrationClientsByIds(db, t, ids), 'id'),
+    /**
+     * Unread counts by `unreadKey(userId, threadId)`, for the viewers' own `unreadCount` loaders to share: the
+     * participants of a thread that a message reached, each in a delivery group of their own, are counted in one
+     * statement instead of one each. It caches nothing (each viewer's loader does, and is cleared by the mutations).
+     */
+    unreadCounts: new DataLoader<string, number>(
+      async (keys) => {
+        const pairs = keys.map((key) => {
+          const [userId, threadId] = key.split(':');
+          return { userId, threadId };
+        });
+        const counts = await unreadCountsOf(db, t, pairs);
+        return keys.map((key) => counts.get(key) ?? 0);
+      },
+      { cache: false },
+    ),
   };
 }
 export type TenantLoaders = ReturnType<typeof createTenantLoaders>;
 
-/** Loaders whose answers depend on who asks. */
-function createViewerLoaders(db: Db, viewer: Viewer) {
+/** Loaders whose answers depend on who asks, reading through the tenant's where they can share a statement. */
+function createViewerLoaders(viewer: Viewer, shared: TenantLoaders) {
   return {
-    unreadCount: new DataLoader<string, number>(async (threadIds) => {
-      const ids = [...new Set(threadIds.filter(isUuid))];
-      // Unread counts are a staff member's own (`Thread.unreadCount` is @staffOnly).
-      const counts =
-        ids.length && viewer.kind === 'user'
-          ? await unreadCountsByThreads(db, viewer.tenantId, viewer.userId, ids)
-          : new Map<string, number>();
-      return threadIds.map((id) => counts.get(id) ?? 0);
-    }),
+    unreadCount: new DataLoader<string, number>((threadIds) =>
+      Promise.all(
+        threadIds.map((id) =>
+          // Unread counts are a staff member's own (`Thread.unreadCount` is @staffOnly).
+          viewer.kind === 'user' && isUuid(id) ? shared.unreadCounts.load(unreadKey(viewer.userId, id)) : 0,
+        ),
+      ),
+    ),
   };
 }
 
@@ -92,7 +108,7 @@ export function createLoaders(
   viewer: Viewer,
   shared: TenantLoaders = createTenantLoaders(db, viewer.tenantId),
 ) {
-  return { ...shared, ...createViewerLoaders(db, viewer) };
+  return { ...shared, ...createViewerLoaders(viewer, shared) };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

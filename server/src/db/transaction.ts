@@ -1,6 +1,15 @@
 import { appendEvents, type NewEvent } from '../events/eventLog.js';
 import type { Logger } from '../logger.js';
-import type { AppointmentRow, EventRow, MessageRow, NotificationRow, PatientRow, UserRow } from './rows.js';
+import type {
+  AppointmentRow,
+  EventRow,
+  MessageRow,
+  NotificationRow,
+  PatientRow,
+  ReadStateRow,
+  ThreadRow,
+  UserRow,
+} from './rows.js';
 import type { Db, Trx } from './knex.js';
 
 /**
@@ -14,6 +23,9 @@ export interface CommittedRows {
   patient?: PatientRow[];
   message?: MessageRow[];
   notification?: NotificationRow[];
+  thread?: ThreadRow[];
+  /** Every participant's read state of a thread, all of them (the `readStates` loader answers by thread). */
+  readStates?: ReadStateRow[];
 }
 
 /** Appends events to the log in the change's transaction; `rows`, what their delivery may take as read. */

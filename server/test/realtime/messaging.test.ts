@@ -119,6 +119,61 @@ describe('messageAdded', () => {
     }
   });
 
+  it('shows every participant the thread as the message left it: its last activity and message, who read what, and their own unread count', async () => {
+    const THREAD_AS_LEFT = `subscription {
+      messageAdded {
+        message {
+          id
+          createdAt
+          thread {
+            id
+            lastActivityAt
+            unreadCount
+            lastMessage { id }
+            participants { id }
+            readStates { user { id } lastReadMessage { id } }
+          }
+        }
+      }
+    }`;
+    const t = await thread('lee', ['nurse', 'frontdesk']);
+    const first = await send('lee', t, 'Two biopsies today');
+    // The nurse has read the first message, the front desk has not: one unread each after the next, then two.
+    await server.gql(MARK_READ, { t }, token.nurse);
+    const streams = { lee: subscribe('lee', THREAD_AS_LEFT), nurse: subscribe('nurse', THREAD_AS_LEFT) };
+    const frontdesk = subscribe('frontdesk', THREAD_AS_LEFT);
+    await streamsLive(3);
+    const second = await send('lee', t, 'The second one is at 3');
+
+    const unread = new Map<Collected, number>([
+      [streams.lee, 0],
+      [streams.nurse, 1],
+      [frontdesk, 2],
+    ]);
+    for (const [stream, count] of unread) {
+      const [event] = await stream.waitFor(1);
+      expect(event.errors).toBeUndefined();
+      const { message } = event.data!.messageAdded;
+      expect(message.id).toBe(second);
+      expect(message.thread).toMatchObject({ id: t, unreadCount: count, lastMessage: { id: second } });
+      expect(message.thread.lastActivityAt).toBe(message.createdAt);
+      expect(message.thread.participants.map((p: { id: string }) => p.id).sort()).toEqual(
+        [sunrise.users.lee, sunrise.users.nurse, sunrise.users.frontdesk].sort(),
+      );
+      const readTo = Object.fromEntries(
+        message.thread.readStates.map((s: { user: { id: string }; lastReadMessage: { id: string } | null }) => [
+          s.user.id,
+          s.lastReadMessage?.id ?? null,
+        ]),
+      );
+      // The sender has read their own message; the nurse the first; the front desk nothing yet.
+      expect(readTo).toEqual({
+        [sunrise.users.lee]: second,
+        [sunrise.users.nurse]: first,
+        [sunrise.users.frontdesk]: null,
+      });
+    }
+  });
   it('delivers bodies of every size whole and in order, from a two-word note to a message read seven times over', async () => {
     // The group's payload is framed per socket by the server (http/wsFrames.ts): the three sizes of a WebSocket
     // frame's length field (under 126 bytes, under 64 KiB, over) and multi-byte characters must all arrive intact.

@@ -19,8 +19,9 @@ export async function viewerTakesPart(ctx: Context, threadId: string): Promise<b
  * a thread of one's own clinic that one is not in is FORBIDDEN.
  */
 export async function requireThreadAccess(ctx: Context, threadId: string): Promise<ThreadRow> {
-  const thread = await ctx.loaders.thread.load(threadId);
+  // Both read at once (one round trip's wait): the read states of a thread that is not the clinic's are none.
+  const [thread, takesPart] = await Promise.all([ctx.loaders.thread.load(threadId), viewerTakesPart(ctx, threadId)]);
   if (!thread) throw notFound('Thread');
-  if (!(await viewerTakesPart(ctx, thread.id))) throw forbidden('You do not take part in this thread');
+  if (!takesPart) throw forbidden('You do not take part in this thread');
   return thread;
 }

@@ -28,12 +28,6 @@ export async function isParticipant(
   return row !== undefined;
 }
 
-export async function participantIds(db: Db | Trx, tenantId: string, threadId: string): Promise<string[]> {
-  // Not pluck('userId'): knex plucks from the raw snake_case row, before the camelCase mapping, and gets undefined.
-  const rows: { userId: string }[] = await db('threadParticipants').where({ tenantId, threadId }).select('userId');
-  return rows.map((r) => r.userId);
-}
-
 export async function messagesByIds(db: Db, tenantId: string, ids: string[]): Promise<MessageRow[]> {
   return db<MessageRow>('messages').where({ tenantId }).whereIn('id', ids);
 }
@@ -59,7 +53,11 @@ export async function lastMessagesByThreads(db: Db, tenantId: string, threadIds:
     .orderBy([{ column: 'threadId' }, { column: 'seq', order: 'desc' }]);
 }
 
-export async function readStatesByThreads(db: Db, tenantId: string, threadIds: string[]): Promise<ReadStateRow[]> {
+export async function readStatesByThreads(
+  db: Db | Trx,
+  tenantId: string,
+  threadIds: string[],
+): Promise<ReadStateRow[]> {
   return db<ReadStateRow>('threadParticipants').where({ tenantId }).whereIn('threadId', threadIds);
 }
 
@@ -71,14 +69,30 @@ function unreadQuery(db: Db, tenantId: string, userId: string) {
     .andWhereNot('m.senderId', userId);
 }
 
-/** Messages from others that the user has not read, per thread. */
-export async function unreadCountsByThreads(db: Db, tenantId: string, userId: string, threadIds: string[]) {
-  const rows = (await unreadQuery(db, tenantId, userId)
-    .whereIn('m.threadId', threadIds)
-    .groupBy('m.threadId')
-    .select('m.threadId')
-    .count('* as count')) as { threadId: string; count: number }[];
-  return new Map(rows.map((r) => [r.threadId, Number(r.count)]));
+/** Whose unread count of which thread: `unreadCountsOf` answers by this key. */
+export const unreadKey = (userId: string, threadId: string) => `${userId}:${threadId}`;
+
+/**
+ * Messages from others that each user has not read, per thread, for any number of (user, thread) pairs in one
+ * statement: the participants of an event's thread, each in a delivery group of their own, are counted at once
+ * (loaders.ts). Keyed by `unreadKey`; a pair with nothing unread is absent.
+ */
+export async function unreadCountsOf(
+  db: Db,
+  tenantId: string,
+  pairs: readonly { userId: string; threadId: string }[],
+): Promise<Map<string, number>> {
+  const rows = (await db('messages as m')
+    .join('threadParticipants as p', 'p.threadId', 'm.threadId')
+    .where('m.tenantId', tenantId)
+    .whereIn('p.userId', [...new Set(pairs.map((p) => p.userId))])
+    .whereIn('m.threadId', [...new Set(pairs.map((p) => p.threadId))])
+    .andWhereRaw('m.seq > p.last_read_seq')
+    .andWhereRaw('m.sender_id <> p.user_id')
+    .groupBy('p.userId', 'm.threadId')
+    .select('p.userId', 'm.threadId')
+    .count('* as count')) as { userId: string; threadId: string; count: number }[];
+  return new Map(rows.map((r) => [unreadKey(r.userId, r.threadId), Number(r.count)]));
 }
 
 export async function totalUnreadCount(db: Db, tenantId: string, userId: string): Promise<number> {
@@ -100,17 +114,26 @@ export async function insertThread(
 }
 
 /** Adds a message, moves the thread up, and counts it as read by its sender. */
+/**
+ * Stores a message, makes it the thread's latest activity and its sender's read position. Returns the message, the
+ * thread as updated, and every participant's read state after it (whom to notify; the delivery's loaders start from
+ * them: db/transaction.ts `CommittedRows`).
+ */
 export async function insertMessage(
   trx: Trx,
   tenantId: string,
   message: Pick<MessageRow, 'threadId' | 'senderId' | 'body'>,
-): Promise<MessageRow> {
+): Promise<{ message: MessageRow; thread: ThreadRow; readStates: ReadStateRow[] }> {
   const [row] = (await trx<MessageRow>('messages')
     .insert({ ...message, tenantId })
     .returning('*')) as MessageRow[];
-  await trx('threads').where({ tenantId, id: row.threadId }).update({ lastActivityAt: row.createdAt });
+  const [thread] = (await trx<ThreadRow>('threads')
+    .where({ tenantId, id: row.threadId })
+    .update({ lastActivityAt: row.createdAt })
+    .returning('*')) as ThreadRow[];
   await advanceReadState(trx, tenantId, row.threadId, row.senderId, row);
-  return row;
+  const readStates = await readStatesByThreads(trx, tenantId, [row.threadId]);
+  return { message: row, thread, readStates };
 }
 
 /** Moves a participant's read position forward to `message`; returns null when it was already there or beyond. */

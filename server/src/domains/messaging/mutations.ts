@@ -10,14 +10,7 @@ import { usersByIds } from '../identity/data.js';
 import { createNotifications, markThreadNotificationsRead } from '../notifications/data.js';
 import { patientsByIds } from '../patients/data.js';
 import { requireThreadAccess } from './access.js';
-import {
-  advanceReadState,
-  insertMessage,
-  insertThread,
-  messageInThread,
-  newestMessage,
-  participantIds,
-} from './data.js';
+import { advanceReadState, insertMessage, insertThread, messageInThread, newestMessage } from './data.js';
 import { threadViewerIds } from './threadViewers.js';
 import { stopTyping } from './typing.js';
 
@@ -36,14 +29,15 @@ async function postMessage(
   message: Pick<MessageRow, 'senderId' | 'body'>,
   viewing: ReadonlySet<string>,
 ): Promise<MessageRow> {
-  const row = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
+  const written = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
+  const row = written.message;
   await record(
     [{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }],
-    { message: [row] },
+    { message: [row], thread: [written.thread], readStates: written.readStates },
   );
-  const others = (await participantIds(trx, thread.tenantId, thread.id)).filter(
-    (id) => id !== message.senderId && !viewing.has(id),
-  );
+  const others = written.readStates
+    .map((state) => state.userId)
+    .filter((id) => id !== message.senderId && !viewing.has(id));
   await createNotifications(
     trx,
     record,
@@ -100,12 +94,21 @@ function forgetThread(ctx: Context, threadId: string): void {
 export async function sendMessage(ctx: Context, threadId: string, bodyInput: string): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
   const body = requiredText(bodyInput, 'body', { max: MAX_BODY });
-  const thread = await requireThreadAccess(ctx, threadId);
-  // Read before the transaction, so that no Redis round trip holds the tenant's event counter locked.
-  const viewing = await threadViewerIds(ctx, viewer, thread.id).catch((err: Error) => {
-    ctx.log.warn({ err: { message: err.message } }, 'could not read who views the thread; notifying every participant');
-    return new Set<string>();
-  });
+  // Who has the thread open is read before the transaction, so that no Redis round trip holds the tenant's event
+  // counter locked, and with the access check, whose refusal stands whatever it reads (nothing, for an id that is no
+  // thread's).
+  const [thread, viewing] = await Promise.all([
+    requireThreadAccess(ctx, threadId),
+    isUuid(threadId)
+      ? threadViewerIds(ctx, viewer, threadId).catch((err: Error) => {
+          ctx.log.warn(
+            { err: { message: err.message } },
+            'could not read who views the thread; notifying every participant',
+          );
+          return new Set<string>();
+        })
+      : new Set<string>(),
+  ]);
   const message = await commitChange(ctx, viewer.tenantId, (trx, record) =>
     postMessage(ctx, trx, record, thread, viewer.name, { senderId: viewer.userId, body }, viewing),
   );
