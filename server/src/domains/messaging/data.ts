@@ -61,12 +61,13 @@ export async function readStatesByThreads(
   return db<ReadStateRow>('threadParticipants').where({ tenantId }).whereIn('threadId', threadIds);
 }
 
-function unreadQuery(db: Db, tenantId: string, userId: string) {
+/** A participant's unread messages: after their read position, from someone else; one row per message and reader. */
+function unreadQuery(db: Db, tenantId: string) {
   return db('messages as m')
-    .join('threadParticipants as p', (j) => j.on('p.threadId', 'm.threadId').andOnVal('p.userId', userId))
+    .join('threadParticipants as p', 'p.threadId', 'm.threadId')
     .where('m.tenantId', tenantId)
     .andWhereRaw('m.seq > p.last_read_seq')
-    .andWhereNot('m.senderId', userId);
+    .andWhereRaw('m.sender_id <> p.user_id');
 }
 
 /** Whose unread count of which thread: `unreadCountsOf` answers by this key. */
@@ -82,13 +83,9 @@ export async function unreadCountsOf(
   tenantId: string,
   pairs: readonly { userId: string; threadId: string }[],
 ): Promise<Map<string, number>> {
-  const rows = (await db('messages as m')
-    .join('threadParticipants as p', 'p.threadId', 'm.threadId')
-    .where('m.tenantId', tenantId)
+  const rows = (await unreadQuery(db, tenantId)
     .whereIn('p.userId', [...new Set(pairs.map((p) => p.userId))])
     .whereIn('m.threadId', [...new Set(pairs.map((p) => p.threadId))])
-    .andWhereRaw('m.seq > p.last_read_seq')
-    .andWhereRaw('m.sender_id <> p.user_id')
     .groupBy('p.userId', 'm.threadId')
     .select('p.userId', 'm.threadId')
     .count('* as count')) as { userId: string; threadId: string; count: number }[];
@@ -96,7 +93,8 @@ export async function unreadCountsOf(
 }
 
 export async function totalUnreadCount(db: Db, tenantId: string, userId: string): Promise<number> {
-  const row = (await unreadQuery(db, tenantId, userId).count('* as count').first()) as { count: number } | undefined;
+  const row = (await unreadQuery(db, tenantId).where('p.userId', userId).count('* as count').first()) as
+    { count: number } | undefined;
   return Number(row?.count ?? 0);
 }
 
@@ -113,7 +111,6 @@ export async function insertThread(
   return row;
 }
 
-/** Adds a message, moves the thread up, and counts it as read by its sender. */
 /**
  * Stores a message, makes it the thread's latest activity and its sender's read position. Returns the message, the
  * thread as updated, and every participant's read state after it (whom to notify; the delivery's loaders start from
