@@ -65,3 +65,29 @@ export function untilEnd<T>(stream: AsyncIterableIterator<T>, onEnd: () => void)
   stream.whenEnded(onEnd);
   return stream;
 }
+
+/**
+ * `first`, then what `rest` yields: a stream of a state (counts) that opens with the state as it is. Ending it ends
+ * `rest`, whether or not `first` was taken.
+ */
+export function startWith<T>(first: T, rest: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  let pending: { value: T } | undefined = { value: first };
+  return {
+    next(): Promise<IteratorResult<T>> {
+      const taken = pending;
+      pending = undefined;
+      return taken ? Promise.resolve({ value: taken.value, done: false }) : rest.next();
+    },
+    return(): Promise<IteratorResult<T>> {
+      pending = undefined;
+      return rest.return ? rest.return() : Promise.resolve({ value: undefined, done: true });
+    },
+    throw(err: unknown): Promise<IteratorResult<T>> {
+      pending = undefined;
+      return rest.throw ? rest.throw(err) : Promise.reject(err as Error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -11,11 +11,11 @@ import type {
 import type { TypingSignal } from '../../events/channels.js';
 import type { EventTopic } from '../../events/eventLog.js';
 import type { FeedItem } from '../../subscriptions/feedItems.js';
-import { mapStream, untilEnd } from '../../subscriptions/mapStream.js';
+import { mapStream, startWith, untilEnd } from '../../subscriptions/mapStream.js';
 import { signalField } from '../../subscriptions/signalField.js';
 import { durableStream } from '../../subscriptions/streams.js';
 import { subscribeDurable } from '../../subscriptions/fields.js';
-import { mustLoad, type TenantLoaders } from '../../loaders.js';
+import { createTenantLoaders, mustLoad, type TenantLoaders } from '../../loaders.js';
 import { unreadNotificationCount } from '../notifications/data.js';
 import { requireThreadAccess } from './access.js';
 import { totalUnreadCount } from './data.js';
@@ -127,12 +127,14 @@ export const messagingSubscriptions: Resolvers = {
           topics: ['message', 'readReceipt', 'notification'],
           accept: countsMayChange,
         });
-        let last: UnreadCountsModel | null = null;
-        return mapStream(stream, async (item) => {
-          const [messages, notifications] = await Promise.all([
+        const read = () =>
+          Promise.all([
             totalUnreadCount(ctx.db, viewer.tenantId, viewer.userId),
             unreadNotificationCount(ctx.db, viewer.tenantId, viewer.userId),
           ]);
+        let last: UnreadCountsModel | null = null;
+        const changes = mapStream(stream, async (item) => {
+          const [messages, notifications] = await read();
           const counts: UnreadCountsModel = { messages, notifications, threadId: item.event.threadId };
           // A message from someone else raises two events (the message, then its notification) and both are usually
           // committed before the first is counted: the second would repeat the same counts, so it is left out.
@@ -141,6 +143,18 @@ export const messagingSubscriptions: Resolvers = {
           last = counts;
           return { counts, loaders: item.loaders };
         });
+        // The counts as they are first, read once the stream is live: whatever was committed before is in them, and
+        // every later change comes as an event. A client that read its counts before subscribing misses nothing that
+        // happened in between.
+        let now: Awaited<ReturnType<typeof read>>;
+        try {
+          now = await read();
+        } catch (err) {
+          await changes.return!();
+          throw err;
+        }
+        last = { messages: now[0], notifications: now[1], threadId: null };
+        return startWith({ counts: last, loaders: createTenantLoaders(ctx.db, viewer.tenantId) }, changes);
       },
       resolve: (
         { counts, loaders }: { counts: UnreadCountsModel; loaders: TenantLoaders },
