@@ -122,9 +122,11 @@ describe('Chart viewing held by the patientViewersChanged subscription', () => {
     const nurse = await openChart('nurse', chart);
     const lee = await t.token('lee');
     const firstTab = await subscribeLive(t.server, sockets.open(lee), CHANGED, { p: chart });
+    // Her arrival is announced (the nurse hears it) before the second tab opens: an announcement still on its way
+    // through pub/sub would reach a tab that went live meanwhile, and that tab hears only what follows its opening.
+    await vi.waitFor(() => expect(lastChange(nurse)).toEqual(['Dr. Maya Lee', 'Sam Rivera']));
     const secondTab = sockets.open(lee);
     const second = await subscribeLive(t.server, secondTab, CHANGED, { p: chart });
-    await vi.waitFor(() => expect(lastChange(nurse)).toEqual(['Dr. Maya Lee', 'Sam Rivera']));
     expect(await viewersOf(t, chart)).toEqual(['Dr. Maya Lee', 'Sam Rivera']);
 
     // One tab closes: Dr. Lee still has the chart open, and nothing is announced.
