@@ -27,18 +27,23 @@ function rowLoader<R>(load: (ids: string[]) => Promise<R[]>, field: keyof R): Da
   });
 }
 
+/** Rows by the value of one of their fields, each value's rows in their order. */
+export function groupRows<R>(rows: readonly R[], field: keyof R): Map<string, R[]> {
+  const groups = new Map<string, R[]>();
+  for (const row of rows) {
+    const key = String(row[field]);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
+}
+
 /** A loader of all rows sharing a field value (one-to-many), one query per batch. */
 function groupLoader<R>(load: (ids: string[]) => Promise<R[]>, field: keyof R): DataLoader<string, R[]> {
   return new DataLoader(async (keys) => {
     const ids = [...new Set(keys.filter(isUuid))];
-    const rows = ids.length ? await load(ids) : [];
-    const groups = new Map<string, R[]>();
-    for (const row of rows) {
-      const key = String(row[field]);
-      const group = groups.get(key);
-      if (group) group.push(row);
-      else groups.set(key, [row]);
-    }
+    const groups = groupRows(ids.length ? await load(ids) : [], field);
     return keys.map((key) => groups.get(key) ?? []);
   });
 }
@@ -69,18 +74,14 @@ export function createTenantLoaders(db: Db, t: string) {
     notification: rowLoader((ids) => notificationsByIds(db, t, ids), 'id'),
     integrationClient: rowLoader((ids) => integrationClientsByIds(db, t, ids), 'id'),
     /**
-     * Unread counts by `unreadKey(userId, threadId)`, for the viewers' own `unreadCount` loaders to share: the
+     * Unread counts by (user, thread), for the viewers' own `unreadCount` loaders to share: the
      * participants of a thread that a message reached, each in a delivery group of their own, are counted in one
      * statement instead of one each. It caches nothing (each viewer's loader does, and is cleared by the mutations).
      */
-    unreadCounts: new DataLoader<string, number>(
-      async (keys) => {
-        const pairs = keys.map((key) => {
-          const [userId, threadId] = key.split(':');
-          return { userId, threadId };
-        });
+    unreadCounts: new DataLoader<{ userId: string; threadId: string }, number>(
+      async (pairs) => {
         const counts = await unreadCountsOf(db, t, pairs);
-        return keys.map((key) => counts.get(key) ?? 0);
+        return pairs.map((pair) => counts.get(unreadKey(pair.userId, pair.threadId)) ?? 0);
       },
       { cache: false },
     ),
@@ -95,7 +96,7 @@ function createViewerLoaders(viewer: Viewer, shared: TenantLoaders) {
       Promise.all(
         threadIds.map((id) =>
           // Unread counts are a staff member's own (`Thread.unreadCount` is @staffOnly).
-          viewer.kind === 'user' && isUuid(id) ? shared.unreadCounts.load(unreadKey(viewer.userId, id)) : 0,
+          viewer.kind === 'user' && isUuid(id) ? shared.unreadCounts.load({ userId: viewer.userId, threadId: id }) : 0,
         ),
       ),
     ),

@@ -1,8 +1,8 @@
 import type { Db } from '../db/knex.js';
-import type { EventRow, ReadStateRow } from '../db/rows.js';
+import type { EventRow } from '../db/rows.js';
 import type { CommittedRows } from '../db/transaction.js';
 import type { LoggedEvent } from '../events/feed.js';
-import { createTenantLoaders, type TenantLoaders } from '../loaders.js';
+import { createTenantLoaders, groupRows, type TenantLoaders } from '../loaders.js';
 
 /** One event of the log as a subscription's resolvers receive it. */
 export interface FeedItem extends LoggedEvent {
@@ -34,18 +34,9 @@ function prime(loaders: TenantLoaders, sets: readonly CommittedRows[]): void {
     for (const row of rows.notification ?? []) loaders.notification.prime(row.id, row);
     for (const row of rows.thread ?? []) loaders.thread.prime(row.id, row);
     if (rows.readStates)
-      for (const [threadId, states] of byThread(rows.readStates)) loaders.readStates.prime(threadId, states);
+      for (const [threadId, states] of groupRows(rows.readStates, 'threadId'))
+        loaders.readStates.prime(threadId, states);
   }
-}
-
-function byThread(states: readonly ReadStateRow[]): Map<string, ReadStateRow[]> {
-  const threads = new Map<string, ReadStateRow[]>();
-  for (const state of states) {
-    const of = threads.get(state.threadId);
-    if (of) of.push(state);
-    else threads.set(state.threadId, [state]);
-  }
-  return threads;
 }
 
 /**

@@ -127,14 +127,16 @@ export const messagingSubscriptions: Resolvers = {
           topics: ['message', 'readReceipt', 'notification'],
           accept: countsMayChange,
         });
-        const read = () =>
-          Promise.all([
+        const read = async () => {
+          const [messages, notifications] = await Promise.all([
             totalUnreadCount(ctx.db, viewer.tenantId, viewer.userId),
             unreadNotificationCount(ctx.db, viewer.tenantId, viewer.userId),
           ]);
+          return { messages, notifications };
+        };
         let last: UnreadCountsModel | null = null;
         const changes = mapStream(stream, async (item) => {
-          const [messages, notifications] = await read();
+          const { messages, notifications } = await read();
           const counts: UnreadCountsModel = { messages, notifications, threadId: item.event.threadId };
           // A message from someone else raises two events (the message, then its notification) and both are usually
           // committed before the first is counted: the second would repeat the same counts, so it is left out.
@@ -146,14 +148,12 @@ export const messagingSubscriptions: Resolvers = {
         // The counts as they are first, read once the stream is live: whatever was committed before is in them, and
         // every later change comes as an event. A client that read its counts before subscribing misses nothing that
         // happened in between.
-        let now: Awaited<ReturnType<typeof read>>;
         try {
-          now = await read();
+          last = { ...(await read()), threadId: null };
         } catch (err) {
           await changes.return!();
           throw err;
         }
-        last = { messages: now[0], notifications: now[1], threadId: null };
         return startWith({ counts: last, loaders: createTenantLoaders(ctx.db, viewer.tenantId) }, changes);
       },
       resolve: (
