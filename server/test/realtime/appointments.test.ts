@@ -48,3 +48,47 @@ describe('appointmentChanged', () => {
     expect(mine.results).toHaveLength(1);
   });
 });
+
+const WHOLE = `id status room cancellationReason checkedInAt createdAt
+  provider { id name role email } patient { id mrn displayName dateOfBirth phone email }`;
+const WATCH = `subscription { appointmentChanged { kind appointment { ${WHOLE} } } }`;
+const READ = `query($id: ID!) { appointment(id: $id) { ${WHOLE} } }`;
+const UPDATE = `mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointment(id: $id, input: $i) { id } }`;
+const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
+const CANCEL = 'mutation($id: ID!, $r: String!) { cancelAppointment(id: $id, reason: $r) { id } }';
+
+describe('appointmentChanged after a change to a booked appointment', () => {
+  it('shows the appointment as the schedule then reads it: its provider and patient once moved, checked in and cancelled', async () => {
+    const { server, sunrise } = t;
+    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+    const booked = await server.gql(
+      CREATE,
+      { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(2, 15), room: 'Room 1' } },
+      frontDesk,
+    );
+    expect(booked.errors).toBeUndefined();
+    const id = booked.data!.createAppointment.id as string;
+    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+    const changes: [string, Record<string, unknown>][] = [
+      // Another provider and another patient: the event shows the ones it names now, not those it named when locked.
+      [UPDATE, { id, i: { providerId: sunrise.users.patel, patientId: sunrise.patients[1], room: 'Room 4' } }],
+      [CHECK_IN, { id }],
+      [CANCEL, { id, r: 'Patient called in sick' }],
+    ];
+    for (const [at, [mutation, variables]] of changes.entries()) {
+      const res = await server.gql(mutation, variables, frontDesk);
+      expect(res.errors).toBeUndefined();
+      const pushed = (await watch.waitFor(at + 1))[at].data!.appointmentChanged.appointment;
+      const read = await server.gql(READ, { id }, frontDesk);
+      expect(pushed).toEqual(read.data!.appointment);
+    }
+    const last = watch.results[2].data!.appointmentChanged.appointment;
+    expect(last).toMatchObject({
+      status: 'CANCELLED',
+      room: 'Room 4',
+      provider: { id: sunrise.users.patel, name: 'Dr. Arjun Patel' },
+      patient: { id: sunrise.patients[1] },
+    });
+    expect(last.checkedInAt).toEqual(expect.any(String));
+  });
+});

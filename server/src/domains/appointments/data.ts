@@ -1,5 +1,6 @@
-import type { Db, Trx } from '../../db/knex.js';
-import type { AppointmentRow, UserRow } from '../../db/rows.js';
+import { rowOfJson, type Db, type Trx } from '../../db/knex.js';
+import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
+import type { CommittedRows } from '../../db/transaction.js';
 
 /** Statuses that hold the provider's time: only these can collide with another booking. */
 export const BLOCKING_STATUSES = ['SCHEDULED', 'CHECKED_IN', 'IN_PROGRESS', 'COMPLETED'] as const;
@@ -61,9 +62,51 @@ export async function appointmentById(db: Db | Trx, tenantId: string, id: string
   return db<AppointmentRow>('appointments').where({ tenantId, id }).first();
 }
 
-/** Reads an appointment and locks it until the transaction ends. */
-export async function lockAppointment(trx: Trx, tenantId: string, id: string): Promise<AppointmentRow | undefined> {
-  return trx<AppointmentRow>('appointments').where({ tenantId, id }).forUpdate().first();
+/** An appointment locked by its change, with its provider and patient as the lock's statement read them. */
+export interface LockedAppointment {
+  appointment: AppointmentRow;
+  provider: UserRow | undefined;
+  patient: PatientRow | undefined;
+}
+
+/**
+ * Reads an appointment and locks it until the transaction ends; in the same statement, its provider and patient
+ * (not locked), which the change's delivery shows: it then reads nothing back (subscriptions/feedItems.ts). They are
+ * the rows the appointment named when the statement started; should the lock wait on a change that moved it to another
+ * provider or patient, the row named now is the one to read: `partiesOf` leaves the other out.
+ */
+export async function lockAppointment(trx: Trx, tenantId: string, id: string): Promise<LockedAppointment | undefined> {
+  const found = await trx('appointments as a')
+    .leftJoin('users as u', { 'u.tenantId': 'a.tenantId', 'u.id': 'a.providerId' })
+    .leftJoin('patients as p', { 'p.tenantId': 'a.tenantId', 'p.id': 'a.patientId' })
+    .where({ 'a.tenantId': tenantId, 'a.id': id })
+    .first<(AppointmentRow & { providerRow: unknown; patientRow: unknown }) | undefined>(
+      'a.*',
+      trx.raw('to_jsonb(u) as provider_row'),
+      trx.raw('to_jsonb(p) as patient_row'),
+    )
+    .forUpdate('a');
+  if (!found) return undefined;
+  const { providerRow, patientRow, ...appointment } = found;
+  return {
+    appointment,
+    provider: rowOfJson<UserRow>(providerRow),
+    patient: rowOfJson<PatientRow>(patientRow),
+  };
+}
+
+/**
+ * Of the users and patients a change read, the provider and patient its appointment names once changed: the rows its
+ * delivery shows, handed to it with the appointment (`CommittedRows`). One the appointment no longer names is left out.
+ */
+export function partiesOf(
+  row: AppointmentRow,
+  users: readonly (UserRow | undefined)[],
+  patients: readonly (PatientRow | undefined)[],
+): Pick<CommittedRows, 'user' | 'patient'> {
+  const provider = users.find((u) => u?.id === row.providerId);
+  const patient = patients.find((p) => p?.id === row.patientId);
+  return { user: provider ? [provider] : [], patient: patient ? [patient] : [] };
 }
 
 /**

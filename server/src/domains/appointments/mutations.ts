@@ -3,7 +3,7 @@ import type { TenantRow } from '../../db/rows.js';
 import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
-import type { AppointmentRow, UserRow } from '../../db/rows.js';
+import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
 import { commitChange } from '../../db/transaction.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
@@ -15,7 +15,9 @@ import {
   insertAppointment,
   lockAppointment,
   lockProvider,
+  partiesOf,
   updateAppointmentRow,
+  type LockedAppointment,
 } from './data.js';
 
 const MAX_LENGTH_MS = 12 * 3600 * 1000;
@@ -47,13 +49,16 @@ async function requireProviderFree(
   return provider;
 }
 
-/** Locks the appointment for the rest of the transaction; a cancelled one cannot change any more. */
-async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<AppointmentRow> {
-  const current = isUuid(id) ? await lockAppointment(trx, tenantId, id) : undefined;
-  if (!current) throw notFound('Appointment');
-  if (current.status === 'CANCELLED')
+/**
+ * Locks the appointment for the rest of the transaction, read with its provider and patient; a cancelled one cannot
+ * change any more.
+ */
+async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<LockedAppointment> {
+  const locked = isUuid(id) ? await lockAppointment(trx, tenantId, id) : undefined;
+  if (!locked) throw notFound('Appointment');
+  if (locked.appointment.status === 'CANCELLED')
     throw conflict('A cancelled appointment cannot be changed', 'APPOINTMENT_CANCELLED');
-  return current;
+  return locked;
 }
 
 export async function createAppointment(ctx: Context, input: CreateAppointmentInput): Promise<AppointmentRow> {
@@ -98,14 +103,16 @@ export async function updateAppointment(
   if (input.status) changes.status = input.status;
   else if (input.status === null) throw badInput('status cannot be null; leave it out to keep it', 'status');
   if (input.patientId === null) throw badInput('patientId cannot be null; leave it out to keep it', 'patientId');
+  let patient: PatientRow | undefined;
   if (input.patientId !== undefined) {
-    const [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
+    [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
     if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
     changes.patientId = patient.id;
   }
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    const current = await lockChangeable(trx, viewer.tenantId, id);
+    const locked = await lockChangeable(trx, viewer.tenantId, id);
+    const current = locked.appointment;
     const providerId = input.providerId ?? current.providerId;
     const startsAt = input.startsAt ?? current.startsAt;
     const endsAt = input.endsAt ?? current.endsAt;
@@ -138,7 +145,7 @@ export async function updateAppointment(
           data: moved && providerId !== current.providerId ? { previousProviderId: current.providerId } : {},
         },
       ],
-      { appointment: [row], user: provider ? [provider] : [] },
+      { appointment: [row], ...partiesOf(row, [provider, locked.provider], [patient, locked.patient]) },
     );
     return row;
   });
@@ -148,7 +155,8 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
   const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   const reason = requiredText(reasonInput, 'reason', { max: 500 });
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    const current = await lockChangeable(trx, viewer.tenantId, id);
+    const locked = await lockChangeable(trx, viewer.tenantId, id);
+    const current = locked.appointment;
     if (current.status === 'COMPLETED')
       throw conflict('A completed appointment cannot be cancelled', 'APPOINTMENT_COMPLETED');
     const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
@@ -157,6 +165,7 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
     });
     await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
+      ...partiesOf(row, [locked.provider], [locked.patient]),
     });
     return row;
   });
@@ -165,7 +174,8 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
 export async function checkInAppointment(ctx: Context, id: string): Promise<AppointmentRow> {
   const viewer = requireGrant(ctx.viewer, 'checkIn');
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    const current = await lockChangeable(trx, viewer.tenantId, id);
+    const locked = await lockChangeable(trx, viewer.tenantId, id);
+    const current = locked.appointment;
     if (current.status !== 'SCHEDULED') {
       throw conflict(`Only a scheduled appointment can be checked in; this one is ${current.status}`, 'NOT_SCHEDULED');
     }
@@ -175,6 +185,7 @@ export async function checkInAppointment(ctx: Context, id: string): Promise<Appo
     });
     await record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
+      ...partiesOf(row, [locked.provider], [locked.patient]),
     });
     return row;
   });
