@@ -57,10 +57,11 @@ const UPDATE = `mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointm
 const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
 const CANCEL = 'mutation($id: ID!, $r: String!) { cancelAppointment(id: $id, reason: $r) { id } }';
 
-describe('appointmentChanged after a change to a booked appointment', () => {
-  it('shows the appointment as the schedule then reads it: its provider and patient once moved, checked in and cancelled', async () => {
+describe("appointmentChanged through an appointment's life", () => {
+  it('shows the appointment as the schedule then reads it: booked, moved to another provider and patient, checked in, cancelled', async () => {
     const { server, sunrise } = t;
     const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
     const booked = await server.gql(
       CREATE,
       { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(2, 15), room: 'Room 1' } },
@@ -68,7 +69,16 @@ describe('appointmentChanged after a change to a booked appointment', () => {
     );
     expect(booked.errors).toBeUndefined();
     const id = booked.data!.createAppointment.id as string;
-    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+    const pushedAt = async (at: number) => {
+      const pushed = (await watch.waitFor(at + 1))[at].data!.appointmentChanged.appointment;
+      const read = await server.gql(READ, { id }, frontDesk);
+      expect(pushed).toEqual(read.data!.appointment);
+      return pushed;
+    };
+    expect(await pushedAt(0)).toMatchObject({
+      provider: { name: 'Dr. Maya Lee' },
+      patient: { id: sunrise.patients[0] },
+    });
     const changes: [string, Record<string, unknown>][] = [
       // Another provider and another patient: the event shows the ones it names now, not those it named when locked.
       [UPDATE, { id, i: { providerId: sunrise.users.patel, patientId: sunrise.patients[1], room: 'Room 4' } }],
@@ -78,11 +88,9 @@ describe('appointmentChanged after a change to a booked appointment', () => {
     for (const [at, [mutation, variables]] of changes.entries()) {
       const res = await server.gql(mutation, variables, frontDesk);
       expect(res.errors).toBeUndefined();
-      const pushed = (await watch.waitFor(at + 1))[at].data!.appointmentChanged.appointment;
-      const read = await server.gql(READ, { id }, frontDesk);
-      expect(pushed).toEqual(read.data!.appointment);
+      await pushedAt(at + 1);
     }
-    const last = watch.results[2].data!.appointmentChanged.appointment;
+    const last = watch.results[3].data!.appointmentChanged.appointment;
     expect(last).toMatchObject({
       status: 'CANCELLED',
       room: 'Room 4',

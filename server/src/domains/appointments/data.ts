@@ -1,4 +1,4 @@
-import { rowOfJson, type Db, type Trx } from '../../db/knex.js';
+import { isPgError, PgError, rowOfJson, type Db, type Trx } from '../../db/knex.js';
 import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
 import type { CommittedRows } from '../../db/transaction.js';
 
@@ -136,15 +136,35 @@ export async function findOverlap(
   return query;
 }
 
+/**
+ * Inserts an appointment and returns it with its patient (as a plain read gives it), read by the same statement for
+ * the booking's delivery. The patient is not read before: the insert's foreign key checks that it is one of the
+ * clinic's and holds it (KEY SHARE) until the transaction ends; a patient of no clinic's or of another fails it with
+ * PostgreSQL's foreign-key violation (`isPatientMissing`).
+ */
 export async function insertAppointment(
   trx: Trx,
   tenantId: string,
   appointment: Pick<AppointmentRow, 'providerId' | 'patientId' | 'startsAt' | 'endsAt' | 'room' | 'reason'>,
-): Promise<AppointmentRow> {
-  const [row] = await trx<AppointmentRow>('appointments')
+): Promise<{ appointment: AppointmentRow; patient: PatientRow | undefined }> {
+  const [inserted] = (await trx<AppointmentRow>('appointments')
     .insert({ ...appointment, tenantId })
-    .returning('*');
-  return row as AppointmentRow;
+    .returning([
+      '*',
+      trx.raw(
+        '(select to_jsonb(p) from patients p where p.tenant_id = appointments.tenant_id and p.id = appointments.patient_id) as patient_row',
+      ),
+    ])) as unknown as (AppointmentRow & { patientRow: unknown })[];
+  const { patientRow, ...row } = inserted;
+  return { appointment: row, patient: rowOfJson<PatientRow>(patientRow) };
+}
+
+/** Whether an appointment's insert failed because its patient is none of its clinic's (`insertAppointment`). */
+export function isPatientMissing(err: unknown): boolean {
+  return (
+    isPgError(err, PgError.foreignKeyViolation) &&
+    String((err as { constraint?: unknown }).constraint).includes('patient')
+  );
 }
 
 export async function updateAppointmentRow(

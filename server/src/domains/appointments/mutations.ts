@@ -8,11 +8,12 @@ import { commitChange } from '../../db/transaction.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
-import { patientsByIds, referredPatient } from '../patients/data.js';
+import { patientsByIds } from '../patients/data.js';
 import {
   BLOCKING_STATUSES,
   findOverlap,
   insertAppointment,
+  isPatientMissing,
   lockAppointment,
   lockProvider,
   partiesOf,
@@ -21,6 +22,7 @@ import {
 } from './data.js';
 
 const MAX_LENGTH_MS = 12 * 3600 * 1000;
+const NOT_A_PATIENT = 'patientId does not name a patient of your clinic';
 
 function checkTimes(startsAt: Date, endsAt: Date): void {
   timeRange(startsAt, endsAt, ['startsAt', 'endsAt'], MAX_LENGTH_MS, 'appointment');
@@ -67,23 +69,23 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   checkTimes(startsAt, endsAt);
   const room = optionalText(input.room, 'room', 40);
   const reason = optionalText(input.reason, 'reason', 500);
+  if (!isUuid(input.patientId)) throw badInput(NOT_A_PATIENT, 'patientId');
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    const patient = isUuid(input.patientId) ? await referredPatient(trx, viewer.tenantId, input.patientId) : undefined;
-    if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
     const provider = await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
-    const row = await insertAppointment(trx, viewer.tenantId, {
+    const { appointment: row, patient } = await insertAppointment(trx, viewer.tenantId, {
       providerId: input.providerId,
-      patientId: patient.id,
+      patientId: input.patientId,
       startsAt,
       endsAt,
       room,
       reason,
+    }).catch((err: unknown) => {
+      throw isPatientMissing(err) ? badInput(NOT_A_PATIENT, 'patientId') : err;
     });
     await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
-      user: [provider],
-      patient: [patient],
+      ...partiesOf(row, [provider], [patient]),
     });
     return row;
   });
@@ -106,7 +108,7 @@ export async function updateAppointment(
   let patient: PatientRow | undefined;
   if (input.patientId !== undefined) {
     [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
-    if (!patient) throw badInput('patientId does not name a patient of your clinic', 'patientId');
+    if (!patient) throw badInput(NOT_A_PATIENT, 'patientId');
     changes.patientId = patient.id;
   }
 

@@ -1,16 +1,8 @@
-import type { Db, Trx } from '../../db/knex.js';
+import type { Db } from '../../db/knex.js';
 import type { PatientRow } from '../../db/rows.js';
 
 export async function patientsByIds(db: Db, tenantId: string, ids: string[]): Promise<PatientRow[]> {
   return db<PatientRow>('patients').where({ tenantId }).whereIn('id', ids);
-}
-
-/**
- * Reads a patient a row about to be written refers to, holding its key until the transaction ends: KEY SHARE, the lock
- * the foreign key of that row takes anyway. Edits of the patient's details go on; deleting the patient waits.
- */
-export async function referredPatient(trx: Trx, tenantId: string, id: string): Promise<PatientRow | undefined> {
-  return trx<PatientRow>('patients').where({ tenantId, id }).forKeyShare().first();
 }
 
 export interface PatientPageQuery {
