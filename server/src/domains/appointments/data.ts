@@ -72,8 +72,11 @@ export interface LockedAppointment {
 /**
  * Reads an appointment and locks it until the transaction ends; in the same statement, its provider and patient
  * (not locked), which the change's delivery shows: it then reads nothing back (subscriptions/feedItems.ts). They are
- * the rows the appointment named when the statement started; should the lock wait on a change that moved it to another
- * provider or patient, the row named now is the one to read: `partiesOf` leaves the other out.
+ * the rows the appointment named when the statement started. Should the lock wait on a change that gives the
+ * appointment another provider or patient, PostgreSQL rechecks the join of the appointment as that change left it
+ * with the rows read before the wait: the joins are left joins, so the appointment is still found (an inner join
+ * would drop it: "Appointment not found"), and `partiesOf` hands on only the rows it names now
+ * (server/test/realtime/appointment-races.postgres.test.ts).
  */
 export async function lockAppointment(trx: Trx, tenantId: string, id: string): Promise<LockedAppointment | undefined> {
   const found = await trx('appointments as a')

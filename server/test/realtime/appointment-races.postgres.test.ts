@@ -1,0 +1,72 @@
+import { describe, expect, it, vi } from 'vitest';
+import { subscribeLive } from '../helpers/realtime.js';
+import { useSockets, useTestServer } from '../helpers/setup.js';
+
+// A second connection holds the appointment's lock while a mutation waits on it: the embedded database has one
+// connection, on which the mutation would wait for ever. PostgreSQL only.
+const t = useTestServer();
+const sockets = useSockets(t);
+
+const WHOLE = 'id status provider { id name } patient { id displayName }';
+const WATCH = `subscription { appointmentChanged { kind appointment { ${WHOLE} } } }`;
+const READ = `query($id: ID!) { appointment(id: $id) { ${WHOLE} } }`;
+const CREATE = 'mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }';
+const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
+
+describe('a change that waited on another change of the same appointment', () => {
+  it('shows the provider and patient the appointment names once the other committed, not those it named before', async () => {
+    const { server, sunrise } = t;
+    const { db } = server.app.services;
+    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+    const start = Date.UTC(2032, 2, 3, 15);
+    const booked = await server.gql(
+      CREATE,
+      {
+        i: {
+          providerId: sunrise.users.lee,
+          patientId: sunrise.patients[0],
+          startsAt: new Date(start).toISOString(),
+          endsAt: new Date(start + 30 * 60_000).toISOString(),
+        },
+      },
+      frontDesk,
+    );
+    expect(booked.errors).toBeUndefined();
+    const id = booked.data!.createAppointment.id as string;
+    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+
+    // Another change holds the appointment, giving it to another provider and patient, while the check-in comes in.
+    const other = await db.transaction();
+    try {
+      await other('appointments').where({ id }).forUpdate().first();
+      await other('appointments')
+        .where({ id })
+        .update({ providerId: sunrise.users.patel, patientId: sunrise.patients[1] });
+      const checkIn = server.gql(CHECK_IN, { id }, frontDesk);
+      await vi.waitFor(
+        async () => {
+          const { rows } = (await db.raw(
+            `select count(*)::int as waiting from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock' and query like '%to_jsonb(u)%'`,
+          )) as { rows: { waiting: number }[] };
+          expect(rows[0].waiting).toBe(1);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      await other.commit();
+      expect((await checkIn).errors).toBeUndefined();
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+
+    const [event] = await watch.waitFor(1);
+    const pushed = event.data!.appointmentChanged;
+    expect(pushed.kind).toBe('CHECKED_IN');
+    expect(pushed.appointment).toMatchObject({
+      status: 'CHECKED_IN',
+      provider: { id: sunrise.users.patel, name: 'Dr. Arjun Patel' },
+      patient: { id: sunrise.patients[1] },
+    });
+    expect(pushed.appointment).toEqual((await server.gql(READ, { id }, frontDesk)).data!.appointment);
+  });
+});
