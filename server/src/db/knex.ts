@@ -45,21 +45,22 @@ function camelizeRow(row: unknown): unknown {
   return out;
 }
 
-/** The schema's timestamp columns, every one `timestamptz`, all named `…_at` or `at` (db/migrations). */
-const TIMESTAMP_COLUMN = /(^|_)at$/;
+/** The schema's timestamp columns, every one `timestamptz`, all named `…_at` or `at` (db/migrations): camelCased. */
+const TIMESTAMP_FIELD = /(^at|At)$/;
 
 /**
  * A whole row a statement returned as JSON (`to_jsonb(u) as provider`), as the data layer returns a row of its own:
- * keys in camelCase, timestamps as Dates (to milliseconds, as pg's parser makes them), dates and the rest as JSON has
- * them. One statement can so return a joined table's rows whole beside its own: an appointment's lock brings the
- * provider and patient its change's delivery shows (domains/appointments/data.ts). Null (no such row) stays undefined.
+ * keys in camelCase (`camelizeRow`), timestamps as Dates (to milliseconds, as pg's parser makes them), dates and the
+ * rest as JSON has them. One statement can so return a joined table's rows whole beside its own: an appointment's lock
+ * brings the provider and patient its change's delivery shows (domains/appointments/data.ts). Null (no such row) is
+ * undefined.
  */
 export function rowOfJson<T>(json: unknown): T | undefined {
   if (json === null || typeof json !== 'object') return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json as Record<string, unknown>))
-    out[toCamel(key)] = typeof value === 'string' && TIMESTAMP_COLUMN.test(key) ? new Date(value) : value;
-  return out as T;
+  const row = camelizeRow(json) as Record<string, unknown>;
+  for (const [field, value] of Object.entries(row))
+    if (typeof value === 'string' && TIMESTAMP_FIELD.test(field)) row[field] = new Date(value);
+  return row as T;
 }
 
 /** Code speaks camelCase, the database snake_case; knex translates identifiers both ways. */
