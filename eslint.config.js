@@ -39,6 +39,62 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: reactHooks.configs.recommended.rules,
   },
+  {
+    // Layers import downward (docs/architecture.md, "Layers"): the event core knows rows, cursors and pub/sub, and
+    // nothing of GraphQL, loaders, domains or transports; the storage layer knows nothing of the layers above it.
+    files: ['server/src/events/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '../app.js',
+                '../schema.js',
+                '../context.js',
+                '../loaders.js',
+                '../metrics.js',
+                '../domains/*',
+                '../subscriptions/*',
+                '../http/*',
+                '../realtime/*',
+              ],
+              message: 'events/ imports downward only: rows, cursors, channels and pub/sub (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/src/db/**/*.ts'],
+    // The database command (migrate, seed, prune) is an entry point, not a layer.
+    ignores: ['server/src/db/cli.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/app.js',
+                '**/schema.js',
+                '**/context.js',
+                '**/loaders.js',
+                '**/events/*',
+                '**/domains/*',
+                '**/subscriptions/*',
+                '**/http/*',
+                '**/realtime/*',
+              ],
+              message: 'db/ is the storage layer: it imports nothing of the layers above it (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   prettier,
   {
     // Prettier wraps code at 120; comments are ours to wrap. GraphQL documents and messages in strings may run longer.

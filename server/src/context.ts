@@ -1,7 +1,7 @@
 import type { Viewer } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
-import type { EventsCommitted } from './db/transaction.js';
+import type { EventsCommitted } from './events/outbox.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../db/knex.js';
 import type { EventRow } from '../db/rows.js';
-import type { CommittedRows } from '../db/transaction.js';
+import type { CommittedRows } from '../events/outbox.js';
 import type { LoggedEvent } from '../events/feed.js';
 import { createTenantLoaders, groupRows, type TenantLoaders } from '../loaders.js';
 

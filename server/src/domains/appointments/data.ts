@@ -1,6 +1,6 @@
 import { isPgError, PgError, rowOfJson, type Db, type Trx } from '../../db/knex.js';
 import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
-import type { CommittedRows } from '../../db/transaction.js';
+import type { CommittedRows } from '../../events/outbox.js';
 
 /** Statuses that hold the provider's time: only these can collide with another booking. */
 export const BLOCKING_STATUSES = ['SCHEDULED', 'CHECKED_IN', 'IN_PROGRESS', 'COMPLETED'] as const;

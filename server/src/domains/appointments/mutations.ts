@@ -4,7 +4,7 @@ import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
 import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
-import { commitChange } from '../../db/transaction.js';
+import { commitChange } from '../../events/outbox.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';

@@ -3,7 +3,7 @@ import { ThrottleKey, type Attempt, type AttemptKeys } from '../../auth/throttle
 import type { Context } from '../../context.js';
 import { ErrorCode } from '../../errors.js';
 import type { UserRow } from '../../db/rows.js';
-import { commitChange } from '../../db/transaction.js';
+import { commitChange } from '../../events/outbox.js';
 import { createNotifications } from '../notifications/data.js';
 import { listStaff } from './data.js';
 

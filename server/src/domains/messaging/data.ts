@@ -114,7 +114,7 @@ export async function insertThread(
 /**
  * Stores a message, makes it the thread's latest activity and its sender's read position. Returns the message, the
  * thread as updated, and every participant's read state after it (whom to notify; the delivery's loaders start from
- * them: db/transaction.ts `CommittedRows`).
+ * them: events/outbox.ts `CommittedRows`).
  */
 export async function insertMessage(
   trx: Trx,

@@ -1,7 +1,7 @@
 import { requireViewer } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { MessageRow, ThreadRow } from '../../db/rows.js';
-import { commitChange, type RecordEvents } from '../../db/transaction.js';
+import { commitChange, type RecordEvents } from '../../events/outbox.js';
 import type { Trx } from '../../db/knex.js';
 import type { CreateThreadInput } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../errors.js';

@@ -1,6 +1,6 @@
 import type { Db, Trx } from '../../db/knex.js';
 import type { NotificationKind, NotificationRow, Priority } from '../../db/rows.js';
-import type { RecordEvents } from '../../db/transaction.js';
+import type { RecordEvents } from '../../events/outbox.js';
 
 export interface NewNotification {
   userId: string;

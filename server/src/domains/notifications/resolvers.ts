@@ -1,5 +1,5 @@
 import { requirePermission, requireViewer } from '../../auth/roles.js';
-import { commitChange } from '../../db/transaction.js';
+import { commitChange } from '../../events/outbox.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, notFound } from '../../errors.js';
 import { isUuid, pageSize, requiredText } from '../../validation.js';

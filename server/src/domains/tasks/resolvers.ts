@@ -1,5 +1,5 @@
 import { requirePermission, requireViewer } from '../../auth/roles.js';
-import { commitChange } from '../../db/transaction.js';
+import { commitChange } from '../../events/outbox.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, forbidden, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText } from '../../validation.js';

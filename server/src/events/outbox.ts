@@ -1,4 +1,4 @@
-import { appendEvents, type NewEvent } from '../events/eventLog.js';
+import { appendEvents, type NewEvent } from './eventLog.js';
 import type { Logger } from '../logger.js';
 import type {
   AppointmentRow,
@@ -9,8 +9,8 @@ import type {
   ReadStateRow,
   ThreadRow,
   UserRow,
-} from './rows.js';
-import type { Db, Trx } from './knex.js';
+} from '../db/rows.js';
+import type { Db, Trx } from '../db/knex.js';
 
 /**
  * Rows a change wrote or locked, as they are at its commit, named as the tenant loader that reads each kind
