@@ -1,5 +1,3 @@
-import type { Viewer } from './tokens.js';
-
 /**
  * What an integration client may be granted, and what each grant means. The schema says which scope each field needs
  * (`@requiresScope` in schema/*.graphql); docs/integrators.md explains them to integrators. Staff hold all of them
@@ -35,8 +33,15 @@ export function isScope(value: unknown): value is Scope {
   return typeof value === 'string' && Object.hasOwn(Scopes, value);
 }
 
+/**
+ * Who holds scopes, as a caller (tokens.ts `Viewer`) is one: staff, or an integration with its token's scopes. Named
+ * here, not imported, so that tokens.ts, which checks a token's scopes with `isScope`, and this file do not import each
+ * other.
+ */
+export type ScopeHolder = { kind: 'user' } | { kind: 'integration'; scopes: readonly Scope[] };
+
 /** Every scope the caller holds, implied ones included. */
-export function scopesOf(viewer: Viewer): ReadonlySet<Scope> {
+export function scopesOf(viewer: ScopeHolder): ReadonlySet<Scope> {
   if (viewer.kind === 'user') return STAFF_SCOPES;
   const held = new Set<Scope>();
   for (const scope of viewer.scopes) {

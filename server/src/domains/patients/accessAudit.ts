@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import type { Viewer } from '../../auth/tokens.js';
-import type { Context } from '../../context.js';
 import type { Db } from '../../db/knex.js';
 import type { AccessAction, AccessTransport } from '../../db/rows.js';
 import type { Logger } from '../../logger.js';
@@ -425,14 +424,28 @@ export class AccessAuditWriter {
   }
 }
 
+/**
+ * What the audit reads of one operation: an operation's context (context.ts `Context`) is one. Named here rather than
+ * imported, so that the context, which holds its operation's `PatientReads`, and this file do not import each other.
+ */
+export interface AuditedOperation {
+  readonly patientReads: PatientReads;
+  readonly viewer: Viewer | null;
+  /** A subscription's transport: who it is as authenticated. */
+  readonly transport?: { readonly identity: { readonly viewer: Viewer } };
+  readonly via: AccessTransport;
+  readonly requestId: string;
+  readonly services: { readonly audit: AccessAuditWriter };
+}
+
 /** Who the audit names for an operation: the caller as authenticated (a subscription's is watched; this is no read). */
-const readerOf = (ctx: Context): Viewer | null => ctx.transport?.identity.viewer ?? ctx.viewer;
+const readerOf = (ctx: AuditedOperation): Viewer | null => ctx.transport?.identity.viewer ?? ctx.viewer;
 
 /**
  * Writes the entries of what one operation read (HTTP, or a query or mutation over WebSocket or SSE) and resolves once
  * they are written; rejects when they could not be (the caller then withholds the result).
  */
-export function auditOperation(ctx: Context): Promise<void> {
+export function auditOperation(ctx: AuditedOperation): Promise<void> {
   const reads = ctx.patientReads.take();
   const reader = readerOf(ctx);
   if (reads.length === 0 || !reader) return Promise.resolve();
@@ -440,7 +453,7 @@ export function auditOperation(ctx: Context): Promise<void> {
 }
 
 /** A stream that graphql-js runs per subscriber (not a delivery group): what its last event read, written after. */
-export function auditStreamEvent(ctx: Context): void {
+export function auditStreamEvent(ctx: AuditedOperation): void {
   const reads = ctx.patientReads.take();
   const reader = readerOf(ctx);
   if (reads.length > 0 && reader) ctx.services.audit.writeDelivered(grantOf(reads, reader, ctx.via, ctx.requestId));
