@@ -462,6 +462,24 @@ describe('unread counts and read state', () => {
     expect((await threadAs('patel', thread.id)).unreadCount).toBe(1);
   });
 
+  it('lists readStates in the order of participants, by name, and keeps that order as people read', async () => {
+    const thread = await createThread('lee', {
+      subject: 'Receipts in order',
+      participantIds: [sunrise.users.nurse, sunrise.users.patel],
+    });
+    // Dr. Arjun Patel, Dr. Maya Lee, Sam Rivera: not the order in which the thread took them in.
+    const byName = thread.participants.map((p: { id: string }) => p.id);
+    expect(byName).toEqual([sunrise.users.patel, sunrise.users.lee, sunrise.users.nurse]);
+    const idsOf = (view: { readStates: { user: { id: string } }[] }) => view.readStates.map((s) => s.user.id);
+    expect(idsOf(thread)).toEqual(byName);
+
+    const message = await send('nurse', thread.id, 'Photos are in');
+    const marked = dataOf(await server.gql(MARK_READ, { t: thread.id, m: message.id }, token.patel)).markThreadRead;
+    expect(idsOf(marked)).toEqual(byName);
+    for (const user of ['lee', 'patel', 'nurse'] as const)
+      expect(idsOf(await threadAs(user, thread.id))).toEqual(byName);
+  });
+
   it('answers markThreadRead with the read state after the change', async () => {
     const thread = await createThread('lee', { subject: 'Fresh receipts', participantIds: [sunrise.users.patel] });
     const message = await send('lee', thread.id, 'read me');

@@ -1,5 +1,7 @@
 import { requireViewer } from '../../auth/roles.js';
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import type { Context } from '../../context.js';
+import type { ReadStateRow, UserRow } from '../../db/rows.js';
 import { mustLoad } from '../../loaders.js';
 import { badInput } from '../../errors.js';
 import { decodeCursor, encodeCursor, pageSize } from '../../validation.js';
@@ -7,6 +9,19 @@ import { requireThreadAccess, viewerTakesPart } from './access.js';
 import { messagesPage, threadsOfUser, totalUnreadCount } from './data.js';
 import { createThread, markThreadRead, sendMessage } from './mutations.js';
 import { setTyping } from './typing.js';
+
+/**
+ * A thread's participants with their read state, ordered by name (then id: two namesakes keep their places). Both
+ * `participants` and `readStates` come in this order: the rows' own order changes whenever someone reads (PostgreSQL
+ * writes an updated row anew), and a list of read receipts must not reshuffle when one of them moves.
+ */
+async function participantsByName(ctx: Context, threadId: string): Promise<{ state: ReadStateRow; user: UserRow }[]> {
+  const states = await ctx.loaders.readStates.load(threadId);
+  const users = await Promise.all(states.map((s) => mustLoad(ctx.loaders.user, s.userId, 'participant')));
+  return states
+    .map((state, i) => ({ state, user: users[i] }))
+    .sort((a, b) => a.user.name.localeCompare(b.user.name) || (a.user.id < b.user.id ? -1 : 1));
+}
 
 export const messagingResolvers: Resolvers = {
   Query: {
@@ -54,14 +69,10 @@ export const messagingResolvers: Resolvers = {
   },
   Thread: {
     patient: (t, _args, ctx) => (t.patientId ? ctx.loaders.patient.load(t.patientId) : null),
-    participants: async (t, _args, ctx) => {
-      const states = await ctx.loaders.readStates.load(t.id);
-      const users = await Promise.all(states.map((s) => mustLoad(ctx.loaders.user, s.userId, 'participant')));
-      return users.sort((a, b) => a.name.localeCompare(b.name));
-    },
+    participants: async (t, _args, ctx) => (await participantsByName(ctx, t.id)).map(({ user }) => user),
     lastMessage: (t, _args, ctx) => ctx.loaders.lastMessage.load(t.id),
     unreadCount: (t, _args, ctx) => ctx.loaders.unreadCount.load(t.id),
-    readStates: (t, _args, ctx) => ctx.loaders.readStates.load(t.id),
+    readStates: async (t, _args, ctx) => (await participantsByName(ctx, t.id)).map(({ state }) => state),
   },
   Message: {
     thread: (m, _args, ctx) => mustLoad(ctx.loaders.thread, m.threadId, 'thread'),
