@@ -99,4 +99,33 @@ describe("appointmentChanged through an appointment's life", () => {
     });
     expect(last.checkedInAt).toEqual(expect.any(String));
   });
+
+  it("reads a move's new patient in the update's own statement: no other read of patients until the subscriber has it", async () => {
+    const { server, sunrise } = t;
+    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+    const booked = await server.gql(
+      CREATE,
+      { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(3, 15) } },
+      frontDesk,
+    );
+    expect(booked.errors).toBeUndefined();
+    const id = booked.data!.createAppointment.id as string;
+    await watch.waitFor(1);
+
+    const sql: string[] = [];
+    const onQuery = (query: { sql: string }) => sql.push(query.sql);
+    server.db.on('query', onQuery);
+    try {
+      const moved = await server.gql(UPDATE, { id, i: { patientId: sunrise.patients[2] } }, frontDesk);
+      expect(moved.errors).toBeUndefined();
+      const [, pushed] = await watch.waitFor(2);
+      expect(pushed.data!.appointmentChanged.appointment.patient.id).toBe(sunrise.patients[2]);
+    } finally {
+      server.db.removeListener('query', onQuery);
+    }
+    // The lock reads the appointment with the patient it named; the update returns the one it names now.
+    const readsOfPatients = sql.filter((statement) => /\bpatients\b/.test(statement));
+    expect(readsOfPatients.map((statement) => statement.split(' ')[0])).toEqual(['select', 'update']);
+  });
 });

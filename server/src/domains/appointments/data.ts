@@ -139,6 +139,10 @@ export async function findOverlap(
   return query;
 }
 
+/** The written appointment's patient, whole, beside the row a statement returns (`rowOfJson` makes it a row). */
+const PATIENT_ROW =
+  '(select to_jsonb(p) from patients p where p.tenant_id = appointments.tenant_id and p.id = appointments.patient_id) as patient_row';
+
 /**
  * Inserts an appointment and returns it with its patient (as a plain read gives it), read by the same statement for
  * the booking's delivery. The patient is not read before: the insert's foreign key checks that it is one of the
@@ -152,17 +156,15 @@ export async function insertAppointment(
 ): Promise<{ appointment: AppointmentRow; patient: PatientRow | undefined }> {
   const [inserted] = (await trx<AppointmentRow>('appointments')
     .insert({ ...appointment, tenantId })
-    .returning([
-      '*',
-      trx.raw(
-        '(select to_jsonb(p) from patients p where p.tenant_id = appointments.tenant_id and p.id = appointments.patient_id) as patient_row',
-      ),
-    ])) as unknown as (AppointmentRow & { patientRow: unknown })[];
+    .returning(['*', trx.raw(PATIENT_ROW)])) as unknown as (AppointmentRow & { patientRow: unknown })[];
   const { patientRow, ...row } = inserted;
   return { appointment: row, patient: rowOfJson<PatientRow>(patientRow) };
 }
 
-/** Whether an appointment's insert failed because its patient is none of its clinic's (`insertAppointment`). */
+/**
+ * Whether an appointment's insert or update failed because its patient is none of its clinic's (`insertAppointment`,
+ * `updateAppointmentRow`).
+ */
 export function isPatientMissing(err: unknown): boolean {
   return (
     isPgError(err, PgError.foreignKeyViolation) &&
@@ -170,15 +172,23 @@ export function isPatientMissing(err: unknown): boolean {
   );
 }
 
+/**
+ * Updates an appointment and returns it as it now is. A change of patient also returns the new patient, read by the
+ * same statement for the change's delivery, as a booking's insert does: the update's foreign key checks that it is one
+ * of the clinic's and holds it until the transaction ends (`isPatientMissing` when it is not).
+ */
 export async function updateAppointmentRow(
   trx: Trx,
   tenantId: string,
   id: string,
   changes: Partial<Omit<AppointmentRow, 'id' | 'tenantId' | 'createdAt'>>,
-): Promise<AppointmentRow> {
-  const [row] = await trx<AppointmentRow>('appointments')
+): Promise<{ appointment: AppointmentRow; patient: PatientRow | undefined }> {
+  const [updated] = (await trx<AppointmentRow>('appointments')
     .where({ tenantId, id })
     .update({ ...changes, updatedAt: trx.fn.now() as unknown as Date })
-    .returning('*');
-  return row as AppointmentRow;
+    .returning(changes.patientId === undefined ? ['*'] : ['*', trx.raw(PATIENT_ROW)])) as unknown as (AppointmentRow & {
+    patientRow?: unknown;
+  })[];
+  const { patientRow, ...row } = updated;
+  return { appointment: row, patient: rowOfJson<PatientRow>(patientRow) };
 }

@@ -3,12 +3,11 @@ import type { TenantRow } from '../../db/rows.js';
 import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
-import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
+import type { AppointmentRow, UserRow } from '../../db/rows.js';
 import { commitChange } from '../../events/outbox.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
-import { patientsByIds } from '../patients/data.js';
 import {
   BLOCKING_STATUSES,
   findOverlap,
@@ -105,11 +104,10 @@ export async function updateAppointment(
   if (input.status) changes.status = input.status;
   else if (input.status === null) throw badInput('status cannot be null; leave it out to keep it', 'status');
   if (input.patientId === null) throw badInput('patientId cannot be null; leave it out to keep it', 'patientId');
-  let patient: PatientRow | undefined;
   if (input.patientId !== undefined) {
-    [patient] = isUuid(input.patientId) ? await patientsByIds(ctx.db, viewer.tenantId, [input.patientId]) : [];
-    if (!patient) throw badInput(NOT_A_PATIENT, 'patientId');
-    changes.patientId = patient.id;
+    // Whether it names a patient of the clinic is the update's foreign key's to say (`updateAppointmentRow`).
+    if (!isUuid(input.patientId)) throw badInput(NOT_A_PATIENT, 'patientId');
+    changes.patientId = input.patientId;
   }
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
@@ -136,7 +134,11 @@ export async function updateAppointment(
     if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
     if (changes.patientId === current.patientId) delete changes.patientId;
     if (Object.keys(changes).length === 0) return current;
-    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes);
+    const { appointment: row, patient } = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes).catch(
+      (err: unknown) => {
+        throw isPatientMissing(err) ? badInput(NOT_A_PATIENT, 'patientId') : err;
+      },
+    );
     await record(
       [
         {
@@ -161,7 +163,7 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
     const current = locked.appointment;
     if (current.status === 'COMPLETED')
       throw conflict('A completed appointment cannot be cancelled', 'APPOINTMENT_COMPLETED');
-    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
+    const { appointment: row } = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
       status: 'CANCELLED',
       cancellationReason: reason,
     });
@@ -181,7 +183,7 @@ export async function checkInAppointment(ctx: Context, id: string): Promise<Appo
     if (current.status !== 'SCHEDULED') {
       throw conflict(`Only a scheduled appointment can be checked in; this one is ${current.status}`, 'NOT_SCHEDULED');
     }
-    const row = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
+    const { appointment: row } = await updateAppointmentRow(trx, viewer.tenantId, current.id, {
       status: 'CHECKED_IN',
       checkedInAt: trx.fn.now() as unknown as Date,
     });
