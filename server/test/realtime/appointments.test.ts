@@ -57,18 +57,27 @@ const UPDATE = `mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointm
 const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
 const CANCEL = 'mutation($id: ID!, $r: String!) { cancelAppointment(id: $id, reason: $r) { id } }';
 
+/**
+ * A nurse watching every change of the clinic, then a visit with Dr. Lee for the first patient that the front desk
+ * books on `day` of the test month (the watch's first event).
+ */
+async function watchedBooking(day: number, room?: string) {
+  const { server, sunrise } = t;
+  const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+  const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+  const booked = await server.gql(
+    CREATE,
+    { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(day, 15), room } },
+    frontDesk,
+  );
+  expect(booked.errors).toBeUndefined();
+  return { frontDesk, watch, id: booked.data!.createAppointment.id as string };
+}
+
 describe("appointmentChanged through an appointment's life", () => {
   it('shows the appointment as the schedule then reads it: booked, moved to another provider and patient, checked in, cancelled', async () => {
     const { server, sunrise } = t;
-    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
-    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
-    const booked = await server.gql(
-      CREATE,
-      { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(2, 15), room: 'Room 1' } },
-      frontDesk,
-    );
-    expect(booked.errors).toBeUndefined();
-    const id = booked.data!.createAppointment.id as string;
+    const { frontDesk, watch, id } = await watchedBooking(2, 'Room 1');
     const pushedAt = async (at: number) => {
       const pushed = (await watch.waitFor(at + 1))[at].data!.appointmentChanged.appointment;
       const read = await server.gql(READ, { id }, frontDesk);
@@ -102,15 +111,7 @@ describe("appointmentChanged through an appointment's life", () => {
 
   it("reads a move's new patient in the update's own statement: no other read of patients until the subscriber has it", async () => {
     const { server, sunrise } = t;
-    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
-    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
-    const booked = await server.gql(
-      CREATE,
-      { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(3, 15) } },
-      frontDesk,
-    );
-    expect(booked.errors).toBeUndefined();
-    const id = booked.data!.createAppointment.id as string;
+    const { frontDesk, watch, id } = await watchedBooking(3);
     await watch.waitFor(1);
 
     const sql: string[] = [];
