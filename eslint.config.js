@@ -6,6 +6,15 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Refuses, in `files`, any import of the modules and folders named in `above` (each as `<from><name>.js` and
+ * `<from><name>/*`): the layers above theirs.
+ */
+function importsOnlyBelow({ files, ignores = [], from, above, message }) {
+  const group = above.flatMap((name) => [`${from}${name}.js`, `${from}${name}/*`]);
+  return { files, ignores, rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] } };
+}
+
 export default tseslint.config(
   {
     ignores: ['**/node_modules/', '**/dist/', '**/__generated__/', 'data/', 'coverage/', 'test-results/'],
@@ -39,62 +48,22 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: reactHooks.configs.recommended.rules,
   },
-  {
-    // Layers import downward (docs/architecture.md, "Layers"): the event core knows rows, cursors and pub/sub, and
-    // nothing of GraphQL, loaders, domains or transports; the storage layer knows nothing of the layers above it.
+  // Layers import downward (docs/architecture.md, "Layers"): the event core knows rows, cursors and pub/sub, and
+  // nothing of GraphQL, loaders, domains or transports; the storage layer knows nothing of the layers above it.
+  importsOnlyBelow({
     files: ['server/src/events/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [
-                '../app.js',
-                '../schema.js',
-                '../context.js',
-                '../loaders.js',
-                '../metrics.js',
-                '../domains/*',
-                '../subscriptions/*',
-                '../http/*',
-                '../realtime/*',
-              ],
-              message: 'events/ imports downward only: rows, cursors, channels and pub/sub (docs/architecture.md).',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
+    from: '../',
+    above: ['app', 'schema', 'context', 'loaders', 'metrics', 'domains', 'subscriptions', 'http', 'realtime'],
+    message: 'events/ imports downward only: rows, cursors, channels and pub/sub (docs/architecture.md).',
+  }),
+  importsOnlyBelow({
     files: ['server/src/db/**/*.ts'],
     // The database command (migrate, seed, prune) is an entry point, not a layer.
     ignores: ['server/src/db/cli.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [
-                '**/app.js',
-                '**/schema.js',
-                '**/context.js',
-                '**/loaders.js',
-                '**/events/*',
-                '**/domains/*',
-                '**/subscriptions/*',
-                '**/http/*',
-                '**/realtime/*',
-              ],
-              message: 'db/ is the storage layer: it imports nothing of the layers above it (docs/architecture.md).',
-            },
-          ],
-        },
-      ],
-    },
-  },
+    from: '**/',
+    above: ['app', 'schema', 'context', 'loaders', 'events', 'domains', 'subscriptions', 'http', 'realtime'],
+    message: 'db/ is the storage layer: it imports nothing of the layers above it (docs/architecture.md).',
+  }),
   prettier,
   {
     // Prettier wraps code at 120; comments are ours to wrap. GraphQL documents and messages in strings may run longer.

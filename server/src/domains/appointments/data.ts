@@ -143,6 +143,13 @@ export async function findOverlap(
 const PATIENT_ROW =
   '(select to_jsonb(p) from patients p where p.tenant_id = appointments.tenant_id and p.id = appointments.patient_id) as patient_row';
 
+type WithPatientRow = AppointmentRow & { patientRow?: unknown };
+
+/** The appointment a write returned, apart from the patient `PATIENT_ROW` read beside it (when it was asked for). */
+function withPatient({ patientRow, ...appointment }: WithPatientRow) {
+  return { appointment, patient: rowOfJson<PatientRow>(patientRow) };
+}
+
 /**
  * Inserts an appointment and returns it with its patient (as a plain read gives it), read by the same statement for
  * the booking's delivery. The patient is not read before: the insert's foreign key checks that it is one of the
@@ -156,9 +163,8 @@ export async function insertAppointment(
 ): Promise<{ appointment: AppointmentRow; patient: PatientRow | undefined }> {
   const [inserted] = (await trx<AppointmentRow>('appointments')
     .insert({ ...appointment, tenantId })
-    .returning(['*', trx.raw(PATIENT_ROW)])) as unknown as (AppointmentRow & { patientRow: unknown })[];
-  const { patientRow, ...row } = inserted;
-  return { appointment: row, patient: rowOfJson<PatientRow>(patientRow) };
+    .returning(['*', trx.raw(PATIENT_ROW)])) as WithPatientRow[];
+  return withPatient(inserted);
 }
 
 /**
@@ -186,9 +192,6 @@ export async function updateAppointmentRow(
   const [updated] = (await trx<AppointmentRow>('appointments')
     .where({ tenantId, id })
     .update({ ...changes, updatedAt: trx.fn.now() as unknown as Date })
-    .returning(changes.patientId === undefined ? ['*'] : ['*', trx.raw(PATIENT_ROW)])) as unknown as (AppointmentRow & {
-    patientRow?: unknown;
-  })[];
-  const { patientRow, ...row } = updated;
-  return { appointment: row, patient: rowOfJson<PatientRow>(patientRow) };
+    .returning(changes.patientId === undefined ? ['*'] : ['*', trx.raw(PATIENT_ROW)])) as WithPatientRow[];
+  return withPatient(updated);
 }

@@ -23,6 +23,14 @@ import {
 const MAX_LENGTH_MS = 12 * 3600 * 1000;
 const NOT_A_PATIENT = 'patientId does not name a patient of your clinic';
 
+/**
+ * A booking's or a move's write that its patient's foreign key refused (no patient of the clinic's) is the caller's
+ * bad input; anything else fails as it failed.
+ */
+function patientRefused(err: unknown): never {
+  throw isPatientMissing(err) ? badInput(NOT_A_PATIENT, 'patientId') : err;
+}
+
 function checkTimes(startsAt: Date, endsAt: Date): void {
   timeRange(startsAt, endsAt, ['startsAt', 'endsAt'], MAX_LENGTH_MS, 'appointment');
 }
@@ -79,9 +87,7 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
       endsAt,
       room,
       reason,
-    }).catch((err: unknown) => {
-      throw isPatientMissing(err) ? badInput(NOT_A_PATIENT, 'patientId') : err;
-    });
+    }).catch(patientRefused);
     await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
       ...partiesOf(row, [provider], [patient]),
@@ -135,9 +141,7 @@ export async function updateAppointment(
     if (changes.patientId === current.patientId) delete changes.patientId;
     if (Object.keys(changes).length === 0) return current;
     const { appointment: row, patient } = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes).catch(
-      (err: unknown) => {
-        throw isPatientMissing(err) ? badInput(NOT_A_PATIENT, 'patientId') : err;
-      },
+      patientRefused,
     );
     await record(
       [
