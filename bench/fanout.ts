@@ -21,6 +21,7 @@
  *   npm run bench -- --sizes=10000,15000 --clinics=10 --mixed --runs=3
  *
  * Options (flag or environment variable): --sizes / BENCH_SIZES, --events / BENCH_EVENTS, --warmup / BENCH_WARMUP,
+ * --prewarm / BENCH_PREWARM (events sent to each server before anyone subscribes, see `prewarmTriggers`),
  * --workers / BENCH_WORKERS (client processes), --gap-ms / BENCH_GAP_MS (pause after each event), --clinics /
  * BENCH_CLINICS (also run C clinics), --mixed / BENCH_MIXED=1 (also run the mixed case), --runs / BENCH_RUNS (fresh
  * servers each), --timeout / BENCH_TIMEOUT (seconds for the whole run), --quick / BENCH_QUICK=1, BENCH_DATABASE_URL
@@ -49,7 +50,7 @@ import {
 } from './profile.js';
 import { growthPerConnection, heapCensus, writeHeapSnapshot } from './heap.js';
 import { clinicsComparison, costSplit, details, table, type CaseRun, type EventSample, type Side } from './report.js';
-import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec } from './scenarios.js';
+import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec, type Scenario } from './scenarios.js';
 import {
   collectGarbage,
   ephemeralPortCount,
@@ -77,8 +78,8 @@ import {
 // Options
 
 const USAGE =
-  'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--workers=2] [--gap-ms=100] ' +
-  '[--clinics=1] [--mixed] [--runs=1] [--timeout=<seconds>]';
+  'usage: npm run bench -- [--quick] [--sizes=1000,5000,10000] [--events=40] [--warmup=5] [--prewarm=1000] ' +
+  '[--workers=2] [--gap-ms=100] [--clinics=1] [--mixed] [--runs=1] [--timeout=<seconds>]';
 
 /** A bad option ends the run before anything is started. */
 function badOption(message: string): never {
@@ -90,6 +91,7 @@ const OPTIONS = {
   sizes: { type: 'string' },
   events: { type: 'string' },
   warmup: { type: 'string' },
+  prewarm: { type: 'string' },
   workers: { type: 'string' },
   'gap-ms': { type: 'string' },
   clinics: { type: 'string' },
@@ -139,6 +141,7 @@ const sizes = (flags.sizes ?? env.BENCH_SIZES ?? (quick ? '1000' : '1000,5000,10
 });
 const EVENTS = intOption('events', flags.events, env.BENCH_EVENTS, quick ? 10 : 40, 1, 1000);
 const WARMUP = intOption('warmup', flags.warmup, env.BENCH_WARMUP, quick ? 3 : 5, 0, 100);
+const PREWARM = intOption('prewarm', flags.prewarm, env.BENCH_PREWARM, quick ? 200 : 1000, 0, 5000);
 const WORKERS = intOption('workers', flags.workers, env.BENCH_WORKERS, 2, 1, 16);
 const GAP_MS = intOption('gap-ms', flags['gap-ms'], env.BENCH_GAP_MS, 100, 0, 10_000);
 const CLINICS = intOption('clinics', flags.clinics, env.BENCH_CLINICS, 1, 1, 100);
@@ -213,7 +216,7 @@ sizes.forEach(checkSize);
 
 /** Generous for each case run, growing with N: a backstop, each step has its own timeout. */
 const plannedSeconds = sizes.reduce(
-  (sum, n) => sum + RUNS * CASES.length * (300 + connectBudgetMs(n) / 1000 + (WARMUP + EVENTS) * 2),
+  (sum, n) => sum + RUNS * CASES.length * (300 + connectBudgetMs(n) / 1000 + (WARMUP + EVENTS) * 2 + PREWARM / 20),
   0,
 );
 const TIMEOUT_S = intOption(
@@ -659,6 +662,32 @@ const profiled: {
 }[] = [];
 const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
 
+/**
+ * Sends `PREWARM` of the scenario's events to each server before anyone subscribes: derm-realtime's mutation over
+ * HTTP, the raw server's broadcast POST (to no socket yet). A server started for the run has served nothing: the
+ * first few hundred requests of a mutation's path (Express, Apollo, graphql-js, knex, pg, ioredis: some hundreds of
+ * functions) run in V8's interpreter while its compiler threads optimise them one by one (`--trace-opt`, a server
+ * moving an appointment with ten subscribers: 161 functions optimised during its second 150 moves, 25 during its
+ * fifth; its CPU per move fell by a quarter meanwhile). Without this, the measured events would count that warm-up
+ * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so. Both servers
+ * get as many, before the memory baselines; their fan-out paths warm up in the `--warmup` events, with their
+ * subscribers.
+ */
+async function prewarmTriggers(scenario: Scenario, rawServer: Spawned): Promise<void> {
+  for (let i = 0; i < PREWARM; i++) {
+    const event = scenario.next();
+    await event.send();
+    await rawBroadcast(
+      rawServer.url,
+      event.audiences,
+      event.audiences.map(() => PREWARM_FRAME),
+    );
+  }
+}
+
+/** What the raw server is given to broadcast while nobody listens: the shape of a `next` frame. */
+const PREWARM_FRAME = JSON.stringify({ id: 'prewarm', type: 'next', payload: { data: null } });
+
 /** Warms the connection paths of both servers (JIT, pools) before the memory baseline. */
 async function warmUp(gqlServer: Spawned, rawServer: Spawned, audience: AudienceShare): Promise<void> {
   const warm = await startWorkers(1);
@@ -700,6 +729,13 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   const gqlServer = await startGraphQLServer();
   const rawServer = await startRawServer();
   const scenario = await prepareScenario(spec, { url: gqlServer.url, databaseUrl, jwtSecret }, n);
+  if (PREWARM > 0) {
+    const t = Date.now();
+    await prewarmTriggers(scenario, rawServer);
+    log(
+      `   ${PREWARM} events sent to each server before anyone subscribed (${((Date.now() - t) / 1000).toFixed(1)} s)`,
+    );
+  }
   const audiences = new Map(scenario.audiences.map((a) => [a.name, a]));
   const subscribers: AudienceShare[] = scenario.audiences.map(({ name, count, query, variables, tokens }) => ({
     name,
@@ -882,7 +918,7 @@ async function main(): Promise<void> {
 
   log(
     `fan-out benchmark: sizes ${sizes.join(', ')}; cases ${CASES.map(caseName).join(', ')}; ${RUNS} run(s) of each; ` +
-      `${WARMUP} warm-up + ${EVENTS} measured events per run, each sent to derm-realtime then replayed to a raw ws ` +
+      `${PREWARM} events before anyone subscribes, ${WARMUP} warm-up + ${EVENTS} measured events per run, each sent to derm-realtime then replayed to a raw ws ` +
       `server; ${WORKERS} client worker process(es)`,
   );
   log(
