@@ -666,7 +666,7 @@ const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
  * Sends `PREWARM` of the scenario's events to each server before anyone subscribes: derm-realtime's mutation over
  * HTTP, the raw server's broadcast POST (to no socket yet). A server started for the run has served nothing: the
  * first few hundred requests of a mutation's path (Express, Apollo, graphql-js, knex, pg, ioredis: some hundreds of
- * functions) run in V8's interpreter while its compiler threads optimise them one by one (`--trace-opt`, a server
+ * functions) run partly unoptimised while V8's compiler threads work through them (`--trace-opt`, a server
  * moving an appointment with ten subscribers: 161 functions optimised during its second 150 moves, 25 during its
  * fifth; its CPU per move fell by a quarter meanwhile). Without this, the measured events would count that warm-up
  * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so. Both servers
@@ -918,8 +918,8 @@ async function main(): Promise<void> {
 
   log(
     `fan-out benchmark: sizes ${sizes.join(', ')}; cases ${CASES.map(caseName).join(', ')}; ${RUNS} run(s) of each; ` +
-      `${PREWARM} events before anyone subscribes, ${WARMUP} warm-up + ${EVENTS} measured events per run, each sent to derm-realtime then replayed to a raw ws ` +
-      `server; ${WORKERS} client worker process(es)`,
+      `${PREWARM} events before anyone subscribes, ${WARMUP} warm-up + ${EVENTS} measured events per run, each ` +
+      `sent to derm-realtime then replayed to a raw ws server; ${WORKERS} client worker process(es)`,
   );
   log(
     `machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ` +
