@@ -669,9 +669,10 @@ const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
  * functions) run partly unoptimised while V8's compiler threads work through them (`--trace-opt`, a server
  * moving an appointment with ten subscribers: 161 functions optimised during its second 150 moves, 25 during its
  * fifth; its CPU per move fell by a quarter meanwhile). Without this, the measured events would count that warm-up
- * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so. Both servers
- * get as many, before the memory baselines; their fan-out paths warm up in the `--warmup` events, with their
- * subscribers.
+ * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so (how much it
+ * changes the figures stayed within the swing between runs on the machine that measured it: README, "Servers warmed
+ * before they are measured"). Both servers get as many, before the memory baselines; their fan-out paths warm up in
+ * the `--warmup` events, with their subscribers.
  */
 async function prewarmTriggers(scenario: Scenario, rawServer: Spawned): Promise<void> {
   for (let i = 0; i < PREWARM; i++) {
