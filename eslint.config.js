@@ -64,6 +64,22 @@ export default tseslint.config(
     above: ['app', 'schema', 'context', 'loaders', 'events', 'domains', 'subscriptions', 'http', 'realtime'],
     message: 'db/ is the storage layer: it imports nothing of the layers above it (docs/architecture.md).',
   }),
+  importsOnlyBelow({
+    files: ['server/src/context.ts'],
+    from: './',
+    // The subscription code that makes or reads contexts; the context names the groups through its `Delivery`.
+    above: [
+      'app',
+      'schema',
+      'http',
+      'subscriptions/groups',
+      'subscriptions/streams',
+      'subscriptions/fields',
+      'subscriptions/signalField',
+    ],
+    message:
+      'context.ts imports no delivery groups or streams (they make contexts): it names them through `Delivery` and subscriptions/sources.ts (docs/architecture.md).',
+  }),
   prettier,
   {
     // Prettier wraps code at 120; comments are ours to wrap. GraphQL documents and messages in strings may run longer.

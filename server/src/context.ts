@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Viewer } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
@@ -18,10 +19,10 @@ import type { ConnectionBoard } from './realtime/connectionBoard.js';
 import type { Realtime } from './realtime/service.js';
 import type { PresenceService } from './domains/presence/service.js';
 import type { ViewingService } from './domains/patients/viewing.js';
-import type { SubscriberGroups } from './subscriptions/groups.js';
 import type { AccessTransport } from './db/rows.js';
 import { PatientReads, type AccessAuditWriter } from './domains/patients/accessAudit.js';
 import type { SubscriberTransport } from './subscriptions/sink.js';
+import type { DurableStreamOptions, SignalSource } from './subscriptions/sources.js';
 
 /** Long-lived pieces shared by every request and connection of one server. */
 export interface Services {
@@ -44,7 +45,7 @@ export interface Services {
   /** The bound on password hashes derived at once on this instance (`PASSWORD_HASH_CONCURRENCY`). */
   passwordHashing: PasswordHashing;
   /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
-  delivery: SubscriberGroups;
+  delivery: Delivery;
   /** Rates of operations and counts of live subscriptions per caller and per clinic, on every transport. */
   limits: CallerLimits;
   /** One timer for the deadlines of every connection (token expiry). */
@@ -59,6 +60,36 @@ export interface Services {
   board: ConnectionBoard;
   /** Called after a transaction that appended events has committed (the real-time pipeline listens here). */
   onEventsCommitted: EventsCommitted[];
+}
+
+/**
+ * What operations and metrics reach of this instance's delivery groups: `SubscriberGroups` (subscriptions/groups.ts) is
+ * it. Named here, so that the context, which the groups make for each execution, does not import them
+ * (docs/architecture.md, "Delivery groups").
+ */
+export interface Delivery {
+  /** Groups on this instance, and their members (/metrics, tests). */
+  readonly groupCount: number;
+  readonly memberCount: number;
+  /** The most events any durable group has yet to deliver of those its tenant's feed has heard (`newestHeard`). */
+  deliveryLag(newestHeard: (tenantId: string) => number | undefined): number;
+  /**
+   * Subscribes the caller of `ctx` to a durable field through its group; the stream it resolves with never yields
+   * (frames go through the transport's sink) and ends when the subscriber does.
+   */
+  join(
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    transport: SubscriberTransport,
+    options: DurableStreamOptions,
+  ): Promise<AsyncIterableIterator<never>>;
+  /** The same for a signal field (presence, typing, viewing). */
+  joinSignal<S, R>(
+    ctx: Context,
+    info: GraphQLResolveInfo,
+    transport: SubscriberTransport,
+    source: SignalSource<S, R>,
+  ): Promise<AsyncIterableIterator<never>>;
 }
 
 /** The context of one GraphQL operation, over HTTP or WebSocket alike. */

@@ -1,7 +1,8 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import type { FeedItem } from './feedItems.js';
-import { durableStream, type DurableStreamOptions } from './streams.js';
+import type { DurableStreamOptions } from './sources.js';
+import { durableStream } from './streams.js';
 
 /**
  * Subscribes to a tenant's durable events. Over a transport that gives a sink (WebSocket, SSE) the subscriber joins

@@ -9,7 +9,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Viewer } from '../auth/tokens.js';
-import { createContext, type Context, type Services } from '../context.js';
+import { createContext, type Context, type Delivery, type Services } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import { deliveryFailed, isCursorExpired, slowConsumer } from '../errors.js';
 import { DeliveredAccess, type PatientRead, type Reader } from '../domains/patients/accessAudit.js';
@@ -17,7 +17,7 @@ import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
 import { identityOf, tracked } from './identity.js';
-import type { DurableStreamOptions } from './streams.js';
+import type { DurableStreamOptions, SignalSource } from './sources.js';
 import { SharedPayload, type SubscriberSink, type SubscriberTransport } from './sink.js';
 
 /** Live events held for a subscriber while its replay runs; beyond, it is ended as a slow consumer. */
@@ -438,19 +438,6 @@ class DurableGroup extends Group<FeedItem> {
   }
 }
 
-/** What a signal subscription field gives its group: its channel, its filter, and the root of each signal. */
-export interface SignalSource<S, R> {
-  /** The pub/sub channel of the tenant's signals of this kind. */
-  channel: string;
-  /**
-   * Whether a caller receives this signal: this subscriber's own filter. Who is asking is read from `caller` or from
-   * what the field's subscribe resolver captured; the group sees either (./identity.ts).
-   */
-  accept(root: R, caller: Viewer): boolean | Promise<boolean>;
-  /** The root the selection runs on for one signal, shared by every group of it (with its shared loaders). */
-  rootOf(signal: S): R;
-}
-
 /** A group of subscribers of ephemeral signals (presence, typing, viewing): it listens on one pub/sub channel. */
 class SignalGroup<S, R> extends Group<R> {
   private readonly id = randomUUID();
@@ -496,7 +483,7 @@ class SignalGroup<S, R> extends Group<R> {
  * subscription whose transport gives a sink joins the group of its key; the group hears the tenant's feed (durable
  * events) or its channel (signals) once, and each member only gets its frame written.
  */
-export class SubscriberGroups {
+export class SubscriberGroups implements Delivery {
   private readonly groups = new Map<string, Group<unknown>>();
 
   constructor(

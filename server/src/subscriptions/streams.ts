@@ -4,17 +4,10 @@ import type { Context } from '../context.js';
 import { deliveryFailed, isCursorExpired } from '../errors.js';
 import { AsyncQueue } from './asyncQueue.js';
 import { tenantChannel, type ChannelKind } from '../events/channels.js';
-import { parseEventCursor, type EventTopic } from '../events/eventLog.js';
+import { parseEventCursor } from '../events/eventLog.js';
 import { assertResumable, readReplayPage, REPLAY_PAGE } from '../events/feed.js';
 import { feedItems, type FeedItem } from './feedItems.js';
-
-export interface DurableStreamOptions {
-  topics: readonly EventTopic[];
-  /** Resume after this cursor: replay what was missed, then go live. */
-  after?: string | null;
-  /** Whether this subscriber receives an event (decided in memory, with the batch's shared loaders). */
-  accept: (item: FeedItem, viewer: Viewer) => boolean | Promise<boolean>;
-}
+import type { DurableStreamOptions } from './sources.js';
 
 /**
  * A subscription to a tenant's durable events, with resume.
