@@ -44,7 +44,7 @@ export interface Services {
   throttle: AttemptThrottle;
   /** The bound on password hashes derived at once on this instance (`PASSWORD_HASH_CONCURRENCY`). */
   passwordHashing: PasswordHashing;
-  /** The subscriber groups of durable subscriptions: one execution and one serialisation per group and event. */
+  /** Delivery groups of durable and signal subscriptions: one execution and one serialisation per group and event. */
   delivery: Delivery;
   /** Rates of operations and counts of live subscriptions per caller and per clinic, on every transport. */
   limits: CallerLimits;
@@ -65,7 +65,7 @@ export interface Services {
 /**
  * What operations and metrics reach of this instance's delivery groups: `SubscriberGroups` (subscriptions/groups.ts) is
  * it. Named here, so that the context, which the groups make for each execution, does not import them
- * (docs/architecture.md, "Delivery groups").
+ * (docs/architecture.md, "Layers").
  */
 export interface Delivery {
   /** Groups on this instance, and their members (/metrics, tests). */
