@@ -3,9 +3,9 @@ import type { EventTopic } from '../events/eventLog.js';
 import type { FeedItem } from './feedItems.js';
 
 /*
- * What a subscription field hands the delivery (context.ts, `Delivery`; ./groups.ts): the events or signals it
- * listens to and its own filter. Types only, below the context: the context names them without importing the groups
- * that make contexts (docs/architecture.md, "Layers").
+ * What a subscription field hands the delivery (context.ts, `Delivery`; ./groups.ts), or its own stream when no
+ * transport gives a sink (./streams.ts): the events or signals it listens to and its own filter. Types only, below the
+ * context: the context names them without importing the groups that make contexts (docs/architecture.md, "Layers").
  */
 
 /** A durable subscription field's stream: its topics of the tenant's event log, where it resumes, its filter. */
