@@ -8,7 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import { GraphQLError } from 'graphql';
-import { authenticateCaller } from './auth/authenticate.js';
+import { admitRequest } from './auth/authenticate.js';
 import { CallerLimits, forHttp } from './auth/callerLimits.js';
 import { TokenService } from './auth/tokens.js';
 import { PasswordHashing } from './auth/passwords.js';
@@ -231,11 +231,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         // Patient records are never kept by browsers or proxies, even those of a query sent with GET.
         res.setHeader('cache-control', 'no-store');
         try {
-          const viewer = await authenticateCaller(services, req.header('authorization'));
           // Counted before the document is even parsed: a caller over its rate costs one check (docs/architecture.md,
           // "Limits per caller and clinic"). Requests without a token have no caller and are not counted.
-          const refused = viewer && (await services.limits.admit(viewer));
-          if (refused) throw forHttp(refused);
+          const { viewer, overRate } = await admitRequest(services, req.header('authorization'));
+          if (overRate) throw forHttp(overRate);
           return createContext(services, viewer, requestId, 'HTTP', req.ip);
         } catch (err) {
           // Refused at the door: Apollo runs no request pipeline (plugins.ts, operationMetrics), so it is counted here.

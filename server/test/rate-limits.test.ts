@@ -307,6 +307,37 @@ describe('Operations per clinic: one noisy clinic cannot slow the others', () =>
   });
 });
 
+describe('Refused callers and their clinic’s rate', () => {
+  // A caller's own rate far above its clinic's: only the clinic's can be used up here.
+  const t = useTestServer({
+    rateLimits: {
+      windowSeconds: 60,
+      perCaller: 1000,
+      perClinic: 10,
+      perAnonymousSource: 1000,
+      subscriptionsPerCaller: 1000,
+      subscriptionsPerClinic: 1000,
+    },
+  });
+
+  it('should not let the requests of a signed-out session use up its clinic’s rate: a colleague is served after them', async () => {
+    const gone = await freshSession(t, 'frontdesk');
+    await t.server.app.services.sessions.signOut(gone.viewer);
+    const flood = await burst(t, gone.token, 25);
+    expect(flood.every((a) => a.status === 401 && a.code === 'UNAUTHENTICATED' && a.reason === 'SIGNED_OUT')).toBe(
+      true,
+    );
+    // Sent after the 25 refused ones, more than the clinic's rate of 10: each is served.
+    const colleague = await freshSession(t, 'nurse');
+    const served = await burst(t, colleague.token, 10);
+    expect(served.map((a) => a.status)).toEqual(Array(10).fill(200));
+    expect((await t.server.gql(ME, {}, colleague.token)).errors?.[0]?.extensions).toMatchObject({
+      code: 'TOO_MANY_REQUESTS',
+      reason: 'CLINIC_RATE',
+    });
+  });
+});
+
 describe('Requests without a token, per source address', () => {
   // Four per 30 s window per address; a trusted proxy in front, so each test gives its own address in
   // X-Forwarded-For (as a load balancer would) and starts from an empty count.

@@ -1,3 +1,4 @@
+import type { GraphQLError } from 'graphql';
 import type { Services } from '../context.js';
 import { clinicRefusal } from '../domains/clinics/standing.js';
 import { clinicOfUser } from '../domains/identity/data.js';
@@ -32,7 +33,36 @@ export async function authenticateCaller(
   authorization: string | undefined | null,
 ): Promise<Viewer | null> {
   const viewer = await authenticate(services.tokens, authorization);
-  if (!viewer) return null;
+  if (viewer) await checkCaller(services, viewer);
+  return viewer;
+}
+
+/**
+ * The door of an HTTP request (a GraphQL request, an event stream, the audit's export): who calls, as
+ * `authenticateCaller` tells (its refusals are thrown), and for a caller whether the request is over the caller's or
+ * its clinic's rate (`overRate`, the TOO_MANY_REQUESTS error to answer it with; `CallerLimits.admit`). The caller's
+ * rate is counted while its session and account are read: one round trip's wait fewer on every request. A request
+ * then refused for its session, account or clinic has counted on its caller's rate (a session that has ended, a
+ * client revoked: nothing else counts there), never on its clinic's, which is counted once the caller is let in.
+ */
+export async function admitRequest(
+  services: Pick<Services, 'tokens' | 'integrations' | 'db' | 'sessions' | 'limits'>,
+  authorization: string | undefined | null,
+): Promise<{ viewer: Viewer | null; overRate: GraphQLError | null }> {
+  const viewer = await authenticate(services.tokens, authorization);
+  if (!viewer) return { viewer, overRate: null };
+  // Never rejects: a failing count lets the request through, logged (CallerLimits).
+  const callerRate = services.limits.admitCaller(viewer);
+  await checkCaller(services, viewer);
+  const overRate = (await callerRate) ?? (await services.limits.admitClinic(viewer));
+  return { viewer, overRate };
+}
+
+/** What a signature cannot tell of a verified token (`authenticateCaller`): throws its refusal. */
+async function checkCaller(
+  services: Pick<Services, 'integrations' | 'db' | 'sessions'>,
+  viewer: Viewer,
+): Promise<void> {
   // A staff token's session (Redis) and account (SQL) are read at once: one round trip's wait instead of two on every
   // request. The answers are weighed in the same order as ever: a signed-out session is refused as such, even when the
   // account read failed. (An integration's read notes the client's activity, so it waits for the session's answer.)
@@ -54,5 +84,4 @@ export async function authenticateCaller(
     const refusal = clinicRefusal(clinic, viewer);
     if (refusal) throw refusal;
   }
-  return viewer;
 }

@@ -202,13 +202,28 @@ export class CallerLimits {
    * operation through, logged).
    */
   async admit(viewer: Viewer): Promise<GraphQLError | null> {
+    return (await this.admitCaller(viewer)) ?? (await this.admitClinic(viewer));
+  }
+
+  /**
+   * `admit`'s first half, the caller's own rate: what a door may count while it still reads who the caller is
+   * (auth/authenticate.ts, `admitRequest`), then `admitClinic` once the caller is allowed. Never rejects.
+   */
+  admitCaller(viewer: Viewer): Promise<GraphQLError | null> {
+    return this.consume(this.callerRate, callerKey(viewer), viewer, RateLimitReason.caller);
+  }
+
+  /** `admit`'s second half, the clinic's rate: counted only for a caller `admitCaller` allowed. Never rejects. */
+  admitClinic(viewer: Viewer): Promise<GraphQLError | null> {
+    return this.consume(this.clinicRate, viewer.tenantId, viewer, RateLimitReason.clinic);
+  }
+
+  private async consume(rate: Rate, key: string, viewer: Viewer, reason: RateLimitReason) {
     try {
-      const caller = await this.callerRate.consume(callerKey(viewer));
-      if (caller.waitMs > 0) return this.refuse(viewer, RateLimitReason.caller, caller);
-      const clinic = await this.clinicRate.consume(viewer.tenantId);
-      if (clinic.waitMs > 0) return this.refuse(viewer, RateLimitReason.clinic, clinic);
-      return null;
+      const counted = await rate.consume(key);
+      return counted.waitMs > 0 ? this.refuse(viewer, reason, counted) : null;
     } catch (err) {
+      // A failure lets the operation through, logged.
       this.log.error({ err }, 'rate limit check failed; operation let through');
       return null;
     }

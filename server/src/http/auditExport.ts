@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError } from 'graphql';
-import { authenticateCaller } from '../auth/authenticate.js';
+import { admitRequest } from '../auth/authenticate.js';
 import { retryAfterOf } from '../auth/callerLimits.js';
 import { can } from '../auth/roles.js';
 import type { Viewer } from '../auth/tokens.js';
@@ -63,8 +63,9 @@ export function accessLogExport(services: Services): Router {
     const requestId = given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', requestId);
     let viewer: Viewer | null;
+    let overRate: GraphQLError | null;
     try {
-      viewer = await authenticateCaller(services, req.header('authorization'));
+      ({ viewer, overRate } = await admitRequest(services, req.header('authorization')));
     } catch (err) {
       if (!(err instanceof GraphQLError)) {
         services.log.error({ err, requestId }, 'access audit export: the token could not be checked');
@@ -73,7 +74,6 @@ export function accessLogExport(services: Services): Router {
       return refuse(res, 401, ErrorCode.UNAUTHENTICATED, err.message, { reason: err.extensions.reason });
     }
     if (!viewer) return refuse(res, 401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
-    const overRate = await services.limits.admit(viewer);
     if (overRate) {
       res.setHeader('retry-after', retryAfterOf(overRate));
       return refuse(res, 429, ErrorCode.TOO_MANY_REQUESTS, overRate.message, overRate.extensions);

@@ -3,7 +3,7 @@ import cors from 'cors';
 import express, { type Request, type Response, type Router } from 'express';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-sse';
-import { authenticateCaller } from '../auth/authenticate.js';
+import { admitRequest } from '../auth/authenticate.js';
 import { retryAfterOf, type Release } from '../auth/callerLimits.js';
 import { CLINIC_DISABLED_MESSAGE } from '../domains/clinics/standing.js';
 import type { Viewer } from '../auth/tokens.js';
@@ -255,15 +255,15 @@ export function eventStreamRouter(schema: GraphQLSchema, services: Services): { 
       );
     }
     let viewer: Viewer | null;
+    let overRate: GraphQLError | null;
     try {
-      viewer = await authenticateCaller(services, req.header('authorization'));
+      ({ viewer, overRate } = await admitRequest(services, req.header('authorization')));
     } catch (err) {
       observeRefused(services, 'sse', startedAt, [err as GraphQLError], undefined, trace);
       return sendErrors(res, 401, [err as GraphQLError], requestId);
     }
     if (!viewer) return refuse(401, ErrorCode.UNAUTHENTICATED, 'Sign in first: send a valid bearer token');
     trace = trace?.child(logFields(viewer));
-    const overRate = await services.limits.admit(viewer);
     if (overRate) {
       observeRefused(services, 'sse', startedAt, [overRate], undefined, trace, viewer.tenantId);
       res.setHeader('retry-after', retryAfterOf(overRate));
