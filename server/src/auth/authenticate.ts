@@ -42,8 +42,8 @@ export async function authenticateCaller(
  * `authenticateCaller` tells (its refusals are thrown), and for a caller whether the request is over the caller's or
  * its clinic's rate (`overRate`, the TOO_MANY_REQUESTS error to answer it with; `CallerLimits.admit`). The caller's
  * rate is counted while its session and account are read: one round trip's wait fewer on every request. A request
- * then refused for its session, account or clinic has counted on its caller's rate (a session that has ended, a
- * client revoked: nothing else counts there), never on its clinic's, which is counted once the caller is let in.
+ * then refused for its session, account or clinic has counted on its caller's own rate (the ended session's, the
+ * revoked client's, the disabled clinic's caller's), never on its clinic's, which is counted once the caller is let in.
  */
 export async function admitRequest(
   services: Pick<Services, 'tokens' | 'integrations' | 'db' | 'sessions' | 'limits'>,
