@@ -673,9 +673,16 @@ const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
  * changes the figures stayed within the swing between runs on the machine that measured it: README, "Servers warmed
  * before they are measured"). Both servers get as many, before the memory baselines; their fan-out paths warm up in
  * the `--warmup` events, with their subscribers.
+ *
+ * Returns each server's CPU per event over the second half, compiled by then: the event's own cost when events follow
+ * one another with no pause, to set beside the measured events' (`costSplit`), each of which comes after the last
+ * one's `--gap-ms` and finds the machine idle.
  */
-async function prewarmTriggers(scenario: Scenario, rawServer: Spawned): Promise<void> {
+async function prewarmTriggers(scenario: Scenario, gqlServer: Spawned, rawServer: Spawned): Promise<PrewarmCpu> {
+  const from = PREWARM >> 1;
+  let start = { graphql: 0, raw: 0 };
   for (let i = 0; i < PREWARM; i++) {
+    if (i === from) start = { graphql: procCpuNs(gqlServer.pid), raw: procCpuNs(rawServer.pid) };
     const event = scenario.next();
     await event.send();
     await rawBroadcast(
@@ -684,6 +691,17 @@ async function prewarmTriggers(scenario: Scenario, rawServer: Spawned): Promise<
       event.audiences.map(() => PREWARM_FRAME),
     );
   }
+  const counted = PREWARM - from;
+  return {
+    graphql: (procCpuNs(gqlServer.pid) - start.graphql) / counted,
+    raw: (procCpuNs(rawServer.pid) - start.raw) / counted,
+  };
+}
+
+/** Server CPU per prewarm event, ns: the event's own cost with no one subscribed and no pause between events. */
+interface PrewarmCpu {
+  graphql: number;
+  raw: number;
 }
 
 /** What the raw server is given to broadcast while nobody listens: the shape of a `next` frame. */
@@ -721,6 +739,7 @@ const emptySide = (): Side => ({
   heapEndGc: 0,
   restCpuNsPerS: 0,
   connectMs: 0,
+  prewarmCpuNs: NaN,
 });
 
 async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun> {
@@ -730,9 +749,10 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   const gqlServer = await startGraphQLServer();
   const rawServer = await startRawServer();
   const scenario = await prepareScenario(spec, { url: gqlServer.url, databaseUrl, jwtSecret }, n);
+  let prewarmCpu: PrewarmCpu | undefined;
   if (PREWARM > 0) {
     const t = Date.now();
-    await prewarmTriggers(scenario, rawServer);
+    prewarmCpu = await prewarmTriggers(scenario, gqlServer, rawServer);
     log(
       `   ${PREWARM} events sent to each server before anyone subscribed (${((Date.now() - t) / 1000).toFixed(1)} s)`,
     );
@@ -756,6 +776,8 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
     groupMembers: 0,
   };
   const { graphql: g, raw: w } = result;
+  g.prewarmCpuNs = prewarmCpu?.graphql ?? NaN;
+  w.prewarmCpuNs = prewarmCpu?.raw ?? NaN;
   // Both baselines follow a warm-up. The collected one comes first, and another warm-up after it, so that the plain
   // one is read as it always was: right after warm-up connections, with no collection of ours just before.
   await warmUp(gqlServer, rawServer, subscribers[0]);

@@ -46,6 +46,11 @@ export interface Side {
   restCpuNsPerS: number;
   /** From the first handshake to the last subscription live (graphql) or socket open (raw), ms. */
   connectMs: number;
+  /**
+   * CPU per event over the second half of the prewarm (`prewarmTriggers`), ns: events sent one after another with no
+   * pause and nobody subscribed. NaN without a prewarm.
+   */
+  prewarmCpuNs: number;
 }
 
 /** One run of one case at one N, with fresh servers. */
@@ -80,6 +85,7 @@ interface Figures {
   connectS: number;
   restMsPerS: number;
   restUsPerConnection: number;
+  prewarmMs: number;
 }
 
 function figures(side: Side, n: number): Figures {
@@ -104,6 +110,7 @@ function figures(side: Side, n: number): Figures {
     connectS: side.connectMs / 1000,
     restMsPerS: side.restCpuNsPerS / 1e6,
     restUsPerConnection: side.restCpuNsPerS / n / 1000,
+    prewarmMs: side.prewarmCpuNs / 1e6,
   };
 }
 
@@ -236,6 +243,11 @@ export function details(runs: CaseRun[]): string {
       ),
       r.metric('server CPU at rest per idle connection (µs/s)', (f) => f.restUsPerConnection, [2, 3]),
       r.metric('load generator CPU per received frame (µs)', (f) => f.clientCpuUs, [1, 1]),
+      r.metric(
+        "server CPU per event sent back to back, nobody subscribed (ms; the prewarm's second half)",
+        (f) => f.prewarmMs,
+        [2, 2],
+      ),
     );
   }
   const frames = byCase(runs).map((group) => {
@@ -300,11 +312,23 @@ export function costSplit(runs: CaseRun[]): string[] {
   const fixed = (ns: number[]) => ns[0] - slope(ns, 0) * sizes[0];
   const [fixedGraphql, fixedRaw] = [fixed(graphql), fixed(raw)];
   const shares = sizes.slice(1).map((n, i) => `${fmt((100 * fixedGraphql) / graphql[i + 1], 0)}% at ${count(n)}`);
+  // Nobody is subscribed during the prewarm: every size's runs measure the same event, sent without a pause.
+  const [warmGraphql, warmRaw] = (['graphql', 'raw'] as const).map((side) =>
+    middle(single.map((r) => r[side].prewarmCpuNs).filter(Number.isFinite)),
+  );
+  const backToBack = Number.isFinite(warmGraphql)
+    ? [
+        `  The same event sent back to back, nobody subscribed (the prewarm's second half, middle of runs): ` +
+          `derm-realtime ${ms(warmGraphql)}, raw ws ${ms(warmRaw)} (${fmt(warmGraphql / warmRaw, 1)}×); the measured ` +
+          `events come one at a time, each after the last one's pause.`,
+      ]
+    : [];
   return [
     `Cost split, 1 clinic: server CPU per event (median of events, middle of runs) at N = ${sizes.map(count).join(', ')}: ` +
       `derm-realtime ${graphql.map(ms).join(', ')}; raw ws ${raw.map(ms).join(', ')}.`,
     `  Each further delivery, derm-realtime against raw ws: ${steps.join('; ')}.`,
     `  The event's own cost (the line through the two smallest sizes, at N = 0): derm-realtime ${ms(fixedGraphql)}, ` +
       `raw ws ${ms(fixedRaw)} (${fmt(fixedGraphql / fixedRaw, 1)}×); of derm-realtime's CPU per event, ${shares.join(', ')}.`,
+    ...backToBack,
   ];
 }
