@@ -699,10 +699,7 @@ async function prewarmTriggers(scenario: Scenario, gqlServer: Spawned, rawServer
 }
 
 /** Server CPU per prewarm event, ns: the event's own cost with no one subscribed and no pause between events. */
-interface PrewarmCpu {
-  graphql: number;
-  raw: number;
-}
+type PrewarmCpu = Record<Target, number>;
 
 /** What the raw server is given to broadcast while nobody listens: the shape of a `next` frame. */
 const PREWARM_FRAME = JSON.stringify({ id: 'prewarm', type: 'next', payload: { data: null } });
