@@ -670,8 +670,8 @@ const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
  * moving an appointment with ten subscribers: 161 functions optimised during its second 150 moves, 25 during its
  * fifth; its CPU per move fell by a quarter meanwhile). Without this, the measured events would count that warm-up
  * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so (how much it
- * changes the figures stayed within the swing between runs on the machine that measured it: README, "Servers warmed
- * before they are measured"). Both servers get as many, before the memory baselines; their fan-out paths warm up in
+ * changes the figures stayed within the swing between runs on the machine that measured it: docs/benchmark-history.md,
+ * "Servers warmed before they are measured"). Both servers get as many, before the memory baselines; their fan-out paths warm up in
  * the `--warmup` events, with their subscribers.
  *
  * Returns each server's CPU per event over the second half, compiled by then: the event's own cost when events follow
