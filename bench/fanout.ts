@@ -671,8 +671,8 @@ const toMonotonicUs = (ms: number) => Number(epoch / 1000n) + ms * 1000;
  * fifth; its CPU per move fell by a quarter meanwhile). Without this, the measured events would count that warm-up
  * as the event's own cost, which an instance in service has long paid; `--prewarm=0` measures it so (how much it
  * changes the figures stayed within the swing between runs on the machine that measured it: docs/benchmark-history.md,
- * "Servers warmed before they are measured"). Both servers get as many, before the memory baselines; their fan-out paths warm up in
- * the `--warmup` events, with their subscribers.
+ * "Servers warmed before they are measured"). Both servers get as many, before the memory baselines; their fan-out
+ * paths warm up in the `--warmup` events, with their subscribers.
  *
  * Returns each server's CPU per event over the second half, compiled by then: the event's own cost when events follow
  * one another with no pause, to set beside the measured events' (`costSplit`), each of which comes after the last
