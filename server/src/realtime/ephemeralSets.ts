@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { redisCall } from '../events/pubsub.js';
 
 /**
@@ -27,6 +27,13 @@ export interface EphemeralSets {
   /** `remove`, and the live members just after it, read in the same atomic step. */
   removeAndList(key: string, member: string): Promise<SetChange>;
   /**
+   * `touchAndList` for a caller that needs only how many live members there are, not who: O(log n) in Redis where the
+   * list is O(n) (presence asks it on every connection, of sets that hold each of a user's connections).
+   */
+  touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount>;
+  /** `removeAndList`, counting the live members after it instead of listing them. */
+  removeAndCount(key: string, member: string): Promise<SetCount>;
+  /**
    * Removes expired members everywhere and returns them, each reported once over all instances, so exactly one
    * instance announces each lapse.
    */
@@ -39,11 +46,16 @@ export interface SetEntry {
   member: string;
 }
 
-/** What a member was just before a change, and the live members right after it. */
-export interface SetChange {
+/** What a member was just before a change, and how many live members the set holds right after it. */
+export interface SetCount {
   wasLive: boolean;
   /** Live, or expired but not yet swept: after this change the sweep will not report it. */
   wasStored: boolean;
+  live: number;
+}
+
+/** What a member was just before a change, and the live members right after it. */
+export interface SetChange extends SetCount {
   members: string[];
 }
 
@@ -91,11 +103,7 @@ export class MemoryEphemeralSets implements EphemeralSets {
     if (!set) this.sets.set(key, (set = new Map()));
     const before = set.get(member);
     set.set(member, now + ttlMs);
-    return {
-      wasLive: before !== undefined && before > now,
-      wasStored: before !== undefined,
-      members: liveMembers(set, now),
-    };
+    return changed(before, now, liveMembers(set, now));
   }
 
   async removeAndList(key: string, member: string): Promise<SetChange> {
@@ -104,11 +112,18 @@ export class MemoryEphemeralSets implements EphemeralSets {
     const before = set.get(member);
     set.delete(member);
     if (set.size === 0) this.sets.delete(key);
-    return {
-      wasLive: before !== undefined && before > now,
-      wasStored: before !== undefined,
-      members: liveMembers(set, now),
-    };
+    return changed(before, now, liveMembers(set, now));
+  }
+
+  // The sets of one process are small: the count is the list's length.
+  async touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount> {
+    const { members: _, ...count } = await this.touchAndList(key, member, ttlMs);
+    return count;
+  }
+
+  async removeAndCount(key: string, member: string): Promise<SetCount> {
+    const { members: _, ...count } = await this.removeAndList(key, member);
+    return count;
   }
 
   async sweep(): Promise<Array<{ key: string; member: string }>> {
@@ -129,6 +144,15 @@ export class MemoryEphemeralSets implements EphemeralSets {
 
 function liveMembers(set: Map<string, number>, now: number): string[] {
   return [...set].filter(([, expiry]) => expiry > now).map(([member]) => member);
+}
+
+function changed(before: number | undefined, now: number, members: string[]): SetChange {
+  return {
+    wasLive: before !== undefined && before > now,
+    wasStored: before !== undefined,
+    live: members.length,
+    members,
+  };
 }
 
 const SEP = '\n';
@@ -226,6 +250,14 @@ export class RedisEphemeralSets implements EphemeralSets {
     return redisCall(() => this.removeAndListNow(key, member));
   }
 
+  touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount> {
+    return redisCall(() => this.touchAndCountNow(key, member, ttlMs));
+  }
+
+  removeAndCount(key: string, member: string): Promise<SetCount> {
+    return redisCall(() => this.removeAndCountNow(key, member));
+  }
+
   sweep(): Promise<Array<{ key: string; member: string }>> {
     return redisCall(() => this.sweepNow());
   }
@@ -257,36 +289,74 @@ export class RedisEphemeralSets implements EphemeralSets {
   // MULTI/EXEC runs the change and the read with no other client's command in between.
   private async touchAndListNow(key: string, member: string, ttlMs: number): Promise<SetChange> {
     const now = Date.now();
-    const expiry = now + ttlMs;
-    const [before, , , , members] = execResults(
-      await this.redis
-        .multi()
-        .zscore(this.prefix + key, member)
-        .zadd(this.prefix + key, expiry, member)
-        .zadd(this.index, expiry, `${key}${SEP}${member}`)
-        .pexpire(this.prefix + key, ttlMs * 4)
-        .zrangebyscore(this.prefix + key, `(${now}`, '+inf')
-        .exec(),
+    const [before, members] = await this.touchThen(key, member, ttlMs, now, (multi) =>
+      multi.zrangebyscore(this.prefix + key, `(${now}`, '+inf'),
     );
-    return {
-      wasLive: before !== null && Number(before) > now,
-      wasStored: before !== null,
-      members: members as string[],
-    };
+    return { ...counted(before, now, (members as string[]).length), members: members as string[] };
+  }
+
+  private async touchAndCountNow(key: string, member: string, ttlMs: number): Promise<SetCount> {
+    const now = Date.now();
+    const [before, live] = await this.touchThen(key, member, ttlMs, now, (multi) =>
+      multi.zcount(this.prefix + key, `(${now}`, '+inf'),
+    );
+    return counted(before, now, live as number);
   }
 
   private async removeAndListNow(key: string, member: string): Promise<SetChange> {
     const now = Date.now();
-    const [score, , , members] = execResults(
-      await this.redis
-        .multi()
-        .zscore(this.prefix + key, member)
-        .zrem(this.prefix + key, member)
-        .zrem(this.index, `${key}${SEP}${member}`)
-        .zrangebyscore(this.prefix + key, `(${now}`, '+inf')
-        .exec(),
+    const [score, members] = await this.removeThen(key, member, (multi) =>
+      multi.zrangebyscore(this.prefix + key, `(${now}`, '+inf'),
     );
-    return { wasLive: score !== null && Number(score) > now, wasStored: score !== null, members: members as string[] };
+    return { ...counted(score, now, (members as string[]).length), members: members as string[] };
+  }
+
+  private async removeAndCountNow(key: string, member: string): Promise<SetCount> {
+    const now = Date.now();
+    const [score, live] = await this.removeThen(key, member, (multi) =>
+      multi.zcount(this.prefix + key, `(${now}`, '+inf'),
+    );
+    return counted(score, now, live as number);
+  }
+
+  /** Touches a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
+  private async touchThen(
+    key: string,
+    member: string,
+    ttlMs: number,
+    now: number,
+    read: (multi: ChainableCommander) => ChainableCommander,
+  ): Promise<[unknown, unknown]> {
+    const expiry = now + ttlMs;
+    const [before, , , , after] = execResults(
+      await read(
+        this.redis
+          .multi()
+          .zscore(this.prefix + key, member)
+          .zadd(this.prefix + key, expiry, member)
+          .zadd(this.index, expiry, `${key}${SEP}${member}`)
+          .pexpire(this.prefix + key, ttlMs * 4),
+      ).exec(),
+    );
+    return [before, after];
+  }
+
+  /** Removes a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
+  private async removeThen(
+    key: string,
+    member: string,
+    read: (multi: ChainableCommander) => ChainableCommander,
+  ): Promise<[unknown, unknown]> {
+    const [score, , , after] = execResults(
+      await read(
+        this.redis
+          .multi()
+          .zscore(this.prefix + key, member)
+          .zrem(this.prefix + key, member)
+          .zrem(this.index, `${key}${SEP}${member}`),
+      ).exec(),
+    );
+    return [score, after];
   }
 
   private async sweepNow(): Promise<Array<{ key: string; member: string }>> {
@@ -299,6 +369,11 @@ export class RedisEphemeralSets implements EphemeralSets {
 }
 
 /** The replies of a MULTI/EXEC, or the first command error. */
+/** A change's count from the member's score before it (null: not stored) and the live members after it. */
+function counted(before: unknown, now: number, live: number): SetCount {
+  return { wasLive: before !== null && Number(before) > now, wasStored: before !== null, live };
+}
+
 function execResults(results: Array<[Error | null, unknown]> | null): unknown[] {
   if (!results) throw new Error('Redis transaction was aborted');
   for (const [err] of results) if (err) throw err;

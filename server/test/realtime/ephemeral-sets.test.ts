@@ -40,10 +40,30 @@ describe.each([
     const removed = await sets.removeAndList(key, 'short');
     expect(removed).toMatchObject({ wasLive: false, wasStored: true });
     expect(removed.members.sort()).toEqual(['a', 'b']);
-    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: true, wasStored: true, members: ['b'] });
-    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: false, wasStored: false, members: ['b'] });
+    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: true, wasStored: true, live: 1, members: ['b'] });
+    expect(await sets.removeAndList(key, 'a')).toEqual({ wasLive: false, wasStored: false, live: 1, members: ['b'] });
     // Removed before the sweep came: the sweep does not report it.
     expect((await sets.sweep()).filter((e) => e.key === key)).toEqual([]);
+  });
+
+  it('counts the live members after a change the way it lists them, one racer alone among two', async () => {
+    const sets = make();
+    const key = `test:${randomUUID()}`;
+    // Presence's "first connection": of two connections of one user arriving at once, exactly one sees itself alone.
+    const [a, b] = await Promise.all([sets.touchAndCount(key, 'a', 10_000), sets.touchAndCount(key, 'b', 10_000)]);
+    expect([a.live, b.live].sort()).toEqual([1, 2]);
+    expect(a).toMatchObject({ wasLive: false, wasStored: false });
+    expect(await sets.touchAndCount(key, 'a', 10_000)).toEqual({ wasLive: true, wasStored: true, live: 2 });
+    // A lapsed member is stored until swept, and no longer counted.
+    await sets.touch(key, 'short', 100);
+    await vi.waitFor(async () => expect(await sets.members(key)).not.toContain('short'), { timeout: 10_000 });
+    expect(await sets.touchAndList(key, 'c', 10_000)).toMatchObject({ live: 3 });
+    expect(await sets.removeAndCount(key, 'short')).toEqual({ wasLive: false, wasStored: true, live: 3 });
+    expect(await sets.removeAndCount(key, 'c')).toEqual({ wasLive: true, wasStored: true, live: 2 });
+    expect(await sets.removeAndCount(key, 'a')).toEqual({ wasLive: true, wasStored: true, live: 1 });
+    expect(await sets.removeAndCount(key, 'b')).toEqual({ wasLive: true, wasStored: true, live: 0 });
+    expect(await sets.removeAndCount(key, 'b')).toEqual({ wasLive: false, wasStored: false, live: 0 });
+    expect(await sets.members(key)).toEqual([]);
   });
 
   it('renews the live members of many sets at once, and never brings back one that was removed or lapsed', async () => {

@@ -123,13 +123,13 @@ export class PresenceService {
    * repeated ONLINE is harmless, a missing one is not).
    */
   private async join({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
-    const change = await this.realtime.sets.touchAndList(
+    const change = await this.realtime.sets.touchAndCount(
       EphemeralKey.connections(viewer, viewer.userId),
       id,
       this.ttlMs,
     );
     await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
-    const first = change.members.length === 1;
+    const first = change.live === 1;
     if (!first && !announce) return;
     if (first) await this.statuses.clear(viewer.tenantId, viewer.userId);
     const status = first
@@ -143,8 +143,8 @@ export class PresenceService {
    * leave, announcing OFFLINE even if it was taken out already: the failure may have been the announcement's).
    */
   private async leave({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
-    const change = await this.realtime.sets.removeAndList(EphemeralKey.connections(viewer, viewer.userId), id);
-    if (change.members.length > 0) return;
+    const change = await this.realtime.sets.removeAndCount(EphemeralKey.connections(viewer, viewer.userId), id);
+    if (change.live > 0) return;
     if (!announce) return this.takeOffline(viewer, new Date());
     await this.realtime.sets.remove(EphemeralKey.online(viewer), viewer.userId);
     await this.offline(viewer, new Date());
@@ -152,7 +152,7 @@ export class PresenceService {
 
   /** Removes the user from the online set, and announces OFFLINE if this call is the one that removed them. */
   private async takeOffline(scope: Scope, lastSeenAt: Date): Promise<void> {
-    const removed = await this.realtime.sets.removeAndList(EphemeralKey.online(scope), scope.userId);
+    const removed = await this.realtime.sets.removeAndCount(EphemeralKey.online(scope), scope.userId);
     // Not stored: someone else removed it (another instance's leave, or a sweep), and announced it.
     if (!removed.wasStored) return;
     await this.offline(scope, lastSeenAt);
