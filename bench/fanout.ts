@@ -29,7 +29,8 @@
  * redis://127.0.0.1:6379), BENCH_CPU_PROF=<dir> (run the GraphQL server under --cpu-prof, leave its profiles there and
  * print where its CPU went during the events), BENCH_HEAP=<dir> (heap snapshots of the GraphQL server before the
  * clients connect and after the events, left there, and what its heap holds per connection by constructor:
- * bench/heap.ts).
+ * bench/heap.ts), BENCH_ALLOC=1 (what the GraphQL server allocates per connection while the clients connect and
+ * subscribe, by function: bench/allocations.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +49,7 @@ import {
   type ScriptMaps,
   type Window,
 } from './profile.js';
+import { allocationReport, startAllocationSampling } from './allocations.js';
 import { growthPerConnection, heapCensus, writeHeapSnapshot } from './heap.js';
 import { clinicsComparison, costSplit, details, table, type CaseRun, type EventSample, type Side } from './report.js';
 import { caseName, mixedMinimum, prepareScenario, type Audience, type CaseSpec, type Scenario } from './scenarios.js';
@@ -151,6 +153,7 @@ const ADMIN_DATABASE_URL = env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.
 const REDIS_URL = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CPU_PROF_DIR = env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : undefined;
 const HEAP_DIR = env.BENCH_HEAP ? path.resolve(env.BENCH_HEAP) : undefined;
+const ALLOC = env.BENCH_ALLOC === '1';
 if (HEAP_DIR) mkdirSync(HEAP_DIR, { recursive: true });
 
 /** One clinic always, as the reference of the others. */
@@ -801,6 +804,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   w.rssConnected = procRssBytes(rawServer.pid);
   log(`   ${n} raw sockets open (${(w.connectMs / 1000).toFixed(1)} s)`);
 
+  const sampling = ALLOC ? await startAllocationSampling(gqlServer.inspectorUrl!) : undefined;
   const t2 = Date.now();
   await connectClients(list, 'graphql', gqlServer.url, subscribers);
   let streams = 0;
@@ -813,6 +817,16 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   await sleep(SETTLE_MS);
   g.connectMs = Date.now() - t2 - SETTLE_MS;
   g.rssConnected = procRssBytes(gqlServer.pid);
+  if (sampling) {
+    const allocated = allocationReport(await sampling.stop(), await scriptSourceMaps(gqlServer.inspectorUrl!), n);
+    log(
+      `   allocated while connecting, N = ${n}, ${scenarioName}: ${allocated.perConnectionKiB.toFixed(1)} KiB per connection;`,
+    );
+    log(`   by function, self:`);
+    for (const line of allocated.self) log(`     ${line}`);
+    log(`   by function, total (the function and what it calls):`);
+    for (const line of allocated.total) log(`     ${line}`);
+  }
   result.groups = await metric(gqlServer.url, 'derm_delivery_groups');
   result.groupMembers = await metric(gqlServer.url, 'derm_delivery_group_members');
   log(

@@ -99,7 +99,7 @@ function relativeFile(source: string): string {
 }
 
 /** A function's name and where it is: `name  file:line`, in the sources when the script has a map. */
-function label({ functionName, url, lineNumber, columnNumber }: CallFrame, maps: ScriptMaps): string {
+export function label({ functionName, url, lineNumber, columnNumber }: CallFrame, maps: ScriptMaps): string {
   if (!url) return functionName;
   // `{}` where the map has nothing at that position.
   const entry = maps.get(url)?.findEntry(lineNumber, columnNumber);
