@@ -480,6 +480,31 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(match[1]);
 }
 
+/**
+ * The server's full (mark-compact) garbage collections so far, their count and seconds, from prom-client's
+ * `nodejs_gc_duration_seconds{kind="major"}`: how often the heap's limit was reached (README, "Node's heap").
+ */
+interface Collections {
+  count: number;
+  seconds: number;
+}
+
+async function fullCollections(url: string): Promise<Collections> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (suffix: string) =>
+    Number(
+      new RegExp(`^nodejs_gc_duration_seconds_${suffix}\\{kind="major"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? 0,
+    );
+  return { count: read('count'), seconds: read('sum') };
+}
+
+function logCollections(when: string, before: Collections, after: Collections): void {
+  const ms = (after.seconds - before.seconds) * 1000;
+  log(
+    `   derm-realtime's full garbage collections ${when}: ${after.count - before.count} (${ms.toFixed(0)} ms paused)`,
+  );
+}
+
 async function rawClients(url: string): Promise<number> {
   return ((await (await fetch(`${url}/stats`)).json()) as { clients: number }).clients;
 }
@@ -836,11 +861,13 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   // What holding N connections costs with nothing happening, so that it can be told apart from the events' cost.
   await sleep(REST_SETTLE_MS);
   const rest0 = { graphql: procCpuNs(gqlServer.pid), raw: procCpuNs(rawServer.pid), at: nowMs(epoch) };
+  const restCollections0 = await fullCollections(gqlServer.url);
   await sleep(REST_MS);
   const restEnd = nowMs(epoch);
   const restSeconds = (restEnd - rest0.at) / 1000;
   g.restCpuNsPerS = (procCpuNs(gqlServer.pid) - rest0.graphql) / restSeconds;
   w.restCpuNsPerS = (procCpuNs(rawServer.pid) - rest0.raw) / restSeconds;
+  logCollections(`at rest (${restSeconds.toFixed(0)} s)`, restCollections0, await fullCollections(gqlServer.url));
 
   // Interleaved, event by event, so that both servers see the same machine noise.
   let index = 0;
@@ -866,6 +893,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   };
   for (let i = 0; i < WARMUP; i++) await pair(false);
   const stat0 = { graphql: procStatCpuNs(gqlServer.pid), raw: procStatCpuNs(rawServer.pid) };
+  const collections0 = await fullCollections(gqlServer.url);
   for (let i = 0; i < EVENTS; i++) {
     await pair(true);
     if ((i + 1) % 10 === 0 || i + 1 === EVENTS) {
@@ -876,6 +904,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   }
   g.statCpuNs = procStatCpuNs(gqlServer.pid) - stat0.graphql;
   w.statCpuNs = procStatCpuNs(rawServer.pid) - stat0.raw;
+  logCollections(`during the ${EVENTS} events`, collections0, await fullCollections(gqlServer.url));
   g.rssEnd = procRssBytes(gqlServer.pid);
   w.rssEnd = procRssBytes(rawServer.pid);
   [g.rssEndGc, w.rssEndGc] = await rssAfterGc(gqlServer, rawServer);
