@@ -265,25 +265,13 @@ export class RedisEphemeralSets implements EphemeralSets {
   // The commands themselves; the methods above turn any failure into DependencyUnavailableError.
   private async touchNow(key: string, member: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const expiry = now + ttlMs;
-    const [[, before]] = (await this.redis
-      .multi()
-      .zscore(this.prefix + key, member)
-      .zadd(this.prefix + key, expiry, member)
-      .zadd(this.index, expiry, `${key}${SEP}${member}`)
-      .pexpire(this.prefix + key, ttlMs * 4)
-      .exec()) as [[Error | null, string | null], ...unknown[]];
-    return before === null || Number(before) <= now;
+    const [before] = await this.touchThen(key, member, ttlMs, now);
+    return !counted(before, now, 0).wasLive;
   }
 
   private async removeNow(key: string, member: string): Promise<boolean> {
-    const [[, score]] = (await this.redis
-      .multi()
-      .zscore(this.prefix + key, member)
-      .zrem(this.prefix + key, member)
-      .zrem(this.index, `${key}${SEP}${member}`)
-      .exec()) as [[Error | null, string | null], ...unknown[]];
-    return score !== null && Number(score) > Date.now();
+    const [score] = await this.removeThen(key, member);
+    return counted(score, Date.now(), 0).wasLive;
   }
 
   // MULTI/EXEC runs the change and the read with no other client's command in between.
@@ -319,13 +307,15 @@ export class RedisEphemeralSets implements EphemeralSets {
     return counted(score, now, live as number);
   }
 
-  /** Touches a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
+  /**
+   * Touches a member and runs `read`, if any, in the same MULTI: the member's score before, and what `read` answered.
+   */
   private async touchThen(
     key: string,
     member: string,
     ttlMs: number,
     now: number,
-    read: (multi: ChainableCommander) => ChainableCommander,
+    read: (multi: ChainableCommander) => ChainableCommander = (multi) => multi,
   ): Promise<[unknown, unknown]> {
     const expiry = now + ttlMs;
     const [before, , , , after] = execResults(
@@ -341,11 +331,13 @@ export class RedisEphemeralSets implements EphemeralSets {
     return [before, after];
   }
 
-  /** Removes a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
+  /**
+   * Removes a member and runs `read`, if any, in the same MULTI: the member's score before, and what `read` answered.
+   */
   private async removeThen(
     key: string,
     member: string,
-    read: (multi: ChainableCommander) => ChainableCommander,
+    read: (multi: ChainableCommander) => ChainableCommander = (multi) => multi,
   ): Promise<[unknown, unknown]> {
     const [score, , , after] = execResults(
       await read(
@@ -368,11 +360,12 @@ export class RedisEphemeralSets implements EphemeralSets {
   }
 }
 
-/** The replies of a MULTI/EXEC, or the first command error. */
 /** A change's count from the member's score before it (null: not stored) and the live members after it. */
 function counted(before: unknown, now: number, live: number): SetCount {
   return { wasLive: before !== null && Number(before) > now, wasStored: before !== null, live };
 }
+
+/** The replies of a MULTI/EXEC, or the first command error. */
 
 function execResults(results: Array<[Error | null, unknown]> | null): unknown[] {
   if (!results) throw new Error('Redis transaction was aborted');
