@@ -1,5 +1,13 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Redis, Result } from 'ioredis';
 import { redisCall } from '../events/pubsub.js';
+
+// ioredis's way of typing a command added with `defineCommand` (its README, "Lua Scripting").
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** TOUCH_ALL_AND_COUNT below, defined on the client by `RedisEphemeralSets`: run by EVALSHA. */
+    ephemeralTouchAllAndCount(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
+  }
+}
 
 /**
  * Named sets whose members expire unless renewed (docs/architecture.md, invariant 3): presence, chart viewers, thread
@@ -27,10 +35,11 @@ export interface EphemeralSets {
   /** `remove`, and the live members just after it, read in the same atomic step. */
   removeAndList(key: string, member: string): Promise<SetChange>;
   /**
-   * `touchAndList` for a caller that needs only how many live members there are, not who: O(log n) in Redis where the
-   * list is O(n) (presence asks it on every connection, of sets that hold each of a user's connections).
+   * `touch` of every entry, and for each how many live members its set holds just after all of them, in one atomic
+   * step and one round trip: `touchAndList` for a caller that needs only how many, not who (O(log n) in Redis where the
+   * list is O(n)). Presence's join touches a connection and its user this way, on every connection.
    */
-  touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount>;
+  touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]>;
   /** `removeAndList`, counting the live members after it instead of listing them. */
   removeAndCount(key: string, member: string): Promise<SetCount>;
   /**
@@ -115,10 +124,20 @@ export class MemoryEphemeralSets implements EphemeralSets {
     return changed(before, now, liveMembers(set, now));
   }
 
-  // The sets of one process are small: the count is the list's length.
-  async touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount> {
-    const { members: _, ...count } = await this.touchAndList(key, member, ttlMs);
-    return count;
+  // The sets of one process are small: a count is the list's length, read once every entry is touched.
+  async touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]> {
+    const now = Date.now();
+    const before = entries.map(({ key, member }) => {
+      let set = this.sets.get(key);
+      if (!set) this.sets.set(key, (set = new Map()));
+      const was = set.get(member);
+      set.set(member, now + ttlMs);
+      return was;
+    });
+    return entries.map(({ key }, i) => {
+      const { members: _, ...count } = changed(before[i], now, liveMembers(this.sets.get(key)!, now));
+      return count;
+    });
   }
 
   async removeAndCount(key: string, member: string): Promise<SetCount> {
@@ -177,6 +196,28 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
+// Touches every entry of ARGV[5..] ("key\nmember") as `touchThen` does, then counts each entry's live members: the
+// scores before (false where there was none), then the counts. One EVALSHA where two MULTIs took 12 commands.
+const TOUCH_ALL_AND_COUNT = `
+local n = #ARGV - 4
+local out = {}
+for i = 1, n do
+  local entry = ARGV[i + 4]
+  local sep = string.find(entry, '\\n', 1, true)
+  local key = ARGV[4] .. string.sub(entry, 1, sep - 1)
+  local member = string.sub(entry, sep + 1)
+  out[i] = redis.call('ZSCORE', key, member)
+  redis.call('ZADD', key, ARGV[2], member)
+  redis.call('ZADD', KEYS[1], ARGV[2], entry)
+  redis.call('PEXPIRE', key, ARGV[3])
+end
+for i = 1, n do
+  local entry = ARGV[i + 4]
+  local sep = string.find(entry, '\\n', 1, true)
+  out[n + i] = redis.call('ZCOUNT', ARGV[4] .. string.sub(entry, 1, sep - 1), '(' .. ARGV[1], '+inf')
+end
+return out`;
+
 /** Entries one Redis renewal script takes: a few milliseconds of Redis time per call. */
 export const RENEW_PAGE = 1000;
 
@@ -216,6 +257,8 @@ export class RedisEphemeralSets implements EphemeralSets {
   ) {
     this.prefix = `${namespace}:`;
     this.index = `${namespace}:ephemeral:expiry`;
+    // By its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
+    redis.defineCommand('ephemeralTouchAllAndCount', { numberOfKeys: 1, lua: TOUCH_ALL_AND_COUNT });
   }
 
   touch(key: string, member: string, ttlMs: number): Promise<boolean> {
@@ -250,8 +293,8 @@ export class RedisEphemeralSets implements EphemeralSets {
     return redisCall(() => this.removeAndListNow(key, member));
   }
 
-  touchAndCount(key: string, member: string, ttlMs: number): Promise<SetCount> {
-    return redisCall(() => this.touchAndCountNow(key, member, ttlMs));
+  touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]> {
+    return redisCall(() => this.touchAllAndCountNow(entries, ttlMs));
   }
 
   removeAndCount(key: string, member: string): Promise<SetCount> {
@@ -283,12 +326,18 @@ export class RedisEphemeralSets implements EphemeralSets {
     return { ...counted(before, now, (members as string[]).length), members: members as string[] };
   }
 
-  private async touchAndCountNow(key: string, member: string, ttlMs: number): Promise<SetCount> {
+  // One script, atomic as MULTI/EXEC is: every entry's score before, then every set's count after all the touches.
+  private async touchAllAndCountNow(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]> {
     const now = Date.now();
-    const [before, live] = await this.touchThen(key, member, ttlMs, now, (multi) =>
-      multi.zcount(this.prefix + key, `(${now}`, '+inf'),
+    const replies = await this.redis.ephemeralTouchAllAndCount(
+      this.index,
+      String(now),
+      String(now + ttlMs),
+      String(ttlMs * 4),
+      this.prefix,
+      ...entries.map(({ key, member }) => `${key}${SEP}${member}`),
     );
-    return counted(before, now, live as number);
+    return entries.map((_, i) => counted(replies[i], now, Number(replies[entries.length + i])));
   }
 
   private async removeAndListNow(key: string, member: string): Promise<SetChange> {

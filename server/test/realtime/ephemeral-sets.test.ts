@@ -49,11 +49,13 @@ describe.each([
   it('counts the live members after a change the way it lists them, one racer alone among two', async () => {
     const sets = make();
     const key = `test:${randomUUID()}`;
+    const touchAndCount = async (k: string, member: string, ttlMs: number) =>
+      (await sets.touchAllAndCount([{ key: k, member }], ttlMs))[0];
     // Presence's "first connection": of two connections of one user arriving at once, exactly one sees itself alone.
-    const [a, b] = await Promise.all([sets.touchAndCount(key, 'a', 10_000), sets.touchAndCount(key, 'b', 10_000)]);
+    const [a, b] = await Promise.all([touchAndCount(key, 'a', 10_000), touchAndCount(key, 'b', 10_000)]);
     expect([a.live, b.live].sort()).toEqual([1, 2]);
     expect(a).toMatchObject({ wasLive: false, wasStored: false });
-    expect(await sets.touchAndCount(key, 'a', 10_000)).toEqual({ wasLive: true, wasStored: true, live: 2 });
+    expect(await touchAndCount(key, 'a', 10_000)).toEqual({ wasLive: true, wasStored: true, live: 2 });
     // A lapsed member is stored until swept, and no longer counted.
     await sets.touch(key, 'short', 100);
     await vi.waitFor(async () => expect(await sets.members(key)).not.toContain('short'), { timeout: 10_000 });
@@ -64,6 +66,59 @@ describe.each([
     expect(await sets.removeAndCount(key, 'b')).toEqual({ wasLive: true, wasStored: true, live: 0 });
     expect(await sets.removeAndCount(key, 'b')).toEqual({ wasLive: false, wasStored: false, live: 0 });
     expect(await sets.members(key)).toEqual([]);
+  });
+
+  it('touches several sets in one step, counting each once all of them are touched', async () => {
+    const sets = make();
+    const [connections, online] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+    // Presence's join: a connection and its user, together.
+    expect(
+      await sets.touchAllAndCount(
+        [
+          { key: connections, member: 'c1' },
+          { key: online, member: 'u' },
+        ],
+        10_000,
+      ),
+    ).toEqual([
+      { wasLive: false, wasStored: false, live: 1 },
+      { wasLive: false, wasStored: false, live: 1 },
+    ]);
+    expect(
+      await sets.touchAllAndCount(
+        [
+          { key: connections, member: 'c2' },
+          { key: online, member: 'u' },
+        ],
+        10_000,
+      ),
+    ).toEqual([
+      { wasLive: false, wasStored: false, live: 2 },
+      { wasLive: true, wasStored: true, live: 1 },
+    ]);
+    // Two members of one set: each counted after both.
+    expect(
+      await sets.touchAllAndCount(
+        [
+          { key: connections, member: 'c3' },
+          { key: connections, member: 'c1' },
+        ],
+        10_000,
+      ),
+    ).toEqual([
+      { wasLive: false, wasStored: false, live: 3 },
+      { wasLive: true, wasStored: true, live: 3 },
+    ]);
+    // A lapsed member touched again: stored, not live, and live again.
+    await sets.touch(connections, 'short', 100);
+    await vi.waitFor(async () => expect(await sets.members(connections)).not.toContain('short'), { timeout: 10_000 });
+    expect(await sets.touchAllAndCount([{ key: connections, member: 'short' }], 10_000)).toEqual([
+      { wasLive: false, wasStored: true, live: 4 },
+    ]);
+    expect((await sets.members(connections)).sort()).toEqual(['c1', 'c2', 'c3', 'short']);
+    expect(await sets.members(online)).toEqual(['u']);
+    // Touched entries expire like any other: the sweep finds none of them due yet.
+    expect((await sets.sweep()).filter((e) => e.key === connections || e.key === online)).toEqual([]);
   });
 
   it('renews the live members of many sets at once, and never brings back one that was removed or lapsed', async () => {

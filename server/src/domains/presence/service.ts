@@ -123,12 +123,14 @@ export class PresenceService {
    * repeated ONLINE is harmless, a missing one is not).
    */
   private async join({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
-    const change = await this.realtime.sets.touchAndCount(
-      EphemeralKey.connections(viewer, viewer.userId),
-      id,
+    // The connection and its user in one step (one round trip): the count of the user's connections tells the first.
+    const [change] = await this.realtime.sets.touchAllAndCount(
+      [
+        { key: EphemeralKey.connections(viewer, viewer.userId), member: id },
+        { key: EphemeralKey.online(viewer), member: viewer.userId },
+      ],
       this.ttlMs,
     );
-    await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
     const first = change.live === 1;
     if (!first && !announce) return;
     if (first) await this.statuses.clear(viewer.tenantId, viewer.userId);
