@@ -831,14 +831,20 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
 
   const sampling = ALLOC ? await startAllocationSampling(gqlServer.inspectorUrl!) : undefined;
   const t2 = Date.now();
-  await connectClients(list, 'graphql', gqlServer.url, subscribers);
   let streams = 0;
-  await until(
-    async () => (streams = await metric(gqlServer.url, 'derm_subscription_streams')) >= n,
-    connectBudgetMs(n),
-    () => `${n} live subscriptions (the server counts ${streams})`,
-    500,
-  );
+  try {
+    await connectClients(list, 'graphql', gqlServer.url, subscribers);
+    await until(
+      async () => (streams = await metric(gqlServer.url, 'derm_subscription_streams')) >= n,
+      connectBudgetMs(n),
+      () => `${n} live subscriptions (the server counts ${streams})`,
+      500,
+    );
+  } catch (err) {
+    // The run fails as it failed; the sampling's inspector session is not left open behind it.
+    await sampling?.stop().catch(() => {});
+    throw err;
+  }
   await sleep(SETTLE_MS);
   g.connectMs = Date.now() - t2 - SETTLE_MS;
   g.rssConnected = procRssBytes(gqlServer.pid);
