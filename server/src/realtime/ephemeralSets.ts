@@ -73,10 +73,7 @@ export class MemoryEphemeralSets implements EphemeralSets {
 
   async touch(key: string, member: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = new Map()));
-    const before = set.get(member);
-    set.set(member, now + ttlMs);
+    const before = this.put(key, member, now + ttlMs);
     return before === undefined || before <= now;
   }
 
@@ -108,11 +105,8 @@ export class MemoryEphemeralSets implements EphemeralSets {
   // No await between the change and the read: atomic in this single-threaded process.
   async touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange> {
     const now = Date.now();
-    let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = new Map()));
-    const before = set.get(member);
-    set.set(member, now + ttlMs);
-    return changed(before, now, liveMembers(set, now));
+    const before = this.put(key, member, now + ttlMs);
+    return changed(before, now, liveMembers(this.sets.get(key)!, now));
   }
 
   async removeAndList(key: string, member: string): Promise<SetChange> {
@@ -127,13 +121,7 @@ export class MemoryEphemeralSets implements EphemeralSets {
   // The sets of one process are small: a count is the list's length, read once every entry is touched.
   async touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]> {
     const now = Date.now();
-    const before = entries.map(({ key, member }) => {
-      let set = this.sets.get(key);
-      if (!set) this.sets.set(key, (set = new Map()));
-      const was = set.get(member);
-      set.set(member, now + ttlMs);
-      return was;
-    });
+    const before = entries.map(({ key, member }) => this.put(key, member, now + ttlMs));
     return entries.map(({ key }, i) => {
       const { members: _, ...count } = changed(before[i], now, liveMembers(this.sets.get(key)!, now));
       return count;
@@ -143,6 +131,15 @@ export class MemoryEphemeralSets implements EphemeralSets {
   async removeAndCount(key: string, member: string): Promise<SetCount> {
     const { members: _, ...count } = await this.removeAndList(key, member);
     return count;
+  }
+
+  /** Sets a member's expiry, making its set if need be: its expiry before, if it was stored. */
+  private put(key: string, member: string, expiry: number): number | undefined {
+    let set = this.sets.get(key);
+    if (!set) this.sets.set(key, (set = new Map()));
+    const before = set.get(member);
+    set.set(member, expiry);
+    return before;
   }
 
   async sweep(): Promise<Array<{ key: string; member: string }>> {

@@ -71,50 +71,46 @@ describe.each([
   it('touches several sets in one step, counting each once all of them are touched', async () => {
     const sets = make();
     const [connections, online] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+    const touchAll = (entries: Array<[string, string]>) =>
+      sets.touchAllAndCount(
+        entries.map(([key, member]) => ({ key, member })),
+        10_000,
+      );
+    const fresh = { wasLive: false, wasStored: false };
+    const renewed = { wasLive: true, wasStored: true };
     // Presence's join: a connection and its user, together.
     expect(
-      await sets.touchAllAndCount(
-        [
-          { key: connections, member: 'c1' },
-          { key: online, member: 'u' },
-        ],
-        10_000,
-      ),
+      await touchAll([
+        [connections, 'c1'],
+        [online, 'u'],
+      ]),
     ).toEqual([
-      { wasLive: false, wasStored: false, live: 1 },
-      { wasLive: false, wasStored: false, live: 1 },
+      { ...fresh, live: 1 },
+      { ...fresh, live: 1 },
     ]);
     expect(
-      await sets.touchAllAndCount(
-        [
-          { key: connections, member: 'c2' },
-          { key: online, member: 'u' },
-        ],
-        10_000,
-      ),
+      await touchAll([
+        [connections, 'c2'],
+        [online, 'u'],
+      ]),
     ).toEqual([
-      { wasLive: false, wasStored: false, live: 2 },
-      { wasLive: true, wasStored: true, live: 1 },
+      { ...fresh, live: 2 },
+      { ...renewed, live: 1 },
     ]);
     // Two members of one set: each counted after both.
     expect(
-      await sets.touchAllAndCount(
-        [
-          { key: connections, member: 'c3' },
-          { key: connections, member: 'c1' },
-        ],
-        10_000,
-      ),
+      await touchAll([
+        [connections, 'c3'],
+        [connections, 'c1'],
+      ]),
     ).toEqual([
-      { wasLive: false, wasStored: false, live: 3 },
-      { wasLive: true, wasStored: true, live: 3 },
+      { ...fresh, live: 3 },
+      { ...renewed, live: 3 },
     ]);
     // A lapsed member touched again: stored, not live, and live again.
     await sets.touch(connections, 'short', 100);
     await vi.waitFor(async () => expect(await sets.members(connections)).not.toContain('short'), { timeout: 10_000 });
-    expect(await sets.touchAllAndCount([{ key: connections, member: 'short' }], 10_000)).toEqual([
-      { wasLive: false, wasStored: true, live: 4 },
-    ]);
+    expect(await touchAll([[connections, 'short']])).toEqual([{ wasLive: false, wasStored: true, live: 4 }]);
     expect((await sets.members(connections)).sort()).toEqual(['c1', 'c2', 'c3', 'short']);
     expect(await sets.members(online)).toEqual(['u']);
     // Touched entries expire like any other: the sweep finds none of them due yet.
