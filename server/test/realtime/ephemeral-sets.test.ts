@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { MemoryEphemeralSets, RedisEphemeralSets, type EphemeralSets } from '../../src/realtime/ephemeralSets.js';
+import {
+  MemoryEphemeralSets,
+  RedisEphemeralSets,
+  type EphemeralSets,
+  type SetCount,
+} from '../../src/realtime/ephemeralSets.js';
 import { HeldMembers } from '../../src/realtime/heldMembers.js';
 import { createLogger } from '../../src/logger.js';
 import { TEST_REDIS_URL } from '../helpers/services.js';
@@ -78,35 +83,42 @@ describe.each([
       );
     const fresh = { wasLive: false, wasStored: false };
     const renewed = { wasLive: true, wasStored: true };
-    // Presence's join: a connection and its user, together.
-    expect(
-      await touchAll([
-        [connections, 'c1'],
-        [online, 'u'],
-      ]),
-    ).toEqual([
-      { ...fresh, live: 1 },
-      { ...fresh, live: 1 },
-    ]);
-    expect(
-      await touchAll([
-        [connections, 'c2'],
-        [online, 'u'],
-      ]),
-    ).toEqual([
-      { ...fresh, live: 2 },
-      { ...renewed, live: 1 },
-    ]);
-    // Two members of one set: each counted after both.
-    expect(
-      await touchAll([
-        [connections, 'c3'],
-        [connections, 'c1'],
-      ]),
-    ).toEqual([
-      { ...fresh, live: 3 },
-      { ...renewed, live: 3 },
-    ]);
+    // Each step: the entries touched together, and what each tells.
+    const steps: Array<[Array<[string, string]>, SetCount[]]> = [
+      // Presence's join: a connection and its user, together.
+      [
+        [
+          [connections, 'c1'],
+          [online, 'u'],
+        ],
+        [
+          { ...fresh, live: 1 },
+          { ...fresh, live: 1 },
+        ],
+      ],
+      [
+        [
+          [connections, 'c2'],
+          [online, 'u'],
+        ],
+        [
+          { ...fresh, live: 2 },
+          { ...renewed, live: 1 },
+        ],
+      ],
+      // Two members of one set: each counted after both.
+      [
+        [
+          [connections, 'c3'],
+          [connections, 'c1'],
+        ],
+        [
+          { ...fresh, live: 3 },
+          { ...renewed, live: 3 },
+        ],
+      ],
+    ];
+    for (const [entries, counts] of steps) expect(await touchAll(entries)).toEqual(counts);
     // A lapsed member touched again: stored, not live, and live again.
     await sets.touch(connections, 'short', 100);
     await vi.waitFor(async () => expect(await sets.members(connections)).not.toContain('short'), { timeout: 10_000 });
