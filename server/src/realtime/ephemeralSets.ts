@@ -193,25 +193,26 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
-// Touches every entry of ARGV[5..] ("key\nmember") as `touchThen` does, then counts each entry's live members: the
-// scores before (false where there was none), then the counts. One EVALSHA where two MULTIs took 12 commands.
+// Touches every entry of ARGV[5..] ("key\nmember") as `touchThen`'s MULTI does, then counts each one's set: the scores
+// before (false where there was none), then the live counts. One EVALSHA serves `touch` and presence's join (which took
+// two MULTIs of six commands, one after the other).
 const TOUCH_ALL_AND_COUNT = `
 local n = #ARGV - 4
 local out = {}
+local keys = {}
 for i = 1, n do
   local entry = ARGV[i + 4]
   local sep = string.find(entry, '\\n', 1, true)
   local key = ARGV[4] .. string.sub(entry, 1, sep - 1)
   local member = string.sub(entry, sep + 1)
+  keys[i] = key
   out[i] = redis.call('ZSCORE', key, member)
   redis.call('ZADD', key, ARGV[2], member)
   redis.call('ZADD', KEYS[1], ARGV[2], entry)
   redis.call('PEXPIRE', key, ARGV[3])
 end
 for i = 1, n do
-  local entry = ARGV[i + 4]
-  local sep = string.find(entry, '\\n', 1, true)
-  out[n + i] = redis.call('ZCOUNT', ARGV[4] .. string.sub(entry, 1, sep - 1), '(' .. ARGV[1], '+inf')
+  out[n + i] = redis.call('ZCOUNT', keys[i], '(' .. ARGV[1], '+inf')
 end
 return out`;
 
@@ -304,9 +305,8 @@ export class RedisEphemeralSets implements EphemeralSets {
 
   // The commands themselves; the methods above turn any failure into DependencyUnavailableError.
   private async touchNow(key: string, member: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
-    const [before] = await this.touchThen(key, member, ttlMs, now);
-    return !counted(before, now, 0).wasLive;
+    const [{ wasLive }] = await this.touchAllAndCountNow([{ key, member }], ttlMs);
+    return !wasLive;
   }
 
   private async removeNow(key: string, member: string): Promise<boolean> {
@@ -353,15 +353,13 @@ export class RedisEphemeralSets implements EphemeralSets {
     return counted(score, now, live as number);
   }
 
-  /**
-   * Touches a member and runs `read`, if any, in the same MULTI: the member's score before, and what `read` answered.
-   */
+  /** Touches a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
   private async touchThen(
     key: string,
     member: string,
     ttlMs: number,
     now: number,
-    read: (multi: ChainableCommander) => ChainableCommander = (multi) => multi,
+    read: (multi: ChainableCommander) => ChainableCommander,
   ): Promise<[unknown, unknown]> {
     const expiry = now + ttlMs;
     const [before, , , , after] = execResults(
@@ -412,7 +410,6 @@ function counted(before: unknown, now: number, live: number): SetCount {
 }
 
 /** The replies of a MULTI/EXEC, or the first command error. */
-
 function execResults(results: Array<[Error | null, unknown]> | null): unknown[] {
   if (!results) throw new Error('Redis transaction was aborted');
   for (const [err] of results) if (err) throw err;
