@@ -4,8 +4,13 @@ import { redisCall } from '../events/pubsub.js';
 // ioredis's way of typing a command added with `defineCommand` (its README, "Lua Scripting").
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** TOUCH_ALL_AND_COUNT below, defined on the client by `RedisEphemeralSets`: run by EVALSHA. */
+    // The scripts below, defined on the client by `RedisEphemeralSets`: each run by EVALSHA.
+    /** TOUCH_ALL_AND_COUNT. */
     ephemeralTouchAllAndCount(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
+    /** RENEW_LIVE. */
+    ephemeralRenewLive(index: string, ...args: string[]): Result<number[], Context>;
+    /** SWEEP. */
+    ephemeralSweep(index: string, now: string, prefix: string): Result<string[], Context>;
   }
 }
 
@@ -255,8 +260,10 @@ export class RedisEphemeralSets implements EphemeralSets {
   ) {
     this.prefix = `${namespace}:`;
     this.index = `${namespace}:ephemeral:expiry`;
-    // By its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
+    // Each by its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
     redis.defineCommand('ephemeralTouchAllAndCount', { numberOfKeys: 1, lua: TOUCH_ALL_AND_COUNT });
+    redis.defineCommand('ephemeralRenewLive', { numberOfKeys: 1, lua: RENEW_LIVE });
+    redis.defineCommand('ephemeralSweep', { numberOfKeys: 1, lua: SWEEP });
   }
 
   touch(key: string, member: string, ttlMs: number): Promise<boolean> {
@@ -273,7 +280,7 @@ export class RedisEphemeralSets implements EphemeralSets {
       const page = entries.slice(i, i + RENEW_PAGE).map(({ key, member }) => `${key}${SEP}${member}`);
       const now = Date.now();
       const args = [String(now), String(now + ttlMs), String(ttlMs * 4), this.prefix, ...page];
-      const out = (await redisCall(() => this.redis.eval(RENEW_LIVE, 1, this.index, ...args))) as number[];
+      const out = await redisCall(() => this.redis.ephemeralRenewLive(this.index, ...args));
       for (const flag of out) renewed.push(flag === 1);
     }
     return renewed;
@@ -396,7 +403,7 @@ export class RedisEphemeralSets implements EphemeralSets {
   }
 
   private async sweepNow(): Promise<Array<{ key: string; member: string }>> {
-    const lapsed = (await this.redis.eval(SWEEP, 1, this.index, String(Date.now()), this.prefix)) as string[];
+    const lapsed = await this.redis.ephemeralSweep(this.index, String(Date.now()), this.prefix);
     return lapsed.map((entry) => {
       const i = entry.indexOf(SEP);
       return { key: entry.slice(0, i), member: entry.slice(i + 1) };
