@@ -59,6 +59,7 @@ import {
   nowMs,
   openFileLimit,
   procCpuNs,
+  mainThreadCpuNs,
   procRssBytes,
   procStatCpuNs,
   ROOT,
@@ -637,6 +638,7 @@ async function runEvent(
   delivered.catch(() => {});
   const clientPids = list.map((w) => w.pid);
   const cpu0 = procCpuNs(server.pid);
+  const main0 = mainThreadCpuNs(server.pid);
   const clients0 = sumCpu(clientPids);
   const t0 = nowMs(epoch);
   await watched(trigger());
@@ -652,6 +654,7 @@ async function runEvent(
       answered,
       delivered: receivers,
       serverCpuNs: procCpuNs(server.pid) - cpu0,
+      serverMainCpuNs: mainThreadCpuNs(server.pid) - main0,
       clientCpuNs: sumCpu(clientPids) - clients0,
       fromMs: t0,
       toMs: nowMs(epoch),

@@ -15,6 +15,8 @@ export interface EventSample {
   delivered: number;
   /** CPU of the server from just before the trigger to the end of the pause after the event, ns. */
   serverCpuNs: number;
+  /** Of which on its main thread, ns (`mainThreadCpuNs`; NaN where it cannot be read). */
+  serverMainCpuNs: number;
   /** CPU of all client workers over the same window, ns. */
   clientCpuNs: number;
   /** That window, in ms of the benchmark's clock (see `nowMs`). */
@@ -73,6 +75,8 @@ interface Figures {
   cpuUs: number;
   cpuPooledUs: number;
   cpuStatUs: number;
+  /** Share of the events' server CPU spent on the main thread, %. */
+  mainThreadShare: number;
   p50: number;
   p99: number;
   firstP50: number;
@@ -95,6 +99,9 @@ function figures(side: Side, n: number): Figures {
     cpuUs: median(side.samples.map((s) => s.serverCpuNs / s.delivered)) / 1000,
     cpuPooledUs: side.samples.reduce((sum, s) => sum + s.serverCpuNs, 0) / deliveries / 1000,
     cpuStatUs: side.statCpuNs / deliveries / 1000,
+    mainThreadShare:
+      (100 * side.samples.reduce((sum, s) => sum + s.serverMainCpuNs, 0)) /
+      side.samples.reduce((sum, s) => sum + s.serverCpuNs, 0),
     p50: median(side.samples.map((s) => s.last)),
     p99: percentile(
       side.samples.map((s) => s.last),
@@ -232,6 +239,12 @@ export function details(runs: CaseRun[]): string {
       r.metric('first subscriber received p50 (ms)', (f) => f.firstP50, [1, 1]),
       cpu,
       r.metric('same, from utime+stime over the whole span (µs)', (f) => f.cpuStatUs, [1, 2]),
+      r.metric(
+        "share of the events' server CPU on its main thread (%; the rest: V8's GC and compiler threads)",
+        (f) => f.mainThreadShare,
+        [0, 0],
+        false,
+      ),
       r.metric('server RSS per connection after the events (KiB)', (f) => f.rssEndKiB, [1, 1]),
       r.metric('of which heap used per connection, forced GC (KiB)', (f) => f.heapGcKiB, [1, 1]),
       r.metric('time to connect the N clients (s; graphql: until subscribed)', (f) => f.connectS, [1, 1]),

@@ -113,6 +113,19 @@ export function procCpuNs(pid: number): number {
   return procStatCpuNs(pid);
 }
 
+/**
+ * CPU time of a process's main thread in ns (its /proc/<pid>/task/<pid>/schedstat): the JavaScript, and whatever of
+ * the garbage collector runs on it; `procCpuNs` less this is V8's worker threads (concurrent marking, parallel
+ * scavenges, the optimising compiler) and libuv's pool. NaN where schedstat is missing.
+ */
+export function mainThreadCpuNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status). */
 export function procRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
