@@ -9,6 +9,8 @@ declare module 'ioredis' {
     ephemeralTouchAllAndCount(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
     /** RENEW_LIVE. */
     ephemeralRenewLive(index: string, ...args: string[]): Result<number[], Context>;
+    /** REMOVE_AND_COUNT_THEN. */
+    ephemeralRemoveAndCountThen(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
     /** SWEEP. */
     ephemeralSweep(index: string, now: string, prefix: string): Result<string[], Context>;
   }
@@ -47,6 +49,13 @@ export interface EphemeralSets {
   touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]>;
   /** `removeAndList`, counting the live members after it instead of listing them. */
   removeAndCount(key: string, member: string): Promise<SetCount>;
+  /**
+   * `removeAndCount` of `entry` and, when its set holds no live member after it, of `then` too, in one atomic step and
+   * one round trip; null for `then` when the first set still holds someone. Presence's leave removes a connection and,
+   * when it was its user's last, the user from the clinic's online set this way: a join elsewhere comes before the
+   * step (the user stays) or after it (the user is added back), never between the two removals.
+   */
+  removeAndCountThen(entry: SetEntry, then: SetEntry): Promise<[SetCount, SetCount | null]>;
   /**
    * Removes expired members everywhere and returns them, each reported once over all instances, so exactly one
    * instance announces each lapse.
@@ -115,27 +124,33 @@ export class MemoryEphemeralSets implements EphemeralSets {
   }
 
   async removeAndList(key: string, member: string): Promise<SetChange> {
-    const now = Date.now();
-    const set = this.sets.get(key) ?? new Map<string, number>();
-    const before = set.get(member);
-    set.delete(member);
-    if (set.size === 0) this.sets.delete(key);
-    return changed(before, now, liveMembers(set, now));
+    return this.take(key, member, Date.now());
   }
 
   // The sets of one process are small: a count is the list's length, read once every entry is touched.
   async touchAllAndCount(entries: readonly SetEntry[], ttlMs: number): Promise<SetCount[]> {
     const now = Date.now();
     const before = entries.map(({ key, member }) => this.put(key, member, now + ttlMs));
-    return entries.map(({ key }, i) => {
-      const { members: _, ...count } = changed(before[i], now, liveMembers(this.sets.get(key)!, now));
-      return count;
-    });
+    return entries.map(({ key }, i) => counting(changed(before[i], now, liveMembers(this.sets.get(key)!, now))));
   }
 
   async removeAndCount(key: string, member: string): Promise<SetCount> {
-    const { members: _, ...count } = await this.removeAndList(key, member);
-    return count;
+    return counting(this.take(key, member, Date.now()));
+  }
+
+  async removeAndCountThen(entry: SetEntry, then: SetEntry): Promise<[SetCount, SetCount | null]> {
+    const now = Date.now();
+    const first = counting(this.take(entry.key, entry.member, now));
+    return [first, first.live > 0 ? null : counting(this.take(then.key, then.member, now))];
+  }
+
+  /** Removes a member: what it was before, and the live members of its set after. */
+  private take(key: string, member: string, now: number): SetChange {
+    const set = this.sets.get(key) ?? new Map<string, number>();
+    const before = set.get(member);
+    set.delete(member);
+    if (set.size === 0) this.sets.delete(key);
+    return changed(before, now, liveMembers(set, now));
   }
 
   /** Sets a member's expiry, making its set if need be: its expiry before, if it was stored. */
@@ -165,6 +180,11 @@ export class MemoryEphemeralSets implements EphemeralSets {
 
 function liveMembers(set: Map<string, number>, now: number): string[] {
   return [...set].filter(([, expiry]) => expiry > now).map(([member]) => member);
+}
+
+/** A change's count, without its list. */
+function counting({ members: _, ...count }: SetChange): SetCount {
+  return count;
 }
 
 function changed(before: number | undefined, now: number, members: string[]): SetChange {
@@ -221,6 +241,23 @@ for i = 1, n do
 end
 return out`;
 
+// Removes the entry ARGV[3] ("key\nmember") and counts its set's live members; when none is left, removes the entry
+// ARGV[4] too and counts its set. The first's score before and count, then (only then) the second's.
+const REMOVE_AND_COUNT_THEN = `
+local function remove(entry)
+  local sep = string.find(entry, '\\n', 1, true)
+  local key = ARGV[2] .. string.sub(entry, 1, sep - 1)
+  local member = string.sub(entry, sep + 1)
+  local before = redis.call('ZSCORE', key, member)
+  redis.call('ZREM', key, member)
+  redis.call('ZREM', KEYS[1], entry)
+  return before, redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf')
+end
+local before, live = remove(ARGV[3])
+if live > 0 then return {before, live} end
+local thenBefore, thenLive = remove(ARGV[4])
+return {before, live, thenBefore, thenLive}`;
+
 /** Entries one Redis renewal script takes: a few milliseconds of Redis time per call. */
 export const RENEW_PAGE = 1000;
 
@@ -263,6 +300,7 @@ export class RedisEphemeralSets implements EphemeralSets {
     // Each by its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
     redis.defineCommand('ephemeralTouchAllAndCount', { numberOfKeys: 1, lua: TOUCH_ALL_AND_COUNT });
     redis.defineCommand('ephemeralRenewLive', { numberOfKeys: 1, lua: RENEW_LIVE });
+    redis.defineCommand('ephemeralRemoveAndCountThen', { numberOfKeys: 1, lua: REMOVE_AND_COUNT_THEN });
     redis.defineCommand('ephemeralSweep', { numberOfKeys: 1, lua: SWEEP });
   }
 
@@ -306,6 +344,10 @@ export class RedisEphemeralSets implements EphemeralSets {
     return redisCall(() => this.removeAndCountNow(key, member));
   }
 
+  removeAndCountThen(entry: SetEntry, then: SetEntry): Promise<[SetCount, SetCount | null]> {
+    return redisCall(() => this.removeAndCountThenNow(entry, then));
+  }
+
   sweep(): Promise<Array<{ key: string; member: string }>> {
     return redisCall(() => this.sweepNow());
   }
@@ -342,6 +384,19 @@ export class RedisEphemeralSets implements EphemeralSets {
       ...entries.map(({ key, member }) => `${key}${SEP}${member}`),
     );
     return entries.map((_, i) => counted(replies[i], now, Number(replies[entries.length + i])));
+  }
+
+  private async removeAndCountThenNow(entry: SetEntry, then: SetEntry): Promise<[SetCount, SetCount | null]> {
+    const now = Date.now();
+    const [before, live, thenBefore, thenLive] = await this.redis.ephemeralRemoveAndCountThen(
+      this.index,
+      String(now),
+      this.prefix,
+      `${entry.key}${SEP}${entry.member}`,
+      `${then.key}${SEP}${then.member}`,
+    );
+    const first = counted(before, now, Number(live));
+    return [first, first.live > 0 ? null : counted(thenBefore, now, Number(thenLive))];
   }
 
   private async removeAndListNow(key: string, member: string): Promise<SetChange> {

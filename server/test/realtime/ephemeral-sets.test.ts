@@ -129,6 +129,60 @@ describe.each([
     expect((await sets.sweep()).filter((e) => e.key === connections || e.key === online)).toEqual([]);
   });
 
+  it('removes a member and, once its set holds no one live, the next one, in one step', async () => {
+    const sets = make();
+    const [connections, online] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+    await sets.touchAllAndCount(
+      [
+        { key: connections, member: 'c1' },
+        { key: connections, member: 'c2' },
+        { key: online, member: 'u' },
+        { key: online, member: 'v' },
+      ],
+      10_000,
+    );
+    const leave = (connection: string) =>
+      sets.removeAndCountThen({ key: connections, member: connection }, { key: online, member: 'u' });
+    const live = { wasLive: true, wasStored: true };
+    const gone = { wasLive: false, wasStored: false };
+    // Each step: the connection removed, and what the two removals tell (null: the user was left alone).
+    const steps: Array<[string, [SetCount, SetCount | null]]> = [
+      // Not the user's last connection: the user stays.
+      ['c1', [{ ...live, live: 1 }, null]],
+      // The last: the user goes too, the set's other member counted.
+      [
+        'c2',
+        [
+          { ...live, live: 0 },
+          { ...live, live: 1 },
+        ],
+      ],
+      // Again (a leave redone): neither is stored any more.
+      [
+        'c2',
+        [
+          { ...gone, live: 0 },
+          { ...gone, live: 1 },
+        ],
+      ],
+    ];
+    for (const [connection, counts] of steps) expect(await leave(connection)).toEqual(counts);
+    expect(await sets.members(online)).toEqual(['v']);
+    // A connection that lapsed: stored, not live; still the last, so the user goes.
+    await sets.touch(online, 'u', 10_000);
+    await sets.touch(connections, 'short', 100);
+    await vi.waitFor(async () => expect(await sets.members(connections)).toEqual([]), { timeout: 10_000 });
+    expect(await leave('short')).toEqual([
+      { wasLive: false, wasStored: true, live: 0 },
+      { ...live, live: 1 },
+    ]);
+    expect(await sets.members(online)).toEqual(['v']);
+    // Nothing of theirs left for the sweep to report.
+    expect((await sets.sweep()).filter((e) => e.key === connections || (e.key === online && e.member === 'u'))).toEqual(
+      [],
+    );
+  });
+
   it('renews the live members of many sets at once, and never brings back one that was removed or lapsed', async () => {
     const sets = make();
     const [k1, k2] = [`test:${randomUUID()}`, `test:${randomUUID()}`];

@@ -145,10 +145,14 @@ export class PresenceService {
    * leave, announcing OFFLINE even if it was taken out already: the failure may have been the announcement's).
    */
   private async leave({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
-    const change = await this.realtime.sets.removeAndCount(EphemeralKey.connections(viewer, viewer.userId), id);
-    if (change.live > 0) return;
-    if (!announce) return this.takeOffline(viewer, new Date());
-    await this.realtime.sets.remove(EphemeralKey.online(viewer), viewer.userId);
+    // The connection and, when it was the user's last, the user in one step (one round trip).
+    const [, user] = await this.realtime.sets.removeAndCountThen(
+      { key: EphemeralKey.connections(viewer, viewer.userId), member: id },
+      { key: EphemeralKey.online(viewer), member: viewer.userId },
+    );
+    // Not the last; or the user was not stored: someone else took them out (another instance's leave, or a sweep),
+    // and announced it.
+    if (!user || (!user.wasStored && !announce)) return;
     await this.offline(viewer, new Date());
   }
 
