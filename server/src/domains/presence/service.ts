@@ -150,8 +150,8 @@ export class PresenceService {
       { key: EphemeralKey.connections(viewer, viewer.userId), member: id },
       { key: EphemeralKey.online(viewer), member: viewer.userId },
     );
-    // Not the last; or the user was not stored: someone else took them out (another instance's leave, or a sweep),
-    // and announced it.
+    // Not the last connection; or, unless a failed leave is redone, the user was not stored: someone else took them
+    // out (another instance's leave, or a sweep) and announced it.
     if (!user || (!user.wasStored && !announce)) return;
     await this.offline(viewer, new Date());
   }
