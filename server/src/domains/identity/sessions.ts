@@ -1,5 +1,5 @@
 import { getOperationAST, Kind, type DocumentNode } from 'graphql';
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import type { Viewer } from '../../auth/tokens.js';
 import { tenantChannel, type SessionSignal } from '../../events/channels.js';
 import { redisCall } from '../../events/pubsub.js';
@@ -137,11 +137,40 @@ class MemorySessionStore implements SessionStore {
   }
 }
 
+// The later instant wins (two admins at once), and the key lives as long as the newest token could.
+const END_USER_SESSIONS =
+  "local known = tonumber(redis.call('GET', KEYS[1]) or '0') " +
+  "redis.call('SET', KEYS[1], math.max(known, tonumber(ARGV[1])), 'EX', ARGV[2])";
+
+// Per key, the later instant wins (two instances flushing the same session), and each key lives ARGV[#ARGV] ms from
+// its write.
+const WRITE_ACTIVITY =
+  'for i, key in ipairs(KEYS) do ' +
+  "local known = tonumber(redis.call('GET', key) or '0') " +
+  "if tonumber(ARGV[i]) > known then redis.call('SET', key, ARGV[i], 'PX', ARGV[#ARGV]) end " +
+  'end';
+
+// ioredis's way of typing a command added with `defineCommand` (its README, "Lua Scripting").
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    // The scripts above, defined on the client by `RedisSessionStore`: each run by EVALSHA.
+    /** END_USER_SESSIONS. */
+    sessionsEndUser(key: string, before: string, ttlSeconds: string): Result<null, Context>;
+    /** WRITE_ACTIVITY: the keys (`numberOfKeys` given first), then their instants, then the time to live. */
+    sessionsWriteActivity(numberOfKeys: number, ...keysThenArgs: string[]): Result<null, Context>;
+  }
+}
+
 class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: Redis,
     private readonly namespace: string,
-  ) {}
+  ) {
+    // Each by its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
+    redis.defineCommand('sessionsEndUser', { numberOfKeys: 1, lua: END_USER_SESSIONS });
+    // Without `numberOfKeys`: the call gives it first, as EVAL takes it (a batch has as many keys as sessions).
+    redis.defineCommand('sessionsWriteActivity', { lua: WRITE_ACTIVITY });
+  }
 
   private sessionKey(sessionId: string): string {
     return `${this.namespace}:session-ended:${sessionId}`;
@@ -160,18 +189,8 @@ class RedisSessionStore implements SessionStore {
   }
 
   async endUserSessions(tenantId: string, userId: string, before: number, ttlSeconds: number): Promise<void> {
-    // The later instant wins (two admins at once), and the key lives as long as the newest token could.
     const key = this.userKey(tenantId, userId);
-    await redisCall(() =>
-      this.redis.eval(
-        "local known = tonumber(redis.call('GET', KEYS[1]) or '0') " +
-          "redis.call('SET', KEYS[1], math.max(known, tonumber(ARGV[1])), 'EX', ARGV[2])",
-        1,
-        key,
-        String(before),
-        String(ttlSeconds),
-      ),
-    );
+    await redisCall(() => this.redis.sessionsEndUser(key, String(before), String(ttlSeconds)));
   }
 
   async read(viewer: Viewer): Promise<SessionState> {
@@ -192,13 +211,8 @@ class RedisSessionStore implements SessionStore {
   async writeActivity(entries: ReadonlyArray<[string, number]>, ttlMs: number): Promise<void> {
     for (let i = 0; i < entries.length; i += ACTIVITY_BATCH) {
       const batch = entries.slice(i, i + ACTIVITY_BATCH);
-      // The later instant wins (two instances flushing the same session), and each key lives `ttlMs` from its write.
       await redisCall(() =>
-        this.redis.eval(
-          'for i, key in ipairs(KEYS) do ' +
-            "local known = tonumber(redis.call('GET', key) or '0') " +
-            "if tonumber(ARGV[i]) > known then redis.call('SET', key, ARGV[i], 'PX', ARGV[#ARGV]) end " +
-            'end',
+        this.redis.sessionsWriteActivity(
           batch.length,
           ...batch.map(([id]) => this.activityKey(id)),
           ...batch.map(([, at]) => String(at)),
