@@ -201,14 +201,26 @@ const SEP = '\n';
 /** Most lapses one Redis sweep returns; a full page means more may be due. */
 export const SWEEP_PAGE = 500;
 
+// What the scripts below share. An entry of the index (and of a script's ARGV) is "key\nmember", its key without the
+// namespace's prefix: `split` gives the prefixed key and the member. `touch` sets a member's expiry in its set and in
+// the index, and the set's own time to live (a multiple of the members', so an abandoned set goes in the end).
+const ENTRIES = `
+local function split(entry, prefix)
+  local sep = string.find(entry, '\\n', 1, true)
+  return prefix .. string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1)
+end
+local function touch(key, member, entry, expiry, setTtl)
+  redis.call('ZADD', key, expiry, member)
+  redis.call('ZADD', KEYS[1], expiry, entry)
+  redis.call('PEXPIRE', key, setTtl)
+end`;
+
 // Removes lapsed entries atomically: of several instances sweeping at once, only one gets each entry back.
-const SWEEP = `
+const SWEEP = `${ENTRIES}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ${SWEEP_PAGE})
 local lapsed = {}
 for _, entry in ipairs(due) do
-  local sep = string.find(entry, '\\n', 1, true)
-  local key = ARGV[2] .. string.sub(entry, 1, sep - 1)
-  local member = string.sub(entry, sep + 1)
+  local key, member = split(entry, ARGV[2])
   local score = redis.call('ZSCORE', key, member)
   redis.call('ZREM', KEYS[1], entry)
   if score and tonumber(score) <= tonumber(ARGV[1]) then
@@ -218,36 +230,30 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
-// Touches every entry of ARGV[5..] ("key\nmember") as `touchThen`'s MULTI does, then counts each one's set: the scores
-// before (false where there was none), then the live counts. One EVALSHA serves `touch` and presence's join (which took
-// two MULTIs of six commands, one after the other).
-const TOUCH_ALL_AND_COUNT = `
+// Touches every entry of ARGV[5..] as `touchThen`'s MULTI does, then counts each one's set: the scores before (false
+// where there was none), then the live counts. One EVALSHA serves `touch` and presence's join (which took two MULTIs of
+// six commands, one after the other).
+const TOUCH_ALL_AND_COUNT = `${ENTRIES}
 local n = #ARGV - 4
 local out = {}
 local keys = {}
 for i = 1, n do
   local entry = ARGV[i + 4]
-  local sep = string.find(entry, '\\n', 1, true)
-  local key = ARGV[4] .. string.sub(entry, 1, sep - 1)
-  local member = string.sub(entry, sep + 1)
+  local key, member = split(entry, ARGV[4])
   keys[i] = key
   out[i] = redis.call('ZSCORE', key, member)
-  redis.call('ZADD', key, ARGV[2], member)
-  redis.call('ZADD', KEYS[1], ARGV[2], entry)
-  redis.call('PEXPIRE', key, ARGV[3])
+  touch(key, member, entry, ARGV[2], ARGV[3])
 end
 for i = 1, n do
   out[n + i] = redis.call('ZCOUNT', keys[i], '(' .. ARGV[1], '+inf')
 end
 return out`;
 
-// Removes the entry ARGV[3] ("key\nmember") and counts its set's live members; when none is left, removes the entry
-// ARGV[4] too and counts its set. The first's score before and count, then (only then) the second's.
-const REMOVE_AND_COUNT_THEN = `
+// Removes the entry ARGV[3] and counts its set's live members; when none is left, removes the entry ARGV[4] too and
+// counts its set. The first's score before and count, then (only then) the second's.
+const REMOVE_AND_COUNT_THEN = `${ENTRIES}
 local function remove(entry)
-  local sep = string.find(entry, '\\n', 1, true)
-  local key = ARGV[2] .. string.sub(entry, 1, sep - 1)
-  local member = string.sub(entry, sep + 1)
+  local key, member = split(entry, ARGV[2])
   local before = redis.call('ZSCORE', key, member)
   redis.call('ZREM', key, member)
   redis.call('ZREM', KEYS[1], entry)
@@ -261,20 +267,16 @@ return {before, live, thenBefore, thenLive}`;
 /** Entries one Redis renewal script takes: a few milliseconds of Redis time per call. */
 export const RENEW_PAGE = 1000;
 
-// Renews the live entries among ARGV[5..] ("key\nmember"), leaving absent and lapsed ones alone; 1 for each renewed.
-const RENEW_LIVE = `
+// Renews the live entries among ARGV[5..], leaving absent and lapsed ones alone; 1 for each renewed.
+const RENEW_LIVE = `${ENTRIES}
 local now = tonumber(ARGV[1])
 local out = {}
 for i = 5, #ARGV do
   local entry = ARGV[i]
-  local sep = string.find(entry, '\\n', 1, true)
-  local key = ARGV[4] .. string.sub(entry, 1, sep - 1)
-  local member = string.sub(entry, sep + 1)
+  local key, member = split(entry, ARGV[4])
   local score = redis.call('ZSCORE', key, member)
   if score and tonumber(score) > now then
-    redis.call('ZADD', key, ARGV[2], member)
-    redis.call('ZADD', KEYS[1], ARGV[2], entry)
-    redis.call('PEXPIRE', key, ARGV[3])
+    touch(key, member, entry, ARGV[2], ARGV[3])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
