@@ -3,11 +3,21 @@ import type { UserViewer as Viewer } from '../../auth/tokens.js';
 import type { Config } from '../../config.js';
 import { tenantChannel, type PresenceSignal } from '../../events/channels.js';
 import type { Logger } from '../../logger.js';
+import type { SetEntry } from '../../realtime/ephemeralSets.js';
 import { EphemeralKey, parseEphemeralKey } from '../../realtime/keys.js';
 import type { LapsedMember, Realtime, SocketInfo } from '../../realtime/service.js';
 import { MemoryStatusStore, RedisStatusStore, type ChosenStatus, type PresenceStatusStore } from './statusStore.js';
 
 type Scope = Pick<Viewer, 'tenantId' | 'userId'>;
+
+/** A connection's entry in its user's set of connections. */
+const connectionEntry = ({ id, viewer }: SocketInfo): SetEntry => ({
+  key: EphemeralKey.connections(viewer, viewer.userId),
+  member: id,
+});
+
+/** A user's entry in the clinic's online set. */
+const userEntry = (scope: Scope): SetEntry => ({ key: EphemeralKey.online(scope), member: scope.userId });
 
 /**
  * Who is online (docs/architecture.md, invariant 3). A user is online while any of their WebSocket connections, on any
@@ -122,13 +132,11 @@ export class PresenceService {
    * Adds a connection; announces ONLINE when it is the user's only one (or, redoing a failed join, in any case: a
    * repeated ONLINE is harmless, a missing one is not).
    */
-  private async join({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
+  private async join(socket: SocketInfo, { announce = false } = {}): Promise<void> {
+    const { viewer } = socket;
     // The connection and its user in one step (one round trip): the count of the user's connections tells the first.
     const [change] = await this.realtime.sets.touchAllAndCount(
-      [
-        { key: EphemeralKey.connections(viewer, viewer.userId), member: id },
-        { key: EphemeralKey.online(viewer), member: viewer.userId },
-      ],
+      [connectionEntry(socket), userEntry(viewer)],
       this.ttlMs,
     );
     const first = change.live === 1;
@@ -144,12 +152,10 @@ export class PresenceService {
    * Removes a connection; when it was the user's last, takes the user out of the clinic's online set (redoing a failed
    * leave, announcing OFFLINE even if it was taken out already: the failure may have been the announcement's).
    */
-  private async leave({ id, viewer }: SocketInfo, { announce = false } = {}): Promise<void> {
+  private async leave(socket: SocketInfo, { announce = false } = {}): Promise<void> {
+    const { viewer } = socket;
     // The connection and, when it was the user's last, the user in one step (one round trip).
-    const [, user] = await this.realtime.sets.removeAndCountThen(
-      { key: EphemeralKey.connections(viewer, viewer.userId), member: id },
-      { key: EphemeralKey.online(viewer), member: viewer.userId },
-    );
+    const [, user] = await this.realtime.sets.removeAndCountThen(connectionEntry(socket), userEntry(viewer));
     // Not the last connection; or, unless a failed leave is redone, the user was not stored: someone else took them
     // out (another instance's leave, or a sweep) and announced it.
     if (!user || (!user.wasStored && !announce)) return;
@@ -217,10 +223,7 @@ export class PresenceService {
       const sockets = [...this.sockets.values()];
       const users = new Map(sockets.map(({ viewer }) => [`${viewer.tenantId}|${viewer.userId}`, viewer]));
       const renewed = await this.realtime.sets.renewLive(
-        [
-          ...sockets.map(({ id, viewer }) => ({ key: EphemeralKey.connections(viewer, viewer.userId), member: id })),
-          ...[...users.values()].map((viewer) => ({ key: EphemeralKey.online(viewer), member: viewer.userId })),
-        ],
+        [...sockets.map(connectionEntry), ...[...users.values()].map(userEntry)],
         this.ttlMs,
       );
       const userRenewed = new Map([...users.keys()].map((user, i) => [user, renewed[sockets.length + i]]));
@@ -241,14 +244,13 @@ export class PresenceService {
     await this.serially(socket.viewer, async () => {
       if (!this.sockets.has(socket.id)) return;
       const { viewer } = socket;
-      const revived = await this.realtime.sets.touch(
-        EphemeralKey.connections(viewer, viewer.userId),
-        socket.id,
+      // Both in one step, as a join touches them.
+      const [connection, user] = await this.realtime.sets.touchAllAndCount(
+        [connectionEntry(socket), userEntry(viewer)],
         this.ttlMs,
       );
-      const userRevived = await this.realtime.sets.touch(EphemeralKey.online(viewer), viewer.userId, this.ttlMs);
       // Rare: a lapse was announced (OFFLINE) while this instance stalled; the user is back.
-      if (revived && userRevived) {
+      if (!connection.wasLive && !user.wasLive) {
         const status = (await this.statuses.get(viewer.tenantId, [viewer.userId])).get(viewer.userId) ?? 'ONLINE';
         await this.publish(viewer.tenantId, { userId: viewer.userId, status, lastSeenAt: new Date().toISOString() });
       }
