@@ -95,7 +95,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     realtime,
     presence: new PresenceService(realtime, config, log),
     viewing: new ViewingService(realtime, config),
-    integrations: new IntegrationService(db, realtime, log),
+    integrations: new IntegrationService(db, realtime, log, { recheckIntervalMs: config.recheckSeconds * 1000 }),
     // A sign-out is kept as long as the longest-lived token it may have to refuse.
     sessions: new SessionService(
       realtime,
@@ -104,7 +104,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       config.redisNamespace,
       log,
       // A clinic disabled without a signal reaching this instance: its connections close at the next check.
-      { standings: (tenantIds) => standingsOfDisabled(db, tenantIds) },
+      { standings: (tenantIds) => standingsOfDisabled(db, tenantIds), intervalMs: config.recheckSeconds * 1000 },
     ),
     throttle: new AttemptThrottle(config.throttle, realtime.redis, config.redisNamespace, log),
     passwordHashing: new PasswordHashing(

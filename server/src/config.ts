@@ -59,6 +59,14 @@ export interface Config {
    */
   keepAliveSeconds: number;
   /**
+   * Seconds between an instance's re-reads of the clinics and integration clients of its live connections
+   * (`RECHECK_INTERVAL`, 1 to 3600): the backstop that closes the connections of a clinic disabled or a client revoked
+   * without its signal reaching this instance (no Redis, an outage, a change made in SQL). One query each, and only
+   * while the instance has such connections; a signal closes them at once whatever this says.
+   * @default 5
+   */
+  recheckSeconds: number;
+  /**
    * Seconds an idle HTTP keep-alive connection stays open (`HTTP_KEEPALIVE`, 1 to 3600). Longer than any client or
    * proxy in front keeps one idle (AWS load balancers and nginx: 60 s; Node's fetch: what the server announces, less
    * a second or two), so the server is never the side that closes a connection a client is reusing at that moment:
@@ -421,6 +429,7 @@ export function loadConfig(env: Env = process.env): Config {
     typingTtlSeconds: parseSeconds('TYPING_TTL', env.TYPING_TTL, 6, 1, 60),
     keepAliveSeconds: parseSeconds('WS_KEEPALIVE', env.WS_KEEPALIVE, 12, 1, 300),
     httpKeepAliveSeconds: parseSeconds('HTTP_KEEPALIVE', env.HTTP_KEEPALIVE, 65, 1, 3600),
+    recheckSeconds: parseSeconds('RECHECK_INTERVAL', env.RECHECK_INTERVAL, 5, 1, 3600),
     wsInitTimeoutSeconds: parseSeconds('WS_INIT_TIMEOUT', env.WS_INIT_TIMEOUT, 10, 1, 60),
     slowConsumerBytes: parseWhole('SLOW_CONSUMER_KIB', env.SLOW_CONSUMER_KIB, 1024, 16, 65536, 'KiB') * 1024,
     oauthTokenTtlSeconds: parseOAuthTokenTtl(env.OAUTH_TOKEN_TTL ?? '15m'),

@@ -20,6 +20,7 @@ describe('configuration', () => {
       seedDemo: true,
       eventRetentionDays: 30,
       sessionIdleTimeoutSeconds: 15 * 60,
+      recheckSeconds: 5,
       rateLimits: {
         windowSeconds: 10,
         perCaller: 300,
@@ -96,6 +97,8 @@ describe('configuration', () => {
     [{ WS_KEEPALIVE: 'often' }, /WS_KEEPALIVE/],
     [{ HTTP_KEEPALIVE: '0' }, /HTTP_KEEPALIVE must be a whole number of seconds from 1 to 3600/],
     [{ HTTP_KEEPALIVE: '1m' }, /HTTP_KEEPALIVE/],
+    [{ RECHECK_INTERVAL: '0' }, /RECHECK_INTERVAL must be a whole number of seconds from 1 to 3600/],
+    [{ RECHECK_INTERVAL: '2.5' }, /RECHECK_INTERVAL/],
     [{ WS_INIT_TIMEOUT: '0' }, /WS_INIT_TIMEOUT/],
     [{ WS_INIT_TIMEOUT: '61' }, /WS_INIT_TIMEOUT/],
     [
@@ -155,6 +158,7 @@ describe('configuration', () => {
       SLOW_CONSUMER_KIB: '256',
       WS_KEEPALIVE: '20',
       HTTP_KEEPALIVE: '120',
+      RECHECK_INTERVAL: '30',
       WS_INIT_TIMEOUT: '5',
       EVENT_RETENTION: '90d',
       RATE_LIMIT_WINDOW: '60',
@@ -170,6 +174,7 @@ describe('configuration', () => {
       slowConsumerBytes: 256 * 1024,
       keepAliveSeconds: 20,
       httpKeepAliveSeconds: 120,
+      recheckSeconds: 30,
       wsInitTimeoutSeconds: 5,
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       databaseUrl: 'postgres://u@db:5432/derm',
