@@ -37,8 +37,11 @@ export async function readEvents(
  * committed value is the last committed seq), not from `max(seq)` of the log: pruning may have emptied the log.
  */
 export async function latestSeq(db: Db, tenantId: string): Promise<number> {
-  const row = (await db('eventCounters').where({ tenantId }).first('lastSeq')) as { lastSeq: number } | undefined;
-  return Number(row?.lastSeq ?? 0);
+  // Written out rather than built: every WebSocket connection's acknowledgement reads it (see CLINIC_OF_USER).
+  const { rows } = (await db.raw('select last_seq from event_counters where tenant_id = ?', [tenantId])) as {
+    rows: { lastSeq: number | string }[];
+  };
+  return Number(rows[0]?.lastSeq ?? 0);
 }
 
 /**

@@ -225,7 +225,7 @@ describe('A disabled clinic', () => {
       }
       // The user (or client) and its clinic, joined.
       expect(queries).toHaveLength(1);
-      expect(queries[0]).toMatch(/join "tenants"/);
+      expect(queries[0]).toMatch(/join "?tenants\b/);
     }
   });
 

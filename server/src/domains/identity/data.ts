@@ -27,11 +27,17 @@ export async function isUserOfTenant(db: Db, tenantId: string, userId: string): 
  */
 export async function clinicOfUser(db: Db, tenantId: string, userId: string): Promise<ClinicStanding | undefined> {
   if (!isUuid(userId) || !isUuid(tenantId)) return undefined;
-  return db('users')
-    .join('tenants', 'tenants.id', 'users.tenantId')
-    .where({ 'users.tenantId': tenantId, 'users.id': userId })
-    .first('tenants.disabledAt', 'tenants.sessionsEndedAt');
+  const { rows } = (await db.raw(CLINIC_OF_USER, [tenantId, userId])) as { rows: ClinicStanding[] };
+  return rows[0];
 }
+
+/**
+ * Written out rather than built by knex's query builder, which the door would run on every request and connection: with
+ * the acknowledgement's counter read (events/feed.ts, `latestSeq`) it took a tenth off what a WebSocket allocates while
+ * connecting (docs/benchmark-history.md, "Two reads written out").
+ */
+const CLINIC_OF_USER = `select t.disabled_at, t.sessions_ended_at from users u join tenants t on t.id = u.tenant_id
+  where u.tenant_id = ? and u.id = ? limit 1`;
 
 export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promise<UserRow[]> {
   return db<UserRow>('users').where({ tenantId }).whereIn('id', ids);
