@@ -122,7 +122,7 @@ describe('schedule(date) with providers and patients', () => {
     // one of patients.
     const [check, ...resolution] = busy.sql;
     expect(check).toMatch(
-      /^select "tenants"\."disabled_at", "tenants"\."sessions_ended_at" from "users" inner join "tenants" .* where "users"\."tenant_id" = \$1 and "users"\."id" = \$2/,
+      /^select t\.disabled_at, t\.sessions_ended_at from users u join tenants t .*where u\.tenant_id = \$1 and u\.id = \$2 /s,
     );
     // Last, the access audit of the patients shown: one insert, for 5 visits as for 50 (access-audit.test.ts).
     const audit = resolution.filter((q) => /^insert into "?patient_access_log\b/.test(q));
