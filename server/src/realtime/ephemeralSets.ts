@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { redisCall } from '../events/pubsub.js';
 
 // ioredis's way of typing a command added with `defineCommand` (its README, "Lua Scripting").
@@ -9,6 +9,10 @@ declare module 'ioredis' {
     ephemeralTouchAllAndCount(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
     /** RENEW_LIVE. */
     ephemeralRenewLive(index: string, ...args: string[]): Result<number[], Context>;
+    /** TOUCH_AND_LIST. */
+    ephemeralTouchAndList(index: string, ...args: string[]): Result<[string | null, string[]], Context>;
+    /** REMOVE_AND_READ. */
+    ephemeralRemoveAndRead(index: string, ...args: string[]): Result<Array<string | number | string[] | null>, Context>;
     /** REMOVE_AND_COUNT_THEN. */
     ephemeralRemoveAndCountThen(index: string, ...args: string[]): Result<Array<string | number | null>, Context>;
     /** SWEEP. */
@@ -203,7 +207,10 @@ export const SWEEP_PAGE = 500;
 
 // What the scripts below share. An entry of the index (and of a script's ARGV) is "key\nmember", its key without the
 // namespace's prefix: `split` gives the prefixed key and the member. `touch` sets a member's expiry in its set and in
-// the index, and the set's own time to live (a multiple of the members', so an abandoned set goes in the end).
+// the index, and the set's own time to live (a multiple of the members', so an abandoned set goes in the end). `remove`
+// takes an entry out of its set and of the index: its score before (false: not stored) and its prefixed key. `live`
+// counts a set's members whose expiry is after `now`, `listLive` lists them. Each script runs atomically, as a
+// MULTI/EXEC would: no other client's command comes between its change and its read.
 const ENTRIES = `
 local function split(entry, prefix)
   local sep = string.find(entry, '\\n', 1, true)
@@ -213,6 +220,19 @@ local function touch(key, member, entry, expiry, setTtl)
   redis.call('ZADD', key, expiry, member)
   redis.call('ZADD', KEYS[1], expiry, entry)
   redis.call('PEXPIRE', key, setTtl)
+end
+local function remove(entry, prefix)
+  local key, member = split(entry, prefix)
+  local before = redis.call('ZSCORE', key, member)
+  redis.call('ZREM', key, member)
+  redis.call('ZREM', KEYS[1], entry)
+  return before, key
+end
+local function live(key, now)
+  return redis.call('ZCOUNT', key, '(' .. now, '+inf')
+end
+local function listLive(key, now)
+  return redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')
 end`;
 
 // Removes lapsed entries atomically: of several instances sweeping at once, only one gets each entry back.
@@ -230,9 +250,9 @@ for _, entry in ipairs(due) do
 end
 return lapsed`;
 
-// Touches every entry of ARGV[5..] as `touchThen`'s MULTI does, then counts each one's set: the scores before (false
-// where there was none), then the live counts. One EVALSHA serves `touch` and presence's join (which took two MULTIs of
-// six commands, one after the other).
+// Touches every entry of ARGV[5..], then counts each one's set: the scores before (false where there was none), then
+// the live counts. One EVALSHA serves `touch` and presence's join (which took two MULTIs of six commands, one after the
+// other).
 const TOUCH_ALL_AND_COUNT = `${ENTRIES}
 local n = #ARGV - 4
 local out = {}
@@ -245,24 +265,33 @@ for i = 1, n do
   touch(key, member, entry, ARGV[2], ARGV[3])
 end
 for i = 1, n do
-  out[n + i] = redis.call('ZCOUNT', keys[i], '(' .. ARGV[1], '+inf')
+  out[n + i] = live(keys[i], ARGV[1])
 end
 return out`;
+
+// Touches the entry ARGV[5] as TOUCH_ALL_AND_COUNT does, then lists its set's live members: the score before, the list.
+const TOUCH_AND_LIST = `${ENTRIES}
+local key, member = split(ARGV[5], ARGV[4])
+local before = redis.call('ZSCORE', key, member)
+touch(key, member, ARGV[5], ARGV[2], ARGV[3])
+return {before, listLive(key, ARGV[1])}`;
+
+// Removes the entry ARGV[3]; then, by ARGV[4], reads its set: 'count' its live members, 'list' them, anything else
+// nothing. The score before, then what was read.
+const REMOVE_AND_READ = `${ENTRIES}
+local before, key = remove(ARGV[3], ARGV[2])
+if ARGV[4] == 'count' then return {before, live(key, ARGV[1])} end
+if ARGV[4] == 'list' then return {before, listLive(key, ARGV[1])} end
+return {before}`;
 
 // Removes the entry ARGV[3] and counts its set's live members; when none is left, removes the entry ARGV[4] too and
 // counts its set. The first's score before and count, then (only then) the second's.
 const REMOVE_AND_COUNT_THEN = `${ENTRIES}
-local function remove(entry)
-  local key, member = split(entry, ARGV[2])
-  local before = redis.call('ZSCORE', key, member)
-  redis.call('ZREM', key, member)
-  redis.call('ZREM', KEYS[1], entry)
-  return before, redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf')
-end
-local before, live = remove(ARGV[3])
-if live > 0 then return {before, live} end
-local thenBefore, thenLive = remove(ARGV[4])
-return {before, live, thenBefore, thenLive}`;
+local before, key = remove(ARGV[3], ARGV[2])
+local count = live(key, ARGV[1])
+if count > 0 then return {before, count} end
+local thenBefore, thenKey = remove(ARGV[4], ARGV[2])
+return {before, count, thenBefore, live(thenKey, ARGV[1])}`;
 
 /** Entries one Redis renewal script takes: a few milliseconds of Redis time per call. */
 export const RENEW_PAGE = 1000;
@@ -302,6 +331,8 @@ export class RedisEphemeralSets implements EphemeralSets {
     // Each by its SHA1, sent whole only to a Redis that has not cached it yet (ioredis retries NOSCRIPT with EVAL).
     redis.defineCommand('ephemeralTouchAllAndCount', { numberOfKeys: 1, lua: TOUCH_ALL_AND_COUNT });
     redis.defineCommand('ephemeralRenewLive', { numberOfKeys: 1, lua: RENEW_LIVE });
+    redis.defineCommand('ephemeralTouchAndList', { numberOfKeys: 1, lua: TOUCH_AND_LIST });
+    redis.defineCommand('ephemeralRemoveAndRead', { numberOfKeys: 1, lua: REMOVE_AND_READ });
     redis.defineCommand('ephemeralRemoveAndCountThen', { numberOfKeys: 1, lua: REMOVE_AND_COUNT_THEN });
     redis.defineCommand('ephemeralSweep', { numberOfKeys: 1, lua: SWEEP });
   }
@@ -361,17 +392,22 @@ export class RedisEphemeralSets implements EphemeralSets {
   }
 
   private async removeNow(key: string, member: string): Promise<boolean> {
-    const [score] = await this.removeThen(key, member);
-    return counted(score, Date.now(), 0).wasLive;
+    const now = Date.now();
+    const [before] = await this.removeAndRead(key, member, now, 'nothing');
+    return counted(before, now, 0).wasLive;
   }
 
-  // MULTI/EXEC runs the change and the read with no other client's command in between.
   private async touchAndListNow(key: string, member: string, ttlMs: number): Promise<SetChange> {
     const now = Date.now();
-    const [before, members] = await this.touchThen(key, member, ttlMs, now, (multi) =>
-      multi.zrangebyscore(this.prefix + key, `(${now}`, '+inf'),
+    const [before, members] = await this.redis.ephemeralTouchAndList(
+      this.index,
+      String(now),
+      String(now + ttlMs),
+      String(ttlMs * 4),
+      this.prefix,
+      `${key}${SEP}${member}`,
     );
-    return { ...counted(before, now, (members as string[]).length), members: members as string[] };
+    return { ...counted(before, now, members.length), members };
   }
 
   // One script, atomic as MULTI/EXEC is: every entry's score before, then every set's count after all the touches.
@@ -403,60 +439,19 @@ export class RedisEphemeralSets implements EphemeralSets {
 
   private async removeAndListNow(key: string, member: string): Promise<SetChange> {
     const now = Date.now();
-    const [score, members] = await this.removeThen(key, member, (multi) =>
-      multi.zrangebyscore(this.prefix + key, `(${now}`, '+inf'),
-    );
-    return { ...counted(score, now, (members as string[]).length), members: members as string[] };
+    const [before, members] = await this.removeAndRead(key, member, now, 'list');
+    return { ...counted(before, now, (members as string[]).length), members: members as string[] };
   }
 
   private async removeAndCountNow(key: string, member: string): Promise<SetCount> {
     const now = Date.now();
-    const [score, live] = await this.removeThen(key, member, (multi) =>
-      multi.zcount(this.prefix + key, `(${now}`, '+inf'),
-    );
-    return counted(score, now, live as number);
+    const [before, live] = await this.removeAndRead(key, member, now, 'count');
+    return counted(before, now, Number(live));
   }
 
-  /** Touches a member and runs `read` in the same MULTI: the member's score before, and what `read` answered. */
-  private async touchThen(
-    key: string,
-    member: string,
-    ttlMs: number,
-    now: number,
-    read: (multi: ChainableCommander) => ChainableCommander,
-  ): Promise<[unknown, unknown]> {
-    const expiry = now + ttlMs;
-    const [before, , , , after] = execResults(
-      await read(
-        this.redis
-          .multi()
-          .zscore(this.prefix + key, member)
-          .zadd(this.prefix + key, expiry, member)
-          .zadd(this.index, expiry, `${key}${SEP}${member}`)
-          .pexpire(this.prefix + key, ttlMs * 4),
-      ).exec(),
-    );
-    return [before, after];
-  }
-
-  /**
-   * Removes a member and runs `read`, if any, in the same MULTI: the member's score before, and what `read` answered.
-   */
-  private async removeThen(
-    key: string,
-    member: string,
-    read: (multi: ChainableCommander) => ChainableCommander = (multi) => multi,
-  ): Promise<[unknown, unknown]> {
-    const [score, , , after] = execResults(
-      await read(
-        this.redis
-          .multi()
-          .zscore(this.prefix + key, member)
-          .zrem(this.prefix + key, member)
-          .zrem(this.index, `${key}${SEP}${member}`),
-      ).exec(),
-    );
-    return [score, after];
+  /** REMOVE_AND_READ: the member's score before its removal, and what `read` asked of its set afterwards. */
+  private removeAndRead(key: string, member: string, now: number, read: 'count' | 'list' | 'nothing') {
+    return this.redis.ephemeralRemoveAndRead(this.index, String(now), this.prefix, `${key}${SEP}${member}`, read);
   }
 
   private async sweepNow(): Promise<Array<{ key: string; member: string }>> {
@@ -471,11 +466,4 @@ export class RedisEphemeralSets implements EphemeralSets {
 /** A change's count from the member's score before it (null: not stored) and the live members after it. */
 function counted(before: unknown, now: number, live: number): SetCount {
   return { wasLive: before !== null && Number(before) > now, wasStored: before !== null, live };
-}
-
-/** The replies of a MULTI/EXEC, or the first command error. */
-function execResults(results: Array<[Error | null, unknown]> | null): unknown[] {
-  if (!results) throw new Error('Redis transaction was aborted');
-  for (const [err] of results) if (err) throw err;
-  return results.map(([, value]) => value);
 }
