@@ -6,6 +6,15 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 
 export type Db = Knex;
+
+/**
+ * The first row of a written-out query (`db.raw`, `?` placeholders), camelCased as every row is; undefined when there
+ * is none. For the reads run on every request or connection, where knex's query builder would cost more than the query.
+ */
+export async function firstRow<T>(db: Db, sql: string, bindings: readonly Knex.Value[]): Promise<T | undefined> {
+  const { rows } = (await db.raw(sql, bindings)) as { rows: T[] };
+  return rows[0];
+}
 export type Trx = Knex.Transaction;
 
 // One SQL dialect everywhere: PostgreSQL in production, PGlite (PostgreSQL compiled to WebAssembly) embedded.

@@ -1,4 +1,4 @@
-import type { Db } from '../db/knex.js';
+import { firstRow, type Db } from '../db/knex.js';
 import type { EventRow } from '../db/rows.js';
 import { badInput, cursorExpired } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -38,10 +38,12 @@ export async function readEvents(
  */
 export async function latestSeq(db: Db, tenantId: string): Promise<number> {
   // Written out rather than built: every WebSocket connection's acknowledgement reads it (see CLINIC_OF_USER).
-  const { rows } = (await db.raw('select last_seq from event_counters where tenant_id = ?', [tenantId])) as {
-    rows: { lastSeq: number | string }[];
-  };
-  return Number(rows[0]?.lastSeq ?? 0);
+  const row = await firstRow<{ lastSeq: number | string }>(
+    db,
+    'select last_seq from event_counters where tenant_id = ?',
+    [tenantId],
+  );
+  return Number(row?.lastSeq ?? 0);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/knex.js';
+import { firstRow, type Db } from '../../db/knex.js';
 import type { Role, TenantRow, UserRow } from '../../db/rows.js';
 import { isUuid } from '../../validation.js';
 import type { ClinicStanding } from '../clinics/standing.js';
@@ -27,8 +27,7 @@ export async function isUserOfTenant(db: Db, tenantId: string, userId: string): 
  */
 export async function clinicOfUser(db: Db, tenantId: string, userId: string): Promise<ClinicStanding | undefined> {
   if (!isUuid(userId) || !isUuid(tenantId)) return undefined;
-  const { rows } = (await db.raw(CLINIC_OF_USER, [tenantId, userId])) as { rows: ClinicStanding[] };
-  return rows[0];
+  return firstRow<ClinicStanding>(db, CLINIC_OF_USER, [tenantId, userId]);
 }
 
 /**

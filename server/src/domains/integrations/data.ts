@@ -1,4 +1,4 @@
-import type { Db } from '../../db/knex.js';
+import { firstRow, type Db } from '../../db/knex.js';
 import type { IntegrationClientRow } from '../../db/rows.js';
 import type { Scope } from '../../auth/scopes.js';
 import { isUuid } from '../../validation.js';
@@ -19,10 +19,7 @@ export async function integrationClientAtDoor(
   id: string,
 ): Promise<(Pick<IntegrationClientRow, 'tenantId' | 'revokedAt'> & ClinicStanding) | undefined> {
   if (!isUuid(id)) return undefined;
-  const { rows } = (await db.raw(CLIENT_AT_DOOR, [id])) as {
-    rows: Array<Pick<IntegrationClientRow, 'tenantId' | 'revokedAt'> & ClinicStanding>;
-  };
-  return rows[0];
+  return firstRow(db, CLIENT_AT_DOOR, [id]);
 }
 
 /** Written out rather than built, as the door's read of a staff token is (domains/identity/data.ts, CLINIC_OF_USER). */
