@@ -34,8 +34,6 @@ export interface EphemeralSets {
    * round trip per page of entries: an instance renews all its members with a few calls, not one per member.
    */
   renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]>;
-  /** Removes a member; true when it was a live member. */
-  remove(key: string, member: string): Promise<boolean>;
   /** The live members of a set. */
   members(key: string): Promise<string[]>;
   /**
@@ -43,7 +41,7 @@ export interface EphemeralSets {
    * first members, exactly one sees itself alone (presence's "first connection" is decided this way).
    */
   touchAndList(key: string, member: string, ttlMs: number): Promise<SetChange>;
-  /** `remove`, and the live members just after it, read in the same atomic step. */
+  /** Removes a member, and reads the live members just after it in the same atomic step. */
   removeAndList(key: string, member: string): Promise<SetChange>;
   /**
    * `touch` of every entry, and for each how many live members its set holds just after all of them, in one atomic
@@ -104,15 +102,6 @@ export class MemoryEphemeralSets implements EphemeralSets {
       set.set(member, now + ttlMs);
       return true;
     });
-  }
-
-  async remove(key: string, member: string): Promise<boolean> {
-    const set = this.sets.get(key);
-    const expiry = set?.get(member);
-    if (!set || expiry === undefined) return false;
-    set.delete(member);
-    if (set.size === 0) this.sets.delete(key);
-    return expiry > Date.now();
   }
 
   async members(key: string): Promise<string[]> {
@@ -276,13 +265,12 @@ local before = redis.call('ZSCORE', key, member)
 touch(key, member, ARGV[5], ARGV[2], ARGV[3])
 return {before, listLive(key, ARGV[1])}`;
 
-// Removes the entry ARGV[3]; then, by ARGV[4], reads its set: 'count' its live members, 'list' them, anything else
-// nothing. The score before, then what was read.
+// Removes the entry ARGV[3]; then reads its set: with ARGV[4] 'list' its live members' list, else their count. The
+// score before, then what was read.
 const REMOVE_AND_READ = `${ENTRIES}
 local before, key = remove(ARGV[3], ARGV[2])
-if ARGV[4] == 'count' then return {before, live(key, ARGV[1])} end
 if ARGV[4] == 'list' then return {before, listLive(key, ARGV[1])} end
-return {before}`;
+return {before, live(key, ARGV[1])}`;
 
 // Removes the entry ARGV[3] and counts its set's live members; when none is left, removes the entry ARGV[4] too and
 // counts its set. The first's score before and count, then (only then) the second's.
@@ -341,10 +329,6 @@ export class RedisEphemeralSets implements EphemeralSets {
     return redisCall(() => this.touchNow(key, member, ttlMs));
   }
 
-  remove(key: string, member: string): Promise<boolean> {
-    return redisCall(() => this.removeNow(key, member));
-  }
-
   async renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]> {
     const renewed: boolean[] = [];
     for (let i = 0; i < entries.length; i += RENEW_PAGE) {
@@ -389,12 +373,6 @@ export class RedisEphemeralSets implements EphemeralSets {
   private async touchNow(key: string, member: string, ttlMs: number): Promise<boolean> {
     const [{ wasLive }] = await this.touchAllAndCountNow([{ key, member }], ttlMs);
     return !wasLive;
-  }
-
-  private async removeNow(key: string, member: string): Promise<boolean> {
-    const now = Date.now();
-    const [before] = await this.removeAndRead(key, member, now, 'nothing');
-    return counted(before, now, 0).wasLive;
   }
 
   private async touchAndListNow(key: string, member: string, ttlMs: number): Promise<SetChange> {
@@ -450,7 +428,7 @@ export class RedisEphemeralSets implements EphemeralSets {
   }
 
   /** REMOVE_AND_READ: the member's score before its removal, and what `read` asked of its set afterwards. */
-  private removeAndRead(key: string, member: string, now: number, read: 'count' | 'list' | 'nothing') {
+  private removeAndRead(key: string, member: string, now: number, read: 'count' | 'list') {
     return this.redis.ephemeralRemoveAndRead(this.index, String(now), this.prefix, `${key}${SEP}${member}`, read);
   }
 

@@ -26,8 +26,8 @@ describe.each([
     expect(await sets.touch(key, 'a', 10_000)).toBe(false);
     expect(await sets.touch(key, 'b', 10_000)).toBe(true);
     expect((await sets.members(key)).sort()).toEqual(['a', 'b']);
-    expect(await sets.remove(key, 'a')).toBe(true);
-    expect(await sets.remove(key, 'a')).toBe(false);
+    expect(await sets.removeAndCount(key, 'a')).toEqual({ wasLive: true, wasStored: true, live: 1 });
+    expect(await sets.removeAndCount(key, 'a')).toEqual({ wasLive: false, wasStored: false, live: 1 });
     expect(await sets.members(key)).toEqual(['b']);
   });
 
@@ -192,7 +192,7 @@ describe.each([
     await Promise.all(many.map(({ key, member }) => sets.touch(key, member, 3_000)));
     await sets.touch(k1, 'lapses', 100);
     await vi.waitFor(async () => expect(await sets.members(k1)).not.toContain('lapses'), { timeout: 10_000 });
-    await sets.remove(k2, 'm0');
+    await sets.removeAndCount(k2, 'm0');
     const renewed = await sets.renewLive(
       [...many, { key: k1, member: 'lapses' }, { key: k1, member: 'never-added' }],
       60_000,
@@ -230,7 +230,7 @@ describe.each([
       expect((await sets.members(key)).sort()).toEqual(['a', 'b', 'long']);
       // Taken out behind the holder's back (as a sweep after a stall would): the next renewal adds it back, and says
       // so.
-      await sets.remove(key, 'b');
+      await sets.removeAndCount(key, 'b');
       await vi.waitFor(async () => expect(await sets.members(key)).toContain('b'), { timeout: 10_000 });
       // Several times the time to live later, all are still there.
       const since = Date.now();
