@@ -6,6 +6,7 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 
 export type Db = Knex;
+export type Trx = Knex.Transaction;
 
 /**
  * The first row of a written-out query (`db.raw`, `?` placeholders), camelCased as every row is; undefined when there
@@ -15,7 +16,6 @@ export async function firstRow<T>(db: Db, sql: string, bindings: readonly Knex.V
   const { rows } = (await db.raw(sql, bindings)) as { rows: T[] };
   return rows[0];
 }
-export type Trx = Knex.Transaction;
 
 // One SQL dialect everywhere: PostgreSQL in production, PGlite (PostgreSQL compiled to WebAssembly) embedded.
 const PG_INT8 = 20;

@@ -191,13 +191,17 @@ function changed(before: number | undefined, now: number, members: string[]): Se
 
 const SEP = '\n';
 
+/** An entry as the index and the scripts hold it: "key\nmember", the key without the namespace's prefix. */
+const entryText = (key: string, member: string) => `${key}${SEP}${member}`;
+
 /** Most lapses one Redis sweep returns; a full page means more may be due. */
 export const SWEEP_PAGE = 500;
 
 // What the scripts below share. An entry of the index (and of a script's ARGV) is "key\nmember", its key without the
 // namespace's prefix: `split` gives the prefixed key and the member. `touch` sets a member's expiry in its set and in
-// the index, and the set's own time to live (a multiple of the members', so an abandoned set goes in the end). `remove`
-// takes an entry out of its set and of the index: its score before (false: not stored) and its prefixed key. `live`
+// the index, and the set's own time to live (a multiple of the members', so an abandoned set goes in the end);
+// `touchEntry` touches an entry and `remove` takes one out of its set and of the index, each giving its score before
+// (false: not stored) and its prefixed key. `live`
 // counts a set's members whose expiry is after `now`, `listLive` lists them. Each script runs atomically, as a
 // MULTI/EXEC would: no other client's command comes between its change and its read.
 const ENTRIES = `
@@ -209,6 +213,12 @@ local function touch(key, member, entry, expiry, setTtl)
   redis.call('ZADD', key, expiry, member)
   redis.call('ZADD', KEYS[1], expiry, entry)
   redis.call('PEXPIRE', key, setTtl)
+end
+local function touchEntry(entry, prefix, expiry, setTtl)
+  local key, member = split(entry, prefix)
+  local before = redis.call('ZSCORE', key, member)
+  touch(key, member, entry, expiry, setTtl)
+  return before, key
 end
 local function remove(entry, prefix)
   local key, member = split(entry, prefix)
@@ -247,11 +257,7 @@ local n = #ARGV - 4
 local out = {}
 local keys = {}
 for i = 1, n do
-  local entry = ARGV[i + 4]
-  local key, member = split(entry, ARGV[4])
-  keys[i] = key
-  out[i] = redis.call('ZSCORE', key, member)
-  touch(key, member, entry, ARGV[2], ARGV[3])
+  out[i], keys[i] = touchEntry(ARGV[i + 4], ARGV[4], ARGV[2], ARGV[3])
 end
 for i = 1, n do
   out[n + i] = live(keys[i], ARGV[1])
@@ -260,9 +266,7 @@ return out`;
 
 // Touches the entry ARGV[5] as TOUCH_ALL_AND_COUNT does, then lists its set's live members: the score before, the list.
 const TOUCH_AND_LIST = `${ENTRIES}
-local key, member = split(ARGV[5], ARGV[4])
-local before = redis.call('ZSCORE', key, member)
-touch(key, member, ARGV[5], ARGV[2], ARGV[3])
+local before, key = touchEntry(ARGV[5], ARGV[4], ARGV[2], ARGV[3])
 return {before, listLive(key, ARGV[1])}`;
 
 // Removes the entry ARGV[3]; then reads its set: with ARGV[4] 'list' its live members' list, else their count. The
@@ -332,9 +336,8 @@ export class RedisEphemeralSets implements EphemeralSets {
   async renewLive(entries: readonly SetEntry[], ttlMs: number): Promise<boolean[]> {
     const renewed: boolean[] = [];
     for (let i = 0; i < entries.length; i += RENEW_PAGE) {
-      const page = entries.slice(i, i + RENEW_PAGE).map(({ key, member }) => `${key}${SEP}${member}`);
-      const now = Date.now();
-      const args = [String(now), String(now + ttlMs), String(ttlMs * 4), this.prefix, ...page];
+      const page = entries.slice(i, i + RENEW_PAGE).map(({ key, member }) => entryText(key, member));
+      const args = [...this.touchArgs(Date.now(), ttlMs), ...page];
       const out = await redisCall(() => this.redis.ephemeralRenewLive(this.index, ...args));
       for (const flag of out) renewed.push(flag === 1);
     }
@@ -379,11 +382,8 @@ export class RedisEphemeralSets implements EphemeralSets {
     const now = Date.now();
     const [before, members] = await this.redis.ephemeralTouchAndList(
       this.index,
-      String(now),
-      String(now + ttlMs),
-      String(ttlMs * 4),
-      this.prefix,
-      `${key}${SEP}${member}`,
+      ...this.touchArgs(now, ttlMs),
+      entryText(key, member),
     );
     return { ...counted(before, now, members.length), members };
   }
@@ -393,11 +393,8 @@ export class RedisEphemeralSets implements EphemeralSets {
     const now = Date.now();
     const replies = await this.redis.ephemeralTouchAllAndCount(
       this.index,
-      String(now),
-      String(now + ttlMs),
-      String(ttlMs * 4),
-      this.prefix,
-      ...entries.map(({ key, member }) => `${key}${SEP}${member}`),
+      ...this.touchArgs(now, ttlMs),
+      ...entries.map(({ key, member }) => entryText(key, member)),
     );
     return entries.map((_, i) => counted(replies[i], now, Number(replies[entries.length + i])));
   }
@@ -408,8 +405,8 @@ export class RedisEphemeralSets implements EphemeralSets {
       this.index,
       String(now),
       this.prefix,
-      `${entry.key}${SEP}${entry.member}`,
-      `${then.key}${SEP}${then.member}`,
+      entryText(entry.key, entry.member),
+      entryText(then.key, then.member),
     );
     const first = counted(before, now, Number(live));
     return [first, first.live > 0 ? null : counted(thenBefore, now, Number(thenLive))];
@@ -429,7 +426,12 @@ export class RedisEphemeralSets implements EphemeralSets {
 
   /** REMOVE_AND_READ: the member's score before its removal, and what `read` asked of its set afterwards. */
   private removeAndRead(key: string, member: string, now: number, read: 'count' | 'list') {
-    return this.redis.ephemeralRemoveAndRead(this.index, String(now), this.prefix, `${key}${SEP}${member}`, read);
+    return this.redis.ephemeralRemoveAndRead(this.index, String(now), this.prefix, entryText(key, member), read);
+  }
+
+  /** The arguments every touching script starts with (ARGV[1..4]): now, the new expiry, the set's TTL, the prefix. */
+  private touchArgs(now: number, ttlMs: number): [string, string, string, string] {
+    return [String(now), String(now + ttlMs), String(ttlMs * 4), this.prefix];
   }
 
   private async sweepNow(): Promise<Array<{ key: string; member: string }>> {

@@ -10,6 +10,10 @@ export async function integrationClientById(db: Db, id: string): Promise<Integra
   return db<IntegrationClientRow>('integrationClients').where({ id }).first();
 }
 
+/** Written out rather than built, as the door's read of a staff token is (domains/identity/data.ts, CLINIC_OF_USER). */
+const CLIENT_AT_DOOR = `select c.tenant_id, c.revoked_at, t.disabled_at, t.sessions_ended_at
+  from integration_clients c join tenants t on t.id = c.tenant_id where c.id = ? limit 1`;
+
 /**
  * What the door reads of an integration token, in one indexed query: its client's tenant and revocation, and the
  * clinic's standing (domains/clinics/standing.ts). Undefined when there is no such client.
@@ -21,10 +25,6 @@ export async function integrationClientAtDoor(
   if (!isUuid(id)) return undefined;
   return firstRow(db, CLIENT_AT_DOOR, [id]);
 }
-
-/** Written out rather than built, as the door's read of a staff token is (domains/identity/data.ts, CLINIC_OF_USER). */
-const CLIENT_AT_DOOR = `select c.tenant_id, c.revoked_at, t.disabled_at, t.sessions_ended_at
-  from integration_clients c join tenants t on t.id = c.tenant_id where c.id = ? limit 1`;
 
 export async function integrationClientsOfTenant(
   db: Db,
