@@ -28,8 +28,11 @@ export interface CommittedRows {
   readStates?: ReadStateRow[];
 }
 
-/** Appends events to the log in the change's transaction; `rows`, what their delivery may take as read. */
-export type RecordEvents = (events: NewEvent[], rows?: CommittedRows) => Promise<EventRow[]>;
+/**
+ * Raises events of a change, with `rows`, what their delivery may take as read. They are appended to the log when the
+ * change is done, in its transaction (`commitChange`).
+ */
+export type RecordEvents = (events: NewEvent[], rows?: CommittedRows) => void;
 
 export type EventsCommitted = (tenantId: string, events: EventRow[], rows: readonly CommittedRows[]) => void;
 
@@ -42,23 +45,26 @@ export interface ChangeContext {
 
 /**
  * Runs a change and the events it raises in one transaction (the transactional outbox): both commit, or neither.
- * Listeners hear of the events only after the commit.
+ * The events the change recorded, however many times it called `record`, are appended once it is done, in one
+ * statement just before the commit: one round trip, and the clinic's counter row locked only from there to the commit
+ * (docs/architecture.md, "The path of an event", step 2). Listeners hear of the events only after the commit.
  */
 export async function commitChange<T>(
   ctx: ChangeContext,
   tenantId: string,
   change: (trx: Trx, record: RecordEvents) => Promise<T>,
 ): Promise<T> {
-  const written: EventRow[] = [];
+  const raised: NewEvent[] = [];
   const committed: CommittedRows[] = [];
-  const result = await ctx.db.transaction(async (trx) =>
-    change(trx, async (events, rows) => {
-      const logged = await appendEvents(trx, tenantId, events);
-      written.push(...logged);
+  let written: EventRow[] = [];
+  const result = await ctx.db.transaction(async (trx) => {
+    const changed = await change(trx, (events, rows) => {
+      raised.push(...events);
       if (rows) committed.push(rows);
-      return logged;
-    }),
-  );
+    });
+    written = await appendEvents(trx, tenantId, raised);
+    return changed;
+  });
   if (written.length > 0) {
     for (const listener of ctx.services.onEventsCommitted) {
       try {

@@ -1,6 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEvents, eventCursor } from '../../src/events/eventLog.js';
+import { commitChange } from '../../src/events/outbox.js';
 import type { AppointmentRow } from '../../src/db/rows.js';
 import { createNotifications } from '../../src/domains/notifications/data.js';
 import {
@@ -82,12 +83,18 @@ async function bookHistory(n: number): Promise<void> {
   });
 }
 
+/**
+ * What the server's own outbox needs to commit a change (`commitChange`), telling none of its listeners: the events
+ * are found in the log, as another instance's would be.
+ */
+const unannounced = () => ({ db: server.db, log: server.app.services.log, services: { onEventsCommitted: [] } });
+
 /** Alerts to these users and their events, committed together (see the backlog test below). */
 async function alertHistory(users: string[]): Promise<void> {
-  await server.db.transaction((trx) =>
+  await commitChange(unannounced(), sunrise.tenantId, (trx, record) =>
     createNotifications(
       trx,
-      (events) => appendEvents(trx, sunrise.tenantId, events),
+      record,
       sunrise.tenantId,
       users.map((user, i) => ({
         userId: sunrise.users[user],
@@ -278,10 +285,10 @@ describe('notification(after)', () => {
     const from = data!.notification.cursor;
     // A long absence: 2,500 notifications written in one transaction with the server's own data access (the mutation
     // path, one alert per request, would only make the test slow).
-    await server.db.transaction((trx) =>
+    await commitChange(unannounced(), sunrise.tenantId, (trx, record) =>
       createNotifications(
         trx,
-        (events) => appendEvents(trx, sunrise.tenantId, events),
+        record,
         sunrise.tenantId,
         Array.from({ length: 2500 }, (_, i) => ({
           userId: sunrise.users.frontdesk,

@@ -88,7 +88,7 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
       room,
       reason,
     }).catch(patientRefused);
-    await record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
+    record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
       ...partiesOf(row, [provider], [patient]),
     });
@@ -143,7 +143,7 @@ export async function updateAppointment(
     const { appointment: row, patient } = await updateAppointmentRow(trx, viewer.tenantId, current.id, changes).catch(
       patientRefused,
     );
-    await record(
+    record(
       [
         {
           topic: 'appointment',
@@ -171,7 +171,7 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
       status: 'CANCELLED',
       cancellationReason: reason,
     });
-    await record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }], {
+    record([{ topic: 'appointment', kind: 'CANCELLED', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
       ...partiesOf(row, [locked.provider], [locked.patient]),
     });
@@ -191,7 +191,7 @@ export async function checkInAppointment(ctx: Context, id: string): Promise<Appo
       status: 'CHECKED_IN',
       checkedInAt: trx.fn.now() as unknown as Date,
     });
-    await record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }], {
+    record([{ topic: 'appointment', kind: 'CHECKED_IN', entityId: row.id, providerId: row.providerId }], {
       appointment: [row],
       ...partiesOf(row, [locked.provider], [locked.patient]),
     });

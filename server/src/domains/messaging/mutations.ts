@@ -31,7 +31,7 @@ async function postMessage(
 ): Promise<MessageRow> {
   const written = await insertMessage(trx, thread.tenantId, { ...message, threadId: thread.id });
   const row = written.message;
-  await record(
+  record(
     [{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }],
     { message: [row], thread: [written.thread], readStates: written.readStates },
   );
@@ -135,7 +135,7 @@ export async function markThreadRead(
     if (!target) return;
     const advanced = await advanceReadState(trx, viewer.tenantId, thread.id, viewer.userId, target);
     if (advanced) {
-      await record([
+      record([
         {
           topic: 'readReceipt',
           kind: 'READ',
@@ -149,7 +149,7 @@ export async function markThreadRead(
     // What was read needs no "new message" notification any more (the unread count follows from these events).
     const cleared = await markThreadNotificationsRead(trx, viewer.tenantId, viewer.userId, thread.id, target.id);
     if (cleared.length) {
-      await record(
+      record(
         cleared.map((n) => ({
           topic: 'notification' as const,
           kind: 'READ' as const,

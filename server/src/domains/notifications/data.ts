@@ -24,7 +24,7 @@ export async function createNotifications(
   const rows = (await trx('notifications')
     .insert(notes.map((n) => ({ ...n, tenantId })))
     .returning('*')) as NotificationRow[];
-  await record(
+  record(
     rows.map((n) => ({
       topic: 'notification' as const,
       kind: 'CREATED' as const,

@@ -64,7 +64,7 @@ export const notificationResolvers: Resolvers = {
         if (!current) throw notFound('Notification');
         if (current.readAt) return current;
         const [row] = await markNotificationsRead(trx, viewer.tenantId, viewer.userId, [current.id]);
-        await record([{ topic: 'notification', kind: 'READ', entityId: row.id, userId: row.userId }]);
+        record([{ topic: 'notification', kind: 'READ', entityId: row.id, userId: row.userId }]);
         return row;
       });
     },
@@ -72,7 +72,7 @@ export const notificationResolvers: Resolvers = {
       const viewer = requireViewer(ctx.viewer);
       return commitChange(ctx, viewer.tenantId, async (trx, record) => {
         const rows = await markNotificationsRead(trx, viewer.tenantId, viewer.userId);
-        await record(
+        record(
           rows.map((n) => ({
             topic: 'notification' as const,
             kind: 'READ' as const,

@@ -45,7 +45,7 @@ export const taskResolvers: Resolvers = {
           assigneeId: assignee.id,
           createdBy: viewer.userId,
         });
-        await record([{ topic: 'task', kind: 'ASSIGNED', entityId: task.id, userId: assignee.id }]);
+        record([{ topic: 'task', kind: 'ASSIGNED', entityId: task.id, userId: assignee.id }]);
         await createNotifications(trx, record, viewer.tenantId, [
           {
             userId: assignee.id,
@@ -69,7 +69,7 @@ export const taskResolvers: Resolvers = {
         }
         if (task.status === 'COMPLETED') throw conflict('The task is already completed', 'TASK_COMPLETED');
         const row = await completeTaskRow(trx, viewer.tenantId, task.id);
-        await record([{ topic: 'task', kind: 'COMPLETED', entityId: row.id, userId: row.assigneeId }]);
+        record([{ topic: 'task', kind: 'COMPLETED', entityId: row.id, userId: row.assigneeId }]);
         return row;
       });
     },
