@@ -174,6 +174,57 @@ describe('messageAdded', () => {
       });
     }
   });
+  it('writes a message, its thread, read position and notifications in two statements, then every event of it in one', async () => {
+    const t = await thread('lee', ['nurse', 'frontdesk']);
+    const sql: { text: string; trx?: string }[] = [];
+    const onQuery = (query: { sql: string; __knexTxId?: string }) =>
+      sql.push({ text: query.sql, trx: query.__knexTxId });
+    server.db.on('query', onQuery);
+    let sent: string;
+    try {
+      sent = await send('lee', t, 'The biopsy results are in');
+    } finally {
+      server.db.removeListener('query', onQuery);
+    }
+    // What the message's transaction ran, by what each statement writes.
+    const kind = (statement: string) =>
+      /^begin/i.test(statement)
+        ? 'BEGIN'
+        : /^commit/i.test(statement)
+          ? 'COMMIT'
+          : /insert into "?messages"?/.test(statement)
+            ? 'message'
+            : /insert into "?notifications"?/.test(statement)
+              ? 'notifications'
+              : /insert into "?events"?/.test(statement)
+                ? 'events'
+                : statement.split(' ')[0];
+    const post = sql.find((statement) => kind(statement.text) === 'message')!;
+    expect(post.trx).toEqual(expect.any(String));
+    const inTransaction = sql
+      .filter((statement) => statement.trx === post.trx)
+      .map((statement) => kind(statement.text));
+    expect(inTransaction).toEqual(['BEGIN', 'message', 'notifications', 'events', 'COMMIT']);
+    expect(post.text).toMatch(/update threads\b/);
+    expect(post.text).toMatch(/update thread_participants\b/);
+
+    // The message's event comes first in the clinic's log, then its two notifications'; both others are notified.
+    const logged = await server
+      .db('events')
+      .where({ tenantId: sunrise.tenantId })
+      .orderBy('seq', 'desc')
+      .limit(3)
+      .select('topic', 'kind', 'entityId');
+    expect(logged.reverse()).toEqual([
+      { topic: 'message', kind: 'ADDED', entityId: sent },
+      { topic: 'notification', kind: 'CREATED', entityId: expect.any(String) },
+      { topic: 'notification', kind: 'CREATED', entityId: expect.any(String) },
+    ]);
+    expect(await newMessageNotifications('nurse', t)).toBe(1);
+    expect(await newMessageNotifications('frontdesk', t)).toBe(1);
+    expect(await newMessageNotifications('lee', t)).toBe(0);
+  });
+
   it('delivers bodies of every size whole and in order, from a two-word note to a message read seven times over', async () => {
     // The group's payload is framed per socket by the server (http/wsFrames.ts): the three sizes of a WebSocket
     // frame's length field (under 126 bytes, under 64 KiB, over) and multi-byte characters must all arrive intact.

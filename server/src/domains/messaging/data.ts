@@ -1,4 +1,4 @@
-import type { Db, Trx } from '../../db/knex.js';
+import { firstRow, rowOfJson, type Db, type Trx } from '../../db/knex.js';
 import type { MessageRow, ReadStateRow, ThreadRow } from '../../db/rows.js';
 
 export async function threadsByIds(db: Db, tenantId: string, ids: string[]): Promise<ThreadRow[]> {
@@ -112,25 +112,52 @@ export async function insertThread(
 }
 
 /**
+ * Posting a message, in one statement: its insert, the thread's update and the sender's read position are
+ * data-modifying `with`s, and every participant's read state is read beside them, the sender's as its update returned
+ * it (the statement's own reads see the tables as they were before it: PostgreSQL's "Data-Modifying Statements in
+ * WITH"). The rows come back whole as JSON (`rowOfJson`). The sender's update is `advanceReadState`'s, on the message
+ * just inserted (its foreign key to the message is checked at the end of the statement, once the message is there).
+ */
+const POST_MESSAGE = `with m as (
+    insert into messages (tenant_id, thread_id, sender_id, body) values (?, ?, ?, ?) returning *
+  ), t as (
+    update threads set last_activity_at = m.created_at from m
+    where threads.tenant_id = m.tenant_id and threads.id = m.thread_id
+    returning threads.*
+  ), r as (
+    update thread_participants p
+    set last_read_seq = m.seq, last_read_message_id = m.id, last_read_at = current_timestamp
+    from m
+    where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id and p.user_id = m.sender_id
+      and p.last_read_seq < m.seq
+    returning p.*
+  )
+  select to_jsonb(m) as message, (select to_jsonb(t) from t) as thread,
+    (select coalesce(jsonb_agg(coalesce((select to_jsonb(r) from r where r.user_id = p.user_id), to_jsonb(p))), '[]')
+      from thread_participants p where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id) as read_states
+  from m`;
+
+/**
  * Stores a message, makes it the thread's latest activity and its sender's read position. Returns the message, the
  * thread as updated, and every participant's read state after it (whom to notify; the delivery's loaders start from
- * them: events/outbox.ts `CommittedRows`).
+ * them: events/outbox.ts `CommittedRows`). One round trip (`POST_MESSAGE`).
  */
 export async function insertMessage(
   trx: Trx,
   tenantId: string,
   message: Pick<MessageRow, 'threadId' | 'senderId' | 'body'>,
 ): Promise<{ message: MessageRow; thread: ThreadRow; readStates: ReadStateRow[] }> {
-  const [row] = (await trx<MessageRow>('messages')
-    .insert({ ...message, tenantId })
-    .returning('*')) as MessageRow[];
-  const [thread] = (await trx<ThreadRow>('threads')
-    .where({ tenantId, id: row.threadId })
-    .update({ lastActivityAt: row.createdAt })
-    .returning('*')) as ThreadRow[];
-  await advanceReadState(trx, tenantId, row.threadId, row.senderId, row);
-  const readStates = await readStatesByThreads(trx, tenantId, [row.threadId]);
-  return { message: row, thread, readStates };
+  const posted = await firstRow<{ message: unknown; thread: unknown; readStates: unknown[] }>(trx, POST_MESSAGE, [
+    tenantId,
+    message.threadId,
+    message.senderId,
+    message.body,
+  ]);
+  return {
+    message: rowOfJson<MessageRow>(posted!.message)!,
+    thread: rowOfJson<ThreadRow>(posted!.thread)!,
+    readStates: posted!.readStates.map((state) => rowOfJson<ReadStateRow>(state)!),
+  };
 }
 
 /** Moves a participant's read position forward to `message`; returns null when it was already there or beyond. */
