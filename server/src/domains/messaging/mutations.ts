@@ -94,8 +94,8 @@ function forgetThread(ctx: Context, threadId: string): void {
 export async function sendMessage(ctx: Context, threadId: string, bodyInput: string): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
   const body = requiredText(bodyInput, 'body', { max: MAX_BODY });
-  // Who has the thread open is read before the transaction, so that no Redis round trip holds the tenant's event
-  // counter locked, and with the access check, whose refusal stands whatever it reads (nothing, for an id that is no
+  // Who has the thread open is read before the transaction, so that no Redis round trip holds the thread's rows
+  // locked, and with the access check, whose refusal stands whatever it reads (nothing, for an id that is no
   // thread's).
   const [thread, viewing] = await Promise.all([
     requireThreadAccess(ctx, threadId),
