@@ -10,7 +10,7 @@ import { createIntegrationClient, integrationToken, liveSocket, requestToken } f
 import { APPOINTMENT_CHANGED, waitForStreams } from '../helpers/realtime.js';
 import { useTestServer } from '../helpers/setup.js';
 import { openEventStream } from '../helpers/sse.js';
-import { copyPgliteTemplate, scratchDir } from '../helpers/templates.js';
+import { scratchDir, seededPgliteDir } from '../helpers/templates.js';
 import { createTestDatabase, ENGINE } from '../helpers/testServer.js';
 
 const LOGIN =
@@ -29,7 +29,7 @@ describe("The operators' command (npm run clinics)", () => {
       cleanUp = database.drop;
     } else {
       const dataDir = scratchDir('derm-clinics-');
-      copyPgliteTemplate(path.join(dataDir, 'pglite'));
+      await seededPgliteDir(path.join(dataDir, 'pglite'));
       env = { DATA_DIR: dataDir };
       cleanUp = async () => rmSync(dataDir, { recursive: true, force: true });
     }

@@ -108,3 +108,18 @@ export function copyPgliteTemplate(target: string): boolean {
   cpSync(template, target, { recursive: true });
   return true;
 }
+
+/**
+ * A seeded embedded database directory at `target`, for a command an operator runs before any server has opened it:
+ * a copy of the run's template, or, when the template is no longer current (a clinic's midnight passed since the run
+ * began), migrated and seeded there as the template was.
+ */
+export async function seededPgliteDir(target: string): Promise<void> {
+  if (copyPgliteTemplate(target)) return;
+  const db = createDb({ embeddedDir: target });
+  try {
+    await seed(db);
+  } finally {
+    await db.destroy();
+  }
+}

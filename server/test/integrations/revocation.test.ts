@@ -15,7 +15,7 @@ import {
   integrationsScript,
   liveSocket,
 } from '../helpers/integrations.js';
-import { copyPgliteTemplate, scratchDir } from '../helpers/templates.js';
+import { scratchDir, seededPgliteDir } from '../helpers/templates.js';
 import { createTestDatabase, ENGINE, startTestServer, type TestServer } from '../helpers/testServer.js';
 
 describe('Revocation closes live connections', () => {
@@ -88,7 +88,7 @@ describe("The operators' script (npm run integrations)", () => {
     const database = ENGINE === 'postgres' ? await createTestDatabase() : null;
     const dataDir = scratchDir('derm-cli-');
     // The embedded database a first server start would have made: a seeded copy of the run's template.
-    if (!database) copyPgliteTemplate(path.join(dataDir, 'pglite'));
+    if (!database) await seededPgliteDir(path.join(dataDir, 'pglite'));
     const env: Record<string, string> = database ? { DATABASE_URL: database.url! } : { DATA_DIR: dataDir };
     // The server an operator runs next to the script, in this process (as its own process it would only be slower):
     // it opens the same database as the script.
