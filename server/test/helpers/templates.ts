@@ -37,7 +37,8 @@ function clinicDays(): string {
   );
 }
 
-async function seed(db: Db): Promise<void> {
+/** Migrates a database and loads the demo clinics: a template, or a database made when none is current. */
+export async function seedDemoDatabase(db: Db): Promise<void> {
   await migrateLatest(db);
   await seedDemoIfEmpty(db, TEST_PASSWORD_HASH_COST);
 }
@@ -55,7 +56,7 @@ export async function prepareTemplates(): Promise<() => Promise<void>> {
     url.pathname = `/${name}`;
     const db = createDb({ databaseUrl: url.toString() });
     try {
-      await seed(db);
+      await seedDemoDatabase(db);
     } finally {
       await db.destroy();
     }
@@ -63,7 +64,7 @@ export async function prepareTemplates(): Promise<() => Promise<void>> {
   const pglite = (async () => {
     const db = createDb({ embeddedDir: pgliteDir });
     try {
-      await seed(db);
+      await seedDemoDatabase(db);
       await db.raw('checkpoint');
     } finally {
       await db.destroy();
@@ -118,7 +119,7 @@ export async function seededPgliteDir(target: string): Promise<void> {
   if (copyPgliteTemplate(target)) return;
   const db = createDb({ embeddedDir: target });
   try {
-    await seed(db);
+    await seedDemoDatabase(db);
   } finally {
     await db.destroy();
   }

@@ -6,10 +6,9 @@ import knexPkg from 'knex';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/knex.js';
-import { migrateLatest } from '../../src/db/migrate.js';
-import { DEMO_CLINICS, demoEmail, seedDemoIfEmpty } from '../../src/db/seeds/demo.js';
+import { DEMO_CLINICS, demoEmail } from '../../src/db/seeds/demo.js';
 import { ADMIN_DATABASE_URL, TEST_PASSWORD_HASH_COST, TEST_REDIS_URL } from './services.js';
-import { copyPgliteTemplate, currentTemplate, scratchDir } from './templates.js';
+import { copyPgliteTemplate, currentTemplate, scratchDir, seedDemoDatabase } from './templates.js';
 
 export type Engine = 'pglite' | 'postgres';
 export const ENGINE: Engine = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -31,7 +30,7 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
     const dataDir = path.join(dir, 'pglite');
     const copied = copyPgliteTemplate(dataDir);
     const db = createDb({ embeddedDir: dataDir });
-    if (!copied) await seedFresh(db);
+    if (!copied) await seedDemoDatabase(db);
     return {
       db,
       async drop() {
@@ -47,7 +46,7 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
   const db = createDb({ databaseUrl: url.toString() });
-  if (!template) await seedFresh(db);
+  if (!template) await seedDemoDatabase(db);
   return {
     db,
     url: url.toString(),
@@ -57,11 +56,6 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
       await admin.destroy();
     },
   };
-}
-
-async function seedFresh(db: Db): Promise<void> {
-  await migrateLatest(db);
-  await seedDemoIfEmpty(db, TEST_PASSWORD_HASH_COST);
 }
 
 export type DemoClinicSlug = 'sunrise-derm' | 'lakeside-skin';
