@@ -225,6 +225,64 @@ describe('messageAdded', () => {
     expect(await newMessageNotifications('lee', t)).toBe(0);
   });
 
+  it("reads a message's sender, participants and patient in the message's own statement: no other read of users or patients until its subscribers have it", async () => {
+    const SHOWN = `subscription($threadId: ID) {
+      messageAdded(threadId: $threadId) {
+        message { id sender { id name } thread { id patient { id displayName } participants { id name } } }
+      }
+    }`;
+    const patientId = sunrise.patients[1];
+    const i = {
+      subject: `Thread ${randomUUID().slice(0, 8)}`,
+      participantIds: [sunrise.users.nurse, sunrise.users.frontdesk],
+      patientId,
+    };
+    const t = dataOf(await server.gql(CREATE_THREAD, { i }, token.lee)).createThread.id;
+    const streams = [subscribe('nurse', SHOWN, { threadId: t }), subscribe('frontdesk', SHOWN, { threadId: t })];
+    await streamsLive(2);
+
+    const sql: string[] = [];
+    const onQuery = (query: { sql: string }) => sql.push(query.sql);
+    server.db.on('query', onQuery);
+    let sent: string;
+    let shown: Record<string, any>[];
+    try {
+      sent = await send('lee', t, 'The biopsy results are in');
+      shown = (await Promise.all(streams.map((stream) => stream.waitFor(1)))).map(([event]) => {
+        expect(event.errors).toBeUndefined();
+        return event.data!.messageAdded.message;
+      });
+    } finally {
+      server.db.removeListener('query', onQuery);
+    }
+    // Who sends and takes part, and whose thread it is, as the clinic's own rows name them.
+    const names = new Map<string, string>(
+      (await server.db('users').where({ tenantId: sunrise.tenantId }).select('id', 'name')).map(
+        (u: { id: string; name: string }) => [u.id, u.name],
+      ),
+    );
+    const patient = await server.db('patients').where({ id: patientId }).first('firstName', 'lastName');
+    for (const message of shown) {
+      expect(message.id).toBe(sent);
+      expect(message.sender).toEqual({ id: sunrise.users.lee, name: names.get(sunrise.users.lee) });
+      expect(message.thread.patient).toEqual({
+        id: patientId,
+        displayName: `${patient.firstName} ${patient.lastName}`,
+      });
+      expect(message.thread.participants.map((p: { id: string; name: string }) => [p.id, p.name]).sort()).toEqual(
+        [sunrise.users.lee, sunrise.users.nurse, sunrise.users.frontdesk].map((id) => [id, names.get(id)]).sort(),
+      );
+    }
+    // The door reads the sender's account; then only the message's statement reads users or patients.
+    const kind = (statement: string) =>
+      /from users u join tenants/.test(statement)
+        ? 'door'
+        : /insert into "?messages"?/.test(statement)
+          ? 'message'
+          : statement;
+    expect(sql.filter((statement) => /\b(users|patients)\b/.test(statement)).map(kind)).toEqual(['door', 'message']);
+  });
+
   it('delivers bodies of every size whole and in order, from a two-word note to a message read seven times over', async () => {
     // The group's payload is framed per socket by the server (http/wsFrames.ts): the three sizes of a WebSocket
     // frame's length field (under 126 bytes, under 64 KiB, over) and multi-byte characters must all arrive intact.

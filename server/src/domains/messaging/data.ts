@@ -1,5 +1,5 @@
 import { firstRow, rowOfJson, type Db, type Trx } from '../../db/knex.js';
-import type { MessageRow, ReadStateRow, ThreadRow } from '../../db/rows.js';
+import type { MessageRow, PatientRow, ReadStateRow, ThreadRow, UserRow } from '../../db/rows.js';
 
 export async function threadsByIds(db: Db, tenantId: string, ids: string[]): Promise<ThreadRow[]> {
   return db<ThreadRow>('threads').where({ tenantId }).whereIn('id', ids);
@@ -115,8 +115,10 @@ export async function insertThread(
  * Posting a message, in one statement: its insert, the thread's update and the sender's read position are
  * data-modifying `with`s, and every participant's read state is read beside them, the sender's as its update returned
  * it (the statement's own reads see the tables as they were before it: PostgreSQL's "Data-Modifying Statements in
- * WITH"). The rows come back whole as JSON (`rowOfJson`). The sender's update is `advanceReadState`'s, on the message
- * just inserted (its foreign key to the message is checked at the end of the statement, once the message is there).
+ * WITH"). So are the rows the message's delivery shows and no write here changes: every participant's user (the sender
+ * is one) and the thread's patient, if it names one. The rows come back whole as JSON (`rowOfJson`). The sender's
+ * update is `advanceReadState`'s, on the message just inserted (its foreign key to the message is checked at the end
+ * of the statement, once the message is there).
  */
 const POST_MESSAGE = `with m as (
     insert into messages (tenant_id, thread_id, sender_id, body) values (?, ?, ?, ?) returning *
@@ -134,29 +136,44 @@ const POST_MESSAGE = `with m as (
   )
   select to_jsonb(m) as message, (select to_jsonb(t) from t) as thread,
     (select coalesce(jsonb_agg(coalesce((select to_jsonb(r) from r where r.user_id = p.user_id), to_jsonb(p))), '[]')
-      from thread_participants p where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id) as read_states
+      from thread_participants p where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id) as read_states,
+    (select coalesce(jsonb_agg(to_jsonb(u)), '[]')
+      from thread_participants p join users u on u.tenant_id = p.tenant_id and u.id = p.user_id
+      where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id) as users,
+    (select to_jsonb(pt) from threads th join patients pt on pt.tenant_id = th.tenant_id and pt.id = th.patient_id
+      where th.tenant_id = m.tenant_id and th.id = m.thread_id) as patient
   from m`;
 
 /**
  * Stores a message, makes it the thread's latest activity and its sender's read position. Returns the message, the
- * thread as updated, and every participant's read state after it (whom to notify; the delivery's loaders start from
- * them: events/outbox.ts `CommittedRows`). One round trip (`POST_MESSAGE`).
+ * thread as updated, every participant's read state after it (whom to notify), and the participants' users and the
+ * thread's patient as the statement read them: the delivery's loaders start from all of these instead of reading them
+ * back after the commit (events/outbox.ts `CommittedRows`). One round trip (`POST_MESSAGE`).
  */
 export async function insertMessage(
   trx: Trx,
   tenantId: string,
   message: Pick<MessageRow, 'threadId' | 'senderId' | 'body'>,
-): Promise<{ message: MessageRow; thread: ThreadRow; readStates: ReadStateRow[] }> {
-  const posted = await firstRow<{ message: unknown; thread: unknown; readStates: unknown[] }>(trx, POST_MESSAGE, [
-    tenantId,
-    message.threadId,
-    message.senderId,
-    message.body,
-  ]);
+): Promise<{
+  message: MessageRow;
+  thread: ThreadRow;
+  readStates: ReadStateRow[];
+  users: UserRow[];
+  patient: PatientRow | undefined;
+}> {
+  const posted = await firstRow<{
+    message: unknown;
+    thread: unknown;
+    readStates: unknown[];
+    users: unknown[];
+    patient: unknown;
+  }>(trx, POST_MESSAGE, [tenantId, message.threadId, message.senderId, message.body]);
   return {
     message: rowOfJson<MessageRow>(posted!.message)!,
     thread: rowOfJson<ThreadRow>(posted!.thread)!,
     readStates: posted!.readStates.map((state) => rowOfJson<ReadStateRow>(state)!),
+    users: posted!.users.map((user) => rowOfJson<UserRow>(user)!),
+    patient: rowOfJson<PatientRow>(posted!.patient),
   };
 }
 

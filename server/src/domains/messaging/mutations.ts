@@ -33,7 +33,13 @@ async function postMessage(
   const row = written.message;
   record(
     [{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }],
-    { message: [row], thread: [written.thread], readStates: written.readStates },
+    {
+      message: [row],
+      thread: [written.thread],
+      readStates: written.readStates,
+      user: written.users,
+      patient: written.patient ? [written.patient] : [],
+    },
   );
   const others = written.readStates
     .map((state) => state.userId)
