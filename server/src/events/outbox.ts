@@ -22,6 +22,8 @@ export interface CommittedRows {
   user?: UserRow[];
   patient?: PatientRow[];
   message?: MessageRow[];
+  /** A thread's newest message as the change left it, one per thread (a message's post: messaging/data.ts). */
+  lastMessage?: MessageRow[];
   notification?: NotificationRow[];
   thread?: ThreadRow[];
   /** Every participant's read state of a thread, all of them (the `readStates` loader answers by thread). */

@@ -31,6 +31,7 @@ function prime(loaders: TenantLoaders, sets: readonly CommittedRows[]): void {
     for (const row of rows.user ?? []) loaders.user.prime(row.id, row);
     for (const row of rows.patient ?? []) loaders.patient.prime(row.id, row);
     for (const row of rows.message ?? []) loaders.message.prime(row.id, row);
+    for (const row of rows.lastMessage ?? []) loaders.lastMessage.prime(row.threadId, row);
     for (const row of rows.notification ?? []) loaders.notification.prime(row.id, row);
     for (const row of rows.thread ?? []) loaders.thread.prime(row.id, row);
     if (rows.readStates)

@@ -112,20 +112,25 @@ export async function insertThread(
 }
 
 /**
- * Posting a message, in one statement: its insert, the thread's update and the sender's read position are
+ * Posting a message, in one statement: the thread's update, the message's insert and the sender's read position are
  * data-modifying `with`s, and every participant's read state is read beside them, the sender's as its update returned
  * it (the statement's own reads see the tables as they were before it: PostgreSQL's "Data-Modifying Statements in
  * WITH"). So are the rows the message's delivery shows and no write here changes: every participant's user (the sender
- * is one) and the thread's patient, if it names one. The rows come back whole as JSON (`rowOfJson`). The sender's
- * update is `advanceReadState`'s, on the message just inserted (its foreign key to the message is checked at the end
- * of the statement, once the message is there).
+ * is one) and the thread's patient, if it names one. The rows come back whole as JSON (`rowOfJson`).
+ *
+ * The thread's row is updated first and the message inserted from what that update returned, so a message takes its
+ * number (`seq`, a sequence shared by all threads) only once it holds its thread's row, until its commit: a thread's
+ * messages are numbered in the order they commit. Read positions, unread counts and the thread's last message all
+ * compare numbers; a message numbered before another but committed after it would pass as read by whoever had read
+ * the other, and a thread's newest message would not be its last. It also makes the message the thread's last one, as
+ * the delivery shows it (`CommittedRows.lastMessage`). `current_timestamp` is the transaction's start, the message's
+ * `created_at` too. The sender's update is `advanceReadState`'s, on the message just inserted (its foreign key to the
+ * message is checked at the end of the statement, once the message is there).
  */
-const POST_MESSAGE = `with m as (
-    insert into messages (tenant_id, thread_id, sender_id, body) values (?, ?, ?, ?) returning *
-  ), t as (
-    update threads set last_activity_at = m.created_at from m
-    where threads.tenant_id = m.tenant_id and threads.id = m.thread_id
-    returning threads.*
+const POST_MESSAGE = `with t as (
+    update threads set last_activity_at = current_timestamp where tenant_id = ? and id = ? returning *
+  ), m as (
+    insert into messages (tenant_id, thread_id, sender_id, body) select t.tenant_id, t.id, ?, ? from t returning *
   ), r as (
     update thread_participants p
     set last_read_seq = m.seq, last_read_message_id = m.id, last_read_at = current_timestamp
@@ -140,8 +145,7 @@ const POST_MESSAGE = `with m as (
     (select coalesce(jsonb_agg(to_jsonb(u)), '[]')
       from thread_participants p join users u on u.tenant_id = p.tenant_id and u.id = p.user_id
       where p.tenant_id = m.tenant_id and p.thread_id = m.thread_id) as users,
-    (select to_jsonb(pt) from threads th join patients pt on pt.tenant_id = th.tenant_id and pt.id = th.patient_id
-      where th.tenant_id = m.tenant_id and th.id = m.thread_id) as patient
+    (select to_jsonb(pt) from t join patients pt on pt.tenant_id = t.tenant_id and pt.id = t.patient_id) as patient
   from m`;
 
 /**

@@ -35,6 +35,7 @@ async function postMessage(
     [{ topic: 'message', kind: 'ADDED', entityId: row.id, threadId: thread.id, data: { senderId: row.senderId } }],
     {
       message: [row],
+      lastMessage: [row],
       thread: [written.thread],
       readStates: written.readStates,
       user: written.users,
