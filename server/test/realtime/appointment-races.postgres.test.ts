@@ -1,4 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { waitingOnLock } from '../helpers/locks.js';
 import { subscribeLive } from '../helpers/realtime.js';
 import { useSockets, useTestServer } from '../helpers/setup.js';
 
@@ -43,16 +44,7 @@ describe('a change that waited on another change of the same appointment', () =>
         .where({ id })
         .update({ providerId: sunrise.users.patel, patientId: sunrise.patients[1] });
       const checkIn = server.gql(CHECK_IN, { id }, frontDesk);
-      await vi.waitFor(
-        async () => {
-          const { rows } = (await db.raw(
-            `select count(*)::int as waiting from pg_stat_activity
-              where datname = current_database() and wait_event_type = 'Lock' and query like '%to_jsonb(u)%'`,
-          )) as { rows: { waiting: number }[] };
-          expect(rows[0].waiting).toBe(1);
-        },
-        { timeout: 10_000, interval: 20 },
-      );
+      await waitingOnLock(db, 'to_jsonb(u)');
       await other.commit();
       expect((await checkIn).errors).toBeUndefined();
     } finally {

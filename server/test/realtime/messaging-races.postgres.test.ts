@@ -1,6 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { waitingOnLock } from '../helpers/locks.js';
 import { subscribeLive } from '../helpers/realtime.js';
 import { useSockets, useTestServer } from '../helpers/setup.js';
+import type { GraphQLResponse } from '../helpers/testServer.js';
 
 // A second connection holds the thread's row while a message waits on it: the embedded database has one connection,
 // on which the message would wait for ever. PostgreSQL only.
@@ -33,21 +35,12 @@ describe('a message that waited on another change of its thread', () => {
 
     // Another change holds the thread and writes a message of its own while Dr. Lee's comes in.
     const other = await db.transaction();
-    let sent: Promise<Awaited<ReturnType<typeof server.gql>>>;
+    let sent: Promise<GraphQLResponse> | undefined;
     let first: string;
     try {
       await other('threads').where({ id: threadId }).forUpdate().first();
       sent = server.gql(SEND, { t: threadId, b: 'The second biopsy is benign' }, lee);
-      await vi.waitFor(
-        async () => {
-          const { rows } = (await db.raw(
-            `select count(*)::int as waiting from pg_stat_activity
-              where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into messages%'`,
-          )) as { rows: { waiting: number }[] };
-          expect(rows[0].waiting).toBe(1);
-        },
-        { timeout: 10_000, interval: 20 },
-      );
+      await waitingOnLock(db, 'insert into messages');
       [{ id: first }] = (await other('messages')
         .insert({
           tenantId: sunrise.tenantId,
@@ -60,7 +53,7 @@ describe('a message that waited on another change of its thread', () => {
     } finally {
       if (!other.isCompleted()) await other.rollback();
     }
-    const answer = await sent;
+    const answer = (await sent)!;
     expect(answer.errors).toBeUndefined();
     const second = answer.data!.sendMessage.id as string;
 
