@@ -111,9 +111,9 @@ export function copyPgliteTemplate(target: string): boolean {
 }
 
 /**
- * A seeded embedded database directory at `target`, for a command an operator runs before any server has opened it:
- * a copy of the run's template, or, when the template is no longer current (a clinic's midnight passed since the run
- * began), migrated and seeded there as the template was.
+ * A seeded embedded database directory at `target` (a test's database, or one an operator's command opens before any
+ * server has): a copy of the run's template, or, when the template is no longer current (a clinic's midnight passed
+ * since the run began), migrated and seeded there as the template was.
  */
 export async function seededPgliteDir(target: string): Promise<void> {
   if (copyPgliteTemplate(target)) return;

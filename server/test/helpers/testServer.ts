@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { DEMO_CLINICS, demoEmail } from '../../src/db/seeds/demo.js';
 import { ADMIN_DATABASE_URL, TEST_PASSWORD_HASH_COST, TEST_REDIS_URL } from './services.js';
-import { copyPgliteTemplate, currentTemplate, scratchDir, seedDemoDatabase } from './templates.js';
+import { currentTemplate, scratchDir, seedDemoDatabase, seededPgliteDir } from './templates.js';
 
 export type Engine = 'pglite' | 'postgres';
 export const ENGINE: Engine = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -28,9 +28,8 @@ export async function createTestDatabase(): Promise<{ db: Db; url?: string; drop
   if (ENGINE === 'pglite') {
     const dir = scratchDir('derm-test-');
     const dataDir = path.join(dir, 'pglite');
-    const copied = copyPgliteTemplate(dataDir);
+    await seededPgliteDir(dataDir);
     const db = createDb({ embeddedDir: dataDir });
-    if (!copied) await seedDemoDatabase(db);
     return {
       db,
       async drop() {
