@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { waitingOnLock } from '../helpers/locks.js';
+import { errorCode } from '../helpers/testServer.js';
 import { subscribeLive } from '../helpers/realtime.js';
 import { useSockets, useTestServer } from '../helpers/setup.js';
 
@@ -13,6 +14,7 @@ const WATCH = `subscription { appointmentChanged { kind appointment { ${WHOLE} }
 const READ = `query($id: ID!) { appointment(id: $id) { ${WHOLE} } }`;
 const CREATE = 'mutation($i: CreateAppointmentInput!) { createAppointment(input: $i) { id } }';
 const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
+const UPDATE = 'mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointment(id: $id, input: $i) { id } }';
 
 describe('a change that waited on another change of the same appointment', () => {
   it('shows the provider and patient the appointment names once the other committed, not those it named before', async () => {
@@ -60,5 +62,50 @@ describe('a change that waited on another change of the same appointment', () =>
       patient: { id: sunrise.patients[1] },
     });
     expect(pushed.appointment).toEqual((await server.gql(READ, { id }, frontDesk)).data!.appointment);
+  });
+
+  it("refuses a room for an appointment cancelled while the room's statement waited, and writes nothing", async () => {
+    const { server, sunrise } = t;
+    const { db } = server.app.services;
+    const frontDesk = await t.token('frontdesk');
+    const start = Date.UTC(2032, 2, 4, 15);
+    const booked = await server.gql(
+      CREATE,
+      {
+        i: {
+          providerId: sunrise.users.lee,
+          patientId: sunrise.patients[0],
+          startsAt: new Date(start).toISOString(),
+          endsAt: new Date(start + 30 * 60_000).toISOString(),
+          room: 'Room 1',
+        },
+      },
+      frontDesk,
+    );
+    expect(booked.errors).toBeUndefined();
+    const id = booked.data!.createAppointment.id as string;
+    const lastSeq = async () =>
+      (await db('event_counters').where({ tenantId: sunrise.tenantId }).first('lastSeq')).lastSeq as number;
+    const before = await lastSeq();
+
+    // Another connection cancels the appointment and holds it while the room comes in; the room's statement was
+    // planned when the appointment was not cancelled yet.
+    const other = await db.transaction();
+    try {
+      await other('appointments').where({ id }).update({ status: 'CANCELLED', cancellationReason: 'Clinic closed' });
+      const room = server.gql(UPDATE, { id, i: { room: 'Room 2' } }, frontDesk);
+      await waitingOnLock(db, 'update appointments set room');
+      await other.commit();
+      const res = await room;
+      expect(errorCode(res)).toBe('CONFLICT');
+      expect(res.errors![0].extensions).toMatchObject({ reason: 'APPOINTMENT_CANCELLED' });
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+    expect(await db('appointments').where({ id }).first('room', 'status')).toEqual({
+      room: 'Room 1',
+      status: 'CANCELLED',
+    });
+    expect(await lastSeq()).toBe(before);
   });
 });

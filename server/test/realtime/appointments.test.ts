@@ -109,6 +109,81 @@ describe("appointmentChanged through an appointment's life", () => {
     expect(last.checkedInAt).toEqual(expect.any(String));
   });
 
+  it('books in three statements between BEGIN and COMMIT and changes a room in one, each with its event, shown as the schedule reads it', async () => {
+    const { server, sunrise } = t;
+    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+    const sql: { text: string; trx?: string }[] = [];
+    const onQuery = (query: { sql: string; __knexTxId?: string }) =>
+      sql.push({ text: query.sql, trx: query.__knexTxId });
+    // What a change ran, by what each statement does. Not the change's: the door's account read before it, and the
+    // access audit's insert after the frames (its subscriber was given the patient).
+    const kind = (statement: string) =>
+      /^begin/i.test(statement)
+        ? 'BEGIN'
+        : /^commit/i.test(statement)
+          ? 'COMMIT'
+          : /insert into appointments[\s\S]*insert into events/.test(statement)
+            ? 'booking and event'
+            : /update appointments[\s\S]*insert into events/.test(statement)
+              ? 'room and event'
+              : /from "users".*for no key update/.test(statement)
+                ? "provider's lock"
+                : statement.split(' ')[0];
+    const ranFor = async (mutation: string, variables: Record<string, unknown>, frames: number) => {
+      sql.length = 0;
+      server.db.on('query', onQuery);
+      try {
+        const res = await server.gql(mutation, variables, frontDesk);
+        expect(res.errors).toBeUndefined();
+        await watch.waitFor(frames);
+        const ofDoorOrAudit = /^select t\.disabled_at|^insert into patient_access_log/;
+        return { res, statements: sql.filter((statement) => !ofDoorOrAudit.test(statement.text)) };
+      } finally {
+        server.db.removeListener('query', onQuery);
+      }
+    };
+
+    const booking = await ranFor(
+      CREATE,
+      { i: { providerId: sunrise.users.lee, patientId: sunrise.patients[0], ...slot(4, 15), room: 'Room 1' } },
+      1,
+    );
+    const id = booking.res.data!.createAppointment.id as string;
+    expect(booking.statements.every((statement) => statement.trx === booking.statements[0].trx)).toBe(true);
+    expect(booking.statements.map((statement) => kind(statement.text))).toEqual([
+      'BEGIN',
+      "provider's lock",
+      'booking and event',
+      'COMMIT',
+    ]);
+
+    // A room is one statement, no transaction around it; its delivery reads nothing back before the frame.
+    const room = await ranFor(UPDATE, { id, i: { room: 'Room 2' } }, 2);
+    expect(room.statements.map((statement) => [kind(statement.text), statement.trx])).toEqual([
+      ['room and event', undefined],
+    ]);
+
+    const logged = await server
+      .db('events')
+      .where({ tenantId: sunrise.tenantId })
+      .orderBy('seq', 'desc')
+      .limit(2)
+      .select('seq', 'topic', 'kind', 'entityId', 'providerId');
+    expect(logged.reverse()).toEqual([
+      { seq: expect.any(Number), topic: 'appointment', kind: 'CREATED', entityId: id, providerId: sunrise.users.lee },
+      { seq: logged[0].seq + 1, topic: 'appointment', kind: 'UPDATED', entityId: id, providerId: sunrise.users.lee },
+    ]);
+    const read = (await server.gql(READ, { id }, frontDesk)).data!.appointment;
+    expect(read).toMatchObject({
+      room: 'Room 2',
+      provider: { name: 'Dr. Maya Lee' },
+      patient: { id: sunrise.patients[0] },
+    });
+    expect(watch.results.map((result) => result.data!.appointmentChanged.kind)).toEqual(['CREATED', 'UPDATED']);
+    expect(watch.results[1].data!.appointmentChanged.appointment).toEqual(read);
+  });
+
   it("reads a move's new patient in the update's own statement: no other read of patients until the subscriber has it", async () => {
     const { server, sunrise } = t;
     const { frontDesk, watch, id } = await watchedBooking(3);

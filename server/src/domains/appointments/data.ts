@@ -1,5 +1,6 @@
 import { isPgError, PgError, rowOfJson, type Db, type Trx } from '../../db/knex.js';
-import type { AppointmentRow, PatientRow, UserRow } from '../../db/rows.js';
+import type { AppointmentRow, EventRow, PatientRow, UserRow } from '../../db/rows.js';
+import { APPEND_EVENTS, type EventKind } from '../../events/eventLog.js';
 import type { CommittedRows } from '../../events/outbox.js';
 
 /** Statuses that hold the provider's time: only these can collide with another booking. */
@@ -139,6 +140,137 @@ export async function findOverlap(
   return query;
 }
 
+/** `BLOCKING_STATUSES` as SQL: the statuses are the code's own constants. */
+const BLOCKING_SQL = BLOCKING_STATUSES.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The event of an appointment a statement wrote (`written`, one row), as the relation `e` that `APPEND_EVENTS`
+ * appends in that same statement. One binding: the kind.
+ */
+const EVENT_OF_WRITTEN = `e (ord, topic, kind, entity_id, user_id, thread_id, provider_id, data) as (
+       select 1, 'appointment', ?::text, w.id, null::uuid, null::uuid, w.provider_id, '{}'::jsonb from written w
+     ),
+     ${APPEND_EVENTS}`;
+
+/** A booking's statement: its insert, or the booking in its provider's way (`bookIfFree`). */
+const BOOK_IF_FREE = `with overlap as (
+       select * from appointments
+       where tenant_id = ? and provider_id = ? and status in (${BLOCKING_SQL})
+         and starts_at < ?::timestamptz and ends_at > ?::timestamptz
+       limit 1
+     ),
+     written as (
+       insert into appointments (tenant_id, provider_id, patient_id, starts_at, ends_at, room, reason)
+       select ?::uuid, ?::uuid, ?::uuid, ?::timestamptz, ?::timestamptz, ?::text, ?::text
+       where not exists (select from overlap)
+       returning *
+     ),
+     ${EVENT_OF_WRITTEN}
+     select (select to_jsonb(o) from overlap o) as overlap_row, to_jsonb(w) as appointment_row,
+       to_jsonb(a) as event_row, to_jsonb(p) as patient_row
+     from (select) one
+       left join written w on true
+       left join appended a on true
+       left join patients p on p.tenant_id = w.tenant_id and p.id = w.patient_id`;
+
+/** What a booking's statement did: booked the appointment and appended its event, or found one in its way. */
+export type Booking =
+  { appointment: AppointmentRow; patient: PatientRow | undefined; event: EventRow } | { overlap: AppointmentRow };
+
+/**
+ * Books an appointment unless another of its provider's holds part of its time, in one statement with its event
+ * (`APPEND_EVENTS`): the overlap check, the insert, the event and the patient its delivery shows (one round trip
+ * where there were three). Run after `lockProvider`, in the same transaction: the statement's snapshot is taken once
+ * the provider is held, so it sees every booking of the provider committed before. The patient is not read before:
+ * the insert's foreign key checks that it is one of the clinic's and holds it (KEY SHARE) until the transaction ends;
+ * a patient of no clinic's or of another fails it with PostgreSQL's foreign-key violation (`isPatientMissing`).
+ */
+export async function bookIfFree(
+  trx: Trx,
+  tenantId: string,
+  booking: Pick<AppointmentRow, 'providerId' | 'patientId' | 'startsAt' | 'endsAt' | 'room' | 'reason'>,
+): Promise<Booking> {
+  const { providerId, patientId, startsAt, endsAt, room, reason } = booking;
+  const created: EventKind<'appointment'> = 'CREATED';
+  const { rows } = (await trx.raw(BOOK_IF_FREE, [
+    tenantId,
+    providerId,
+    endsAt,
+    startsAt,
+    tenantId,
+    providerId,
+    patientId,
+    startsAt,
+    endsAt,
+    room,
+    reason,
+    created,
+    tenantId,
+  ])) as { rows: { overlapRow: unknown; appointmentRow: unknown; eventRow: unknown; patientRow: unknown }[] };
+  const [{ overlapRow, appointmentRow, eventRow, patientRow }] = rows;
+  const overlap = rowOfJson<AppointmentRow>(overlapRow);
+  if (overlap) return { overlap };
+  return {
+    appointment: rowOfJson<AppointmentRow>(appointmentRow)!,
+    patient: rowOfJson<PatientRow>(patientRow),
+    event: rowOfJson<EventRow>(eventRow)!,
+  };
+}
+
+/** The details of an appointment that claim no time and name no one: changed by `changeDetails`. */
+export type AppointmentDetails = Partial<Pick<AppointmentRow, 'room' | 'reason'>>;
+
+/** What `changeDetails` wrote: the appointment as it now is, its event, and the provider and patient it names. */
+export interface DetailsChanged {
+  appointment: AppointmentRow;
+  event: EventRow;
+  provider: UserRow | undefined;
+  patient: PatientRow | undefined;
+}
+
+/**
+ * Changes an appointment's room or reason and appends its event in one statement, with no transaction around it
+ * (`commitStatement`, events/outbox.ts): one round trip where a change that locks the appointment first takes five
+ * (BEGIN, the lock, the update, the event, COMMIT). Nothing is checked before: such a change claims no time and names
+ * no one; the update itself holds the row, waits for a change under way, and skips a cancelled appointment as it is
+ * once that change committed (PostgreSQL re-reads the row after the wait). Returns undefined when nothing was changed
+ * (no such appointment, or a cancelled one: the caller says which). The provider and patient are read by the
+ * statement too, for its delivery, as they were when the statement started (the appointment's own provider and
+ * patient stay as they were: none of them is changed here).
+ */
+export async function changeDetails(
+  db: Db,
+  tenantId: string,
+  id: string,
+  details: AppointmentDetails,
+): Promise<DetailsChanged | undefined> {
+  const set = Object.keys(details).map((column) => `${column === 'room' ? 'room' : 'reason'} = ?::text, `);
+  const updated: EventKind<'appointment'> = 'UPDATED';
+  const { rows } = (await db.raw(
+    `with written as (
+       update appointments set ${set.join('')}updated_at = current_timestamp
+       where tenant_id = ? and id = ? and status <> 'CANCELLED'
+       returning *
+     ),
+     ${EVENT_OF_WRITTEN}
+     select to_jsonb(w) as appointment_row, to_jsonb(a) as event_row, to_jsonb(u) as provider_row,
+       to_jsonb(p) as patient_row
+     from written w
+       cross join appended a
+       left join users u on u.tenant_id = w.tenant_id and u.id = w.provider_id
+       left join patients p on p.tenant_id = w.tenant_id and p.id = w.patient_id`,
+    [...Object.values(details), tenantId, id, updated, tenantId],
+  )) as { rows: { appointmentRow: unknown; eventRow: unknown; providerRow: unknown; patientRow: unknown }[] };
+  if (rows.length === 0) return undefined;
+  const [{ appointmentRow, eventRow, providerRow, patientRow }] = rows;
+  return {
+    appointment: rowOfJson<AppointmentRow>(appointmentRow)!,
+    event: rowOfJson<EventRow>(eventRow)!,
+    provider: rowOfJson<UserRow>(providerRow),
+    patient: rowOfJson<PatientRow>(patientRow),
+  };
+}
+
 /** The written appointment's patient, whole, beside the row a statement returns (`rowOfJson` makes it a row). */
 const PATIENT_ROW =
   '(select to_jsonb(p) from patients p where p.tenant_id = appointments.tenant_id and p.id = appointments.patient_id) as patient_row';
@@ -151,24 +283,7 @@ function withPatient({ patientRow, ...appointment }: WithPatientRow) {
 }
 
 /**
- * Inserts an appointment and returns it with its patient (as a plain read gives it), read by the same statement for
- * the booking's delivery. The patient is not read before: the insert's foreign key checks that it is one of the
- * clinic's and holds it (KEY SHARE) until the transaction ends; a patient of no clinic's or of another fails it with
- * PostgreSQL's foreign-key violation (`isPatientMissing`).
- */
-export async function insertAppointment(
-  trx: Trx,
-  tenantId: string,
-  appointment: Pick<AppointmentRow, 'providerId' | 'patientId' | 'startsAt' | 'endsAt' | 'room' | 'reason'>,
-): Promise<{ appointment: AppointmentRow; patient: PatientRow | undefined }> {
-  const [inserted] = (await trx<AppointmentRow>('appointments')
-    .insert({ ...appointment, tenantId })
-    .returning(['*', trx.raw(PATIENT_ROW)])) as WithPatientRow[];
-  return withPatient(inserted);
-}
-
-/**
- * Whether an appointment's insert or update failed because its patient is none of its clinic's (`insertAppointment`,
+ * Whether an appointment's insert or update failed because its patient is none of its clinic's (`bookIfFree`,
  * `updateAppointmentRow`).
  */
 export function isPatientMissing(err: unknown): boolean {

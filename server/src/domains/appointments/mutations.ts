@@ -4,19 +4,21 @@ import { requireGrant } from '../../auth/roles.js';
 import type { Context } from '../../context.js';
 import type { Trx } from '../../db/knex.js';
 import type { AppointmentRow, UserRow } from '../../db/rows.js';
-import { commitChange } from '../../events/outbox.js';
+import { commitChange, commitStatement } from '../../events/outbox.js';
 import type { CreateAppointmentInput, UpdateAppointmentInput } from '../../__generated__/resolvers-types.js';
 import { badInput, conflict, notFound } from '../../errors.js';
 import { isUuid, optionalText, requiredText, timeRange } from '../../validation.js';
 import {
   BLOCKING_STATUSES,
+  bookIfFree,
+  changeDetails,
   findOverlap,
-  insertAppointment,
   isPatientMissing,
   lockAppointment,
   lockProvider,
   partiesOf,
   updateAppointmentRow,
+  type AppointmentDetails,
   type LockedAppointment,
 } from './data.js';
 
@@ -35,26 +37,35 @@ function checkTimes(startsAt: Date, endsAt: Date): void {
   timeRange(startsAt, endsAt, ['startsAt', 'endsAt'], MAX_LENGTH_MS, 'appointment');
 }
 
+/** The provider locked by a booking or a move (`lockProvider`); bad input when it names no provider of the clinic. */
+async function requireProvider(trx: Trx, tenantId: string, providerId: string): Promise<UserRow> {
+  const provider = isUuid(providerId) ? await lockProvider(trx, tenantId, providerId) : undefined;
+  if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
+  return provider;
+}
+
+/** The conflict of a booking or move that `overlap` is in the way of. */
+async function doubleBooked(trx: Trx, tenantId: string, provider: UserRow, overlap: AppointmentRow): Promise<never> {
+  // Said in the clinic's time; the instants travel in extensions for clients that render times themselves.
+  const tenant = await trx<TenantRow>('tenants').where({ id: tenantId }).first('timeZone');
+  const span = formatClinicSpan(overlap.startsAt, overlap.endsAt, tenant?.timeZone ?? 'UTC');
+  throw conflict(`${provider.name} is already booked ${span}`, 'PROVIDER_DOUBLE_BOOKED', {
+    startsAt: overlap.startsAt.toISOString(),
+    endsAt: overlap.endsAt.toISOString(),
+  });
+}
+
 async function requireProviderFree(
   trx: Trx,
   tenantId: string,
   providerId: string,
   startsAt: Date,
   endsAt: Date,
-  exceptId?: string,
+  exceptId: string,
 ): Promise<UserRow> {
-  const provider = isUuid(providerId) ? await lockProvider(trx, tenantId, providerId) : undefined;
-  if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
+  const provider = await requireProvider(trx, tenantId, providerId);
   const overlap = await findOverlap(trx, tenantId, providerId, startsAt, endsAt, exceptId);
-  if (overlap) {
-    // Said in the clinic's time; the instants travel in extensions for clients that render times themselves.
-    const tenant = await trx<TenantRow>('tenants').where({ id: tenantId }).first('timeZone');
-    const span = formatClinicSpan(overlap.startsAt, overlap.endsAt, tenant?.timeZone ?? 'UTC');
-    throw conflict(`${provider.name} is already booked ${span}`, 'PROVIDER_DOUBLE_BOOKED', {
-      startsAt: overlap.startsAt.toISOString(),
-      endsAt: overlap.endsAt.toISOString(),
-    });
-  }
+  if (overlap) await doubleBooked(trx, tenantId, provider, overlap);
   return provider;
 }
 
@@ -70,6 +81,20 @@ async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<L
   return locked;
 }
 
+/**
+ * The changes of an update when they are the appointment's room or reason only (`changeDetails`): such a change claims
+ * no time and names no one, so it is one statement, not a transaction that locks the appointment first.
+ */
+function detailsOnly(input: UpdateAppointmentInput, changes: Partial<AppointmentRow>): AppointmentDetails | undefined {
+  const { room, reason, ...others } = input;
+  if (Object.values(others).some((value) => value !== undefined)) return undefined;
+  if (room === undefined && reason === undefined) return undefined;
+  return {
+    ...(room !== undefined ? { room: changes.room ?? null } : {}),
+    ...(reason !== undefined ? { reason: changes.reason ?? null } : {}),
+  };
+}
+
 export async function createAppointment(ctx: Context, input: CreateAppointmentInput): Promise<AppointmentRow> {
   const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   const { startsAt, endsAt } = input;
@@ -78,9 +103,11 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   const reason = optionalText(input.reason, 'reason', 500);
   if (!isUuid(input.patientId)) throw badInput(NOT_A_PATIENT, 'patientId');
 
-  return commitChange(ctx, viewer.tenantId, async (trx, record) => {
-    const provider = await requireProviderFree(trx, viewer.tenantId, input.providerId, startsAt, endsAt);
-    const { appointment: row, patient } = await insertAppointment(trx, viewer.tenantId, {
+  // Three statements between BEGIN and COMMIT: the provider's lock, then the overlap check, the insert and its event
+  // in one (`bookIfFree`).
+  return commitChange(ctx, viewer.tenantId, async (trx, _record, appended) => {
+    const provider = await requireProvider(trx, viewer.tenantId, input.providerId);
+    const booked = await bookIfFree(trx, viewer.tenantId, {
       providerId: input.providerId,
       patientId: input.patientId,
       startsAt,
@@ -88,10 +115,9 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
       room,
       reason,
     }).catch(patientRefused);
-    record([{ topic: 'appointment', kind: 'CREATED', entityId: row.id, providerId: row.providerId }], {
-      appointment: [row],
-      ...partiesOf(row, [provider], [patient]),
-    });
+    if ('overlap' in booked) return doubleBooked(trx, viewer.tenantId, provider, booked.overlap);
+    const { appointment: row, patient, event } = booked;
+    appended([event], { appointment: [row], ...partiesOf(row, [provider], [patient]) });
     return row;
   });
 }
@@ -116,6 +142,18 @@ export async function updateAppointment(
     changes.patientId = input.patientId;
   }
 
+  const details = detailsOnly(input, changes);
+  if (details && isUuid(id)) {
+    const changed = await commitStatement(ctx, viewer.tenantId, async (db) => {
+      const written = await changeDetails(db, viewer.tenantId, id, details);
+      if (!written) return undefined;
+      const { appointment: row, event, provider, patient } = written;
+      return { result: row, events: [event], rows: { appointment: [row], ...partiesOf(row, [provider], [patient]) } };
+    });
+    // Nothing changed: no such appointment, or a cancelled one, which the path below tells apart.
+    if (changed) return changed;
+  }
+
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const locked = await lockChangeable(trx, viewer.tenantId, id);
     const current = locked.appointment;
@@ -133,10 +171,7 @@ export async function updateAppointment(
     let provider: UserRow | undefined;
     if (claimsTime)
       provider = await requireProviderFree(trx, viewer.tenantId, providerId, startsAt, endsAt, current.id);
-    else if (providerId !== current.providerId) {
-      provider = isUuid(providerId) ? await lockProvider(trx, viewer.tenantId, providerId) : undefined;
-      if (!provider) throw badInput('providerId does not name a provider of your clinic', 'providerId');
-    }
+    else if (providerId !== current.providerId) provider = await requireProvider(trx, viewer.tenantId, providerId);
     if (moved) Object.assign(changes, { providerId, startsAt, endsAt });
     if (changes.patientId === current.patientId) delete changes.patientId;
     if (Object.keys(changes).length === 0) return current;
