@@ -17,95 +17,110 @@ const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
 const UPDATE = 'mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointment(id: $id, input: $i) { id } }';
 
 describe('a change that waited on another change of the same appointment', () => {
-  it('shows the provider and patient the appointment names once the other committed, not those it named before', async () => {
-    const { server, sunrise } = t;
-    const { db } = server.app.services;
-    const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
-    const start = Date.UTC(2032, 2, 3, 15);
-    const booked = await server.gql(
-      CREATE,
-      {
-        i: {
-          providerId: sunrise.users.lee,
-          patientId: sunrise.patients[0],
-          startsAt: new Date(start).toISOString(),
-          endsAt: new Date(start + 30 * 60_000).toISOString(),
+  it.each([
+    // One statement (changeInPlace), and a change that locks the appointment first (lockAppointment). Each waits in
+    // the statement that starts as named (PostgreSQL shows a statement's first 1,024 bytes).
+    ['a check-in', CHECK_IN, {}, 'update appointments set status', 'CHECKED_IN', 'CHECKED_IN', 3],
+    ['a change of status', UPDATE, { i: { status: 'IN_PROGRESS' } }, 'to_jsonb(u)', 'UPDATED', 'IN_PROGRESS', 6],
+  ])(
+    'shows the provider and patient the appointment names once the other committed, not those it named before: %s',
+    async (_, mutation, variables, waitsIn, kind, status, day) => {
+      const { server, sunrise } = t;
+      const { db } = server.app.services;
+      const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
+      const start = Date.UTC(2032, 2, day, 15);
+      const booked = await server.gql(
+        CREATE,
+        {
+          i: {
+            providerId: sunrise.users.lee,
+            patientId: sunrise.patients[0],
+            startsAt: new Date(start).toISOString(),
+            endsAt: new Date(start + 30 * 60_000).toISOString(),
+          },
         },
-      },
-      frontDesk,
-    );
-    expect(booked.errors).toBeUndefined();
-    const id = booked.data!.createAppointment.id as string;
-    const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
+        frontDesk,
+      );
+      expect(booked.errors).toBeUndefined();
+      const id = booked.data!.createAppointment.id as string;
+      const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
 
-    // Another change holds the appointment, giving it to another provider and patient, while the check-in comes in.
-    const other = await db.transaction();
-    try {
-      await other('appointments').where({ id }).forUpdate().first();
-      await other('appointments')
-        .where({ id })
-        .update({ providerId: sunrise.users.patel, patientId: sunrise.patients[1] });
-      const checkIn = server.gql(CHECK_IN, { id }, frontDesk);
-      await waitingOnLock(db, 'to_jsonb(u)');
-      await other.commit();
-      expect((await checkIn).errors).toBeUndefined();
-    } finally {
-      if (!other.isCompleted()) await other.rollback();
-    }
+      // Another change holds the appointment, giving it to another provider and patient, while the change comes in.
+      const other = await db.transaction();
+      try {
+        await other('appointments').where({ id }).forUpdate().first();
+        await other('appointments')
+          .where({ id })
+          .update({ providerId: sunrise.users.patel, patientId: sunrise.patients[1] });
+        const change = server.gql(mutation, { id, ...variables }, frontDesk);
+        await waitingOnLock(db, waitsIn);
+        await other.commit();
+        expect((await change).errors).toBeUndefined();
+      } finally {
+        if (!other.isCompleted()) await other.rollback();
+      }
 
-    const [event] = await watch.waitFor(1);
-    const pushed = event.data!.appointmentChanged;
-    expect(pushed.kind).toBe('CHECKED_IN');
-    expect(pushed.appointment).toMatchObject({
-      status: 'CHECKED_IN',
-      provider: { id: sunrise.users.patel, name: 'Dr. Arjun Patel' },
-      patient: { id: sunrise.patients[1] },
-    });
-    expect(pushed.appointment).toEqual((await server.gql(READ, { id }, frontDesk)).data!.appointment);
-  });
+      const [event] = await watch.waitFor(1);
+      const pushed = event.data!.appointmentChanged;
+      expect(pushed.kind).toBe(kind);
+      expect(pushed.appointment).toMatchObject({
+        status,
+        provider: { id: sunrise.users.patel, name: 'Dr. Arjun Patel' },
+        patient: { id: sunrise.patients[1] },
+      });
+      expect(pushed.appointment).toEqual((await server.gql(READ, { id }, frontDesk)).data!.appointment);
+    },
+  );
 
-  it("refuses a room for an appointment cancelled while the room's statement waited, and writes nothing", async () => {
-    const { server, sunrise } = t;
-    const { db } = server.app.services;
-    const frontDesk = await t.token('frontdesk');
-    const start = Date.UTC(2032, 2, 4, 15);
-    const booked = await server.gql(
-      CREATE,
-      {
-        i: {
-          providerId: sunrise.users.lee,
-          patientId: sunrise.patients[0],
-          startsAt: new Date(start).toISOString(),
-          endsAt: new Date(start + 30 * 60_000).toISOString(),
-          room: 'Room 1',
+  it.each([
+    ['a room', UPDATE, { i: { room: 'Room 2' } }, 'update appointments set room', 2],
+    ['a check-in', CHECK_IN, {}, 'update appointments set status', 5],
+  ])(
+    'refuses %s for an appointment cancelled while its statement waited, and writes nothing',
+    async (_, mutation, variables, fragment, day) => {
+      const { server, sunrise } = t;
+      const { db } = server.app.services;
+      const frontDesk = await t.token('frontdesk');
+      const start = Date.UTC(2032, 2, day, 15);
+      const booked = await server.gql(
+        CREATE,
+        {
+          i: {
+            providerId: sunrise.users.lee,
+            patientId: sunrise.patients[0],
+            startsAt: new Date(start).toISOString(),
+            endsAt: new Date(start + 30 * 60_000).toISOString(),
+            room: 'Room 1',
+          },
         },
-      },
-      frontDesk,
-    );
-    expect(booked.errors).toBeUndefined();
-    const id = booked.data!.createAppointment.id as string;
-    const lastSeq = async () =>
-      (await db('event_counters').where({ tenantId: sunrise.tenantId }).first('lastSeq')).lastSeq as number;
-    const before = await lastSeq();
+        frontDesk,
+      );
+      expect(booked.errors).toBeUndefined();
+      const id = booked.data!.createAppointment.id as string;
+      const lastSeq = async () =>
+        (await db('event_counters').where({ tenantId: sunrise.tenantId }).first('lastSeq')).lastSeq as number;
+      const before = await lastSeq();
 
-    // Another connection cancels the appointment and holds it while the room comes in; the room's statement was
-    // planned when the appointment was not cancelled yet.
-    const other = await db.transaction();
-    try {
-      await other('appointments').where({ id }).update({ status: 'CANCELLED', cancellationReason: 'Clinic closed' });
-      const room = server.gql(UPDATE, { id, i: { room: 'Room 2' } }, frontDesk);
-      await waitingOnLock(db, 'update appointments set room');
-      await other.commit();
-      const res = await room;
-      expect(errorCode(res)).toBe('CONFLICT');
-      expect(res.errors![0].extensions).toMatchObject({ reason: 'APPOINTMENT_CANCELLED' });
-    } finally {
-      if (!other.isCompleted()) await other.rollback();
-    }
-    expect(await db('appointments').where({ id }).first('room', 'status')).toEqual({
-      room: 'Room 1',
-      status: 'CANCELLED',
-    });
-    expect(await lastSeq()).toBe(before);
-  });
+      // Another connection cancels the appointment and holds it while the change comes in; the change's statement was
+      // planned when the appointment was not cancelled yet.
+      const other = await db.transaction();
+      try {
+        await other('appointments').where({ id }).update({ status: 'CANCELLED', cancellationReason: 'Clinic closed' });
+        const change = server.gql(mutation, { id, ...variables }, frontDesk);
+        await waitingOnLock(db, fragment);
+        await other.commit();
+        const res = await change;
+        expect(errorCode(res)).toBe('CONFLICT');
+        expect(res.errors![0].extensions).toMatchObject({ reason: 'APPOINTMENT_CANCELLED' });
+      } finally {
+        if (!other.isCompleted()) await other.rollback();
+      }
+      expect(await db('appointments').where({ id }).first('room', 'status', 'checkedInAt')).toEqual({
+        room: 'Room 1',
+        status: 'CANCELLED',
+        checkedInAt: null,
+      });
+      expect(await lastSeq()).toBe(before);
+    },
+  );
 });

@@ -109,7 +109,7 @@ describe("appointmentChanged through an appointment's life", () => {
     expect(last.checkedInAt).toEqual(expect.any(String));
   });
 
-  it('books in three statements between BEGIN and COMMIT and changes a room in one, each with its event, shown as the schedule reads it', async () => {
+  it('books in three statements between BEGIN and COMMIT, then changes a room, checks in and cancels in one each, each with its event, shown as the schedule reads it', async () => {
     const { server, sunrise } = t;
     const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
     const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
@@ -126,7 +126,7 @@ describe("appointmentChanged through an appointment's life", () => {
           : /insert into appointments[\s\S]*insert into events/.test(statement)
             ? 'booking and event'
             : /update appointments[\s\S]*insert into events/.test(statement)
-              ? 'room and event'
+              ? 'change and event'
               : /from "users".*for no key update/.test(statement)
                 ? "provider's lock"
                 : statement.split(' ')[0];
@@ -158,30 +158,53 @@ describe("appointmentChanged through an appointment's life", () => {
       'COMMIT',
     ]);
 
-    // A room is one statement, no transaction around it; its delivery reads nothing back before the frame.
-    const room = await ranFor(UPDATE, { id, i: { room: 'Room 2' } }, 2);
-    expect(room.statements.map((statement) => [kind(statement.text), statement.trx])).toEqual([
-      ['room and event', undefined],
-    ]);
+    // A room, a check-in and a cancellation are one statement each, no transaction around it; the delivery reads
+    // nothing back before the frame, and shows the appointment as a read of it then does.
+    const changes: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      [UPDATE, { id, i: { room: 'Room 2' } }, { room: 'Room 2', status: 'SCHEDULED' }],
+      [CHECK_IN, { id }, { room: 'Room 2', status: 'CHECKED_IN', checkedInAt: expect.any(String) }],
+      [
+        CANCEL,
+        { id, r: 'Patient called in sick' },
+        { status: 'CANCELLED', cancellationReason: 'Patient called in sick' },
+      ],
+    ];
+    for (const [at, [mutation, variables, shown]] of changes.entries()) {
+      const change = await ranFor(mutation, variables, at + 2);
+      expect(change.statements.map((statement) => [kind(statement.text), statement.trx])).toEqual([
+        ['change and event', undefined],
+      ]);
+      const read = (await server.gql(READ, { id }, frontDesk)).data!.appointment;
+      expect(read).toMatchObject({
+        ...shown,
+        provider: { name: 'Dr. Maya Lee' },
+        patient: { id: sunrise.patients[0] },
+      });
+      expect(watch.results[at + 1].data!.appointmentChanged.appointment).toEqual(read);
+    }
 
     const logged = await server
       .db('events')
       .where({ tenantId: sunrise.tenantId })
       .orderBy('seq', 'desc')
-      .limit(2)
+      .limit(4)
       .select('seq', 'topic', 'kind', 'entityId', 'providerId');
-    expect(logged.reverse()).toEqual([
-      { seq: expect.any(Number), topic: 'appointment', kind: 'CREATED', entityId: id, providerId: sunrise.users.lee },
-      { seq: logged[0].seq + 1, topic: 'appointment', kind: 'UPDATED', entityId: id, providerId: sunrise.users.lee },
+    const first = logged[3].seq as number;
+    expect(logged.reverse()).toEqual(
+      ['CREATED', 'UPDATED', 'CHECKED_IN', 'CANCELLED'].map((kind, at) => ({
+        seq: first + at,
+        topic: 'appointment',
+        kind,
+        entityId: id,
+        providerId: sunrise.users.lee,
+      })),
+    );
+    expect(watch.results.map((result) => result.data!.appointmentChanged.kind)).toEqual([
+      'CREATED',
+      'UPDATED',
+      'CHECKED_IN',
+      'CANCELLED',
     ]);
-    const read = (await server.gql(READ, { id }, frontDesk)).data!.appointment;
-    expect(read).toMatchObject({
-      room: 'Room 2',
-      provider: { name: 'Dr. Maya Lee' },
-      patient: { id: sunrise.patients[0] },
-    });
-    expect(watch.results.map((result) => result.data!.appointmentChanged.kind)).toEqual(['CREATED', 'UPDATED']);
-    expect(watch.results[1].data!.appointmentChanged.appointment).toEqual(read);
   });
 
   it("reads a move's new patient in the update's own statement: no other read of patients until the subscriber has it", async () => {

@@ -1,5 +1,6 @@
 import { isPgError, PgError, rowOfJson, type Db, type Trx } from '../../db/knex.js';
-import type { AppointmentRow, EventRow, PatientRow, UserRow } from '../../db/rows.js';
+import type { Knex } from 'knex';
+import type { AppointmentRow, AppointmentStatus, EventRow, PatientRow, UserRow } from '../../db/rows.js';
 import { APPEND_EVENTS, type EventKind } from '../../events/eventLog.js';
 import type { CommittedRows } from '../../events/outbox.js';
 
@@ -217,39 +218,69 @@ export async function bookIfFree(
   };
 }
 
-/** The details of an appointment that claim no time and name no one: changed by `changeDetails`. */
-export type AppointmentDetails = Partial<Pick<AppointmentRow, 'room' | 'reason'>>;
+/**
+ * A change of an appointment that claims no time and names no one, as one statement (`changeInPlace`): the columns it
+ * sets, the statuses it may change the appointment from, and its event's kind.
+ */
+export interface PlainChange {
+  set: {
+    room?: string | null;
+    reason?: string | null;
+    status?: 'CANCELLED' | 'CHECKED_IN';
+    cancellationReason?: string;
+    /** The statement's time. */
+    checkedInAt?: 'now';
+  };
+  from: readonly AppointmentStatus[];
+  kind: EventKind<'appointment'>;
+}
 
-/** What `changeDetails` wrote: the appointment as it now is, its event, and the provider and patient it names. */
-export interface DetailsChanged {
+/** What `changeInPlace` wrote: the appointment as it now is, its event, and the provider and patient it names. */
+export interface ChangedInPlace {
   appointment: AppointmentRow;
   event: EventRow;
   provider: UserRow | undefined;
   patient: PatientRow | undefined;
 }
 
+/** `PlainChange.set` as SQL: the columns are the code's own, every value bound. */
+function setClause(set: PlainChange['set']): { sql: string; bindings: Knex.Value[] } {
+  const columns: string[] = [];
+  const bindings: Knex.Value[] = [];
+  const bind = (column: string, value: Knex.Value) => {
+    columns.push(`${column} = ?::text`);
+    bindings.push(value);
+  };
+  if (set.room !== undefined) bind('room', set.room);
+  if (set.reason !== undefined) bind('reason', set.reason);
+  if (set.status !== undefined) bind('status', set.status);
+  if (set.cancellationReason !== undefined) bind('cancellation_reason', set.cancellationReason);
+  if (set.checkedInAt === 'now') columns.push('checked_in_at = current_timestamp');
+  columns.push('updated_at = current_timestamp');
+  return { sql: columns.join(', '), bindings };
+}
+
 /**
- * Changes an appointment's room or reason and appends its event in one statement, with no transaction around it
- * (`commitStatement`, events/outbox.ts): one round trip where a change that locks the appointment first takes five
- * (BEGIN, the lock, the update, the event, COMMIT). Nothing is checked before: such a change claims no time and names
- * no one; the update itself holds the row, waits for a change under way, and skips a cancelled appointment as it is
- * once that change committed (PostgreSQL re-reads the row after the wait). Returns undefined when nothing was changed
- * (no such appointment, or a cancelled one: the caller says which). The provider and patient are read by the
- * statement too, for its delivery, as they were when the statement started (the appointment's own provider and
- * patient stay as they were: none of them is changed here).
+ * Changes an appointment and appends its event in one statement, with no transaction around it (`commitStatement`,
+ * events/outbox.ts): one round trip where a change that locks the appointment first takes five (BEGIN, the lock, the
+ * update, the event, COMMIT). For a change that claims no time and names no one (a room, a reason, a check-in, a
+ * cancellation), which nothing need be checked against but the appointment's status: the update holds the row, waits
+ * for a change under way, and writes only if the status is one of `from` as that change left it (PostgreSQL re-reads
+ * the row after the wait). Returns undefined when it wrote nothing (no such appointment, or another status: the caller
+ * says which). The provider and patient are read by the statement too, for its delivery, as they were when the
+ * statement started.
  */
-export async function changeDetails(
+export async function changeInPlace(
   db: Db,
   tenantId: string,
   id: string,
-  details: AppointmentDetails,
-): Promise<DetailsChanged | undefined> {
-  const set = Object.keys(details).map((column) => `${column === 'room' ? 'room' : 'reason'} = ?::text, `);
-  const updated: EventKind<'appointment'> = 'UPDATED';
+  { set, from, kind }: PlainChange,
+): Promise<ChangedInPlace | undefined> {
+  const columns = setClause(set);
   const { rows } = (await db.raw(
     `with written as (
-       update appointments set ${set.join('')}updated_at = current_timestamp
-       where tenant_id = ? and id = ? and status <> 'CANCELLED'
+       update appointments set ${columns.sql}
+       where tenant_id = ? and id = ? and status in (${from.map((status) => `'${status}'`).join(', ')})
        returning *
      ),
      ${EVENT_OF_WRITTEN}
@@ -259,7 +290,7 @@ export async function changeDetails(
        cross join appended a
        left join users u on u.tenant_id = w.tenant_id and u.id = w.provider_id
        left join patients p on p.tenant_id = w.tenant_id and p.id = w.patient_id`,
-    [...Object.values(details), tenantId, id, updated, tenantId],
+    [...columns.bindings, tenantId, id, kind, tenantId],
   )) as { rows: { appointmentRow: unknown; eventRow: unknown; providerRow: unknown; patientRow: unknown }[] };
   if (rows.length === 0) return undefined;
   const [{ appointmentRow, eventRow, providerRow, patientRow }] = rows;

@@ -11,14 +11,14 @@ import { isUuid, optionalText, requiredText, timeRange } from '../../validation.
 import {
   BLOCKING_STATUSES,
   bookIfFree,
-  changeDetails,
+  changeInPlace,
   findOverlap,
   isPatientMissing,
   lockAppointment,
   lockProvider,
   partiesOf,
   updateAppointmentRow,
-  type AppointmentDetails,
+  type PlainChange,
   type LockedAppointment,
 } from './data.js';
 
@@ -81,18 +81,39 @@ async function lockChangeable(trx: Trx, tenantId: string, id: string): Promise<L
   return locked;
 }
 
+/** Every status but CANCELLED: a cancelled appointment cannot change any more. */
+const NOT_CANCELLED = ['SCHEDULED', 'CHECKED_IN', 'IN_PROGRESS', 'COMPLETED', 'NO_SHOW'] as const;
+
 /**
- * The changes of an update when they are the appointment's room or reason only (`changeDetails`): such a change claims
- * no time and names no one, so it is one statement, not a transaction that locks the appointment first.
+ * A change of an appointment that claims no time and names no one (`PlainChange`) as one statement with its event, no
+ * transaction around it (`changeInPlace`, domains/appointments/data.ts). Undefined when it wrote nothing: no such
+ * appointment, or one whose status the change does not apply to; the caller's path that locks the appointment first
+ * then says which (or makes the change, should the status have changed meanwhile).
  */
-function detailsOnly(input: UpdateAppointmentInput, changes: Partial<AppointmentRow>): AppointmentDetails | undefined {
+async function changedInPlace(
+  ctx: Context,
+  tenantId: string,
+  id: string,
+  change: PlainChange,
+): Promise<AppointmentRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  return commitStatement(ctx, tenantId, async (db) => {
+    const written = await changeInPlace(db, tenantId, id, change);
+    if (!written) return undefined;
+    const { appointment: row, event, provider, patient } = written;
+    return { result: row, events: [event], rows: { appointment: [row], ...partiesOf(row, [provider], [patient]) } };
+  });
+}
+
+/** An update's changes when they are the appointment's room or reason only, which `changedInPlace` makes. */
+function roomOrReason(input: UpdateAppointmentInput, changes: Partial<AppointmentRow>): PlainChange | undefined {
   const { room, reason, ...others } = input;
   if (Object.values(others).some((value) => value !== undefined)) return undefined;
   if (room === undefined && reason === undefined) return undefined;
-  return {
-    ...(room !== undefined ? { room: changes.room ?? null } : {}),
-    ...(reason !== undefined ? { reason: changes.reason ?? null } : {}),
-  };
+  const set: PlainChange['set'] = {};
+  if (room !== undefined) set.room = changes.room ?? null;
+  if (reason !== undefined) set.reason = changes.reason ?? null;
+  return { set, from: NOT_CANCELLED, kind: 'UPDATED' };
 }
 
 export async function createAppointment(ctx: Context, input: CreateAppointmentInput): Promise<AppointmentRow> {
@@ -142,17 +163,9 @@ export async function updateAppointment(
     changes.patientId = input.patientId;
   }
 
-  const details = detailsOnly(input, changes);
-  if (details && isUuid(id)) {
-    const changed = await commitStatement(ctx, viewer.tenantId, async (db) => {
-      const written = await changeDetails(db, viewer.tenantId, id, details);
-      if (!written) return undefined;
-      const { appointment: row, event, provider, patient } = written;
-      return { result: row, events: [event], rows: { appointment: [row], ...partiesOf(row, [provider], [patient]) } };
-    });
-    // Nothing changed: no such appointment, or a cancelled one, which the path below tells apart.
-    if (changed) return changed;
-  }
+  const plain = roomOrReason(input, changes);
+  const changed = plain && (await changedInPlace(ctx, viewer.tenantId, id, plain));
+  if (changed) return changed;
 
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const locked = await lockChangeable(trx, viewer.tenantId, id);
@@ -197,6 +210,12 @@ export async function updateAppointment(
 export async function cancelAppointment(ctx: Context, id: string, reasonInput: string): Promise<AppointmentRow> {
   const viewer = requireGrant(ctx.viewer, 'bookAppointment');
   const reason = requiredText(reasonInput, 'reason', { max: 500 });
+  const cancelled = await changedInPlace(ctx, viewer.tenantId, id, {
+    set: { status: 'CANCELLED', cancellationReason: reason },
+    from: ['SCHEDULED', 'CHECKED_IN', 'IN_PROGRESS', 'NO_SHOW'],
+    kind: 'CANCELLED',
+  });
+  if (cancelled) return cancelled;
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const locked = await lockChangeable(trx, viewer.tenantId, id);
     const current = locked.appointment;
@@ -216,6 +235,12 @@ export async function cancelAppointment(ctx: Context, id: string, reasonInput: s
 
 export async function checkInAppointment(ctx: Context, id: string): Promise<AppointmentRow> {
   const viewer = requireGrant(ctx.viewer, 'checkIn');
+  const checkedIn = await changedInPlace(ctx, viewer.tenantId, id, {
+    set: { status: 'CHECKED_IN', checkedInAt: 'now' },
+    from: ['SCHEDULED'],
+    kind: 'CHECKED_IN',
+  });
+  if (checkedIn) return checkedIn;
   return commitChange(ctx, viewer.tenantId, async (trx, record) => {
     const locked = await lockChangeable(trx, viewer.tenantId, id);
     const current = locked.appointment;
