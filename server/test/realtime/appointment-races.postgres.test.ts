@@ -16,6 +16,27 @@ const CREATE = 'mutation($i: CreateAppointmentInput!) { createAppointment(input:
 const CHECK_IN = 'mutation($id: ID!) { checkInAppointment(id: $id) { id } }';
 const UPDATE = 'mutation($id: ID!, $i: UpdateAppointmentInput!) { updateAppointment(id: $id, input: $i) { id } }';
 
+/** A visit with Dr. Lee for the clinic's first patient, in Room 1 at 15:00 UTC on `day` of March 2032: its id. */
+async function book(frontDesk: string, day: number): Promise<string> {
+  const { server, sunrise } = t;
+  const start = Date.UTC(2032, 2, day, 15);
+  const booked = await server.gql(
+    CREATE,
+    {
+      i: {
+        providerId: sunrise.users.lee,
+        patientId: sunrise.patients[0],
+        startsAt: new Date(start).toISOString(),
+        endsAt: new Date(start + 30 * 60_000).toISOString(),
+        room: 'Room 1',
+      },
+    },
+    frontDesk,
+  );
+  expect(booked.errors).toBeUndefined();
+  return booked.data!.createAppointment.id as string;
+}
+
 describe('a change that waited on another change of the same appointment', () => {
   it.each([
     // One statement (changeInPlace), and a change that locks the appointment first (lockAppointment). Each waits in
@@ -28,21 +49,7 @@ describe('a change that waited on another change of the same appointment', () =>
       const { server, sunrise } = t;
       const { db } = server.app.services;
       const [frontDesk, nurse] = await Promise.all([t.token('frontdesk'), t.token('nurse')]);
-      const start = Date.UTC(2032, 2, day, 15);
-      const booked = await server.gql(
-        CREATE,
-        {
-          i: {
-            providerId: sunrise.users.lee,
-            patientId: sunrise.patients[0],
-            startsAt: new Date(start).toISOString(),
-            endsAt: new Date(start + 30 * 60_000).toISOString(),
-          },
-        },
-        frontDesk,
-      );
-      expect(booked.errors).toBeUndefined();
-      const id = booked.data!.createAppointment.id as string;
+      const id = await book(frontDesk, day);
       const watch = await subscribeLive(server, sockets.open(nurse), WATCH);
 
       // Another change holds the appointment, giving it to another provider and patient, while the change comes in.
@@ -81,22 +88,7 @@ describe('a change that waited on another change of the same appointment', () =>
       const { server, sunrise } = t;
       const { db } = server.app.services;
       const frontDesk = await t.token('frontdesk');
-      const start = Date.UTC(2032, 2, day, 15);
-      const booked = await server.gql(
-        CREATE,
-        {
-          i: {
-            providerId: sunrise.users.lee,
-            patientId: sunrise.patients[0],
-            startsAt: new Date(start).toISOString(),
-            endsAt: new Date(start + 30 * 60_000).toISOString(),
-            room: 'Room 1',
-          },
-        },
-        frontDesk,
-      );
-      expect(booked.errors).toBeUndefined();
-      const id = booked.data!.createAppointment.id as string;
+      const id = await book(frontDesk, day);
       const lastSeq = async () =>
         (await db('event_counters').where({ tenantId: sunrise.tenantId }).first('lastSeq')).lastSeq as number;
       const before = await lastSeq();

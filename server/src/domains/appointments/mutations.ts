@@ -124,8 +124,8 @@ export async function createAppointment(ctx: Context, input: CreateAppointmentIn
   const reason = optionalText(input.reason, 'reason', 500);
   if (!isUuid(input.patientId)) throw badInput(NOT_A_PATIENT, 'patientId');
 
-  // Three statements between BEGIN and COMMIT: the provider's lock, then the overlap check, the insert and its event
-  // in one (`bookIfFree`).
+  // Two statements between BEGIN and COMMIT: the provider's lock, then the overlap check, the insert and its event in
+  // one (`bookIfFree`).
   return commitChange(ctx, viewer.tenantId, async (trx, _record, appended) => {
     const provider = await requireProvider(trx, viewer.tenantId, input.providerId);
     const booked = await bookIfFree(trx, viewer.tenantId, {
