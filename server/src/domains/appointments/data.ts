@@ -141,8 +141,10 @@ export async function findOverlap(
   return query;
 }
 
-/** `BLOCKING_STATUSES` as SQL: the statuses are the code's own constants. */
-const BLOCKING_SQL = BLOCKING_STATUSES.map((status) => `'${status}'`).join(', ');
+/** Statuses as a list of SQL literals, for `status in (…)`: the statuses are the code's own constants. */
+function statusList(statuses: readonly AppointmentStatus[]): string {
+  return statuses.map((status) => `'${status}'`).join(', ');
+}
 
 /**
  * The event of an appointment a statement wrote (`written`, one row), as the relation `e` that `APPEND_EVENTS`
@@ -156,7 +158,7 @@ const EVENT_OF_WRITTEN = `e (ord, topic, kind, entity_id, user_id, thread_id, pr
 /** A booking's statement: its insert, or the booking in its provider's way (`bookIfFree`). */
 const BOOK_IF_FREE = `with overlap as (
        select * from appointments
-       where tenant_id = ? and provider_id = ? and status in (${BLOCKING_SQL})
+       where tenant_id = ? and provider_id = ? and status in (${statusList(BLOCKING_STATUSES)})
          and starts_at < ?::timestamptz and ends_at > ?::timestamptz
        limit 1
      ),
@@ -280,7 +282,7 @@ export async function changeInPlace(
   const { rows } = (await db.raw(
     `with written as (
        update appointments set ${columns.sql}
-       where tenant_id = ? and id = ? and status in (${from.map((status) => `'${status}'`).join(', ')})
+       where tenant_id = ? and id = ? and status in (${statusList(from)})
        returning *
      ),
      ${EVENT_OF_WRITTEN}
