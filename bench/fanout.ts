@@ -43,6 +43,7 @@ import pg from 'pg';
 import {
   addSamples,
   noSamples,
+  partEntries,
   profileOf,
   scriptSourceMaps,
   topEntries,
@@ -957,10 +958,14 @@ function profileReport(dir: string): void {
   }
   for (const [title, runs] of cases) {
     const phases = [
-      { name: 'in the measured events', windowsOf: (run: (typeof runs)[number]) => run.windows },
-      { name: 'at rest with the connections open', windowsOf: (run: (typeof runs)[number]) => [run.rest] },
+      { name: 'in the measured events', windowsOf: (run: (typeof runs)[number]) => run.windows, perEvent: true },
+      {
+        name: 'at rest with the connections open',
+        windowsOf: (run: (typeof runs)[number]) => [run.rest],
+        perEvent: false,
+      },
     ];
-    for (const { name, windowsOf } of phases) {
+    for (const { name, windowsOf, perEvent } of phases) {
       const samples = noSamples();
       for (const run of runs) {
         const file = profileOf(dir, run.pid);
@@ -977,6 +982,12 @@ function profileReport(dir: string): void {
       const ours = new Map([...samples.total].filter(([label]) => / {2}(?!node:)/.test(label)));
       log(`\nsame, total time (the function and what it calls) of the server's and its libraries' functions:`);
       for (const line of topEntries(ours, samples.busy, 25)) log(`  ${line}`);
+      const events = runs.reduce((n, run) => n + windowsOf(run).length, 0);
+      log(
+        `\nsame, by part (bench/profile.ts, \`partOf\`)` +
+          (perEvent ? ', with the wall time its samples stand for per event:' : ':'),
+      );
+      for (const line of partEntries(samples, perEvent ? events : undefined)) log(`  ${line}`);
     }
   }
 }

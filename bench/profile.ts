@@ -39,11 +39,59 @@ export type Window = readonly [number, number];
 export interface Samples {
   self: Map<string, number>;
   total: Map<string, number>;
+  /** Busy samples by part of the server's work (`partOf`), and the wall time they stand for, µs. */
+  parts: Map<string, { samples: number; us: number }>;
   busy: number;
 }
 
 export function noSamples(): Samples {
-  return { self: new Map(), total: new Map(), busy: 0 };
+  return { self: new Map(), total: new Map(), parts: new Map(), busy: 0 };
+}
+
+/** A part of the server's work, by the frames that belong to it (their labels: `label`). */
+interface Part {
+  name: string;
+  holds: (label: string) => boolean;
+}
+
+/** Parts that take a sample when any frame of its stack is theirs, whatever runs above it: first of the list first. */
+const FEATURES: readonly Part[] = [
+  {
+    name: "the groups' delivery (`deliver`: the frames' writes)",
+    holds: (l) => l.startsWith('deliver  server/src/subscriptions/groups.ts'),
+  },
+  { name: 'the access audit', holds: (l) => l.includes('  server/src/domains/patients/accessAudit.ts') },
+];
+
+/**
+ * Otherwise, the part of the innermost frame that has one: the library or core module that was running. A stack
+ * resumed after an `await` starts at the microtask that resumed it, so an SQL statement's continuation is SQL, and a
+ * Redis command sent through the event core's `redisCall` is Redis.
+ */
+const LIBRARIES: readonly Part[] = [
+  { name: 'SQL: knex, tarn, pg', holds: (l) => / {2}node_modules\/(knex|tarn|pg|pg-protocol|pg-pool)\//.test(l) },
+  {
+    name: 'Redis: ioredis, rate-limiter-flexible',
+    holds: (l) => / {2}node_modules\/(ioredis|redis-parser|rate-limiter-flexible)\//.test(l),
+  },
+  { name: 'graphql-js', holds: (l) => l.includes('  node_modules/graphql/') },
+  { name: 'Apollo Server', holds: (l) => / {2}node_modules\/(@apollo|@as-integrations)\//.test(l) },
+  {
+    name: "HTTP: Node's and Express",
+    holds: (l) => / {2}(node:_http_|node_modules\/(express|router|body-parser|raw-body)\/)/.test(l),
+  },
+  { name: 'the event core (server/src/events/)', holds: (l) => l.includes('  server/src/events/') },
+  { name: 'the collector, on the main thread', holds: (l) => l === '(garbage collector)' },
+];
+
+/** What no part claims: Node's streams, timers and ticks, and the server's own code outside the parts. */
+const REST = 'the rest';
+
+/** The part of a sample, from its stack's labels, innermost first. */
+function partOf(stack: ReadonlySet<string>): string {
+  for (const part of FEATURES) for (const label of stack) if (part.holds(label)) return part.name;
+  for (const label of stack) for (const part of LIBRARIES) if (part.holds(label)) return part.name;
+  return REST;
 }
 
 /**
@@ -146,7 +194,28 @@ export function addSamples(file: string, windows: readonly Window[], maps: Scrip
       onStack.add(labels.get(node)!);
     onStack.delete('(root)');
     for (const caller of onStack) add(into.total, caller);
+    const part = partOf(onStack);
+    const counted = into.parts.get(part) ?? { samples: 0, us: 0 };
+    counted.samples += 1;
+    // The time since the sample before: what this one stands for.
+    counted.us += Math.max(0, profile.timeDeltas[i]);
+    into.parts.set(part, counted);
   });
+}
+
+/**
+ * Every part of the busy samples (`partOf`), heaviest first, as lines: share of the busy samples, then the time they
+ * stand for per window (an event, in the measured events) when `windows` is given. That time is the profiler's wall
+ * clock between samples: it counts whole a write during which the kernel ran another process (a client, PostgreSQL)
+ * on the same core, so it adds up to more than the thread's CPU.
+ */
+export function partEntries(samples: Samples, windows?: number): string[] {
+  return [...samples.parts]
+    .sort((a, b) => b[1].samples - a[1].samples)
+    .map(([name, { samples: count, us }]) => {
+      const share = `${((100 * count) / samples.busy).toFixed(1).padStart(5)}%`;
+      return windows ? `${share}  ${(us / windows / 1000).toFixed(2).padStart(6)} ms  ${name}` : `${share}  ${name}`;
+    });
 }
 
 /** The `limit` heaviest entries of `counts`, as lines: share of the busy samples, then the function. */
