@@ -38,13 +38,13 @@ for (const [name, value] of [
     process.exit(2);
   }
 }
-const URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** The statement every path runs: one bind parameter, one row back. */
 const SQL = 'select $1::int as n';
 
-const db = createDb({ databaseUrl: URL });
-const client = new pg.Client({ connectionString: URL });
+const db = createDb({ databaseUrl: DATABASE_URL });
+const client = new pg.Client({ connectionString: DATABASE_URL });
 
 interface Path {
   name: string;
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   await client.connect();
   console.log(
     `statements: ${STATEMENTS} per path and round, ${ROUNDS} round(s), ${WARMUP} warm-up ones per path first; ` +
-      `Node ${process.version}; PostgreSQL at ${new globalThis.URL(URL).host || 'its socket'}`,
+      `Node ${process.version}; PostgreSQL at ${new URL(DATABASE_URL).host || 'its socket'}`,
   );
   for (const path of PATHS) await measure(path, WARMUP);
   const readings = new Map<string, Reading[]>(PATHS.map((p) => [p.name, []]));
