@@ -61,6 +61,7 @@ import {
   openFileLimit,
   procCpuNs,
   mainThreadCpuNs,
+  procMallocHeapBytes,
   procRssBytes,
   procStatCpuNs,
   ROOT,
@@ -766,6 +767,8 @@ const emptySide = (): Side => ({
   rssEndGc: 0,
   heapBeforeGc: 0,
   heapEndGc: 0,
+  mallocBeforeGc: 0,
+  mallocEndGc: 0,
   restCpuNsPerS: 0,
   connectMs: 0,
   prewarmCpuNs: NaN,
@@ -811,6 +814,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   // one is read as it always was: right after warm-up connections, with no collection of ours just before.
   await warmUp(gqlServer, rawServer, subscribers[0]);
   [g.rssBeforeGc, w.rssBeforeGc] = await rssAfterGc(gqlServer, rawServer);
+  [g.mallocBeforeGc, w.mallocBeforeGc] = [procMallocHeapBytes(gqlServer.pid), procMallocHeapBytes(rawServer.pid)];
   [g.heapBeforeGc, w.heapBeforeGc] = await Promise.all([heapUsed(gqlServer), heapUsed(rawServer)]);
   const heapFile = (when: string) =>
     path.join(HEAP_DIR!, `${scenarioName.replace(/\W+/g, '-')}-${n}-${run}-${when}.heapsnapshot`);
@@ -919,6 +923,7 @@ async function runCase(n: number, spec: CaseSpec, run: number): Promise<CaseRun>
   g.rssEnd = procRssBytes(gqlServer.pid);
   w.rssEnd = procRssBytes(rawServer.pid);
   [g.rssEndGc, w.rssEndGc] = await rssAfterGc(gqlServer, rawServer);
+  [g.mallocEndGc, w.mallocEndGc] = [procMallocHeapBytes(gqlServer.pid), procMallocHeapBytes(rawServer.pid)];
   [g.heapEndGc, w.heapEndGc] = await Promise.all([heapUsed(gqlServer), heapUsed(rawServer)]);
   if (HEAP_DIR) {
     await writeHeapSnapshot(gqlServer.inspectorUrl!, heapFile('after'));
@@ -1031,7 +1036,8 @@ async function main(): Promise<void> {
       "their frames). derm-realtime's figure includes the mutation itself (HTTP, transaction, Redis wake-up, the delivery's reads), " +
       'the raw figure its HTTP trigger. Latency: monotonic clock shared by all processes. RSS: VmRSS minus VmRSS before ' +
       'connecting, over N; "forced GC": read after a full garbage collection through the inspector, as is the heap ' +
-      'used (process.memoryUsage().heapUsed: the objects, apart from native memory). ' +
+      "used (process.memoryUsage().heapUsed: the objects, apart from native memory) and malloc's main arena ([heap] in " +
+      '/proc/<pid>/smaps: native memory, and freed memory malloc kept). ' +
       `At rest: all threads' CPU over ${REST_MS / 1000} s (two of derm-realtime's keep-alive rounds), from ` +
       `${REST_SETTLE_MS / 1000} s after the last subscription went live. ` +
       `${RUNS > 1 ? `${RUNS} runs: median (min–max). ` : ''}` +

@@ -44,6 +44,12 @@ export interface Side {
    */
   heapBeforeGc: number;
   heapEndGc: number;
+  /**
+   * glibc malloc's main arena where `rssBeforeGc` and `rssEndGc` are read, bytes (`procMallocHeapBytes`): native memory
+   * in use, and freed memory malloc kept.
+   */
+  mallocBeforeGc: number;
+  mallocEndGc: number;
   /** CPU while holding the N connections with no event, ns per second (timers, keep-alive pings, presence renewals). */
   restCpuNsPerS: number;
   /** From the first handshake to the last subscription live (graphql) or socket open (raw), ms. */
@@ -85,6 +91,7 @@ interface Figures {
   rssEndKiB: number;
   rssGcKiB: number;
   heapGcKiB: number;
+  mallocGcKiB: number;
   clientCpuUs: number;
   connectS: number;
   restMsPerS: number;
@@ -113,6 +120,7 @@ function figures(side: Side, n: number): Figures {
     rssEndKiB: perConnection(side.rssEnd - side.rssBefore),
     rssGcKiB: perConnection(side.rssEndGc - side.rssBeforeGc),
     heapGcKiB: perConnection(side.heapEndGc - side.heapBeforeGc),
+    mallocGcKiB: perConnection(side.mallocEndGc - side.mallocBeforeGc),
     clientCpuUs: median(side.samples.map((s) => s.clientCpuNs / s.delivered)) / 1000,
     connectS: side.connectMs / 1000,
     restMsPerS: side.restCpuNsPerS / 1e6,
@@ -247,6 +255,7 @@ export function details(runs: CaseRun[]): string {
       ),
       r.metric('server RSS per connection after the events (KiB)', (f) => f.rssEndKiB, [1, 1]),
       r.metric('of which heap used per connection, forced GC (KiB)', (f) => f.heapGcKiB, [1, 1]),
+      r.metric("of which malloc's main arena per connection, forced GC (KiB)", (f) => f.mallocGcKiB, [1, 1]),
       r.metric('time to connect the N clients (s; graphql: until subscribed)', (f) => f.connectS, [1, 1]),
       r.metric(
         'server CPU at rest with the N connections open (ms/s)',

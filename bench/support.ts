@@ -135,6 +135,20 @@ export function procRssBytes(pid: number): number {
 }
 
 /**
+ * Resident bytes of glibc malloc's main arena, the process's `[heap]` mapping in /proc/<pid>/smaps: native memory that
+ * Node and its addons took with malloc on the main thread, with what was freed and malloc kept (it gives back only the
+ * top of that heap). Part of RSS that a forced garbage collection does not touch.
+ */
+export function procMallocHeapBytes(pid: number): number {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const start = smaps.search(/ \[heap\]\n/);
+  if (start < 0) return 0;
+  const match = /^Rss:\s+(\d+) kB$/m.exec(smaps.slice(start));
+  if (!match) throw new Error(`no Rss for the [heap] of process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/**
  * How many local ports Linux hands out to outgoing connections (net.ipv4.ip_local_port_range). Every socket to one
  * server needs its own: a size above this cannot connect, whatever the open-file limit.
  */
